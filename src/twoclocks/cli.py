@@ -1,0 +1,43 @@
+"""The `twoclocks` command line. Each subcommand lives in `twoclocks.commands.<name>`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from twoclocks import __version__
+from twoclocks.errors import TwoClocksError
+
+# Subcommand modules, in the order `twoclocks --help` lists them.
+COMMANDS = ["run"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="twoclocks", description="When does a generative model learn "
+                                     "the rule (tau_rule), and when does it start copying (tau_mem)?")
+    parser.add_argument("--version", action="version", version=f"twoclocks {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"twoclocks.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except TwoClocksError as exc:
+        print(f"twoclocks: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("twoclocks: interrupted (resume with --resume DIR)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""`twoclocks run [key=value ...] [--config FILE] [--out DIR] [--resume DIR]`"""
+
+from __future__ import annotations
+
+import argparse
+
+from twoclocks.config import build_config
+from twoclocks.errors import ConfigError
+from twoclocks.runner import resume_run, start_run, summary_lines
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="train one model, measuring tau_rule and tau_mem",
+                       description="Train one model and measure both clocks. With no arguments: the "
+                                   "embedded default (group parity, DiT, CPU, a few minutes).")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="dotted config overrides, e.g. task.G=3 data.N=64 model=gpt train.steps=5000")
+    p.add_argument("--config", help="YAML config file (overrides on the command line win)")
+    p.add_argument("--out", help="run directory (default: runs/<readable name>)")
+    p.add_argument("--resume", metavar="DIR", help="continue a stopped run from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.resume:
+        if args.overrides or args.config or args.out:
+            raise ConfigError("--resume takes no overrides, --config or --out: a run resumes with its saved config")
+        run_dir, summary = resume_run(args.resume, progress=not args.quiet)
+    else:
+        cfg = build_config(args.overrides, args.config)
+        run_dir, summary = start_run(cfg, args.out, progress=not args.quiet)
+    print("\n".join(summary_lines(summary, run_dir)))
+    return 0

@@ -1,0 +1,308 @@
+"""Typed run configuration, dotted command-line overrides, and YAML config files.
+
+A run is fully described by `RunConfig`. The task's own parameters live in the task's Params
+dataclass (see `twoclocks.tasks`), so `task=parity task.G=3` and `task=sudoku task.size=9`
+are both validated against the right fields. The resolved config is saved as config.json
+next to every run and is the single source for resuming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from twoclocks.errors import ConfigError
+from twoclocks.tasks import task_params
+
+
+@dataclass
+class DataConfig:
+    N: int = 32                    # number of distinct training items
+    seed: int | None = None        # seed of the training-set draw; None = the run's seed
+
+
+@dataclass
+class ModelConfig:
+    family: str = "dit"            # dit | gpt | mlp
+    width: int = 128               # embedding width
+    depth: int = 4                 # number of transformer blocks (MLP: hidden layers)
+    heads: int = 4                 # attention heads
+    patch: int = 2                 # DiT: p x p cells per token (must divide H and W)
+    mlp_ratio: float = 4.0         # hidden width of each block's MLP, as a multiple of width
+    encoding: str = "auto"         # categorical cells for diffusion: auto/onehot | analog
+    # EDM (Karras et al. 2022) preconditioning and sampling, for the diffusion families.
+    sigma_data: float | None = None  # std of the encoded data; None = measured on the training set
+    P_mean: float = -1.2           # mean of ln(sigma) during training
+    P_std: float = 1.2             # std of ln(sigma) during training
+    sigma_min: float = 0.002       # last noise level of the sampler
+    sigma_max: float = 80.0        # first noise level of the sampler
+    rho: float = 7.0               # time-step exponent of the sampler's noise schedule
+    sample_steps: int = 12         # Heun steps (2*steps-1 network evaluations per sample)
+    # Autoregressive sampling.
+    temperature: float = 1.0       # GPT: softmax temperature of ancestral sampling
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 6000              # optimizer steps
+    batch: int = 64                # items per step, drawn i.i.d. from the N training items
+    lr: float = 1e-3               # peak learning rate (AdamW), constant after warm-up
+    warmup: int = 100              # linear warm-up steps
+    weight_decay: float = 0.0      # AdamW weight decay
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 0.0         # max global grad norm; 0 = off
+    ema: float = 0.0               # EMA decay; 0 = off (it smears the clocks). If on, both are evaluated
+    precision: str = "fp32"        # fp32 | bf16 (autocast)
+    device: str = "auto"           # auto (cuda when present) | cpu | cuda
+    threads: int = 0               # torch CPU threads; 0 = leave torch's default
+    checkpoint_every: int = 500    # full training state saved at least this often (steps)
+
+
+@dataclass
+class EvalConfig:
+    samples: int = 512             # M generated samples per evaluation (same noise every time)
+    points: int = 30               # evaluations on a geometric grid from `first` to train.steps
+    first: int = 10                # first evaluation step
+    batch: int = 1024              # generation batch size
+    keep_checkpoints: str = "all"  # all | last: keep the model weights of every evaluation?
+    keep_samples: bool = True      # save per-sample outcomes (packed samples, NN distance)
+    noise_seed: int | None = None  # seed of the fixed per-sample sampling noise; None = run seed
+
+
+@dataclass
+class ClockConfig:
+    theta_rule: float = 0.9        # tau_rule: first step where valid >= theta_rule
+    theta_mem: float = 0.1         # tau_mem: first step where mem - mem_chance >= theta_mem
+    theta_mem_high: float = 0.5    # also reported: tau_mem at this higher threshold
+    ci_level: float = 0.95         # binomial (Wilson) confidence level
+
+
+@dataclass
+class RunConfig:
+    task: dict = field(default_factory=lambda: {"name": "parity"})  # name + the task's params
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    clocks: ClockConfig = field(default_factory=ClockConfig)
+    seed: int = 0                  # master seed: data draw, init, training noise, sampling noise
+
+    # ----- derived seeds (each stream has its own generator) ----------------------------
+    @property
+    def data_seed(self) -> int:
+        return self.seed if self.data.seed is None else self.data.seed
+
+    @property
+    def noise_seed(self) -> int:
+        return self.seed if self.eval.noise_seed is None else self.eval.noise_seed
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig,
+            "clocks": ClockConfig}
+# `key=value` with a bare section name sets that section's "name-like" field.
+SHORTHANDS = {"model": ("model", "family")}
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Coerce a YAML-parsed value to a dataclass field's annotated type."""
+    if isinstance(annotation, str):
+        annotation = eval(annotation, {"int": int, "float": float, "str": str, "bool": bool, "dict": dict,
+                                       "None": type(None)})
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        for opt in options:
+            if opt is type(None):
+                continue
+            try:
+                return _coerce(value, opt, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: cannot use {value!r} as {annotation}")
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return int(value)
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def parse_value(text: str) -> Any:
+    """Parse the right-hand side of key=value with YAML rules (1e-3, true, null, [1,2])."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _set_field(section_obj: Any, section: str, name: str, value: Any) -> None:
+    fields = {f.name: f for f in dataclasses.fields(section_obj)}
+    if name not in fields:
+        raise ConfigError(f"unknown config key {section}.{name}; {section} has {sorted(fields)}")
+    setattr(section_obj, name, _coerce(value, fields[name].type, f"{section}.{name}"))
+
+
+def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """Apply {dotted key: value} overrides in order; returns a new, resolved config."""
+    cfg = from_dict(cfg.to_dict())
+    task = dict(cfg.task)
+    for key, value in overrides.items():
+        if key == "task":
+            task = {"name": str(value)}  # a new task starts from its own defaults
+        elif key.startswith("task."):
+            task[key[len("task."):]] = value
+        elif key == "seed":
+            cfg.seed = _coerce(value, int, "seed")
+        elif key in SHORTHANDS:
+            section, name = SHORTHANDS[key]
+            _set_field(getattr(cfg, section), section, name, value)
+        elif "." in key and key.split(".", 1)[0] in SECTIONS:
+            section, name = key.split(".", 1)
+            _set_field(getattr(cfg, section), section, name, value)
+        else:
+            raise ConfigError(f"unknown config key {key!r}")
+    cfg.task = resolve_task(task)
+    validate(cfg)
+    return cfg
+
+
+def resolve_task(task: dict) -> dict:
+    """Fill in the task's defaults and coerce its fields (unknown fields are an error)."""
+    task = dict(task)
+    name = str(task.pop("name", "parity"))
+    from twoclocks.tasks import TASKS
+    if name not in TASKS:
+        raise ConfigError(f"unknown task {name!r}; choose one of {sorted(TASKS)}")
+    fields = {f.name: f for f in dataclasses.fields(TASKS[name].Params)}
+    coerced = {}
+    for k, v in task.items():
+        if k not in fields:
+            raise ConfigError(f"unknown field task.{k} for task {name!r}; it has {sorted(fields)}")
+        coerced[k] = _coerce(v, fields[k].type, f"task.{k}")
+    params = task_params(name, **coerced)
+    return {"name": name, **dataclasses.asdict(params)}
+
+
+def validate(cfg: RunConfig) -> None:
+    """Checks that need no task instance; the task and model check the rest when built."""
+    from twoclocks.models import FAMILIES
+    positive = {"data.N": cfg.data.N, "train.steps": cfg.train.steps, "train.batch": cfg.train.batch,
+                "model.width": cfg.model.width, "model.depth": cfg.model.depth,
+                "model.heads": cfg.model.heads, "model.patch": cfg.model.patch,
+                "model.sample_steps": cfg.model.sample_steps, "eval.samples": cfg.eval.samples,
+                "eval.points": cfg.eval.points, "eval.first": cfg.eval.first,
+                "eval.batch": cfg.eval.batch, "train.checkpoint_every": cfg.train.checkpoint_every}
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key} must be positive, got {value}")
+    if cfg.model.family not in FAMILIES:
+        raise ConfigError(f"unknown model {cfg.model.family!r}; choose one of {sorted(FAMILIES)}")
+    if cfg.train.lr <= 0:
+        raise ConfigError(f"train.lr must be positive, got {cfg.train.lr}")
+    if cfg.model.width % cfg.model.heads:
+        raise ConfigError(f"model.width={cfg.model.width} is not divisible by model.heads={cfg.model.heads}")
+    if cfg.train.precision not in ("fp32", "bf16"):
+        raise ConfigError(f"train.precision must be fp32 or bf16, got {cfg.train.precision!r}")
+    if cfg.train.device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"train.device must be auto, cpu or cuda, got {cfg.train.device!r}")
+    if cfg.eval.keep_checkpoints not in ("all", "last"):
+        raise ConfigError(f"eval.keep_checkpoints must be all or last, got {cfg.eval.keep_checkpoints!r}")
+    if not 0.0 <= cfg.train.ema < 1.0:
+        raise ConfigError(f"train.ema must be in [0, 1), got {cfg.train.ema}")
+    for key in ("theta_rule", "theta_mem", "theta_mem_high", "ci_level"):
+        v = getattr(cfg.clocks, key)
+        if not 0.0 < v < 1.0 and not (key != "ci_level" and v == 1.0):
+            raise ConfigError(f"clocks.{key} must be in (0, 1], got {v}")
+
+
+def from_dict(d: dict) -> RunConfig:
+    """Rebuild a RunConfig from its dict form (config.json), validating every key."""
+    d = dict(d)
+    cfg = RunConfig()
+    for section, cls in SECTIONS.items():
+        values = d.pop(section, {}) or {}
+        obj = cls()
+        for k, v in values.items():
+            _set_field(obj, section, k, v)
+        setattr(cfg, section, obj)
+    if "task" in d:
+        cfg.task = dict(d.pop("task"))
+    if "seed" in d:
+        cfg.seed = _coerce(d.pop("seed"), int, "seed")
+    if d:
+        raise ConfigError(f"unknown config key(s) {sorted(d)}")
+    return cfg
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; the task section flattens to task + task.<param>."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if key == "task" and isinstance(v, dict):
+            v = dict(v)
+            out["task"] = v.pop("name", "parity")
+            out.update({f"task.{kk}": vv for kk, vv in v.items()})
+        elif isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML config file as flat overrides; nested sections and dotted keys both work."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--config {path}: no such file")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--config {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path}: expected a mapping of config keys")
+    return flatten(data)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """['task.G=3', 'model=gpt'] -> {'task.G': 3, 'model': 'gpt'} (order kept)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        key, _, text = item.partition("=")
+        out[key.strip()] = parse_value(text)
+    return out
+
+
+def build_config(overrides: list[str] | None = None, config_file: str | None = None,
+                 base: RunConfig | None = None) -> RunConfig:
+    """Defaults <- YAML file <- command-line overrides, validated."""
+    merged: dict[str, Any] = {}
+    if config_file:
+        merged.update(load_yaml(config_file))
+    merged.update(parse_overrides(overrides or []))
+    return apply_overrides(base or RunConfig(), merged)

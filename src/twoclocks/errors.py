@@ -1,0 +1,21 @@
+"""One exception type for every user-facing problem.
+
+The CLI turns a `TwoClocksError` into a single line on stderr and a non-zero exit, so the
+message must name the offending field or file and say what is wrong with it.
+"""
+
+
+class TwoClocksError(Exception):
+    """A problem with the user's input or files; printed as one line by the CLI."""
+
+
+class ConfigError(TwoClocksError):
+    """A bad config field, override or value."""
+
+
+class CheckpointError(TwoClocksError):
+    """A missing, truncated or corrupt checkpoint."""
+
+
+class TrainingDiverged(TwoClocksError):
+    """The loss became NaN/inf; the last good checkpoint is kept."""

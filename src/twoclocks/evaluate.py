@@ -1,0 +1,79 @@
+"""Metrics of one evaluation: generated items -> validity, copying, novelty, distances.
+
+Every fraction is over the M generated samples and comes with a Wilson score interval
+(`<name>_lo`, `<name>_hi`). The same code scores every model family: it sees decoded cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from twoclocks.data import TrainingIndex, hash_cells
+from twoclocks.stats import wilson_interval
+from twoclocks.tasks.base import Task
+
+FRACTIONS = ("valid", "mem", "novel_valid", "unique_novel_valid")
+
+
+@dataclass
+class Outcomes:
+    """Per-sample outcomes of one evaluation, kept on disk for later analysis."""
+
+    cells: np.ndarray          # uint8 (M, H, W) generated items
+    valid: np.ndarray          # bool (M,)
+    constraint_acc: np.ndarray  # float (M,) fraction of constraints satisfied
+    train_match: np.ndarray    # int64 (M,) index of the copied training item, -1 if none
+    nn_hamming: np.ndarray     # int64 (M,) cells differing from the nearest training item
+
+
+def score(cells: np.ndarray, task: Task, index: TrainingIndex, ci_level: float = 0.95) -> tuple[dict, Outcomes]:
+    """All metrics of one evaluation (see docs/protocol.md for each definition)."""
+    M = len(cells)
+    valid = task.is_valid(cells)
+    acc = task.constraint_acc(cells)
+    match = index.match(cells)
+    mem = match >= 0
+    novel_valid = valid & ~mem
+    nn = index.nearest_hamming(cells)
+    n_unique = len(np.unique(hash_cells(cells[novel_valid]))) if novel_valid.any() else 0
+    counts = {"valid": int(valid.sum()), "mem": int(mem.sum()), "novel_valid": int(novel_valid.sum()),
+              "unique_novel_valid": n_unique}
+    metrics: dict = {}
+    for name in FRACTIONS:
+        lo, hi = wilson_interval(counts[name], M, ci_level)
+        metrics[name] = counts[name] / M
+        metrics[f"{name}_lo"] = float(lo)
+        metrics[f"{name}_hi"] = float(hi)
+    metrics["mem_chance"] = task.mem_chance(len(index))
+    metrics["constraint_acc"] = float(acc.mean())
+    metrics["distinct_mem"] = int(len(np.unique(match[mem])))  # how many training items are copied
+    metrics["nn_hamming_mean"] = float(nn.mean())
+    for q in (0.1, 0.5, 0.9):
+        metrics[f"nn_hamming_q{int(q * 100)}"] = float(np.quantile(nn, q))
+    metrics["samples"] = M
+    return metrics, Outcomes(cells, valid, acc, match, nn)
+
+
+def save_outcomes(path, outcomes: Outcomes) -> None:
+    """Compressed npz: packed cells (bits for binary tasks) plus the per-sample outcomes."""
+    from twoclocks.io import atomic_path
+    cells = outcomes.cells
+    packed = np.packbits(cells.reshape(len(cells), -1), axis=1) if cells.max(initial=0) <= 1 else cells
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, cells=packed, packed=cells.max(initial=0) <= 1, shape=np.array(cells.shape),
+                                valid=outcomes.valid, constraint_acc=outcomes.constraint_acc.astype(np.float32),
+                                train_match=outcomes.train_match, nn_hamming=outcomes.nn_hamming.astype(np.int16))
+
+
+def load_outcomes(path) -> Outcomes:
+    with np.load(path) as z:
+        shape = tuple(z["shape"])
+        cells = z["cells"]
+        if bool(z["packed"]):
+            d = int(np.prod(shape[1:]))
+            cells = np.unpackbits(cells, axis=1)[:, :d].reshape(shape)
+        return Outcomes(cells.astype(np.uint8), z["valid"], z["constraint_acc"], z["train_match"],
+                        z["nn_hamming"].astype(np.int64))

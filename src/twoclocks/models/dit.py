@@ -1,0 +1,120 @@
+"""Diffusion transformer (Peebles & Xie 2023) with adaLN-Zero blocks, sized for tiny grids.
+
+Shapes: B batch, C channels, H x W grid, p patch side, T = (H/p)(W/p) tokens, D width.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from twoclocks.config import ModelConfig
+from twoclocks.errors import ConfigError
+
+
+def sincos_2d(h: int, w: int, dim: int) -> torch.Tensor:
+    """Fixed 2-D sine-cosine position embedding (T, dim), half the channels per axis."""
+    def axis(n: int, d: int) -> torch.Tensor:
+        freqs = 1.0 / (10000 ** (torch.arange(d // 2, dtype=torch.float64) / (d // 2)))
+        ang = torch.arange(n, dtype=torch.float64)[:, None] * freqs[None]
+        return torch.cat([ang.sin(), ang.cos()], dim=1)
+    eh, ew = axis(h, dim // 2), axis(w, dim // 2)
+    grid = torch.cat([eh[:, None, :].expand(h, w, -1), ew[None, :, :].expand(h, w, -1)], dim=-1)
+    return grid.reshape(h * w, dim).float()
+
+
+class NoiseEmbedding(nn.Module):
+    """c_noise (B,) -> (B, D): sinusoidal features followed by a 2-layer MLP."""
+
+    def __init__(self, dim: int, freq_dim: int = 64):
+        super().__init__()
+        self.freq_dim = freq_dim
+        self.mlp = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, c_noise: torch.Tensor) -> torch.Tensor:
+        half = self.freq_dim // 2
+        # c_noise = ln(sigma)/4 lies in about [-2, 1.2]; scale so the frequencies resolve it.
+        freqs = torch.exp(-math.log(1000.0) * torch.arange(half, device=c_noise.device) / half)
+        ang = 100.0 * c_noise[:, None].float() * freqs[None]
+        return self.mlp(torch.cat([ang.cos(), ang.sin()], dim=1))
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale[:, None]) + shift[:, None]
+
+
+class DiTBlock(nn.Module):
+    """Pre-LN attention + MLP, each modulated (shift, scale) and gated by the conditioning.
+
+    adaLN-Zero: the modulation layer starts at zero, so each block starts as the identity.
+    """
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
+        nn.init.zeros_(self.ada[1].weight)
+        nn.init.zeros_(self.ada[1].bias)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """x: (B, T, D) tokens, c: (B, D) conditioning -> (B, T, D)."""
+        B, T, D = x.shape
+        sh1, sc1, g1, sh2, sc2, g2 = self.ada(c).chunk(6, dim=1)
+        h = modulate(self.norm1(x), sh1, sc1)
+        q, k, v = self.qkv(h).reshape(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, T, D)
+        x = x + g1[:, None] * self.proj(a)
+        x = x + g2[:, None] * self.mlp(modulate(self.norm2(x), sh2, sc2))
+        return x
+
+
+class DiT(nn.Module):
+    """F(x_in, c_noise): (B, C, H, W), (B,) -> (B, C, H, W)."""
+
+    def __init__(self, cfg: ModelConfig, channels: int, shape: tuple[int, int]):
+        super().__init__()
+        H, W = shape
+        p = cfg.patch
+        if H % p or W % p:
+            raise ConfigError(f"model.patch={p} does not divide the task's grid {H}x{W}")
+        self.p, self.C, self.H, self.W = p, channels, H, W
+        D = cfg.width
+        self.embed = nn.Linear(channels * p * p, D)
+        self.register_buffer("pos", sincos_2d(H // p, W // p, D), persistent=False)
+        self.noise_embed = NoiseEmbedding(D)
+        self.blocks = nn.ModuleList(DiTBlock(D, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.norm_out = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
+        self.ada_out = nn.Sequential(nn.SiLU(), nn.Linear(D, 2 * D))
+        self.out = nn.Linear(D, channels * p * p)
+        for m in (self.ada_out[1], self.out):  # zero-init the output path (adaLN-Zero)
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def patchify(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, T, C*p*p)."""
+        B, p = x.shape[0], self.p
+        x = x.reshape(B, self.C, self.H // p, p, self.W // p, p).permute(0, 2, 4, 1, 3, 5)
+        return x.reshape(B, (self.H // p) * (self.W // p), self.C * p * p)
+
+    def unpatchify(self, t: torch.Tensor) -> torch.Tensor:
+        """(B, T, C*p*p) -> (B, C, H, W)."""
+        B, p = t.shape[0], self.p
+        x = t.reshape(B, self.H // p, self.W // p, self.C, p, p).permute(0, 3, 1, 4, 2, 5)
+        return x.reshape(B, self.C, self.H, self.W)
+
+    def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
+        h = self.embed(self.patchify(x)) + self.pos
+        c = self.noise_embed(c_noise)
+        for block in self.blocks:
+            h = block(h, c)
+        shift, scale = self.ada_out(c).chunk(2, dim=1)
+        return self.unpatchify(self.out(modulate(self.norm_out(h), shift, scale)))

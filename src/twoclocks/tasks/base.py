@@ -1,0 +1,129 @@
+"""The task interface: a rule-valid distribution over small grids of categorical cells.
+
+Every task describes items as integer grids `cells` of shape (n, H, W) with values in
+[0, num_values). Encodings for diffusion (continuous) and for autoregressive models (tokens)
+are derived generically from (shape, num_values) in `twoclocks.encoding`, so the trainer and
+evaluator never contain task-specific code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from twoclocks.errors import ConfigError
+
+
+class Task(ABC):
+    """A rule-valid distribution. Subclasses set the class attributes and implement the rest.
+
+    Class attributes:
+        name:    registry name used by `make_task` and `task=` on the command line.
+        family:  "binary" (cells are bits) or "puzzle" (categorical cells).
+        knob:    the parameter that controls rule complexity (for sweeps and `twoclocks tasks`).
+        Params:  a dataclass with the task's parameters and their defaults.
+    """
+
+    name: ClassVar[str]
+    family: ClassVar[str]
+    knob: ClassVar[str]
+    Params: ClassVar[type]
+
+    def __init__(self, params: Any):
+        self.params = params
+
+    # ----- shape ---------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of one item."""
+
+    @property
+    def num_values(self) -> int:
+        """Number of values a cell can take (2 for binary tasks)."""
+        return 2
+
+    @property
+    def num_cells(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    # ----- the rule -----------------------------------------------------------------------
+    @abstractmethod
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw n valid items, i.i.d. (uniform over the valid set unless the docs say not).
+
+        Returns uint8 cells of shape (n, H, W).
+        """
+
+    @abstractmethod
+    def constraints(self, cells: np.ndarray) -> np.ndarray:
+        """Per-constraint satisfaction: bool array (n, num_constraints)."""
+
+    def is_valid(self, cells: np.ndarray) -> np.ndarray:
+        """Sample-level validity: bool (n,), True when every constraint holds."""
+        return self.constraints(cells).all(axis=1)
+
+    def constraint_acc(self, cells: np.ndarray) -> np.ndarray:
+        """Fraction of constraints satisfied per sample: float (n,)."""
+        return self.constraints(cells).mean(axis=1)
+
+    # ----- population ---------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def log2_population(self) -> float:
+        """log2 of the number of valid items (exact, or a documented estimate)."""
+
+    @property
+    def population_exact(self) -> bool:
+        """Whether `log2_population` is exact."""
+        return True
+
+    @property
+    def population(self) -> int | None:
+        """The exact population size when it is known and fits an int, else None."""
+        if not self.population_exact:
+            return None
+        return int(round(2.0 ** self.log2_population)) if self.log2_population < 62 else None
+
+    def mem_chance(self, n_train: int) -> float:
+        """Probability that one uniform draw from the population lies in a training set of
+        n_train distinct items: what a perfect rule learner copies by luck."""
+        return float(min(1.0, n_train * 2.0 ** (-self.log2_population)))
+
+    def enumerate(self) -> np.ndarray | None:
+        """All valid items (uint8 (P, H, W)) when the population is small enough, else None."""
+        return None
+
+    # ----- identity -----------------------------------------------------------------------
+    def definition(self) -> dict:
+        """Everything that defines the rule (name + resolved params)."""
+        return {"name": self.name, **dataclasses.asdict(self.params)}
+
+    def content_hash(self) -> str:
+        """A stable hash of the definition, stored with every run."""
+        blob = json.dumps(self.definition(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def token_order(self) -> np.ndarray | None:
+        """Optional order of cells (a permutation of H*W raster indices) for autoregressive
+        models; None means raster order."""
+        return None
+
+    def describe(self) -> str:
+        p = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(self.params).items())
+        return f"{self.name}({p})"
+
+
+def check_positive(field: str, value: int) -> None:
+    if not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ConfigError(f"task.{field} must be a positive integer, got {value!r}")
+
+
+def log2_of_int(count: int) -> float:
+    return math.log2(count)

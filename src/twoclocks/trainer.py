@@ -1,0 +1,229 @@
+"""The training loop: AdamW with warm-up, evaluation on a geometric schedule, checkpoints
+that make a killed run resume bit-for-bit, and the run directory it leaves behind.
+
+Run directory: config.json, train_set.npz, metrics.parquet (one row per evaluation),
+summary.json, checkpoints/ (last.pt = full state; step_*.pt = weights at each evaluation),
+samples/ (per-sample outcomes of each evaluation), plots/clocks.png.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from twoclocks import __version__, checkpoint
+from twoclocks.clocks import compute_clocks, format_clock
+from twoclocks.config import RunConfig
+from twoclocks.errors import TrainingDiverged
+from twoclocks.evaluate import save_outcomes, score
+from twoclocks.experiment import SEED_TRAIN, Experiment, generate, sample_noise
+from twoclocks.io import read_json, write_json, write_table
+from twoclocks.plots import plot_clocks
+
+FINITE_CHECK_EVERY = 50  # steps between host syncs that check the loss is finite
+
+
+class Trainer:
+    def __init__(self, exp: Experiment, run_dir: str | Path, progress: bool = True):
+        self.exp, self.cfg = exp, exp.cfg
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        tc = self.cfg.train
+        if tc.threads > 0:
+            torch.set_num_threads(tc.threads)
+        self.model = exp.model
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=tc.lr, betas=(tc.beta1, tc.beta2),
+                                           weight_decay=tc.weight_decay)
+        self.ema = copy.deepcopy(self.model).requires_grad_(False) if tc.ema > 0 else None
+        self.gen = torch.Generator(device=exp.device).manual_seed(self.cfg.seed + SEED_TRAIN)
+        self.train_x = self.model.encode(exp.train_cells).to(exp.device)
+        self.noise = sample_noise(exp)
+        self.step = 0
+        self.rows: list[dict] = []
+        self.loss_sum = torch.zeros((), dtype=torch.float64, device=exp.device)  # since last eval
+        self.loss_count = 0
+        self.train_seconds = 0.0
+        self.eval_seconds = 0.0
+        self.prior_wall = 0.0  # wall seconds of earlier, interrupted sessions of this run
+
+    # ----- state ---------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "ema": None if self.ema is None else self.ema.state_dict(), "step": self.step,
+                "rng": self.gen.get_state(), "rows": self.rows, "loss_sum": self.loss_sum.clone(),
+                "loss_count": self.loss_count, "train_seconds": self.train_seconds,
+                "eval_seconds": self.eval_seconds, "wall_seconds": self.prior_wall + self._session_wall()}
+
+    def load_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.step = int(state["step"])
+        self.gen.set_state(state["rng"])
+        self.rows = list(state["rows"])
+        self.loss_sum = state["loss_sum"].to(self.exp.device)
+        self.loss_count = int(state["loss_count"])
+        self.train_seconds = float(state["train_seconds"])
+        self.eval_seconds = float(state["eval_seconds"])
+        self.prior_wall = float(state["wall_seconds"])
+
+    def resume(self) -> None:
+        self.load_state(checkpoint.load(self.run_dir / "checkpoints" / checkpoint.LAST, self.exp.device))
+
+    def _session_wall(self) -> float:
+        return time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0.0
+
+    # ----- loop ------------------------------------------------------------------------------
+    def lr_at(self, step: int) -> float:
+        tc = self.cfg.train
+        return tc.lr * min(1.0, (step + 1) / max(1, tc.warmup))
+
+    def train_step(self) -> None:
+        tc = self.cfg.train
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_at(self.step)
+        idx = torch.randint(len(self.train_x), (tc.batch,), generator=self.gen, device=self.exp.device)
+        with torch.autocast(self.exp.device.type, dtype=torch.bfloat16, enabled=tc.precision == "bf16"):
+            loss = self.model.loss(self.train_x[idx], self.gen)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if tc.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        self.optimizer.step()
+        if self.ema is not None:
+            with torch.no_grad():
+                for pe, pm in zip(self.ema.parameters(), self.model.parameters()):
+                    pe.lerp_(pm, 1.0 - tc.ema)
+        self.loss_sum += loss.detach().double()
+        self.loss_count += 1
+        self.step += 1
+
+    def check_finite(self) -> None:
+        if not math.isfinite(float(self.loss_sum)):
+            raise TrainingDiverged(
+                f"loss became NaN/inf before step {self.step}; stopped, the last good checkpoint "
+                f"is {self.run_dir / 'checkpoints' / checkpoint.LAST} (try a lower train.lr)")
+
+    def evaluate(self) -> dict:
+        t0 = time.perf_counter()
+        ec = self.cfg.eval
+        cells = generate(self.model, self.noise, ec.batch, self.cfg.train.precision)
+        metrics, outcomes = score(cells, self.exp.task, self.exp.index, self.cfg.clocks.ci_level)
+        if self.ema is not None:
+            ema_cells = generate(self.ema, self.noise, ec.batch, self.cfg.train.precision)
+            ema_metrics, _ = score(ema_cells, self.exp.task, self.exp.index, self.cfg.clocks.ci_level)
+            metrics.update({f"ema_{k}": v for k, v in ema_metrics.items()})
+        if ec.keep_samples:
+            save_outcomes(self.run_dir / "samples" / f"step_{self.step:08d}.npz", outcomes)
+        eval_time = time.perf_counter() - t0
+        self.eval_seconds += eval_time
+        row = {"step": self.step, "epoch": self.step * self.cfg.train.batch / self.cfg.data.N,
+               "loss": float(self.loss_sum) / max(1, self.loss_count), "lr": self.lr_at(self.step - 1),
+               **metrics, "train_seconds": self.train_seconds, "eval_seconds": eval_time}
+        self.loss_sum.zero_()
+        self.loss_count = 0
+        return row
+
+    def save_snapshot(self) -> None:
+        weights = {"model": self.model.state_dict(), "step": self.step}
+        if self.ema is not None:
+            weights["ema"] = self.ema.state_dict()
+        if self.cfg.eval.keep_checkpoints == "all" or self.step == self.cfg.train.steps:
+            checkpoint.save(checkpoint.snapshot_path(self.run_dir, self.step), weights)
+
+    def save_last(self) -> None:
+        checkpoint.save(self.run_dir / "checkpoints" / checkpoint.LAST, self.state())
+
+    def run(self) -> dict:
+        """Train to train.steps (from the current state) and write every output file."""
+        self._t0 = time.perf_counter()
+        cfg = self.cfg
+        eval_steps = [s for s in self.exp.eval_steps if s > self.step]
+        if self.step == 0:
+            self.save_last()
+        bar = tqdm(total=cfg.train.steps, initial=self.step, disable=not self.progress,
+                   desc=f"{cfg.model.family} {self.exp.task.describe()} N={cfg.data.N}", unit="step",
+                   dynamic_ncols=True)
+        last_saved = self.step
+        try:
+            while self.step < cfg.train.steps:
+                target = min(eval_steps[0], last_saved + cfg.train.checkpoint_every)
+                t0 = time.perf_counter()
+                while self.step < target:
+                    self.train_step()
+                    if self.step % FINITE_CHECK_EVERY == 0:
+                        self.check_finite()
+                    bar.update(1)
+                if self.exp.device.type == "cuda":
+                    torch.cuda.synchronize()
+                self.train_seconds += time.perf_counter() - t0
+                self.check_finite()
+                if self.step == eval_steps[0]:
+                    eval_steps.pop(0)
+                    row = self.evaluate()
+                    self.rows.append(row)
+                    write_table(self.run_dir / "metrics.parquet", pd.DataFrame(self.rows))
+                    self.save_snapshot()
+                    bar.set_postfix(valid=f"{row['valid']:.2f}", mem=f"{row['mem']:.2f}",
+                                    loss=f"{row['loss']:.3f}")
+                self.save_last()
+                last_saved = self.step
+        finally:
+            bar.close()
+        return self.finish()
+
+    def finish(self) -> dict:
+        cfg = self.cfg
+        df = pd.DataFrame(self.rows)
+        write_table(self.run_dir / "metrics.parquet", df)
+        clocks = compute_clocks(df, cfg.clocks, cfg.train.batch, cfg.data.N)
+        if self.ema is not None:
+            ema_df = df[["step"] + [c for c in df if c.startswith("ema_")]].rename(columns=lambda c: c.removeprefix("ema_"))
+            clocks["ema_clocks"] = compute_clocks(ema_df, cfg.clocks, cfg.train.batch, cfg.data.N)
+        task = self.exp.task
+        summary = {
+            **clocks,
+            "train_seconds": self.train_seconds, "eval_seconds": self.eval_seconds,
+            "wall_seconds": self.prior_wall + self._session_wall(),
+            "eval_share": self.eval_seconds / max(1e-9, self.train_seconds + self.eval_seconds),
+            "steps": cfg.train.steps, "seed": cfg.seed, "N": cfg.data.N,
+            "task": task.describe(), "task_hash": task.content_hash(),
+            "log2_population": task.log2_population, "mem_chance": task.mem_chance(cfg.data.N),
+            "model_family": cfg.model.family, "num_params": self.model.num_params(),
+            "device": str(self.exp.device), "status": "finished",
+            "versions": versions(), "config": cfg.to_dict(),
+        }
+        write_json(self.run_dir / "summary.json", summary)
+        title = (f"{cfg.model.family} on {task.describe()}, N={cfg.data.N}, seed={cfg.seed}\n"
+                 f"tau_rule={format_clock(summary['tau_rule'], summary['max_step'])}  "
+                 f"tau_mem={format_clock(summary['tau_mem'], summary['max_step'])}")
+        plot_clocks(df, summary, self.run_dir / "plots" / "clocks.png", title)
+        return summary
+
+
+def versions() -> dict:
+    return {"twoclocks": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "pandas": pd.__version__}
+
+
+def save_run_inputs(exp: Experiment, run_dir: Path) -> None:
+    """config.json and the training set, written once when a run starts."""
+    write_json(run_dir / "config.json", exp.cfg.to_dict())
+    from twoclocks.io import atomic_path
+    with atomic_path(run_dir / "train_set.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, cells=exp.train_cells, task_hash=exp.task.content_hash())
+
+
+def load_summary(run_dir: str | Path) -> dict | None:
+    path = Path(run_dir) / "summary.json"
+    return read_json(path) if path.is_file() else None
