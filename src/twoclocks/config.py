@@ -23,7 +23,7 @@ from twoclocks.tasks import task_params
 
 @dataclass
 class DataConfig:
-    N: int = 32                    # number of distinct training items
+    N: int = 16                    # number of distinct training items
     seed: int | None = None        # seed of the training-set draw; None = the run's seed
 
 
@@ -50,7 +50,7 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    steps: int = 6000              # optimizer steps
+    steps: int = 4000              # optimizer steps
     batch: int = 64                # items per step, drawn i.i.d. from the N training items
     lr: float = 1e-3               # peak learning rate (AdamW), constant after warm-up
     warmup: int = 100              # linear warm-up steps
@@ -68,7 +68,7 @@ class TrainConfig:
 @dataclass
 class EvalConfig:
     samples: int = 512             # M generated samples per evaluation (same noise every time)
-    points: int = 30               # evaluations on a geometric grid from `first` to train.steps
+    points: int = 24               # evaluations on a geometric grid from `first` to train.steps
     first: int = 10                # first evaluation step
     batch: int = 1024              # generation batch size
     keep_checkpoints: str = "all"  # all | last: keep the model weights of every evaluation?
@@ -140,6 +140,11 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             raise ConfigError(f"{key} must be an integer, got {value!r}")
         return int(value)
     if annotation is float:
+        if isinstance(value, str):  # YAML 1.1 reads 3e-4 (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key} must be a number, got {value!r}")
         return float(value)

@@ -104,10 +104,12 @@ class GroupParity(Task):
     def posterior_mean(self, y: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """E[x | y] for x uniform over even-parity images in the +-1 encoding, y = x + sigma*n.
 
+        Bit 1 encodes as +1, so an even number of ones means prod_j x_j = c with c = +1 for
+        even G and c = -1 for odd G (an odd group with evenly many ones has oddly many -1s).
         Per group, with a_j = y_j / sigma^2 and t_j = tanh(a_j):
-            E[x_i | y] = (t_i + prod_{j!=i} t_j) / (1 + prod_j t_j).
-        Computed in log-magnitude form (l_j = log|t_j|, L = sum_j l_j, s = prod sign t_j) so
-        that it stays finite when every |t_j| rounds to 1:
+            E[x_i | y] = (t_i + c prod_{j!=i} t_j) / (1 + c prod_j t_j).
+        Computed in log-magnitude form (l_j = log|t_j|, L = sum_j l_j, s = c prod sign t_j,
+        s_i = sign t_i) so that it stays finite when every |t_j| rounds to 1:
             s=+1:  E = s_i (exp(l_i) + exp(L - l_i)) / (1 + exp(L))
             s=-1:  E = s_i exp(L - l_i) expm1(2 l_i - L) / (-expm1(L))
         Args:
@@ -126,7 +128,8 @@ class GroupParity(Task):
         l = torch.log1p(-e) - torch.log1p(e)
         l = torch.clamp(l, min=-700.0)                          # tanh(0)=0 -> log 0 = -inf
         L = l.sum(dim=2, keepdim=True)
-        s = sign.prod(dim=2, keepdim=True)
+        c = 1.0 if self.params.G % 2 == 0 else -1.0
+        s = c * sign.prod(dim=2, keepdim=True)
         even = sign * (torch.exp(l) + torch.exp(L - l)) / (1.0 + torch.exp(L))
         odd_den = -torch.expm1(L)
         odd = sign * torch.exp(L - l) * torch.expm1(2.0 * l - L) / torch.where(odd_den > 0, odd_den, 1.0)

@@ -1,0 +1,29 @@
+"""Shared fixtures: tiny, fast configs and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Two workers on a 2-core CI machine: keep torch to one thread per test process.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# A config that trains in seconds on one CPU thread (tiny DiT, few evaluations).
+TINY = ["model.width=32", "model.depth=1", "model.heads=2", "train.steps=60", "eval.points=4",
+        "eval.samples=64", "data.N=8", "train.checkpoint_every=20", "train.threads=1"]
+
+
+@pytest.fixture
+def tiny_overrides() -> list[str]:
+    return list(TINY)
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python -m twoclocks.cli ...` in a subprocess (as a user would)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "twoclocks.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout, env=env)

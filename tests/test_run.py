@@ -1,0 +1,169 @@
+"""End-to-end runs: files, resume identity (including kill -9), and bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import TINY, run_cli
+from twoclocks import checkpoint
+from twoclocks.config import build_config
+from twoclocks.errors import CheckpointError, TrainingDiverged
+from twoclocks.runner import resume_run, start_run
+from twoclocks.trainer import Trainer
+
+TIMING = ["train_seconds", "eval_seconds"]
+
+
+def deterministic(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=[c for c in TIMING if c in df]).reset_index(drop=True)
+
+
+def test_run_directory_contents(tmp_path):
+    run_dir, summary = start_run(build_config(TINY), tmp_path / "r", progress=False)
+    for name in ("config.json", "metrics.parquet", "summary.json", "train_set.npz", "plots/clocks.png",
+                 "checkpoints/last.pt"):
+        assert (run_dir / name).is_file(), name
+    df = pd.read_parquet(run_dir / "metrics.parquet")
+    assert list(df["step"]) == sorted(df["step"]) and df["step"].iloc[-1] == 60
+    for col in ("valid", "constraint_acc", "mem", "mem_chance", "novel_valid", "unique_novel_valid",
+                "nn_hamming_mean", "nn_hamming_q50", "loss", "eval_seconds", "valid_lo", "valid_hi"):
+        assert col in df, col
+    s = json.loads((run_dir / "summary.json").read_text())
+    for key in ("tau_rule", "tau_mem", "tau_rule_censored", "tau_mem_censored", "window_log10",
+                "train_seconds", "eval_seconds", "wall_seconds", "config"):
+        assert key in s, key
+    assert len(list((run_dir / "samples").glob("*.npz"))) == len(df)
+    assert len(checkpoint.list_snapshots(run_dir)) == len(df)
+
+
+def test_same_seed_same_metrics(tmp_path):
+    _, a = start_run(build_config(TINY), tmp_path / "a", progress=False)
+    _, b = start_run(build_config(TINY), tmp_path / "b", progress=False)
+    da = deterministic(pd.read_parquet(tmp_path / "a" / "metrics.parquet"))
+    db = deterministic(pd.read_parquet(tmp_path / "b" / "metrics.parquet"))
+    pd.testing.assert_frame_equal(da, db)
+    _, c = start_run(build_config(TINY + ["seed=1"]), tmp_path / "c", progress=False)
+    dc = deterministic(pd.read_parquet(tmp_path / "c" / "metrics.parquet"))
+    assert not np.allclose(da["loss"], dc["loss"])
+
+
+def test_crash_and_resume_is_identical(tmp_path, monkeypatch):
+    cfg = build_config(TINY)
+    start_run(cfg, tmp_path / "full", progress=False)
+
+    original = Trainer.train_step
+
+    def crashing(self):
+        if self.step == 37:
+            raise RuntimeError("simulated crash")
+        original(self)
+
+    monkeypatch.setattr(Trainer, "train_step", crashing)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        start_run(cfg, tmp_path / "crashed", progress=False)
+    monkeypatch.setattr(Trainer, "train_step", original)
+    assert not (tmp_path / "crashed" / "summary.json").exists()
+    resume_run(tmp_path / "crashed", progress=False)
+    pd.testing.assert_frame_equal(deterministic(pd.read_parquet(tmp_path / "full" / "metrics.parquet")),
+                                  deterministic(pd.read_parquet(tmp_path / "crashed" / "metrics.parquet")))
+    a = torch.load(tmp_path / "full" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "crashed" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_kill_dash_nine_then_resume_is_identical(tmp_path):
+    """A real SIGKILL in the middle of training; --resume ends with identical metrics."""
+    args = TINY + ["train.steps=1500", "eval.points=8", "train.checkpoint_every=50"]
+    full = run_cli("run", *args, "--out", str(tmp_path / "full"), "--quiet")
+    assert full.returncode == 0, full.stderr
+    killed_dir = tmp_path / "killed"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "twoclocks.cli", "run", *args, "--out", str(killed_dir),
+                             "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((killed_dir / "samples").glob("*.npz"))) < 3:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed_dir / "summary.json").exists(), "run finished before it could be killed"
+    resumed = run_cli("run", "--resume", str(killed_dir), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    pd.testing.assert_frame_equal(deterministic(pd.read_parquet(tmp_path / "full" / "metrics.parquet")),
+                                  deterministic(pd.read_parquet(killed_dir / "metrics.parquet")))
+    sa = json.loads((tmp_path / "full" / "summary.json").read_text())
+    sb = json.loads((killed_dir / "summary.json").read_text())
+    for key in ("tau_rule", "tau_mem", "window_log10", "peak_novel_valid_step"):
+        assert sa[key] == sb[key], key
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    from twoclocks.models.edm import EDMDiffusion
+    original = EDMDiffusion.loss
+    calls = {"n": 0}
+
+    def poisoned(self, batch, gen):
+        calls["n"] += 1
+        loss = original(self, batch, gen)
+        return loss * float("nan") if calls["n"] > 45 else loss
+
+    monkeypatch.setattr(EDMDiffusion, "loss", poisoned)
+    with pytest.raises(TrainingDiverged, match="NaN"):
+        start_run(build_config(TINY), tmp_path / "r", progress=False)
+    state = checkpoint.load(tmp_path / "r" / "checkpoints" / "last.pt")
+    assert state["step"] <= 45
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["task=sudokuu"], "unknown task"),
+    (["model=rnn"], "unknown model"),
+    (["task.G=5"], "task.G=5 does not divide"),
+    (["task.n=2", "task.G=2", "data.N=5", "model.patch=1"], "data.N=5 is larger than the population"),
+    (["train.steps=0"], "train.steps must be positive"),
+    (["train.batch=0"], "train.batch must be positive"),
+    (["train.wat=1"], "unknown config key"),
+    (["model.patch=4"], "model.patch=4 does not divide"),
+])
+def test_bad_input_one_line_error_no_run_dir(tmp_path, args, needle):
+    out = tmp_path / "r"
+    res = run_cli("run", *args, "--out", str(out), "--quiet", timeout=120)
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], res.stderr
+    assert not out.exists()
+
+
+def test_unwritable_output_dir(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "f").write_text("x")  # a file where a directory is needed
+    res = run_cli("run", *TINY, "--out", str(locked / "f" / "run"), "--quiet", timeout=120)
+    assert res.returncode != 0 and "not writable" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_corrupt_checkpoint_on_resume(tmp_path):
+    run_dir, _ = start_run(build_config(TINY), tmp_path / "r", progress=False)
+    (run_dir / "summary.json").unlink()  # pretend it stopped before finishing
+    last = run_dir / "checkpoints" / "last.pt"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        resume_run(run_dir, progress=False)
+    res = run_cli("run", "--resume", str(run_dir), "--quiet", timeout=120)
+    assert res.returncode != 0 and "corrupt or truncated" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_existing_nonempty_out_is_refused(tmp_path):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "keep.txt").write_text("mine")
+    res = run_cli("run", *TINY, "--out", str(tmp_path / "r"), "--quiet", timeout=120)
+    assert res.returncode != 0 and "already exists" in res.stderr
+    assert (tmp_path / "r" / "keep.txt").read_text() == "mine"
