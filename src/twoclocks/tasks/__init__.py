@@ -7,7 +7,15 @@ from typing import Any
 
 from twoclocks.errors import ConfigError
 from twoclocks.tasks.base import Task
+from twoclocks.tasks.ca import CellularAutomaton
+from twoclocks.tasks.hamming_weight import HammingWeight
+from twoclocks.tasks.latin import LatinSquare
+from twoclocks.tasks.linear_code import LinearCode
+from twoclocks.tasks.mirror import Mirror
 from twoclocks.tasks.parity import GroupParity
+from twoclocks.tasks.queens import Queens
+from twoclocks.tasks.sparse_parity import SparseParity
+from twoclocks.tasks.sudoku import Sudoku
 
 TASKS: dict[str, type[Task]] = {}
 
@@ -17,7 +25,10 @@ def register(cls: type[Task]) -> type[Task]:
     return cls
 
 
-register(GroupParity)
+# Binary rules, then puzzles; `twoclocks tasks` lists them in this order.
+for _cls in (GroupParity, SparseParity, LinearCode, CellularAutomaton, HammingWeight, Mirror,
+             Sudoku, LatinSquare, Queens):
+    register(_cls)
 
 
 def task_params(name: str, **params: Any):
