@@ -87,3 +87,13 @@ def test_closed_form_posterior_finite_at_tiny_sigma():
     y = torch.randn(64, 1, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     out = task.posterior_mean(y, torch.full((64,), 1e-3, dtype=torch.float64))
     assert torch.isfinite(out).all() and out.abs().max() <= 1.0
+
+
+def test_task_encode_decode_round_trip():
+    task = make_task("parity", G=3)
+    cells = task.sample(50, np.random.default_rng(2))
+    x = task.encode(cells)
+    assert x.shape == (50, 1, 6, 6) and set(x.unique().tolist()) == {-1.0, 1.0}
+    assert np.array_equal(task.decode(x), cells)
+    # decoding is by sign, so small noise does not change it
+    assert np.array_equal(task.decode(x + 0.15 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))), cells)

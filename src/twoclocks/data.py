@@ -44,12 +44,14 @@ def draw_training_set(task: Task, N: int, rng: np.random.Generator) -> np.ndarra
     """
     if N <= 0:
         raise ConfigError(f"data.N must be a positive integer, got {N}")
-    if task.log2_population < 62 and N > 2.0 ** task.log2_population:
+    # Compare with the exact count when there is one: 2**log2(10) rounds to 9.999...
+    population = task.population if task.population is not None else 2.0 ** task.log2_population
+    if task.log2_population < 62 and N > population:
         raise ConfigError(
             f"data.N={N} is larger than the population of {task.describe()} "
-            f"({2.0 ** task.log2_population:.0f} valid items)"
+            f"({population:.0f} valid items)"
         )
-    if task.log2_population < 24 and N > 2.0 ** (task.log2_population - 1):
+    if task.log2_population < 24 and N > population / 2:
         everything = task.enumerate()
         if everything is not None:
             return everything[rng.permutation(len(everything))[:N]]

@@ -60,9 +60,7 @@ def build_task(cfg: RunConfig) -> Task:
 def build_experiment(cfg: RunConfig) -> Experiment:
     """Everything a run needs, deterministically from the config; raises ConfigError early."""
     task = build_task(cfg)
-    order = task.token_order()
-    encoding = Encoding(task.shape, task.num_values, cfg.model.encoding,
-                        None if order is None else tuple(int(i) for i in order))
+    encoding = task.encoding(cfg.model.encoding)
     rng = np.random.default_rng(cfg.data_seed + SEED_DATA)
     train_cells = draw_training_set(task, cfg.data.N, rng)
     device = resolve_device(cfg.train.device)

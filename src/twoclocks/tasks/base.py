@@ -100,6 +100,20 @@ class Task(ABC):
         """All valid items (uint8 (P, H, W)) when the population is small enough, else None."""
         return None
 
+    # ----- encodings (conveniences over twoclocks.encoding.Encoding) ----------------------
+    def encoding(self, scheme: str = "auto"):
+        from twoclocks.encoding import Encoding
+        order = self.token_order()
+        return Encoding(self.shape, self.num_values, scheme, None if order is None else tuple(int(i) for i in order))
+
+    def encode(self, cells: np.ndarray, scheme: str = "auto"):
+        """uint8 cells (n, H, W) -> float tensor (n, C, H, W) in {-1, +1} (diffusion encoding)."""
+        return self.encoding(scheme).to_continuous(cells)
+
+    def decode(self, x, scheme: str = "auto") -> np.ndarray:
+        """float (n, C, H, W) -> integer grids uint8 (n, H, W) (sign / argmax decoding)."""
+        return self.encoding(scheme).from_continuous(x)
+
     # ----- identity -----------------------------------------------------------------------
     def definition(self) -> dict:
         """Everything that defines the rule (name + resolved params)."""
