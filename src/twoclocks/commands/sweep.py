@@ -1,0 +1,106 @@
+"""`twoclocks sweep [SPEC.yaml] [key=value ...] [--grid key=v1,v2 ...] [--seeds S] --out DIR
+[--executor local|ray] [--address ADDR] [--workers K] [--threads T] [--retry-failed]`
+
+Runs a grid of points (see docs/sweeps.md); the same command again resumes it. With only
+--out DIR it continues the sweep recorded in DIR/sweep.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from twoclocks.clocks import format_clock
+from twoclocks.config import parse_overrides
+from twoclocks.errors import ConfigError
+from twoclocks.sweep import (EXECUTORS, SweepSpec, check_exec_options, load_recorded_spec, load_spec,
+                             parse_grid_args, parse_seeds, read_results, spec_from_args)
+from twoclocks.sweep_exec import run_sweep
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="run a grid of runs locally or on Ray, resumably",
+                       description="Run every point of a grid (base overrides x grid values x seeds). "
+                                   "Finished points are skipped and interrupted ones resumed when the same "
+                                   "command is run again.")
+    p.add_argument("items", nargs="*", metavar="[SPEC.yaml] key=value",
+                   help="a YAML sweep spec and/or base config overrides shared by every point")
+    p.add_argument("--grid", action="append", default=[], metavar="key=v1,v2,...",
+                   help="a swept key and its values (repeat for a cartesian product)")
+    p.add_argument("--seeds", help="number of seeds (0..S-1) or a comma-separated list (default 1)")
+    p.add_argument("--out", help="sweep directory (default for a spec file: sweeps/<spec name>)")
+    p.add_argument("--executor", choices=EXECUTORS, help="local process pool (default) or Ray tasks")
+    p.add_argument("--address", help="Ray cluster address (e.g. auto or ray://head:10001); default: a local Ray")
+    p.add_argument("--workers", type=int, help="concurrent runs (default: cores // threads)")
+    p.add_argument("--threads", type=int, help="torch threads per run (default 1 when runs share the machine)")
+    p.add_argument("--gpus-per-run", type=float, help="Ray: GPUs per run on CUDA devices (default 1)")
+    p.add_argument("--retry-failed", action="store_true", help="run points that failed before again")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=main)
+
+
+def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
+    """The spec from a YAML file, the command line, or DIR/sweep.json, plus the output directory."""
+    files = [i for i in args.items if "=" not in i]
+    overrides = [i for i in args.items if "=" in i]
+    if len(files) > 1 or (files and not files[0].endswith((".yaml", ".yml"))):
+        raise ConfigError(f"expected at most one SPEC.yaml and key=value overrides, got {files}")
+    if files:
+        spec = load_spec(files[0])
+        spec.base.update(parse_overrides(overrides))
+        if args.grid:  # command-line grid keys replace the spec's in every grid
+            extra = parse_grid_args(args.grid)
+            spec.grids = [{**g, **extra} for g in (spec.grids or [{}])]
+        if args.seeds is not None:
+            spec.seeds = parse_seeds(args.seeds)
+        out = Path(args.out) if args.out else Path("sweeps") / Path(files[0]).stem
+    elif overrides or args.grid or args.seeds is not None:
+        if not args.out:
+            raise ConfigError("--out DIR is required for a sweep given on the command line")
+        spec, out = spec_from_args(overrides, args.grid, args.seeds), Path(args.out)
+    elif args.out:
+        spec, out = load_recorded_spec(args.out), Path(args.out)
+    else:
+        raise ConfigError("give a SPEC.yaml, or --grid key=v1,v2 ... --out DIR, or --out DIR of an earlier sweep")
+    for key in ("executor", "address", "workers", "threads", "gpus_per_run"):
+        if getattr(args, key) is not None:
+            setattr(spec, key, getattr(args, key))
+    check_exec_options(spec)
+    return spec, out
+
+
+def main(args: argparse.Namespace) -> int:
+    spec, out = build_spec(args)
+    outcome = run_sweep(spec, out, retry_failed=args.retry_failed, progress=not args.quiet)
+    print(clock_table(read_results(out)))
+    print(f"{outcome.points} points: {outcome.done_before} done earlier, {outcome.executed} run now, "
+          f"{outcome.failed} failed; results in {outcome.results_path}")
+    if outcome.failed:
+        print(f"failed points are listed in {out / 'failures.json'}; rerun with --retry-failed to retry them")
+        return 1
+    return 0
+
+
+def clock_table(df: pd.DataFrame, limit: int = 40) -> str:
+    """The clocks of each point as text, censored clocks as '> max step'."""
+    lines = []
+    for _, r in df.head(limit).iterrows():
+        if r["status"] != "finished":
+            lines.append(f"{r['name']:<48} failed: {r['error']}")
+            continue
+        m = int(r["max_step"])
+        tr = None if pd.isna(r["tau_rule"]) else float(r["tau_rule"])
+        tm = None if pd.isna(r["tau_mem"]) else float(r["tau_mem"])
+        if r["window_vanished"]:
+            win = "vanished"
+        elif pd.isna(r["window_log10"]):
+            win = "n/a"
+        else:
+            win = f"{'>=' if r['window_log10_is_lower_bound'] else ''}{r['window_log10']:.2f}"
+        lines.append(f"{r['name']:<48} tau_rule {format_clock(tr, m):>8}  tau_mem {format_clock(tm, m):>8}  "
+                     f"window {win}")
+    if len(df) > limit:
+        lines.append(f"... {len(df) - limit} more rows in results.parquet")
+    return "\n".join(lines)

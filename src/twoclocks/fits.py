@@ -1,0 +1,247 @@
+"""Scaling-law fits over a sweep's results table, with censoring kept out of the numbers.
+
+A fit regresses y on log10(x) by least squares (np.polyfit): log10(y) for clocks (a log-log
+slope, i.e. the exponent of a power law), y itself for window_log10 (already in decades).
+It is done separately in every *slice*: each combination of the other config columns that
+vary in the sweep (family, G, depth, ...), except seeds and budget-only fields (train.steps,
+eval.*), which change when and how often a run is measured, not what it learns.
+
+Censoring. A right-censored clock (not reached by the last step) or a left-censored one
+(reached by the first evaluation) is an inequality, not a value: it is dropped from the fit
+and counted per x value. A slice where more than half of the runs at some x value are
+censored is flagged `censoring_limits`; verdicts treat it as inconclusive, because dropping
+the censored runs biases the slope (toward flat when late clocks go missing).
+
+CI. 95% percentile bootstrap over seeds: in every replicate, the runs at each x value are
+resampled with replacement (their count kept) and the slope is refitted. The generator is
+seeded, so the interval is reproducible. With one run per x value there is nothing to resample
+and the interval is reported as missing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+CONFIG_PREFIXES = ("task", "data.", "model.", "train.", "eval.", "clocks.")
+# Columns that never split a sweep into slices: seeds, and fields that set the measuring
+# budget or the execution but not the training trajectory.
+NON_SLICING = {"seed", "data.seed", "eval.noise_seed", "train.threads", "train.device", "train.steps",
+               "train.checkpoint_every", "eval.points", "eval.first", "eval.batch", "eval.samples",
+               "eval.keep_checkpoints", "eval.keep_samples"}
+# y column -> (value column, right-censored flag, left-censored flag, fit log10(y)?)
+Y_COLUMNS = {
+    "tau_rule": ("tau_rule", "tau_rule_censored", "tau_rule_left_censored", True),
+    "tau_rule_epochs": ("tau_rule_epochs", "tau_rule_censored", "tau_rule_left_censored", True),
+    "tau_mem": ("tau_mem", "tau_mem_censored", "tau_mem_left_censored", True),
+    "tau_mem_epochs": ("tau_mem_epochs", "tau_mem_censored", "tau_mem_left_censored", True),
+    "window_log10": ("window_log10", None, None, False),
+}
+N_BOOT = 2000
+CI_LEVEL = 0.95
+
+
+@dataclass
+class Group:
+    """The runs of one slice at one x value."""
+    x: float
+    n: int                 # finished runs
+    used: int              # uncensored runs that enter the fit
+    right_censored: int
+    left_censored: int
+    center: float | None   # geometric mean (clocks) or mean (window) of the used values
+
+
+@dataclass
+class Fit:
+    x: str                         # e.g. data.N
+    y: str                         # e.g. tau_mem
+    where: dict[str, Any]          # the slice: values of the other varied config columns
+    log_y: bool
+    slope: float | None = None
+    intercept: float | None = None
+    ci: tuple[float, float] | None = None
+    groups: list[Group] = field(default_factory=list)
+    censoring_limits: bool = False
+    note: str = ""                 # why there is no slope / CI, or which groups are censored
+
+    @property
+    def n_used(self) -> int:
+        return sum(g.used for g in self.groups)
+
+    @property
+    def n_runs(self) -> int:
+        return sum(g.n for g in self.groups)
+
+    @property
+    def censored(self) -> int:
+        return sum(g.right_censored + g.left_censored for g in self.groups)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The fitted curve in y's own units."""
+        lin = self.intercept + self.slope * np.log10(x)
+        return 10 ** lin if self.log_y else lin
+
+    def label(self) -> str:
+        where = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in self.where.items())
+        return f"{self.y} vs {self.x}" + (f" [{where}]" if where else "")
+
+    def evidence(self) -> str:
+        """slope [CI] (runs used / finished, censoring), as one string."""
+        kind = "log-log slope" if self.log_y else "slope per decade"
+        if self.slope is None:
+            head = f"no fit ({self.note})"
+        else:
+            ci = "CI n/a" if self.ci is None else f"95% CI [{self.ci[0]:.2f}, {self.ci[1]:.2f}]"
+            head = f"{kind} {self.slope:.2f}, {ci}"
+        xs = len([g for g in self.groups if g.used])
+        cens = f"; censored {self.censored}" if self.censored else ""
+        tail = f"; {self.note}" if self.note and self.slope is not None else ""
+        return f"{head} ({self.n_used}/{self.n_runs} runs, {xs} x values{cens}){tail}"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(label=self.label(), evidence=self.evidence(), n_used=self.n_used, n_runs=self.n_runs)
+        return d
+
+
+def finished(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["status"] == "finished"] if "status" in df else df
+
+
+def config_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c == "task" or c.startswith(CONFIG_PREFIXES)]
+
+
+def varied_columns(df: pd.DataFrame) -> list[str]:
+    """Config columns with more than one value among the finished runs."""
+    df = finished(df)
+    return [c for c in config_columns(df) if df[c].astype(str).nunique() > 1]
+
+
+def _y_values(df: pd.DataFrame, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values, right_censored, left_censored) of y for every row; censored values are NaN."""
+    col, right, left, _ = Y_COLUMNS[y]
+    if y == "window_log10":
+        value = pd.to_numeric(df["window_log10"], errors="coerce").to_numpy(dtype=float)
+        vanished = df["window_vanished"].fillna(False).astype(bool).to_numpy()
+        value = np.where(vanished, 0.0, value)       # an empty window is a known width: 0
+        rc = df["window_log10_is_lower_bound"].fillna(False).astype(bool).to_numpy() | np.isnan(value)
+        lc = np.zeros(len(df), dtype=bool)
+    else:
+        value = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        rc = df[right].fillna(True).astype(bool).to_numpy() | np.isnan(value)
+        lc = df[left].fillna(False).astype(bool).to_numpy() & ~rc
+    value = np.where(rc | lc, np.nan, value)
+    return value, rc, lc
+
+
+def bootstrap_slopes(xs: list[np.ndarray], ys: list[np.ndarray], n_boot: int, seed: int) -> np.ndarray:
+    """Least-squares slopes of y on x, resampling the runs within each x group."""
+    rng = np.random.default_rng(seed)
+    x_all = np.concatenate(xs)
+    dx = x_all - x_all.mean()
+    resampled = np.concatenate([y[rng.integers(len(y), size=(n_boot, len(y)))] for y in ys], axis=1)
+    dy = resampled - resampled.mean(axis=1, keepdims=True)
+    return (dy @ dx) / (dx @ dx)
+
+
+def fit_slice(df: pd.DataFrame, x: str, y: str, where: dict[str, Any], n_boot: int = N_BOOT,
+              seed: int = 0) -> Fit:
+    """One fit of y on log10(x) over the rows of one slice."""
+    log_y = Y_COLUMNS[y][3]
+    fit = Fit(x=x, y=y, where=where, log_y=log_y)
+    values, rc, lc = _y_values(df, y)
+    xv = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=float)
+    gx, gy = [], []
+    limited = []
+    for xval in sorted(set(xv[~np.isnan(xv)])):
+        m = xv == xval
+        used = values[m][~np.isnan(values[m])]
+        if log_y:
+            used = used[used > 0]
+        ylog = np.log10(used) if log_y else used
+        center = None if not len(used) else float(10 ** ylog.mean() if log_y else ylog.mean())
+        g = Group(float(xval), int(m.sum()), len(used), int(rc[m].sum()), int(lc[m].sum()), center)
+        fit.groups.append(g)
+        if g.right_censored + g.left_censored > g.n / 2:
+            limited.append(f"{y} censored in {g.right_censored + g.left_censored}/{g.n} runs at "
+                           f"{x.rsplit('.', 1)[-1]}={_fmt(xval)}")
+        if len(used):
+            gx.append(np.full(len(used), math.log10(xval)))
+            gy.append(ylog)
+    fit.censoring_limits = bool(limited)
+    notes = list(limited)
+    if len(gx) < 2 or any(v <= 0 for v in xv[~np.isnan(xv)]):
+        fit.note = "; ".join(notes + [f"fewer than 2 {x} values with an uncensored {y}"])
+        return fit
+    X, Y = np.concatenate(gx), np.concatenate(gy)
+    fit.slope, fit.intercept = (float(v) for v in np.polyfit(X, Y, 1))
+    if all(len(g) == 1 for g in gy):
+        notes.append("one run per x value: no bootstrap CI")
+    else:
+        slopes = bootstrap_slopes(gx, gy, n_boot, seed)
+        a = (1 - CI_LEVEL) / 2
+        fit.ci = (float(np.quantile(slopes, a)), float(np.quantile(slopes, 1 - a)))
+    fit.note = "; ".join(notes)
+    return fit
+
+
+def _fmt(v: Any) -> Any:
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+def fit_relation(df: pd.DataFrame, x: str, y: str, n_boot: int = N_BOOT, seed: int = 0) -> list[Fit]:
+    """Fits of y vs x in every slice of the finished runs where x takes 2+ values."""
+    df = finished(df)
+    if x not in df or df[x].nunique() < 2:
+        return []
+    keys = [c for c in varied_columns(df) if c != x and c not in NON_SLICING]
+    groups = df.groupby([df[k].astype(str) for k in keys], sort=True, dropna=False) if keys else [((), df)]
+    fits = []
+    for _, part in groups:
+        if part[x].nunique() < 2:
+            continue
+        where = {k: _fmt(_native(part[k].iloc[0])) for k in keys}
+        fits.append(fit_slice(part, x, y, where, n_boot, seed))
+    return fits
+
+
+def _native(v: Any) -> Any:
+    return v.item() if hasattr(v, "item") else v
+
+
+def knob_column(df: pd.DataFrame) -> str | None:
+    """The complexity knob of the sweep's task (task.G for parity), if a single task is swept."""
+    from twoclocks.tasks import TASKS
+    names = finished(df)["task"].dropna().unique() if "task" in df else []
+    if len(names) != 1 or names[0] not in TASKS:
+        return None
+    col = f"task.{TASKS[names[0]].knob}"
+    return col if col in df else None
+
+
+def standard_fits(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> list[Fit]:
+    """The relations of the paper, for every x the sweep varies."""
+    knob = knob_column(df)
+    relations = [("data.N", "tau_mem"), ("data.N", "tau_mem_epochs"), ("data.N", "tau_rule"),
+                 ("data.N", "window_log10")]
+    if knob:
+        relations += [(knob, "tau_rule"), (knob, "tau_mem"), (knob, "window_log10")]
+    relations += [("model.depth", "tau_rule"), ("model.width", "tau_rule")]
+    return [f for x, y in relations for f in fit_relation(df, x, y, n_boot, seed)]
+
+
+def fits_frame(fits: list[Fit]) -> pd.DataFrame:
+    """One row per fit, for reports and CSV."""
+    rows = []
+    for f in fits:
+        rows.append({"relation": f.label(), "x": f.x, "y": f.y, "slope": f.slope,
+                     "ci_lo": None if f.ci is None else f.ci[0], "ci_hi": None if f.ci is None else f.ci[1],
+                     "runs_used": f.n_used, "runs": f.n_runs, "censored": f.censored,
+                     "censoring_limits": f.censoring_limits, "note": f.note})
+    return pd.DataFrame(rows)

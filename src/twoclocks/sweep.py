@@ -1,0 +1,323 @@
+"""Sweeps: a grid of runs, each identified by the hash of its resolved config, run by a local
+process pool or by Ray, resumable after any interruption, collected into one results table.
+
+A sweep directory DIR holds
+  sweep.json       the spec (base overrides, grids, seeds) and the list of its points
+  runs/<name>-<hash8>/   one ordinary run directory per point (see twoclocks.trainer)
+  results.parquet  one row per finished (or failed) point: flattened config + clocks
+  failures.json    {hash: {name, run_dir, error}} for points whose run raised an error
+
+Restarting the same sweep skips finished points (summary.json status "finished"), resumes
+unfinished ones from checkpoints/last.pt, and leaves failed ones alone unless asked to retry.
+Only the driver writes results.parquet and failures.json, atomically, after every point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+import yaml
+
+from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides, parse_value
+from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.io import read_json, write_json, write_table
+
+EXECUTORS = ("local", "ray")
+# Config fields that say how a point is executed, not what it computes: left out of its hash
+# so that the same point run by 1 or 8 workers (threads 0 or 1) is the same point.
+EXECUTION_FIELDS = {("train", "threads"): 0}
+# Columns of results.parquet that differ between two executions of the same points.
+TIMING_COLUMNS = ("train_seconds", "eval_seconds", "wall_seconds", "eval_share", "device")
+
+
+@dataclass
+class SweepSpec:
+    """What to run: base overrides, one or more grids (their union), and seeds."""
+    base: dict[str, Any] = field(default_factory=dict)         # dotted key -> value
+    grids: list[dict[str, list]] = field(default_factory=list)  # each: dotted key -> values
+    seeds: list[int] = field(default_factory=lambda: [0])
+    # How to run it (not part of the sweep's identity; may change between restarts).
+    executor: str = "local"
+    workers: int | None = None     # concurrent runs; None = cores // threads (local), Ray's CPUs
+    address: str | None = None     # Ray cluster address; None = start a local Ray
+    threads: int | None = None     # torch threads per run; None = 1 when several runs share the machine
+    gpus_per_run: float = 1.0      # Ray: GPUs requested by a run on a CUDA device
+
+    def identity(self) -> dict:
+        """The part of the spec that decides which points exist."""
+        return {"base": self.base, "grids": self.grids, "seeds": self.seeds}
+
+
+@dataclass
+class Point:
+    """One run of the sweep."""
+    overrides: dict[str, Any]   # base + grid values + seed, in that order
+    cfg: RunConfig              # resolved, with execution fields at their neutral value
+    hash: str                   # sha256 of the sorted JSON of cfg.to_dict()
+    name: str                   # readable directory name, ends in -<hash8>
+
+    @property
+    def rel_dir(self) -> str:
+        return f"runs/{self.name}"
+
+
+# ----- building a spec ------------------------------------------------------------------------
+def parse_seeds(value: Any) -> list[int]:
+    """`3` -> [0, 1, 2]; `[0, 5]` -> [0, 5]; '0,5' -> [0, 5]."""
+    if isinstance(value, str):
+        value = [parse_value(v) for v in value.split(",")] if "," in value else parse_value(value)
+    if isinstance(value, bool):
+        raise ConfigError(f"seeds must be a count or a list of integers, got {value!r}")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ConfigError(f"seeds must be positive, got {value}")
+        return list(range(value))
+    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        if len(set(value)) != len(value):
+            raise ConfigError(f"seeds has duplicates: {value}")
+        return list(value)
+    raise ConfigError(f"seeds must be a count or a list of integers, got {value!r}")
+
+
+def parse_grid_args(items: list[str]) -> dict[str, list]:
+    """['data.N=16,32', 'task.G=2,3'] -> {'data.N': [16, 32], 'task.G': [2, 3]}."""
+    grid: dict[str, list] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip() or not text.strip():
+            raise ConfigError(f"--grid {item!r} is not of the form key=v1,v2,...")
+        grid[key.strip()] = [parse_value(v.strip()) for v in text.split(",")]
+    return grid
+
+
+def _grid(raw: Any, where: str) -> dict[str, list]:
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"{where}: a grid is a non-empty mapping of config keys to lists of values")
+    grid = {}
+    for key, values in flatten(raw).items():
+        values = values if isinstance(values, list) else [values]
+        if not values:
+            raise ConfigError(f"{where}: {key} has an empty list of values")
+        grid[key] = values
+    return grid
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """A YAML sweep spec (see docs/sweeps.md); every point is validated by expand()."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep spec {path}: no such file")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"sweep spec {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"sweep spec {path}: expected a mapping")
+    known = {"base", "grid", "grids", "seeds", "executor", "workers", "address", "threads", "gpus_per_run",
+             "description"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"sweep spec {path}: unknown key(s) {unknown}; it may have {sorted(known)}")
+    if "grid" in data and "grids" in data:
+        raise ConfigError(f"sweep spec {path}: give either grid or grids, not both")
+    base = data.get("base") or {}
+    if not isinstance(base, dict):
+        raise ConfigError(f"sweep spec {path}: base must be a mapping of config keys")
+    if "grid" in data:
+        grids = [_grid(data["grid"], f"sweep spec {path}: grid")]
+    else:
+        raw = data.get("grids") or []
+        if not isinstance(raw, list):
+            raise ConfigError(f"sweep spec {path}: grids must be a list of mappings")
+        grids = [_grid(g, f"sweep spec {path}: grids[{i}]") for i, g in enumerate(raw)]
+    spec = SweepSpec(base=flatten(base), grids=grids, seeds=parse_seeds(data.get("seeds", 1)))
+    for key in ("executor", "workers", "address", "threads", "gpus_per_run"):
+        if data.get(key) is not None:
+            setattr(spec, key, data[key])
+    check_exec_options(spec)
+    return spec
+
+
+def check_exec_options(spec: SweepSpec) -> None:
+    if spec.executor not in EXECUTORS:
+        raise ConfigError(f"executor must be one of {list(EXECUTORS)}, got {spec.executor!r}")
+    for key in ("workers", "threads"):
+        v = getattr(spec, key)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
+            raise ConfigError(f"{key} must be a positive integer, got {v!r}")
+    if not isinstance(spec.gpus_per_run, (int, float)) or not 0 < spec.gpus_per_run:
+        raise ConfigError(f"gpus_per_run must be positive, got {spec.gpus_per_run!r}")
+
+
+def spec_from_args(overrides: list[str], grid_args: list[str], seeds: Any) -> SweepSpec:
+    return SweepSpec(base=parse_overrides(overrides), grids=[parse_grid_args(grid_args)] if grid_args else [],
+                     seeds=parse_seeds(seeds if seeds is not None else 1))
+
+
+# ----- points ------------------------------------------------------------------------------------
+def identity_dict(cfg: RunConfig) -> dict:
+    """cfg.to_dict() with execution-only fields at their neutral value."""
+    d = cfg.to_dict()
+    for (section, name), neutral in EXECUTION_FIELDS.items():
+        d[section][name] = neutral
+    return d
+
+
+def config_hash(cfg: RunConfig) -> str:
+    text = json.dumps(identity_dict(cfg), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _short(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9.+-]", "_", str(value))[:24]
+
+
+def point_name(cfg: RunConfig, varied: list[str], digest: str) -> str:
+    """parity-G2_dit_N16_depth2_seed0-1a2b3c4d: task, knob, family, N, other varied keys, seed."""
+    from twoclocks.tasks import TASKS
+    task = cfg.task["name"]
+    knob = TASKS[task].knob
+    parts = [f"{task}-{knob}{_short(cfg.task[knob])}" if knob in cfg.task else task, cfg.model.family,
+             f"N{cfg.data.N}"]
+    flat = flatten(cfg.to_dict())
+    for key in varied:
+        if key in ("task", f"task.{knob}", "data.N", "model", "model.family", "seed") or key not in flat:
+            continue
+        parts.append(f"{key.rsplit('.', 1)[-1]}{_short(flat[key])}")
+    parts.append(f"seed{cfg.seed}")
+    return f"{'_'.join(parts)}-{digest[:8]}"
+
+
+def expand(spec: SweepSpec) -> list[Point]:
+    """Every point of the spec, validated, in a fixed order, duplicates (same hash) dropped."""
+    grids = spec.grids or [{}]
+    if "seed" in spec.base or any("seed" in g for g in grids):
+        raise ConfigError("give seeds with --seeds (or `seeds:` in a spec), not as a base or grid key")
+    # Keys that take several values anywhere in the union of grids go into the point names.
+    values: dict[str, set[str]] = {}
+    for g in grids:
+        for k, v in g.items():
+            values.setdefault(k, set()).update(repr(x) for x in v)
+            if k in spec.base:
+                values[k].add(repr(spec.base[k]))
+    varied = sorted(k for k, v in values.items() if len(v) > 1)
+    points: list[Point] = []
+    seen: set[str] = set()
+    for grid in grids:
+        keys = list(grid)
+        for values in itertools.product(*(grid[k] for k in keys)):
+            for seed in spec.seeds:
+                overrides = {**spec.base, **dict(zip(keys, values)), "seed": seed}
+                try:
+                    cfg = apply_overrides(RunConfig(), overrides)
+                except ConfigError as exc:
+                    shown = ", ".join(f"{k}={v}" for k, v in zip(keys, values))
+                    raise ConfigError(f"sweep point ({shown or 'base'}, seed={seed}): {exc}") from None
+                digest = config_hash(cfg)
+                if digest in seen:
+                    continue
+                seen.add(digest)
+                points.append(Point(overrides, cfg, digest, point_name(cfg, varied, digest)))
+    if not points:
+        raise ConfigError("the sweep has no points")
+    return points
+
+
+# ----- results -----------------------------------------------------------------------------------
+SUMMARY_COLUMNS = ("max_step", "tau_rule", "tau_rule_censored", "tau_rule_left_censored", "tau_rule_epochs",
+                   "tau_mem", "tau_mem_censored", "tau_mem_left_censored", "tau_mem_epochs", "tau_mem_high",
+                   "tau_mem_high_censored", "window_log10", "window_log10_is_lower_bound", "window_vanished",
+                   "peak_novel_valid_step", "peak_novel_valid", "train_seconds", "eval_seconds",
+                   "wall_seconds", "eval_share", "num_params", "log2_population", "mem_chance", "device")
+
+
+def result_row(point: Point, summary: dict | None, status: str, error: str | None = None) -> dict:
+    """One row of results.parquet: flattened config, clocks, status, hash and run_dir."""
+    row: dict[str, Any] = dict(flatten(identity_dict(point.cfg)))
+    s = summary or {}
+    for key in SUMMARY_COLUMNS:
+        row[key] = s.get(key)
+    for clock in ("tau_rule", "tau_mem"):
+        lo, hi = (s.get(f"{clock}_ci") or [None, None])
+        row[f"{clock}_ci_lo"], row[f"{clock}_ci_hi"] = lo, hi
+    cfg = point.cfg
+    row["epochs"] = cfg.train.steps * cfg.train.batch / cfg.data.N
+    row.update({"status": status, "error": error, "point": point.hash, "name": point.name,
+                "run_dir": point.rel_dir})
+    return row
+
+
+def results_frame(points: list[Point], rows: dict[str, dict]) -> pd.DataFrame:
+    """Rows in the spec's order (not completion order), so two executions compare equal."""
+    return pd.DataFrame([rows[p.hash] for p in points if p.hash in rows])
+
+
+def read_results(sweep_dir: str | Path) -> pd.DataFrame:
+    path = Path(sweep_dir) / "results.parquet"
+    if not path.is_file():
+        raise TwoClocksError(f"{sweep_dir}: no results.parquet, not a twoclocks sweep directory")
+    return pd.read_parquet(path)
+
+
+def finished_summary(run_dir: Path) -> dict | None:
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        return None
+    try:
+        summary = read_json(path)
+    except (OSError, ValueError):
+        return None
+    return summary if summary.get("status") == "finished" else None
+
+
+@contextlib.contextmanager
+def sweep_lock(sweep_dir: Path) -> Iterator[None]:
+    """One driver per sweep directory; the OS drops the lock if the driver is killed."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locking
+        yield
+        return
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    with open(sweep_dir / ".sweep.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise TwoClocksError(f"another sweep is running in {sweep_dir}; wait for it or stop it") from None
+        yield
+
+
+def record_spec(sweep_dir: Path, spec: SweepSpec, points: list[Point]) -> None:
+    """Write sweep.json; a directory that holds a different sweep is an error."""
+    path = sweep_dir / "sweep.json"
+    identity = json.loads(json.dumps(spec.identity(), default=str))
+    if path.is_file():
+        old = read_json(path).get("spec")
+        if old is not None and old != identity:
+            raise TwoClocksError(f"{sweep_dir} holds a different sweep (its sweep.json has another base, grid "
+                                 f"or seeds); choose another --out, or run `twoclocks sweep --out {sweep_dir}` "
+                                 f"alone to continue it")
+    write_json(path, {"spec": identity, "execution": {k: v for k, v in asdict(spec).items()
+                                                      if k not in identity},
+                      "points": [{"hash": p.hash, "name": p.name, "overrides": p.overrides} for p in points]})
+
+
+def load_recorded_spec(sweep_dir: str | Path) -> SweepSpec:
+    """The spec saved in DIR/sweep.json, to continue a sweep with no other arguments."""
+    path = Path(sweep_dir) / "sweep.json"
+    if not path.is_file():
+        raise ConfigError(f"{sweep_dir}: no sweep.json; give a spec file or --grid to start a sweep")
+    data = read_json(path)
+    spec = SweepSpec(**data["spec"])
+    for key, value in (data.get("execution") or {}).items():
+        setattr(spec, key, value)
+    return spec

@@ -1,0 +1,249 @@
+"""Running a sweep's points: the per-point worker, the local and Ray executors, and the driver.
+
+Safety rests on three facts. (1) A point's run directory is named by its config hash, so a
+restarted sweep finds its earlier work. (2) The worker holds an exclusive lock on
+runs/.<name>.lock while it trains, so a leftover worker of a killed sweep and a new one never
+write the same run at once (the OS drops the lock when a process dies). (3) Every file is
+written atomically, so a kill leaves a finished summary.json or a resumable last.pt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from tqdm.auto import tqdm
+
+from twoclocks.errors import TwoClocksError
+from twoclocks.io import read_json, write_json, write_table
+from twoclocks.sweep import (Point, SweepSpec, expand, finished_summary, identity_dict, record_spec,
+                             result_row, results_frame, sweep_lock)
+
+Task = tuple[str, dict, str]  # (point hash, config dict to run, absolute run directory)
+
+
+# ----- the worker (runs in a pool process or a Ray worker) ---------------------------------------
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Block until no other process is working on this run directory."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(run_dir.parent / f".{run_dir.name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def run_point(cfg_dict: dict, run_dir: str) -> dict:
+    """Finish one point: skip it if done, resume it from last.pt, or start it.
+
+    Returns {"status": "finished", "summary": ..., "action": skipped|resumed|started} or
+    {"status": "failed", "error": one line}. Never raises for a run's own errors.
+    """
+    from twoclocks.config import from_dict
+    from twoclocks.runner import resume_run, start_run
+    path = Path(run_dir)
+    try:
+        with run_lock(path):
+            summary = finished_summary(path)
+            if summary is not None:
+                return {"status": "finished", "summary": summary, "action": "skipped"}
+            if (path / "checkpoints" / "last.pt").is_file():
+                saved = from_dict(read_json(path / "config.json"))
+                if identity_dict(saved) != identity_dict(from_dict(cfg_dict)):
+                    raise TwoClocksError(f"{path} holds a run of another config; move it away")
+                _, summary = resume_run(path, progress=False)
+                return {"status": "finished", "summary": summary, "action": "resumed"}
+            if path.exists():  # killed before its first checkpoint: nothing trained, start over
+                shutil.rmtree(path)
+            _, summary = start_run(from_dict(cfg_dict), path, progress=False)
+            return {"status": "finished", "summary": summary, "action": "started"}
+    except Exception as exc:  # the sweep records it and goes on with the other points
+        return {"status": "failed", "error": one_line(exc)}
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Pool-worker initializer: a worker whose driver died (kill -9) must stop training."""
+    try:  # Linux: have the kernel kill us when the parent dies
+        import ctypes
+        import signal
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:  # portable fallback
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
+# ----- executors -----------------------------------------------------------------------------
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+class LocalExecutor:
+    """A pool of `workers` spawned processes on this machine; one worker runs in-process."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+
+    def run(self, tasks: list[Task]) -> Iterator[tuple[str, dict]]:
+        if self.workers == 1 or len(tasks) == 1:  # no pool to start: run the points one by one here
+            for key, cfg, run_dir in tasks:
+                yield key, run_point(cfg, run_dir)
+            return
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
+        # spawn, not fork: a forked child of a process that already runs torch threads can hang.
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=mp.get_context("spawn"),
+                                 initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
+            futures = {pool.submit(run_point, cfg, run_dir): key for key, cfg, run_dir in tasks}
+            for fut in as_completed(futures):
+                try:
+                    yield futures[fut], fut.result()
+                except BrokenProcessPool:
+                    raise TwoClocksError("a sweep worker process died (out of memory?); run the same sweep "
+                                         "again to resume it") from None
+
+    def close(self) -> None:
+        pass
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise TwoClocksError("--executor ray needs Ray: pip install 'twoclocks[ray]'") from None
+    return ray
+
+
+class RayExecutor:
+    """Each point is a Ray task with its own CPU (and GPU) request."""
+
+    def __init__(self, address: str | None, workers: int | None, threads: int, gpus_per_run: float,
+                 device: str):
+        import logging
+        self.ray = ray = import_ray()
+        self.started = not ray.is_initialized()
+        if self.started:
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                      "logging_level": logging.WARNING}
+            if address:
+                ray.init(address=address, **kwargs)
+            else:
+                ray.init(num_cpus=workers or usable_cpus(), **kwargs)
+        self.threads = threads
+        cuda = device == "cuda" or (device == "auto" and ray.cluster_resources().get("GPU", 0) > 0)
+        self.gpus = gpus_per_run if cuda else 0
+
+    def run(self, tasks: list[Task]) -> Iterator[tuple[str, dict]]:
+        ray = self.ray
+        remote = ray.remote(run_point).options(num_cpus=self.threads, num_gpus=self.gpus)
+        refs = {remote.remote(cfg, run_dir): key for key, cfg, run_dir in tasks}
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            for ref in done:
+                key = refs.pop(ref)
+                try:
+                    yield key, ray.get(ref)
+                except Exception as exc:  # the worker process died (after Ray's own retries)
+                    yield key, {"status": "failed", "error": one_line(exc)}
+
+    def close(self) -> None:
+        if self.started:
+            self.ray.shutdown()
+
+
+# ----- the driver ----------------------------------------------------------------------------------
+@dataclass
+class SweepOutcome:
+    points: int
+    done_before: int     # finished before this invocation
+    executed: int        # points handed to the executor now
+    failed: int          # points with status failed at the end
+    results_path: Path
+
+
+def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, progress: bool = True) -> SweepOutcome:
+    """Run every point of `spec` that is not finished yet; results.parquet after each one."""
+    out = Path(out)
+    points = expand(spec)                       # config errors surface before any file is written
+    by_hash = {p.hash: p for p in points}
+    with sweep_lock(out):
+        record_spec(out, spec, points)
+        failures_path = out / "failures.json"
+        failures: dict[str, dict] = read_json(failures_path) if failures_path.is_file() else {}
+        rows: dict[str, dict] = {}
+        pending: list[Point] = []
+        for p in points:
+            summary = finished_summary(out / p.rel_dir)
+            if summary is not None:
+                rows[p.hash] = result_row(p, summary, "finished")
+            elif p.hash in failures and not retry_failed:
+                rows[p.hash] = result_row(p, None, "failed", failures[p.hash]["error"])
+            else:
+                pending.append(p)
+        done_before = len(rows)
+        write_table(out / "results.parquet", results_frame(points, rows))
+        threads = spec.threads or 1
+        workers = spec.workers or max(1, usable_cpus() // threads)
+        tasks = [(p.hash, _exec_config(p, spec, workers, threads), str((out / p.rel_dir).resolve()))
+                 for p in pending]
+        bar = tqdm(total=len(points), initial=done_before, desc="sweep", unit="point", disable=not progress,
+                   dynamic_ncols=True)
+        executor = _make_executor(spec, workers, threads, points) if tasks else None
+        try:
+            for key, res in (executor.run(tasks) if executor else []):
+                p = by_hash[key]
+                if res["status"] == "finished":
+                    rows[key] = result_row(p, res["summary"], "finished")
+                    failures.pop(key, None)
+                else:
+                    rows[key] = result_row(p, None, "failed", res["error"])
+                    failures[key] = {"name": p.name, "run_dir": p.rel_dir, "error": res["error"]}
+                    bar.write(f"failed: {p.name}: {res['error']}")
+                write_json(failures_path, failures)
+                write_table(out / "results.parquet", results_frame(points, rows))
+                bar.update(1)
+        finally:
+            bar.close()
+            if executor is not None:
+                executor.close()
+        n_failed = sum(1 for r in rows.values() if r["status"] == "failed")
+        return SweepOutcome(len(points), done_before, len(tasks), n_failed, out / "results.parquet")
+
+
+def _exec_config(point: Point, spec: SweepSpec, workers: int, threads: int) -> dict:
+    """The config a point runs with: one torch thread per run when several share the machine."""
+    d = point.cfg.to_dict()
+    if d["train"]["threads"] == 0 and (workers > 1 or spec.threads):
+        d["train"]["threads"] = threads
+    return d
+
+
+def _make_executor(spec: SweepSpec, workers: int, threads: int, points: list[Point]) -> Any:
+    if spec.executor == "ray":
+        devices = {p.cfg.train.device for p in points}
+        device = "cuda" if "cuda" in devices else ("auto" if "auto" in devices else "cpu")
+        return RayExecutor(spec.address, spec.workers, threads, spec.gpus_per_run, device)
+    return LocalExecutor(workers)

@@ -1,0 +1,210 @@
+"""Sweeps: points and hashes, resumable execution (local pool and a real local Ray), kill -9 and
+restart ending with the same results as an uninterrupted sweep, failures recorded and retried."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import TINY, run_cli
+from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.sweep import TIMING_COLUMNS, SweepSpec, expand, load_spec, parse_grid_args, spec_from_args
+from twoclocks.sweep_exec import run_sweep
+
+BASE = [o for o in TINY if not o.startswith(("data.N", "train.threads"))]
+GRID = ["data.N=8,16"]
+METRIC_TIMING = ["train_seconds", "eval_seconds"]
+
+
+def spec(**kw) -> SweepSpec:
+    s = spec_from_args(BASE, GRID, 2)
+    for k, v in kw.items():
+        setattr(s, k, v)
+    return s
+
+
+def deterministic(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=[c for c in TIMING_COLUMNS if c in df]).reset_index(drop=True)
+
+
+def run_dirs(out: Path) -> list[Path]:
+    return sorted(p for p in (out / "runs").iterdir() if p.is_dir())
+
+
+def assert_same_sweep(a: Path, b: Path) -> None:
+    """Same rows (deterministic columns) and, run by run, the same evaluation curves."""
+    ra, rb = pd.read_parquet(a / "results.parquet"), pd.read_parquet(b / "results.parquet")
+    pd.testing.assert_frame_equal(deterministic(ra), deterministic(rb))
+    assert [p.name for p in run_dirs(a)] == [p.name for p in run_dirs(b)]
+    for rel in ra["run_dir"]:
+        ma = pd.read_parquet(a / rel / "metrics.parquet").drop(columns=METRIC_TIMING)
+        mb = pd.read_parquet(b / rel / "metrics.parquet").drop(columns=METRIC_TIMING)
+        pd.testing.assert_frame_equal(ma, mb)
+
+
+# ----- points ------------------------------------------------------------------------------------
+def test_points_hashes_and_names():
+    points = expand(spec())
+    assert len(points) == 4 and len({p.hash for p in points}) == 4
+    assert [(p.cfg.data.N, p.cfg.seed) for p in points] == [(8, 0), (8, 1), (16, 0), (16, 1)]
+    assert points[0].name.startswith("parity-G2_dit_N8_seed0-") and points[0].name.endswith(points[0].hash[:8])
+    # Execution-only fields do not change a point's identity; anything else does.
+    assert expand(spec_from_args(BASE + ["train.threads=3"], GRID, 2))[0].hash == points[0].hash
+    assert expand(spec_from_args(BASE + ["train.lr=2e-3"], GRID, 2))[0].hash != points[0].hash
+    # A grid value equal to the base is the same point, listed once.
+    assert len(expand(spec_from_args(BASE + ["data.N=8"], ["data.N=8,8"], 1))) == 1
+
+
+def test_spec_file_and_bad_input(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("base: {model: {width: 32, depth: 1, heads: 2}, train.steps: 60}\n"
+                 "grids:\n  - {data.N: [8, 16], task.G: 2}\n  - {data.N: 8, task.G: [3]}\nseeds: [0, 4]\n"
+                 "executor: local\nworkers: 2\n")
+    s = load_spec(f)
+    points = expand(s)
+    assert len(points) == 6 and s.workers == 2 and s.seeds == [0, 4]
+    assert {(p.cfg.task["G"], p.cfg.data.N) for p in points} == {(2, 8), (2, 16), (3, 8)}
+    with pytest.raises(ConfigError, match="form key=v1"):
+        parse_grid_args(["data.N"])
+    with pytest.raises(ConfigError, match="seeds"):
+        expand(spec_from_args(BASE, ["seed=1,2"], 1))
+    f.write_text("grid: {data.N: [8]}\nsurprise: 1\n")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_spec(f)
+    # A bad point stops the sweep before anything is written.
+    out = tmp_path / "bad"
+    with pytest.raises(ConfigError, match="model.width=33 is not divisible"):
+        run_sweep(spec_from_args(BASE, ["model.width=32,33"], 1), out, progress=False)
+    assert not out.exists()
+    r = run_cli("sweep", "--grid", "data.N=8", "--out", str(tmp_path / "x"), "--executor", "dask")
+    assert r.returncode != 0 and "invalid choice" in r.stderr
+
+
+# ----- execution -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """An uninterrupted sweep on the local process pool (2 workers)."""
+    out = tmp_path_factory.mktemp("ref") / "sweep"
+    outcome = run_sweep(spec(workers=2), out, progress=False)
+    assert (outcome.points, outcome.done_before, outcome.executed, outcome.failed) == (4, 0, 4, 0)
+    return out
+
+
+def test_local_sweep_results_and_noop_rerun(reference):
+    df = pd.read_parquet(reference / "results.parquet")
+    assert len(df) == 4 and (df["status"] == "finished").all() and df["point"].is_unique
+    for col in ("data.N", "seed", "model.width", "tau_rule", "tau_mem", "tau_rule_censored", "tau_mem_censored",
+                "epochs", "window_log10", "window_vanished", "peak_novel_valid_step", "train_seconds",
+                "wall_seconds", "status", "point", "run_dir"):
+        assert col in df, col
+    assert sorted(df["data.N"]) == [8, 8, 16, 16]
+    assert (df["epochs"] == 60 * 64 / df["data.N"]).all()
+    mtimes = {p: (p / "summary.json").stat().st_mtime_ns for p in run_dirs(reference)}
+    again = run_sweep(spec(workers=2), reference, progress=False)
+    assert (again.done_before, again.executed) == (4, 0)
+    assert mtimes == {p: (p / "summary.json").stat().st_mtime_ns for p in run_dirs(reference)}
+    pd.testing.assert_frame_equal(df, pd.read_parquet(reference / "results.parquet"))
+    with pytest.raises(TwoClocksError, match="different sweep"):
+        run_sweep(spec_from_args(BASE, ["data.N=8,32"], 2), reference, progress=False)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def kill_restart(out: Path, extra: list[str]) -> None:
+    """Start the sweep CLI, SIGKILL it (and everything it started) after its first result,
+    then run it again to completion."""
+    args = [sys.executable, "-m", "twoclocks.cli", "sweep", *BASE, "--grid", *GRID, "--seeds", "2",
+            "--out", str(out), "--quiet", *extra]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    tree: set[int] = set()
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            tree |= _descendants(proc.pid)
+            path = out / "results.parquet"
+            if path.is_file() and len(pd.read_parquet(path)) >= 1:
+                break
+            time.sleep(0.05)
+        tree |= _descendants(proc.pid)
+    finally:
+        for pid in [proc.pid, *tree]:  # only the processes this sweep started, by id
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the sweep ended before it could be killed"
+    done = len(pd.read_parquet(out / "results.parquet"))
+    assert 1 <= done < 4
+    time.sleep(1.0)  # children notice their parent's death (PR_SET_PDEATHSIG / watchdog)
+    assert not [p for p in tree if _alive(p)], "processes of the killed sweep are still running"
+    r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=400)
+    assert r.returncode == 0, r.stderr[-2000:]
+    # A point whose summary.json landed just before the kill counts as done: nothing is redone.
+    m = re.search(r"4 points: (\d) done earlier, (\d) run now, 0 failed", r.stdout)
+    assert m, r.stdout
+    before, now = int(m.group(1)), int(m.group(2))
+    assert before >= done and before + now == 4 and now >= 1
+
+
+def test_killed_local_sweep_restarts_to_the_same_results(reference, tmp_path):
+    out = tmp_path / "sweep"
+    kill_restart(out, ["--workers", "2"])
+    assert_same_sweep(reference, out)
+
+
+def test_killed_ray_sweep_restarts_to_the_same_results(reference, tmp_path):
+    pytest.importorskip("ray")
+    out = tmp_path / "sweep"
+    kill_restart(out, ["--executor", "ray", "--workers", "2"])
+    assert_same_sweep(reference, out)
+
+
+def test_failures_are_recorded_and_retried_only_on_request(tmp_path):
+    # N larger than the population of parity G=2 (2^18 items) fails when the run starts.
+    s = spec_from_args(BASE, ["data.N=8,300000"], 1)
+    s.workers = 1
+    out = tmp_path / "sweep"
+    first = run_sweep(s, out, progress=False)
+    assert (first.executed, first.failed) == (2, 1)
+    df = pd.read_parquet(out / "results.parquet")
+    assert list(df["status"]) == ["finished", "failed"] and "population" in df["error"].iloc[1]
+    failures = pd.read_json(out / "failures.json", orient="index")
+    assert len(failures) == 1 and "population" in failures["error"].iloc[0]
+    assert run_sweep(s, out, progress=False).executed == 0
+    assert run_sweep(s, out, retry_failed=True, progress=False).executed == 1
+    r = run_cli("sweep", "--out", str(out), "--quiet")  # continue the recorded sweep
+    assert r.returncode == 1 and "1 failed" in r.stdout and "--retry-failed" in r.stdout
