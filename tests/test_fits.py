@@ -57,8 +57,20 @@ def test_right_censored_runs_are_dropped_and_counted():
     g64 = [g for g in fit.groups if g.x == 64][0]
     assert (g64.n, g64.used, g64.right_censored) == (3, 0, 3)
     assert fit.n_used == 9 and fit.censored == 3
+    # tau_mem > 100,000 steps at N=64, where the fit predicts ~1,900: the fit is contradicted.
     assert fit.censoring_limits and "N=64" in fit.note
     assert fit.slope == pytest.approx(1.0, abs=0.25)  # fitted on the uncensored N only
+    assert "3/3 right-censored at N=64" in fit.evidence()
+
+
+def test_censored_runs_below_the_line_do_not_limit_the_fit():
+    df = table()
+    late = df["data.N"] == 64
+    df.loc[late, ["tau_mem", "tau_mem_epochs"]] = None
+    df.loc[late, "tau_mem_censored"] = True
+    df.loc[late, "max_step"] = 1000  # a short budget: tau_mem > 1,000 agrees with the line (~1,900)
+    [fit] = fit_relation(df, "data.N", "tau_mem")
+    assert not fit.censoring_limits and fit.censored == 3 and fit.note == ""
 
 
 def test_minority_censoring_is_counted_but_not_limiting():

@@ -8,9 +8,13 @@ eval.*), which change when and how often a run is measured, not what it learns.
 
 Censoring. A right-censored clock (not reached by the last step) or a left-censored one
 (reached by the first evaluation) is an inequality, not a value: it is dropped from the fit
-and counted per x value. A slice where more than half of the runs at some x value are
-censored is flagged `censoring_limits`; verdicts treat it as inconclusive, because dropping
-the censored runs biases the slope (toward flat when late clocks go missing).
+and counted per x value. Its bound is then checked against the fitted line: a right-censored
+run whose last step lies above the line (or a left-censored one whose first evaluation lies
+below it) contradicts the fit. When more than half of the runs at some x value are censored
+and at least one of them contradicts the line, the fit is flagged `censoring_limits` and
+verdicts treat it as inconclusive: dropping those runs biases the slope (toward flat when
+late clocks go missing). Censored runs whose budget simply ended before the line's
+prediction (e.g. a short run at a large N) carry no such information and are only counted.
 
 CI. 95% percentile bootstrap over seeds: in every replicate, the runs at each x value are
 resampled with replacement (their count kept) and the slope is refitted. The generator is
@@ -68,6 +72,8 @@ class Fit:
     groups: list[Group] = field(default_factory=list)
     censoring_limits: bool = False
     note: str = ""                 # why there is no slope / CI, or which groups are censored
+    center: tuple[float, float] | None = None  # (mean log10 x, mean fitted y): the line's pivot
+    index: list = field(default_factory=list, repr=False)  # row labels of the slice in the table
 
     @property
     def n_used(self) -> int:
@@ -86,22 +92,36 @@ class Fit:
         lin = self.intercept + self.slope * np.log10(x)
         return 10 ** lin if self.log_y else lin
 
+    def predict_slope(self, x: np.ndarray, slope: float) -> np.ndarray:
+        """A line of another slope through the fit's centroid (to draw the CI of the slope)."""
+        lin = self.center[1] + slope * (np.log10(x) - self.center[0])
+        return 10 ** lin if self.log_y else lin
+
     def label(self) -> str:
         where = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in self.where.items())
         return f"{self.y} vs {self.x}" + (f" [{where}]" if where else "")
 
+    def censoring_text(self) -> str:
+        """e.g. '2/3 right-censored at N=64, 1/3 left-censored at N=8' ('' when none)."""
+        name = self.x.rsplit(".", 1)[-1]
+        parts = []
+        for g in self.groups:
+            for count, kind in ((g.right_censored, "right"), (g.left_censored, "left")):
+                if count:
+                    parts.append(f"{count}/{g.n} {kind}-censored at {name}={_fmt(g.x)}")
+        return ", ".join(parts)
+
     def evidence(self) -> str:
-        """slope [CI] (runs used / finished, censoring), as one string."""
-        kind = "log-log slope" if self.log_y else "slope per decade"
-        if self.slope is None:
-            head = f"no fit ({self.note})"
-        else:
-            ci = "CI n/a" if self.ci is None else f"95% CI [{self.ci[0]:.2f}, {self.ci[1]:.2f}]"
-            head = f"{kind} {self.slope:.2f}, {ci}"
+        """slope [CI] (runs used / finished, x values, censoring), as one string."""
+        kind = "log-log slope" if self.log_y else "slope (decades per decade of x)"
         xs = len([g for g in self.groups if g.used])
-        cens = f"; censored {self.censored}" if self.censored else ""
-        tail = f"; {self.note}" if self.note and self.slope is not None else ""
-        return f"{head} ({self.n_used}/{self.n_runs} runs, {xs} x values{cens}){tail}"
+        counts = f"{self.n_used}/{self.n_runs} runs uncensored, {xs} {self.x.rsplit('.', 1)[-1]} values"
+        cens = self.censoring_text()
+        counts += f"; {cens}" if cens else ""
+        if self.slope is None:
+            return f"no fit ({counts})"
+        ci = "no CI (one run per x value)" if self.ci is None else f"95% CI [{self.ci[0]:.2f}, {self.ci[1]:.2f}]"
+        return f"{kind} {self.slope:.2f}, {ci} ({counts})"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -123,21 +143,32 @@ def varied_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in config_columns(df) if df[c].astype(str).nunique() > 1]
 
 
-def _y_values(df: pd.DataFrame, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(values, right_censored, left_censored) of y for every row; censored values are NaN."""
+def _y_values(df: pd.DataFrame, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(values, right_censored, left_censored, bound) of y for every row; censored values are
+    NaN and `bound` holds what is known instead: the clock is later than the last step
+    (right) or no later than the first evaluation (left), in y's units; NaN when unknown."""
     col, right, left, _ = Y_COLUMNS[y]
     if y == "window_log10":
         value = pd.to_numeric(df["window_log10"], errors="coerce").to_numpy(dtype=float)
         vanished = df["window_vanished"].fillna(False).astype(bool).to_numpy()
         value = np.where(vanished, 0.0, value)       # an empty window is a known width: 0
-        rc = df["window_log10_is_lower_bound"].fillna(False).astype(bool).to_numpy() | np.isnan(value)
+        lower = df["window_log10_is_lower_bound"].fillna(False).astype(bool).to_numpy()
+        rc = lower | np.isnan(value)
         lc = np.zeros(len(df), dtype=bool)
+        bound = np.where(lower, value, np.nan)       # window >= this; neither clock: unknown
     else:
         value = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
         rc = df[right].fillna(True).astype(bool).to_numpy() | np.isnan(value)
         lc = df[left].fillna(False).astype(bool).to_numpy() & ~rc
+        last = pd.to_numeric(df.get("max_step"), errors="coerce").to_numpy(dtype=float) if "max_step" in df \
+            else np.full(len(df), np.nan)
+        if y.endswith("_epochs"):  # epochs = step * batch / N
+            last = last * pd.to_numeric(df["epochs"], errors="coerce").to_numpy(float) / \
+                pd.to_numeric(df["train.steps"], errors="coerce").to_numpy(float) \
+                if {"epochs", "train.steps"} <= set(df) else np.full(len(df), np.nan)
+        bound = np.where(rc, last, np.where(lc, value, np.nan))
     value = np.where(rc | lc, np.nan, value)
-    return value, rc, lc
+    return value, rc, lc, bound
 
 
 def bootstrap_slopes(xs: list[np.ndarray], ys: list[np.ndarray], n_boot: int, seed: int) -> np.ndarray:
@@ -154,11 +185,10 @@ def fit_slice(df: pd.DataFrame, x: str, y: str, where: dict[str, Any], n_boot: i
               seed: int = 0) -> Fit:
     """One fit of y on log10(x) over the rows of one slice."""
     log_y = Y_COLUMNS[y][3]
-    fit = Fit(x=x, y=y, where=where, log_y=log_y)
-    values, rc, lc = _y_values(df, y)
+    fit = Fit(x=x, y=y, where=where, log_y=log_y, index=[_native(i) for i in df.index])
+    values, rc, lc, bound = _y_values(df, y)
     xv = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=float)
     gx, gy = [], []
-    limited = []
     for xval in sorted(set(xv[~np.isnan(xv)])):
         m = xv == xval
         used = values[m][~np.isnan(values[m])]
@@ -168,19 +198,28 @@ def fit_slice(df: pd.DataFrame, x: str, y: str, where: dict[str, Any], n_boot: i
         center = None if not len(used) else float(10 ** ylog.mean() if log_y else ylog.mean())
         g = Group(float(xval), int(m.sum()), len(used), int(rc[m].sum()), int(lc[m].sum()), center)
         fit.groups.append(g)
-        if g.right_censored + g.left_censored > g.n / 2:
-            limited.append(f"{y} censored in {g.right_censored + g.left_censored}/{g.n} runs at "
-                           f"{x.rsplit('.', 1)[-1]}={_fmt(xval)}")
         if len(used):
             gx.append(np.full(len(used), math.log10(xval)))
             gy.append(ylog)
-    fit.censoring_limits = bool(limited)
-    notes = list(limited)
     if len(gx) < 2 or any(v <= 0 for v in xv[~np.isnan(xv)]):
-        fit.note = "; ".join(notes + [f"fewer than 2 {x} values with an uncensored {y}"])
+        fit.censoring_limits = any(g.right_censored + g.left_censored for g in fit.groups)
+        fit.note = f"fewer than 2 {x} values with an uncensored {y}"
         return fit
     X, Y = np.concatenate(gx), np.concatenate(gy)
     fit.slope, fit.intercept = (float(v) for v in np.polyfit(X, Y, 1))
+    fit.center = (float(X.mean()), float(Y.mean()))
+    # Censored runs whose bound contradicts the fitted line (a clock still unreached at a step
+    # beyond the line, or already reached before the line) say the line is wrong there.
+    pred = fit.predict(np.where(np.isnan(xv) | (xv <= 0), 1.0, xv))
+    contradicts = (rc & (bound > pred)) | (lc & (bound < pred))
+    notes = []
+    for g in fit.groups:
+        m = xv == g.x
+        censored = g.right_censored + g.left_censored
+        if censored > g.n / 2 and contradicts[m].any():
+            notes.append(f"{censored}/{g.n} censored at {x.rsplit('.', 1)[-1]}={_fmt(g.x)}, "
+                         f"{int(contradicts[m].sum())} beyond the fitted line")
+    fit.censoring_limits = bool(notes)
     if all(len(g) == 1 for g in gy):
         notes.append("one run per x value: no bootstrap CI")
     else:

@@ -1,0 +1,230 @@
+"""`twoclocks reproduce`: run a predefined sweep and give a verdict on each claim of the paper.
+
+Claims (arXiv 2605.10019) and the fits that test them (twoclocks.fits; x on log10 scale):
+  1. tau_rule increases with complexity G          tau_rule vs task knob, slope > 0
+  2. tau_rule decreases with capacity              tau_rule vs model.depth and vs model.width, slope < 0
+  3. tau_mem is nearly rule-invariant (across G)   tau_mem vs task knob, slope within 0 +- 0.5
+  4. tau_mem grows nearly linearly with N          tau_mem vs data.N, slope within 1 +- 0.3
+  5. the window widens with N                      window_log10 vs data.N, slope > 0
+  6. the window narrows with complexity and can vanish   window_log10 vs knob, slope < 0, and
+                                                   at least one run with a vanished window
+  7. the same structure in DiT and GPT             per family: window open (tau_rule < tau_mem) in
+                                                   most runs and tau_mem vs N slope > 0
+Claims 1-6 use the DiT runs when there are any (the paper's main model), else all runs.
+
+Decision rules for one fit (95% bootstrap CI of the slope over seeds):
+  direction claims: supported if the CI excludes 0 on the predicted side; not supported if it
+    excludes 0 on the other side; inconclusive if it straddles 0.
+  band claims (value v +- tolerance t): supported if the CI lies inside [v-t, v+t]; not
+    supported if it lies wholly outside; inconclusive if it overlaps the edge.
+  Always inconclusive: no fit (fewer than 2 x values with an uncensored clock), no CI (one
+    seed per x value), or censoring_limits (more than half of the runs at some x censored).
+A claim tested by several fits (slices, or depth and width): not supported if any fit is;
+supported if all are; else inconclusive. No fit at all: inconclusive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from importlib.resources import files
+from pathlib import Path
+
+import pandas as pd
+
+from twoclocks.errors import ConfigError
+from twoclocks.fits import Fit, finished, fit_relation, knob_column
+from twoclocks.io import write_json, write_table
+from twoclocks.sweep import SweepSpec, load_spec
+
+SCALES = ("tiny", "cpu", "gpu")
+SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
+INVARIANCE_TOL = 0.5   # claim 3: |log-log slope of tau_mem vs G| below this counts as "nearly invariant"
+LINEAR_TOL = 0.3       # claim 4: slope of tau_mem vs N within 1 +- this counts as "nearly linear"
+
+
+@dataclass
+class Claim:
+    id: int
+    claim: str
+    evidence: str
+    verdict: str
+    reason: str
+    fits: list[dict] = field(default_factory=list)
+
+
+def scale_spec(scale: str) -> SweepSpec:
+    """The packaged sweep of a scale (src/twoclocks/sweeps/reproduce_<scale>.yaml), without GPT
+    points when the GPT family is not available."""
+    if scale not in SCALES:
+        raise ConfigError(f"--scale must be one of {list(SCALES)}, got {scale!r}")
+    spec = load_spec(Path(str(files("twoclocks") / "sweeps" / f"reproduce_{scale}.yaml")))
+    if not gpt_available():
+        spec.grids = drop_family(spec.grids, "gpt")
+    return spec
+
+
+def gpt_available() -> bool:
+    from twoclocks.models import FAMILIES
+    return "gpt" in FAMILIES
+
+
+def drop_family(grids: list[dict], family: str) -> list[dict]:
+    out = []
+    for g in grids:
+        key = "model.family" if "model.family" in g else "model" if "model" in g else None
+        if key is None:
+            out.append(g)
+            continue
+        values = [v for v in g[key] if v != family]
+        if values:
+            out.append({**g, key: values})
+    return out
+
+
+# ----- verdicts -------------------------------------------------------------------------------------
+def _usable(fit: Fit) -> str | None:
+    """Why a fit cannot decide anything, or None."""
+    if fit.slope is None:
+        return f"fewer than 2 {fit.x} values with an uncensored {fit.y}"
+    if fit.censoring_limits:
+        return f"more than half of the runs censored at some {fit.x}: the slope is biased"
+    if fit.ci is None:
+        return "one seed per x value: no CI"
+    return None
+
+
+def direction(fit: Fit, sign: int) -> tuple[str, str]:
+    why = _usable(fit)
+    if why:
+        return INCONCLUSIVE, why
+    lo, hi = fit.ci
+    if (lo > 0 and sign > 0) or (hi < 0 and sign < 0):
+        return SUPPORTED, "CI excludes 0 in the predicted direction"
+    if (lo > 0 and sign < 0) or (hi < 0 and sign > 0):
+        return NOT_SUPPORTED, "CI excludes 0 in the opposite direction"
+    return INCONCLUSIVE, "CI straddles 0"
+
+
+def band(fit: Fit, value: float, tol: float) -> tuple[str, str]:
+    why = _usable(fit)
+    if why:
+        return INCONCLUSIVE, why
+    lo, hi = fit.ci
+    if value - tol <= lo and hi <= value + tol:
+        return SUPPORTED, f"CI inside [{value - tol:g}, {value + tol:g}]"
+    if hi < value - tol or lo > value + tol:
+        return NOT_SUPPORTED, f"CI outside [{value - tol:g}, {value + tol:g}]"
+    return INCONCLUSIVE, f"CI overlaps the edge of [{value - tol:g}, {value + tol:g}]"
+
+
+def combine(results: list[tuple[Fit, str, str]], missing: str) -> tuple[str, str, str]:
+    """(verdict, evidence, reason) of a claim tested by several fits."""
+    if not results:
+        return INCONCLUSIVE, missing, missing
+    verdicts = [v for _, v, _ in results]
+    verdict = (NOT_SUPPORTED if NOT_SUPPORTED in verdicts else
+               SUPPORTED if all(v == SUPPORTED for v in verdicts) else INCONCLUSIVE)
+    evidence = " | ".join(f"{f.label()}: {f.evidence()}" for f, _, _ in results)
+    reason = "; ".join(f"{f.label()}: {v} ({why})" for f, v, why in results)
+    return verdict, evidence, reason
+
+
+def _fits(df: pd.DataFrame, x: str | None, y: str) -> list[Fit]:
+    return fit_relation(df, x, y) if x else []
+
+
+def evaluate_claims(results: pd.DataFrame) -> list[Claim]:
+    """The seven verdicts from a sweep's results table (see the module docstring for the rules)."""
+    df = finished(results)
+    fams = set(df["model.family"]) if "model.family" in df else set()
+    main = df[df["model.family"] == "dit"] if "dit" in fams else df
+    knob = knob_column(main) if len(main) else None
+    kname = knob.split(".", 1)[1] if knob else "complexity"
+    claims = []
+
+    def add(i: int, text: str, tested: list[tuple[Fit, str, str]], missing: str) -> None:
+        verdict, evidence, reason = combine(tested, missing)
+        claims.append(Claim(i, text, evidence, verdict, reason, [f.to_dict() for f, _, _ in tested]))
+
+    add(1, f"tau_rule increases with complexity {kname}",
+        [(f, *direction(f, +1)) for f in _fits(main, knob, "tau_rule")], f"no runs vary {kname}")
+    add(2, "tau_rule decreases with capacity (depth, width)",
+        [(f, *direction(f, -1)) for x in ("model.depth", "model.width") for f in _fits(main, x, "tau_rule")],
+        "no runs vary model.depth or model.width")
+    add(3, f"tau_mem nearly invariant to the rule ({kname})",
+        [(f, *band(f, 0.0, INVARIANCE_TOL)) for f in _fits(main, knob, "tau_mem")], f"no runs vary {kname}")
+    add(4, "tau_mem grows nearly linearly with N (log-log slope ~ 1)",
+        [(f, *band(f, 1.0, LINEAR_TOL)) for f in _fits(main, "data.N", "tau_mem")], "no runs vary data.N")
+    add(5, "the innovation window widens with N",
+        [(f, *direction(f, +1)) for f in _fits(main, "data.N", "window_log10")], "no runs vary data.N")
+    claims.append(claim_6(main, knob, kname))
+    claims.append(claim_7(df, fams))
+    return claims
+
+
+def claim_6(df: pd.DataFrame, knob: str | None, kname: str) -> Claim:
+    tested = [(f, *direction(f, -1)) for f in _fits(df, knob, "window_log10")]
+    verdict, evidence, reason = combine(tested, f"no runs vary {kname}")
+    if knob and len(df):
+        vanished = df[df["window_vanished"].fillna(False).astype(bool)]
+        where = sorted(set(vanished[knob])) if len(vanished) else []
+        evidence += f" | vanished in {len(vanished)}/{len(df)} runs" + (f" (at {kname}={where})" if where else "")
+        if verdict == SUPPORTED and vanished.empty:
+            verdict, reason = INCONCLUSIVE, reason + "; narrows, but never vanished in the tested range"
+    return Claim(6, f"the window narrows with complexity ({kname}) and can vanish", evidence, verdict, reason,
+                 [f.to_dict() for f, _, _ in tested])
+
+
+def family_structure(df: pd.DataFrame) -> tuple[str, str]:
+    """('shows' | 'contradicts' | 'unclear', evidence) for one family's runs."""
+    both = df[~df["tau_rule_censored"].fillna(True).astype(bool) & ~df["tau_mem_censored"].fillna(True).astype(bool)]
+    open_ = int((~both["window_vanished"].fillna(False).astype(bool)).sum())
+    fits = fit_relation(df, "data.N", "tau_mem")
+    dirs = [direction(f, +1)[0] for f in fits]
+    ev = (f"window open in {open_}/{len(both)} runs with both clocks; "
+          + ("; ".join(f"{f.label()}: {f.evidence()}" for f in fits)
+             if fits else "no tau_mem vs N fit"))
+    if (len(both) and open_ < len(both) / 2) or NOT_SUPPORTED in dirs:
+        return "contradicts", ev
+    if len(both) and open_ > len(both) / 2 and dirs and all(d == SUPPORTED for d in dirs):
+        return "shows", ev
+    return "unclear", ev
+
+
+def claim_7(df: pd.DataFrame, fams: set[str]) -> Claim:
+    text = "the same structure in DiT and GPT"
+    if not gpt_available():
+        return Claim(7, text, "no gpt runs", INCONCLUSIVE, "inconclusive: no gpt runs (the gpt family is not available)")
+    if "gpt" not in fams or "dit" not in fams:
+        missing = "gpt" if "gpt" not in fams else "dit"
+        return Claim(7, text, f"no {missing} runs", INCONCLUSIVE, f"inconclusive: no {missing} runs")
+    res = {f: family_structure(df[df["model.family"] == f]) for f in ("dit", "gpt")}
+    states = {f: s for f, (s, _) in res.items()}
+    if all(s == "shows" for s in states.values()):
+        verdict = SUPPORTED
+    elif "shows" in states.values() and "contradicts" in states.values():
+        verdict = NOT_SUPPORTED
+    else:
+        verdict = INCONCLUSIVE
+    evidence = " | ".join(f"{f}: {ev}" for f, (_, ev) in res.items())
+    reason = (", ".join(f"{f}: {s}" for f, s in states.items())
+              + " (structure = window open in most runs and tau_mem rising with N)")
+    return Claim(7, text, evidence, verdict, reason)
+
+
+# ----- output ---------------------------------------------------------------------------------------
+def write_claims(claims: list[Claim], out: Path, scale: str | None = None) -> None:
+    rows = [{k: v for k, v in asdict(c).items() if k != "fits"} for c in claims]
+    write_table(out / "claims.csv", pd.DataFrame(rows))
+    write_json(out / "claims.json", {"scale": scale, "rules": __doc__, "claims": [asdict(c) for c in claims]})
+
+
+def claims_text(claims: list[Claim]) -> str:
+    """One row per claim: claim | verdict, then its evidence and the reason, indented."""
+    width = max(len(c.claim) for c in claims) + 6
+    lines = [f"{'claim':<{width}}verdict", "-" * (width + 13)]
+    for c in claims:
+        lines.append(f"({c.id}) {c.claim:<{width - 4}}{c.verdict}")
+        lines.append(f"      evidence: {c.evidence}")
+        lines.append(f"      why: {c.reason}")
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""`twoclocks report`: a sweep page built from a synthetic sweep directory (known clocks, a
+vanished window, two families), a single-run page from a real tiny run, and the section hook."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import TINY
+from twoclocks import report
+from twoclocks.cli import main as cli_main
+from twoclocks.config import build_config
+from twoclocks.io import write_table
+from twoclocks.runner import start_run
+
+
+def fake_curves(tau_rule: float, tau_mem: float, steps: np.ndarray) -> pd.DataFrame:
+    """Logistic valid / mem curves in log step that cross 0.9 and 0.1 near the given clocks."""
+    ls = np.log(steps)
+    valid = 1 / (1 + np.exp(-4 * (ls - np.log(tau_rule)) - np.log(9)))
+    mem = 1 / (1 + np.exp(-4 * (ls - np.log(tau_mem)) + np.log(9)))
+    df = pd.DataFrame({"step": steps, "valid": valid, "mem": mem, "novel_valid": valid * (1 - mem),
+                       "mem_chance": 1e-4})
+    for c in ("valid", "mem", "novel_valid"):
+        df[f"{c}_lo"], df[f"{c}_hi"] = df[c] * 0.9, np.minimum(1, df[c] * 1.1)
+    return df
+
+
+@pytest.fixture
+def sweep_dir(tmp_path) -> Path:
+    """results.parquet + run directories for dit and gpt over (G, N), one vanished window."""
+    root = tmp_path / "sweep"
+    rows = []
+    steps = np.unique(np.geomspace(10, 20000, 16).round().astype(int))
+    for fam in ("dit", "gpt"):
+        for G in (2, 3):
+            for N in (8, 16, 32):
+                for seed in (0, 1):
+                    tr = 100 * G ** 2 * (1.1 if seed else 1.0)
+                    tm = 40 * N * (1.05 if seed else 1.0)
+                    censored = N == 32 and G == 3  # tau_mem later than the last step
+                    name = f"parity-G{G}_{fam}_N{N}_seed{seed}-{fam[:2]}{G}{N}{seed:04d}"
+                    write_table(root / "runs" / name / "metrics.parquet", fake_curves(tr, tm, steps))
+                    w = None if censored else max(0.0, np.log10(tm / tr))
+                    rows.append({"task": "parity", "task.G": G, "data.N": N, "model.family": fam, "seed": seed,
+                                 "status": "finished", "error": None, "name": name, "run_dir": f"runs/{name}",
+                                 "max_step": 20000, "tau_rule": tr, "tau_rule_censored": False,
+                                 "tau_rule_left_censored": False, "tau_rule_epochs": tr * 64 / N,
+                                 "tau_mem": None if censored else tm, "tau_mem_censored": censored,
+                                 "tau_mem_left_censored": False,
+                                 "tau_mem_epochs": None if censored else tm * 64 / N,
+                                 "window_log10": w if w is not None else np.log10(20000 / tr),
+                                 "window_log10_is_lower_bound": censored,
+                                 "window_vanished": (not censored) and tm <= tr, "wall_seconds": 1.0})
+    write_table(root / "results.parquet", pd.DataFrame(rows))
+    return root
+
+
+def images(html: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
+
+
+def test_sweep_report_is_self_contained_with_every_figure(sweep_dir):
+    index = report.build_report(sweep_dir)
+    html = index.read_text()
+    pngs = {p.name for p in (sweep_dir / "report").glob("*.png")}
+    assert {"tau_vs_N.png", "tau_vs_knob.png", "phase.png", "families.png", "runs_1.png"} <= pngs
+    imgs = images(html)
+    assert len(imgs) == len(pngs) and all(i[:8] == b"\x89PNG\r\n\x1a\n" for i in imgs)
+    assert not re.search(r'src="(?!data:)', html)  # nothing refers to a file next to the page
+    assert "vanished" in html and "Fits" in html
+    assert "tau_mem vs data.N" in html and "&gt; 20000" in html  # a censored clock shown as a bound
+
+
+def test_report_extra_section_hook(sweep_dir, monkeypatch):
+    seen = []
+
+    def good(inp: report.ReportInput):
+        seen.append((inp.kind, len(inp.run_dirs)))
+        return ("My extra analysis", "<p>extra-marker</p>")
+
+    def broken(inp):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(report, "EXTRA_SECTIONS", [*report.EXTRA_SECTIONS, good, broken])
+    monkeypatch.setattr(report, "sweep_sections", lambda *a: [])  # only the hooks: faster
+    html = report.build_report(sweep_dir).read_text()
+    assert seen == [("sweep", 24)]
+    assert "My extra analysis" in html and "extra-marker" in html
+    assert "this section failed: RuntimeError: boom" in html
+
+
+def test_single_run_report_and_cli(tmp_path, capsys):
+    run_dir, _ = start_run(build_config(TINY), tmp_path / "run", progress=False)
+    assert cli_main(["report", str(run_dir)]) == 0
+    assert str(run_dir / "report" / "index.html") in capsys.readouterr().out
+    html = (run_dir / "report" / "index.html").read_text()
+    assert len(images(html)) == 1 and "tau_rule" in html
+    assert cli_main(["report", str(tmp_path)]) == 1
+    assert "neither a finished run" in capsys.readouterr().err

@@ -1,0 +1,91 @@
+"""Claim verdicts from synthetic results with known truths, and `reproduce --scale tiny` end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from twoclocks import reproduce
+from twoclocks.cli import main as cli_main
+from twoclocks.reproduce import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, evaluate_claims, scale_spec
+from twoclocks.sweep import expand
+
+
+def results(rule_G=2.5, rule_depth=-1.0, mem_G=0.0, alpha=1.0, families=("dit", "gpt"), seeds=3, noise=0.03,
+            censor_mem_at_N=None) -> pd.DataFrame:
+    """tau_rule = 20 G^rule_G (depth/2)^rule_depth, tau_mem = 30 N^alpha G^mem_G, log-normal noise."""
+    rng = np.random.default_rng(1)
+    rows = []
+    points = ([(G, N, 2) for G in (2, 3, 4) for N in (16, 32, 64)] + [(2, 32, d) for d in (1, 4)])
+    for fam in families:
+        for G, N, depth in points:
+            for s in range(seeds):
+                tr = 20 * G ** rule_G * (depth / 2) ** rule_depth * 10 ** rng.normal(0, noise)
+                tm = 30 * N ** alpha * G ** mem_G * 10 ** rng.normal(0, noise)
+                cens = censor_mem_at_N is not None and N >= censor_mem_at_N
+                w = max(0.0, np.log10(tm / tr))
+                rows.append({"task": "parity", "task.G": G, "data.N": N, "model.depth": depth, "model.family": fam,
+                             "seed": s, "status": "finished", "max_step": 10**6, "tau_rule": tr,
+                             "tau_rule_censored": False, "tau_rule_left_censored": False,
+                             "tau_mem": None if cens else tm, "tau_mem_censored": cens,
+                             "tau_mem_left_censored": False, "window_log10": np.log10(1e6 / tr) if cens else w,
+                             "window_log10_is_lower_bound": cens, "window_vanished": (not cens) and tm <= tr})
+    return pd.DataFrame(rows)
+
+
+def verdicts(df: pd.DataFrame) -> dict[int, str]:
+    return {c.id: c.verdict for c in evaluate_claims(df)}
+
+
+def test_paper_like_results_support_every_claim():
+    # tau_rule = 20 G^2.5 passes tau_mem = 30 N at G=4, N=16: the window vanishes there.
+    v = verdicts(results())
+    assert v == {i: SUPPORTED for i in range(1, 8)}, v
+
+
+def test_contrary_results_are_not_supported():
+    v = verdicts(results(rule_G=-1.0, rule_depth=1.0, mem_G=2.0, alpha=0.3))
+    assert v[1] == v[2] == v[3] == v[4] == NOT_SUPPORTED, v
+
+
+def test_censoring_and_missing_data_make_claims_inconclusive():
+    claims = {c.id: c for c in evaluate_claims(results(censor_mem_at_N=64))}
+    assert claims[4].verdict == INCONCLUSIVE and "right-censored at N=64" in claims[4].evidence
+    assert "more than half" in claims[4].reason
+    only_dit = {c.id: c for c in evaluate_claims(results(families=("dit",)))}
+    assert only_dit[7].verdict == INCONCLUSIVE and "no gpt runs" in only_dit[7].reason
+    one_seed = verdicts(results(seeds=1))
+    assert one_seed[1] == INCONCLUSIVE  # no CI without seeds
+
+
+def test_gpt_points_dropped_when_the_family_is_missing(monkeypatch):
+    with_gpt = expand(scale_spec("tiny"))
+    assert any(p.cfg.model.family == "gpt" for p in with_gpt)
+    monkeypatch.setattr(reproduce, "gpt_available", lambda: False)
+    without = expand(scale_spec("tiny"))
+    assert without and not any(p.cfg.model.family == "gpt" for p in without)
+    claims = {c.id: c for c in evaluate_claims(results())}
+    assert claims[7].verdict == INCONCLUSIVE and "no gpt runs" in claims[7].reason
+
+
+def test_every_scale_is_a_valid_sweep():
+    sizes = {s: len(expand(scale_spec(s))) for s in reproduce.SCALES}
+    assert sizes["tiny"] < sizes["cpu"] < sizes["gpu"]
+
+
+@pytest.mark.slow
+def test_reproduce_tiny_end_to_end(tmp_path, capsys):
+    out = tmp_path / "tiny"
+    assert cli_main(["reproduce", "--scale", "tiny", "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    for i in range(1, 8):
+        assert f"({i}) " in text
+    claims = json.loads((out / "claims.json").read_text())["claims"]
+    assert [c["id"] for c in claims] == list(range(1, 8))
+    assert all(c["verdict"] in (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE) for c in claims)
+    assert len(pd.read_csv(out / "claims.csv")) == 7
+    assert len(pd.read_parquet(out / "results.parquet")) == len(expand(scale_spec("tiny")))
+    assert "Claims of the paper" in (out / "report" / "index.html").read_text()
