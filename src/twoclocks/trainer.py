@@ -118,9 +118,11 @@ class Trainer:
         ec = self.cfg.eval
         cells = generate(self.model, self.noise, ec.batch, self.cfg.train.precision)
         metrics, outcomes = score(cells, self.exp.task, self.exp.index, self.cfg.clocks.ci_level)
+        metrics.update(self.model.extra_metrics(self.exp))  # e.g. GPT log-likelihoods
         if self.ema is not None:
             ema_cells = generate(self.ema, self.noise, ec.batch, self.cfg.train.precision)
             ema_metrics, _ = score(ema_cells, self.exp.task, self.exp.index, self.cfg.clocks.ci_level)
+            ema_metrics.update(self.ema.extra_metrics(self.exp))
             metrics.update({f"ema_{k}": v for k, v in ema_metrics.items()})
         if ec.keep_samples:
             save_outcomes(self.run_dir / "samples" / f"step_{self.step:08d}.npz", outcomes)

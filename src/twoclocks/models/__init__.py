@@ -41,6 +41,21 @@ def build_dit(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> 
     return EDMDiffusion(backbone, encoding, cfg, sigma_data)
 
 
+@register("mlp")
+def build_mlp(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> GenerativeModel:
+    from twoclocks.models.edm import EDMDiffusion
+    from twoclocks.models.mlp import MLPDenoiser
+    sigma_data = cfg.sigma_data if cfg.sigma_data is not None else data_std(encoding.to_continuous(train_cells))
+    backbone = MLPDenoiser(cfg, encoding.channels, encoding.shape)
+    return EDMDiffusion(backbone, encoding, cfg, sigma_data)
+
+
+@register("gpt")
+def build_gpt(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> GenerativeModel:
+    from twoclocks.models.gpt import GPT
+    return GPT(encoding, cfg)
+
+
 def build_model(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> GenerativeModel:
     if cfg.family not in FAMILIES:
         raise ConfigError(f"unknown model {cfg.family!r}; choose one of {sorted(FAMILIES)}")

@@ -41,5 +41,10 @@ class GenerativeModel(nn.Module, ABC):
     def generate(self, noise: torch.Tensor) -> np.ndarray:
         """Deterministic map from fixed noise to decoded uint8 cells (n, H, W)."""
 
+    def extra_metrics(self, exp) -> dict[str, float]:
+        """Family-specific metrics of the current weights (exp: the run's Experiment), merged into
+        each evaluation row. None by default; must not draw from the training or sampling RNGs."""
+        return {}
+
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

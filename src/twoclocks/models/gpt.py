@@ -1,0 +1,280 @@
+"""Autoregressive transformer over a task's cell tokens (nanoGPT-style: pre-LN, causal,
+learned token and position embeddings), sampled ancestrally from fixed per-sample uniforms.
+
+Shapes: B batch, L = H*W tokens per item (one per cell, in the encoding's token order),
+D width, h heads, d = D/h head width, K cell values. The vocabulary is the K values plus a BOS
+token (id K). The input at position t is token t-1 (BOS at t=0); the output at position t is
+the distribution of token t over the K values only, since BOS is never a target.
+
+Sampling: token t is chosen by inverse CDF, the smallest k with cdf_k > u_t, where u (B, L) are
+uniforms drawn once per run. The same u at every checkpoint makes sample i a deterministic
+function of the weights, exactly like the fixed Gaussian noise of the diffusion sampler.
+
+Likelihood view (`extra_metrics`): exact log-likelihoods of fixed item sets, which no
+diffusion model offers cheaply; see docs/families.md.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from twoclocks.config import ModelConfig
+from twoclocks.data import hash_cells
+from twoclocks.encoding import Encoding
+from twoclocks.errors import ConfigError
+from twoclocks.models.base import GenerativeModel
+
+if TYPE_CHECKING:
+    from twoclocks.experiment import Experiment
+
+KV = tuple[torch.Tensor, torch.Tensor]  # cached keys and values, each (B, h, S, d)
+
+SEED_LIKELIHOOD = 4_000_037  # offset on the data seed for the held-out / corrupted item sets
+HELDOUT_ITEMS = 256          # held-out valid items (and as many corrupted ones)
+TRAIN_ITEMS_MAX = 1024       # ll_train uses at most this many training items (a fixed prefix)
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, past: KV | None = None) -> tuple[torch.Tensor, KV]:
+        """x: (B, T, D) new positions. Returns ((B, T, D), keys/values of all positions so far).
+
+        Without `past`, x is a whole prefix and attention is causal within it. With `past`
+        (S earlier positions), x must be one new position (T=1): it attends to all S+1.
+        """
+        B, T, D = x.shape
+        q, k, v = self.qkv(x).reshape(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        if past is not None:
+            if T != 1:
+                raise ValueError("cached attention takes one new position at a time")
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        # A single query sees every key, so it needs no mask; a prefix needs the causal one.
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=past is None and T > 1)
+        return self.proj(a.transpose(1, 2).reshape(B, T, D)), (k, v)
+
+
+class Block(nn.Module):
+    """Pre-LN transformer block: x + attn(LN(x)), then x + MLP(LN(x))."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(dim)
+        self.attn = CausalSelfAttention(dim, heads)
+        self.ln2 = nn.LayerNorm(dim)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def forward(self, x: torch.Tensor, past: KV | None = None) -> tuple[torch.Tensor, KV]:
+        a, present = self.attn(self.ln1(x), past)
+        x = x + a
+        return x + self.mlp(self.ln2(x)), present
+
+
+def inverse_cdf(logits: torch.Tensor, u: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Categorical draw by inverse CDF: logits (B, K), u (B,) in [0, 1) -> tokens (B,) long.
+
+    The softmax and cumulative sum run in float64 so that rounding moves a CDF boundary by
+    ~1e-16, far below the 2^-24 resolution of the float32 uniforms.
+    """
+    cdf = torch.softmax(logits.double() / temperature, dim=-1).cumsum(dim=-1)
+    # smallest k with u < cdf_k; the last boundary is left out so a cdf that rounds to
+    # 0.9999999 cannot push the token past K-1.
+    return (cdf[:, :-1] <= u.double()[:, None]).sum(dim=-1)
+
+
+class GPT(GenerativeModel):
+    """Causal transformer language model over cells; a `GenerativeModel` of family "gpt"."""
+
+    family = "gpt"
+
+    def __init__(self, encoding: Encoding, cfg: ModelConfig, tie_weights: bool = False):
+        super().__init__(encoding)
+        if cfg.temperature <= 0:
+            raise ConfigError(f"model.temperature must be positive, got {cfg.temperature}")
+        self.cfg = cfg
+        D, L, K = cfg.width, encoding.seq_len, encoding.num_values
+        self.L, self.K = L, K
+        self.tok = nn.Embedding(encoding.vocab_size, D)
+        self.pos = nn.Embedding(L, D)
+        self.blocks = nn.ModuleList(Block(D, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.ln_f = nn.LayerNorm(D)
+        # Tied: the output weights are the first K rows of the token embedding (BOS excluded).
+        # Off by default: with K=2 values, tying makes the fresh model favour repeating its
+        # input token (loss 0.63 < ln 2 at init on parity G=2), a head start on the very rule
+        # whose learning time we measure.
+        self.head = None if tie_weights else nn.Linear(D, K, bias=False)
+        self._init_weights(cfg.depth)
+        self._ll_sets: dict[str, torch.Tensor] | None = None  # fixed likelihood sets, built lazily
+
+    def _init_weights(self, depth: int) -> None:
+        # nanoGPT: N(0, 0.02) everywhere, residual output projections scaled by 1/sqrt(2*depth)
+        # so the residual stream's variance does not grow with depth.
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, std=0.02)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
+        for block in self.blocks:
+            for proj in (block.attn.proj, block.mlp[2]):
+                nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * depth))
+
+    # ----- network ---------------------------------------------------------------------------
+    def forward(self, inputs: torch.Tensor, start: int = 0,
+                past: list[KV] | None = None) -> tuple[torch.Tensor, list[KV]]:
+        """inputs: (B, T) token ids at positions start..start+T-1 (position 0 holds BOS).
+
+        Returns (logits (B, T, K) over the next cell value, per-block keys/values). With
+        `past` (from positions 0..start-1), T must be 1.
+        """
+        T = inputs.shape[1]
+        positions = torch.arange(start, start + T, device=inputs.device)
+        h = self.tok(inputs) + self.pos(positions)
+        presents = []
+        for i, block in enumerate(self.blocks):
+            h, kv = block(h, None if past is None else past[i])
+            presents.append(kv)
+        w = self.tok.weight[:self.K] if self.head is None else self.head.weight
+        return F.linear(self.ln_f(h), w), presents
+
+    def shifted(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Targets (B, L) -> inputs (B, L): BOS followed by tokens 0..L-2."""
+        bos = torch.full_like(tokens[:, :1], self.encoding.bos)
+        return torch.cat([bos, tokens[:, :-1]], dim=1)
+
+    # ----- GenerativeModel ---------------------------------------------------------------------
+    def encode(self, cells: np.ndarray) -> torch.Tensor:
+        """uint8 cells (n, H, W) -> long tokens (n, L) in the encoding's token order."""
+        return self.encoding.to_tokens(cells)
+
+    def loss(self, batch: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+        """Mean next-token cross-entropy (nats per token) over all L positions of (B, L) tokens.
+
+        Deterministic given the batch, so `gen` is unused (accepted for the interface).
+        """
+        logits, _ = self(self.shifted(batch))
+        return F.cross_entropy(logits.float().reshape(-1, self.K), batch.reshape(-1))
+
+    def make_sample_noise(self, num: int, gen: torch.Generator) -> torch.Tensor:
+        """Uniforms (num, L) in [0, 1) on gen.device: u[i, t] picks token t of sample i."""
+        return torch.rand(num, self.L, generator=gen, device=gen.device)
+
+    @torch.no_grad()
+    def sample_tokens(self, noise: torch.Tensor, use_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Ancestral sampling from uniforms noise (B, L).
+
+        Returns (tokens (B, L) long, logits (B, L, K) of every step). The cached path feeds one
+        token per step and reuses each block's keys/values; the uncached path reruns the whole
+        prefix every step (L times the work). Both compute the same function.
+        """
+        B = noise.shape[0]
+        device = self.tok.weight.device
+        noise = noise.to(device)
+        tokens = torch.empty(B, self.L, dtype=torch.long, device=device)
+        all_logits = []
+        bos = torch.full((B, 1), self.encoding.bos, dtype=torch.long, device=device)
+        past: list[KV] | None = None
+        for t in range(self.L):
+            if use_cache:   # feed only the newest token (BOS at t=0) at position t
+                logits, past = self(bos if t == 0 else tokens[:, t - 1:t], start=t, past=past)
+            else:           # feed the whole prefix: BOS and tokens 0..t-1 at positions 0..t
+                logits, _ = self(torch.cat([bos, tokens[:, :t]], dim=1))
+            last = logits[:, -1]
+            tokens[:, t] = inverse_cdf(last, noise[:, t], self.cfg.temperature)
+            all_logits.append(last)
+        return tokens, torch.stack(all_logits, dim=1)
+
+    @torch.no_grad()
+    def generate(self, noise: torch.Tensor, use_cache: bool = True) -> np.ndarray:
+        """Uniforms (B, L) -> uint8 cells (B, H, W); deterministic in (weights, noise)."""
+        tokens, _ = self.sample_tokens(noise, use_cache)
+        return self.encoding.from_tokens(tokens)
+
+    # ----- likelihood view ---------------------------------------------------------------------
+    @torch.no_grad()
+    def log_likelihood(self, tokens: torch.Tensor, batch: int = 1024) -> torch.Tensor:
+        """Exact log p(item) in nats: tokens (n, L) -> float64 (n,), at temperature 1."""
+        out = []
+        for start in range(0, len(tokens), batch):
+            x = tokens[start:start + batch]
+            logp = self(self.shifted(x))[0].double().log_softmax(dim=-1)    # (b, L, K)
+            out.append(logp.gather(2, x[:, :, None]).squeeze(2).sum(dim=1))
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+
+    def extra_metrics(self, exp: Experiment) -> dict[str, float]:
+        """Mean log-likelihood (nats per item) of fixed training, held-out and corrupted sets,
+        and the two gaps: train - heldout (copying) and heldout - invalid (rule)."""
+        if self._ll_sets is None:
+            device = self.tok.weight.device
+            self._ll_sets = {k: self.encode(v).to(device) for k, v in likelihood_sets(exp).items()}
+        was_training = self.training
+        self.eval()
+        ll = {f"ll_{k}": float(self.log_likelihood(v).mean()) if len(v) else math.nan
+              for k, v in self._ll_sets.items()}
+        self.train(was_training)
+        ll["ll_gap_train_heldout"] = ll["ll_train"] - ll["ll_heldout"]
+        ll["ll_gap_valid_invalid"] = ll["ll_heldout"] - ll["ll_invalid"]
+        # References: a perfect rule learner (uniform over the valid set) scores -ln(population)
+        # on every valid item; a perfect copier scores -ln(N) on training items.
+        ll["ll_ref_rule"] = -exp.task.log2_population * math.log(2.0)
+        ll["ll_ref_copy"] = -math.log(len(exp.train_cells))
+        return ll
+
+
+def likelihood_sets(exp: Experiment, n_heldout: int = HELDOUT_ITEMS,
+                    max_tries: int = 50) -> dict[str, np.ndarray]:
+    """Fixed item sets for the likelihood view, uint8 (n, H, W) each: train (a prefix of at
+    most TRAIN_ITEMS_MAX training items), heldout (distinct valid items not in the training
+    set) and invalid (each heldout item with one cell changed so the task rejects it).
+
+    Drawn from their own numpy generator seeded by the data seed, so they are identical for
+    every run on the same training set and never touch the training or sampling streams.
+    Small populations may yield fewer than n_heldout items (or none: the metric is then NaN).
+    """
+    task, rng = exp.task, np.random.default_rng(exp.cfg.data_seed + SEED_LIKELIHOOD)
+    found: list[np.ndarray] = []
+    seen: set[int] = set()
+    for _ in range(max_tries):
+        if len(found) >= n_heldout:
+            break
+        cand = task.sample(2 * n_heldout, rng)
+        cand = cand[exp.index.match(cand) < 0]
+        for item, key in zip(cand, hash_cells(cand)):
+            if int(key) not in seen and len(found) < n_heldout:
+                seen.add(int(key))
+                found.append(item)
+    shape = exp.train_cells.shape[1:]
+    heldout = np.stack(found) if found else np.zeros((0, *shape), np.uint8)
+    return {"train": exp.train_cells[:TRAIN_ITEMS_MAX], "heldout": heldout,
+            "invalid": corrupt(heldout, task, rng)}
+
+
+def corrupt(cells: np.ndarray, task, rng: np.random.Generator, tries: int = 20) -> np.ndarray:
+    """Each item with one random cell changed to another value, kept only once the task calls
+    it invalid (retrying other cells: for some rules one change can keep an item valid).
+    uint8 (n, H, W) -> uint8 (m, H, W), m <= n."""
+    K, n = task.num_values, len(cells)
+    out = cells.copy()
+    todo = np.ones(n, dtype=bool)
+    for _ in range(tries):
+        idx = np.nonzero(todo)[0]
+        if len(idx) == 0:
+            break
+        flat = cells[idx].reshape(len(idx), -1).copy()
+        pos = rng.integers(0, flat.shape[1], size=len(idx))
+        shift = rng.integers(1, K, size=len(idx))          # never 0: the value really changes
+        rows = np.arange(len(idx))
+        flat[rows, pos] = (flat[rows, pos].astype(np.int64) + shift) % K
+        out[idx] = flat.reshape(-1, *cells.shape[1:])
+        todo[idx] = task.is_valid(out[idx])
+    return out[~todo]
