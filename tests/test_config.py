@@ -49,3 +49,12 @@ def test_bad_overrides(override, match):
 def test_defaults_are_documented_dataclasses():
     cfg = RunConfig()
     assert cfg.model.family == "dit" and cfg.task["name"] == "parity"
+
+
+def test_cli_overrides_may_follow_options(monkeypatch):
+    import twoclocks.commands.run as run_cmd
+    from twoclocks import cli
+    seen = {}
+    monkeypatch.setattr(run_cmd, "main", lambda args: seen.update(o=args.overrides, q=args.quiet))
+    assert cli.main(["run", "task.G=3", "--quiet", "data.N=8"]) == 0
+    assert seen == {"o": ["task.G=3", "data.N=8"], "q": True}

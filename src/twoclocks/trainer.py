@@ -77,7 +77,8 @@ class Trainer:
         self.prior_wall = float(state["wall_seconds"])
 
     def resume(self) -> None:
-        self.load_state(checkpoint.load(self.run_dir / "checkpoints" / checkpoint.LAST, self.exp.device))
+        # Load on the CPU: RNG states must stay CPU tensors; load_state_dict moves the rest.
+        self.load_state(checkpoint.load(self.run_dir / "checkpoints" / checkpoint.LAST, "cpu"))
 
     def _session_wall(self) -> float:
         return time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0.0
