@@ -76,7 +76,13 @@ def test_every_scale_is_a_valid_sweep():
     assert sizes["tiny"] < sizes["cpu"] < sizes["gpu"]
 
 
-@pytest.mark.slow
+def test_dry_run_lists_the_points(tmp_path, capsys):
+    assert cli_main(["reproduce", "--scale", "cpu", "--out", str(tmp_path / "x"), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert f"{len(expand(scale_spec('cpu')))} points" in text and not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow  # about 70 s on a loaded 2-core machine
 def test_reproduce_tiny_end_to_end(tmp_path, capsys):
     out = tmp_path / "tiny"
     assert cli_main(["reproduce", "--scale", "tiny", "--out", str(out), "--quiet"]) == 0

@@ -88,6 +88,22 @@ def test_spec_file_and_bad_input(tmp_path):
     assert r.returncode != 0 and "invalid choice" in r.stderr
 
 
+def test_cli_spec_merging(tmp_path):
+    from twoclocks.cli import build_parser
+    from twoclocks.commands.sweep import build_spec
+    f = tmp_path / "s.yaml"
+    f.write_text("base: {train.steps: 60}\ngrid: {data.N: [8, 16], task.G: [2, 3]}\nseeds: 2\nworkers: 3\n")
+    args = build_parser().parse_args(["sweep", str(f), "model.width=32", "--grid", "task.G=2", "--seeds", "0,7",
+                                      "--executor", "ray"])
+    s, out = build_spec(args)
+    assert out == Path("sweeps/s") and s.executor == "ray" and s.workers == 3 and s.seeds == [0, 7]
+    assert s.base == {"train.steps": 60, "model.width": 32} and s.grids == [{"data.N": [8, 16], "task.G": [2]}]
+    with pytest.raises(ConfigError, match="--out DIR is required"):
+        build_spec(build_parser().parse_args(["sweep", "--grid", "data.N=8,16"]))
+    with pytest.raises(ConfigError, match="no sweep.json"):
+        build_spec(build_parser().parse_args(["sweep", "--out", str(tmp_path / "none")]))
+
+
 # ----- execution -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
@@ -186,6 +202,20 @@ def test_killed_local_sweep_restarts_to_the_same_results(reference, tmp_path):
     assert_same_sweep(reference, out)
 
 
+def test_ray_sweep_matches_the_local_one(reference, tmp_path):
+    """A real local Ray (2 CPUs) started and shut down by the driver, here in-process."""
+    ray = pytest.importorskip("ray")
+    before = _descendants(os.getpid())
+    out = tmp_path / "sweep"
+    outcome = run_sweep(spec(executor="ray", workers=2), out, progress=False)
+    assert (outcome.executed, outcome.failed) == (4, 0) and not ray.is_initialized()
+    assert_same_sweep(reference, out)
+    time.sleep(1.0)
+    left = [p for p in _descendants(os.getpid()) - before if _alive(p)]
+    assert not left, f"Ray left processes behind: {left}"
+
+
+@pytest.mark.slow  # two Ray starts: 70-160 s on a loaded 2-core machine
 def test_killed_ray_sweep_restarts_to_the_same_results(reference, tmp_path):
     pytest.importorskip("ray")
     out = tmp_path / "sweep"

@@ -143,7 +143,7 @@ def varied_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in config_columns(df) if df[c].astype(str).nunique() > 1]
 
 
-def _y_values(df: pd.DataFrame, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def y_values(df: pd.DataFrame, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(values, right_censored, left_censored, bound) of y for every row; censored values are
     NaN and `bound` holds what is known instead: the clock is later than the last step
     (right) or no later than the first evaluation (left), in y's units; NaN when unknown."""
@@ -186,7 +186,7 @@ def fit_slice(df: pd.DataFrame, x: str, y: str, where: dict[str, Any], n_boot: i
     """One fit of y on log10(x) over the rows of one slice."""
     log_y = Y_COLUMNS[y][3]
     fit = Fit(x=x, y=y, where=where, log_y=log_y, index=[_native(i) for i in df.index])
-    values, rc, lc, bound = _y_values(df, y)
+    values, rc, lc, bound = y_values(df, y)
     xv = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=float)
     gx, gy = [], []
     for xval in sorted(set(xv[~np.isnan(xv)])):

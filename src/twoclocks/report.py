@@ -27,7 +27,7 @@ import pandas as pd
 
 from twoclocks.errors import TwoClocksError
 from twoclocks.fits import (NON_SLICING, Fit, finished, fit_relation, fits_frame, knob_column, standard_fits,
-                            varied_columns)
+                            varied_columns, y_values)
 from twoclocks.io import atomic_path, read_json, read_table
 from twoclocks.plots import CURVES, plot_clocks
 
@@ -112,11 +112,11 @@ def plot_relation(ax, df: pd.DataFrame, fits: list[Fit], y: str) -> None:
         c = colors[i % len(colors)]
         part = df.loc[fit.index]
         xs = part[fit.x].to_numpy(float)
-        vals = part[y].to_numpy(float) if y in part else np.full(len(part), np.nan)
-        ok = ~np.isnan(vals) & ~part.get(f"{y}_censored", pd.Series(False, index=part.index)).fillna(True).to_numpy(bool)
-        ax.plot(xs[ok], vals[ok], "o", color=c, ms=4, alpha=0.8)
-        if fit.log_y and (~ok).any():  # right-censored: the clock is later than the last step
-            ax.plot(xs[~ok], part["max_step"].to_numpy(float)[~ok], "^", color=c, mfc="none", ms=7)
+        vals, rc, lc, bound = y_values(part, y)
+        ax.plot(xs, vals, "o", color=c, ms=4, alpha=0.8)
+        # Censored runs at their bound: later than the last step (^), or no later than the first evaluation (v).
+        ax.plot(xs[rc], bound[rc], "^", color=c, mfc="none", ms=7)
+        ax.plot(xs[lc], bound[lc], "v", color=c, mfc="none", ms=7)
         label = _short(fit.where)
         if fit.slope is not None:
             grid = np.geomspace(xs.min(), xs.max(), 20)
@@ -288,37 +288,39 @@ def sweep_sections(root: Path, results: pd.DataFrame, out: Path) -> list[Section
     secs: list[Section] = []
     if (root / "claims.json").is_file():
         claims = pd.DataFrame(read_json(root / "claims.json")["claims"])
-        secs.append(("Claims of the paper", table_html(claims[["claim", "evidence", "verdict"]]) +
+        secs.append(("Claims of the paper", table_html(claims[["id", "claim", "evidence", "verdict", "reason"]]) +
                      "<p>Decision rules: docs/sweeps.md.</p>"))
-    n_fail = int((results["status"] != "finished").sum())
+    n_fail = int((results["status"] != "finished").sum()) if "status" in results else 0
     secs.append(("Sweep", f"<p>{len(results)} points, {len(df)} finished, {n_fail} failed.</p>"))
     if df.empty:
         return secs
     fits = standard_fits(df)
     if fits:
         secs.append(("Fits (censored clocks excluded, 95% bootstrap CI over seeds)", table_html(fits_frame(fits))))
-    figs: list[tuple[Path | None, str]] = [
-        (fig_relations(df, "data.N", ["tau_rule", "tau_mem"], out / "tau_vs_N.png", "clocks vs N"),
-         "tau_rule and tau_mem vs N per slice: fit (solid), lines at the slope's CI limits (dotted), "
-         "right-censored runs as open triangles at the last step."),
-        (fig_relations(df, "data.N", ["tau_mem_epochs", "window_log10"], out / "epochs_window_vs_N.png",
-                       "tau_mem in epochs and the window vs N"), "tau_mem in epochs and window_log10 vs N.")]
     knob = knob_column(df)
+    figs: list[tuple[Path | None, str, str]] = [  # (figure, section title, caption)
+        (fig_relations(df, "data.N", ["tau_rule", "tau_mem"], out / "tau_vs_N.png", "clocks vs N"),
+         "Clocks vs N", "tau_rule and tau_mem vs N per slice: fit (solid), lines at the slope's CI limits "
+         "(dotted), censored runs as open triangles at their bound (^ later than the last step, v no later "
+         "than the first evaluation)."),
+        (fig_relations(df, "data.N", ["tau_mem_epochs", "window_log10"], out / "epochs_window_vs_N.png",
+                       "tau_mem in epochs and the window vs N"), "tau_mem in epochs and the window vs N",
+         "tau_mem in epochs (flat if tau_mem is proportional to N) and window_log10 vs N.")]
     if knob:
         figs += [(fig_relations(df, knob, ["tau_rule", "tau_mem"], out / "tau_vs_knob.png",
-                                f"clocks vs {knob} per capacity"),
+                                f"clocks vs {knob} per capacity"), f"Clocks vs {knob} per capacity",
                   f"tau_rule and tau_mem vs {knob}, one slice per capacity (depth/width/family/N)."),
-                 (fig_phase(df, knob, out / "phase.png"),
+                 (fig_phase(df, knob, out / "phase.png"), f"Phase diagram of the window over ({knob}, N)",
                   f"Median window_log10 over ({knob}, N); 'vanished' where most runs have tau_mem <= tau_rule, "
                   "≥ where tau_mem is right-censored (a lower bound).")]
     for x in ("model.depth", "model.width"):
         figs.append((fig_relations(df, x, ["tau_rule"], out / f"tau_rule_vs_{x.split('.')[1]}.png",
-                                   f"tau_rule vs {x}"), f"tau_rule vs {x}."))
-    figs.append((fig_families(df, root, out / "families.png"),
+                                   f"tau_rule vs {x}"), f"tau_rule vs {x}", f"tau_rule vs {x}, per slice."))
+    figs.append((fig_families(df, root, out / "families.png"), "DiT vs GPT",
                  "Median valid (solid) and mem (dashed) curves per model family at each shared N."))
-    for png, caption in figs:
+    for png, title, caption in figs:
         if png is not None:
-            secs.append((png.stem.replace("_", " "), embed(png, caption)))
+            secs.append((title, embed(png, caption)))
     secs.append(("Results", table_html(results_table(results))))
     pngs = fig_small_multiples(root, df, out / "runs.png")
     secs.append(("Clock curves of every run", "".join(embed(p, "valid (blue), mem (red), novel & valid "

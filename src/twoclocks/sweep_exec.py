@@ -120,10 +120,11 @@ class LocalExecutor:
             futures = {pool.submit(run_point, cfg, run_dir): key for key, cfg, run_dir in tasks}
             for fut in as_completed(futures):
                 try:
-                    yield futures[fut], fut.result()
+                    res = fut.result()
                 except BrokenProcessPool:
                     raise TwoClocksError("a sweep worker process died (out of memory?); run the same sweep "
                                          "again to resume it") from None
+                yield futures[fut], res
 
     def close(self) -> None:
         pass
@@ -165,9 +166,10 @@ class RayExecutor:
             for ref in done:
                 key = refs.pop(ref)
                 try:
-                    yield key, ray.get(ref)
+                    res = ray.get(ref)
                 except Exception as exc:  # the worker process died (after Ray's own retries)
-                    yield key, {"status": "failed", "error": one_line(exc)}
+                    res = {"status": "failed", "error": one_line(exc)}
+                yield key, res
 
     def close(self) -> None:
         if self.started:
