@@ -61,6 +61,21 @@ def test_censoring_and_missing_data_make_claims_inconclusive():
     assert one_seed[1] == INCONCLUSIVE  # no CI without seeds
 
 
+def test_censoring_bounds_alone_can_order_a_direction_claim():
+    df = results()
+    hard = df["task.G"] == 4  # the rule is never learned at G=4: tau_rule > 10^6 steps
+    df.loc[hard, "tau_rule"] = None
+    df.loc[hard, "tau_rule_censored"] = True
+    claims = {c.id: c for c in evaluate_claims(df)}
+    assert claims[1].verdict == SUPPORTED and "by censoring bounds" in claims[1].reason
+    assert "3/3 right-censored at G=4" in claims[1].evidence
+    easy = df["task.G"] == 2  # the opposite: censored at the simplest rule only
+    df = results()
+    df.loc[easy, "tau_rule"] = None
+    df.loc[easy, "tau_rule_censored"] = True
+    assert {c.id: c.verdict for c in evaluate_claims(df)}[1] == NOT_SUPPORTED
+
+
 def test_gpt_points_dropped_when_the_family_is_missing(monkeypatch):
     with_gpt = expand(scale_spec("tiny"))
     assert any(p.cfg.model.family == "gpt" for p in with_gpt)

@@ -58,6 +58,8 @@ class Group:
     right_censored: int
     left_censored: int
     center: float | None   # geometric mean (clocks) or mean (window) of the used values
+    used_range: tuple[float, float] | None = None  # (min, max) of the used values
+    right_bound: float | None = None  # smallest bound of the right-censored runs (clock > it)
 
 
 @dataclass
@@ -196,7 +198,11 @@ def fit_slice(df: pd.DataFrame, x: str, y: str, where: dict[str, Any], n_boot: i
             used = used[used > 0]
         ylog = np.log10(used) if log_y else used
         center = None if not len(used) else float(10 ** ylog.mean() if log_y else ylog.mean())
-        g = Group(float(xval), int(m.sum()), len(used), int(rc[m].sum()), int(lc[m].sum()), center)
+        rb = bound[m & rc]
+        rb = rb[~np.isnan(rb)]
+        g = Group(float(xval), int(m.sum()), len(used), int(rc[m].sum()), int(lc[m].sum()), center,
+                  (float(used.min()), float(used.max())) if len(used) else None,
+                  float(rb.min()) if len(rb) else None)
         fit.groups.append(g)
         if len(used):
             gx.append(np.full(len(used), math.log10(xval)))

@@ -17,8 +17,11 @@ Decision rules for one fit (95% bootstrap CI of the slope over seeds):
     excludes 0 on the other side; inconclusive if it straddles 0.
   band claims (value v +- tolerance t): supported if the CI lies inside [v-t, v+t]; not
     supported if it lies wholly outside; inconclusive if it overlaps the edge.
-  Always inconclusive: no fit (fewer than 2 x values with an uncensored clock), no CI (one
-    seed per x value), or censoring_limits (more than half of the runs at some x censored).
+  Otherwise inconclusive: no fit (fewer than 2 x values with an uncensored clock), no CI (one
+    seed per x value), or censoring_limits (censored runs at some x contradict the line) --
+  except that a direction claim is still decided by censoring bounds alone when every run at
+    some x is right-censored beyond every uncensored run at another x (e.g. tau_rule > 6,000
+    at G=3 against <= 220 at G=2 says "increases"), and no pair says the opposite.
 A claim tested by several fits (slices, or depth and width): not supported if any fit is;
 supported if all are; else inconclusive. No fit at all: inconclusive.
 """
@@ -93,9 +96,29 @@ def _usable(fit: Fit) -> str | None:
     return None
 
 
+def censored_order(fit: Fit) -> tuple[list[str], list[str]]:
+    """Pairs of x values ordered by censoring alone: every run at one x is right-censored
+    beyond every uncensored value at the other. Returns (increasing, decreasing) as text."""
+    up, down = [], []
+    name = fit.x.rsplit(".", 1)[-1]
+    for a in fit.groups:
+        for b in fit.groups:
+            if a.used_range is None or b.right_bound is None or b.right_censored < b.n or b.right_bound <= a.used_range[1]:
+                continue
+            text = f"{fit.y} > {b.right_bound:.4g} at {name}={b.x:g} vs <= {a.used_range[1]:.4g} at {name}={a.x:g}"
+            (up if b.x > a.x else down).append(text)
+    return up, down
+
+
 def direction(fit: Fit, sign: int) -> tuple[str, str]:
     why = _usable(fit)
-    if why:
+    if why:  # the slope cannot decide; an ordering shown by censoring bounds alone still can
+        up, down = censored_order(fit)
+        agree, disagree = (up, down) if sign > 0 else (down, up)
+        if agree and not disagree:
+            return SUPPORTED, f"{why}; but by censoring bounds: {'; '.join(agree)}"
+        if disagree and not agree:
+            return NOT_SUPPORTED, f"{why}; but by censoring bounds: {'; '.join(disagree)}"
         return INCONCLUSIVE, why
     lo, hi = fit.ci
     if (lo > 0 and sign > 0) or (hi < 0 and sign < 0):
