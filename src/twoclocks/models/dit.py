@@ -46,6 +46,18 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     return x * (1 + scale[:, None]) + shift[:, None]
 
 
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Unmasked softmax attention: q, k, v (B, h, T, d) -> (B, h, T, d).
+
+    Fused SDPA everywhere except bf16/fp16 on the CPU, where this build's fused kernels are
+    about 2x slower than the plain formula for the few tokens of a small grid (measured,
+    docs/performance.md).
+    """
+    if q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16):
+        return ((q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)).softmax(dim=-1) @ v
+    return F.scaled_dot_product_attention(q, k, v)
+
+
 class DiTBlock(nn.Module):
     """Pre-LN attention + MLP, each modulated (shift, scale) and gated by the conditioning.
 
@@ -71,7 +83,7 @@ class DiTBlock(nn.Module):
         sh1, sc1, g1, sh2, sc2, g2 = self.ada(c).chunk(6, dim=1)
         h = modulate(self.norm1(x), sh1, sc1)
         q, k, v = self.qkv(h).reshape(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
-        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, T, D)
+        a = attention(q, k, v).transpose(1, 2).reshape(B, T, D)
         x = x + g1[:, None] * self.proj(a)
         x = x + g2[:, None] * self.mlp(modulate(self.norm2(x), sh2, sc2))
         return x

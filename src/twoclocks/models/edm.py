@@ -60,6 +60,11 @@ def heun_sample(denoise: Denoiser, x_start: torch.Tensor, sigmas: torch.Tensor) 
     return x.float()
 
 
+def preconditioning(s: torch.Tensor, sd: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """c_skip, c_out, c_in at noise levels s (B, 1, 1, 1) for data std sd."""
+    return sd**2 / (s**2 + sd**2), s * sd / (s**2 + sd**2).sqrt(), 1.0 / (s**2 + sd**2).sqrt()
+
+
 class DiffusionBase(GenerativeModel):
     """Encoding, fixed sampling noise and Heun generation shared by every diffusion model;
     subclasses provide `denoise` (and `loss` when trainable)."""
@@ -102,25 +107,34 @@ class EDMDiffusion(DiffusionBase):
 
     def denoise(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """D(x; sigma). x: (B, C, H, W), sigma: (B,). Returns (B, C, H, W)."""
-        sd = self.sigma_data
-        s = sigma.reshape(-1, 1, 1, 1).to(x.dtype)
-        c_skip = sd**2 / (s**2 + sd**2)
-        c_out = s * sd / (s**2 + sd**2).sqrt()
-        c_in = 1.0 / (s**2 + sd**2).sqrt()
-        c_noise = sigma.log() / 4
-        F_x = self.backbone(c_in * x, c_noise)
+        c_skip, c_out, c_in = self.coefficients(sigma.reshape(-1, 1, 1, 1).to(x.dtype))
+        F_x = self.backbone(c_in * x, sigma.log() / 4)
         return c_skip * x + c_out * F_x.to(x.dtype)
+
+    def coefficients(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """c_skip, c_out, c_in at noise levels s (B, 1, 1, 1)."""
+        return preconditioning(s, self.sigma_data)
+
+    def loss_weights(self, s: torch.Tensor) -> torch.Tensor:
+        """lambda(sigma) at noise levels s (B, 1, 1, 1)."""
+        return (s**2 + self.sigma_data**2) / (s * self.sigma_data) ** 2
+
+    def loss_noise(self, batch: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """The randomness of one training batch, drawn from gen in this order: sigma (B,) with
+        ln sigma ~ N(P_mean, P_std^2), then unit Gaussian noise shaped like the batch."""
+        ln_sigma = torch.randn(batch.shape[0], device=batch.device, generator=gen) * self.cfg.P_std + self.cfg.P_mean
+        noise = torch.randn(batch.shape, device=batch.device, generator=gen)
+        return ln_sigma.exp(), noise
+
+    def loss_terms(self, batch: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """lambda(sigma) (D(y + sigma n; sigma) - y)^2 per entry, shaped like the batch (B, C, H, W)."""
+        s = sigma.reshape(-1, 1, 1, 1)
+        D = self.denoise(batch + s * noise, sigma)
+        return self.loss_weights(s) * (D.float() - batch) ** 2
 
     def loss(self, batch: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """EDM loss: E_sigma,n [lambda(sigma) ||D(y + n; sigma) - y||^2], mean over entries."""
-        B = batch.shape[0]
-        ln_sigma = torch.randn(B, device=batch.device, generator=gen) * self.cfg.P_std + self.cfg.P_mean
-        sigma = ln_sigma.exp()
-        noise = torch.randn(batch.shape, device=batch.device, generator=gen)
-        s = sigma.reshape(-1, 1, 1, 1)
-        weight = (s**2 + self.sigma_data**2) / (s * self.sigma_data) ** 2
-        D = self.denoise(batch + s * noise, sigma)
-        return (weight * (D.float() - batch) ** 2).mean()
+        return self.loss_terms(batch, *self.loss_noise(batch, gen)).mean()
 
 
 class AnalyticDiffusion(DiffusionBase):
