@@ -104,6 +104,13 @@ def test_cli_spec_merging(tmp_path):
         build_spec(build_parser().parse_args(["sweep", "--out", str(tmp_path / "none")]))
 
 
+def test_ray_missing_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if not installed
+    with pytest.raises(TwoClocksError, match=r"pip install 'twoclocks\[ray\]'"):
+        run_sweep(spec(executor="ray"), tmp_path / "s", progress=False)
+    assert not (tmp_path / "s").exists()
+
+
 # ----- execution -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:

@@ -190,6 +190,8 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
     """Run every point of `spec` that is not finished yet; results.parquet after each one."""
     out = Path(out)
     points = expand(spec)                       # config errors surface before any file is written
+    if spec.executor == "ray":
+        import_ray()                            # and so does a missing Ray
     by_hash = {p.hash: p for p in points}
     with sweep_lock(out):
         record_spec(out, spec, points)
