@@ -5,6 +5,7 @@ written: task, training set, encoding, model, evaluation schedule, fixed samplin
 from __future__ import annotations
 
 import contextlib
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,13 +93,19 @@ def precision_context(device: torch.device, precision: str) -> contextlib.ExitSt
 
 
 def generate(model: GenerativeModel, noise: torch.Tensor, batch: int, precision: str = "fp32") -> np.ndarray:
-    """Generate from fixed noise in chunks of `batch`; returns uint8 cells (M, H, W)."""
+    """Generate from fixed noise in chunks of `batch`; returns uint8 cells (M, H, W).
+
+    In bf16 the network runs from a bf16 copy of the weights, so that neither they nor the
+    activations are cast back and forth at every op (a quarter faster than autocast alone on
+    CPU, with the same agreement with fp32 samples: docs/performance.md).
+    """
     was_training = model.training
     model.eval()
+    net = copy.deepcopy(model).to(torch.bfloat16) if precision == "bf16" else model
     out = []
     # inference_mode: no autograd bookkeeping at all (generation never needs gradients).
     with torch.inference_mode(), precision_context(noise.device, precision):
         for start in range(0, len(noise), batch):
-            out.append(model.generate(noise[start:start + batch]))
+            out.append(net.generate(noise[start:start + batch]))
     model.train(was_training)
     return np.concatenate(out)
