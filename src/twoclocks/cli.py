@@ -10,7 +10,7 @@ from twoclocks import __version__
 from twoclocks.errors import TwoClocksError
 
 # Subcommand modules, in the order `twoclocks --help` lists them.
-COMMANDS = ["run", "compare", "tasks", "sweep", "basins", "report", "reproduce"]
+COMMANDS = ["run", "compare", "tasks", "sweep", "basins", "report", "reproduce", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:
