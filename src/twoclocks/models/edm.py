@@ -65,6 +65,11 @@ def preconditioning(s: torch.Tensor, sd: float) -> tuple[torch.Tensor, torch.Ten
     return sd**2 / (s**2 + sd**2), s * sd / (s**2 + sd**2).sqrt(), 1.0 / (s**2 + sd**2).sqrt()
 
 
+def loss_weight(s: torch.Tensor, sd: float) -> torch.Tensor:
+    """lambda(sigma) = (sigma^2 + sd^2) / (sigma sd)^2 at noise levels s (B, 1, 1, 1)."""
+    return (s**2 + sd**2) / (s * sd) ** 2
+
+
 class DiffusionBase(GenerativeModel):
     """Encoding, fixed sampling noise and Heun generation shared by every diffusion model;
     subclasses provide `denoise` (and `loss` when trainable)."""
@@ -117,7 +122,7 @@ class EDMDiffusion(DiffusionBase):
 
     def loss_weights(self, s: torch.Tensor) -> torch.Tensor:
         """lambda(sigma) at noise levels s (B, 1, 1, 1)."""
-        return (s**2 + self.sigma_data**2) / (s * self.sigma_data) ** 2
+        return loss_weight(s, self.sigma_data)
 
     def loss_noise(self, batch: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """The randomness of one training batch, drawn from gen in this order: sigma (B,) with

@@ -1,0 +1,345 @@
+"""Many runs in one process, trained as one batched computation.
+
+K runs whose configs differ only in their seeds and training-set size (`seed`, `data.N`,
+`data.seed`, `eval.noise_seed`) share every tensor shape, so their diffusion backbones can be
+stacked: each `nn.Linear` becomes a `GroupedLinear` with (K, out, in) weights applied with one
+batched matmul, and the K batches travel as one (K*B, ...) batch, member-major. Everything that
+works row by row (norms, attention, GELU, the EDM preconditioning) is unchanged.
+
+Each member keeps its own seed streams: its training set, initial weights (built exactly as a
+single run builds them), its training generator (batch indices, sigma and noise are drawn from
+it in the single run's order) and its fixed sampling noise. On the CPU a grouped step gives
+each member bit-identical weights to its single run (tests/test_perf.py), so a member's run
+directory (config.json, train_set.npz, metrics.parquet, summary.json, checkpoints/, samples/,
+plots/) is the single run's, timings aside; each member's checkpoints/last.pt is an ordinary
+single-run state, so a member also resumes with `twoclocks run --resume DIR`.
+
+Use from a sweep:
+
+    from twoclocks.multi import can_group, group_key, train_group
+    for key, runs in itertools.groupby(sorted(pending, key=lambda r: group_key(r.cfg)), ...):
+        if can_group(cfgs): summaries = train_group(cfgs, out_dirs)   # one process, K runs
+        else: start_run(...) for each
+
+`group_key(cfg)` is equal for configs that may share a group; `can_group(cfgs)` also checks the
+model family (DiT and MLP denoisers; not the GPT) and that neither EMA nor gradient clipping
+is on. On CPUs a group is about as fast as its runs one after another on one thread, and
+faster with two threads per process (docs/performance.md); on a GPU it is the way to fill it.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from twoclocks import checkpoint
+from twoclocks.config import RunConfig
+from twoclocks.errors import ConfigError
+from twoclocks.experiment import build_experiment, precision_context
+from twoclocks.io import write_table
+from twoclocks.models.edm import EDMDiffusion, loss_weight, preconditioning
+from twoclocks.runner import check_writable
+from twoclocks.trainer import FINITE_CHECK_EVERY, Trainer, load_summary, make_optimizer, save_run_inputs
+
+GROUPABLE_FAMILIES = ("dit", "mlp")
+# Config fields in which the members of one group may differ.
+MEMBER_FIELDS = (("seed",), ("data", "N"), ("data", "seed"), ("eval", "noise_seed"))
+
+
+class _GroupedLinearFn(torch.autograd.Function):
+    """y[k] = x[k] W[k]^T + b[k] for x (K, n, in), W (K, out, in), b (K, out), as batched matmuls
+    whose results are bitwise those of F.linear on each member (checked in tests/test_perf.py).
+
+    The backward is written out because autograd's own for baddbmm computes the weight
+    gradient as x^T grad, while F.linear (addmm with a transposed weight) computes grad^T x,
+    which rounds differently. Under autocast both cast the same tensors to the same dtype.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        device = x.device.type
+        ctx.autocast = (device, torch.get_autocast_dtype(device), torch.is_autocast_enabled(device))
+        ctx.save_for_backward(x, weight)
+        return torch.baddbmm(bias[:, None], x, weight.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x, weight = ctx.saved_tensors
+        device, dtype, enabled = ctx.autocast
+        with torch.autocast(device, dtype=dtype, enabled=enabled):
+            grad_x = torch.bmm(grad, weight)                    # addmm: grad @ W
+            grad_w = torch.bmm(grad.transpose(1, 2), x)         # addmm: (grad^T @ x), not (x^T @ grad)^T
+        return grad_x.to(x.dtype), grad_w.to(weight.dtype), grad.sum(1).to(weight.dtype)
+
+
+class GroupedLinear(nn.Module):
+    """K linear layers: weight (K, out, in), bias (K, out). Input (K*n, ..., in), member-major."""
+
+    def __init__(self, layers: list[nn.Linear]):
+        super().__init__()
+        self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))
+        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        K = self.weight.shape[0]
+        y = _GroupedLinearFn.apply(x.reshape(K, -1, x.shape[-1]), self.weight, self.bias)
+        return y.reshape(*x.shape[:-1], y.shape[-1])
+
+
+class GroupedLayerNorm(nn.Module):
+    """K affine layer norms, applied member by member (with the members' own kernels, so that
+    every member's numbers are those of its single run)."""
+
+    def __init__(self, layers: list[nn.LayerNorm]):
+        super().__init__()
+        self.shape, self.eps = layers[0].normalized_shape, layers[0].eps
+        self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))
+        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = x.chunk(self.weight.shape[0])
+        return torch.cat([F.layer_norm(p, self.shape, w, b, self.eps) for p, w, b in zip(parts, self.weight, self.bias)])
+
+
+def stack_backbone(backbones: list[nn.Module]) -> nn.Module:
+    """A copy of backbones[0] whose linear (and affine norm) layers hold all K members' weights."""
+    group = copy.deepcopy(backbones[0])
+    for name, module in list(group.named_modules()):
+        for child_name, child in list(module.named_children()):
+            path = f"{name}.{child_name}" if name else child_name
+            members = [b.get_submodule(path) for b in backbones]
+            if isinstance(child, nn.Linear) and child.bias is not None:
+                setattr(module, child_name, GroupedLinear(members))
+            elif isinstance(child, nn.LayerNorm) and child.weight is not None:
+                setattr(module, child_name, GroupedLayerNorm(members))
+    stacked = {id(p) for m in group.modules() if isinstance(m, (GroupedLinear, GroupedLayerNorm))
+               for p in m.parameters(recurse=False)}
+    loose = [n for n, p in group.named_parameters() if id(p) not in stacked]
+    if loose:
+        raise ConfigError(f"cannot group this backbone: parameters {loose[:3]} are not in linear layers")
+    for name, buf in group.named_buffers():
+        if not all(torch.equal(buf, b.get_buffer(name)) for b in backbones):
+            raise ConfigError(f"cannot group this backbone: buffer {name} differs between members")
+    return group
+
+
+class GroupedDiffusion(EDMDiffusion):
+    """K EDM denoisers as one: a stacked backbone and each member's own sigma_data. Batches are
+    (K*B, C, H, W), member-major; only the tiny per-row coefficients are computed per member."""
+
+    def __init__(self, members: list[EDMDiffusion]):
+        super().__init__(stack_backbone([m.backbone for m in members]), members[0].encoding,
+                         members[0].cfg, members[0].sigma_data)
+        self.sigma_datas = [m.sigma_data for m in members]
+
+    def coefficients(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        parts = [preconditioning(sk, sd) for sk, sd in zip(s.chunk(len(self.sigma_datas)), self.sigma_datas)]
+        return tuple(torch.cat(c) for c in zip(*parts))
+
+    def loss_weights(self, s: torch.Tensor) -> torch.Tensor:
+        return torch.cat([loss_weight(sk, sd) for sk, sd in zip(s.chunk(len(self.sigma_datas)), self.sigma_datas)])
+
+
+# ----- which runs may share a group -------------------------------------------------------------
+def group_key(cfg: RunConfig) -> str:
+    """Equal for configs that differ only in MEMBER_FIELDS (a sort/group key for sweeps)."""
+    d = cfg.to_dict()
+    for path in MEMBER_FIELDS:
+        section = d
+        for key in path[:-1]:
+            section = section[key]
+        section.pop(path[-1], None)
+    return repr(sorted(_flat(d).items()))
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def group_blocker(cfgs: list[RunConfig]) -> str | None:
+    """Why these configs cannot be trained as one group, or None if they can."""
+    if not cfgs:
+        return "no configs"
+    if cfgs[0].model.family not in GROUPABLE_FAMILIES:
+        return f"model family {cfgs[0].model.family!r} is not groupable (only {', '.join(GROUPABLE_FAMILIES)})"
+    if cfgs[0].train.ema > 0 or cfgs[0].train.grad_clip > 0:
+        return "runs with EMA or gradient clipping are not groupable"
+    keys = {group_key(c) for c in cfgs}
+    if len(keys) > 1:
+        return f"configs differ beyond {', '.join('.'.join(p) for p in MEMBER_FIELDS)}"
+    return None
+
+
+def can_group(cfgs: list[RunConfig]) -> bool:
+    """True when `train_group(cfgs, ...)` accepts these configs."""
+    return group_blocker(cfgs) is None
+
+
+# ----- training ---------------------------------------------------------------------------------
+class GroupTrainer:
+    """Drives K member `Trainer`s with one batched training step. The members keep their own
+    generators, loss sums, metric rows and run directories; their models and optimizers are
+    brought up to date from the group before every evaluation and checkpoint.
+
+    The forward and backward passes are batched; the AdamW update is not: each member has its
+    own fused AdamW over views of its slice of the stacked weights, because the fused kernel
+    rounds a tensor's last (size mod vector width) elements differently from the others, so
+    one update over the stacked tensors would not be the member's single-run update.
+    """
+
+    def __init__(self, members: list[Trainer], progress: bool = False):
+        self.members, self.progress = members, progress
+        self.cfg, self.device = members[0].cfg, members[0].exp.device
+        self.model = GroupedDiffusion([m.model for m in members])
+        self.names = [name for name, _ in self.model.named_parameters()]
+        self.params = [p for _, p in self.model.named_parameters()]
+        # views[k][i]: member k's slice of stacked parameter i, sharing its storage.
+        self.views = [[nn.Parameter(P.detach()[k]) for P in self.params] for k in range(len(members))]
+        self.optimizers = [make_optimizer(v, self.cfg.train, self.device) for v in self.views]
+        self.step = members[0].step
+        self.from_members()
+
+    # ----- state sharing -------------------------------------------------------------------
+    def from_members(self) -> None:
+        """Take the members' weights and AdamW moments (at the start and on resume)."""
+        with torch.no_grad():
+            for k, (m, opt) in enumerate(zip(self.members, self.optimizers)):
+                for name, P, view in zip(self.names, self.params, self.views[k]):
+                    p = m.model.get_parameter(name)
+                    P[k].copy_(p)
+                    if p in m.optimizer.state:
+                        opt.state[view] = {key: t.clone() for key, t in m.optimizer.state[p].items()}
+
+    def to_members(self) -> None:
+        """Give every member its weights, AdamW moments and learning rate, so that its
+        evaluation and its last.pt are exactly a single run's."""
+        with torch.no_grad():
+            for k, (m, opt) in enumerate(zip(self.members, self.optimizers)):
+                for name, P, view in zip(self.names, self.params, self.views[k]):
+                    p = m.model.get_parameter(name)
+                    p.copy_(P[k])
+                    if view in opt.state:
+                        m.optimizer.state[p] = {key: t.clone() for key, t in opt.state[view].items()}
+                for group in m.optimizer.param_groups:
+                    group["lr"] = opt.param_groups[0]["lr"]
+
+    # ----- loop ------------------------------------------------------------------------------
+    def train_step(self) -> None:
+        """One step of every member: the single run's draws from each member's generator,
+        one batched forward and backward, each member's own AdamW update."""
+        tc = self.cfg.train
+        lr = self.members[0].lr_at(self.step)
+        ys, sigmas, noises = [], [], []
+        for m in self.members:
+            idx = torch.randint(len(m.train_x), (tc.batch,), generator=m.gen, device=self.device)
+            y = m.train_x[idx]
+            sigma, noise = m.model.loss_noise(y, m.gen)
+            ys.append(y), sigmas.append(sigma), noises.append(noise)
+        with precision_context(self.device, tc.precision):
+            terms = self.model.loss_terms(torch.cat(ys), torch.cat(sigmas), torch.cat(noises))
+            losses = [t.mean() for t in terms.chunk(len(self.members))]
+        for P in self.params:
+            P.grad = None
+        torch.stack(losses).sum().backward()   # members share no weight: each gets its own gradient
+        for k, opt in enumerate(self.optimizers):
+            for view, P in zip(self.views[k], self.params):
+                view.grad = P.grad[k]
+            for group in opt.param_groups:
+                group["lr"] = lr
+            opt.step()
+        for m, loss in zip(self.members, losses):
+            m.loss_sum += loss.detach().double()
+            m.loss_count += 1
+            m.step += 1
+        self.step += 1
+
+    def run(self) -> list[dict]:
+        """Train every member to train.steps, evaluating and checkpointing each exactly where a
+        single run would; returns the members' summaries. Training time is split evenly."""
+        ms, cfg = self.members, self.cfg
+        t_start = time.perf_counter()
+        for m in ms:
+            m._t0 = t_start
+        eval_steps = [s for s in ms[0].exp.eval_steps if s > self.step]
+        if self.step == 0:
+            for m in ms:
+                m.save_last()
+        bar = tqdm(total=cfg.train.steps, initial=self.step, disable=not self.progress, unit="step",
+                   desc=f"group of {len(ms)} {cfg.model.family}", dynamic_ncols=True)
+        last_saved = self.step
+        try:
+            while self.step < cfg.train.steps:
+                target = min(eval_steps[0], last_saved + cfg.train.checkpoint_every)
+                t0 = time.perf_counter()
+                while self.step < target:
+                    self.train_step()
+                    if self.step % FINITE_CHECK_EVERY == 0:
+                        self.check_finite()
+                    bar.update(1)
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()
+                for m in ms:
+                    m.train_seconds += (time.perf_counter() - t0) / len(ms)
+                self.check_finite()
+                self.to_members()
+                if self.step == eval_steps[0]:
+                    eval_steps.pop(0)
+                    for m in ms:
+                        m.rows.append(m.evaluate())
+                        write_table(m.run_dir / "metrics.parquet", pd.DataFrame(m.rows))
+                        m.save_snapshot()
+                for m in ms:
+                    m.save_last()
+                last_saved = self.step
+        finally:
+            bar.close()
+        return [m.finish() for m in ms]
+
+    def check_finite(self) -> None:
+        for m in self.members:
+            m.check_finite()
+
+
+def train_group(cfgs: list[RunConfig], out_dirs: list[str | Path], progress: bool = False) -> list[dict]:
+    """Train K runs as one group and write each one's ordinary run directory; returns their
+    summaries in order. Directories that all hold a checkpoint resume from it (they must have
+    stopped at the same step); all finished: their summaries are returned as they are."""
+    blocker = group_blocker(cfgs)
+    if blocker:
+        raise ConfigError(f"cannot train these runs as one group: {blocker}")
+    if len(out_dirs) != len(cfgs):
+        raise ConfigError(f"{len(cfgs)} configs but {len(out_dirs)} output directories")
+    dirs = [Path(d) for d in out_dirs]
+    exps = [build_experiment(c) for c in cfgs]        # every config error before any file
+    summaries = [load_summary(d) for d in dirs]
+    if all(s is not None and s.get("status") == "finished" for s in summaries):
+        return summaries
+    started = [(d / "checkpoints" / checkpoint.LAST).is_file() for d in dirs]
+    if any(started) and not all(started):
+        raise ConfigError("some of these runs have started and others have not; resume or start them separately")
+    if not any(started):
+        for d in dirs:
+            check_writable(d)
+        for exp, d in zip(exps, dirs):
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"output directory {d} cannot be created ({exc.strerror})") from None
+            save_run_inputs(exp, d)
+    members = [Trainer(exp, d, progress=False) for exp, d in zip(exps, dirs)]
+    if any(started):
+        for m in members:
+            m.resume()
+        if len({m.step for m in members}) > 1:
+            raise ConfigError("these runs stopped at different steps; resume them separately")
+    return GroupTrainer(members, progress).run()
