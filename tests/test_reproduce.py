@@ -97,7 +97,6 @@ def test_dry_run_lists_the_points(tmp_path, capsys):
     assert f"{len(expand(scale_spec('cpu')))} points" in text and not (tmp_path / "x").exists()
 
 
-@pytest.mark.slow  # about 70 s on a loaded 2-core machine
 def test_reproduce_tiny_end_to_end(tmp_path, capsys):
     out = tmp_path / "tiny"
     assert cli_main(["reproduce", "--scale", "tiny", "--out", str(out), "--quiet"]) == 0

@@ -119,7 +119,8 @@ def plot_relation(ax, df: pd.DataFrame, fits: list[Fit], y: str) -> None:
         ax.plot(xs[lc], bound[lc], "v", color=c, mfc="none", ms=7)
         label = _short(fit.where)
         if fit.slope is not None:
-            grid = np.geomspace(xs.min(), xs.max(), 20)
+            fitted = [g.x for g in fit.groups if g.used]  # draw the line where it was fitted
+            grid = np.geomspace(min(fitted), max(fitted), 20)
             ax.plot(grid, fit.predict(grid), "-", color=c, lw=1.5,
                     label=f"{label}: slope {fit.slope:.2f}" + ("" if fit.ci is None else
                                                                 f" [{fit.ci[0]:.2f}, {fit.ci[1]:.2f}]"))
