@@ -83,13 +83,16 @@ def draw_training_set(task: Task, N: int, rng: np.random.Generator) -> np.ndarra
 
 
 def packed_columns(cells: np.ndarray, bits: int) -> np.ndarray:
-    """uint64 (k, n): each item's cells at `bits` bits per cell (values < 2**bits), packed
-    into k words, word-major. Injective on such items; a parity image is one word."""
+    """uint64 (k, n): each item's cells packed into k words, word-major: 8 cells per byte for
+    binary cells (bits=1: a parity image is one word), 2 per byte for bits <= 4, else one.
+    Injective on items whose values are below 2**bits."""
     flat = np.ascontiguousarray(cells, dtype=np.uint8).reshape(len(cells), -1)
-    if bits < 8:
-        if bits > 1:   # bit planes: cell c becomes its `bits` low bits
-            flat = ((flat[:, :, None] >> np.arange(bits, dtype=np.uint8)) & 1).reshape(len(flat), -1)
+    if bits == 1:
         flat = np.packbits(flat, axis=1)
+    elif bits <= 4:
+        if flat.shape[1] % 2:
+            flat = np.concatenate([flat, np.zeros((len(flat), 1), np.uint8)], axis=1)
+        flat = flat[:, 0::2] | (flat[:, 1::2] << 4)
     return np.ascontiguousarray(cell_words(flat).T)
 
 

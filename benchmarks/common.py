@@ -1,0 +1,65 @@
+"""Shared helpers of the benchmark scripts: thread setup and interleaved timing.
+
+The machines these run on are often shared (two cores, other jobs), so single timings are
+noise. Every comparison here runs the candidates in interleaved repetitions (A, B, A, B, ...,
+with the order rotated each time) and reports the median over repetitions of the per-repetition
+ratio, which cancels load that changes slowly compared with one repetition.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from typing import Callable
+
+
+def set_threads(threads: int) -> None:
+    """Pin torch's intra-op threads (and OpenMP's, for libraries read at import)."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+    torch.set_num_threads(threads)
+
+
+def interleaved(candidates: dict[str, Callable[[], None]], reps: int, inner: int = 1,
+                sync: Callable[[], None] | None = None) -> dict[str, list[float]]:
+    """Seconds per call of each candidate, one entry per repetition; each repetition times
+    `inner` consecutive calls of every candidate, in an order rotated by one each time."""
+    names = list(candidates)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(reps):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            if sync:
+                sync()
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                candidates[name]()
+            if sync:
+                sync()
+            times[name].append((time.perf_counter() - t0) / inner)
+    return times
+
+
+def median_ratio(slow: list[float], fast: list[float]) -> float:
+    """Median over repetitions of slow/fast (a speed-up when `fast` is the candidate)."""
+    return statistics.median(s / f for s, f in zip(slow, fast))
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def report(title: str, times: dict[str, list[float]], reference: str, unit: str = "calls/s",
+           per_call: float = 1.0) -> dict:
+    """Print median rates and median ratios against `reference`; return them as a dict."""
+    out = {"title": title, "reference": reference, "reps": len(times[reference]), "load_average": load_average()}
+    print(f"\n{title}  (median of {out['reps']} interleaved repetitions; load average {out['load_average']})")
+    for name, ts in times.items():
+        rate = per_call / statistics.median(ts)
+        ratio = median_ratio(times[reference], ts)
+        out[name] = {"rate": rate, "ratio_vs_reference": ratio}
+        print(f"  {name:<34} {rate:12.4g} {unit}   x{ratio:5.2f} vs {reference}")
+    return out
