@@ -167,3 +167,9 @@ def test_existing_nonempty_out_is_refused(tmp_path):
     res = run_cli("run", *TINY, "--out", str(tmp_path / "r"), "--quiet", timeout=120)
     assert res.returncode != 0 and "already exists" in res.stderr
     assert (tmp_path / "r" / "keep.txt").read_text() == "mine"
+
+
+def test_widths_that_are_not_multiples_of_four(tmp_path):
+    # width 30 with 2 heads is valid: the position embedding pads its odd channels with zeros
+    _, s = start_run(build_config(TINY + ["model.width=30", "train.steps=20"]), tmp_path / "r", progress=False)
+    assert s["status"] == "finished"

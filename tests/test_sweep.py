@@ -141,6 +141,19 @@ def test_local_sweep_results_and_noop_rerun(reference):
         run_sweep(spec_from_args(BASE, ["data.N=8,32"], 2), reference, progress=False)
 
 
+def test_grouped_sweep_gives_the_same_results(reference, tmp_path):
+    """--group trains the points that differ only in seed / N as batched groups (2 tasks of 2
+    members here), with results identical to the ungrouped sweep."""
+    from twoclocks.sweep_exec import make_tasks
+    points = expand(spec(group=True))
+    tasks = make_tasks(points, spec(group=True), workers=2, threads=1, out=tmp_path)
+    assert sorted(len(keys) for keys, _, _ in tasks) == [2, 2]
+    out = tmp_path / "grouped"
+    outcome = run_sweep(spec(workers=2, group=True), out, progress=False)
+    assert (outcome.executed, outcome.failed) == (4, 0)
+    assert_same_sweep(reference, out)
+
+
 def _descendants(pid: int) -> set[int]:
     """Every live process below `pid` (Linux /proc)."""
     children: dict[int, list[int]] = {}

@@ -51,6 +51,7 @@ class SweepSpec:
     address: str | None = None     # Ray cluster address; None = start a local Ray
     threads: int | None = None     # torch threads per run; None = 1 when several runs share the machine
     gpus_per_run: float = 1.0      # Ray: GPUs requested by a run on a CUDA device
+    group: bool = False            # train points that differ only in seed/N as one batched group (multi.py)
 
     def identity(self) -> dict:
         """The part of the spec that decides which points exist."""
@@ -123,7 +124,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     if not isinstance(data, dict):
         raise ConfigError(f"sweep spec {path}: expected a mapping")
     known = {"base", "grid", "grids", "seeds", "executor", "workers", "address", "threads", "gpus_per_run",
-             "description"}
+             "group", "description"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"sweep spec {path}: unknown key(s) {unknown}; it may have {sorted(known)}")
@@ -140,7 +141,7 @@ def load_spec(path: str | Path) -> SweepSpec:
             raise ConfigError(f"sweep spec {path}: grids must be a list of mappings")
         grids = [_grid(g, f"sweep spec {path}: grids[{i}]") for i, g in enumerate(raw)]
     spec = SweepSpec(base=flatten(base), grids=grids, seeds=parse_seeds(data.get("seeds", 1)))
-    for key in ("executor", "workers", "address", "threads", "gpus_per_run"):
+    for key in ("executor", "workers", "address", "threads", "gpus_per_run", "group"):
         if data.get(key) is not None:
             setattr(spec, key, data[key])
     check_exec_options(spec)
@@ -154,6 +155,8 @@ def check_exec_options(spec: SweepSpec) -> None:
         v = getattr(spec, key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
             raise ConfigError(f"{key} must be a positive integer, got {v!r}")
+    if not isinstance(spec.group, bool):
+        raise ConfigError(f"group must be true or false, got {spec.group!r}")
     if not isinstance(spec.gpus_per_run, (int, float)) or not 0 < spec.gpus_per_run:
         raise ConfigError(f"gpus_per_run must be positive, got {spec.gpus_per_run!r}")
 

@@ -25,7 +25,9 @@ from twoclocks.io import read_json, write_json, write_table
 from twoclocks.sweep import (Point, SweepSpec, expand, finished_summary, identity_dict, record_spec,
                              result_row, results_frame, sweep_lock)
 
-Task = tuple[str, dict, str]  # (point hash, config dict to run, absolute run directory)
+# One unit of work: (point hashes, config dicts to run, absolute run directories). A single point
+# is a one-element task; with spec.group, points that differ only in seed / data.N share one.
+Task = tuple[list[str], list[dict], list[str]]
 
 
 # ----- the worker (runs in a pool process or a Ray worker) ---------------------------------------
@@ -76,6 +78,32 @@ def run_point(cfg_dict: dict, run_dir: str) -> dict:
         return {"status": "failed", "error": one_line(exc)}
 
 
+def run_points(cfg_dicts: list[dict], run_dirs: list[str]) -> list[dict]:
+    """Finish a task: one point with `run_point`, several as one batched group
+    (`multi.train_group`, whose members are bit-identical to single runs on the CPU). A group
+    that cannot run together (e.g. some members were resumed separately) falls back to
+    running its points one by one, so grouping never changes a result, only the speed."""
+    if len(cfg_dicts) == 1:
+        return [run_point(cfg_dicts[0], run_dirs[0])]
+    from twoclocks.config import from_dict
+    from twoclocks.multi import train_group
+    paths = [Path(d) for d in run_dirs]
+    try:
+        with contextlib.ExitStack() as stack:
+            for path in paths:
+                stack.enter_context(run_lock(path))
+            started = [(p / "checkpoints" / "last.pt").is_file() for p in paths]
+            for p, began in zip(paths, started):
+                if p.exists() and not began and finished_summary(p) is None:
+                    shutil.rmtree(p)  # killed before its first checkpoint: nothing to keep
+            summaries = train_group([from_dict(c) for c in cfg_dicts], paths)
+        return [{"status": "finished", "summary": s, "action": "grouped"} for s in summaries]
+    except TwoClocksError:
+        return [run_point(c, d) for c, d in zip(cfg_dicts, run_dirs)]
+    except Exception as exc:  # a crash of the group: record it for every member
+        return [{"status": "failed", "error": one_line(exc)} for _ in cfg_dicts]
+
+
 def _exit_with_parent(parent: int) -> None:
     """Pool-worker initializer: a worker whose driver died (kill -9) must stop training."""
     try:  # Linux: have the kernel kill us when the parent dies
@@ -108,8 +136,8 @@ class LocalExecutor:
 
     def run(self, tasks: list[Task]) -> Iterator[tuple[str, dict]]:
         if self.workers == 1 or len(tasks) == 1:  # no pool to start: run the points one by one here
-            for key, cfg, run_dir in tasks:
-                yield key, run_point(cfg, run_dir)
+            for keys, cfgs, run_dirs in tasks:
+                yield from zip(keys, run_points(cfgs, run_dirs))
             return
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -117,14 +145,14 @@ class LocalExecutor:
         # spawn, not fork: a forked child of a process that already runs torch threads can hang.
         with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=mp.get_context("spawn"),
                                  initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
-            futures = {pool.submit(run_point, cfg, run_dir): key for key, cfg, run_dir in tasks}
+            futures = {pool.submit(run_points, cfgs, run_dirs): keys for keys, cfgs, run_dirs in tasks}
             for fut in as_completed(futures):
                 try:
-                    res = fut.result()
+                    results = fut.result()
                 except BrokenProcessPool:
                     raise TwoClocksError("a sweep worker process died (out of memory?); run the same sweep "
                                          "again to resume it") from None
-                yield futures[fut], res
+                yield from zip(futures[fut], results)
 
     def close(self) -> None:
         pass
@@ -159,17 +187,17 @@ class RayExecutor:
 
     def run(self, tasks: list[Task]) -> Iterator[tuple[str, dict]]:
         ray = self.ray
-        remote = ray.remote(run_point).options(num_cpus=self.threads, num_gpus=self.gpus)
-        refs = {remote.remote(cfg, run_dir): key for key, cfg, run_dir in tasks}
+        remote = ray.remote(run_points).options(num_cpus=self.threads, num_gpus=self.gpus)
+        refs = {remote.remote(cfgs, run_dirs): keys for keys, cfgs, run_dirs in tasks}
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
             for ref in done:
-                key = refs.pop(ref)
+                keys = refs.pop(ref)
                 try:
-                    res = ray.get(ref)
+                    results = ray.get(ref)
                 except Exception as exc:  # the worker process died (after Ray's own retries)
-                    res = {"status": "failed", "error": one_line(exc)}
-                yield key, res
+                    results = [{"status": "failed", "error": one_line(exc)}] * len(keys)
+                yield from zip(keys, results)
 
     def close(self) -> None:
         if self.started:
@@ -211,8 +239,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
         write_table(out / "results.parquet", results_frame(points, rows))
         threads = spec.threads or 1
         workers = spec.workers or max(1, usable_cpus() // threads)
-        tasks = [(p.hash, _exec_config(p, spec, workers, threads), str((out / p.rel_dir).resolve()))
-                 for p in pending]
+        tasks = make_tasks(pending, spec, workers, threads, out)
         bar = tqdm(total=len(points), initial=done_before, desc="sweep", unit="point", disable=not progress,
                    dynamic_ncols=True)
         executor = _make_executor(spec, workers, threads, points) if tasks else None
@@ -234,7 +261,33 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
             if executor is not None:
                 executor.close()
         n_failed = sum(1 for r in rows.values() if r["status"] == "failed")
-        return SweepOutcome(len(points), done_before, len(tasks), n_failed, out / "results.parquet")
+        return SweepOutcome(len(points), done_before, sum(len(keys) for keys, _, _ in tasks), n_failed,
+                            out / "results.parquet")
+
+
+def make_tasks(pending: list[Point], spec: SweepSpec, workers: int, threads: int, out: Path) -> list[Task]:
+    """One task per point; with spec.group, the points of each groupable family (equal
+    `multi.group_key`) are dealt round-robin into at most `workers` tasks, so every worker
+    trains one batched group."""
+    def one(p: Point) -> tuple[str, dict, str]:
+        return p.hash, _exec_config(p, spec, workers, threads), str((out / p.rel_dir).resolve())
+
+    if not spec.group:
+        return [([k], [c], [d]) for k, c, d in map(one, pending)]
+    from twoclocks.multi import can_group, group_key
+    families: dict[str, list[Point]] = {}
+    for p in pending:
+        families.setdefault(group_key(p.cfg), []).append(p)
+    tasks: list[Task] = []
+    for members in families.values():
+        if len(members) == 1 or not can_group([m.cfg for m in members]):
+            tasks += [([k], [c], [d]) for k, c, d in map(one, members)]
+            continue
+        n = min(workers, len(members))
+        for i in range(n):
+            chunk = [one(m) for m in members[i::n]]
+            tasks.append(([k for k, _, _ in chunk], [c for _, c, _ in chunk], [d for _, _, d in chunk]))
+    return tasks
 
 
 def _exec_config(point: Point, spec: SweepSpec, workers: int, threads: int) -> dict:

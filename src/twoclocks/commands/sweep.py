@@ -1,5 +1,5 @@
 """`twoclocks sweep [SPEC.yaml] [key=value ...] [--grid key=v1,v2 ...] [--seeds S] --out DIR
-[--executor local|ray] [--address ADDR] [--workers K] [--threads T] [--retry-failed]`
+[--executor local|ray] [--address ADDR] [--workers K] [--threads T] [--group] [--retry-failed]`
 
 Runs a grid of points (see docs/sweeps.md); the same command again resumes it. With only
 --out DIR it continues the sweep recorded in DIR/sweep.json.
@@ -36,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, help="concurrent runs (default: cores // threads)")
     p.add_argument("--threads", type=int, help="torch threads per run (default 1 when runs share the machine)")
     p.add_argument("--gpus-per-run", type=float, help="Ray: GPUs per run on CUDA devices (default 1)")
+    p.add_argument("--group", action="store_const", const=True,
+                   help="train points that differ only in seed / data.N as one batched computation per "
+                        "worker (DiT and MLP; see docs/performance.md)")
     p.add_argument("--retry-failed", action="store_true", help="run points that failed before again")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
@@ -64,7 +67,7 @@ def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
         spec, out = load_recorded_spec(args.out), Path(args.out)
     else:
         raise ConfigError("give a SPEC.yaml, or --grid key=v1,v2 ... --out DIR, or --out DIR of an earlier sweep")
-    for key in ("executor", "address", "workers", "threads", "gpus_per_run"):
+    for key in ("executor", "address", "workers", "threads", "gpus_per_run", "group"):
         if getattr(args, key) is not None:
             setattr(spec, key, getattr(args, key))
     check_exec_options(spec)

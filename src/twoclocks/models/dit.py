@@ -16,14 +16,17 @@ from twoclocks.errors import ConfigError
 
 
 def sincos_2d(h: int, w: int, dim: int) -> torch.Tensor:
-    """Fixed 2-D sine-cosine position embedding (T, dim), half the channels per axis."""
+    """Fixed 2-D sine-cosine position embedding (T, dim), half the channels per axis; when dim
+    is not a multiple of 4 the last dim % 4 channels are zero."""
     def axis(n: int, d: int) -> torch.Tensor:
-        freqs = 1.0 / (10000 ** (torch.arange(d // 2, dtype=torch.float64) / (d // 2)))
+        freqs = 1.0 / (10000 ** (torch.arange(d // 2, dtype=torch.float64) / max(1, d // 2)))
         ang = torch.arange(n, dtype=torch.float64)[:, None] * freqs[None]
         return torch.cat([ang.sin(), ang.cos()], dim=1)
-    eh, ew = axis(h, dim // 2), axis(w, dim // 2)
+    quarter = dim // 4
+    eh, ew = axis(h, 2 * quarter), axis(w, 2 * quarter)
     grid = torch.cat([eh[:, None, :].expand(h, w, -1), ew[None, :, :].expand(h, w, -1)], dim=-1)
-    return grid.reshape(h * w, dim).float()
+    grid = torch.nn.functional.pad(grid.reshape(h * w, 4 * quarter), (0, dim - 4 * quarter))
+    return grid.float()
 
 
 class NoiseEmbedding(nn.Module):
