@@ -21,7 +21,7 @@ import tempfile
 import numpy as np
 import torch
 
-from common import interleaved, load_average, report, set_threads
+from common import interleaved, load_average, report, set_clock, set_threads
 from plain_models import PlainDiT, heun_generate
 from twoclocks.config import build_config
 from twoclocks.evaluate import score
@@ -45,10 +45,13 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--train-steps", type=int, default=300, help="steps trained before timing (realistic weights)")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="wall time, or process CPU time (robust to load with --threads 1)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
     set_threads(args.threads)
+    set_clock(args.clock)
     cfg = build_config([f"train.threads={args.threads}", *args.overrides])
     exp = build_experiment(cfg)
     with tempfile.TemporaryDirectory() as tmp:

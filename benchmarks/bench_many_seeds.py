@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import interleaved, load_average, report, set_threads
+from common import interleaved, load_average, report, set_clock, set_threads
 from twoclocks.config import build_config
 from twoclocks.experiment import build_experiment
 from twoclocks.multi import GroupTrainer, train_group
@@ -68,10 +68,13 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--steps", type=int, default=5, help="group steps per candidate per repetition")
     ap.add_argument("--end-to-end", action="store_true")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="wall time, or process CPU time (robust to load with --threads 1)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
     set_threads(args.threads)
+    set_clock(args.clock)
     results = [step_benchmark(K, args.threads, args.reps, args.steps, args.overrides) for K in args.K]
     if args.end_to_end:
         results += [end_to_end(K, args.threads, args.overrides) for K in args.K]

@@ -18,7 +18,7 @@ import tempfile
 
 import torch
 
-from common import interleaved, report, set_threads
+from common import interleaved, report, set_clock, set_threads
 from plain_models import PlainDiT, PlainGPT, edm_loss
 from twoclocks.config import build_config
 from twoclocks.experiment import build_experiment
@@ -63,10 +63,13 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=9)
     ap.add_argument("--steps", type=int, default=10, help="steps per candidate per repetition")
     ap.add_argument("--family", nargs="+", default=["dit", "gpt"])
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="wall time, or process CPU time (robust to load with --threads 1)")
     ap.add_argument("--json", action="store_true", help="also print one JSON line of the results")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
     set_threads(args.threads)
+    set_clock(args.clock)
     results = []
     for family in args.family:
         with tempfile.TemporaryDirectory() as tmp:

@@ -21,6 +21,17 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+CLOCK = time.perf_counter  # set_clock("cpu") switches every measurement to process CPU time
+
+
+def set_clock(kind: str) -> None:
+    """"wall" (perf_counter) or "cpu" (process_time). With one thread, CPU time ignores the
+    time the process waits for a core, so it measures the code rather than the machine's load;
+    with several threads it also counts OpenMP spinning, so use wall time there."""
+    global CLOCK
+    CLOCK = time.process_time if kind == "cpu" else time.perf_counter
+
+
 def interleaved(candidates: dict[str, Callable[[], None]], reps: int, inner: int = 1,
                 sync: Callable[[], None] | None = None) -> dict[str, list[float]]:
     """Seconds per call of each candidate, one entry per repetition; each repetition times
@@ -31,12 +42,12 @@ def interleaved(candidates: dict[str, Callable[[], None]], reps: int, inner: int
         for name in names[r % len(names):] + names[:r % len(names)]:
             if sync:
                 sync()
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             for _ in range(inner):
                 candidates[name]()
             if sync:
                 sync()
-            times[name].append((time.perf_counter() - t0) / inner)
+            times[name].append((CLOCK() - t0) / inner)
     return times
 
 
@@ -55,8 +66,10 @@ def load_average() -> str:
 def report(title: str, times: dict[str, list[float]], reference: str, unit: str = "calls/s",
            per_call: float = 1.0) -> dict:
     """Print median rates and median ratios against `reference`; return them as a dict."""
-    out = {"title": title, "reference": reference, "reps": len(times[reference]), "load_average": load_average()}
-    print(f"\n{title}  (median of {out['reps']} interleaved repetitions; load average {out['load_average']})")
+    clock = "cpu time" if CLOCK is time.process_time else "wall time"
+    out = {"title": title, "reference": reference, "reps": len(times[reference]), "load_average": load_average(),
+           "clock": clock}
+    print(f"\n{title}  (median of {out['reps']} interleaved repetitions, {clock}; load average {out['load_average']})")
     for name, ts in times.items():
         rate = per_call / statistics.median(ts)
         ratio = median_ratio(times[reference], ts)

@@ -59,24 +59,28 @@ class _GroupedLinearFn(torch.autograd.Function):
 
     The backward is written out because autograd's own for baddbmm computes the weight
     gradient as x^T grad, while F.linear (addmm with a transposed weight) computes grad^T x,
-    which rounds differently. Under autocast both cast the same tensors to the same dtype.
+    which rounds differently. Under autocast the inputs are cast once, as autocast would, and
+    the cast copies are what the backward uses, as F.linear's backward does.
     """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         device = x.device.type
-        ctx.autocast = (device, torch.get_autocast_dtype(device), torch.is_autocast_enabled(device))
+        ctx.dtypes = (x.dtype, weight.dtype, bias.dtype)
+        if torch.is_autocast_enabled(device):
+            dtype = torch.get_autocast_dtype(device)
+            x, weight, bias = x.to(dtype), weight.to(dtype), bias.to(dtype)
         ctx.save_for_backward(x, weight)
-        return torch.baddbmm(bias[:, None], x, weight.transpose(1, 2))
+        with torch.autocast(device, enabled=False):
+            return torch.baddbmm(bias[:, None], x, weight.transpose(1, 2))
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x, weight = ctx.saved_tensors
-        device, dtype, enabled = ctx.autocast
-        with torch.autocast(device, dtype=dtype, enabled=enabled):
-            grad_x = torch.bmm(grad, weight)                    # addmm: grad @ W
-            grad_w = torch.bmm(grad.transpose(1, 2), x)         # addmm: (grad^T @ x), not (x^T @ grad)^T
-        return grad_x.to(x.dtype), grad_w.to(weight.dtype), grad.sum(1).to(weight.dtype)
+        x_dtype, w_dtype, b_dtype = ctx.dtypes
+        grad_x = torch.bmm(grad, weight)                    # addmm: grad @ W
+        grad_w = torch.bmm(grad.transpose(1, 2), x)         # addmm: grad^T @ x, not (x^T @ grad)^T
+        return grad_x.to(x_dtype), grad_w.to(w_dtype), grad.sum(1).to(b_dtype)
 
 
 class GroupedLinear(nn.Module):
