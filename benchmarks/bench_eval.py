@@ -19,7 +19,6 @@ import sys
 import tempfile
 
 import numpy as np
-import torch
 
 from common import interleaved, load_average, report, set_clock, set_threads
 from plain_models import PlainDiT, heun_generate
