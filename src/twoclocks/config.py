@@ -278,18 +278,24 @@ def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """A YAML config file as flat overrides; nested sections and dotted keys both work."""
+def read_yaml_mapping(path: str | Path, label: str, expected: str = "a mapping") -> dict[str, Any]:
+    """A YAML file whose top level is a mapping; every problem is a one-line ConfigError that
+    starts with `label` (e.g. "--config FILE", "sweep spec FILE")."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"--config {path}: no such file")
+        raise ConfigError(f"{label}: no such file")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--config {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise ConfigError(f"{label}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"--config {path}: expected a mapping of config keys")
-    return flatten(data)
+        raise ConfigError(f"{label}: expected {expected}")
+    return data
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML config file as flat overrides; nested sections and dotted keys both work."""
+    return flatten(read_yaml_mapping(path, f"--config {path}", "a mapping of config keys"))
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

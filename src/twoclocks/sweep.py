@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
-import yaml
 
-from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides, parse_value
+from twoclocks.config import (RunConfig, apply_overrides, flatten, parse_overrides, parse_value,
+                              read_yaml_mapping)
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.io import read_json, write_json, write_table
 
@@ -115,14 +115,7 @@ def _grid(raw: Any, where: str) -> dict[str, list]:
 def load_spec(path: str | Path) -> SweepSpec:
     """A YAML sweep spec (see docs/sweeps.md); every point is validated by expand()."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"sweep spec {path}: no such file")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"sweep spec {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"sweep spec {path}: expected a mapping")
+    data = read_yaml_mapping(path, f"sweep spec {path}")
     known = {"base", "grid", "grids", "seeds", "executor", "workers", "address", "threads", "gpus_per_run",
              "group", "description"}
     unknown = sorted(set(data) - known)
