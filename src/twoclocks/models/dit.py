@@ -49,22 +49,43 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     return x * (1 + scale[:, None]) + shift[:, None]
 
 
+class ShortRowSoftmax(torch.autograd.Function):
+    """Softmax over the last dimension written as elementwise passes, for the few keys of a
+    small grid: torch's CPU softmax kernel vectorises along the row, so rows of 9 entries run
+    it about 5x slower than these passes do (forward and backward, docs/performance.md)."""
+
+    @staticmethod
+    def forward(ctx, scores: torch.Tensor) -> torch.Tensor:
+        p = (scores - scores.amax(dim=-1, keepdim=True)).exp_()
+        p = p.div_(p.sum(dim=-1, keepdim=True))
+        ctx.save_for_backward(p)
+        return p
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (p,) = ctx.saved_tensors
+        # d softmax: p * (g - <g, p>) along the row.
+        return p * (grad - (grad * p).sum(dim=-1, keepdim=True))
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Unmasked softmax attention: q, k, v (B, h, T, d) -> (B, h, T, d).
 
     Fused SDPA everywhere except bf16/fp16 on the CPU, where this build's fused kernels are
-    about 2x slower than the plain formula for the few tokens of a small grid (measured,
-    docs/performance.md).
+    about 2x slower than the plain formula for the few tokens of a small grid; the softmax
+    runs in fp32 (measured, docs/performance.md).
     """
     if q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16):
-        return ((q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)).softmax(dim=-1) @ v
+        scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)
+        return ShortRowSoftmax.apply(scores.float()).to(v.dtype) @ v
     return F.scaled_dot_product_attention(q, k, v)
 
 
 class DiTBlock(nn.Module):
     """Pre-LN attention + MLP, each modulated (shift, scale) and gated by the conditioning.
 
-    adaLN-Zero: the modulation layer starts at zero, so each block starts as the identity.
+    The block's six modulation vectors come from the DiT's one modulation layer (adaLN-Zero:
+    it starts at zero, so each block starts as the identity).
     """
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float):
@@ -78,14 +99,12 @@ class DiTBlock(nn.Module):
         # Exact (erf) GELU, as in the GPT and MLP families: on CPUs it is 2-5x faster than the
         # tanh approximation (docs/performance.md), and the two differ by < 5e-4.
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
-        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
-        nn.init.zeros_(self.ada[1].weight)
-        nn.init.zeros_(self.ada[1].bias)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """x: (B, T, D) tokens, c: (B, D) conditioning -> (B, T, D)."""
+    def forward(self, x: torch.Tensor, mods: torch.Tensor) -> torch.Tensor:
+        """x: (B, T, D) tokens, mods: (B or 1, 6D) shift, scale, gate of attention then MLP
+        -> (B, T, D)."""
         B, T, D = x.shape
-        sh1, sc1, g1, sh2, sc2, g2 = self.ada(c).chunk(6, dim=1)
+        sh1, sc1, g1, sh2, sc2, g2 = mods.chunk(6, dim=1)
         h = modulate(self.norm1(x), sh1, sc1)
         q, k, v = self.qkv(h).reshape(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
         a = attention(q, k, v).transpose(1, 2).reshape(B, T, D)
@@ -95,7 +114,15 @@ class DiTBlock(nn.Module):
 
 
 class DiT(nn.Module):
-    """F(x_in, c_noise): (B, C, H, W), (B,) -> (B, C, H, W)."""
+    """F(x_in, c_noise): (B, C, H, W), (B,) or (1,) -> (B, C, H, W).
+
+    A c_noise of shape (1,) is one noise level shared by the batch (as the sampler uses it):
+    the conditioning and the modulations are then computed once and broadcast.
+
+    Every adaLN modulation (six per block, shift and scale at the output) is a linear map of
+    SiLU(c), so they are one linear layer of width (6 depth + 2) D: the per-block layers of DiT
+    concatenated, computed by one matmul instead of depth + 1 small ones.
+    """
 
     def __init__(self, cfg: ModelConfig, channels: int, shape: tuple[int, int]):
         super().__init__()
@@ -110,9 +137,9 @@ class DiT(nn.Module):
         self.noise_embed = NoiseEmbedding(D)
         self.blocks = nn.ModuleList(DiTBlock(D, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
         self.norm_out = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
-        self.ada_out = nn.Sequential(nn.SiLU(), nn.Linear(D, 2 * D))
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(D, (6 * cfg.depth + 2) * D))
         self.out = nn.Linear(D, channels * p * p)
-        for m in (self.ada_out[1], self.out):  # zero-init the output path (adaLN-Zero)
+        for m in (self.modulation[1], self.out):  # zero-init modulations and output (adaLN-Zero)
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
 
@@ -129,9 +156,10 @@ class DiT(nn.Module):
         return x.reshape(B, self.C, self.H, self.W)
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
-        h = self.embed(self.patchify(x)) + self.pos
-        c = self.noise_embed(c_noise)
-        for block in self.blocks:
-            h = block(h, c)
-        shift, scale = self.ada_out(c).chunk(2, dim=1)
+        h = self.embed(self.patchify(x)) + self.pos                      # (B, T, D)
+        mods = self.modulation(self.noise_embed(c_noise))                 # (B or 1, (6 depth + 2) D)
+        per_block = 6 * h.shape[-1]
+        for i, block in enumerate(self.blocks):
+            h = block(h, mods[:, i * per_block:(i + 1) * per_block])
+        shift, scale = mods[:, len(self.blocks) * per_block:].chunk(2, dim=1)
         return self.unpatchify(self.out(modulate(self.norm_out(h), shift, scale)))
