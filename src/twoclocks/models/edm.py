@@ -43,7 +43,9 @@ def heun_sample(denoise: Denoiser, x_start: torch.Tensor, sigmas: torch.Tensor) 
     """Integrate the probability-flow ODE from sigmas[0] down to sigmas[-1] (deterministic).
 
     Args:
-        denoise: D(x, sigma) with x (B, C, H, W) and sigma (B,).
+        denoise: D(x, sigma) with x (B, C, H, W) and sigma (B,): each level is one scalar
+                 expanded to the batch (stride 0), which a denoiser may use to compute
+                 per-level work once (EDMDiffusion.denoise does).
         x_start: (B, C, H, W) state at sigmas[0] (for sampling: sigma_max * unit noise).
         sigmas:  (S+1,) decreasing noise levels; the last may be 0.
     Returns (B, C, H, W) the state at sigmas[-1].
@@ -113,7 +115,10 @@ class EDMDiffusion(DiffusionBase):
     def denoise(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """D(x; sigma). x: (B, C, H, W), sigma: (B,). Returns (B, C, H, W)."""
         c_skip, c_out, c_in = self.coefficients(sigma.reshape(-1, 1, 1, 1).to(x.dtype))
-        F_x = self.backbone(c_in * x, sigma.log() / 4)
+        # One level expanded to the batch (stride 0, as the sampler passes it): the backbone
+        # gets it once, shape (1,), and computes its conditioning once for the whole batch.
+        shared = sigma.dim() == 1 and len(sigma) > 1 and sigma.stride(0) == 0
+        F_x = self.backbone(c_in * x, (sigma[:1] if shared else sigma).log() / 4)
         return c_skip * x + c_out * F_x.to(x.dtype)
 
     def coefficients(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

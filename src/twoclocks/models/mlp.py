@@ -26,7 +26,7 @@ class ResidualMLPBlock(nn.Module):
 
 
 class MLPDenoiser(nn.Module):
-    """F(x_in, c_noise): (B, C, H, W), (B,) -> (B, C, H, W).
+    """F(x_in, c_noise): (B, C, H, W), (B,) or (1,) shared -> (B, C, H, W).
 
     The flattened input (B, P) is concatenated with the noise embedding (B, D), projected to
     width D, passed through `depth` residual MLP blocks and projected back to P. The output
@@ -47,7 +47,7 @@ class MLPDenoiser(nn.Module):
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
         B = x.shape[0]
-        h = self.inp(torch.cat([x.reshape(B, -1), self.noise_embed(c_noise).to(x.dtype)], dim=1))
+        h = self.inp(torch.cat([x.reshape(B, -1), self.noise_embed(c_noise).to(x.dtype).expand(B, -1)], dim=1))
         for block in self.blocks:
             h = block(h)
         return self.out(self.norm_out(h)).reshape(B, self.C, self.H, self.W)
