@@ -70,7 +70,9 @@ class EvalConfig:
     samples: int = 512             # M generated samples per evaluation (same noise every time)
     points: int = 24               # evaluations on a geometric grid from `first` to train.steps
     first: int = 10                # first evaluation step
-    batch: int = 1024              # generation batch size
+    batch: int = 0                 # samples generated per chunk; 0 = auto: 128 on a CPU (a
+                                   # chunk's activations stay in cache: 1.5x faster than 512),
+                                   # all at once on a GPU
     keep_checkpoints: str = "all"  # all | last: keep the model weights of every evaluation?
     keep_samples: bool = True      # save per-sample outcomes (packed samples, NN distance)
     noise_seed: int | None = None  # seed of the fixed per-sample sampling noise; None = run seed
@@ -219,10 +221,12 @@ def validate(cfg: RunConfig) -> None:
                 "model.heads": cfg.model.heads, "model.patch": cfg.model.patch,
                 "model.sample_steps": cfg.model.sample_steps, "eval.samples": cfg.eval.samples,
                 "eval.points": cfg.eval.points, "eval.first": cfg.eval.first,
-                "eval.batch": cfg.eval.batch, "train.checkpoint_every": cfg.train.checkpoint_every}
+                "train.checkpoint_every": cfg.train.checkpoint_every}
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key} must be positive, got {value}")
+    if cfg.eval.batch < 0:
+        raise ConfigError(f"eval.batch must be positive (or 0 for auto), got {cfg.eval.batch}")
     if cfg.model.family not in FAMILIES:
         raise ConfigError(f"unknown model {cfg.model.family!r}; choose one of {sorted(FAMILIES)}")
     if cfg.train.lr <= 0:

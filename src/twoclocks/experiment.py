@@ -92,8 +92,20 @@ def precision_context(device: torch.device, precision: str) -> contextlib.ExitSt
     return stack
 
 
+CPU_GENERATION_CHUNK = 128  # samples per chunk on a CPU (eval.batch = 0): docs/performance.md
+
+
+def generation_chunk(batch: int, num: int, device: torch.device) -> int:
+    """Samples per generation chunk: `batch` if positive; else (auto) CPU_GENERATION_CHUNK on a
+    CPU, where smaller chunks keep their activations in cache, and all `num` on an accelerator."""
+    if batch > 0:
+        return batch
+    return CPU_GENERATION_CHUNK if device.type == "cpu" else max(num, 1)
+
+
 def generate(model: GenerativeModel, noise: torch.Tensor, batch: int, precision: str = "fp32") -> np.ndarray:
-    """Generate from fixed noise in chunks of `batch`; returns uint8 cells (M, H, W).
+    """Generate from fixed noise in chunks of `batch` samples (0 = auto, `generation_chunk`);
+    returns uint8 cells (M, H, W).
 
     In bf16 the network runs from a bf16 copy of the weights, so that neither they nor the
     activations are cast back and forth at every op (a quarter faster than autocast alone on
@@ -105,7 +117,8 @@ def generate(model: GenerativeModel, noise: torch.Tensor, batch: int, precision:
     out = []
     # inference_mode: no autograd bookkeeping at all (generation never needs gradients).
     with torch.inference_mode(), precision_context(noise.device, precision):
-        for start in range(0, len(noise), batch):
-            out.append(net.generate(noise[start:start + batch]))
+        chunk = generation_chunk(batch, len(noise), noise.device)
+        for start in range(0, len(noise), chunk):
+            out.append(net.generate(noise[start:start + chunk]))
     model.train(was_training)
     return np.concatenate(out)
