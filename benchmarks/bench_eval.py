@@ -67,7 +67,7 @@ def main() -> int:
             score(cells, exp.task, exp.index, cfg.clocks.ci_level)
 
         def plain_eval() -> None:
-            plain_score(heun_generate(plain, noise, sd, m.sample_steps).numpy(), exp.train_cells, G)
+            plain_score(heun_generate(plain, noise, sd, m.sample_steps, m.sigma_min, m.sigma_max, m.rho).numpy(), exp.train_cells, G)
 
         cands = {"plain eager fp32 (reference)": plain_eval, f"twoclocks {cfg.train.precision}": project_eval}
         for fn in cands.values():

@@ -90,10 +90,12 @@ def edm_loss(net: nn.Module, y: torch.Tensor, sd: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def heun_generate(net: nn.Module, noise: torch.Tensor, sd: float, steps: int = 12) -> torch.Tensor:
+def heun_generate(net: nn.Module, noise: torch.Tensor, sd: float, steps: int = 12,
+                  sigma_min: float = 0.02, sigma_max: float = 20.0, rho: float = 7.0) -> torch.Tensor:
     """EDM's deterministic Heun sampler from unit noise; returns the final sign bits as uint8."""
     i = torch.arange(steps, dtype=torch.float64)
-    sig = (80 ** (1 / 7) + i / (steps - 1) * (0.002 ** (1 / 7) - 80 ** (1 / 7))) ** 7
+    lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
+    sig = (hi + i / (steps - 1) * (lo - hi)) ** rho
     sig = torch.cat([sig, torch.zeros(1, dtype=torch.float64)]).float()
     x = noise * sig[0]
     for s0, s1 in zip(sig[:-1], sig[1:]):

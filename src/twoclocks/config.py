@@ -40,8 +40,12 @@ class ModelConfig:
     sigma_data: float | None = None  # std of the encoded data; None = measured on the training set
     P_mean: float = -1.2           # mean of ln(sigma) during training
     P_std: float = 1.2             # std of ln(sigma) during training
-    sigma_min: float = 0.002       # last noise level of the sampler
-    sigma_max: float = 80.0        # first noise level of the sampler
+    # The sampler's noise range: narrower than EDM's image default (80 -> 0.002), which spends
+    # its steps where +-1 cells are undecided or already decided; at the same 12 steps this
+    # cuts its bias on `valid` during the rule transition from 4-5 to ~1 Wilson half-width
+    # (benchmarks/sampler_accuracy.py, docs/protocol.md "Sampler accuracy").
+    sigma_min: float = 0.02        # last noise level of the sampler
+    sigma_max: float = 20.0        # first noise level of the sampler
     rho: float = 7.0               # time-step exponent of the sampler's noise schedule
     sample_steps: int = 12         # Heun steps (2*steps-1 network evaluations per sample)
     # Autoregressive sampling.
