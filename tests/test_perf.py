@@ -71,6 +71,32 @@ def test_group_step_matches_single_steps(precision):
         assert all(torch.equal(t.loss_sum, m.loss_sum) for t, m in zip(singles, group.members))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_group_adamw_is_bit_identical_at_full_width(threads):
+    """The stacked AdamW at the default width (tensors large enough to be split between
+    threads), after steps with nonzero moments, against single runs, in bf16."""
+    before = torch.get_num_threads()
+    wide = [o for o in TINY if not o.startswith(("model.width", "model.heads", "train.threads"))]
+    cfgs = [build_config(wide + m + ["model.width=128", f"train.threads={threads}"]) for m in MEMBERS[:2]]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            singles = [Trainer(build_experiment(c), tmp, progress=False) for c in cfgs]
+            group = GroupTrainer([Trainer(build_experiment(c), tmp, progress=False) for c in cfgs])
+            assert group.stacked and group.loose   # both update paths are exercised
+            for _ in range(3):
+                group.train_step()
+                for t in singles:
+                    t.train_step()
+            group.to_members()
+            for t, m in zip(singles, group.members):
+                for (name, p), q in zip(t.model.named_parameters(), m.model.parameters()):
+                    assert torch.equal(p, q), name
+                    for key, value in t.optimizer.state[p].items():
+                        assert torch.equal(value, m.optimizer.state[q][key]), (name, key)
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_group_resumes_after_a_crash(tmp_path, monkeypatch):
     cfgs = [build_config(TINY + m) for m in MEMBERS[:2]]
     for i, c in enumerate(cfgs):

@@ -195,11 +195,15 @@ class GroupTrainer:
     generators, loss sums, metric rows and run directories; their models and optimizers are
     brought up to date from the group before every evaluation and checkpoint.
 
-    The forward and backward passes are batched; the AdamW update is not: each member has its
-    own fused AdamW over views of its slice of the stacked weights, because the fused kernel
-    rounds a tensor's last (size mod vector width) elements differently from the others, so
-    one update over the stacked tensors would not be the member's single-run update.
+    The whole step is batched, the AdamW update mostly so. The fused AdamW kernel is
+    elementwise but runs a tensor's last (size mod vector width) elements through scalar code,
+    which rounds differently: so weights whose per-member size is a multiple of ALIGNED get one
+    fused AdamW over the stacked tensors (member k's slice gets its single run's update bit for
+    bit, tests/test_perf.py), and the few others (e.g. a 4-element output bias) keep one AdamW
+    per member over views of its slices.
     """
+
+    ALIGNED = 64   # elements: a multiple of every vector width, also split in two threads
 
     def __init__(self, members: list[Trainer], progress: bool = False):
         self.members, self.progress = members, progress
@@ -207,9 +211,12 @@ class GroupTrainer:
         self.model = GroupedDiffusion([m.model for m in members])
         self.names = [name for name, _ in self.model.named_parameters()]
         self.params = [p for _, p in self.model.named_parameters()]
-        # views[k][i]: member k's slice of stacked parameter i, sharing its storage.
-        self.views = [[nn.Parameter(P.detach()[k]) for P in self.params] for k in range(len(members))]
-        self.optimizers = [make_optimizer(v, self.cfg.train, self.device) for v in self.views]
+        self.stacked = [i for i, P in enumerate(self.params) if P[0].numel() % self.ALIGNED == 0]
+        self.loose = [i for i in range(len(self.params)) if i not in self.stacked]
+        self.optimizer = make_optimizer([self.params[i] for i in self.stacked], self.cfg.train, self.device)
+        # views[k][j]: member k's slice of loose parameter j, sharing its storage.
+        self.views = [[nn.Parameter(self.params[i].detach()[k]) for i in self.loose] for k in range(len(members))]
+        self.loose_optimizers = [make_optimizer(v, self.cfg.train, self.device) for v in self.views] if self.loose else []
         self.step = members[0].step
         self.from_members()
 
@@ -217,30 +224,48 @@ class GroupTrainer:
     def from_members(self) -> None:
         """Take the members' weights and AdamW moments (at the start and on resume)."""
         with torch.no_grad():
-            for k, (m, opt) in enumerate(zip(self.members, self.optimizers)):
-                for name, P, view in zip(self.names, self.params, self.views[k]):
-                    p = m.model.get_parameter(name)
+            for i, (name, P) in enumerate(zip(self.names, self.params)):
+                ps = [m.model.get_parameter(name) for m in self.members]
+                states = [m.optimizer.state.get(p) for m, p in zip(self.members, ps)]
+                for k, p in enumerate(ps):
                     P[k].copy_(p)
-                    if p in m.optimizer.state:
-                        opt.state[view] = {key: t.clone() for key, t in m.optimizer.state[p].items()}
+                if any(st is None for st in states):
+                    if not all(st is None for st in states):
+                        raise ConfigError("cannot group runs of which some have AdamW state and some not")
+                    continue
+                if i in self.stacked:   # the members' moments stacked; the step count is shared
+                    self.optimizer.state[P] = {n: states[0][n].clone() if n == "step" else
+                                               torch.stack([st[n] for st in states]) for n in states[0]}
+                else:
+                    for k, st in enumerate(states):
+                        view = self.views[k][self.loose.index(i)]
+                        self.loose_optimizers[k].state[view] = {n: t.clone() for n, t in st.items()}
 
     def to_members(self) -> None:
         """Give every member its weights, AdamW moments and learning rate, so that its
         evaluation and its last.pt are exactly a single run's."""
+        lr = self.optimizer.param_groups[0]["lr"]
         with torch.no_grad():
-            for k, (m, opt) in enumerate(zip(self.members, self.optimizers)):
-                for name, P, view in zip(self.names, self.params, self.views[k]):
+            for i, (name, P) in enumerate(zip(self.names, self.params)):
+                for k, m in enumerate(self.members):
                     p = m.model.get_parameter(name)
                     p.copy_(P[k])
-                    if view in opt.state:
-                        m.optimizer.state[p] = {key: t.clone() for key, t in opt.state[view].items()}
+                    if i in self.stacked:
+                        st = self.optimizer.state.get(P)
+                        member_state = st and {n: t.clone() if n == "step" else t[k].clone() for n, t in st.items()}
+                    else:
+                        st = self.loose_optimizers[k].state.get(self.views[k][self.loose.index(i)])
+                        member_state = st and {n: t.clone() for n, t in st.items()}
+                    if member_state:
+                        m.optimizer.state[p] = member_state
+            for m in self.members:
                 for group in m.optimizer.param_groups:
-                    group["lr"] = opt.param_groups[0]["lr"]
+                    group["lr"] = lr
 
     # ----- loop ------------------------------------------------------------------------------
     def train_step(self) -> None:
         """One step of every member: the single run's draws from each member's generator,
-        one batched forward and backward, each member's own AdamW update."""
+        one batched forward, backward and AdamW update."""
         tc = self.cfg.train
         lr = self.members[0].lr_at(self.step)
         ys, sigmas, noises = [], [], []
@@ -255,11 +280,13 @@ class GroupTrainer:
         for P in self.params:
             P.grad = None
         torch.stack(losses).sum().backward()   # members share no weight: each gets its own gradient
-        for k, opt in enumerate(self.optimizers):
-            for view, P in zip(self.views[k], self.params):
-                view.grad = P.grad[k]
+        for opt in [self.optimizer, *self.loose_optimizers]:
             for group in opt.param_groups:
                 group["lr"] = lr
+        self.optimizer.step()
+        for k, opt in enumerate(self.loose_optimizers):
+            for view, i in zip(self.views[k], self.loose):
+                view.grad = self.params[i].grad[k]
             opt.step()
         for m, loss in zip(self.members, losses):
             m.loss_sum += loss.detach().double()
