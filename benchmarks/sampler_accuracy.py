@@ -5,8 +5,8 @@ of network evaluations, 2 steps - 1. This measures what a schedule changes again
     python benchmarks/sampler_accuracy.py RUN_DIR [--schedules 80:7:96 80:7:12 20:7:12 ...]
                                           [--every 3] [--threads 1] [--csv FILE]
 
-Schedules are sigma_max:rho:steps[:sigma_min] (default sigma_min: the run's); the first is the
-reference. For
+Schedules are [sampler:]sigma_max:rho:steps[:sigma_min] (sampler heun, the default, or
+dpmpp_2m; default sigma_min: the run's); the first is the reference. For
 every `--every`-th saved checkpoint of a finished diffusion run (and for the run's exact
 empirical and population denoisers) it generates the run's own M fixed-noise samples with each
 schedule and prints the fraction of samples decoded to the same cells as the reference
@@ -32,15 +32,21 @@ from twoclocks.config import from_dict
 from twoclocks.evaluate import score
 from twoclocks.experiment import build_experiment, generate, sample_noise
 from twoclocks.io import read_json
-from twoclocks.models.edm import AnalyticDiffusion, DiffusionBase
+from twoclocks.models.edm import SAMPLERS, AnalyticDiffusion, DiffusionBase
 from twoclocks.reference import empirical_denoiser, population_denoiser
 
 
 def parse_schedule(text: str, sigma_min: float) -> dict:
-    """'sigma_max:rho:steps[:sigma_min]' -> the model config fields it sets."""
+    """'[sampler:]sigma_max:rho:steps[:sigma_min]' -> the model config fields it sets."""
     parts = text.split(":")
-    return {"sigma_max": float(parts[0]), "rho": float(parts[1]), "sample_steps": int(parts[2]),
-            "sigma_min": float(parts[3]) if len(parts) > 3 else sigma_min}
+    sampler = parts.pop(0) if parts[0] in SAMPLERS else "heun"
+    return {"sampler": sampler, "sigma_max": float(parts[0]), "rho": float(parts[1]),
+            "sample_steps": int(parts[2]), "sigma_min": float(parts[3]) if len(parts) > 3 else sigma_min}
+
+
+def network_evaluations(fields: dict) -> int:
+    steps = fields["sample_steps"]
+    return 2 * steps - 1 if fields["sampler"] == "heun" else steps
 
 
 def study(run_dir: Path, schedules: list[str], every: int) -> pd.DataFrame:
@@ -69,14 +75,13 @@ def study(run_dir: Path, schedules: list[str], every: int) -> pd.DataFrame:
         for text in schedules:
             fields = parse_schedule(text, cfg.model.sigma_min)
             model.cfg = dataclasses.replace(model.cfg, **fields)   # generation reads model.cfg
-            steps = fields["sample_steps"]
             t0 = time.perf_counter()
             cells = generate(model, noise, cfg.eval.batch, precision)
             seconds = time.perf_counter() - t0
             finest = cells if finest is None else finest
             m, _ = score(cells, exp.task, exp.index, cfg.clocks.ci_level)
             agree = float((cells.reshape(len(cells), -1) == finest.reshape(len(cells), -1)).all(axis=1).mean())
-            rows.append({"model": label, "schedule": text, "nfe": 2 * steps - 1, "agree": agree,
+            rows.append({"model": label, "schedule": text, "nfe": network_evaluations(fields), "agree": agree,
                          "valid": m["valid"], "valid_hw": (m["valid_hi"] - m["valid_lo"]) / 2,
                          "mem": m["mem"], "mem_hw": (m["mem_hi"] - m["mem_lo"]) / 2, "seconds": seconds})
     return pd.DataFrame(rows)
@@ -86,7 +91,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("--schedules", nargs="+", default=["80:7:96", "80:7:24", "80:7:12", "80:7:8"],
-                    help="sigma_max:rho:steps[:sigma_min], the first is the reference")
+                    help="[sampler:]sigma_max:rho:steps[:sigma_min], the first is the reference")
     ap.add_argument("--every", type=int, default=3, help="use every k-th saved checkpoint")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--csv", type=Path, help="also write the table here")

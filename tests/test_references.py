@@ -21,18 +21,20 @@ def _sample(overrides, which):
     return metrics, outcomes
 
 
+@pytest.mark.parametrize("sampler", ["heun", "dpmpp_2m"])
 @pytest.mark.parametrize("G", [2, 3, 4])
-def test_population_denoiser_is_valid_and_not_copying(G):
-    m, _ = _sample([f"task.G={G}", "data.N=64", "task.layout=random"], "population")
+def test_population_denoiser_is_valid_and_not_copying(G, sampler):
+    m, _ = _sample([f"task.G={G}", "data.N=64", "task.layout=random", f"model.sampler={sampler}"], "population")
     assert m["valid"] >= 0.99
     # copying within chance: mem_chance is 64/2^(36-36/G) <= 3e-4; 512 samples -> expect 0 copies
     assert m["mem"] <= m["mem_chance"] + 3 / 512
     assert m["unique_novel_valid"] >= 0.99
 
 
+@pytest.mark.parametrize("sampler", ["heun", "dpmpp_2m"])
 @pytest.mark.parametrize("G", [2, 3])
-def test_empirical_denoiser_copies(G):
-    m, out = _sample([f"task.G={G}", "data.N=32"], "empirical")
+def test_empirical_denoiser_copies(G, sampler):
+    m, out = _sample([f"task.G={G}", "data.N=32", f"model.sampler={sampler}"], "empirical")
     assert m["mem"] >= 0.99
     assert m["valid"] >= 0.99
     assert m["nn_hamming_mean"] == 0.0

@@ -47,7 +47,8 @@ class ModelConfig:
     sigma_min: float = 0.02        # last noise level of the sampler
     sigma_max: float = 20.0        # first noise level of the sampler
     rho: float = 7.0               # time-step exponent of the sampler's noise schedule
-    sample_steps: int = 12         # Heun steps (2*steps-1 network evaluations per sample)
+    sample_steps: int = 12         # noise levels of the sampler (then 0)
+    sampler: str = "heun"          # heun (2*steps-1 network evaluations per sample) | dpmpp_2m (steps)
     # Autoregressive sampling.
     temperature: float = 1.0       # GPT: softmax temperature of ancestral sampling
 
@@ -233,6 +234,8 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"eval.batch must be positive (or 0 for auto), got {cfg.eval.batch}")
     if cfg.model.family not in FAMILIES:
         raise ConfigError(f"unknown model {cfg.model.family!r}; choose one of {sorted(FAMILIES)}")
+    if cfg.model.sampler not in ("heun", "dpmpp_2m"):
+        raise ConfigError(f"unknown model.sampler {cfg.model.sampler!r}; choose heun or dpmpp_2m")
     if cfg.train.lr <= 0:
         raise ConfigError(f"train.lr must be positive, got {cfg.train.lr}")
     if cfg.model.width % cfg.model.heads:
