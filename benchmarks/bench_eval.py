@@ -5,7 +5,7 @@ the eval share this implies for a whole default run, from interleaved training-s
 
     python benchmarks/bench_eval.py [--threads 2] [--reps 5] [overrides ...]
 
-Both sides generate the same number of samples with the same number of Heun steps, so the
+Both sides generate the same number of samples with the same sampler and noise levels, so the
 metrics' confidence intervals are the same; the project's side is exactly `Trainer.evaluate`
 minus writing the per-sample file.
 """
@@ -21,7 +21,7 @@ import tempfile
 import numpy as np
 
 from common import interleaved, load_average, report, set_clock, set_threads
-from plain_models import PlainDiT, heun_generate
+from plain_models import PlainDiT, plain_generate
 from twoclocks.config import build_config
 from twoclocks.evaluate import score
 from twoclocks.experiment import build_experiment, eval_schedule, generate
@@ -67,13 +67,14 @@ def main() -> int:
             score(cells, exp.task, exp.index, cfg.clocks.ci_level)
 
         def plain_eval() -> None:
-            plain_score(heun_generate(plain, noise, sd, m.sample_steps, m.sigma_min, m.sigma_max, m.rho).numpy(), exp.train_cells, G)
+            plain_score(plain_generate(plain, noise, sd, m.sample_steps, m.sigma_min, m.sigma_max, m.rho,
+                                       m.sampler).numpy(), exp.train_cells, G)
 
         cands = {"plain eager fp32 (reference)": plain_eval, f"twoclocks {cfg.train.precision}": project_eval}
         for fn in cands.values():
             fn()
         times = interleaved(cands, args.reps)
-        res = report(f"evaluation of {ec.samples} samples, {m.sample_steps} Heun steps, {args.threads} threads",
+        res = report(f"evaluation of {ec.samples} samples, {m.sampler} {m.sample_steps} levels, {args.threads} threads",
                      times, "plain eager fp32 (reference)", "evaluations/s")
         # The eval share of a run of this config: train.steps steps at the measured rate plus one
         # evaluation per scheduled point (checkpoint I/O excluded), timed back to back.

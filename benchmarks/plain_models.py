@@ -90,21 +90,32 @@ def edm_loss(net: nn.Module, y: torch.Tensor, sd: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def heun_generate(net: nn.Module, noise: torch.Tensor, sd: float, steps: int = 12,
-                  sigma_min: float = 0.02, sigma_max: float = 20.0, rho: float = 7.0) -> torch.Tensor:
-    """EDM's deterministic Heun sampler from unit noise; returns the final sign bits as uint8."""
+def plain_generate(net: nn.Module, noise: torch.Tensor, sd: float, steps: int = 16, sigma_min: float = 0.02,
+                   sigma_max: float = 20.0, rho: float = 7.0, sampler: str = "dpmpp_2m") -> torch.Tensor:
+    """The deterministic samplers of EDM (Heun) and DPM-Solver++(2M) from unit noise, written
+    plainly; returns the final sign bits as uint8."""
     i = torch.arange(steps, dtype=torch.float64)
     lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
     sig = (hi + i / (steps - 1) * (lo - hi)) ** rho
     sig = torch.cat([sig, torch.zeros(1, dtype=torch.float64)]).float()
     x = noise * sig[0]
+    d_prev = h_prev = None
     for s0, s1 in zip(sig[:-1], sig[1:]):
-        d0 = (x - edm_denoise(net, x, s0.expand(len(x)), sd)) / s0
-        x1 = x + (s1 - s0) * d0
+        d0 = edm_denoise(net, x, s0.expand(len(x)), sd)
+        if sampler == "heun":
+            x1 = x + (s1 - s0) * (x - d0) / s0
+            if s1 > 0:
+                d1 = edm_denoise(net, x1, s1.expand(len(x)), sd)
+                x1 = x + (s1 - s0) * ((x - d0) / s0 + (x1 - d1) / s1) / 2
+            x = x1
+            continue
+        d = d0
+        if s1 > 0 and d_prev is not None:
+            r = h_prev / torch.log(s0 / s1)
+            d = (1 + 1 / (2 * r)) * d0 - d_prev / (2 * r)
+        x = (s1 / s0) * x + (1 - s1 / s0) * d
         if s1 > 0:
-            d1 = (x1 - edm_denoise(net, x1, s1.expand(len(x)), sd)) / s1
-            x1 = x + (s1 - s0) * (d0 + d1) / 2
-        x = x1
+            d_prev, h_prev = d0, torch.log(s0 / s1)
     return (x[:, 0] > 0).to(torch.uint8)
 
 

@@ -1,6 +1,7 @@
 """How accurate is the evaluation's sampler? Each evaluation integrates the probability-flow
-ODE with Heun steps on the EDM noise schedule (sigma_max, rho, steps); its cost is the number
-of network evaluations, 2 steps - 1. This measures what a schedule changes against a fine one.
+ODE on the EDM noise schedule (sampler, sigma_max, rho, steps); its cost is the number
+of network evaluations (heun: 2 steps - 1; dpmpp_2m: steps). This measures what a schedule
+changes against a fine one.
 
     python benchmarks/sampler_accuracy.py RUN_DIR [--schedules 80:7:96 80:7:12 20:7:12 ...]
                                           [--every 3] [--threads 1] [--csv FILE]

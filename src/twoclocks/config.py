@@ -40,15 +40,15 @@ class ModelConfig:
     sigma_data: float | None = None  # std of the encoded data; None = measured on the training set
     P_mean: float = -1.2           # mean of ln(sigma) during training
     P_std: float = 1.2             # std of ln(sigma) during training
-    # The sampler's noise range: narrower than EDM's image default (80 -> 0.002), which spends
-    # its steps where +-1 cells are undecided or already decided; at the same 12 steps this
-    # cuts its bias on `valid` during the rule transition from 4-5 to ~1 Wilson half-width
-    # (benchmarks/sampler_accuracy.py, docs/protocol.md "Sampler accuracy").
+    # The sampler: the cheapest measured schedule whose error stays within about one Wilson
+    # half-width of a 96-step solve at every checkpoint (docs/protocol.md "Sampler accuracy",
+    # benchmarks/sampler_accuracy.py). EDM's image range (80 -> 0.002) with 12 Heun steps
+    # under-counted `valid` by up to 5 half-widths during the rule transition.
     sigma_min: float = 0.02        # last noise level of the sampler
     sigma_max: float = 20.0        # first noise level of the sampler
     rho: float = 7.0               # time-step exponent of the sampler's noise schedule
-    sample_steps: int = 12         # noise levels of the sampler (then 0)
-    sampler: str = "heun"          # heun (2*steps-1 network evaluations per sample) | dpmpp_2m (steps)
+    sample_steps: int = 16         # noise levels of the sampler (then 0)
+    sampler: str = "dpmpp_2m"      # dpmpp_2m (steps network evaluations per sample) | heun (2*steps-1)
     # Autoregressive sampling.
     temperature: float = 1.0       # GPT: softmax temperature of ancestral sampling
 
