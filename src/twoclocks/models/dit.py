@@ -158,8 +158,11 @@ class DiT(nn.Module):
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
         h = self.embed(self.patchify(x)) + self.pos                      # (B, T, D)
         mods = self.modulation(self.noise_embed(c_noise))                 # (B or 1, (6 depth + 2) D)
-        per_block = 6 * h.shape[-1]
-        for i, block in enumerate(self.blocks):
-            h = block(h, mods[:, i * per_block:(i + 1) * per_block])
-        shift, scale = mods[:, len(self.blocks) * per_block:].chunk(2, dim=1)
+        D = h.shape[-1]
+        # One split (its backward is one concatenation, where slicing would add K zero-padded
+        # copies of the full gradient).
+        *per_block, last = mods.split([6 * D] * len(self.blocks) + [2 * D], dim=1)
+        for block, block_mods in zip(self.blocks, per_block):
+            h = block(h, block_mods)
+        shift, scale = last.chunk(2, dim=1)
         return self.unpatchify(self.out(modulate(self.norm_out(h), shift, scale)))
