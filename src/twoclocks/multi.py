@@ -33,20 +33,17 @@ import copy
 import time
 from pathlib import Path
 
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from twoclocks import checkpoint
 from twoclocks.config import RunConfig
 from twoclocks.errors import ConfigError
 from twoclocks.experiment import build_experiment, precision_context
-from twoclocks.io import write_table
 from twoclocks.models.edm import EDMDiffusion, loss_weight, preconditioning
 from twoclocks.runner import check_writable
-from twoclocks.trainer import FINITE_CHECK_EVERY, Trainer, load_summary, make_optimizer, save_run_inputs
+from twoclocks.trainer import Trainer, load_summary, make_optimizer, save_run_inputs, train_on_schedule
 
 GROUPABLE_FAMILIES = ("dit", "mlp")
 # Config fields in which the members of one group may differ.
@@ -296,45 +293,30 @@ class GroupTrainer:
 
     def run(self) -> list[dict]:
         """Train every member to train.steps, evaluating and checkpointing each exactly where a
-        single run would; returns the members' summaries. Training time is split evenly."""
-        ms, cfg = self.members, self.cfg
+        single run would (the same `train_on_schedule`); returns the members' summaries."""
         t_start = time.perf_counter()
-        for m in ms:
+        for m in self.members:
             m._t0 = t_start
-        eval_steps = [s for s in ms[0].exp.eval_steps if s > self.step]
-        if self.step == 0:
-            for m in ms:
-                m.save_last()
-        bar = tqdm(total=cfg.train.steps, initial=self.step, disable=not self.progress, unit="step",
-                   desc=f"group of {len(ms)} {cfg.model.family}", dynamic_ncols=True)
-        last_saved = self.step
-        try:
-            while self.step < cfg.train.steps:
-                target = min(eval_steps[0], last_saved + cfg.train.checkpoint_every)
-                t0 = time.perf_counter()
-                while self.step < target:
-                    self.train_step()
-                    if self.step % FINITE_CHECK_EVERY == 0:
-                        self.check_finite()
-                    bar.update(1)
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize()
-                for m in ms:
-                    m.train_seconds += (time.perf_counter() - t0) / len(ms)
-                self.check_finite()
-                self.to_members()
-                if self.step == eval_steps[0]:
-                    eval_steps.pop(0)
-                    for m in ms:
-                        m.rows.append(m.evaluate())
-                        write_table(m.run_dir / "metrics.parquet", pd.DataFrame(m.rows))
-                        m.save_snapshot()
-                for m in ms:
-                    m.save_last()
-                last_saved = self.step
-        finally:
-            bar.close()
-        return [m.finish() for m in ms]
+        train_on_schedule(self, self.members[0].exp.eval_steps, self.device,
+                          f"group of {len(self.members)} {self.cfg.model.family}", self.progress)
+        return [m.finish() for m in self.members]
+
+    # ----- the hooks of train_on_schedule ----------------------------------------------------
+    def end_segment(self, seconds: float) -> None:
+        """Split the segment's time evenly and bring every member up to date."""
+        for m in self.members:
+            m.train_seconds += seconds / len(self.members)
+        self.to_members()
+
+    def evaluate_and_record(self) -> dict:
+        """Each member evaluates and records as a single run does (member by member: one batch
+        of all members falls out of cache, docs/performance.md); the bar shows the first."""
+        postfixes = [m.evaluate_and_record() for m in self.members]
+        return postfixes[0]
+
+    def save_last(self) -> None:
+        for m in self.members:
+            m.save_last()
 
     def check_finite(self) -> None:
         for m in self.members:

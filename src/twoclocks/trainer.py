@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from twoclocks import __version__, checkpoint
 from twoclocks.clocks import compute_clocks, format_clock
-from twoclocks.config import RunConfig, TrainConfig
+from twoclocks.config import TrainConfig
 from twoclocks.errors import TrainingDiverged
 from twoclocks.evaluate import save_outcomes, score
 from twoclocks.experiment import SEED_TRAIN, Experiment, generate, precision_context, sample_noise
@@ -149,39 +149,22 @@ class Trainer:
         """Train to train.steps (from the current state) and write every output file."""
         self._t0 = time.perf_counter()
         cfg = self.cfg
-        eval_steps = [s for s in self.exp.eval_steps if s > self.step]
-        if self.step == 0:
-            self.save_last()
-        bar = tqdm(total=cfg.train.steps, initial=self.step, disable=not self.progress,
-                   desc=f"{cfg.model.family} {self.exp.task.describe()} N={cfg.data.N}", unit="step",
-                   dynamic_ncols=True)
-        last_saved = self.step
-        try:
-            while self.step < cfg.train.steps:
-                target = min(eval_steps[0], last_saved + cfg.train.checkpoint_every)
-                t0 = time.perf_counter()
-                while self.step < target:
-                    self.train_step()
-                    if self.step % FINITE_CHECK_EVERY == 0:
-                        self.check_finite()
-                    bar.update(1)
-                if self.exp.device.type == "cuda":
-                    torch.cuda.synchronize()
-                self.train_seconds += time.perf_counter() - t0
-                self.check_finite()
-                if self.step == eval_steps[0]:
-                    eval_steps.pop(0)
-                    row = self.evaluate()
-                    self.rows.append(row)
-                    write_table(self.run_dir / "metrics.parquet", pd.DataFrame(self.rows))
-                    self.save_snapshot()
-                    bar.set_postfix(valid=f"{row['valid']:.2f}", mem=f"{row['mem']:.2f}",
-                                    loss=f"{row['loss']:.3f}")
-                self.save_last()
-                last_saved = self.step
-        finally:
-            bar.close()
+        train_on_schedule(self, self.exp.eval_steps, self.exp.device,
+                          f"{cfg.model.family} {self.exp.task.describe()} N={cfg.data.N}", self.progress)
         return self.finish()
+
+    # ----- the hooks of train_on_schedule ----------------------------------------------------
+    def end_segment(self, seconds: float) -> None:
+        self.train_seconds += seconds
+
+    def evaluate_and_record(self) -> dict:
+        """Evaluate, append the row to metrics.parquet, keep the weights; returns the progress
+        bar's postfix."""
+        row = self.evaluate()
+        self.rows.append(row)
+        write_table(self.run_dir / "metrics.parquet", pd.DataFrame(self.rows))
+        self.save_snapshot()
+        return {"valid": f"{row['valid']:.2f}", "mem": f"{row['mem']:.2f}", "loss": f"{row['loss']:.3f}"}
 
     def finish(self) -> dict:
         cfg = self.cfg
@@ -210,6 +193,44 @@ class Trainer:
                  f"tau_mem={format_clock(summary['tau_mem'], summary['max_step'])}")
         plot_clocks(df, summary, self.run_dir / "plots" / "clocks.png", title)
         return summary
+
+
+def train_on_schedule(driver, eval_steps: list[int], device: torch.device, desc: str, progress: bool) -> None:
+    """The training schedule of a run (`Trainer`) or of a group of runs (`multi.GroupTrainer`).
+
+    Trains in segments that end at the next evaluation step or checkpoint; after each: wait
+    for the device, `driver.end_segment(seconds)`, check the loss is finite, evaluate if the
+    step is an evaluation step (`driver.evaluate_and_record()`), and write last.pt
+    (`driver.save_last()`), so that a kill at any moment loses at most one segment. Within a
+    segment the loss is checked every FINITE_CHECK_EVERY steps (each check syncs the device).
+    """
+    cfg = driver.cfg
+    pending = [s for s in eval_steps if s > driver.step]
+    if driver.step == 0:
+        driver.save_last()
+    bar = tqdm(total=cfg.train.steps, initial=driver.step, disable=not progress, unit="step",
+               desc=desc, dynamic_ncols=True)
+    last_saved = driver.step
+    try:
+        while driver.step < cfg.train.steps:
+            target = min(pending[0], last_saved + cfg.train.checkpoint_every)
+            t0 = time.perf_counter()
+            while driver.step < target:
+                driver.train_step()
+                if driver.step % FINITE_CHECK_EVERY == 0:
+                    driver.check_finite()
+                bar.update(1)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            driver.end_segment(time.perf_counter() - t0)
+            driver.check_finite()
+            if driver.step == pending[0]:
+                pending.pop(0)
+                bar.set_postfix(driver.evaluate_and_record())
+            driver.save_last()
+            last_saved = driver.step
+    finally:
+        bar.close()
 
 
 def make_optimizer(params, tc: TrainConfig, device: torch.device) -> torch.optim.AdamW:
