@@ -252,17 +252,28 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
-def test_failures_are_recorded_and_retried_only_on_request(tmp_path):
-    # N larger than the population of parity G=2 (2^18 items) fails when the run starts.
+def test_impossible_points_fail_when_planned(tmp_path):
+    # N larger than the population of parity G=2 (2^18 items): refused before any point runs.
     s = spec_from_args(BASE, ["data.N=8,300000"], 1)
+    with pytest.raises(ConfigError, match=r"sweep point \(data.N=300000, seed=0\).*population"):
+        run_sweep(s, tmp_path / "sweep", progress=False)
+    assert not (tmp_path / "sweep" / "results.parquet").exists()
+    r = run_cli("sweep", "--out", str(tmp_path / "cli"), "--grid", "task.G=2,5", "--quiet", *BASE)
+    assert r.returncode != 0 and "G=5" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "cli" / "results.parquet").exists()
+
+
+def test_failures_are_recorded_and_retried_only_on_request(tmp_path):
+    # A learning rate of 1e30 makes the loss NaN within ten steps: that run fails when it runs.
+    s = spec_from_args(BASE, ["train.lr=0.001,1e30"], 1)
     s.workers = 1
     out = tmp_path / "sweep"
     first = run_sweep(s, out, progress=False)
     assert (first.executed, first.failed) == (2, 1)
     df = pd.read_parquet(out / "results.parquet")
-    assert list(df["status"]) == ["finished", "failed"] and "population" in df["error"].iloc[1]
+    assert list(df["status"]) == ["finished", "failed"] and "NaN" in df["error"].iloc[1]
     failures = pd.read_json(out / "failures.json", orient="index")
-    assert len(failures) == 1 and "population" in failures["error"].iloc[0]
+    assert len(failures) == 1 and "NaN" in failures["error"].iloc[0]
     assert run_sweep(s, out, progress=False).executed == 0
     assert run_sweep(s, out, retry_failed=True, progress=False).executed == 1
     r = run_cli("sweep", "--out", str(out), "--quiet")  # continue the recorded sweep

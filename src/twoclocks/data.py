@@ -46,13 +46,9 @@ def hash_cells(cells: np.ndarray) -> np.ndarray:
     return mix_words(np.ascontiguousarray(cell_words(cells).T))
 
 
-def draw_training_set(task: Task, N: int, rng: np.random.Generator) -> np.ndarray:
-    """N distinct valid items, uint8 (N, H, W), in a random order.
-
-    Draws i.i.d. from `task.sample` and drops duplicates until N distinct items are found;
-    when N is more than half the population and it can be enumerated, picks N of the
-    enumerated items without replacement instead (rejection would be slow there).
-    """
+def check_training_set_size(task: Task, N: int) -> float:
+    """The task's population size; a one-line ConfigError if N distinct valid items cannot
+    exist (checked before any work: by a run, and by a sweep for every point when planned)."""
     if N <= 0:
         raise ConfigError(f"data.N must be a positive integer, got {N}")
     # Compare with the exact count when there is one: 2**log2(10) rounds to 9.999...
@@ -62,6 +58,17 @@ def draw_training_set(task: Task, N: int, rng: np.random.Generator) -> np.ndarra
             f"data.N={N} is larger than the population of {task.describe()} "
             f"({population:.0f} valid items)"
         )
+    return population
+
+
+def draw_training_set(task: Task, N: int, rng: np.random.Generator) -> np.ndarray:
+    """N distinct valid items, uint8 (N, H, W), in a random order.
+
+    Draws i.i.d. from `task.sample` and drops duplicates until N distinct items are found;
+    when N is more than half the population and it can be enumerated, picks N of the
+    enumerated items without replacement instead (rejection would be slow there).
+    """
+    population = check_training_set_size(task, N)
     if task.log2_population < 24 and N > population / 2:
         everything = task.enumerate()
         if everything is not None:

@@ -28,7 +28,9 @@ import pandas as pd
 
 from twoclocks.config import (RunConfig, apply_overrides, flatten, parse_overrides, parse_value,
                               read_yaml_mapping)
+from twoclocks.data import check_training_set_size
 from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.experiment import build_task
 from twoclocks.io import read_json, write_json, write_table
 
 EXECUTORS = ("local", "ray")
@@ -208,6 +210,7 @@ def expand(spec: SweepSpec) -> list[Point]:
     varied = sorted(k for k, v in values.items() if len(v) > 1)
     points: list[Point] = []
     seen: set[str] = set()
+    tasks: dict[str, Any] = {}   # one task instance per distinct task config
     for grid in grids:
         keys = list(grid)
         for values in itertools.product(*(grid[k] for k in keys)):
@@ -215,6 +218,12 @@ def expand(spec: SweepSpec) -> list[Point]:
                 overrides = {**spec.base, **dict(zip(keys, values)), "seed": seed}
                 try:
                     cfg = apply_overrides(RunConfig(), overrides)
+                    # What a run would find only when it starts (an impossible task, N larger
+                    # than the task's population) is found here, before any point runs.
+                    key = repr(sorted(cfg.task.items()))
+                    if key not in tasks:
+                        tasks[key] = build_task(cfg)
+                    check_training_set_size(tasks[key], cfg.data.N)
                 except ConfigError as exc:
                     shown = ", ".join(f"{k}={v}" for k, v in zip(keys, values))
                     raise ConfigError(f"sweep point ({shown or 'base'}, seed={seed}): {exc}") from None
