@@ -197,3 +197,25 @@ def test_hash_cells_is_unchanged():
             h = (h ^ flat[:, k]) * data._HASH_MULT
             h ^= h >> np.uint64(29)
     assert np.array_equal(data.hash_cells(cells), h)
+
+
+def test_group_with_no_aligned_weight(monkeypatch):
+    """When no weight's size is a multiple of ALIGNED (as in a tiny model), every weight takes
+    the per-member AdamW; the group still matches single runs step for step."""
+    monkeypatch.setattr(GroupTrainer, "ALIGNED", 10**9)
+    cfgs = [build_config(TINY + m) for m in MEMBERS[:2]]
+    with tempfile.TemporaryDirectory() as tmp:
+        singles = [Trainer(build_experiment(c), tmp, progress=False) for c in cfgs]
+        group = GroupTrainer([Trainer(build_experiment(c), tmp, progress=False) for c in cfgs])
+        assert group.optimizer is None and not group.stacked
+        for _ in range(3):
+            group.train_step()
+            for t in singles:
+                t.train_step()
+        group.to_members()
+        for t, m in zip(singles, group.members):
+            for (name, p), q in zip(t.model.named_parameters(), m.model.parameters()):
+                assert torch.equal(p, q), name
+                for key, value in t.optimizer.state[p].items():
+                    assert torch.equal(value, m.optimizer.state[q][key]), (name, key)
+            assert t.optimizer.param_groups[0]["lr"] == m.optimizer.param_groups[0]["lr"]

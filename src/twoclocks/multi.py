@@ -210,11 +210,14 @@ class GroupTrainer:
         self.params = [p for _, p in self.model.named_parameters()]
         self.stacked = [i for i, P in enumerate(self.params) if P[0].numel() % self.ALIGNED == 0]
         self.loose = [i for i in range(len(self.params)) if i not in self.stacked]
-        self.optimizer = make_optimizer([self.params[i] for i in self.stacked], self.cfg.train, self.device)
+        # (a tiny model may have no aligned weight: then every weight is updated per member)
+        self.optimizer = make_optimizer([self.params[i] for i in self.stacked], self.cfg.train,
+                                        self.device) if self.stacked else None
         # views[k][j]: member k's slice of loose parameter j, sharing its storage.
         self.views = [[nn.Parameter(self.params[i].detach()[k]) for i in self.loose] for k in range(len(members))]
         self.loose_optimizers = [make_optimizer(v, self.cfg.train, self.device) for v in self.views] if self.loose else []
         self.step = members[0].step
+        self.lr = members[0].optimizer.param_groups[0]["lr"]   # of the last step, as in a single run
         self.from_members()
 
     # ----- state sharing -------------------------------------------------------------------
@@ -241,7 +244,7 @@ class GroupTrainer:
     def to_members(self) -> None:
         """Give every member its weights, AdamW moments and learning rate, so that its
         evaluation and its last.pt are exactly a single run's."""
-        lr = self.optimizer.param_groups[0]["lr"]
+        lr = self.lr
         with torch.no_grad():
             for i, (name, P) in enumerate(zip(self.names, self.params)):
                 for k, m in enumerate(self.members):
@@ -264,7 +267,7 @@ class GroupTrainer:
         """One step of every member: the single run's draws from each member's generator,
         one batched forward, backward and AdamW update."""
         tc = self.cfg.train
-        lr = self.members[0].lr_at(self.step)
+        lr = self.lr = self.members[0].lr_at(self.step)
         ys, sigmas, noises = [], [], []
         for m in self.members:
             idx = torch.randint(len(m.train_x), (tc.batch,), generator=m.gen, device=self.device)
@@ -277,10 +280,12 @@ class GroupTrainer:
         for P in self.params:
             P.grad = None
         torch.stack(losses).sum().backward()   # members share no weight: each gets its own gradient
-        for opt in [self.optimizer, *self.loose_optimizers]:
+        optimizers = [self.optimizer, *self.loose_optimizers] if self.optimizer else self.loose_optimizers
+        for opt in optimizers:
             for group in opt.param_groups:
                 group["lr"] = lr
-        self.optimizer.step()
+        if self.optimizer:
+            self.optimizer.step()
         for k, opt in enumerate(self.loose_optimizers):
             for view, i in zip(self.views[k], self.loose):
                 view.grad = self.params[i].grad[k]
