@@ -18,7 +18,7 @@ from twoclocks.sweep_exec import run_sweep
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reproduce", help="run a predefined sweep and judge every claim of the paper",
                        description="tiny: a minute, exercises the machinery (verdicts mostly inconclusive); "
-                                   "cpu: about an hour on 2 cores; gpu: the paper-scale grid, for a Ray cluster. "
+                                   "cpu: about 12 minutes on 2 cores; gpu: the paper-scale grid, for a Ray cluster. "
                                    "Grids and decision rules: docs/sweeps.md.")
     p.add_argument("--scale", choices=SCALES, required=True)
     p.add_argument("--out", help="sweep directory (default reproduce/<scale>)")
