@@ -1,7 +1,7 @@
 """Many seeds at once: K runs trained as one batched computation (`twoclocks.multi`) against the
 same K runs stepped one after another in the same process, interleaved, median ratio.
 
-    python benchmarks/bench_many_seeds.py [--threads 2] [--K 4 8] [--reps 7] [--steps 5]
+    python benchmarks/bench_many_seeds.py [--threads 2] [--K 4 8] [--reps 15] [--steps 10]
                                           [--end-to-end] [overrides ...]
 
 The sequential side is exactly K single runs' `Trainer.train_step` (the throughput of K
@@ -65,8 +65,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--K", type=int, nargs="+", default=[4, 8])
-    ap.add_argument("--reps", type=int, default=7)
-    ap.add_argument("--steps", type=int, default=5, help="group steps per candidate per repetition")
+    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--steps", type=int, default=10, help="group steps per candidate per repetition")
     ap.add_argument("--end-to-end", action="store_true")
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                     help="wall time, or process CPU time (robust to load with --threads 1)")
