@@ -79,22 +79,30 @@ def test_group_adamw_is_bit_identical_at_full_width(threads):
     wide = [o for o in TINY if not o.startswith(("model.width", "model.heads", "train.threads"))]
     cfgs = [build_config(wide + m + ["model.width=128", f"train.threads={threads}"]) for m in MEMBERS[:2]]
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            singles = [Trainer(build_experiment(c), tmp, progress=False) for c in cfgs]
-            group = GroupTrainer([Trainer(build_experiment(c), tmp, progress=False) for c in cfgs])
-            assert group.stacked and group.loose   # both update paths are exercised
-            for _ in range(3):
-                group.train_step()
-                for t in singles:
-                    t.train_step()
-            group.to_members()
-            for t, m in zip(singles, group.members):
-                for (name, p), q in zip(t.model.named_parameters(), m.model.parameters()):
-                    assert torch.equal(p, q), name
-                    for key, value in t.optimizer.state[p].items():
-                        assert torch.equal(value, m.optimizer.state[q][key]), (name, key)
+        group = assert_group_steps_match_singles(cfgs, steps=3)
+        assert group.stacked and group.loose   # both update paths were exercised
     finally:
         torch.set_num_threads(before)
+
+
+def assert_group_steps_match_singles(cfgs, steps: int) -> GroupTrainer:
+    """`steps` group steps against as many single-run steps: then the members' weights, AdamW
+    moments and learning rates must be the single runs' bit for bit. Returns the group."""
+    with tempfile.TemporaryDirectory() as tmp:
+        singles = [Trainer(build_experiment(c), tmp, progress=False) for c in cfgs]
+        group = GroupTrainer([Trainer(build_experiment(c), tmp, progress=False) for c in cfgs])
+        for _ in range(steps):
+            group.train_step()
+            for t in singles:
+                t.train_step()
+        group.to_members()
+        for t, m in zip(singles, group.members):
+            for (name, p), q in zip(t.model.named_parameters(), m.model.parameters()):
+                assert torch.equal(p, q), name
+                for key, value in t.optimizer.state[p].items():
+                    assert torch.equal(value, m.optimizer.state[q][key]), (name, key)
+            assert t.optimizer.param_groups[0]["lr"] == m.optimizer.param_groups[0]["lr"]
+    return group
 
 
 def test_group_resumes_after_a_crash(tmp_path, monkeypatch):
@@ -203,19 +211,5 @@ def test_group_with_no_aligned_weight(monkeypatch):
     """When no weight's size is a multiple of ALIGNED (as in a tiny model), every weight takes
     the per-member AdamW; the group still matches single runs step for step."""
     monkeypatch.setattr(GroupTrainer, "ALIGNED", 10**9)
-    cfgs = [build_config(TINY + m) for m in MEMBERS[:2]]
-    with tempfile.TemporaryDirectory() as tmp:
-        singles = [Trainer(build_experiment(c), tmp, progress=False) for c in cfgs]
-        group = GroupTrainer([Trainer(build_experiment(c), tmp, progress=False) for c in cfgs])
-        assert group.optimizer is None and not group.stacked
-        for _ in range(3):
-            group.train_step()
-            for t in singles:
-                t.train_step()
-        group.to_members()
-        for t, m in zip(singles, group.members):
-            for (name, p), q in zip(t.model.named_parameters(), m.model.parameters()):
-                assert torch.equal(p, q), name
-                for key, value in t.optimizer.state[p].items():
-                    assert torch.equal(value, m.optimizer.state[q][key]), (name, key)
-            assert t.optimizer.param_groups[0]["lr"] == m.optimizer.param_groups[0]["lr"]
+    group = assert_group_steps_match_singles([build_config(TINY + m) for m in MEMBERS[:2]], steps=3)
+    assert group.optimizer is None and not group.stacked
