@@ -12,7 +12,6 @@ minus writing the per-sample file.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -20,7 +19,7 @@ import tempfile
 
 import numpy as np
 
-from common import interleaved, load_average, report, set_clock, set_threads
+from common import interleaved, load_average, parse_timing_args, report, timing_parser
 from plain_models import PlainDiT, plain_generate
 from twoclocks.config import build_config
 from twoclocks.evaluate import score
@@ -40,17 +39,9 @@ def plain_score(cells: np.ndarray, train: np.ndarray, G: int) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--reps", type=int, default=5)
+    ap = timing_parser(__doc__, reps=5)
     ap.add_argument("--train-steps", type=int, default=300, help="steps trained before timing (realistic weights)")
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                    help="wall time, or process CPU time (robust to load with --threads 1)")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("overrides", nargs="*")
-    args = ap.parse_args()
-    set_threads(args.threads)
-    set_clock(args.clock)
+    args = parse_timing_args(ap)
     cfg = build_config([f"train.threads={args.threads}", *args.overrides])
     exp = build_experiment(cfg)
     with tempfile.TemporaryDirectory() as tmp:

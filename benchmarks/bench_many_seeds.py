@@ -12,14 +12,13 @@ members. With --end-to-end it also times whole short runs (train.steps=200, 4 ev
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import interleaved, load_average, report, set_clock, set_threads
+from common import interleaved, load_average, parse_timing_args, report, timing_parser
 from twoclocks.config import build_config
 from twoclocks.experiment import build_experiment
 from twoclocks.multi import GroupTrainer, train_group
@@ -62,19 +61,11 @@ def end_to_end(K: int, threads: int, overrides: list[str]) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=2)
+    ap = timing_parser(__doc__, reps=15)
     ap.add_argument("--K", type=int, nargs="+", default=[4, 8])
-    ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--steps", type=int, default=10, help="group steps per candidate per repetition")
     ap.add_argument("--end-to-end", action="store_true")
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                    help="wall time, or process CPU time (robust to load with --threads 1)")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("overrides", nargs="*")
-    args = ap.parse_args()
-    set_threads(args.threads)
-    set_clock(args.clock)
+    args = parse_timing_args(ap)
     results = [step_benchmark(K, args.threads, args.reps, args.steps, args.overrides) for K in args.K]
     if args.end_to_end:
         results += [end_to_end(K, args.threads, args.overrides) for K in args.K]

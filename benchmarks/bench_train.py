@@ -11,14 +11,13 @@ default). Extra key=value overrides apply to the project's config (e.g. model.wi
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
 
 import torch
 
-from common import interleaved, report, set_clock, set_threads
+from common import interleaved, parse_timing_args, report, timing_parser
 from plain_models import PlainDiT, PlainGPT, edm_loss
 from twoclocks.config import build_config
 from twoclocks.experiment import build_experiment
@@ -58,18 +57,10 @@ def plain_step(cfg, exp_cells) -> callable:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--reps", type=int, default=9)
+    ap = timing_parser(__doc__, reps=9)
     ap.add_argument("--steps", type=int, default=10, help="steps per candidate per repetition")
     ap.add_argument("--family", nargs="+", default=["dit", "gpt"])
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                    help="wall time, or process CPU time (robust to load with --threads 1)")
-    ap.add_argument("--json", action="store_true", help="also print one JSON line of the results")
-    ap.add_argument("overrides", nargs="*")
-    args = ap.parse_args()
-    set_threads(args.threads)
-    set_clock(args.clock)
+    args = parse_timing_args(ap)
     results = []
     for family in args.family:
         with tempfile.TemporaryDirectory() as tmp:

@@ -8,6 +8,7 @@ ratio, which cancels load that changes slowly compared with one repetition.
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import time
@@ -30,6 +31,27 @@ def set_clock(kind: str) -> None:
     with several threads it also counts OpenMP spinning, so use wall time there."""
     global CLOCK
     CLOCK = time.process_time if kind == "cpu" else time.perf_counter
+
+
+def timing_parser(doc: str, reps: int) -> argparse.ArgumentParser:
+    """The options every timing benchmark shares: --threads, --reps, --clock, --json."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=reps, help="interleaved repetitions")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="wall time, or process CPU time (robust to load with --threads 1)")
+    ap.add_argument("--json", action="store_true", help="also print one JSON line of the results")
+    return ap
+
+
+def parse_timing_args(ap: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse the command line (trailing key=value config overrides included) and apply
+    --threads and --clock."""
+    ap.add_argument("overrides", nargs="*", help="key=value config overrides")
+    args = ap.parse_args()
+    set_threads(args.threads)
+    set_clock(args.clock)
+    return args
 
 
 def interleaved(candidates: dict[str, Callable[[], None]], reps: int, inner: int = 1,
