@@ -59,18 +59,20 @@ def _table(summary: dict, out: Path) -> str:
     head = "".join(f"<th>sigma_half {s}</th>" for s in sets) + "".join(f"<th>basin {s} @ {sigma:g}</th>" for s in sets)
     rows = []
     for label, per_set in summary["sigma_half"].items():
-        halves = "".join(f"<td>{_half(per_set.get(s), summary['settings']['sigmas'])}</td>" for s in sets)
+        halves = "".join(f"<td>{html.escape(format_sigma_half(per_set.get(s), summary['settings']['sigmas']))}</td>"
+                         for s in sets)
         sizes = "".join(f"<td>{at.get((label, s), float('nan')):.2f}</td>" for s in sets)
         rows.append(f"<tr><td>{html.escape(label)}</td>{halves}{sizes}</tr>")
     return f"<table><tr><th>checkpoint</th>{head}</tr>{''.join(rows)}</table>"
 
 
-def _half(entry: dict | None, sigmas: list[float]) -> str:
-    """sigma_half as text: the value, '&lt; min sigma' (left-censored) or '&gt; max sigma'."""
+def format_sigma_half(entry: dict | None, sigmas: list[float]) -> str:
+    """sigma_half as text: a number, '<min' (left-censored) or '>max' (right-censored) of the
+    sigmas probed, '-' when there is none."""
     if entry is None:
         return "-"
     if entry["censored"] == "left":
-        return f"&lt;{min(sigmas):g}"
+        return f"<{min(sigmas):g}"
     if entry["censored"] == "right":
-        return f"&gt;{max(sigmas):g}"
+        return f">{max(sigmas):g}"
     return f"{entry['sigma_half']:.3g}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from twoclocks.basins import BasinSettings, run_basins
+from twoclocks.basins_report import format_sigma_half
 from twoclocks.errors import ConfigError
 
 _D = BasinSettings()
@@ -63,21 +64,10 @@ def main(args: argparse.Namespace) -> int:
     sets = list(s["trajectories"])
     print(f"sigma_half (basin size drops below 1/2) per set: {', '.join(sets)}")
     for label, per_set in s["sigma_half"].items():
-        cells = [_half(per_set.get(name), s["settings"]["sigmas"]) for name in sets]
+        cells = [format_sigma_half(per_set.get(name), s["settings"]["sigmas"]) for name in sets]
         print(f"  {label:>10}  " + "  ".join(f"{c:>8}" for c in cells))
     for note in s["notes"]:
         print(f"note: {note}")
     out = args.out or f"{args.run_dir}/basins"
     print(f"tables, figures and summary.json in {out}")
     return 0
-
-
-def _half(entry: dict | None, sigmas: list[float]) -> str:
-    """sigma_half as text: a number, '<min' (left-censored) or '>max' (right-censored)."""
-    if entry is None:
-        return "-"
-    if entry["censored"] == "left":
-        return f"<{min(sigmas):g}"
-    if entry["censored"] == "right":
-        return f">{max(sigmas):g}"
-    return f"{entry['sigma_half']:.3g}"
