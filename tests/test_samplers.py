@@ -1,8 +1,15 @@
-"""The ODE samplers: their order of accuracy on an analytic denoiser, and their first step."""
+"""The ODE samplers: their order of accuracy on an analytic denoiser, their end steps, and the
+script that measures a sampler's error on a finished run."""
 
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
 import pytest
 import torch
 
+from conftest import TINY, run_cli
 from twoclocks.config import build_config
 from twoclocks.experiment import build_experiment
 from twoclocks.models.edm import dpmpp_2m_sample, heun_sample, sigma_schedule
@@ -46,3 +53,22 @@ def test_unknown_sampler_is_a_config_error():
     from twoclocks.errors import ConfigError
     with pytest.raises(ConfigError, match="model.sampler"):
         build_config(["model.sampler=euler"])
+
+
+def test_sampler_accuracy_script_on_a_tiny_run(tmp_path):
+    """benchmarks/sampler_accuracy.py on a finished run: every checkpoint and both analytic
+    references, the reference schedule agreeing with itself, the population denoiser valid."""
+    run = tmp_path / "run"
+    assert run_cli("run", *TINY, "--out", str(run), "--quiet").returncode == 0
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "sampler_accuracy.py"
+    out = subprocess.run([sys.executable, str(script), str(run), "--every", "2", "--csv", str(tmp_path / "a.csv"),
+                          "--schedules", "heun:20:7:8", "dpmpp_2m:20:7:6:0.05"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    df = pd.read_csv(tmp_path / "a.csv")
+    steps = sorted(int(p.stem.split("_")[1]) for p in (run / "checkpoints").glob("step_*.pt"))
+    assert set(df["model"]) == {"empirical", "population", *map(str, steps[::2])}
+    assert (df[df["schedule"] == "heun:20:7:8"]["agree"] == 1.0).all()
+    assert set(df["nfe"]) == {15, 6}
+    population = df[df["model"] == "population"]
+    assert (population["valid"] >= 0.99).all() and (population["mem"] <= 0.05).all()
