@@ -216,6 +216,7 @@ class GroupTrainer:
         # views[k][j]: member k's slice of loose parameter j, sharing its storage.
         self.views = [[nn.Parameter(self.params[i].detach()[k]) for i in self.loose] for k in range(len(members))]
         self.loose_optimizers = [make_optimizer(v, self.cfg.train, self.device) for v in self.views] if self.loose else []
+        self.optimizers = ([self.optimizer] if self.optimizer else []) + self.loose_optimizers
         self.step = members[0].step
         self.lr = members[0].optimizer.param_groups[0]["lr"]   # of the last step, as in a single run
         self.from_members()
@@ -244,7 +245,6 @@ class GroupTrainer:
     def to_members(self) -> None:
         """Give every member its weights, AdamW moments and learning rate, so that its
         evaluation and its last.pt are exactly a single run's."""
-        lr = self.lr
         with torch.no_grad():
             for i, (name, P) in enumerate(zip(self.names, self.params)):
                 for k, m in enumerate(self.members):
@@ -260,7 +260,7 @@ class GroupTrainer:
                         m.optimizer.state[p] = member_state
             for m in self.members:
                 for group in m.optimizer.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = self.lr
 
     # ----- loop ------------------------------------------------------------------------------
     def train_step(self) -> None:
@@ -280,15 +280,12 @@ class GroupTrainer:
         for P in self.params:
             P.grad = None
         torch.stack(losses).sum().backward()   # members share no weight: each gets its own gradient
-        optimizers = [self.optimizer, *self.loose_optimizers] if self.optimizer else self.loose_optimizers
-        for opt in optimizers:
+        for k, views in enumerate(self.views):
+            for view, i in zip(views, self.loose):
+                view.grad = self.params[i].grad[k]
+        for opt in self.optimizers:
             for group in opt.param_groups:
                 group["lr"] = lr
-        if self.optimizer:
-            self.optimizer.step()
-        for k, opt in enumerate(self.loose_optimizers):
-            for view, i in zip(self.views[k], self.loose):
-                view.grad = self.params[i].grad[k]
             opt.step()
         for m, loss in zip(self.members, losses):
             m.loss_sum += loss.detach().double()

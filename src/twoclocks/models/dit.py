@@ -159,8 +159,8 @@ class DiT(nn.Module):
         h = self.embed(self.patchify(x)) + self.pos                      # (B, T, D)
         mods = self.modulation(self.noise_embed(c_noise))                 # (B or 1, (6 depth + 2) D)
         D = h.shape[-1]
-        # One split (its backward is one concatenation, where slicing would add K zero-padded
-        # copies of the full gradient).
+        # One split (its backward is one concatenation, where depth + 1 slices would each add a
+        # zero-padded copy of the full gradient).
         *per_block, last = mods.split([6 * D] * len(self.blocks) + [2 * D], dim=1)
         for block, block_mods in zip(self.blocks, per_block):
             h = block(h, block_mods)

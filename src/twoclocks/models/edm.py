@@ -81,15 +81,14 @@ def dpmpp_2m_sample(denoise: Denoiser, x_start: torch.Tensor, sigmas: torch.Tens
     d_prev, h_prev = None, None
     for s_cur, s_next in zip(sigmas[:-1], sigmas[1:]):
         d_cur = denoise(x.float(), s_cur.float().expand(B)).double()
-        if s_next > 0 and d_prev is not None:
-            h = torch.log(s_cur / s_next)
-            r = h_prev / h
-            d_use = (1 + 1 / (2 * r)) * d_cur - (1 / (2 * r)) * d_prev
-        else:
-            d_use = d_cur
-        x = (s_next / s_cur) * x + (1 - s_next / s_cur) * d_use
+        d_use = d_cur
         if s_next > 0:
-            d_prev, h_prev = d_cur, torch.log(s_cur / s_next)
+            h = torch.log(s_cur / s_next)
+            if d_prev is not None:
+                r = h_prev / h
+                d_use = (1 + 1 / (2 * r)) * d_cur - (1 / (2 * r)) * d_prev
+            d_prev, h_prev = d_cur, h
+        x = (s_next / s_cur) * x + (1 - s_next / s_cur) * d_use
     return x.float()
 
 
