@@ -23,8 +23,8 @@ from common import interleaved, load_average, parse_timing_args, report, timing_
 from plain_models import PlainDiT, plain_generate
 from twoclocks.config import build_config
 from twoclocks.evaluate import score
-from twoclocks.experiment import build_experiment, eval_schedule, generate
-from twoclocks.trainer import Trainer
+from twoclocks.training.experiment import build_experiment, eval_schedule, generate
+from twoclocks.training.trainer import Trainer
 
 
 def plain_score(cells: np.ndarray, train: np.ndarray, G: int) -> dict:

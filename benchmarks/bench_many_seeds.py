@@ -1,4 +1,4 @@
-"""Many seeds at once: K runs trained as one batched computation (`twoclocks.multi`) against the
+"""Many seeds at once: K runs trained as one batched computation (`twoclocks.training.group`) against the
 same K runs stepped one after another in the same process, interleaved, median ratio.
 
     python benchmarks/bench_many_seeds.py [--threads 2] [--K 4 8] [--reps 15] [--steps 10]
@@ -20,10 +20,10 @@ from pathlib import Path
 
 from common import interleaved, load_average, parse_timing_args, report, timing_parser
 from twoclocks.config import build_config
-from twoclocks.experiment import build_experiment
-from twoclocks.multi import GroupTrainer, train_group
-from twoclocks.runner import start_run
-from twoclocks.trainer import Trainer
+from twoclocks.training.experiment import build_experiment
+from twoclocks.training.group import GroupTrainer, train_group
+from twoclocks.training.runner import start_run
+from twoclocks.training.trainer import Trainer
 
 
 def step_benchmark(K: int, threads: int, reps: int, steps: int, overrides: list[str]) -> dict:

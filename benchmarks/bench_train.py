@@ -20,8 +20,8 @@ import torch
 from common import interleaved, parse_timing_args, report, timing_parser
 from plain_models import PlainDiT, PlainGPT, edm_loss
 from twoclocks.config import build_config
-from twoclocks.experiment import build_experiment
-from twoclocks.trainer import Trainer
+from twoclocks.training.experiment import build_experiment
+from twoclocks.training.trainer import Trainer
 
 
 def project_step(overrides: list[str], tmp: str):

@@ -21,12 +21,12 @@ import time
 
 import torch
 
-from twoclocks.bench import bench
+from twoclocks.training.bench import bench
 from twoclocks.config import build_config
 from twoclocks.evaluate import score
-from twoclocks.experiment import build_experiment, generate
-from twoclocks.multi import GroupTrainer
-from twoclocks.trainer import Trainer
+from twoclocks.training.experiment import build_experiment, generate
+from twoclocks.training.group import GroupTrainer
+from twoclocks.training.trainer import Trainer
 
 
 def sync(device: str) -> None:

@@ -28,13 +28,14 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from twoclocks import checkpoint
+from twoclocks.training import checkpoint
+from twoclocks.training.rundir import RunDir
 from twoclocks.config import from_dict
 from twoclocks.evaluate import score
-from twoclocks.experiment import build_experiment, generate, sample_noise
+from twoclocks.training.experiment import build_experiment, generate, sample_noise
 from twoclocks.io import read_json
 from twoclocks.models.edm import SAMPLERS, AnalyticDiffusion, DiffusionBase
-from twoclocks.reference import empirical_denoiser, population_denoiser
+from twoclocks.models.reference import empirical_denoiser, population_denoiser
 
 
 def parse_schedule(text: str, sigma_min: float) -> dict:
@@ -66,7 +67,7 @@ def study(run_dir: Path, schedules: list[str], every: int) -> pd.DataFrame:
                                                        exp.encoding, cfg.model), "fp32"))
     except Exception as exc:  # no closed form and too large to enumerate
         print(f"no population denoiser: {exc}")
-    snaps = checkpoint.list_snapshots(run_dir)[::every]
+    snaps = RunDir(run_dir).snapshots()[::every]
     rows = []
     jobs = [(name, None, m, prec) for name, m, prec in models] + [(str(s), p, exp.model, cfg.train.precision) for s, p in snaps]
     for label, path, model, precision in tqdm(jobs, desc="checkpoints", unit="ckpt"):

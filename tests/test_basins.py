@@ -1,4 +1,4 @@
-"""Basin and score dissection (twoclocks.basins) on denoisers with known answers, and end to end."""
+"""Basin and score dissection (twoclocks.analysis.basins) on denoisers with known answers, and end to end."""
 
 import json
 import math
@@ -10,14 +10,14 @@ import pytest
 import torch
 
 from conftest import TINY
-from twoclocks import basins_report
-from twoclocks.basins import (BasinSettings, basin_rows, denoise_at, ev_rows, loss_rows, make_probe,
+from twoclocks.analysis import basins_report
+from twoclocks.analysis.basins import (BasinSettings, basin_rows, denoise_at, ev_rows, loss_rows, make_probe,
                               reference_population, run_basins, select_checkpoints, sigma_half)
 from twoclocks.cli import main as cli_main
 from twoclocks.config import build_config
-from twoclocks.experiment import build_experiment
-from twoclocks.reference import empirical_denoiser
-from twoclocks.runner import start_run
+from twoclocks.training.experiment import build_experiment
+from twoclocks.models.reference import empirical_denoiser
+from twoclocks.training.runner import start_run
 from twoclocks.tasks import TASKS
 from twoclocks.tasks.base import Task
 

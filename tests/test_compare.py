@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from twoclocks.cli import main as cli_main
-from twoclocks.commands.compare import Run, compare_table
+from twoclocks.analysis.compare import Run, compare_table
 from twoclocks.config import build_config
-from twoclocks.runner import start_run
+from twoclocks.training.runner import start_run
 
 TINY = ["task=parity", "task.n=6", "task.G=2", "data.N=32", "train.steps=40", "eval.points=3",
         "eval.samples=64", "model.width=32", "model.depth=1", "model.sample_steps=6", "train.device=cpu"]

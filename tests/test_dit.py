@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from twoclocks.config import build_config
-from twoclocks.experiment import build_experiment
+from twoclocks.training.experiment import build_experiment
 from twoclocks.models.dit import ShortRowSoftmax
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twoclocks.fits import fit_relation, fits_frame, standard_fits
+from twoclocks.sweeps.fits import fit_relation, fits_frame, standard_fits
 
 
 def table(alpha: float = 1.0, rule_exp: float = 0.0, Ns=(8, 16, 32, 64), Gs=(2,), seeds=3, noise=0.05,

@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 import torch
 
+from twoclocks.item_sets import likelihood_sets
+
 from twoclocks.config import build_config
 from twoclocks.errors import ConfigError
-from twoclocks.experiment import build_experiment, sample_noise
-from twoclocks.models.gpt import GPT, inverse_cdf, likelihood_sets
-from twoclocks.runner import start_run
+from twoclocks.training.experiment import build_experiment, sample_noise
+from twoclocks.models.gpt import GPT, inverse_cdf
+from twoclocks.training.runner import start_run
 
 
 def tiny_experiment(*extra: str):
@@ -121,10 +123,10 @@ def test_likelihood_is_a_normalised_distribution():
 def test_likelihood_sets_are_fixed_and_do_not_touch_the_rngs():
     exp = tiny_experiment()
     torch_state, np_state = torch.get_rng_state(), np.random.get_state()[1].copy()
-    sets = likelihood_sets(exp)
+    sets = likelihood_sets(exp.task, exp.train_cells, exp.index, exp.cfg.data_seed).as_dict()
     assert torch.equal(torch_state, torch.get_rng_state())
     assert np.array_equal(np_state, np.random.get_state()[1])
-    again = likelihood_sets(exp)
+    again = likelihood_sets(exp.task, exp.train_cells, exp.index, exp.cfg.data_seed).as_dict()
     assert all(np.array_equal(sets[k], again[k]) for k in sets)
     task = exp.task
     assert np.array_equal(sets["train"], exp.train_cells)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from twoclocks.config import build_config
-from twoclocks.runner import start_run
+from twoclocks.training.runner import start_run
 
 # A small DiT on G=2 parity: learns the rule in a few hundred steps (~15 s on one core).
 FAST_LEARNER = ["model.width=64", "model.depth=2", "model.heads=2", "train.steps=450", "eval.points=5",

@@ -7,10 +7,10 @@ import pandas as pd
 import torch
 
 from twoclocks.config import build_config
-from twoclocks.experiment import build_experiment
+from twoclocks.training.experiment import build_experiment
 from twoclocks.models.edm import EDMDiffusion
 from twoclocks.models.mlp import MLPDenoiser
-from twoclocks.runner import start_run
+from twoclocks.training.runner import start_run
 
 MLP_CFG = build_config(["task=parity", "task.n=6", "model=mlp", "model.width=32", "model.depth=2",
                         "train.device=cpu"])

@@ -4,7 +4,7 @@ import torch
 
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
-from twoclocks.reference import softmax_denoiser
+from twoclocks.models.reference import softmax_denoiser
 from twoclocks.tasks import make_task
 
 

@@ -14,10 +14,10 @@ import twoclocks.data as data
 from conftest import TINY, run_cli
 from twoclocks.config import build_config
 from twoclocks.data import TrainingIndex
-from twoclocks.experiment import build_experiment
-from twoclocks.multi import GroupTrainer, can_group, group_blocker, group_key, train_group
-from twoclocks.runner import start_run
-from twoclocks.trainer import Trainer
+from twoclocks.training.experiment import build_experiment
+from twoclocks.training.group import GroupTrainer, can_group, group_blocker, group_key, train_group
+from twoclocks.training.runner import start_run
+from twoclocks.training.trainer import Trainer
 
 TIMING = ["train_seconds", "eval_seconds"]
 MEMBERS = [["seed=0"], ["seed=1", "data.N=12"], ["seed=2", "eval.noise_seed=7"]]

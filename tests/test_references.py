@@ -4,9 +4,9 @@ import pytest
 
 from twoclocks.config import build_config
 from twoclocks.evaluate import score
-from twoclocks.experiment import build_experiment, generate, sample_noise
+from twoclocks.training.experiment import build_experiment, generate, sample_noise
 from twoclocks.models.edm import AnalyticDiffusion
-from twoclocks.reference import empirical_denoiser, population_denoiser
+from twoclocks.models.reference import empirical_denoiser, population_denoiser
 
 
 def _sample(overrides, which):

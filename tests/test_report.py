@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from conftest import TINY
-from twoclocks import report
+from twoclocks.analysis import report
 from twoclocks.cli import main as cli_main
 from twoclocks.config import build_config
 from twoclocks.io import write_table
-from twoclocks.runner import start_run
+from twoclocks.training.runner import start_run
 
 
 def fake_curves(tau_rule: float, tau_mem: float, steps: np.ndarray) -> pd.DataFrame:

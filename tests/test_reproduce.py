@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twoclocks import reproduce
+from twoclocks.sweeps import claims as reproduce
 from twoclocks.cli import main as cli_main
-from twoclocks.reproduce import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, evaluate_claims, scale_spec
-from twoclocks.sweep import expand
+from twoclocks.sweeps.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, evaluate_claims, scale_spec
+from twoclocks.sweeps.spec import expand
 
 
 def results(rule_G=2.5, rule_depth=-1.0, mem_G=0.0, alpha=1.0, families=("dit", "gpt"), seeds=3, noise=0.03,

@@ -13,11 +13,12 @@ import pytest
 import torch
 
 from conftest import TINY, run_cli
-from twoclocks import checkpoint
+from twoclocks.training import checkpoint
+from twoclocks.training.rundir import RunDir
 from twoclocks.config import build_config
 from twoclocks.errors import CheckpointError, TrainingDiverged
-from twoclocks.runner import resume_run, start_run
-from twoclocks.trainer import Trainer
+from twoclocks.training.runner import resume_run, start_run
+from twoclocks.training.trainer import Trainer
 
 TIMING = ["train_seconds", "eval_seconds"]
 
@@ -41,7 +42,7 @@ def test_run_directory_contents(tmp_path):
                 "train_seconds", "eval_seconds", "wall_seconds", "config"):
         assert key in s, key
     assert len(list((run_dir / "samples").glob("*.npz"))) == len(df)
-    assert len(checkpoint.list_snapshots(run_dir)) == len(df)
+    assert len(RunDir(run_dir).snapshots()) == len(df)
 
 
 def test_same_seed_same_metrics(tmp_path):

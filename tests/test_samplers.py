@@ -11,9 +11,9 @@ import torch
 
 from conftest import TINY, run_cli
 from twoclocks.config import build_config
-from twoclocks.experiment import build_experiment
+from twoclocks.training.experiment import build_experiment
 from twoclocks.models.edm import dpmpp_2m_sample, heun_sample, sigma_schedule
-from twoclocks.reference import population_denoiser
+from twoclocks.models.reference import population_denoiser
 
 
 @pytest.fixture(scope="module")

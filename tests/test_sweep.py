@@ -18,8 +18,8 @@ import pytest
 
 from conftest import TINY, run_cli
 from twoclocks.errors import ConfigError, TwoClocksError
-from twoclocks.sweep import TIMING_COLUMNS, SweepSpec, expand, load_spec, parse_grid_args, spec_from_args
-from twoclocks.sweep_exec import run_sweep
+from twoclocks.sweeps.spec import TIMING_COLUMNS, SweepSpec, expand, load_spec, parse_grid_args, spec_from_args
+from twoclocks.sweeps.executors import run_sweep
 
 BASE = [o for o in TINY if not o.startswith(("data.N", "train.threads"))]
 GRID = ["data.N=8,16"]
@@ -144,7 +144,7 @@ def test_local_sweep_results_and_noop_rerun(reference):
 def test_grouped_sweep_gives_the_same_results(reference, tmp_path):
     """--group trains the points that differ only in seed / N as batched groups (2 tasks of 2
     members here), with results identical to the ungrouped sweep."""
-    from twoclocks.sweep_exec import make_tasks
+    from twoclocks.sweeps.executors import make_tasks
     points = expand(spec(group=True))
     tasks = make_tasks(points, spec(group=True), workers=2, threads=1, out=tmp_path)
     assert sorted(len(keys) for keys, _, _ in tasks) == [2, 2]

@@ -18,7 +18,7 @@ from twoclocks.cli import main as cli_main
 from twoclocks.data import draw_training_set, hash_cells
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
-from twoclocks.reference import population_denoiser
+from twoclocks.models.reference import population_denoiser
 from twoclocks.tasks import TASKS, make_task
 from twoclocks.tasks.base import Task
 from twoclocks.tasks.latin import LATIN_COUNTS, log2_latin_count

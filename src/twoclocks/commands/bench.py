@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from twoclocks.bench import bench, format_bench
+from twoclocks.training.bench import bench, format_bench
 from twoclocks.config import build_config
 from twoclocks.errors import ConfigError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from twoclocks.report import build_report
+from twoclocks.analysis.report import build_report
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

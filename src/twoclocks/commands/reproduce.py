@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from twoclocks.reproduce import SCALES, claims_text, evaluate_claims, scale_spec, write_claims
-from twoclocks.report import build_report
-from twoclocks.sweep import EXECUTORS, check_exec_options, expand, read_results
-from twoclocks.sweep_exec import run_sweep
+from twoclocks.sweeps.claims import SCALES, claims_text, evaluate_claims, scale_spec, write_claims
+from twoclocks.analysis.report import build_report
+from twoclocks.sweeps.spec import EXECUTORS, check_exec_options, expand, read_results
+from twoclocks.sweeps.executors import run_sweep
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -6,7 +6,7 @@ import argparse
 
 from twoclocks.config import build_config
 from twoclocks.errors import ConfigError
-from twoclocks.runner import resume_run, start_run, summary_lines
+from twoclocks.training.runner import resume_run, start_run, summary_lines
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

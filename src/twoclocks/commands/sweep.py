@@ -15,9 +15,9 @@ import pandas as pd
 from twoclocks.clocks import format_clock
 from twoclocks.config import parse_overrides
 from twoclocks.errors import ConfigError
-from twoclocks.sweep import (EXECUTORS, SweepSpec, check_exec_options, load_recorded_spec, load_spec,
+from twoclocks.sweeps.spec import (EXECUTORS, SweepSpec, check_exec_options, load_recorded_spec, load_spec,
                              parse_grid_args, parse_seeds, read_results, spec_from_args)
-from twoclocks.sweep_exec import run_sweep
+from twoclocks.sweeps.executors import run_sweep
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from twoclocks.config import ModelConfig
+from twoclocks.models.config import ModelConfig
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
 from twoclocks.models.base import GenerativeModel

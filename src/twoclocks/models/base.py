@@ -14,12 +14,16 @@ import torch
 from torch import nn
 
 from twoclocks.encoding import Encoding
+from twoclocks.item_sets import ItemSets
 
 
 class GenerativeModel(nn.Module, ABC):
     """A trainable generator of items on a task's grid."""
 
     family: str = ""
+    # Families that score likelihoods of fixed item sets set this; the run then builds the
+    # sets (twoclocks.item_sets) and passes them to `extra_metrics` at every evaluation.
+    uses_item_sets: bool = False
 
     def __init__(self, encoding: Encoding):
         super().__init__()
@@ -41,9 +45,10 @@ class GenerativeModel(nn.Module, ABC):
     def generate(self, noise: torch.Tensor) -> np.ndarray:
         """Deterministic map from fixed noise to decoded uint8 cells (n, H, W)."""
 
-    def extra_metrics(self, exp) -> dict[str, float]:
-        """Family-specific metrics of the current weights (exp: the run's Experiment), merged into
-        each evaluation row. None by default; must not draw from the training or sampling RNGs."""
+    def extra_metrics(self, item_sets: ItemSets | None) -> dict[str, float]:
+        """Family-specific metrics of the current weights, merged into each evaluation row;
+        `item_sets` is given when `uses_item_sets`. None by default; must not draw from the
+        training or sampling RNGs."""
         return {}
 
     def num_params(self) -> int:

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from twoclocks.config import ModelConfig
+from twoclocks.models.config import ModelConfig
 from twoclocks.errors import ConfigError
 
 

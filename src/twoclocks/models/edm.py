@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from twoclocks.config import ModelConfig
+from twoclocks.models.config import ModelConfig
 from twoclocks.encoding import Encoding
 from twoclocks.models.base import GenerativeModel
 

@@ -17,27 +17,20 @@ diffusion model offers cheaply; see docs/families.md.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from twoclocks.config import ModelConfig
-from twoclocks.data import hash_cells
+from twoclocks.models.config import ModelConfig
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
+from twoclocks.item_sets import ItemSets
 from twoclocks.models.base import GenerativeModel
-
-if TYPE_CHECKING:
-    from twoclocks.experiment import Experiment
 
 KV = tuple[torch.Tensor, torch.Tensor]  # cached keys and values, each (B, h, S, d)
 
-SEED_LIKELIHOOD = 4_000_037  # offset on the data seed for the held-out / corrupted item sets
-HELDOUT_ITEMS = 256          # held-out valid items (and as many corrupted ones)
-TRAIN_ITEMS_MAX = 1024       # ll_train uses at most this many training items (a fixed prefix)
 
 
 class CausalSelfAttention(nn.Module):
@@ -97,6 +90,7 @@ class GPT(GenerativeModel):
     """Causal transformer language model over cells; a `GenerativeModel` of family "gpt"."""
 
     family = "gpt"
+    uses_item_sets = True
 
     def __init__(self, encoding: Encoding, cfg: ModelConfig, tie_weights: bool = False):
         super().__init__(encoding)
@@ -211,12 +205,14 @@ class GPT(GenerativeModel):
             out.append(logp.gather(2, x[:, :, None]).squeeze(2).sum(dim=1))
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
-    def extra_metrics(self, exp: Experiment) -> dict[str, float]:
+    def extra_metrics(self, item_sets: ItemSets | None) -> dict[str, float]:
         """Mean log-likelihood (nats per item) of fixed training, held-out and corrupted sets,
         and the two gaps: train - heldout (copying) and heldout - invalid (rule)."""
+        if item_sets is None:
+            raise ValueError("the GPT's likelihood metrics need the run's item sets")
         if self._ll_sets is None:
             device = self.tok.weight.device
-            self._ll_sets = {k: self.encode(v).to(device) for k, v in likelihood_sets(exp).items()}
+            self._ll_sets = {k: self.encode(v).to(device) for k, v in item_sets.as_dict().items()}
         was_training = self.training
         self.eval()
         ll = {f"ll_{k}": float(self.log_likelihood(v).mean()) if len(v) else math.nan
@@ -226,55 +222,6 @@ class GPT(GenerativeModel):
         ll["ll_gap_valid_invalid"] = ll["ll_heldout"] - ll["ll_invalid"]
         # References: a perfect rule learner (uniform over the valid set) scores -ln(population)
         # on every valid item; a perfect copier scores -ln(N) on training items.
-        ll["ll_ref_rule"] = -exp.task.log2_population * math.log(2.0)
-        ll["ll_ref_copy"] = -math.log(len(exp.train_cells))
+        ll["ll_ref_rule"] = -item_sets.log2_population * math.log(2.0)
+        ll["ll_ref_copy"] = -math.log(item_sets.num_train)
         return ll
-
-
-def likelihood_sets(exp: Experiment, n_heldout: int = HELDOUT_ITEMS,
-                    max_tries: int = 50) -> dict[str, np.ndarray]:
-    """Fixed item sets for the likelihood view, uint8 (n, H, W) each: train (a prefix of at
-    most TRAIN_ITEMS_MAX training items), heldout (distinct valid items not in the training
-    set) and invalid (each heldout item with one cell changed so the task rejects it).
-
-    Drawn from their own numpy generator seeded by the data seed, so they are identical for
-    every run on the same training set and never touch the training or sampling streams.
-    Small populations may yield fewer than n_heldout items (or none: the metric is then NaN).
-    """
-    task, rng = exp.task, np.random.default_rng(exp.cfg.data_seed + SEED_LIKELIHOOD)
-    found: list[np.ndarray] = []
-    seen: set[int] = set()
-    for _ in range(max_tries):
-        if len(found) >= n_heldout:
-            break
-        cand = task.sample(2 * n_heldout, rng)
-        cand = cand[exp.index.match(cand) < 0]
-        for item, key in zip(cand, hash_cells(cand)):
-            if int(key) not in seen and len(found) < n_heldout:
-                seen.add(int(key))
-                found.append(item)
-    shape = exp.train_cells.shape[1:]
-    heldout = np.stack(found) if found else np.zeros((0, *shape), np.uint8)
-    return {"train": exp.train_cells[:TRAIN_ITEMS_MAX], "heldout": heldout,
-            "invalid": corrupt(heldout, task, rng)}
-
-
-def corrupt(cells: np.ndarray, task, rng: np.random.Generator, tries: int = 20) -> np.ndarray:
-    """Each item with one random cell changed to another value, kept only once the task calls
-    it invalid (retrying other cells: for some rules one change can keep an item valid).
-    uint8 (n, H, W) -> uint8 (m, H, W), m <= n."""
-    K, n = task.num_values, len(cells)
-    out = cells.copy()
-    todo = np.ones(n, dtype=bool)
-    for _ in range(tries):
-        idx = np.nonzero(todo)[0]
-        if len(idx) == 0:
-            break
-        flat = cells[idx].reshape(len(idx), -1).copy()
-        pos = rng.integers(0, flat.shape[1], size=len(idx))
-        shift = rng.integers(1, K, size=len(idx))          # never 0: the value really changes
-        rows = np.arange(len(idx))
-        flat[rows, pos] = (flat[rows, pos].astype(np.int64) + shift) % K
-        out[idx] = flat.reshape(-1, *cells.shape[1:])
-        todo[idx] = task.is_valid(out[idx])
-    return out[~todo]

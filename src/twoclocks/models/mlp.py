@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from twoclocks.config import ModelConfig
+from twoclocks.models.config import ModelConfig
 from twoclocks.models.dit import NoiseEmbedding
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from twoclocks.config import RunConfig
 from twoclocks.data import TrainingIndex, draw_training_set
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
+from twoclocks.item_sets import ItemSets, likelihood_sets
 from twoclocks.models import build_model
 from twoclocks.models.base import GenerativeModel
 from twoclocks.tasks import make_task
@@ -39,6 +41,15 @@ class Experiment:
     def eval_steps(self) -> list[int]:
         return eval_schedule(self.cfg)
 
+    @cached_property
+    def item_sets(self) -> ItemSets:
+        """The fixed likelihood item sets of this training set (built on first use)."""
+        return likelihood_sets(self.task, self.train_cells, self.index, self.cfg.data_seed)
+
+    def family_metrics(self, model: GenerativeModel) -> dict[str, float]:
+        """`model.extra_metrics`, with the item sets when the family uses them."""
+        return model.extra_metrics(self.item_sets if model.uses_item_sets else None)
+
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
@@ -60,12 +71,14 @@ def build_task(cfg: RunConfig) -> Task:
     return make_task(cfg.task["name"], **params)
 
 
-def build_experiment(cfg: RunConfig) -> Experiment:
-    """Everything a run needs, deterministically from the config; raises ConfigError early."""
+def build_experiment(cfg: RunConfig, train_cells: np.ndarray | None = None) -> Experiment:
+    """Everything a run needs, deterministically from the config; raises ConfigError early.
+    `train_cells` (a saved training set) replaces the draw from the data seed."""
     task = build_task(cfg)
     encoding = task.encoding(cfg.model.encoding)
-    rng = np.random.default_rng(cfg.data_seed + SEED_DATA)
-    train_cells = draw_training_set(task, cfg.data.N, rng)
+    if train_cells is None:
+        rng = np.random.default_rng(cfg.data_seed + SEED_DATA)
+        train_cells = draw_training_set(task, cfg.data.N, rng)
     device = resolve_device(cfg.train.device)
     # Weight init draws from torch's global RNG: seed it inside a fork so no state leaks out.
     with torch.random.fork_rng(devices=[]):

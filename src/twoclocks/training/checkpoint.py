@@ -15,9 +15,6 @@ import torch
 from twoclocks.errors import CheckpointError
 from twoclocks.io import atomic_path
 
-LAST = "last.pt"
-
-
 def save(path: str | Path, state: dict[str, Any]) -> None:
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -36,19 +33,3 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"checkpoint {path} is not a twoclocks checkpoint (no model state)")
     return state
-
-
-def snapshot_path(run_dir: str | Path, step: int) -> Path:
-    """Model weights saved at one evaluation step."""
-    return Path(run_dir) / "checkpoints" / f"step_{step:08d}.pt"
-
-
-def list_snapshots(run_dir: str | Path) -> list[tuple[int, Path]]:
-    """[(step, path)] of a run's per-evaluation weights, sorted by step."""
-    found = []
-    for p in (Path(run_dir) / "checkpoints").glob("step_*.pt"):
-        try:
-            found.append((int(p.stem.split("_")[1]), p))
-        except (IndexError, ValueError):
-            continue
-    return sorted(found)

@@ -26,10 +26,13 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.errors import TwoClocksError
-from twoclocks.fits import (NON_SLICING, Fit, finished, fit_relation, fits_frame, knob_column, standard_fits,
+from twoclocks.sweeps.fits import (NON_SLICING, Fit, finished, fit_relation, fits_frame, knob_column, standard_fits,
                             varied_columns, y_values)
 from twoclocks.io import atomic_path, read_json, read_table
 from twoclocks.plots import CURVES, plot_clocks
+from twoclocks.sweeps.spec import read_results
+from twoclocks.training.rundir import RunDir
+from twoclocks.training.runner import summary_lines
 
 Section = tuple[str, str]  # (title, self-contained html)
 
@@ -53,13 +56,13 @@ def register_section(fn: SectionFn) -> SectionFn:
 
 @register_section
 def basins_sections(inp: ReportInput) -> list[Section] | None:
-    """The basins analysis (twoclocks.basins_report) of every directory that has a basins/ folder."""
-    if importlib.util.find_spec("twoclocks.basins_report") is None:
+    """The basins analysis (twoclocks.analysis.basins_report) of every directory that has a basins/ folder."""
+    if importlib.util.find_spec("twoclocks.analysis.basins_report") is None:
         return None
     dirs = [d for d in dict.fromkeys([inp.path, *inp.run_dirs]) if (d / "basins").is_dir()]
     if not dirs:
         return None
-    mod = importlib.import_module("twoclocks.basins_report")
+    mod = importlib.import_module("twoclocks.analysis.basins_report")
     return [(f"{t} ({d.name})", h) for d in dirs for t, h in [mod.section(d)]]
 
 
@@ -222,7 +225,7 @@ def fig_families(df: pd.DataFrame, root: Path, path: Path) -> Path | None:
     for ax, n in zip(axes[0], Ns):
         for k, fam in enumerate(fams):
             rows = df[(df["model.family"] == fam) & (df["data.N"] == n)]
-            curves = [read_table(root / r / "metrics.parquet").set_index("step") for r in rows["run_dir"]]
+            curves = [RunDir(root / r).load_metrics().set_index("step") for r in rows["run_dir"]]
             if not curves:
                 continue
             steps = curves[0].index  # runs of one slice share the schedule only if their budgets match
@@ -250,7 +253,7 @@ def fig_small_multiples(root: Path, df: pd.DataFrame, path: Path, per_fig: int =
         nrow = -(-len(chunk) // ncol)
         fig, axes = plt.subplots(nrow, ncol, figsize=(2.3 * ncol, 1.9 * nrow), squeeze=False, sharey=True)
         for ax, r in zip(axes.flat, chunk):
-            m = read_table(root / r.run_dir / "metrics.parquet")
+            m = RunDir(root / r.run_dir).load_metrics()
             for col, _, color in CURVES:
                 ax.plot(m["step"], m[col], color=color, lw=1)
             for tau, color in ((r.tau_rule, "tab:blue"), (r.tau_mem, "tab:red")):
@@ -330,12 +333,12 @@ def sweep_sections(root: Path, results: pd.DataFrame, out: Path) -> list[Section
 
 
 def run_sections(root: Path, out: Path) -> list[Section]:
-    summary = read_json(root / "summary.json")
-    metrics = read_table(root / "metrics.parquet")
+    run = RunDir(root)
+    summary = run.load_summary() or {}
+    metrics = run.load_metrics()
     png = out / "clocks.png"
     plot_clocks(metrics, summary, png, f"{summary.get('model_family')} on {summary.get('task')}, "
                                        f"N={summary.get('N')}, seed={summary.get('seed')}")
-    from twoclocks.runner import summary_lines
     text = "<pre>" + html.escape("\n".join(summary_lines(summary, root))) + "</pre>"
     cols = [c for c in ("step", "valid", "mem", "novel_valid", "unique_novel_valid", "loss") if c in metrics]
     return [("Summary", text), ("Clocks", embed(png, "valid, mem, novel & valid vs step; window shaded")),
@@ -347,13 +350,12 @@ def build_report(path: str | Path) -> Path:
     root = Path(path)
     out = root / "report"
     if (root / "results.parquet").is_file():
-        from twoclocks.sweep import read_results
         results = read_results(root)
         run_dirs = [root / r for r in finished(results)["run_dir"]]
         inp = ReportInput(root, "sweep", results, run_dirs)
         title = f"twoclocks sweep {root.name}"
         sections = sweep_sections(root, results, out)
-    elif (root / "summary.json").is_file() and (root / "metrics.parquet").is_file():
+    elif RunDir(root).summary_path.is_file() and RunDir(root).metrics_path.is_file():
         inp = ReportInput(root, "run", None, [root])
         title = f"twoclocks run {root.name}"
         sections = run_sections(root, out)

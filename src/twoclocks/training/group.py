@@ -16,7 +16,7 @@ single-run state, so a member also resumes with `twoclocks run --resume DIR`.
 
 Use from a sweep:
 
-    from twoclocks.multi import can_group, group_key, train_group
+    from twoclocks.training.group import can_group, group_key, train_group
     for key, runs in itertools.groupby(sorted(pending, key=lambda r: group_key(r.cfg)), ...):
         if can_group(cfgs): summaries = train_group(cfgs, out_dirs)   # one process, K runs
         else: start_run(...) for each
@@ -37,13 +37,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from twoclocks import checkpoint
 from twoclocks.config import RunConfig
 from twoclocks.errors import ConfigError
-from twoclocks.experiment import build_experiment, precision_context
+from twoclocks.training.experiment import build_experiment, precision_context
 from twoclocks.models.edm import EDMDiffusion, loss_weight, preconditioning
-from twoclocks.runner import check_writable
-from twoclocks.trainer import Trainer, load_summary, make_optimizer, save_run_inputs, train_on_schedule
+from twoclocks.training.rundir import RunDir
+from twoclocks.training.trainer import Trainer, make_optimizer, train_on_schedule
 
 GROUPABLE_FAMILIES = ("dit", "mlp")
 # Config fields in which the members of one group may differ.
@@ -334,23 +333,20 @@ def train_group(cfgs: list[RunConfig], out_dirs: list[str | Path], progress: boo
         raise ConfigError(f"cannot train these runs as one group: {blocker}")
     if len(out_dirs) != len(cfgs):
         raise ConfigError(f"{len(cfgs)} configs but {len(out_dirs)} output directories")
-    dirs = [Path(d) for d in out_dirs]
+    dirs = [RunDir(d) for d in out_dirs]
     exps = [build_experiment(c) for c in cfgs]        # every config error before any file
-    summaries = [load_summary(d) for d in dirs]
-    if all(s is not None and s.get("status") == "finished" for s in summaries):
+    summaries = [d.finished_summary() for d in dirs]
+    if all(s is not None for s in summaries):
         return summaries
-    started = [(d / "checkpoints" / checkpoint.LAST).is_file() for d in dirs]
+    started = [d.has_checkpoint() for d in dirs]
     if any(started) and not all(started):
         raise ConfigError("some of these runs have started and others have not; resume or start them separately")
     if not any(started):
         for d in dirs:
-            check_writable(d)
+            d.check_creatable()
         for exp, d in zip(exps, dirs):
-            try:
-                d.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ConfigError(f"output directory {d} cannot be created ({exc.strerror})") from None
-            save_run_inputs(exp, d)
+            d.create()
+            d.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
     members = [Trainer(exp, d, progress=False) for exp, d in zip(exps, dirs)]
     if any(started):
         for m in members:

@@ -20,8 +20,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from twoclocks.config import RunConfig
 from twoclocks.evaluate import score
-from twoclocks.experiment import build_experiment, eval_schedule, generate
-from twoclocks.trainer import Trainer
+from twoclocks.training.experiment import build_experiment, eval_schedule, generate
+from twoclocks.training.trainer import Trainer
 
 FLOP_SAMPLES = 8  # samples generated under the FLOP counter (FLOPs are linear in M)
 

@@ -3,7 +3,7 @@ process pool or by Ray, resumable after any interruption, collected into one res
 
 A sweep directory DIR holds
   sweep.json       the spec (base overrides, grids, seeds) and the list of its points
-  runs/<name>-<hash8>/   one ordinary run directory per point (see twoclocks.trainer)
+  runs/<name>-<hash8>/   one ordinary run directory per point (see twoclocks.training.trainer)
   results.parquet  one row per finished (or failed) point: flattened config + clocks
   failures.json    {hash: {name, run_dir, error}} for points whose run raised an error
 
@@ -30,7 +30,7 @@ from twoclocks.config import (RunConfig, apply_overrides, flatten, parse_overrid
                               read_yaml_mapping)
 from twoclocks.data import check_training_set_size
 from twoclocks.errors import ConfigError, TwoClocksError
-from twoclocks.experiment import build_task
+from twoclocks.training.experiment import build_task
 from twoclocks.io import read_json, write_json, write_table
 
 EXECUTORS = ("local", "ray")
@@ -271,17 +271,6 @@ def read_results(sweep_dir: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise TwoClocksError(f"{sweep_dir}: no results.parquet, not a twoclocks sweep directory")
     return pd.read_parquet(path)
-
-
-def finished_summary(run_dir: Path) -> dict | None:
-    path = run_dir / "summary.json"
-    if not path.is_file():
-        return None
-    try:
-        summary = read_json(path)
-    except (OSError, ValueError):
-        return None
-    return summary if summary.get("status") == "finished" else None
 
 
 @contextlib.contextmanager

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 from twoclocks.clocks import format_clock
-from twoclocks.config import RunConfig, from_dict
-from twoclocks.errors import ConfigError, TwoClocksError
-from twoclocks.experiment import build_experiment
-from twoclocks.io import read_json
-from twoclocks.trainer import Trainer, load_summary, save_run_inputs
+from twoclocks.config import RunConfig
+from twoclocks.tasks import TASKS
+from twoclocks.training.experiment import Experiment, build_experiment
+from twoclocks.training.rundir import RunDir
+from twoclocks.training.trainer import Trainer
 
 
 def default_run_name(cfg: RunConfig) -> str:
     """A readable directory name: task, its knob, family, N, seed and a timestamp."""
-    from twoclocks.tasks import TASKS
     task = cfg.task["name"]
     knob = TASKS[task].knob
     knob_part = f"-{knob}{cfg.task[knob]}" if knob in cfg.task else ""
@@ -24,45 +22,38 @@ def default_run_name(cfg: RunConfig) -> str:
     return f"{task}{knob_part}_{cfg.model.family}_N{cfg.data.N}_seed{cfg.seed}_{stamp}"
 
 
-def check_writable(run_dir: Path) -> None:
-    """Fail before any work if the run directory cannot be created and written."""
-    parent = run_dir
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"output directory {run_dir} is not writable ({parent} is not a writable directory)")
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise ConfigError(f"output directory {run_dir} already exists and is not empty; use --resume {run_dir} "
-                          f"to continue it or choose another --out")
-
-
 def start_run(cfg: RunConfig, out: str | Path | None = None, progress: bool = True) -> tuple[Path, dict]:
     """Validate everything, then create the run directory and train. Returns (dir, summary)."""
     exp = build_experiment(cfg)                     # all config errors surface here
-    run_dir = Path(out) if out else Path("runs") / default_run_name(cfg)
-    check_writable(run_dir)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"output directory {run_dir} cannot be created ({exc.strerror})") from None
-    save_run_inputs(exp, run_dir)
-    trainer = Trainer(exp, run_dir, progress=progress)
-    return run_dir, trainer.run()
+    run_dir = RunDir(out if out is not None else Path("runs") / default_run_name(cfg))
+    run_dir.check_creatable()
+    with run_dir.lock():
+        return run_dir.path, train_new(exp, run_dir, progress)
+
+
+def train_new(exp: Experiment, run_dir: RunDir, progress: bool = True) -> dict:
+    """Create `run_dir` for `exp`, write its inputs and train (the caller holds the lock)."""
+    run_dir.create()
+    run_dir.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
+    return Trainer(exp, run_dir, progress=progress).run()
 
 
 def resume_run(run_dir: str | Path, progress: bool = True) -> tuple[Path, dict]:
     """Continue a stopped run from checkpoints/last.pt; a finished run just returns its summary."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise TwoClocksError(f"--resume {run_dir}: no config.json there, not a twoclocks run directory")
-    summary = load_summary(run_dir)
-    if summary is not None and summary.get("status") == "finished":
-        return run_dir, summary
-    cfg = from_dict(read_json(run_dir / "config.json"))
-    exp = build_experiment(cfg)
+    rd = RunDir(run_dir).require()
+    with rd.lock():
+        return rd.path, continue_run(rd, progress)
+
+
+def continue_run(run_dir: RunDir, progress: bool = True) -> dict:
+    """Finish the run in `run_dir` from its last checkpoint (the caller holds the lock)."""
+    summary = run_dir.finished_summary()
+    if summary is not None:
+        return summary
+    exp = build_experiment(run_dir.load_config())
     trainer = Trainer(exp, run_dir, progress=progress)
     trainer.resume()
-    return run_dir, trainer.run()
+    return trainer.run()
 
 
 def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:

@@ -16,14 +16,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tqdm.auto import tqdm
 
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import read_json, write_json, write_table
-from twoclocks.sweep import (Point, SweepSpec, expand, finished_summary, identity_dict, record_spec,
-                             result_row, results_frame, sweep_lock)
+from twoclocks.sweeps.spec import (Point, SweepSpec, expand, identity_dict, record_spec, result_row,
+                                   results_frame, sweep_lock)
+from twoclocks.training.rundir import RunDir
 
 # One unit of work: (point hashes, config dicts to run, absolute run directories). A single point
 # is a one-element task; with spec.group, points that differ only in seed / data.N share one.
@@ -36,20 +37,6 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
-@contextlib.contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
-    """Block until no other process is working on this run directory."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(run_dir.parent / f".{run_dir.name}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        yield
-
-
 def run_point(cfg_dict: dict, run_dir: str) -> dict:
     """Finish one point: skip it if done, resume it from last.pt, or start it.
 
@@ -57,23 +44,22 @@ def run_point(cfg_dict: dict, run_dir: str) -> dict:
     {"status": "failed", "error": one line}. Never raises for a run's own errors.
     """
     from twoclocks.config import from_dict
-    from twoclocks.runner import resume_run, start_run
-    path = Path(run_dir)
+    from twoclocks.training.experiment import build_experiment
+    from twoclocks.training.runner import continue_run, train_new
+    rd = RunDir(run_dir)
     try:
-        with run_lock(path):
-            summary = finished_summary(path)
+        with rd.lock(wait=True):
+            summary = rd.finished_summary()
             if summary is not None:
                 return {"status": "finished", "summary": summary, "action": "skipped"}
-            if (path / "checkpoints" / "last.pt").is_file():
-                saved = from_dict(read_json(path / "config.json"))
-                if identity_dict(saved) != identity_dict(from_dict(cfg_dict)):
-                    raise TwoClocksError(f"{path} holds a run of another config; move it away")
-                _, summary = resume_run(path, progress=False)
-                return {"status": "finished", "summary": summary, "action": "resumed"}
-            if path.exists():  # killed before its first checkpoint: nothing trained, start over
-                shutil.rmtree(path)
-            _, summary = start_run(from_dict(cfg_dict), path, progress=False)
-            return {"status": "finished", "summary": summary, "action": "started"}
+            if rd.has_checkpoint():
+                if identity_dict(rd.load_config()) != identity_dict(from_dict(cfg_dict)):
+                    raise TwoClocksError(f"{rd} holds a run of another config; move it away")
+                return {"status": "finished", "summary": continue_run(rd, progress=False), "action": "resumed"}
+            exp = build_experiment(from_dict(cfg_dict))
+            if rd.path.exists():  # killed before its first checkpoint: nothing trained, start over
+                shutil.rmtree(rd.path)
+            return {"status": "finished", "summary": train_new(exp, rd, progress=False), "action": "started"}
     except Exception as exc:  # the sweep records it and goes on with the other points
         return {"status": "failed", "error": one_line(exc)}
 
@@ -86,17 +72,16 @@ def run_points(cfg_dicts: list[dict], run_dirs: list[str]) -> list[dict]:
     if len(cfg_dicts) == 1:
         return [run_point(cfg_dicts[0], run_dirs[0])]
     from twoclocks.config import from_dict
-    from twoclocks.multi import train_group
-    paths = [Path(d) for d in run_dirs]
+    from twoclocks.training.group import train_group
+    dirs = [RunDir(d) for d in run_dirs]
     try:
         with contextlib.ExitStack() as stack:
-            for path in paths:
-                stack.enter_context(run_lock(path))
-            started = [(p / "checkpoints" / "last.pt").is_file() for p in paths]
-            for p, began in zip(paths, started):
-                if p.exists() and not began and finished_summary(p) is None:
-                    shutil.rmtree(p)  # killed before its first checkpoint: nothing to keep
-            summaries = train_group([from_dict(c) for c in cfg_dicts], paths)
+            for rd in dirs:
+                stack.enter_context(rd.lock(wait=True))
+            for rd in dirs:
+                if rd.path.exists() and not rd.has_checkpoint() and rd.finished_summary() is None:
+                    shutil.rmtree(rd.path)  # killed before its first checkpoint: nothing to keep
+            summaries = train_group([from_dict(c) for c in cfg_dicts], [rd.path for rd in dirs])
         return [{"status": "finished", "summary": s, "action": "grouped"} for s in summaries]
     except TwoClocksError:
         return [run_point(c, d) for c, d in zip(cfg_dicts, run_dirs)]
@@ -228,7 +213,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
         rows: dict[str, dict] = {}
         pending: list[Point] = []
         for p in points:
-            summary = finished_summary(out / p.rel_dir)
+            summary = RunDir(out / p.rel_dir).finished_summary()
             if summary is not None:
                 rows[p.hash] = result_row(p, summary, "finished")
             elif p.hash in failures and not retry_failed:
@@ -274,7 +259,7 @@ def make_tasks(pending: list[Point], spec: SweepSpec, workers: int, threads: int
 
     if not spec.group:
         return [([k], [c], [d]) for k, c, d in map(one, pending)]
-    from twoclocks.multi import can_group, group_key
+    from twoclocks.training.group import can_group, group_key
     families: dict[str, list[Point]] = {}
     for p in pending:
         families.setdefault(group_key(p.cfg), []).append(p)

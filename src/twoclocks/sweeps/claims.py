@@ -1,6 +1,6 @@
 """`twoclocks reproduce`: run a predefined sweep and give a verdict on each claim of the paper.
 
-Claims (arXiv 2605.10019) and the fits that test them (twoclocks.fits; x on log10 scale):
+Claims (arXiv 2605.10019) and the fits that test them (twoclocks.sweeps.fits; x on log10 scale):
   1. tau_rule increases with complexity G          tau_rule vs task knob, slope > 0
   2. tau_rule decreases with capacity              tau_rule vs model.depth and vs model.width, slope < 0
   3. tau_mem is nearly rule-invariant (across G)   tau_mem vs task knob, slope within 0 +- 0.5
@@ -35,9 +35,9 @@ from pathlib import Path
 import pandas as pd
 
 from twoclocks.errors import ConfigError
-from twoclocks.fits import Fit, finished, fit_relation, knob_column
+from twoclocks.sweeps.fits import Fit, finished, fit_relation, knob_column
 from twoclocks.io import write_json, write_table
-from twoclocks.sweep import SweepSpec, load_spec
+from twoclocks.sweeps.spec import SweepSpec, load_spec
 
 SCALES = ("tiny", "cpu", "gpu")
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
@@ -56,11 +56,11 @@ class Claim:
 
 
 def scale_spec(scale: str) -> SweepSpec:
-    """The packaged sweep of a scale (src/twoclocks/sweeps/reproduce_<scale>.yaml), without GPT
+    """The packaged sweep of a scale (src/twoclocks/sweeps/specs/reproduce_<scale>.yaml), without GPT
     points when the GPT family is not available."""
     if scale not in SCALES:
         raise ConfigError(f"--scale must be one of {list(SCALES)}, got {scale!r}")
-    spec = load_spec(Path(str(files("twoclocks") / "sweeps" / f"reproduce_{scale}.yaml")))
+    spec = load_spec(Path(str(files("twoclocks") / "sweeps" / "specs" / f"reproduce_{scale}.yaml")))
     if not gpt_available():
         spec.grids = drop_family(spec.grids, "gpt")
     return spec

@@ -1,9 +1,6 @@
 """The training loop: AdamW with warm-up, evaluation on a geometric schedule, checkpoints
-that make a killed run resume bit-for-bit, and the run directory it leaves behind.
-
-Run directory: config.json, train_set.npz, metrics.parquet (one row per evaluation),
-summary.json, checkpoints/ (last.pt = full state; step_*.pt = weights at each evaluation),
-samples/ (per-sample outcomes of each evaluation), plots/clocks.png.
+that make a killed run resume bit-for-bit, and the run directory it leaves behind (its files:
+`twoclocks.training.rundir`).
 """
 
 from __future__ import annotations
@@ -12,29 +9,29 @@ import copy
 import math
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from twoclocks import __version__, checkpoint
+from twoclocks import __version__
+from twoclocks.training import checkpoint
 from twoclocks.clocks import compute_clocks, format_clock
 from twoclocks.config import TrainConfig
 from twoclocks.errors import TrainingDiverged
 from twoclocks.evaluate import save_outcomes, score
-from twoclocks.experiment import SEED_TRAIN, Experiment, generate, precision_context, sample_noise
-from twoclocks.io import read_json, write_json, write_table
+from twoclocks.training.experiment import SEED_TRAIN, Experiment, generate, precision_context, sample_noise
 from twoclocks.plots import plot_clocks
+from twoclocks.training.rundir import RunDir
 
 FINITE_CHECK_EVERY = 50  # steps between host syncs that check the loss is finite
 
 
 class Trainer:
-    def __init__(self, exp: Experiment, run_dir: str | Path, progress: bool = True):
+    def __init__(self, exp: Experiment, run_dir: RunDir, progress: bool = True):
         self.exp, self.cfg = exp, exp.cfg
-        self.run_dir = Path(run_dir)
+        self.run_dir = run_dir
         self.progress = progress
         tc = self.cfg.train
         if tc.threads > 0:
@@ -77,7 +74,7 @@ class Trainer:
 
     def resume(self) -> None:
         # Load on the CPU: RNG states must stay CPU tensors; load_state_dict moves the rest.
-        self.load_state(checkpoint.load(self.run_dir / "checkpoints" / checkpoint.LAST, "cpu"))
+        self.load_state(checkpoint.load(self.run_dir.last_checkpoint, "cpu"))
 
     def _session_wall(self) -> float:
         return time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0.0
@@ -111,21 +108,21 @@ class Trainer:
         if not math.isfinite(float(self.loss_sum)):
             raise TrainingDiverged(
                 f"loss became NaN/inf before step {self.step}; stopped, the last good checkpoint "
-                f"is {self.run_dir / 'checkpoints' / checkpoint.LAST} (try a lower train.lr)")
+                f"is {self.run_dir.last_checkpoint} (try a lower train.lr)")
 
     def evaluate(self) -> dict:
         t0 = time.perf_counter()
         ec = self.cfg.eval
         cells = generate(self.model, self.noise, ec.batch, self.cfg.train.precision)
         metrics, outcomes = score(cells, self.exp.task, self.exp.index, self.cfg.clocks.ci_level)
-        metrics.update(self.model.extra_metrics(self.exp))  # e.g. GPT log-likelihoods
+        metrics.update(self.exp.family_metrics(self.model))  # e.g. GPT log-likelihoods
         if self.ema is not None:
             ema_cells = generate(self.ema, self.noise, ec.batch, self.cfg.train.precision)
             ema_metrics, _ = score(ema_cells, self.exp.task, self.exp.index, self.cfg.clocks.ci_level)
-            ema_metrics.update(self.ema.extra_metrics(self.exp))
+            ema_metrics.update(self.exp.family_metrics(self.ema))
             metrics.update({f"ema_{k}": v for k, v in ema_metrics.items()})
         if ec.keep_samples:
-            save_outcomes(self.run_dir / "samples" / f"step_{self.step:08d}.npz", outcomes)
+            save_outcomes(self.run_dir.samples_file(self.step), outcomes)
         eval_time = time.perf_counter() - t0
         self.eval_seconds += eval_time
         row = {"step": self.step, "epoch": self.step * self.cfg.train.batch / self.cfg.data.N,
@@ -140,10 +137,10 @@ class Trainer:
         if self.ema is not None:
             weights["ema"] = self.ema.state_dict()
         if self.cfg.eval.keep_checkpoints == "all" or self.step == self.cfg.train.steps:
-            checkpoint.save(checkpoint.snapshot_path(self.run_dir, self.step), weights)
+            checkpoint.save(self.run_dir.snapshot(self.step), weights)
 
     def save_last(self) -> None:
-        checkpoint.save(self.run_dir / "checkpoints" / checkpoint.LAST, self.state())
+        checkpoint.save(self.run_dir.last_checkpoint, self.state())
 
     def run(self) -> dict:
         """Train to train.steps (from the current state) and write every output file."""
@@ -162,14 +159,14 @@ class Trainer:
         bar's postfix."""
         row = self.evaluate()
         self.rows.append(row)
-        write_table(self.run_dir / "metrics.parquet", pd.DataFrame(self.rows))
+        self.run_dir.write_metrics(pd.DataFrame(self.rows))
         self.save_snapshot()
         return {"valid": f"{row['valid']:.2f}", "mem": f"{row['mem']:.2f}", "loss": f"{row['loss']:.3f}"}
 
     def finish(self) -> dict:
         cfg = self.cfg
         df = pd.DataFrame(self.rows)
-        write_table(self.run_dir / "metrics.parquet", df)
+        self.run_dir.write_metrics(df)
         clocks = compute_clocks(df, cfg.clocks, cfg.train.batch, cfg.data.N)
         if self.ema is not None:
             ema_df = df[["step"] + [c for c in df if c.startswith("ema_")]].rename(columns=lambda c: c.removeprefix("ema_"))
@@ -187,11 +184,11 @@ class Trainer:
             "device": str(self.exp.device), "status": "finished",
             "versions": versions(), "config": cfg.to_dict(),
         }
-        write_json(self.run_dir / "summary.json", summary)
+        self.run_dir.write_summary(summary)
         title = (f"{cfg.model.family} on {task.describe()}, N={cfg.data.N}, seed={cfg.seed}\n"
                  f"tau_rule={format_clock(summary['tau_rule'], summary['max_step'])}  "
                  f"tau_mem={format_clock(summary['tau_mem'], summary['max_step'])}")
-        plot_clocks(df, summary, self.run_dir / "plots" / "clocks.png", title)
+        plot_clocks(df, summary, self.run_dir.clocks_plot, title)
         return summary
 
 
@@ -243,17 +240,3 @@ def make_optimizer(params, tc: TrainConfig, device: torch.device) -> torch.optim
 def versions() -> dict:
     return {"twoclocks": __version__, "python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__, "pandas": pd.__version__}
-
-
-def save_run_inputs(exp: Experiment, run_dir: Path) -> None:
-    """config.json and the training set, written once when a run starts."""
-    write_json(run_dir / "config.json", exp.cfg.to_dict())
-    from twoclocks.io import atomic_path
-    with atomic_path(run_dir / "train_set.npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, cells=exp.train_cells, task_hash=exp.task.content_hash())
-
-
-def load_summary(run_dir: str | Path) -> dict | None:
-    path = Path(run_dir) / "summary.json"
-    return read_json(path) if path.is_file() else None

@@ -7,7 +7,7 @@ from sigma to 0 with the sampler's Heun integrator, decodes, and classifies the 
 back to x itself / another training item / a novel valid item / invalid. The same noisy points
 give the per-sigma EDM-weighted denoising loss and the explained variance of D against the
 empirical (memorising) and population (rule-only) denoisers. `run_basins` drives it over a
-run's checkpoints and writes the tables; `twoclocks.basins_plots` draws the figures.
+run's checkpoints and writes the tables; `twoclocks.analysis.basins_plots` draws the figures.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from twoclocks import checkpoint
-from twoclocks.config import from_dict
+from twoclocks.training import checkpoint
+from twoclocks.training.rundir import RunDir
 from twoclocks.data import TrainingIndex, hash_cells
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError, TwoClocksError
-from twoclocks.experiment import build_experiment
+from twoclocks.training.experiment import build_experiment
 from twoclocks.io import atomic_path, read_json, write_json, write_table
 from twoclocks.models.edm import DiffusionBase, Denoiser, heun_sample, sigma_schedule
-from twoclocks.reference import empirical_denoiser, population_denoiser
+from twoclocks.models.reference import empirical_denoiser, population_denoiser
 from twoclocks.tasks.base import Task
 
 SETS = ("train", "heldout", "invalid")
@@ -325,25 +325,19 @@ def run_basins(run_dir: str | Path, out: str | Path | None = None, settings: Bas
     `out` (default RUN_DIR/basins). Returns the summary."""
     t0 = time.perf_counter()
     settings = settings or BasinSettings()
-    run_dir = Path(run_dir)
-    out = Path(out) if out else run_dir / "basins"
-    if not (run_dir / "config.json").is_file():
-        raise TwoClocksError(f"{run_dir}: no config.json there, not a twoclocks run directory")
-    cfg = from_dict(read_json(run_dir / "config.json"))
+    run = RunDir(run_dir).require()
+    out = Path(out) if out else run.path / "basins"
+    cfg = run.load_config()
     cfg.train.device = device
-    exp = build_experiment(cfg)
+    # The saved training set is the truth (the model's sigma_data was measured on it).
+    exp = build_experiment(cfg, train_cells=run.load_train_set())
     model = exp.model
     if not isinstance(model, DiffusionBase) or not hasattr(model, "sigma_data"):
         raise ConfigError(f"basins need a diffusion model (dit or mlp); this run is {cfg.model.family}")
     notes: list[str] = []
-    train_cells = exp.train_cells
-    if (run_dir / "train_set.npz").is_file():   # the saved set is the truth; it should match the rebuild
-        saved = np.load(run_dir / "train_set.npz")["cells"]
-        notes += [] if np.array_equal(saved, train_cells) else ["train_set.npz differs from the rebuilt set; used it"]
-        train_cells = saved
-    index = TrainingIndex(train_cells, exp.task.num_values)
-    summary = read_json(run_dir / "summary.json") if (run_dir / "summary.json").is_file() else None
-    snaps = select_checkpoints(checkpoint.list_snapshots(run_dir), settings.checkpoints, summary)
+    train_cells, index = exp.train_cells, exp.index
+    summary = run.load_summary()
+    snaps = select_checkpoints(run.snapshots(), settings.checkpoints, summary)
     probe = make_probe(exp.task, exp.encoding, index, settings.per_set, settings.seed, exp.device)
     ctx = {"probe": probe, "encoding": exp.encoding, "index": index, "task": exp.task,
            "sigma_data": model.sigma_data, "sigma_min": cfg.model.sigma_min, "rho": cfg.model.rho}
@@ -363,7 +357,7 @@ def run_basins(run_dir: str | Path, out: str | Path | None = None, settings: Bas
     basins, losses, evs = (_frame(t) for t in tables)
     half = sigma_half_table(basins)
     result = {
-        "run_dir": str(run_dir), "task": exp.task.describe(), "N": len(train_cells),
+        "run_dir": str(run.path), "task": exp.task.describe(), "N": len(train_cells),
         "tau_rule": (summary or {}).get("tau_rule"), "tau_mem": (summary or {}).get("tau_mem"),
         "checkpoints": [s for s, _ in snaps], "references": list(references),
         "settings": {**asdict(settings), "sigmas": list(settings.sigmas), "loss_sigmas": list(settings.loss_sigmas)},
@@ -376,7 +370,7 @@ def run_basins(run_dir: str | Path, out: str | Path | None = None, settings: Bas
     write_table(out / "explained_variance.parquet", evs)
     with atomic_path(out / "vertices.npz") as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, invalid_kind=probe.invalid_kind, **probe.cells)
-    from twoclocks.basins_plots import plot_all   # matplotlib only when writing figures
+    from twoclocks.analysis.basins_plots import plot_all   # matplotlib only when writing figures
     result["figures"] = [p.name for p in plot_all(out, basins, losses, evs, result)]
     result["seconds"] = time.perf_counter() - t0
     write_json(out / "summary.json", result)

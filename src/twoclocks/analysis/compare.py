@@ -1,0 +1,138 @@
+"""Comparing finished runs: overlays the clock curves of several finished runs in one figure and prints a table of their
+clocks, with each clock's offset from the first run's as a ratio and in decades.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from twoclocks.clocks import format_clock
+from twoclocks.errors import TwoClocksError
+from twoclocks.io import atomic_path
+from twoclocks.tasks import TASKS
+from twoclocks.training.rundir import RunDir
+
+# metric -> (line style, legend label); runs are told apart by colour.
+STYLES = {"valid": ("-", "valid"), "mem": ("--", "mem (copies)"), "novel_valid": (":", "novel & valid")}
+SUMMARY_KEYS = ("max_step", "tau_rule", "tau_mem", "model_family", "N", "seed", "config")
+
+
+@dataclass
+class Run:
+    path: Path
+    label: str
+    metrics: pd.DataFrame   # one row per evaluation, sorted by step
+    summary: dict           # summary.json
+
+
+def run_label(summary: dict) -> str:
+    """family + task (with its complexity knob) + N + seed, e.g. 'gpt parity G=2 N=32 seed=0'."""
+    task = summary.get("config", {}).get("task", {})
+    name = task.get("name", summary.get("task", "?"))
+    knob = TASKS[name].knob if name in TASKS else None
+    knob_part = f" {knob}={task[knob]}" if knob in task else ""
+    return f"{summary['model_family']} {name}{knob_part} N={summary['N']} seed={summary['seed']}"
+
+
+def load_run(path: str | Path) -> Run:
+    """A finished run directory; anything else is a one-line TwoClocksError."""
+    rd = RunDir(path)
+    if not rd.path.is_dir():
+        raise TwoClocksError(f"{rd}: no such run directory")
+    summary = rd.load_summary()
+    if summary is None:
+        hint = " (unfinished run? resume it first)" if rd.exists() else ""
+        raise TwoClocksError(f"{rd}: no {rd.SUMMARY}, not a finished twoclocks run directory{hint}")
+    metrics = rd.load_metrics()
+    missing = [k for k in SUMMARY_KEYS if k not in summary] + [c for c in STYLES if c not in metrics]
+    if missing:
+        raise TwoClocksError(f"{rd}: {rd.SUMMARY} / {rd.METRICS} lack {missing}, not a twoclocks run")
+    return Run(rd.path, run_label(summary), metrics, summary)
+
+
+def _offset(tau: float | None, ref: float | None, max_step: int, ref_max: int) -> tuple[str, str]:
+    """(ratio, decades) of tau relative to ref as text, with bounds when either is censored."""
+    if tau is not None and ref is not None:
+        return f"x{tau / ref:.3g}", f"{math.log10(tau / ref):+.2f}"
+    if tau is None and ref is not None:       # this run's clock is later than its last step
+        return f"> x{max_step / ref:.3g}", f"> {math.log10(max_step / ref):+.2f}"
+    if tau is not None:                       # the reference's clock is later than its last step
+        return f"< x{tau / ref_max:.3g}", f"< {math.log10(tau / ref_max):+.2f}"
+    return "n/a", "n/a"
+
+
+def _window(s: dict) -> str:
+    if s.get("window_vanished"):
+        return "vanished"
+    w = s.get("window_log10")
+    if w is None:
+        return "n/a"
+    return f"{'>= ' if s.get('window_log10_is_lower_bound') else ''}{w:.2f}"
+
+
+def compare_table(runs: list[Run]) -> pd.DataFrame:
+    """One row per run: clocks (censored as '> max step'), window, offsets from the first run."""
+    ref = runs[0].summary
+    rows = []
+    for run in runs:
+        s = run.summary
+        m = int(s["max_step"])
+        row = {"run": run.label, "params": s.get("num_params"),
+               "tau_rule": format_clock(s["tau_rule"], m), "tau_mem": format_clock(s["tau_mem"], m),
+               "window_log10": _window(s)}
+        for clock in ("tau_rule", "tau_mem"):
+            ratio, dec = _offset(s[clock], ref[clock], m, int(ref["max_step"]))
+            short = clock.removeprefix("tau_")
+            row[f"{short}_vs_first"], row[f"{short}_dec"] = ratio, dec
+        row["wall_s"] = None if s.get("wall_seconds") is None else round(float(s["wall_seconds"]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_compare(runs: list[Run], path: str | Path, x: str = "step") -> None:
+    """valid / mem / novel_valid vs log step (or epoch) of every run, tau markers on top."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, run in enumerate(runs):
+        color, df, s = colors[i % len(colors)], run.metrics, run.summary
+        # epochs = step * batch / N, the same conversion the clocks use.
+        scale = s["config"]["train"]["batch"] / s["N"] if x == "epoch" else 1.0
+        xs = df["step"].to_numpy() * scale
+        for col, (ls, _) in STYLES.items():
+            ax.plot(xs, df[col], ls=ls, color=color, lw=1.4)
+        th = s.get("thresholds", {})
+        chance = float(s.get("mem_chance", 0.0))
+        if s.get("tau_rule") is not None:   # markers where each curve crosses its threshold
+            ax.plot(s["tau_rule"] * scale, th.get("theta_rule", 0.9), marker="^", ms=9, color=color,
+                    mec="black", ls="none")
+        if s.get("tau_mem") is not None:
+            ax.plot(s["tau_mem"] * scale, th.get("theta_mem", 0.1) + chance, marker="v", ms=9, color=color,
+                    mec="black", ls="none")
+    run_handles = [Line2D([], [], color=colors[i % len(colors)], lw=3, label=r.label) for i, r in enumerate(runs)]
+    metric_handles = [Line2D([], [], color="gray", ls=ls, label=lab) for ls, lab in STYLES.values()]
+    metric_handles += [Line2D([], [], marker="^", color="gray", mec="black", ls="none", label=r"$\tau_{rule}$"),
+                       Line2D([], [], marker="v", color="gray", mec="black", ls="none", label=r"$\tau_{mem}$")]
+    # Legends outside the axes, so they never hide a curve.
+    first = ax.legend(handles=run_handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7,
+                      title="run", title_fontsize=7)
+    ax.add_artist(first)
+    second = ax.legend(handles=metric_handles, loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("training step" if x == "step" else "epoch (step x batch / N)")
+    ax.set_ylabel("fraction of samples")
+    ax.grid(alpha=0.3, which="both")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", bbox_inches="tight",
+                    bbox_extra_artists=[first, second])
+    plt.close(fig)

@@ -1,0 +1,239 @@
+"""A run directory: the one place that knows its file names, creates it, opens it, loads what it
+holds and locks it, with every problem reported as a one-line `TwoClocksError`.
+
+    run/
+      config.json        resolved config (the single source for resuming)
+      train_set.npz      the training items (cells, task_hash)
+      metrics.parquet    one row per evaluation
+      summary.json       clocks, timings, versions; status "finished" once the run is done
+      checkpoints/       last.pt (full training state), step_XXXXXXXX.pt (weights per evaluation)
+      samples/           step_XXXXXXXX.npz (per-sample outcomes per evaluation)
+      plots/clocks.png   the two clocks
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from twoclocks.config import RunConfig, from_dict
+from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.io import atomic_path, read_json, read_table, write_json, write_table
+
+
+class RunDir:
+    """Paths and contents of one run directory (which need not exist yet)."""
+
+    CONFIG = "config.json"
+    TRAIN_SET = "train_set.npz"
+    METRICS = "metrics.parquet"
+    SUMMARY = "summary.json"
+    LAST = "last.pt"
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    # ----- paths ---------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def train_set_path(self) -> Path:
+        return self.path / self.TRAIN_SET
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / self.METRICS
+
+    @property
+    def summary_path(self) -> Path:
+        return self.path / self.SUMMARY
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints_dir / self.LAST
+
+    @property
+    def clocks_plot(self) -> Path:
+        return self.path / "plots" / "clocks.png"
+
+    def snapshot(self, step: int) -> Path:
+        """Model weights saved at one evaluation step."""
+        return self.checkpoints_dir / f"step_{step:08d}.pt"
+
+    def samples_file(self, step: int) -> Path:
+        """Per-sample outcomes of one evaluation."""
+        return self.path / "samples" / f"step_{step:08d}.npz"
+
+    def snapshots(self) -> list[tuple[int, Path]]:
+        """[(step, path)] of the per-evaluation weights, sorted by step."""
+        return _stepped_files(self.checkpoints_dir, "pt")
+
+    def sample_files(self) -> list[tuple[int, Path]]:
+        """[(step, path)] of the per-evaluation sample outcomes, sorted by step."""
+        return _stepped_files(self.path / "samples", "npz")
+
+    # ----- state ---------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.config_path.is_file()
+
+    def has_checkpoint(self) -> bool:
+        return self.last_checkpoint.is_file()
+
+    def finished_summary(self) -> dict | None:
+        """The summary of a finished run, or None (missing, unreadable, or not finished)."""
+        try:
+            summary = self.load_summary()
+        except TwoClocksError:
+            return None
+        return summary if summary is not None and summary.get("status") == "finished" else None
+
+    # ----- creating ------------------------------------------------------------------------
+    def check_creatable(self) -> None:
+        """Fail before any work if the directory cannot be created and written, or holds files."""
+        if str(self.path) in ("", "."):
+            raise ConfigError("output directory must not be empty or '.'; name a new directory")
+        parent = self.path
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"output directory {self.path} is not writable ({parent} is not a writable directory)")
+        if self.path.exists() and any(self.path.iterdir()):
+            raise ConfigError(f"output directory {self.path} already exists and is not empty; use --resume "
+                              f"{self.path} to continue it or choose another --out")
+
+    def create(self) -> None:
+        self.check_creatable()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"output directory {self.path} cannot be created ({exc.strerror})") from None
+
+    def write_inputs(self, cfg: RunConfig, train_cells: np.ndarray, task_hash: str) -> None:
+        """config.json and the training set, written once when a run starts."""
+        write_json(self.config_path, cfg.to_dict())
+        with atomic_path(self.train_set_path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, cells=train_cells, task_hash=task_hash)
+
+    def write_metrics(self, df: pd.DataFrame) -> None:
+        write_table(self.metrics_path, df)
+
+    def write_summary(self, summary: dict) -> None:
+        write_json(self.summary_path, summary)
+
+    # ----- loading -------------------------------------------------------------------------
+    def require(self) -> RunDir:
+        """This directory, if it is a run directory (has config.json); else a one-line error."""
+        if not self.path.is_dir():
+            raise TwoClocksError(f"{self.path}: no such directory")
+        if not self.exists():
+            raise TwoClocksError(f"{self.path}: no {self.CONFIG} there, not a twoclocks run directory")
+        return self
+
+    def load_config(self) -> RunConfig:
+        data = self._read_json(self.config_path)
+        if not isinstance(data, dict):
+            raise TwoClocksError(f"{self.config_path} is not a twoclocks config (expected a JSON object)")
+        try:
+            return from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.config_path}: {exc}") from None
+
+    def load_summary(self) -> dict | None:
+        """summary.json, or None when the run has not written one yet."""
+        if not self.summary_path.is_file():
+            return None
+        data = self._read_json(self.summary_path)
+        if not isinstance(data, dict) or "max_step" not in data:
+            raise TwoClocksError(f"{self.summary_path} is not a twoclocks summary (no max_step)")
+        return data
+
+    def load_metrics(self) -> pd.DataFrame:
+        """metrics.parquet, sorted by step."""
+        if not self.metrics_path.is_file():
+            raise TwoClocksError(f"{self.metrics_path} does not exist (unfinished run? resume it first)")
+        try:
+            df = read_table(self.metrics_path)
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise TwoClocksError(f"{self.metrics_path} is unreadable ({_first_line(exc)})") from None
+        if "step" not in df:
+            raise TwoClocksError(f"{self.metrics_path} has no step column, not a twoclocks metrics table")
+        return df.sort_values("step").reset_index(drop=True)
+
+    def load_train_set(self) -> np.ndarray:
+        """The training items, uint8 (N, H, W)."""
+        try:
+            with np.load(self.train_set_path) as saved:
+                return saved["cells"]
+        except FileNotFoundError:
+            raise TwoClocksError(f"{self.train_set_path} does not exist") from None
+        except Exception as exc:  # truncated zip, missing key, ...
+            raise TwoClocksError(f"{self.train_set_path} is unreadable ({_first_line(exc)})") from None
+
+    def _read_json(self, path: Path) -> Any:
+        try:
+            return read_json(path)
+        except FileNotFoundError:
+            raise TwoClocksError(f"{path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TwoClocksError(f"{path} is unreadable ({_first_line(exc)})") from None
+        except json.JSONDecodeError as exc:
+            raise TwoClocksError(f"{path} is corrupt (not valid JSON: {exc.msg} at line {exc.lineno})") from None
+
+    # ----- locking -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, wait: bool = False) -> Iterator[None]:
+        """Hold the directory's lock: with `wait`, until the other holder is done; without, a
+        one-line refusal if another process holds it. The lock file sits beside the directory
+        (so that clearing the directory keeps it), and the OS drops the lock if we are killed."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no locking
+            yield
+            return
+        lock_path = self.path.parent / f".{self.path.name}.lock"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(lock_path, "a")
+        except OSError as exc:
+            raise TwoClocksError(f"cannot lock {self.path} ({exc.strerror} on {lock_path})") from None
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise TwoClocksError(f"another process is working on {self.path}; wait for it to finish "
+                                     f"or stop it") from None
+            yield
+
+
+def _stepped_files(folder: Path, suffix: str) -> list[tuple[int, Path]]:
+    found = []
+    for p in folder.glob(f"step_*.{suffix}"):
+        try:
+            found.append((int(p.stem.split("_")[1]), p))
+        except (IndexError, ValueError):
+            continue
+    return sorted(found)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
