@@ -23,7 +23,8 @@ from common import interleaved, load_average, parse_timing_args, report, timing_
 from plain_models import PlainDiT, plain_generate
 from twoclocks.config import build_config
 from twoclocks.evaluate import score
-from twoclocks.training.experiment import build_experiment, eval_schedule, generate
+from twoclocks.training.experiment import build_experiment, eval_schedule
+from twoclocks.training.numerics import generate
 from twoclocks.training.trainer import Trainer
 
 
@@ -58,15 +59,22 @@ def main() -> int:
             score(cells, exp.task, exp.index, cfg.clocks.ci_level)
 
         def plain_eval() -> None:
-            plain_score(plain_generate(plain, noise, sd, m.sample_steps, m.sigma_min, m.sigma_max, m.rho,
-                                       m.sampler).numpy(), exp.train_cells, G)
+            plain_score(
+                plain_generate(plain, noise, sd, m.sample_steps, m.sigma_min, m.sigma_max, m.rho, m.sampler).numpy(),
+                exp.train_cells,
+                G,
+            )
 
         cands = {"plain eager fp32 (reference)": plain_eval, f"twoclocks {cfg.train.precision}": project_eval}
         for fn in cands.values():
             fn()
         times = interleaved(cands, args.reps)
-        res = report(f"evaluation of {ec.samples} samples, {m.sampler} {m.sample_steps} levels, {args.threads} threads",
-                     times, "plain eager fp32 (reference)", "evaluations/s")
+        res = report(
+            f"evaluation of {ec.samples} samples, {m.sampler} {m.sample_steps} levels, {args.threads} threads",
+            times,
+            "plain eager fp32 (reference)",
+            "evaluations/s",
+        )
         # The eval share of a run of this config: train.steps steps at the measured rate plus one
         # evaluation per scheduled point (checkpoint I/O excluded), timed back to back.
         step_times = interleaved({"step": trainer.train_step}, args.reps, 20)["step"]
@@ -75,9 +83,11 @@ def main() -> int:
         train_s = cfg.train.steps * statistics.median(step_times)
         res["predicted_eval_share"] = n_eval * eval_s / (n_eval * eval_s + train_s)
         res["eval_seconds"], res["train_step_seconds"] = eval_s, statistics.median(step_times)
-        print(f"  one evaluation {eval_s:.2f} s, one step {1e3 * res['train_step_seconds']:.1f} ms: a default "
-              f"run ({n_eval} evaluations, {cfg.train.steps} steps) would spend "
-              f"{100 * res['predicted_eval_share']:.0f}% of train + eval in evaluation (load {load_average()})")
+        print(
+            f"  one evaluation {eval_s:.2f} s, one step {1e3 * res['train_step_seconds']:.1f} ms: a default "
+            f"run ({n_eval} evaluations, {cfg.train.steps} steps) would spend "
+            f"{100 * res['predicted_eval_share']:.0f}% of train + eval in evaluation (load {load_average()})"
+        )
     if args.json:
         print(json.dumps(res))
     return 0

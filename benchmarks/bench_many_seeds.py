@@ -35,13 +35,19 @@ def step_benchmark(K: int, threads: int, reps: int, steps: int, overrides: list[
         def sequential() -> None:
             for t in singles:
                 t.train_step()
+
         cands = {f"{K} runs, one after another": sequential, f"{K} runs as one group": group.train_step}
         for fn in cands.values():
             fn()
         times = interleaved(cands, reps, steps)
     cfg = cfgs[0]
-    return report(f"{K} x {cfg.model.family} width {cfg.model.width} ({cfg.train.precision}), {threads} threads: "
-                  f"member-steps/s", times, f"{K} runs, one after another", "member-steps/s", per_call=K)
+    return report(
+        f"{K} x {cfg.model.family} width {cfg.model.width} ({cfg.train.precision}), {threads} threads: member-steps/s",
+        times,
+        f"{K} runs, one after another",
+        "member-steps/s",
+        per_call=K,
+    )
 
 
 def end_to_end(K: int, threads: int, overrides: list[str]) -> dict:
@@ -55,8 +61,10 @@ def end_to_end(K: int, threads: int, overrides: list[str]) -> dict:
         t0 = time.perf_counter()
         train_group(cfgs, [Path(tmp) / f"group{i}" for i in range(K)])
         t_group = time.perf_counter() - t0
-    print(f"  end to end ({K} runs of 200 steps + 4 evaluations): sequential {t_seq:.1f} s, group {t_group:.1f} s, "
-          f"x{t_seq / t_group:.2f} (one measurement; load {load_average()})")
+    print(
+        f"  end to end ({K} runs of 200 steps + 4 evaluations): sequential {t_seq:.1f} s, group {t_group:.1f} s, "
+        f"x{t_seq / t_group:.2f} (one measurement; load {load_average()})"
+    )
     return {"K": K, "sequential_s": t_seq, "group_s": t_group, "speedup": t_seq / t_group}
 
 

@@ -41,14 +41,25 @@ def main() -> int:
         flat = queries.reshape(len(queries), -1)
         expected = np.array([seen.get(row.tobytes(), -1) for row in flat])
         assert np.array_equal(index.match(queries), expected), "TrainingIndex.match disagrees with a set"
-        few = slice(0, n // 20)        # the Python set is slow: time it on 5% of the queries
+        few = slice(0, n // 20)  # the Python set is slow: time it on 5% of the queries
 
-        cands = {"python set (reference)": lambda: [seen.get(r.tobytes(), -1) for r in flat[few]],
-                 "TrainingIndex.match": lambda: index.match(queries[few])}
+        cands = {
+            "python set (reference)": lambda seen=seen, flat=flat, few=few: [
+                seen.get(r.tobytes(), -1) for r in flat[few]
+            ],
+            "TrainingIndex.match": lambda index=index, queries=queries, few=few: index.match(queries[few]),
+        }
         times = interleaved(cands, args.reps)
-        res = report(f"{task.describe()}: exact copy check of {n // 20:,} items against N={args.N:,}",
-                     times, "python set (reference)", "items/s", per_call=n // 20)
-        full = interleaved({"TrainingIndex.match": lambda: index.match(queries)}, args.reps)["TrainingIndex.match"]
+        res = report(
+            f"{task.describe()}: exact copy check of {n // 20:,} items against N={args.N:,}",
+            times,
+            "python set (reference)",
+            "items/s",
+            per_call=n // 20,
+        )
+        full = interleaved(
+            {"TrainingIndex.match": lambda index=index, queries=queries: index.match(queries)}, args.reps
+        )["TrainingIndex.match"]
         res["full_rate"] = n / float(np.median(full))
         print(f"  all {n:,} queries: {res['full_rate']:.3g} items/s (target >= 1e7), hits {np.mean(expected >= 0):.2f}")
         results.append(res)

@@ -18,9 +18,16 @@ from twoclocks.data import hash_cells
 from twoclocks.tasks import TASKS, make_task
 from twoclocks.tasks.sudoku import fill_grids, orbit_bias
 
-EXTRA = [("sudoku", {"size": 4}), ("latin", {"n": 4}), ("latin", {"n": 7}), ("latin", {"n": 9}),
-         ("latin", {"sampler": "isotopy", "n": 9}), ("queens", {"n": 12}), ("ca", {"rule": 110}),
-         ("linear_code", {"check_size": 6})]
+EXTRA = [
+    ("sudoku", {"size": 4}),
+    ("latin", {"n": 4}),
+    ("latin", {"n": 7}),
+    ("latin", {"n": 9}),
+    ("latin", {"sampler": "isotopy", "n": 9}),
+    ("queens", {"n": 12}),
+    ("ca", {"rule": 110}),
+    ("linear_code", {"check_size": 6}),
+]
 
 
 def rate(task, n: int, rng: np.random.Generator) -> float:
@@ -37,7 +44,7 @@ def speeds(n: int) -> None:
     for name, params in [(name, {}) for name in TASKS] + EXTRA:
         start = time.perf_counter()
         task = make_task(name, **params)
-        task.sample(1, rng)                                   # builds lazy tables
+        task.sample(1, rng)  # builds lazy tables
         setup = time.perf_counter() - start
         m = n if not (name == "latin" and params.get("sampler", "jm") == "jm") else max(500, n // 20)
         print(f"{task.describe():<52} {rate(task, m, rng):>12,.0f} {setup:>8.2f}")
@@ -55,8 +62,7 @@ def describe_counts(counts: np.ndarray) -> str:
     expected = draws / P
     chi2 = ((counts - expected) ** 2 / expected).sum()
     tv = 0.5 * np.abs(counts / draws - 1 / P).sum()
-    return (f"support {int((counts > 0).sum())}/{P}, TV to uniform {tv:.3f}, chi2 {chi2:.0f} "
-            f"(df {P - 1}, {draws} draws)")
+    return f"support {int((counts > 0).sum())}/{P}, TV to uniform {tv:.3f}, chi2 {chi2:.0f} (df {P - 1}, {draws} draws)"
 
 
 def intercalates(squares: np.ndarray) -> np.ndarray:
@@ -65,7 +71,7 @@ def intercalates(squares: np.ndarray) -> np.ndarray:
     total = np.zeros(len(squares), dtype=np.int64)
     for r1 in range(n):
         for r2 in range(r1 + 1, n):
-            a, b = squares[:, r1], squares[:, r2]                          # (m, n)
+            a, b = squares[:, r1], squares[:, r2]  # (m, n)
             same = (a[:, :, None] == b[:, None, :]) & (b[:, :, None] == a[:, None, :])
             total += np.triu(same, k=1).sum(axis=(1, 2))
     return total
@@ -75,17 +81,22 @@ def bias() -> None:
     rng = np.random.default_rng(1)
     grids4 = fill_grids(2)
     print("\nsudoku 4x4: the 9x9 transformation sampler, run on 4x4 pools")
-    for label, pool in [("base = first grid", grids4[:1]), ("base = last grid", grids4[-1:]),
-                        ("4 random-fill bases", np.concatenate([fill_grids(2, rng, 1) for _ in range(4)])),
-                        ("64 random-fill bases", np.concatenate([fill_grids(2, rng, 1) for _ in range(64)])),
-                        ("all 288 grids as bases", grids4)]:
+    for label, pool in [
+        ("base = first grid", grids4[:1]),
+        ("base = last grid", grids4[-1:]),
+        ("4 random-fill bases", np.concatenate([fill_grids(2, rng, 1) for _ in range(4)])),
+        ("64 random-fill bases", np.concatenate([fill_grids(2, rng, 1) for _ in range(64)])),
+        ("all 288 grids as bases", grids4),
+    ]:
         r = orbit_bias(pool, grids4, 288 * 200, rng, b=2)
         print(f"  {label:<24} support {r['support']}/{r['population']}, TV to uniform {r['tv_to_uniform']:.3f}")
     task = make_task("sudoku", size=4)
     print(f"  size=4 task sampler      {describe_counts(counts_over(grids4, task.sample(288 * 200, rng)))}")
     sq = make_task("sudoku")
-    print(f"  size=9: support <= bases*|G| = 2^{np.log2(sq.params.bases * 1218998108160):.1f} "
-          f"of 2^{sq.log2_population:.1f} grids")
+    print(
+        f"  size=9: support <= bases*|G| = 2^{np.log2(sq.params.bases * 1218998108160):.1f} "
+        f"of 2^{sq.log2_population:.1f} grids"
+    )
 
     print("\nlatin n=4 against the 576 squares")
     squares4 = make_task("latin", n=4).enumerate()

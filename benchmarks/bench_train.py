@@ -47,12 +47,14 @@ def plain_step(cfg, exp_cells) -> callable:
 
         def loss() -> torch.Tensor:
             return net.loss(tokens[torch.randint(len(tokens), (tc.batch,))])
+
     opt = torch.optim.AdamW(net.parameters(), lr=tc.lr, betas=(tc.beta1, tc.beta2))
 
     def step() -> None:
         opt.zero_grad()
         loss().backward()
         opt.step()
+
     return step
 
 
@@ -69,15 +71,24 @@ def main() -> int:
             _, fp32_step = project_step(base + ["train.precision=fp32"], tmp)
             exp = build_experiment(cfg)
             reference = plain_step(cfg, exp.train_cells)
-            cands = {"plain eager fp32 (reference)": reference, "twoclocks fp32": fp32_step,
-                     f"twoclocks {cfg.train.precision} (config default)": default_step}
-            for fn in cands.values():        # warm-up
+            cands = {
+                "plain eager fp32 (reference)": reference,
+                "twoclocks fp32": fp32_step,
+                f"twoclocks {cfg.train.precision} (config default)": default_step,
+            }
+            for fn in cands.values():  # warm-up
                 for _ in range(3):
                     fn()
             times = interleaved(cands, args.reps, args.steps)
-            results.append(report(f"{family} width {cfg.model.width} depth {cfg.model.depth} batch "
-                                  f"{cfg.train.batch}, {args.threads} threads: training steps/s",
-                                  times, "plain eager fp32 (reference)", "steps/s"))
+            results.append(
+                report(
+                    f"{family} width {cfg.model.width} depth {cfg.model.depth} batch "
+                    f"{cfg.train.batch}, {args.threads} threads: training steps/s",
+                    times,
+                    "plain eager fp32 (reference)",
+                    "steps/s",
+                )
+            )
     if args.json:
         print(json.dumps(results))
     return 0

@@ -12,13 +12,14 @@ import argparse
 import os
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def set_threads(threads: int) -> None:
     """Pin torch's intra-op threads (and OpenMP's, for libraries read at import)."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
+
     torch.set_num_threads(threads)
 
 
@@ -26,7 +27,7 @@ CLOCK = time.perf_counter  # set_clock("cpu") switches every measurement to proc
 
 
 def set_clock(kind: str) -> None:
-    """"wall" (perf_counter) or "cpu" (process_time). With one thread, CPU time ignores the
+    """ "wall" (perf_counter) or "cpu" (process_time). With one thread, CPU time ignores the
     time the process waits for a core, so it measures the code rather than the machine's load;
     with several threads it also counts OpenMP spinning, so use wall time there."""
     global CLOCK
@@ -38,8 +39,12 @@ def timing_parser(doc: str, reps: int) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=reps, help="interleaved repetitions")
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                    help="wall time, or process CPU time (robust to load with --threads 1)")
+    ap.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall time, or process CPU time (robust to load with --threads 1)",
+    )
     ap.add_argument("--json", action="store_true", help="also print one JSON line of the results")
     return ap
 
@@ -54,14 +59,15 @@ def parse_timing_args(ap: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
-def interleaved(candidates: dict[str, Callable[[], None]], reps: int, inner: int = 1,
-                sync: Callable[[], None] | None = None) -> dict[str, list[float]]:
+def interleaved(
+    candidates: dict[str, Callable[[], None]], reps: int, inner: int = 1, sync: Callable[[], None] | None = None
+) -> dict[str, list[float]]:
     """Seconds per call of each candidate, one entry per repetition; each repetition times
     `inner` consecutive calls of every candidate, in an order rotated by one each time."""
     names = list(candidates)
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(reps):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             if sync:
                 sync()
             t0 = CLOCK()
@@ -85,12 +91,18 @@ def load_average() -> str:
         return "n/a"
 
 
-def report(title: str, times: dict[str, list[float]], reference: str, unit: str = "calls/s",
-           per_call: float = 1.0) -> dict:
+def report(
+    title: str, times: dict[str, list[float]], reference: str, unit: str = "calls/s", per_call: float = 1.0
+) -> dict:
     """Print median rates and median ratios against `reference`; return them as a dict."""
     clock = "cpu time" if CLOCK is time.process_time else "wall time"
-    out = {"title": title, "reference": reference, "reps": len(times[reference]), "load_average": load_average(),
-           "clock": clock}
+    out = {
+        "title": title,
+        "reference": reference,
+        "reps": len(times[reference]),
+        "load_average": load_average(),
+        "clock": clock,
+    }
     print(f"\n{title}  (median of {out['reps']} interleaved repetitions, {clock}; load average {out['load_average']})")
     for name, ts in times.items():
         rate = per_call / statistics.median(ts)

@@ -21,11 +21,12 @@ import time
 
 import torch
 
-from twoclocks.training.bench import bench
 from twoclocks.config import build_config
 from twoclocks.evaluate import score
-from twoclocks.training.experiment import build_experiment, generate
+from twoclocks.training.bench import bench
+from twoclocks.training.experiment import build_experiment
 from twoclocks.training.group import GroupTrainer
+from twoclocks.training.numerics import generate
 from twoclocks.training.trainer import Trainer
 
 
@@ -39,7 +40,7 @@ def train_and_evaluate(device: str, steps: int) -> dict:
     exp = build_experiment(cfg)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(exp, tmp, progress=False)
-        trainer.train_step()                       # first step: allocations, lazy init
+        trainer.train_step()  # first step: allocations, lazy init
         sync_error = None
         if device == "cuda":
             torch.cuda.set_sync_debug_mode("error")
@@ -47,7 +48,7 @@ def train_and_evaluate(device: str, steps: int) -> dict:
         try:
             for _ in range(steps - 1):
                 trainer.train_step()
-        except RuntimeError as exc:              # a host sync inside the step
+        except RuntimeError as exc:  # a host sync inside the step
             sync_error = str(exc).splitlines()[0]
         finally:
             if device == "cuda":
@@ -59,8 +60,15 @@ def train_and_evaluate(device: str, steps: int) -> dict:
         metrics, _ = score(cells, exp.task, exp.index)
         eval_s = time.perf_counter() - t0
         loss = float(trainer.loss_sum) / max(1, trainer.loss_count)
-    return {"steps": steps, "host_sync_in_step": sync_error, "train_steps_per_s": (steps - 1) / train_s,
-            "eval_seconds": eval_s, "loss": loss, "valid": metrics["valid"], "mem": metrics["mem"]}
+    return {
+        "steps": steps,
+        "host_sync_in_step": sync_error,
+        "train_steps_per_s": (steps - 1) / train_s,
+        "eval_seconds": eval_s,
+        "loss": loss,
+        "valid": metrics["valid"],
+        "mem": metrics["mem"],
+    }
 
 
 def group_throughput(device: str, K: int, steps: int) -> dict:
@@ -91,14 +99,18 @@ def main() -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         print(json.dumps({"error": "no CUDA device; run with --device cpu to check the script itself"}))
         return 2
-    result = {"device": args.device, "torch": torch.__version__,
-              "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
-              "train_eval": train_and_evaluate(args.device, args.steps)}
+    result = {
+        "device": args.device,
+        "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
+        "train_eval": train_and_evaluate(args.device, args.steps),
+    }
     for prec in ("fp32", "bf16"):
         cfg = build_config([f"train.device={args.device}", f"train.precision={prec}"])
         b = bench(cfg, steps=args.bench_steps, warmup=5)
-        result[f"bench_{prec}"] = {k: b[k] for k in ("train_steps_per_s", "gflops", "sample_per_s", "eval_gflops",
-                                                    "predicted_eval_share")}
+        result[f"bench_{prec}"] = {
+            k: b[k] for k in ("train_steps_per_s", "gflops", "sample_per_s", "eval_gflops", "predicted_eval_share")
+        }
     result["group"] = group_throughput(args.device, args.group_K, max(2, args.bench_steps // 5))
     print(json.dumps(result))
     return 0

@@ -22,6 +22,7 @@ def sincos(n_h: int, n_w: int, dim: int) -> torch.Tensor:
         freqs = 1.0 / (10000 ** (torch.arange(d // 2) / (d // 2)))
         ang = torch.arange(n)[:, None] * freqs[None]
         return torch.cat([ang.sin(), ang.cos()], dim=1)
+
     eh, ew = axis(n_h, dim // 2), axis(n_w, dim // 2)
     return torch.cat([eh[:, None].expand(n_h, n_w, -1), ew[None].expand(n_h, n_w, -1)], -1).reshape(n_h * n_w, dim)
 
@@ -50,8 +51,9 @@ class PlainBlock(nn.Module):
 class PlainDiT(nn.Module):
     """F(x, c_noise) on (B, C, H, W) grids with p x p patches."""
 
-    def __init__(self, channels: int, H: int, W: int, patch: int, dim: int, depth: int, heads: int,
-                 mlp_ratio: float = 4.0):
+    def __init__(
+        self, channels: int, H: int, W: int, patch: int, dim: int, depth: int, heads: int, mlp_ratio: float = 4.0
+    ):
         super().__init__()
         self.C, self.H, self.W, self.p = channels, H, W, patch
         self.embed = nn.Linear(channels * patch * patch, dim)
@@ -90,8 +92,16 @@ def edm_loss(net: nn.Module, y: torch.Tensor, sd: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def plain_generate(net: nn.Module, noise: torch.Tensor, sd: float, steps: int = 16, sigma_min: float = 0.02,
-                   sigma_max: float = 20.0, rho: float = 7.0, sampler: str = "dpmpp_2m") -> torch.Tensor:
+def plain_generate(
+    net: nn.Module,
+    noise: torch.Tensor,
+    sd: float,
+    steps: int = 16,
+    sigma_min: float = 0.02,
+    sigma_max: float = 20.0,
+    rho: float = 7.0,
+    sampler: str = "dpmpp_2m",
+) -> torch.Tensor:
     """The deterministic samplers of EDM (Heun) and DPM-Solver++(2M) from unit noise, written
     plainly; returns the final sign bits as uint8."""
     i = torch.arange(steps, dtype=torch.float64)

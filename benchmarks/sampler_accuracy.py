@@ -28,22 +28,28 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from twoclocks.training import checkpoint
-from twoclocks.training.rundir import RunDir
 from twoclocks.config import from_dict
 from twoclocks.evaluate import score
-from twoclocks.training.experiment import build_experiment, generate, sample_noise
 from twoclocks.io import read_json
 from twoclocks.models.edm import SAMPLERS, AnalyticDiffusion, DiffusionBase
 from twoclocks.models.reference import empirical_denoiser, population_denoiser
+from twoclocks.training import checkpoint
+from twoclocks.training.experiment import build_experiment
+from twoclocks.training.numerics import generate, sample_noise
+from twoclocks.training.rundir import RunDir
 
 
 def parse_schedule(text: str, sigma_min: float) -> dict:
     """'[sampler:]sigma_max:rho:steps[:sigma_min]' -> the model config fields it sets."""
     parts = text.split(":")
     sampler = parts.pop(0) if parts[0] in SAMPLERS else "heun"
-    return {"sampler": sampler, "sigma_max": float(parts[0]), "rho": float(parts[1]),
-            "sample_steps": int(parts[2]), "sigma_min": float(parts[3]) if len(parts) > 3 else sigma_min}
+    return {
+        "sampler": sampler,
+        "sigma_max": float(parts[0]),
+        "rho": float(parts[1]),
+        "sample_steps": int(parts[2]),
+        "sigma_min": float(parts[3]) if len(parts) > 3 else sigma_min,
+    }
 
 
 def network_evaluations(fields: dict) -> int:
@@ -60,40 +66,65 @@ def study(run_dir: Path, schedules: list[str], every: int) -> pd.DataFrame:
     noise = sample_noise(exp)
     train_cells = np.load(run_dir / "train_set.npz")["cells"]
     models: list[tuple[str, DiffusionBase, str]] = [
-        ("empirical", AnalyticDiffusion(empirical_denoiser(exp.encoding.to_continuous(train_cells)),
-                                        exp.encoding, cfg.model), "fp32")]
+        (
+            "empirical",
+            AnalyticDiffusion(empirical_denoiser(exp.encoding.to_continuous(train_cells)), exp.encoding, cfg.model),
+            "fp32",
+        )
+    ]
     try:
-        models.append(("population", AnalyticDiffusion(population_denoiser(exp.task, exp.encoding),
-                                                       exp.encoding, cfg.model), "fp32"))
+        models.append(
+            (
+                "population",
+                AnalyticDiffusion(population_denoiser(exp.task, exp.encoding), exp.encoding, cfg.model),
+                "fp32",
+            )
+        )
     except Exception as exc:  # no closed form and too large to enumerate
         print(f"no population denoiser: {exc}")
     snaps = RunDir(run_dir).snapshots()[::every]
     rows = []
-    jobs = [(name, None, m, prec) for name, m, prec in models] + [(str(s), p, exp.model, cfg.train.precision) for s, p in snaps]
+    jobs = [(name, None, m, prec) for name, m, prec in models] + [
+        (str(s), p, exp.model, cfg.train.precision) for s, p in snaps
+    ]
     for label, path, model, precision in tqdm(jobs, desc="checkpoints", unit="ckpt"):
         if path is not None:
             model.load_state_dict(checkpoint.load(path)["model"])
         finest = None
         for text in schedules:
             fields = parse_schedule(text, cfg.model.sigma_min)
-            model.cfg = dataclasses.replace(model.cfg, **fields)   # generation reads model.cfg
+            model.cfg = dataclasses.replace(model.cfg, **fields)  # generation reads model.cfg
             t0 = time.perf_counter()
             cells = generate(model, noise, cfg.eval.batch, precision)
             seconds = time.perf_counter() - t0
             finest = cells if finest is None else finest
             m, _ = score(cells, exp.task, exp.index, cfg.clocks.ci_level)
             agree = float((cells.reshape(len(cells), -1) == finest.reshape(len(cells), -1)).all(axis=1).mean())
-            rows.append({"model": label, "schedule": text, "nfe": network_evaluations(fields), "agree": agree,
-                         "valid": m["valid"], "valid_hw": (m["valid_hi"] - m["valid_lo"]) / 2,
-                         "mem": m["mem"], "mem_hw": (m["mem_hi"] - m["mem_lo"]) / 2, "seconds": seconds})
+            rows.append(
+                {
+                    "model": label,
+                    "schedule": text,
+                    "nfe": network_evaluations(fields),
+                    "agree": agree,
+                    "valid": m["valid"],
+                    "valid_hw": (m["valid_hi"] - m["valid_lo"]) / 2,
+                    "mem": m["mem"],
+                    "mem_hw": (m["mem_hi"] - m["mem_lo"]) / 2,
+                    "seconds": seconds,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir", type=Path)
-    ap.add_argument("--schedules", nargs="+", default=["80:7:96", "80:7:24", "80:7:12", "80:7:8"],
-                    help="[sampler:]sigma_max:rho:steps[:sigma_min], the first is the reference")
+    ap.add_argument(
+        "--schedules",
+        nargs="+",
+        default=["80:7:96", "80:7:24", "80:7:12", "80:7:8"],
+        help="[sampler:]sigma_max:rho:steps[:sigma_min], the first is the reference",
+    )
     ap.add_argument("--every", type=int, default=3, help="use every k-th saved checkpoint")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--csv", type=Path, help="also write the table here")
@@ -109,8 +140,13 @@ def main() -> int:
             worst.loc[i, "dv"] = abs(r["valid"] - f["valid"]) / max(f["valid_hw"], 1e-9)
             worst.loc[i, "dm"] = abs(r["mem"] - f["mem"]) / max(f["mem_hw"], 1e-9)
         print("\nper schedule, over all models: min agree, max |d valid| and |d mem| in Wilson half-widths")
-        print(worst.groupby("schedule", sort=False).agg(nfe=("nfe", "first"), min_agree=("agree", "min"), max_dvalid_hw=("dv", "max"),
-                                               max_dmem_hw=("dm", "max")).to_string(float_format=lambda v: f"{v:.2f}"))
+        print(
+            worst.groupby("schedule", sort=False)
+            .agg(
+                nfe=("nfe", "first"), min_agree=("agree", "min"), max_dvalid_hw=("dv", "max"), max_dmem_hw=("dm", "max")
+            )
+            .to_string(float_format=lambda v: f"{v:.2f}")
+        )
     if args.csv:
         df.to_csv(args.csv, index=False)
     return 0

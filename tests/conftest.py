@@ -13,8 +13,17 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # A config that trains in seconds on one CPU thread (tiny DiT, few evaluations).
-TINY = ["model.width=32", "model.depth=1", "model.heads=2", "train.steps=60", "eval.points=4",
-        "eval.samples=64", "data.N=8", "train.checkpoint_every=20", "train.threads=1"]
+TINY = [
+    "model.width=32",
+    "model.depth=1",
+    "model.heads=2",
+    "train.steps=60",
+    "eval.points=4",
+    "eval.samples=64",
+    "data.N=8",
+    "train.checkpoint_every=20",
+    "train.threads=1",
+]
 
 
 @pytest.fixture
@@ -25,5 +34,11 @@ def tiny_overrides() -> list[str]:
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run `python -m twoclocks.cli ...` in a subprocess (as a user would)."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "twoclocks.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "twoclocks.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=env,
+    )

@@ -11,15 +11,25 @@ import torch
 
 from conftest import TINY
 from twoclocks.analysis import basins_report
-from twoclocks.analysis.basins import (BasinSettings, basin_rows, denoise_at, ev_rows, loss_rows, make_probe,
-                              reference_population, run_basins, select_checkpoints, sigma_half)
+from twoclocks.analysis.basins import (
+    BasinSettings,
+    basin_rows,
+    denoise_at,
+    ev_rows,
+    loss_rows,
+    make_probe,
+    reference_population,
+    run_basins,
+    select_checkpoints,
+    sigma_half,
+)
 from twoclocks.cli import main as cli_main
 from twoclocks.config import build_config
-from twoclocks.training.experiment import build_experiment
 from twoclocks.models.reference import empirical_denoiser
-from twoclocks.training.runner import start_run
 from twoclocks.tasks import TASKS
 from twoclocks.tasks.base import Task
+from twoclocks.training.experiment import build_experiment
+from twoclocks.training.runner import start_run
 
 SIGMAS = (0.35, 0.7, 1.0)
 
@@ -31,8 +41,7 @@ def _setup(overrides, per_set):
 
 
 def _basins(exp, probe, denoise, sigmas=SIGMAS):
-    rows = basin_rows(denoise, probe, exp.encoding, exp.index, exp.task, sigmas, ode_steps=6,
-                      sigma_min=0.002, rho=7.0)
+    rows = basin_rows(denoise, probe, exp.encoding, exp.index, exp.task, sigmas, ode_steps=6, sigma_min=0.002, rho=7.0)
     return pd.DataFrame(rows).set_index(["set", "sigma"])
 
 
@@ -46,7 +55,7 @@ def test_probe_sets_are_what_they_claim(parity):
     exp, probe = parity
     task, index = exp.task, exp.index
     assert task.is_valid(probe.cells["heldout"]).all()
-    assert (index.match(probe.cells["heldout"]) == -1).all()            # held out: not training items
+    assert (index.match(probe.cells["heldout"]) == -1).all()  # held out: not training items
     assert len({c.tobytes() for c in probe.cells["heldout"]}) == len(probe.cells["heldout"])
     assert not task.is_valid(probe.cells["invalid"]).any()
     near = probe.cells["invalid"][probe.invalid_kind == "near"]
@@ -74,8 +83,8 @@ def test_population_basins_equal_for_train_and_heldout_and_none_for_invalid(pari
             assert abs(df.loc[(name, sigma), "basin_size"] - theory) < tol, (name, sigma)
         assert abs(df.loc[("train", sigma), "basin_size"] - df.loc[("heldout", sigma), "basin_size"]) < 2 * tol
         assert df.loc[("invalid", sigma), "basin_size"] == 0.0
-    assert (df["frac_invalid"] == 0).all()           # the rule-only denoiser always lands on valid items
-    assert (df.loc["heldout", "frac_other_train"] < 0.05).all()   # and copies only by chance
+    assert (df["frac_invalid"] == 0).all()  # the rule-only denoiser always lands on valid items
+    assert (df.loc["heldout", "frac_other_train"] < 0.05).all()  # and copies only by chance
 
 
 def test_empirical_basins_favour_training_items(parity):
@@ -101,7 +110,7 @@ def test_loss_and_explained_variance_on_references(parity):
         assert lp[("train", s)] == pytest.approx(lp[("heldout", s)], rel=1e-9)
         assert lp[("invalid", s)] > lp[("heldout", s)]
         assert le[("heldout", s)] > le[("train", s)]
-    assert le[("train", 0.05)] < 1e-9                                    # memoriser: no loss on its items
+    assert le[("train", 0.05)] < 1e-9  # memoriser: no loss on its items
     ev_self = pd.DataFrame(ev_rows(out_pop, out_pop, sigmas))
     assert np.allclose(ev_self["ev"], 1.0)
     mean_only = {k: v.mean(dim=0, keepdim=True).expand_as(v) for k, v in out_pop.items()}
@@ -109,7 +118,7 @@ def test_loss_and_explained_variance_on_references(parity):
     # predicting the reference's per-set mean explains none of its variance on that set
     assert np.allclose(ev_mean[ev_mean["set"] != "all"]["ev"], 0.0, atol=1e-9)
     ev_emp = pd.DataFrame(ev_rows(out_emp, out_pop, sigmas)).set_index(["set", "sigma"])["ev"]
-    assert ev_emp[("heldout", 0.05)] < 0.5 < ev_emp[("train", 0.05)]     # they agree only on training items
+    assert ev_emp[("heldout", 0.05)] < 0.5 < ev_emp[("train", 0.05)]  # they agree only on training items
 
 
 @pytest.mark.skipif("sudoku" not in TASKS, reason="no sudoku task")
@@ -127,7 +136,7 @@ def test_population_denoiser_skipped_with_a_note_when_impossible():
     class P:
         n: int = 6
 
-    class Huge(Task):   # no closed form, 2^30 items: cannot be enumerated
+    class Huge(Task):  # no closed form, 2^30 items: cannot be enumerated
         name, family, knob, Params = "huge", "binary", "n", P
         shape = (6, 6)
         log2_population = 30.0
@@ -153,8 +162,35 @@ def test_sigma_half_interpolation_and_censoring():
 
 
 def test_select_checkpoints():
-    snaps = [(s, f"p{s}") for s in (10, 13, 17, 22, 28, 37, 48, 62, 80, 104, 135, 175, 227, 294, 381, 494,
-                                   640, 829, 1075, 1393, 1806, 2341, 3034, 4000)]
+    snaps = [
+        (s, f"p{s}")
+        for s in (
+            10,
+            13,
+            17,
+            22,
+            28,
+            37,
+            48,
+            62,
+            80,
+            104,
+            135,
+            175,
+            227,
+            294,
+            381,
+            494,
+            640,
+            829,
+            1075,
+            1393,
+            1806,
+            2341,
+            3034,
+            4000,
+        )
+    ]
     auto = [s for s, _ in select_checkpoints(snaps, "auto", {"tau_rule": 170.0, "tau_mem": 2500.0})]
     assert 175 in auto and 2341 in auto and auto[0] == 10 and auto[-1] == 4000 and 7 <= len(auto) <= 9
     assert [s for s, _ in select_checkpoints(snaps, "22,4000", None)] == [22, 4000]
@@ -165,16 +201,50 @@ def test_select_checkpoints():
 
 def test_end_to_end_tiny_run(tmp_path):
     run_dir, _ = start_run(build_config(TINY), tmp_path / "r", progress=False)
-    code = cli_main(["basins", str(run_dir), "--sigmas", "0.3,1", "--loss-sigmas", "0.1,1", "--per-set", "6",
-                     "--ode-steps", "3", "--quiet", "--device", "cpu"])
+    code = cli_main(
+        [
+            "basins",
+            str(run_dir),
+            "--sigmas",
+            "0.3,1",
+            "--loss-sigmas",
+            "0.1,1",
+            "--per-set",
+            "6",
+            "--ode-steps",
+            "3",
+            "--quiet",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0
     out = run_dir / "basins"
-    for name in ("basins.parquet", "loss.parquet", "explained_variance.parquet", "summary.json", "vertices.npz",
-                 "basin_vs_step.png", "basin_vs_sigma.png", "loss_gap.png", "explained_variance.png"):
+    for name in (
+        "basins.parquet",
+        "loss.parquet",
+        "explained_variance.parquet",
+        "summary.json",
+        "vertices.npz",
+        "basin_vs_step.png",
+        "basin_vs_sigma.png",
+        "loss_gap.png",
+        "explained_variance.png",
+    ):
         assert (out / name).is_file(), name
     b = pd.read_parquet(out / "basins.parquet")
-    assert {"checkpoint", "step", "set", "sigma", "basin_size", "frac_self", "frac_other_train",
-            "frac_novel_valid", "frac_invalid", "n"} <= set(b.columns)
+    assert {
+        "checkpoint",
+        "step",
+        "set",
+        "sigma",
+        "basin_size",
+        "frac_self",
+        "frac_other_train",
+        "frac_novel_valid",
+        "frac_invalid",
+        "n",
+    } <= set(b.columns)
     assert {"population", "empirical"} <= set(b["checkpoint"])
     fracs = b[["frac_self", "frac_other_train", "frac_novel_valid", "frac_invalid"]].sum(axis=1)
     assert np.allclose(fracs, 1.0) and (b["n"] == 6).all()
@@ -186,7 +256,14 @@ def test_end_to_end_tiny_run(tmp_path):
     title, html = basins_report.section(run_dir)
     assert html.count("data:image/png;base64,") == 4 and "<table>" in html
     # deterministic: a second analysis into another directory gives the same tables
-    again = run_basins(run_dir, tmp_path / "b2", BasinSettings(sigmas=(0.3, 1.0), loss_sigmas=(0.1, 1.0),
-                                                             per_set=6, ode_steps=3), device="cpu", progress=False)
+    again = run_basins(
+        run_dir,
+        tmp_path / "b2",
+        BasinSettings(sigmas=(0.3, 1.0), loss_sigmas=(0.1, 1.0), per_set=6, ode_steps=3),
+        device="cpu",
+        progress=False,
+    )
     assert again["sigma_half"] == summary["sigma_half"]
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "b2" / "loss.parquet"), pd.read_parquet(out / "loss.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "b2" / "loss.parquet"), pd.read_parquet(out / "loss.parquet")
+    )

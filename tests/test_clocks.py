@@ -14,7 +14,7 @@ def test_crossing_interpolates_on_log_step():
     values = np.array([0.0, 0.5, 1.0])
     tau, left = crossing(steps, values, 0.75)
     assert not left
-    assert tau == pytest.approx(10 ** 2.5)
+    assert tau == pytest.approx(10**2.5)
 
 
 def test_crossing_requires_the_next_evaluation_to_hold():
@@ -32,8 +32,15 @@ def test_crossing_at_last_evaluation_counts_and_censoring():
 
 
 def _table(valid, mem, steps, M=1000, chance=0.0):
-    df = pd.DataFrame({"step": steps, "valid": valid, "mem": mem, "mem_chance": chance,
-                       "novel_valid": np.array(valid) * (1 - np.array(mem))})
+    df = pd.DataFrame(
+        {
+            "step": steps,
+            "valid": valid,
+            "mem": mem,
+            "mem_chance": chance,
+            "novel_valid": np.array(valid) * (1 - np.array(mem)),
+        }
+    )
     for col in ("valid", "mem", "novel_valid"):
         lo, hi = wilson_interval(np.round(df[col] * M), M)
         df[f"{col}_lo"], df[f"{col}_hi"] = lo, hi

@@ -7,20 +7,33 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from twoclocks.cli import main as cli_main
 from twoclocks.analysis.compare import Run, compare_table
+from twoclocks.cli import main as cli_main
 from twoclocks.config import build_config
 from twoclocks.training.runner import start_run
 
-TINY = ["task=parity", "task.n=6", "task.G=2", "data.N=32", "train.steps=40", "eval.points=3",
-        "eval.samples=64", "model.width=32", "model.depth=1", "model.sample_steps=6", "train.device=cpu"]
+TINY = [
+    "task=parity",
+    "task.n=6",
+    "task.G=2",
+    "data.N=32",
+    "train.steps=40",
+    "eval.points=3",
+    "eval.samples=64",
+    "model.width=32",
+    "model.depth=1",
+    "model.sample_steps=6",
+    "train.device=cpu",
+]
 
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory) -> list[Path]:
     root = tmp_path_factory.mktemp("runs")
-    return [start_run(build_config([f"model={family}", *TINY]), out=root / family, progress=False)[0]
-            for family in ("gpt", "mlp")]
+    return [
+        start_run(build_config([f"model={family}", *TINY]), out=root / family, progress=False)[0]
+        for family in ("gpt", "mlp")
+    ]
 
 
 def test_compare_writes_figure_and_table(two_runs, tmp_path, capsys):
@@ -40,19 +53,30 @@ def test_identical_labels_are_told_apart(two_runs, tmp_path, capsys):
 
 
 def fake_run(label: str, tau_rule: float | None, tau_mem: float | None, max_step: int) -> Run:
-    summary = {"max_step": max_step, "tau_rule": tau_rule, "tau_mem": tau_mem, "num_params": 10,
-               "window_log10": None, "window_vanished": False}
+    summary = {
+        "max_step": max_step,
+        "tau_rule": tau_rule,
+        "tau_mem": tau_mem,
+        "num_params": 10,
+        "window_log10": None,
+        "window_vanished": False,
+    }
     return Run(Path(label), label, pd.DataFrame(), summary)
 
 
 def test_offsets_are_ratios_in_decades_with_censoring_as_bounds():
-    table = compare_table([fake_run("ref", 100.0, 1000.0, 5000), fake_run("late", 1000.0, None, 5000),
-                           fake_run("early", None, 50.0, 5000)]).set_index("run")
+    table = compare_table(
+        [
+            fake_run("ref", 100.0, 1000.0, 5000),
+            fake_run("late", 1000.0, None, 5000),
+            fake_run("early", None, 50.0, 5000),
+        ]
+    ).set_index("run")
     assert table.loc["ref", "rule_vs_first"] == "x1" and table.loc["ref", "mem_dec"] == "+0.00"
     assert table.loc["late", "rule_vs_first"] == "x10" and table.loc["late", "rule_dec"] == "+1.00"
-    assert table.loc["late", "tau_mem"] == "> 5000"                 # censored, via format_clock
+    assert table.loc["late", "tau_mem"] == "> 5000"  # censored, via format_clock
     assert table.loc["late", "mem_vs_first"] == "> x5" and table.loc["late", "mem_dec"] == "> +0.70"
-    assert table.loc["early", "rule_vs_first"] == "> x50"           # its rule clock is past 5000
+    assert table.loc["early", "rule_vs_first"] == "> x50"  # its rule clock is past 5000
     assert table.loc["early", "mem_vs_first"] == "x0.05" and table.loc["early", "mem_dec"] == "-1.30"
 
 

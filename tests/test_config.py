@@ -25,19 +25,22 @@ def test_round_trip_through_json():
     assert again == cfg
 
 
-@pytest.mark.parametrize("override,match", [
-    (["task=nope"], "unknown task 'nope'"),
-    (["model=rnn"], "unknown model 'rnn'"),
-    (["task.G=5"], None),  # caught when the task is built, not here
-    (["train.steps=0"], "train.steps must be positive"),
-    (["train.batch=-4"], "train.batch must be positive"),
-    (["train.stepz=10"], "unknown config key train.stepz"),
-    (["foo=1"], "unknown config key 'foo'"),
-    (["task.K=3"], "unknown field task.K"),
-    (["data.N=abc"], "data.N must be an integer"),
-    (["train.lr=fast"], "train.lr must be a number"),
-    (["nonsense"], "not of the form key=value"),
-])
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        (["task=nope"], "unknown task 'nope'"),
+        (["model=rnn"], "unknown model 'rnn'"),
+        (["task.G=5"], None),  # caught when the task is built, not here
+        (["train.steps=0"], "train.steps must be positive"),
+        (["train.batch=-4"], "train.batch must be positive"),
+        (["train.stepz=10"], "unknown config key train.stepz"),
+        (["foo=1"], "unknown config key 'foo'"),
+        (["task.K=3"], "unknown field task.K"),
+        (["data.N=abc"], "data.N must be an integer"),
+        (["train.lr=fast"], "train.lr must be a number"),
+        (["nonsense"], "not of the form key=value"),
+    ],
+)
 def test_bad_overrides(override, match):
     if match is None:
         build_config(override)
@@ -54,6 +57,7 @@ def test_defaults_are_documented_dataclasses():
 def test_cli_overrides_may_follow_options(monkeypatch):
     import twoclocks.commands.run as run_cmd
     from twoclocks import cli
+
     seen = {}
     monkeypatch.setattr(run_cmd, "main", lambda args: seen.update(o=args.overrides, q=args.quiet))
     assert cli.main(["run", "task.G=3", "--quiet", "data.N=8"]) == 0

@@ -4,15 +4,15 @@ import pytest
 import torch
 
 from twoclocks.config import build_config
-from twoclocks.training.experiment import build_experiment
 from twoclocks.models.dit import ShortRowSoftmax
+from twoclocks.training.experiment import build_experiment
 
 
 def _dit_with_random_modulation():
     exp = build_experiment(build_config(["model.depth=2"]))
     net = exp.model.backbone
     gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():   # adaLN-Zero starts at zero; give modulations and output real values
+    with torch.no_grad():  # adaLN-Zero starts at zero; give modulations and output real values
         for layer in (net.modulation[1], net.out):
             layer.weight.copy_(0.3 * torch.randn(layer.weight.shape, generator=gen))
             layer.bias.copy_(0.3 * torch.randn(layer.bias.shape, generator=gen))
@@ -27,9 +27,9 @@ def test_shared_conditioning_is_the_per_sample_formula():
     level = torch.tensor([0.3])
     with torch.no_grad():
         shared = net(x, level)
-        per_row = net(x, level.repeat(16))            # (B,) contiguous: the training path
+        per_row = net(x, level.repeat(16))  # (B,) contiguous: the training path
     torch.testing.assert_close(shared, per_row, rtol=1e-5, atol=1e-5)
-    assert shared.abs().mean() > 0.1                   # the modulation really acted
+    assert shared.abs().mean() > 0.1  # the modulation really acted
 
 
 def test_shared_conditioning_in_bf16_generation_agrees_with_fp32():

@@ -9,23 +9,40 @@ import pytest
 from twoclocks.sweeps.fits import fit_relation, fits_frame, standard_fits
 
 
-def table(alpha: float = 1.0, rule_exp: float = 0.0, Ns=(8, 16, 32, 64), Gs=(2,), seeds=3, noise=0.05,
-          seed=0) -> pd.DataFrame:
+def table(
+    alpha: float = 1.0, rule_exp: float = 0.0, Ns=(8, 16, 32, 64), Gs=(2,), seeds=3, noise=0.05, seed=0
+) -> pd.DataFrame:
     """Rows shaped like results.parquet: tau_mem = 30 N^alpha, tau_rule = 100 G^rule_exp, noisy."""
     rng = np.random.default_rng(seed)
     rows = []
     for G in Gs:
         for N in Ns:
             for s in range(seeds):
-                tm = 30 * N ** alpha * 10 ** rng.normal(0, noise)
-                tr = 100 * G ** rule_exp * 10 ** rng.normal(0, noise)
-                rows.append({"task": "parity", "task.G": G, "data.N": N, "model.family": "dit", "seed": s,
-                             "train.steps": 100_000, "status": "finished", "max_step": 100_000,
-                             "tau_mem": tm, "tau_mem_censored": False, "tau_mem_left_censored": False,
-                             "tau_mem_epochs": tm * 64 / N, "tau_rule": tr, "tau_rule_censored": False,
-                             "tau_rule_left_censored": False, "tau_rule_epochs": tr * 64 / N,
-                             "window_log10": max(0.0, np.log10(tm / tr)), "window_vanished": tm <= tr,
-                             "window_log10_is_lower_bound": False})
+                tm = 30 * N**alpha * 10 ** rng.normal(0, noise)
+                tr = 100 * G**rule_exp * 10 ** rng.normal(0, noise)
+                rows.append(
+                    {
+                        "task": "parity",
+                        "task.G": G,
+                        "data.N": N,
+                        "model.family": "dit",
+                        "seed": s,
+                        "train.steps": 100_000,
+                        "status": "finished",
+                        "max_step": 100_000,
+                        "tau_mem": tm,
+                        "tau_mem_censored": False,
+                        "tau_mem_left_censored": False,
+                        "tau_mem_epochs": tm * 64 / N,
+                        "tau_rule": tr,
+                        "tau_rule_censored": False,
+                        "tau_rule_left_censored": False,
+                        "tau_rule_epochs": tr * 64 / N,
+                        "window_log10": max(0.0, np.log10(tm / tr)),
+                        "window_vanished": tm <= tr,
+                        "window_log10_is_lower_bound": False,
+                    }
+                )
     return pd.DataFrame(rows)
 
 

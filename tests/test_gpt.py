@@ -11,20 +11,34 @@ import pandas as pd
 import pytest
 import torch
 
-from twoclocks.item_sets import likelihood_sets
-
 from twoclocks.config import build_config
 from twoclocks.errors import ConfigError
-from twoclocks.training.experiment import build_experiment, sample_noise
+from twoclocks.item_sets import likelihood_sets
 from twoclocks.models.gpt import GPT, inverse_cdf
+from twoclocks.training.experiment import build_experiment
+from twoclocks.training.numerics import sample_noise
 from twoclocks.training.runner import start_run
 
 
 def tiny_experiment(*extra: str):
     # Task and N pinned here, so changes of the package defaults do not change these tests.
-    return build_experiment(build_config(["task=parity", "task.n=6", "task.G=2", "data.N=32", "model=gpt",
-                                          "model.width=32", "model.depth=2", "model.heads=4",
-                                          "train.device=cpu", "eval.samples=64", *extra]))
+    return build_experiment(
+        build_config(
+            [
+                "task=parity",
+                "task.n=6",
+                "task.G=2",
+                "data.N=32",
+                "model=gpt",
+                "model.width=32",
+                "model.depth=2",
+                "model.heads=4",
+                "train.device=cpu",
+                "eval.samples=64",
+                *extra,
+            ]
+        )
+    )
 
 
 def train_briefly(model: GPT, tokens: torch.Tensor, steps: int, lr: float = 3e-3, seed: int = 0) -> list[float]:
@@ -57,7 +71,7 @@ def test_inverse_cdf_picks_the_interval_containing_u():
     # A fine grid of u reproduces the probabilities; a tiny temperature gives the argmax.
     grid = (torch.arange(10_000) + 0.5) / 10_000
     counts = torch.bincount(inverse_cdf(logits[:1].expand(10_000, 3), grid, 1.0), minlength=3)
-    assert torch.allclose(counts / 10_000., torch.tensor([0.2, 0.5, 0.3]), atol=1e-3)
+    assert torch.allclose(counts / 10_000.0, torch.tensor([0.2, 0.5, 0.3]), atol=1e-3)
     assert (inverse_cdf(logits[:1].expand(10_000, 3), grid, 1e-3) == 1).all()
 
 
@@ -91,12 +105,12 @@ def test_sampling_is_deterministic_in_the_noise(trained):
     model, exp = trained.model, trained
     noise = sample_noise(exp)
     assert noise.shape == (64, exp.encoding.seq_len) and 0 <= noise.min() and noise.max() < 1
-    assert torch.equal(noise, sample_noise(exp))            # the run's noise is reproducible
+    assert torch.equal(noise, sample_noise(exp))  # the run's noise is reproducible
     first = model.generate(noise)
     assert first.dtype == np.uint8 and first.shape == (64, *exp.encoding.shape)
-    torch.manual_seed(123)                                  # global RNG state must not matter
+    torch.manual_seed(123)  # global RNG state must not matter
     assert np.array_equal(first, model.generate(noise))
-    assert np.array_equal(first[:10], model.generate(noise[:10]))   # nor the batch size
+    assert np.array_equal(first[:10], model.generate(noise[:10]))  # nor the batch size
     assert not np.array_equal(first, model.generate(torch.rand_like(noise)))
 
 
@@ -104,20 +118,20 @@ def test_loss_decreases_on_parity():
     exp = tiny_experiment("data.N=64")
     tokens = exp.model.encode(exp.train_cells)
     losses = train_briefly(exp.model, tokens, steps=60)
-    assert losses[0] > 0.6                                   # about ln 2 at init
+    assert losses[0] > 0.6  # about ln 2 at init
     # Below 0.42 nats/token the model has found most of the pairs (a perfect G=2 rule
     # learner needs 0.5 ln 2 = 0.35 nats/token; memorising 64 items can go lower).
     assert np.mean(losses[-10:]) < 0.42
 
 
 def test_likelihood_is_a_normalised_distribution():
-    exp = tiny_experiment("task.n=2", "data.N=2")            # 4 binary cells: 16 sequences
+    exp = tiny_experiment("task.n=2", "data.N=2")  # 4 binary cells: 16 sequences
     train_briefly(exp.model, exp.model.encode(exp.train_cells), steps=20, lr=1e-2)
     everything = torch.tensor(list(itertools.product([0, 1], repeat=4)))
     ll = exp.model.log_likelihood(everything)
     assert ll.dtype == torch.float64
     assert math.isclose(float(ll.exp().sum()), 1.0, abs_tol=1e-6)
-    assert float(ll.std()) > 0.1                             # trained: not uniform
+    assert float(ll.std()) > 0.1  # trained: not uniform
 
 
 def test_likelihood_sets_are_fixed_and_do_not_touch_the_rngs():
@@ -131,7 +145,7 @@ def test_likelihood_sets_are_fixed_and_do_not_touch_the_rngs():
     task = exp.task
     assert np.array_equal(sets["train"], exp.train_cells)
     assert len(sets["heldout"]) == 256 and task.is_valid(sets["heldout"]).all()
-    assert (exp.index.match(sets["heldout"]) < 0).all()     # none is a training item
+    assert (exp.index.match(sets["heldout"]) < 0).all()  # none is a training item
     assert len(np.unique(sets["heldout"].reshape(256, -1), axis=0)) == 256
     assert len(sets["invalid"]) == 256 and not task.is_valid(sets["invalid"]).any()
     # each corrupted item is its held-out item with exactly one cell changed
@@ -145,8 +159,21 @@ def test_temperature_must_be_positive():
 
 
 def test_tiny_gpt_run_records_likelihood_metrics(tmp_path):
-    cfg = build_config(["task=parity", "task.n=6", "task.G=2", "data.N=32", "model=gpt", "train.steps=60",
-                        "eval.points=3", "eval.samples=64", "model.width=32", "model.depth=1", "train.device=cpu"])
+    cfg = build_config(
+        [
+            "task=parity",
+            "task.n=6",
+            "task.G=2",
+            "data.N=32",
+            "model=gpt",
+            "train.steps=60",
+            "eval.points=3",
+            "eval.samples=64",
+            "model.width=32",
+            "model.depth=1",
+            "train.device=cpu",
+        ]
+    )
     run_dir, summary = start_run(cfg, out=tmp_path / "r", progress=False)
     assert summary["model_family"] == "gpt" and summary["status"] == "finished"
     df = pd.read_parquet(run_dir / "metrics.parquet")

@@ -8,18 +8,27 @@ from twoclocks.config import build_config
 from twoclocks.training.runner import start_run
 
 # A small DiT on G=2 parity: learns the rule in a few hundred steps (~15 s on one core).
-FAST_LEARNER = ["model.width=64", "model.depth=2", "model.heads=2", "train.steps=450", "eval.points=5",
-                "eval.samples=256", "data.N=64", "train.threads=1", "eval.keep_checkpoints=last"]
+FAST_LEARNER = [
+    "model.width=64",
+    "model.depth=2",
+    "model.heads=2",
+    "train.steps=450",
+    "eval.points=5",
+    "eval.samples=256",
+    "data.N=64",
+    "train.threads=1",
+    "eval.keep_checkpoints=last",
+]
 
 
 def test_dit_learns_group_parity(tmp_path):
     run_dir, summary = start_run(build_config(FAST_LEARNER), tmp_path / "r", progress=False)
     df = pd.read_parquet(run_dir / "metrics.parquet")
-    assert df["valid"].iloc[0] < 0.1          # untrained: noise is not rule-valid
-    assert df["valid"].iloc[-1] > 0.9         # trained: the rule is learned
+    assert df["valid"].iloc[0] < 0.1  # untrained: noise is not rule-valid
+    assert df["valid"].iloc[-1] > 0.9  # trained: the rule is learned
     assert not summary["tau_rule_censored"]
     assert summary["tau_rule"] < 450
-    assert df["mem"].iloc[-1] < 0.1           # 64 items are not memorised this early
+    assert df["mem"].iloc[-1] < 0.1  # 64 items are not memorised this early
 
 
 @pytest.mark.slow

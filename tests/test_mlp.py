@@ -7,13 +7,12 @@ import pandas as pd
 import torch
 
 from twoclocks.config import build_config
-from twoclocks.training.experiment import build_experiment
 from twoclocks.models.edm import EDMDiffusion
 from twoclocks.models.mlp import MLPDenoiser
+from twoclocks.training.experiment import build_experiment
 from twoclocks.training.runner import start_run
 
-MLP_CFG = build_config(["task=parity", "task.n=6", "model=mlp", "model.width=32", "model.depth=2",
-                        "train.device=cpu"])
+MLP_CFG = build_config(["task=parity", "task.n=6", "model=mlp", "model.width=32", "model.depth=2", "train.device=cpu"])
 
 
 def test_backbone_shapes_and_zero_init():
@@ -32,19 +31,30 @@ def test_output_depends_on_input_and_noise_level():
     exp = build_experiment(MLP_CFG)
     net = exp.model.backbone
     torch.manual_seed(0)
-    torch.nn.init.normal_(net.out.weight, std=0.1)          # leave the zero init to see through
+    torch.nn.init.normal_(net.out.weight, std=0.1)  # leave the zero init to see through
     x = torch.randn(3, 1, 6, 6)
     c = torch.full((3,), -1.0)
     out = net(x, c)
     assert out.shape == (3, 1, 6, 6)
-    assert not torch.allclose(out, net(x, c + 1.0), atol=1e-4)     # conditioned on sigma
-    assert not torch.allclose(out, net(-x, c), atol=1e-4)          # and on the input
+    assert not torch.allclose(out, net(x, c + 1.0), atol=1e-4)  # conditioned on sigma
+    assert not torch.allclose(out, net(-x, c), atol=1e-4)  # and on the input
 
 
 def test_tiny_mlp_run(tmp_path):
-    cfg = build_config(["task=parity", "task.n=6", "model=mlp", "train.steps=60", "eval.points=3",
-                        "eval.samples=64", "model.width=32", "model.depth=1", "model.sample_steps=6",
-                        "train.device=cpu"])
+    cfg = build_config(
+        [
+            "task=parity",
+            "task.n=6",
+            "model=mlp",
+            "train.steps=60",
+            "eval.points=3",
+            "eval.samples=64",
+            "model.width=32",
+            "model.depth=1",
+            "model.sample_steps=6",
+            "train.device=cpu",
+        ]
+    )
     run_dir, summary = start_run(cfg, out=tmp_path / "r", progress=False)
     assert summary["model_family"] == "mlp" and summary["status"] == "finished"
     df = pd.read_parquet(run_dir / "metrics.parquet")

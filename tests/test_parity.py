@@ -44,8 +44,10 @@ def test_population_and_chance():
     assert small.is_valid(small.enumerate()).all()
 
 
-@pytest.mark.parametrize("bad,match", [({"G": 5}, "does not divide"), ({"G": 0}, "task.G"),
-                                        ({"n": -1}, "task.n"), ({"layout": "zigzag"}, "task.layout")])
+@pytest.mark.parametrize(
+    "bad,match",
+    [({"G": 5}, "does not divide"), ({"G": 0}, "task.G"), ({"n": -1}, "task.n"), ({"layout": "zigzag"}, "task.layout")],
+)
 def test_bad_parameters(bad, match):
     with pytest.raises(ConfigError, match=match):
         make_task("parity", **{"G": 2, **bad})
@@ -68,8 +70,9 @@ def test_closed_form_posterior_matches_enumeration(G):
         x = enc.to_continuous(task.sample(16, np.random.default_rng(1)))
         y = x + sigma * torch.randn(x.shape, generator=gen)
         s = torch.full((16,), sigma)
-        assert torch.allclose(task.posterior_mean(y.double(), s.double()), exact(y.double(), s.double()),
-                              atol=1e-9), sigma
+        assert torch.allclose(task.posterior_mean(y.double(), s.double()), exact(y.double(), s.double()), atol=1e-9), (
+            sigma
+        )
 
 
 def test_closed_form_posterior_odd_group_size():
@@ -96,4 +99,6 @@ def test_task_encode_decode_round_trip():
     assert x.shape == (50, 1, 6, 6) and set(x.unique().tolist()) == {-1.0, 1.0}
     assert np.array_equal(task.decode(x), cells)
     # decoding is by sign, so small noise does not change it
-    assert np.array_equal(task.decode(x + 0.15 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))), cells)
+    assert np.array_equal(
+        task.decode(x + 0.15 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))), cells
+    )

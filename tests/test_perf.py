@@ -80,7 +80,7 @@ def test_group_adamw_is_bit_identical_at_full_width(threads):
     cfgs = [build_config(wide + m + ["model.width=128", f"train.threads={threads}"]) for m in MEMBERS[:2]]
     try:
         group = assert_group_steps_match_singles(cfgs, steps=3)
-        assert group.stacked and group.loose   # both update paths were exercised
+        assert group.stacked and group.loose  # both update paths were exercised
     finally:
         torch.set_num_threads(before)
 
@@ -115,6 +115,7 @@ def test_group_resumes_after_a_crash(tmp_path, monkeypatch):
         if self.step == 37:
             raise RuntimeError("simulated crash")
         original(self)
+
     monkeypatch.setattr(GroupTrainer, "train_step", crashing)
     dirs = [tmp_path / f"group{i}" for i in range(2)]
     with pytest.raises(RuntimeError, match="simulated crash"):
@@ -140,8 +141,14 @@ def test_bench_json_reports_throughput():
     proc = run_cli("bench", *TINY, "--steps", "2", "--warmup", "1", "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    for key in ("train_steps_per_s", "sample_per_s", "gflops", "train_gflop_per_step", "eval_gflop",
-                "predicted_eval_share"):
+    for key in (
+        "train_steps_per_s",
+        "sample_per_s",
+        "gflops",
+        "train_gflop_per_step",
+        "eval_gflop",
+        "predicted_eval_share",
+    ):
         assert result[key] > 0, key
     assert result["family"] == "dit" and result["samples"] == 64
 
@@ -156,10 +163,14 @@ def naive_match(train: np.ndarray, queries: np.ndarray) -> np.ndarray:
 
 def random_case(rng: np.random.Generator, K: int, shape: tuple[int, int], n: int = 400):
     train = rng.integers(0, K, (n, *shape)).astype(np.uint8)
-    train = np.concatenate([train, train[: n // 10]])                        # duplicates
-    queries = np.concatenate([train[rng.integers(0, len(train), n)],         # hits
-                              rng.integers(0, K, (n, *shape)).astype(np.uint8),  # mostly misses
-                              rng.integers(0, 256, (20, *shape)).astype(np.uint8)])  # values >= K
+    train = np.concatenate([train, train[: n // 10]])  # duplicates
+    queries = np.concatenate(
+        [
+            train[rng.integers(0, len(train), n)],  # hits
+            rng.integers(0, K, (n, *shape)).astype(np.uint8),  # mostly misses
+            rng.integers(0, 256, (20, *shape)).astype(np.uint8),
+        ]
+    )  # values >= K
     return train, queries
 
 
@@ -189,9 +200,9 @@ def test_single_word_hash_is_a_bijection():
     words = np.random.default_rng(0).integers(0, 2**64 - 1, 10_000, dtype=np.uint64, endpoint=True)
     h = data.mix_words(words[None, :])
     with np.errstate(over="ignore"):
-        x = h ^ (h >> np.uint64(29)) ^ (h >> np.uint64(58))                   # undo h ^= h >> 29
+        x = h ^ (h >> np.uint64(29)) ^ (h >> np.uint64(58))  # undo h ^= h >> 29
         inverse = np.uint64(pow(int(data._HASH_MULT), -1, 2**64))
-        x = x * inverse                                                     # undo the multiply
+        x = x * inverse  # undo the multiply
     assert np.array_equal(x ^ np.uint64(0xCBF29CE484222325), words)
 
 

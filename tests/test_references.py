@@ -4,9 +4,10 @@ import pytest
 
 from twoclocks.config import build_config
 from twoclocks.evaluate import score
-from twoclocks.training.experiment import build_experiment, generate, sample_noise
 from twoclocks.models.edm import AnalyticDiffusion
 from twoclocks.models.reference import empirical_denoiser, population_denoiser
+from twoclocks.training.experiment import build_experiment
+from twoclocks.training.numerics import generate, sample_noise
 
 
 def _sample(overrides, which):

@@ -6,33 +6,55 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from twoclocks.sweeps import claims as reproduce
 from twoclocks.cli import main as cli_main
+from twoclocks.sweeps import claims as reproduce
 from twoclocks.sweeps.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, evaluate_claims, scale_spec
 from twoclocks.sweeps.spec import expand
 
 
-def results(rule_G=2.5, rule_depth=-1.0, mem_G=0.0, alpha=1.0, families=("dit", "gpt"), seeds=3, noise=0.03,
-            censor_mem_at_N=None) -> pd.DataFrame:
+def results(
+    rule_G=2.5,
+    rule_depth=-1.0,
+    mem_G=0.0,
+    alpha=1.0,
+    families=("dit", "gpt"),
+    seeds=3,
+    noise=0.03,
+    censor_mem_at_N=None,
+) -> pd.DataFrame:
     """tau_rule = 20 G^rule_G (depth/2)^rule_depth, tau_mem = 30 N^alpha G^mem_G, log-normal noise."""
     rng = np.random.default_rng(1)
     rows = []
-    points = ([(G, N, 2) for G in (2, 3, 4) for N in (16, 32, 64)] + [(2, 32, d) for d in (1, 4)])
+    points = [(G, N, 2) for G in (2, 3, 4) for N in (16, 32, 64)] + [(2, 32, d) for d in (1, 4)]
     for fam in families:
         for G, N, depth in points:
             for s in range(seeds):
-                tr = 20 * G ** rule_G * (depth / 2) ** rule_depth * 10 ** rng.normal(0, noise)
-                tm = 30 * N ** alpha * G ** mem_G * 10 ** rng.normal(0, noise)
+                tr = 20 * G**rule_G * (depth / 2) ** rule_depth * 10 ** rng.normal(0, noise)
+                tm = 30 * N**alpha * G**mem_G * 10 ** rng.normal(0, noise)
                 cens = censor_mem_at_N is not None and N >= censor_mem_at_N
                 w = max(0.0, np.log10(tm / tr))
-                rows.append({"task": "parity", "task.G": G, "data.N": N, "model.depth": depth, "model.family": fam,
-                             "seed": s, "status": "finished", "max_step": 10**6, "tau_rule": tr,
-                             "tau_rule_censored": False, "tau_rule_left_censored": False,
-                             "tau_mem": None if cens else tm, "tau_mem_censored": cens,
-                             "tau_mem_left_censored": False, "window_log10": np.log10(1e6 / tr) if cens else w,
-                             "window_log10_is_lower_bound": cens, "window_vanished": (not cens) and tm <= tr})
+                rows.append(
+                    {
+                        "task": "parity",
+                        "task.G": G,
+                        "data.N": N,
+                        "model.depth": depth,
+                        "model.family": fam,
+                        "seed": s,
+                        "status": "finished",
+                        "max_step": 10**6,
+                        "tau_rule": tr,
+                        "tau_rule_censored": False,
+                        "tau_rule_left_censored": False,
+                        "tau_mem": None if cens else tm,
+                        "tau_mem_censored": cens,
+                        "tau_mem_left_censored": False,
+                        "window_log10": np.log10(1e6 / tr) if cens else w,
+                        "window_log10_is_lower_bound": cens,
+                        "window_vanished": (not cens) and tm <= tr,
+                    }
+                )
     return pd.DataFrame(rows)
 
 

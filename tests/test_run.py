@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from conftest import TINY, run_cli
-from twoclocks.training import checkpoint
-from twoclocks.training.rundir import RunDir
 from twoclocks.config import build_config
 from twoclocks.errors import CheckpointError, TrainingDiverged
+from twoclocks.training import checkpoint
+from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import resume_run, start_run
 from twoclocks.training.trainer import Trainer
 
@@ -29,17 +29,44 @@ def deterministic(df: pd.DataFrame) -> pd.DataFrame:
 
 def test_run_directory_contents(tmp_path):
     run_dir, summary = start_run(build_config(TINY), tmp_path / "r", progress=False)
-    for name in ("config.json", "metrics.parquet", "summary.json", "train_set.npz", "plots/clocks.png",
-                 "checkpoints/last.pt"):
+    for name in (
+        "config.json",
+        "metrics.parquet",
+        "summary.json",
+        "train_set.npz",
+        "plots/clocks.png",
+        "checkpoints/last.pt",
+    ):
         assert (run_dir / name).is_file(), name
     df = pd.read_parquet(run_dir / "metrics.parquet")
     assert list(df["step"]) == sorted(df["step"]) and df["step"].iloc[-1] == 60
-    for col in ("valid", "constraint_acc", "mem", "mem_chance", "novel_valid", "unique_novel_valid",
-                "nn_hamming_mean", "nn_hamming_q50", "loss", "eval_seconds", "valid_lo", "valid_hi"):
+    for col in (
+        "valid",
+        "constraint_acc",
+        "mem",
+        "mem_chance",
+        "novel_valid",
+        "unique_novel_valid",
+        "nn_hamming_mean",
+        "nn_hamming_q50",
+        "loss",
+        "eval_seconds",
+        "valid_lo",
+        "valid_hi",
+    ):
         assert col in df, col
     s = json.loads((run_dir / "summary.json").read_text())
-    for key in ("tau_rule", "tau_mem", "tau_rule_censored", "tau_mem_censored", "window_log10",
-                "train_seconds", "eval_seconds", "wall_seconds", "config"):
+    for key in (
+        "tau_rule",
+        "tau_mem",
+        "tau_rule_censored",
+        "tau_mem_censored",
+        "window_log10",
+        "train_seconds",
+        "eval_seconds",
+        "wall_seconds",
+        "config",
+    ):
         assert key in s, key
     assert len(list((run_dir / "samples").glob("*.npz"))) == len(df)
     assert len(RunDir(run_dir).snapshots()) == len(df)
@@ -73,8 +100,10 @@ def test_crash_and_resume_is_identical(tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "train_step", original)
     assert not (tmp_path / "crashed" / "summary.json").exists()
     resume_run(tmp_path / "crashed", progress=False)
-    pd.testing.assert_frame_equal(deterministic(pd.read_parquet(tmp_path / "full" / "metrics.parquet")),
-                                  deterministic(pd.read_parquet(tmp_path / "crashed" / "metrics.parquet")))
+    pd.testing.assert_frame_equal(
+        deterministic(pd.read_parquet(tmp_path / "full" / "metrics.parquet")),
+        deterministic(pd.read_parquet(tmp_path / "crashed" / "metrics.parquet")),
+    )
     a = torch.load(tmp_path / "full" / "checkpoints" / "last.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "crashed" / "checkpoints" / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -87,8 +116,12 @@ def test_kill_dash_nine_then_resume_is_identical(tmp_path):
     assert full.returncode == 0, full.stderr
     killed_dir = tmp_path / "killed"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "twoclocks.cli", "run", *args, "--out", str(killed_dir),
-                             "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "twoclocks.cli", "run", *args, "--out", str(killed_dir), "--quiet"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and len(list((killed_dir / "samples").glob("*.npz"))) < 3:
         time.sleep(0.01)
@@ -97,8 +130,10 @@ def test_kill_dash_nine_then_resume_is_identical(tmp_path):
     assert not (killed_dir / "summary.json").exists(), "run finished before it could be killed"
     resumed = run_cli("run", "--resume", str(killed_dir), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
-    pd.testing.assert_frame_equal(deterministic(pd.read_parquet(tmp_path / "full" / "metrics.parquet")),
-                                  deterministic(pd.read_parquet(killed_dir / "metrics.parquet")))
+    pd.testing.assert_frame_equal(
+        deterministic(pd.read_parquet(tmp_path / "full" / "metrics.parquet")),
+        deterministic(pd.read_parquet(killed_dir / "metrics.parquet")),
+    )
     sa = json.loads((tmp_path / "full" / "summary.json").read_text())
     sb = json.loads((killed_dir / "summary.json").read_text())
     for key in ("tau_rule", "tau_mem", "window_log10", "peak_novel_valid_step"):
@@ -107,6 +142,7 @@ def test_kill_dash_nine_then_resume_is_identical(tmp_path):
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     from twoclocks.models.edm import EDMDiffusion
+
     original = EDMDiffusion.loss
     calls = {"n": 0}
 
@@ -123,16 +159,19 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     assert all(torch.isfinite(v).all() for v in state["model"].values())
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["task=sudokuu"], "unknown task"),
-    (["model=rnn"], "unknown model"),
-    (["task.G=5"], "task.G=5 does not divide"),
-    (["task.n=2", "task.G=2", "data.N=5", "model.patch=1"], "data.N=5 is larger than the population"),
-    (["train.steps=0"], "train.steps must be positive"),
-    (["train.batch=0"], "train.batch must be positive"),
-    (["train.wat=1"], "unknown config key"),
-    (["model.patch=4"], "model.patch=4 does not divide"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["task=sudokuu"], "unknown task"),
+        (["model=rnn"], "unknown model"),
+        (["task.G=5"], "task.G=5 does not divide"),
+        (["task.n=2", "task.G=2", "data.N=5", "model.patch=1"], "data.N=5 is larger than the population"),
+        (["train.steps=0"], "train.steps must be positive"),
+        (["train.batch=0"], "train.batch must be positive"),
+        (["train.wat=1"], "unknown config key"),
+        (["model.patch=4"], "model.patch=4 does not divide"),
+    ],
+)
 def test_bad_input_one_line_error_no_run_dir(tmp_path, args, needle):
     out = tmp_path / "r"
     res = run_cli("run", *args, "--out", str(out), "--quiet", timeout=120)

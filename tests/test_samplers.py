@@ -11,9 +11,9 @@ import torch
 
 from conftest import TINY, run_cli
 from twoclocks.config import build_config
-from twoclocks.training.experiment import build_experiment
 from twoclocks.models.edm import dpmpp_2m_sample, heun_sample, sigma_schedule
 from twoclocks.models.reference import population_denoiser
+from twoclocks.training.experiment import build_experiment
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def parity_denoiser():
 def _solve(sampler, denoise, steps: int) -> torch.Tensor:
     """Integrate from sigma 20 down to 0.5 (smooth there: the order shows) from fixed noise."""
     x0 = torch.randn(256, 1, 6, 6, generator=torch.Generator().manual_seed(0))
-    sigmas = sigma_schedule(steps, 0.5, 20.0, 7.0)[:-1]        # drop the final jump to 0
+    sigmas = sigma_schedule(steps, 0.5, 20.0, 7.0)[:-1]  # drop the final jump to 0
     return sampler(denoise, x0 * sigmas[0].float(), sigmas).double()
 
 
@@ -46,11 +46,12 @@ def test_dpmpp_2m_first_and_last_steps_are_euler():
     out = dpmpp_2m_sample(lambda y, s: D, x, sigmas)
     torch.testing.assert_close(out, (1 / 3) * x + (2 / 3) * D)
     to_zero = dpmpp_2m_sample(lambda y, s: D, x, torch.tensor([3.0, 1.0, 0.0], dtype=torch.float64))
-    torch.testing.assert_close(to_zero, D)                      # the last step returns D
+    torch.testing.assert_close(to_zero, D)  # the last step returns D
 
 
 def test_unknown_sampler_is_a_config_error():
     from twoclocks.errors import ConfigError
+
     with pytest.raises(ConfigError, match="model.sampler"):
         build_config(["model.sampler=euler"])
 
@@ -61,9 +62,23 @@ def test_sampler_accuracy_script_on_a_tiny_run(tmp_path):
     run = tmp_path / "run"
     assert run_cli("run", *TINY, "--out", str(run), "--quiet").returncode == 0
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "sampler_accuracy.py"
-    out = subprocess.run([sys.executable, str(script), str(run), "--every", "2", "--csv", str(tmp_path / "a.csv"),
-                          "--schedules", "heun:20:7:8", "dpmpp_2m:20:7:6:0.05"],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            str(run),
+            "--every",
+            "2",
+            "--csv",
+            str(tmp_path / "a.csv"),
+            "--schedules",
+            "heun:20:7:8",
+            "dpmpp_2m:20:7:6:0.05",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     df = pd.read_csv(tmp_path / "a.csv")
     steps = sorted(int(p.stem.split("_")[1]) for p in (run / "checkpoints").glob("step_*.pt"))

@@ -18,8 +18,8 @@ import pytest
 
 from conftest import TINY, run_cli
 from twoclocks.errors import ConfigError, TwoClocksError
-from twoclocks.sweeps.spec import TIMING_COLUMNS, SweepSpec, expand, load_spec, parse_grid_args, spec_from_args
 from twoclocks.sweeps.executors import run_sweep
+from twoclocks.sweeps.spec import TIMING_COLUMNS, SweepSpec, expand, load_spec, parse_grid_args, spec_from_args
 
 BASE = [o for o in TINY if not o.startswith(("data.N", "train.threads"))]
 GRID = ["data.N=8,16"]
@@ -67,9 +67,11 @@ def test_points_hashes_and_names():
 
 def test_spec_file_and_bad_input(tmp_path):
     f = tmp_path / "s.yaml"
-    f.write_text("base: {model: {width: 32, depth: 1, heads: 2}, train.steps: 60}\n"
-                 "grids:\n  - {data.N: [8, 16], task.G: 2}\n  - {data.N: 8, task.G: [3]}\nseeds: [0, 4]\n"
-                 "executor: local\nworkers: 2\n")
+    f.write_text(
+        "base: {model: {width: 32, depth: 1, heads: 2}, train.steps: 60}\n"
+        "grids:\n  - {data.N: [8, 16], task.G: 2}\n  - {data.N: 8, task.G: [3]}\nseeds: [0, 4]\n"
+        "executor: local\nworkers: 2\n"
+    )
     s = load_spec(f)
     points = expand(s)
     assert len(points) == 6 and s.workers == 2 and s.seeds == [0, 4]
@@ -93,10 +95,12 @@ def test_spec_file_and_bad_input(tmp_path):
 def test_cli_spec_merging(tmp_path):
     from twoclocks.cli import build_parser
     from twoclocks.commands.sweep import build_spec
+
     f = tmp_path / "s.yaml"
     f.write_text("base: {train.steps: 60}\ngrid: {data.N: [8, 16], task.G: [2, 3]}\nseeds: 2\nworkers: 3\n")
-    args = build_parser().parse_args(["sweep", str(f), "model.width=32", "--grid", "task.G=2", "--seeds", "0,7",
-                                      "--executor", "ray"])
+    args = build_parser().parse_args(
+        ["sweep", str(f), "model.width=32", "--grid", "task.G=2", "--seeds", "0,7", "--executor", "ray"]
+    )
     s, out = build_spec(args)
     assert out == Path("sweeps/s") and s.executor == "ray" and s.workers == 3 and s.seeds == [0, 7]
     assert s.base == {"train.steps": 60, "model.width": 32} and s.grids == [{"data.N": [8, 16], "task.G": [2]}]
@@ -126,9 +130,24 @@ def reference(tmp_path_factory) -> Path:
 def test_local_sweep_results_and_noop_rerun(reference):
     df = pd.read_parquet(reference / "results.parquet")
     assert len(df) == 4 and (df["status"] == "finished").all() and df["point"].is_unique
-    for col in ("data.N", "seed", "model.width", "tau_rule", "tau_mem", "tau_rule_censored", "tau_mem_censored",
-                "epochs", "window_log10", "window_vanished", "peak_novel_valid_step", "train_seconds",
-                "wall_seconds", "status", "point", "run_dir"):
+    for col in (
+        "data.N",
+        "seed",
+        "model.width",
+        "tau_rule",
+        "tau_mem",
+        "tau_rule_censored",
+        "tau_mem_censored",
+        "epochs",
+        "window_log10",
+        "window_vanished",
+        "peak_novel_valid_step",
+        "train_seconds",
+        "wall_seconds",
+        "status",
+        "point",
+        "run_dir",
+    ):
         assert col in df, col
     assert sorted(df["data.N"]) == [8, 8, 16, 16]
     assert (df["epochs"] == 60 * 64 / df["data.N"]).all()
@@ -145,6 +164,7 @@ def test_grouped_sweep_gives_the_same_results(reference, tmp_path):
     """--group trains the points that differ only in seed / N as batched groups (2 tasks of 2
     members here), with results identical to the ungrouped sweep."""
     from twoclocks.sweeps.executors import make_tasks
+
     points = expand(spec(group=True))
     tasks = make_tasks(points, spec(group=True), workers=2, threads=1, out=tmp_path)
     assert sorted(len(keys) for keys, _, _ in tasks) == [2, 2]
@@ -182,11 +202,23 @@ def _alive(pid: int) -> bool:
 def kill_restart(out: Path, extra: list[str]) -> None:
     """Start the sweep CLI, SIGKILL it (and everything it started) after its first result,
     then run it again to completion."""
-    args = [sys.executable, "-m", "twoclocks.cli", "sweep", *BASE, "--grid", *GRID, "--seeds", "2",
-            "--out", str(out), "--quiet", *extra]
+    args = [
+        sys.executable,
+        "-m",
+        "twoclocks.cli",
+        "sweep",
+        *BASE,
+        "--grid",
+        *GRID,
+        "--seeds",
+        "2",
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     tree: set[int] = set()
     try:
         deadline = time.monotonic() + 240

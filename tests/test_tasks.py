@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -27,24 +27,41 @@ from twoclocks.tasks.sudoku import fill_grids, group_size, orbit_bias
 # Every task at its defaults plus a few knob values (and the small variants that enumerate).
 CASES = [
     ("parity", ()),
-    ("sparse_parity", ()), ("sparse_parity", (("k", 1),)), ("sparse_parity", (("k", 8),)),
+    ("sparse_parity", ()),
+    ("sparse_parity", (("k", 1),)),
+    ("sparse_parity", (("k", 8),)),
     ("sparse_parity", (("n", 4), ("k", 5))),
-    ("linear_code", ()), ("linear_code", (("check_size", 2),)),
-    ("linear_code", (("check_size", 5), ("m", 10))), ("linear_code", (("n", 4),)),
-    ("ca", ()), ("ca", (("rule", 30),)), ("ca", (("rule", 110), ("width", 8))),
-    ("hamming_weight", ()), ("hamming_weight", (("w", 1),)), ("hamming_weight", (("n", 4), ("w", 2))),
-    ("mirror", ()), ("mirror", (("axes", "ud"),)), ("mirror", (("axes", "both"),)),
-    ("mirror", (("n", 5), ("axes", "lr"))), ("mirror", (("n", 5), ("axes", "both"))),
-    ("sudoku", ()), ("sudoku", (("size", 4),)),
-    ("latin", ()), ("latin", (("n", 4),)), ("latin", (("n", 7), ("mix_steps", 40))), ("latin", (("sampler", "isotopy"),)),
-    ("queens", ()), ("queens", (("n", 5),)), ("queens", (("n", 10),)),
+    ("linear_code", ()),
+    ("linear_code", (("check_size", 2),)),
+    ("linear_code", (("check_size", 5), ("m", 10))),
+    ("linear_code", (("n", 4),)),
+    ("ca", ()),
+    ("ca", (("rule", 30),)),
+    ("ca", (("rule", 110), ("width", 8))),
+    ("hamming_weight", ()),
+    ("hamming_weight", (("w", 1),)),
+    ("hamming_weight", (("n", 4), ("w", 2))),
+    ("mirror", ()),
+    ("mirror", (("axes", "ud"),)),
+    ("mirror", (("axes", "both"),)),
+    ("mirror", (("n", 5), ("axes", "lr"))),
+    ("mirror", (("n", 5), ("axes", "both"))),
+    ("sudoku", ()),
+    ("sudoku", (("size", 4),)),
+    ("latin", ()),
+    ("latin", (("n", 4),)),
+    ("latin", (("n", 7), ("mix_steps", 40))),
+    ("latin", (("sampler", "isotopy"),)),
+    ("queens", ()),
+    ("queens", (("n", 5),)),
+    ("queens", (("n", 10),)),
 ]
 IDS = [name + "".join(f"-{k}={v}" for k, v in params) for name, params in CASES]
 SEEDS = st.integers(0, 2**32 - 1)
 FEW = settings(max_examples=5, deadline=None)
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_task(name: str, params: tuple) -> Task:
     """Tasks are cached: some build lookup tables on first use (sudoku pool, queens solutions)."""
     return make_task(name, **dict(params))
@@ -96,7 +113,7 @@ def test_ca_row0_exception():
     task = make_task("ca", rule=136)
     assert not row0_flips_always_visible(136)
     cells = task.evolve(np.array([[0, 0, 0, 1, 1, 0]], dtype=np.uint8))
-    cells[0, 0, 1] = 1                       # between two zeros: row 1 is unchanged
+    cells[0, 0, 1] = 1  # between two zeros: row 1 is unchanged
     assert task.is_valid(cells).all()
 
 
@@ -207,7 +224,7 @@ def test_population_matches_enumeration(name, params):
     assert task.population_exact
     assert len(everything) == task.population == round(2.0**task.log2_population)
     assert everything.dtype == np.uint8 and everything.shape[1:] == task.shape
-    assert len(np.unique(hash_cells(everything))) == len(everything)   # distinct hashes => distinct
+    assert len(np.unique(hash_cells(everything))) == len(everything)  # distinct hashes => distinct
     assert task.is_valid(everything).all()
 
 
@@ -224,11 +241,20 @@ def chi_square(task: Task, draws_per_item: int, seed: int = 0) -> tuple[float, i
     return stat, len(everything) - 1, int((counts > 0).sum())
 
 
-@pytest.mark.parametrize("name,params", [
-    ("sudoku", (("size", 4),)), ("latin", (("n", 4),)), ("queens", ()), ("queens", (("n", 6),)),
-    ("ca", ()), ("hamming_weight", (("n", 3), ("w", 1))), ("mirror", (("n", 3), ("axes", "both"))),
-    ("linear_code", (("n", 3), ("m", 5))), ("sparse_parity", (("n", 3), ("k", 4))),
-])
+@pytest.mark.parametrize(
+    "name,params",
+    [
+        ("sudoku", (("size", 4),)),
+        ("latin", (("n", 4),)),
+        ("queens", ()),
+        ("queens", (("n", 6),)),
+        ("ca", ()),
+        ("hamming_weight", (("n", 3), ("w", 1))),
+        ("mirror", (("n", 3), ("axes", "both"))),
+        ("linear_code", (("n", 3), ("m", 5))),
+        ("sparse_parity", (("n", 3), ("k", 4))),
+    ],
+)
 def test_uniform_samplers_pass_chi_square(name, params):
     """Uniform samplers against their enumeration; 6 sigma above the mean is a failure."""
     stat, df, support = chi_square(get_task(name, params), draws_per_item=40)
@@ -251,7 +277,7 @@ def test_sudoku_transformations_cover_orbits_only():
     rng = np.random.default_rng(0)
     supports = set()
     for i in range(0, 288, 7):
-        result = orbit_bias(everything[i:i + 1], everything, 20_000, rng, b=2)
+        result = orbit_bias(everything[i : i + 1], everything, 20_000, rng, b=2)
         assert result["support"] in (96, 192)
         assert result["tv_to_uniform"] == pytest.approx(1 - result["support"] / 288, abs=0.03)
         supports.add(result["support"])
@@ -281,19 +307,28 @@ def test_linear_code_population_is_null_space():
     assert (task.H.astype(int) @ task.basis.T.astype(int) % 2 == 0).all()
     assert task.log2_population == 16 - task.rank
     assert task.rank <= 6
-    words = task.enumerate()            # 2^dim combinations of the basis, all distinct
+    words = task.enumerate()  # 2^dim combinations of the basis, all distinct
     assert len(np.unique(words.reshape(len(words), -1), axis=0)) == 2**task.dimension
-    duplicated = make_task("linear_code", n=2, m=8, check_size=4)   # 8 copies of one check
+    duplicated = make_task("linear_code", n=2, m=8, check_size=4)  # 8 copies of one check
     assert duplicated.rank == 1 and duplicated.log2_population == 3
 
 
-@pytest.mark.parametrize("name,params,field", [
-    ("sudoku", {"size": 5}, "task.size"), ("latin", {"n": 1}, "task.n"), ("queens", {"n": 3}, "task.n"),
-    ("ca", {"rule": 256}, "task.rule"), ("ca", {"width": 2}, "task.width"),
-    ("hamming_weight", {"w": 7}, "task.w"), ("mirror", {"axes": "diag"}, "task.axes"),
-    ("sparse_parity", {"k": 0}, "task.k"), ("linear_code", {"check_size": 37}, "task.check_size"),
-    ("linear_code", {"m": 0}, "task.m"), ("latin", {"sampler": "mcmc"}, "task.sampler"),
-])
+@pytest.mark.parametrize(
+    "name,params,field",
+    [
+        ("sudoku", {"size": 5}, "task.size"),
+        ("latin", {"n": 1}, "task.n"),
+        ("queens", {"n": 3}, "task.n"),
+        ("ca", {"rule": 256}, "task.rule"),
+        ("ca", {"width": 2}, "task.width"),
+        ("hamming_weight", {"w": 7}, "task.w"),
+        ("mirror", {"axes": "diag"}, "task.axes"),
+        ("sparse_parity", {"k": 0}, "task.k"),
+        ("linear_code", {"check_size": 37}, "task.check_size"),
+        ("linear_code", {"m": 0}, "task.m"),
+        ("latin", {"sampler": "mcmc"}, "task.sampler"),
+    ],
+)
 def test_bad_parameters_name_the_field(name, params, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")) as info:
         make_task(name, **params)
@@ -306,7 +341,7 @@ def test_population_denoiser_on_a_categorical_task():
     denoise = population_denoiser(task, enc)
     x = enc.to_continuous(task.sample(4, np.random.default_rng(0)))
     out = denoise(x, torch.full((4,), 1e-3))
-    assert torch.allclose(out, x, atol=1e-6)   # tiny noise: the posterior mean is the item
+    assert torch.allclose(out, x, atol=1e-6)  # tiny noise: the posterior mean is the item
 
 
 def test_tasks_command_lists_every_task(capsys):

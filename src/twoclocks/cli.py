@@ -14,8 +14,10 @@ COMMANDS = ["run", "compare", "tasks", "sweep", "basins", "report", "reproduce",
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="twoclocks", description="When does a generative model learn "
-                                     "the rule (tau_rule), and when does it start copying (tau_mem)?")
+    parser = argparse.ArgumentParser(
+        prog="twoclocks",
+        description="When does a generative model learn the rule (tau_rule), and when does it start copying (tau_mem)?",
+    )
     parser.add_argument("--version", action="version", version=f"twoclocks {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:

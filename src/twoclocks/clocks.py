@@ -18,6 +18,7 @@ Definitions (docs/protocol.md has the full text):
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,16 +64,25 @@ def compute_clocks(df: pd.DataFrame, cfg: ClockConfig, batch: int, N: int) -> di
 
     out = {
         "max_step": max_step,
-        "tau_rule": rule["tau"], "tau_rule_censored": rule["censored"],
-        "tau_rule_left_censored": rule["left_censored"], "tau_rule_ci": rule["ci"],
+        "tau_rule": rule["tau"],
+        "tau_rule_censored": rule["censored"],
+        "tau_rule_left_censored": rule["left_censored"],
+        "tau_rule_ci": rule["ci"],
         "tau_rule_epochs": epochs(rule["tau"]),
-        "tau_mem": mem["tau"], "tau_mem_censored": mem["censored"],
-        "tau_mem_left_censored": mem["left_censored"], "tau_mem_ci": mem["ci"],
+        "tau_mem": mem["tau"],
+        "tau_mem_censored": mem["censored"],
+        "tau_mem_left_censored": mem["left_censored"],
+        "tau_mem_ci": mem["ci"],
         "tau_mem_epochs": epochs(mem["tau"]),
-        "tau_mem_high": mem_high["tau"], "tau_mem_high_censored": mem_high["censored"],
+        "tau_mem_high": mem_high["tau"],
+        "tau_mem_high_censored": mem_high["censored"],
         "tau_mem_high_epochs": epochs(mem_high["tau"]),
-        "thresholds": {"theta_rule": cfg.theta_rule, "theta_mem": cfg.theta_mem,
-                       "theta_mem_high": cfg.theta_mem_high, "ci_level": cfg.ci_level},
+        "thresholds": {
+            "theta_rule": cfg.theta_rule,
+            "theta_mem": cfg.theta_mem,
+            "theta_mem_high": cfg.theta_mem_high,
+            "ci_level": cfg.ci_level,
+        },
     }
     out.update(window(rule["tau"], mem["tau"], max_step))
     peak = int(df["novel_valid"].to_numpy().argmax())
@@ -83,15 +93,19 @@ def compute_clocks(df: pd.DataFrame, cfg: ClockConfig, batch: int, N: int) -> di
 
 def window(tau_rule: float | None, tau_mem: float | None, max_step: int) -> dict:
     """The innovation window [tau_rule, tau_mem] and its log10 width, honest about censoring."""
-    res = {"window": [tau_rule, tau_mem], "window_log10": None, "window_log10_is_lower_bound": False,
-           "window_vanished": False}
+    res: dict[str, Any] = {
+        "window": [tau_rule, tau_mem],
+        "window_log10": None,
+        "window_log10_is_lower_bound": False,
+        "window_vanished": False,
+    }
     if tau_rule is not None and tau_mem is not None:
         res["window_log10"] = max(0.0, math.log10(tau_mem / tau_rule))
         res["window_vanished"] = tau_mem <= tau_rule
     elif tau_rule is not None:  # memorisation not reached: the window is at least this wide
         res["window_log10"] = max(0.0, math.log10(max_step / tau_rule))
         res["window_log10_is_lower_bound"] = True
-    elif tau_mem is not None:   # copying began and the rule was never learned
+    elif tau_mem is not None:  # copying began and the rule was never learned
         res["window_vanished"] = True
     return res
 

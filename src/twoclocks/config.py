@@ -25,46 +25,46 @@ from twoclocks.tasks import TASKS, task_params
 
 @dataclass
 class DataConfig:
-    N: int = 16                    # number of distinct training items
-    seed: int | None = None        # seed of the training-set draw; None = the run's seed
+    N: int = 16  # number of distinct training items
+    seed: int | None = None  # seed of the training-set draw; None = the run's seed
 
 
 @dataclass
 class TrainConfig:
-    steps: int = 4000              # optimizer steps
-    batch: int = 64                # items per step, drawn i.i.d. from the N training items
-    lr: float = 1e-3               # peak learning rate (AdamW), constant after warm-up
-    warmup: int = 100              # linear warm-up steps
-    weight_decay: float = 0.0      # AdamW weight decay
+    steps: int = 4000  # optimizer steps
+    batch: int = 64  # items per step, drawn i.i.d. from the N training items
+    lr: float = 1e-3  # peak learning rate (AdamW), constant after warm-up
+    warmup: int = 100  # linear warm-up steps
+    weight_decay: float = 0.0  # AdamW weight decay
     beta1: float = 0.9
     beta2: float = 0.99
-    grad_clip: float = 0.0         # max global grad norm; 0 = off
-    ema: float = 0.0               # EMA decay; 0 = off (it smears the clocks). If on, both are evaluated
-    precision: str = "bf16"        # bf16 (autocast; same clocks as fp32: docs/performance.md) | fp32
-    device: str = "auto"           # auto (cuda when present) | cpu | cuda
-    threads: int = 0               # torch CPU threads; 0 = leave torch's default
-    checkpoint_every: int = 500    # full training state saved at least this often (steps)
+    grad_clip: float = 0.0  # max global grad norm; 0 = off
+    ema: float = 0.0  # EMA decay; 0 = off (it smears the clocks). If on, both are evaluated
+    precision: str = "bf16"  # bf16 (autocast; same clocks as fp32: docs/performance.md) | fp32
+    device: str = "auto"  # auto (cuda when present) | cpu | cuda
+    threads: int = 0  # torch CPU threads; 0 = leave torch's default
+    checkpoint_every: int = 500  # full training state saved at least this often (steps)
 
 
 @dataclass
 class EvalConfig:
-    samples: int = 512             # M generated samples per evaluation (same noise every time)
-    points: int = 24               # evaluations on a geometric grid from `first` to train.steps
-    first: int = 10                # first evaluation step
-    batch: int = 0                 # samples generated per chunk; 0 = auto: 128 on a CPU (a
-                                   # chunk's activations stay in cache: 1.5x faster than 512),
-                                   # all at once on a GPU
+    samples: int = 512  # M generated samples per evaluation (same noise every time)
+    points: int = 24  # evaluations on a geometric grid from `first` to train.steps
+    first: int = 10  # first evaluation step
+    batch: int = 0  # samples generated per chunk; 0 = auto: 128 on a CPU (a
+    # chunk's activations stay in cache: 1.5x faster than 512),
+    # all at once on a GPU
     keep_checkpoints: str = "all"  # all | last: keep the model weights of every evaluation?
-    keep_samples: bool = True      # save per-sample outcomes (packed samples, NN distance)
+    keep_samples: bool = True  # save per-sample outcomes (packed samples, NN distance)
     noise_seed: int | None = None  # seed of the fixed per-sample sampling noise; None = run seed
 
 
 @dataclass
 class ClockConfig:
-    theta_rule: float = 0.9        # tau_rule: first step where valid >= theta_rule
-    theta_mem: float = 0.1         # tau_mem: first step where mem - mem_chance >= theta_mem
-    theta_mem_high: float = 0.5    # also reported: tau_mem at this higher threshold
-    ci_level: float = 0.95         # binomial (Wilson) confidence level
+    theta_rule: float = 0.9  # tau_rule: first step where valid >= theta_rule
+    theta_mem: float = 0.1  # tau_mem: first step where mem - mem_chance >= theta_mem
+    theta_mem_high: float = 0.5  # also reported: tau_mem at this higher threshold
+    ci_level: float = 0.95  # binomial (Wilson) confidence level
 
 
 @dataclass
@@ -75,7 +75,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     clocks: ClockConfig = field(default_factory=ClockConfig)
-    seed: int = 0                  # master seed: data draw, init, training noise, sampling noise
+    seed: int = 0  # master seed: data draw, init, training noise, sampling noise
 
     # ----- derived seeds (each stream has its own generator) ----------------------------
     @property
@@ -90,8 +90,7 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig,
-            "clocks": ClockConfig}
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig, "clocks": ClockConfig}
 # `key=value` with a bare section name sets that section's "name-like" field.
 SHORTHANDS = {"model": ("model", "family")}
 
@@ -99,8 +98,9 @@ SHORTHANDS = {"model": ("model", "family")}
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
     """Coerce a YAML-parsed value to a dataclass field's annotated type."""
     if isinstance(annotation, str):
-        annotation = eval(annotation, {"int": int, "float": float, "str": str, "bool": bool, "dict": dict,
-                                       "None": type(None)})
+        annotation = eval(
+            annotation, {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "None": type(None)}
+        )
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(annotation)
@@ -161,7 +161,7 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
         if key == "task":
             task = {"name": str(value)}  # a new task starts from its own defaults
         elif key.startswith("task."):
-            task[key[len("task."):]] = value
+            task[key[len("task.") :]] = value
         elif key == "seed":
             cfg.seed = _coerce(value, int, "seed")
         elif key in SHORTHANDS:
@@ -195,12 +195,20 @@ def resolve_task(task: dict) -> dict:
 
 def validate(cfg: RunConfig) -> None:
     """Checks that need no task instance; the task and model check the rest when built."""
-    positive = {"data.N": cfg.data.N, "train.steps": cfg.train.steps, "train.batch": cfg.train.batch,
-                "model.width": cfg.model.width, "model.depth": cfg.model.depth,
-                "model.heads": cfg.model.heads, "model.patch": cfg.model.patch,
-                "model.sample_steps": cfg.model.sample_steps, "eval.samples": cfg.eval.samples,
-                "eval.points": cfg.eval.points, "eval.first": cfg.eval.first,
-                "train.checkpoint_every": cfg.train.checkpoint_every}
+    positive = {
+        "data.N": cfg.data.N,
+        "train.steps": cfg.train.steps,
+        "train.batch": cfg.train.batch,
+        "model.width": cfg.model.width,
+        "model.depth": cfg.model.depth,
+        "model.heads": cfg.model.heads,
+        "model.patch": cfg.model.patch,
+        "model.sample_steps": cfg.model.sample_steps,
+        "eval.samples": cfg.eval.samples,
+        "eval.points": cfg.eval.points,
+        "eval.first": cfg.eval.first,
+        "train.checkpoint_every": cfg.train.checkpoint_every,
+    }
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key} must be positive, got {value}")
@@ -294,8 +302,9 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def build_config(overrides: list[str] | None = None, config_file: str | None = None,
-                 base: RunConfig | None = None) -> RunConfig:
+def build_config(
+    overrides: list[str] | None = None, config_file: str | None = None, base: RunConfig | None = None
+) -> RunConfig:
     """Defaults <- YAML file <- command-line overrides, validated."""
     merged: dict[str, Any] = {}
     if config_file:

@@ -52,11 +52,10 @@ def check_training_set_size(task: Task, N: int) -> float:
     if N <= 0:
         raise ConfigError(f"data.N must be a positive integer, got {N}")
     # Compare with the exact count when there is one: 2**log2(10) rounds to 9.999...
-    population = task.population if task.population is not None else 2.0 ** task.log2_population
+    population = task.population if task.population is not None else 2.0**task.log2_population
     if task.log2_population < 62 and N > population:
         raise ConfigError(
-            f"data.N={N} is larger than the population of {task.describe()} "
-            f"({population:.0f} valid items)"
+            f"data.N={N} is larger than the population of {task.describe()} ({population:.0f} valid items)"
         )
     return population
 
@@ -73,7 +72,8 @@ def draw_training_set(task: Task, N: int, rng: np.random.Generator) -> np.ndarra
         everything = task.enumerate()
         if everything is not None:
             return everything[rng.permutation(len(everything))[:N]]
-    items, seen = [], set()
+    items: list[np.ndarray] = []
+    seen: set[int] = set()
     tries = 0
     while len(items) < N:
         batch = task.sample(max(64, 2 * (N - len(items))), rng)
@@ -93,7 +93,7 @@ def packed_columns(cells: np.ndarray, bits: int) -> np.ndarray:
     """uint64 (k, n): each item's cells packed into k words, word-major: 8 cells per byte for
     binary cells (bits=1: a parity image is one word), 2 per byte for bits <= 4, else one.
     Injective on items whose values are below 2**bits."""
-    flat = np.ascontiguousarray(cells, dtype=np.uint8).reshape(len(cells), -1)
+    flat: np.ndarray = np.ascontiguousarray(cells, dtype=np.uint8).reshape(len(cells), -1)
     if bits == 1:
         flat = np.packbits(flat, axis=1)
     elif bits <= 4:
@@ -118,9 +118,9 @@ class TrainingIndex:
         self.cells = np.ascontiguousarray(train_cells, dtype=np.uint8)
         self.num_values = num_values
         self._cell_bits = max(1, int(np.ceil(np.log2(num_values)))) if num_values <= 256 else 8
-        if self._cell_bits < 8 and self.cells.size and self.cells.max() >= 2 ** self._cell_bits:
-            self._cell_bits = 8   # values beyond num_values: fall back to whole bytes
-        columns = packed_columns(self.cells, self._cell_bits)          # (k, N)
+        if self._cell_bits < 8 and self.cells.size and self.cells.max() >= 2**self._cell_bits:
+            self._cell_bits = 8  # values beyond num_values: fall back to whole bytes
+        columns = packed_columns(self.cells, self._cell_bits)  # (k, N)
         hashes = mix_words(columns)
         self.order = np.argsort(hashes, kind="stable")
         self.sorted_hashes = hashes[self.order]
@@ -130,7 +130,7 @@ class TrainingIndex:
         # One int64 per bucket, start << 32 | count, so a lookup is a single gather.
         self._bits = int(np.ceil(np.log2(max(2, len(self.cells))))) + 1
         top = self.sorted_hashes >> np.uint64(64 - self._bits)
-        starts = np.searchsorted(top, np.arange(2 ** self._bits + 1, dtype=np.uint64)).astype(np.int64)
+        starts = np.searchsorted(top, np.arange(2**self._bits + 1, dtype=np.uint64)).astype(np.int64)
         self._buckets = (starts[:-1] << 32) | np.diff(starts)
         self._onehot: torch.Tensor | None = None
 
@@ -146,13 +146,13 @@ class TrainingIndex:
         cells = np.ascontiguousarray(cells, dtype=np.uint8)
         out = np.full(len(cells), -1, dtype=np.int64)
         for start in range(0, len(cells), self.CHUNK):
-            chunk = cells[start:start + self.CHUNK]
+            chunk = cells[start : start + self.CHUNK]
             ok = None
-            if self._cell_bits < 8 and chunk.size and chunk.max() >= 2 ** self._cell_bits:
-                ok = (chunk.reshape(len(chunk), -1) < 2 ** self._cell_bits).all(axis=1)
+            if self._cell_bits < 8 and chunk.size and chunk.max() >= 2**self._cell_bits:
+                ok = (chunk.reshape(len(chunk), -1) < 2**self._cell_bits).all(axis=1)
                 chunk = np.where(ok.reshape(-1, *([1] * (chunk.ndim - 1))), chunk, 0)
             found = self._match_packed(packed_columns(chunk, self._cell_bits))
-            out[start:start + len(chunk)] = found if ok is None else np.where(ok, found, -1)
+            out[start : start + len(chunk)] = found if ok is None else np.where(ok, found, -1)
         return out
 
     def _match_packed(self, columns: np.ndarray) -> np.ndarray:
@@ -174,7 +174,7 @@ class TrainingIndex:
             hq = h[query]
             cand = self.sorted_hashes[pos]
             hit = np.nonzero(cand == hq)[0]
-            open_ = (pos + 1 < end) & (cand <= hq)   # sorted buckets: later hashes only grow
+            open_ = (pos + 1 < end) & (cand <= hq)  # sorted buckets: later hashes only grow
             if len(hit) and len(columns) > 1:
                 ps, qs = pos[hit], query[hit]
                 equal = np.ones(len(hit), dtype=bool)
@@ -197,8 +197,8 @@ class TrainingIndex:
         out = []
         d = self.cells[0].size
         for start in range(0, len(cells), chunk):
-            q = self._one_hot(cells[start:start + chunk])
-            agree = q @ self._onehot.T                       # (chunk, N)
+            q = self._one_hot(cells[start : start + chunk])
+            agree = q @ self._onehot.T  # (chunk, N)
             out.append(d - agree.max(dim=1).values.round().long())
         return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
 

@@ -26,9 +26,9 @@ SCHEMES = ("auto", "onehot", "analog")
 class Encoding:
     """Maps uint8 cells (n, H, W) with values in [0, K) to model inputs and back."""
 
-    shape: tuple[int, int]   # (H, W)
-    num_values: int          # K
-    scheme: str = "auto"     # auto | onehot | analog; auto = onehot for K>2 (binary needs none)
+    shape: tuple[int, int]  # (H, W)
+    num_values: int  # K
+    scheme: str = "auto"  # auto | onehot | analog; auto = onehot for K>2 (binary needs none)
     order: tuple[int, ...] | None = None  # token order (raster indices), None = raster
 
     def __post_init__(self):

@@ -21,11 +21,11 @@ FRACTIONS = ("valid", "mem", "novel_valid", "unique_novel_valid")
 class Outcomes:
     """Per-sample outcomes of one evaluation, kept on disk for later analysis."""
 
-    cells: np.ndarray          # uint8 (M, H, W) generated items
-    valid: np.ndarray          # bool (M,)
+    cells: np.ndarray  # uint8 (M, H, W) generated items
+    valid: np.ndarray  # bool (M,)
     constraint_acc: np.ndarray  # float (M,) fraction of constraints satisfied
-    train_match: np.ndarray    # int64 (M,) index of the copied training item, -1 if none
-    nn_hamming: np.ndarray     # int64 (M,) cells differing from the nearest training item
+    train_match: np.ndarray  # int64 (M,) index of the copied training item, -1 if none
+    nn_hamming: np.ndarray  # int64 (M,) cells differing from the nearest training item
 
 
 def score(cells: np.ndarray, task: Task, index: TrainingIndex, ci_level: float = 0.95) -> tuple[dict, Outcomes]:
@@ -38,8 +38,12 @@ def score(cells: np.ndarray, task: Task, index: TrainingIndex, ci_level: float =
     novel_valid = valid & ~mem
     nn = index.nearest_hamming(cells)
     n_unique = len(np.unique(hash_cells(cells[novel_valid]))) if novel_valid.any() else 0
-    counts = {"valid": int(valid.sum()), "mem": int(mem.sum()), "novel_valid": int(novel_valid.sum()),
-              "unique_novel_valid": n_unique}
+    counts = {
+        "valid": int(valid.sum()),
+        "mem": int(mem.sum()),
+        "novel_valid": int(novel_valid.sum()),
+        "unique_novel_valid": n_unique,
+    }
     metrics: dict = {}
     for name in FRACTIONS:
         lo, hi = wilson_interval(counts[name], M, ci_level)
@@ -59,13 +63,21 @@ def score(cells: np.ndarray, task: Task, index: TrainingIndex, ci_level: float =
 def save_outcomes(path, outcomes: Outcomes) -> None:
     """Compressed npz: packed cells (bits for binary tasks) plus the per-sample outcomes."""
     from twoclocks.io import atomic_path
+
     cells = outcomes.cells
     packed = np.packbits(cells.reshape(len(cells), -1), axis=1) if cells.max(initial=0) <= 1 else cells
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, cells=packed, packed=cells.max(initial=0) <= 1, shape=np.array(cells.shape),
-                                valid=outcomes.valid, constraint_acc=outcomes.constraint_acc.astype(np.float32),
-                                train_match=outcomes.train_match, nn_hamming=outcomes.nn_hamming.astype(np.int16))
+            np.savez_compressed(
+                fh,
+                cells=packed,
+                packed=cells.max(initial=0) <= 1,
+                shape=np.array(cells.shape),
+                valid=outcomes.valid,
+                constraint_acc=outcomes.constraint_acc.astype(np.float32),
+                train_match=outcomes.train_match,
+                nn_hamming=outcomes.nn_hamming.astype(np.int16),
+            )
 
 
 def load_outcomes(path) -> Outcomes:
@@ -75,5 +87,6 @@ def load_outcomes(path) -> Outcomes:
         if bool(z["packed"]):
             d = int(np.prod(shape[1:]))
             cells = np.unpackbits(cells, axis=1)[:, :d].reshape(shape)
-        return Outcomes(cells.astype(np.uint8), z["valid"], z["constraint_acc"], z["train_match"],
-                        z["nn_hamming"].astype(np.int64))
+        return Outcomes(
+            cells.astype(np.uint8), z["valid"], z["constraint_acc"], z["train_match"], z["nn_hamming"].astype(np.int64)
+        )

@@ -13,8 +13,8 @@ from twoclocks.data import TrainingIndex, hash_cells
 from twoclocks.tasks.base import Task
 
 SEED_LIKELIHOOD = 4_000_037  # offset on the data seed for the held-out / corrupted item sets
-HELDOUT_ITEMS = 256          # held-out valid items (and as many corrupted ones)
-TRAIN_ITEMS_MAX = 1024       # the train set uses at most this many training items (a fixed prefix)
+HELDOUT_ITEMS = 256  # held-out valid items (and as many corrupted ones)
+TRAIN_ITEMS_MAX = 1024  # the train set uses at most this many training items (a fixed prefix)
 
 
 @dataclass(frozen=True)
@@ -24,15 +24,21 @@ class ItemSets:
     train: np.ndarray
     heldout: np.ndarray
     invalid: np.ndarray
-    log2_population: float     # a perfect rule learner scores -ln(population) on valid items
-    num_train: int             # a perfect copier scores -ln(N) on training items
+    log2_population: float  # a perfect rule learner scores -ln(population) on valid items
+    num_train: int  # a perfect copier scores -ln(N) on training items
 
     def as_dict(self) -> dict[str, np.ndarray]:
         return {"train": self.train, "heldout": self.heldout, "invalid": self.invalid}
 
 
-def likelihood_sets(task: Task, train_cells: np.ndarray, index: TrainingIndex, data_seed: int,
-                    n_heldout: int = HELDOUT_ITEMS, max_tries: int = 50) -> ItemSets:
+def likelihood_sets(
+    task: Task,
+    train_cells: np.ndarray,
+    index: TrainingIndex,
+    data_seed: int,
+    n_heldout: int = HELDOUT_ITEMS,
+    max_tries: int = 50,
+) -> ItemSets:
     """train (a prefix of at most TRAIN_ITEMS_MAX training items), heldout (distinct valid
     items not in the training set) and invalid (each heldout item with one cell changed so the
     task rejects it).
@@ -55,8 +61,13 @@ def likelihood_sets(task: Task, train_cells: np.ndarray, index: TrainingIndex, d
                 found.append(item)
     shape = train_cells.shape[1:]
     heldout = np.stack(found) if found else np.zeros((0, *shape), np.uint8)
-    return ItemSets(train=train_cells[:TRAIN_ITEMS_MAX], heldout=heldout, invalid=corrupt(heldout, task, rng),
-                    log2_population=task.log2_population, num_train=len(train_cells))
+    return ItemSets(
+        train=train_cells[:TRAIN_ITEMS_MAX],
+        heldout=heldout,
+        invalid=corrupt(heldout, task, rng),
+        log2_population=task.log2_population,
+        num_train=len(train_cells),
+    )
 
 
 def corrupt(cells: np.ndarray, task: Task, rng: np.random.Generator, tries: int = 20) -> np.ndarray:
@@ -72,7 +83,7 @@ def corrupt(cells: np.ndarray, task: Task, rng: np.random.Generator, tries: int 
             break
         flat = cells[idx].reshape(len(idx), -1).copy()
         pos = rng.integers(0, flat.shape[1], size=len(idx))
-        shift = rng.integers(1, K, size=len(idx))          # never 0: the value really changes
+        shift = rng.integers(1, K, size=len(idx))  # never 0: the value really changes
         rows = np.arange(len(idx))
         flat[rows, pos] = (flat[rows, pos].astype(np.int64) + shift) % K
         out[idx] = flat.reshape(-1, *cells.shape[1:])

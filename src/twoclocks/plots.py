@@ -12,8 +12,11 @@ import pandas as pd  # noqa: E402
 
 from twoclocks.io import atomic_path  # noqa: E402
 
-CURVES = (("valid", "valid", "tab:blue"), ("mem", "mem (copies)", "tab:red"),
-          ("novel_valid", "novel & valid", "tab:green"))
+CURVES = (
+    ("valid", "valid", "tab:blue"),
+    ("mem", "mem (copies)", "tab:red"),
+    ("novel_valid", "novel & valid", "tab:green"),
+)
 
 
 def plot_clocks(df: pd.DataFrame, summary: dict, path: str | Path, title: str = "") -> None:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,20 +24,20 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from twoclocks.training import checkpoint
-from twoclocks.training.rundir import RunDir
 from twoclocks.data import TrainingIndex, hash_cells
 from twoclocks.encoding import Encoding
-from twoclocks.errors import ConfigError, TwoClocksError
-from twoclocks.training.experiment import build_experiment
-from twoclocks.io import atomic_path, read_json, write_json, write_table
-from twoclocks.models.edm import DiffusionBase, Denoiser, heun_sample, sigma_schedule
+from twoclocks.errors import ConfigError
+from twoclocks.io import atomic_path, write_json, write_table
+from twoclocks.models.edm import Denoiser, DiffusionBase, heun_sample, sigma_schedule
 from twoclocks.models.reference import empirical_denoiser, population_denoiser
 from twoclocks.tasks.base import Task
+from twoclocks.training import checkpoint
+from twoclocks.training.experiment import build_experiment
+from twoclocks.training.rundir import RunDir
 
 SETS = ("train", "heldout", "invalid")
 OUTCOMES = ("self", "other_train", "novel_valid", "invalid")
-EV_SETS = ("train", "heldout", "all")   # "all" pools the train and held-out points
+EV_SETS = ("train", "heldout", "all")  # "all" pools the train and held-out points
 # Largest population the softmax population denoiser is run on here: basins call it
 # (2 * ode_steps - 1) times per sigma, so the 2^18 limit of `reference` would take too long on CPU.
 MAX_POPULATION_FOR_BASINS = 1 << 16
@@ -52,11 +54,11 @@ class Probe:
     Trajectory j of every set uses the same noise n_j (common random numbers), so differences
     between sets come from the vertices, not from the noise draws."""
 
-    cells: dict[str, np.ndarray]      # set -> uint8 (V, H, W) distinct vertices
-    start: dict[str, np.ndarray]      # set -> uint8 (n, H, W) the vertex of each trajectory
-    x: dict[str, torch.Tensor]        # set -> (n, C, H, W) encoded start vertices
-    noise: dict[str, torch.Tensor]    # set -> (n, C, H, W) unit Gaussian noise, fixed
-    invalid_kind: np.ndarray          # str (V_invalid,): "near" (one-cell change) or "random"
+    cells: dict[str, np.ndarray]  # set -> uint8 (V, H, W) distinct vertices
+    start: dict[str, np.ndarray]  # set -> uint8 (n, H, W) the vertex of each trajectory
+    x: dict[str, torch.Tensor]  # set -> (n, C, H, W) encoded start vertices
+    noise: dict[str, torch.Tensor]  # set -> (n, C, H, W) unit Gaussian noise, fixed
+    invalid_kind: np.ndarray  # str (V_invalid,): "near" (one-cell change) or "random"
 
     @property
     def n(self) -> dict[str, int]:
@@ -90,7 +92,7 @@ def break_one_cell(task: Task, valid: np.ndarray, rng: np.random.Generator, trie
     for item in valid:
         cand = np.repeat(item[None], tries, axis=0)
         r, c = rng.integers(0, H, tries), rng.integers(0, W, tries)
-        shift = rng.integers(1, K, tries)                  # a different value: +1..K-1 mod K
+        shift = rng.integers(1, K, tries)  # a different value: +1..K-1 mod K
         cand[np.arange(tries), r, c] = (cand[np.arange(tries), r, c] + shift) % K
         broken = (~task.constraints(cand)).sum(axis=1)
         ok = np.nonzero(broken > 0)[0]
@@ -105,8 +107,9 @@ def random_invalid(task: Task, count: int, rng: np.random.Generator) -> np.ndarr
     return grids[~task.is_valid(grids)][:count]
 
 
-def make_probe(task: Task, encoding: Encoding, index: TrainingIndex, per_set: int, seed: int,
-               device: torch.device | str = "cpu") -> Probe:
+def make_probe(
+    task: Task, encoding: Encoding, index: TrainingIndex, per_set: int, seed: int, device: torch.device | str = "cpu"
+) -> Probe:
     """Vertex sets and fixed noise for `per_set` trajectories per set (deterministic in seed).
 
     Args:
@@ -148,8 +151,17 @@ def classify(end: np.ndarray, start: np.ndarray, index: TrainingIndex, task: Tas
 
 
 @torch.no_grad()
-def basin_rows(denoise: Denoiser, probe: Probe, encoding: Encoding, index: TrainingIndex, task: Task,
-               sigmas: tuple[float, ...], ode_steps: int, sigma_min: float, rho: float) -> list[dict]:
+def basin_rows(
+    denoise: Denoiser,
+    probe: Probe,
+    encoding: Encoding,
+    index: TrainingIndex,
+    task: Task,
+    sigmas: tuple[float, ...],
+    ode_steps: int,
+    sigma_min: float,
+    rho: float,
+) -> list[dict]:
     """Outcome fractions per (set, sigma) for one denoiser; basin_size = frac_self.
 
     Each start y = x + sigma n is integrated by `heun_sample` over the EDM schedule with
@@ -161,8 +173,15 @@ def basin_rows(denoise: Denoiser, probe: Probe, encoding: Encoding, index: Train
             end = heun_sample(denoise, probe.x[name] + sigma * probe.noise[name], sched)
             codes = classify(encoding.from_continuous(end), probe.start[name], index, task)
             frac = np.bincount(codes, minlength=len(OUTCOMES)) / len(codes)
-            rows.append({"set": name, "sigma": float(sigma), "basin_size": float(frac[0]),
-                         **{f"frac_{o}": float(f) for o, f in zip(OUTCOMES, frac)}, "n": len(codes)})
+            rows.append(
+                {
+                    "set": name,
+                    "sigma": float(sigma),
+                    "basin_size": float(frac[0]),
+                    **{f"frac_{o}": float(f) for o, f in zip(OUTCOMES, frac)},
+                    "n": len(codes),
+                }
+            )
     return rows
 
 
@@ -190,14 +209,17 @@ def loss_rows(outputs: dict[tuple[str, float], torch.Tensor], probe: Probe, sigm
         lam = (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
         x = probe.x[name].double()
         per = lam * ((D - torch.cat([x, x])) ** 2).flatten(1).mean(dim=1)
-        pair = 0.5 * (per[:len(x)] + per[len(x):])
+        pair = 0.5 * (per[: len(x)] + per[len(x) :])
         se = float(pair.std() / math.sqrt(len(pair))) if len(pair) > 1 else float("nan")
         rows.append({"set": name, "sigma": sigma, "loss": float(pair.mean()), "loss_se": se, "n": len(pair)})
     return rows
 
 
-def ev_rows(model_out: dict[tuple[str, float], torch.Tensor], ref_out: dict[tuple[str, float], torch.Tensor],
-            sigmas: tuple[float, ...]) -> list[dict]:
+def ev_rows(
+    model_out: dict[tuple[str, float], torch.Tensor],
+    ref_out: dict[tuple[str, float], torch.Tensor],
+    sigmas: tuple[float, ...],
+) -> list[dict]:
     """Explained variance of a denoiser against a reference at the same points, per set & sigma:
     EV = 1 - sum_i ||D(y_i) - R(y_i)||^2 / sum_i ||R(y_i) - mean_i R(y_i)||^2."""
     rows = []
@@ -228,7 +250,7 @@ def sigma_half(sigmas: np.ndarray, basin: np.ndarray, level: float = 0.5) -> dic
     i = int(below[0])
     if i == 0:
         return {"sigma_half": None, "censored": "left"}
-    frac = (b[i - 1] - level) / (b[i - 1] - b[i])           # b[i-1] >= level > b[i]
+    frac = (b[i - 1] - level) / (b[i - 1] - b[i])  # b[i-1] >= level > b[i]
     log_s = math.log(s[i - 1]) + frac * (math.log(s[i]) - math.log(s[i - 1]))
     return {"sigma_half": float(math.exp(log_s)), "censored": "none"}
 
@@ -237,16 +259,19 @@ def reference_population(task: Task, encoding: Encoding) -> tuple[Denoiser | Non
     """(population denoiser, None), or (None, note) when it cannot be computed here."""
     closed_form = hasattr(task, "posterior_mean") and encoding.resolved_scheme == "binary"
     if not closed_form and task.log2_population > math.log2(MAX_POPULATION_FOR_BASINS):
-        return None, (f"population denoiser skipped for {task.describe()}: no closed form and the "
-                      f"population (2^{task.log2_population:.1f}) exceeds 2^16 items")
+        return None, (
+            f"population denoiser skipped for {task.describe()}: no closed form and the "
+            f"population (2^{task.log2_population:.1f}) exceeds 2^16 items"
+        )
     try:
         return population_denoiser(task, encoding), None
     except ConfigError as exc:
         return None, f"population denoiser skipped: {exc}"
 
 
-def select_checkpoints(snaps: list[tuple[int, object]], spec: str, summary: dict | None,
-                       count: int = 7) -> list[tuple[int, object]]:
+def select_checkpoints(
+    snaps: list[tuple[int, Path]], spec: str, summary: dict | None, count: int = 7
+) -> list[tuple[int, Path]]:
     """Pick snapshots: "all", a comma list of steps, or "auto" = `count` steps spread evenly in
     log step plus the snapshots nearest (in log step) to tau_rule and tau_mem of the summary."""
     if not snaps:
@@ -280,26 +305,40 @@ def select_checkpoints(snaps: list[tuple[int, object]], spec: str, summary: dict
 class BasinSettings:
     """What `twoclocks basins` measures (CLI flags in brackets)."""
 
-    sigmas: tuple[float, ...] = DEFAULT_SIGMAS            # basin noise levels [--sigmas]
+    sigmas: tuple[float, ...] = DEFAULT_SIGMAS  # basin noise levels [--sigmas]
     loss_sigmas: tuple[float, ...] = DEFAULT_LOSS_SIGMAS  # loss / explained-variance levels [--loss-sigmas]
-    per_set: int = 64                                     # trajectories per vertex set [--per-set]
-    ode_steps: int = 6                                    # Heun levels from sigma to sigma_min [--ode-steps]
-    seed: int = 0                                         # vertex draws and noise [--seed]
-    checkpoints: str = "auto"                             # all | auto | STEP,STEP [--checkpoints]
+    per_set: int = 64  # trajectories per vertex set [--per-set]
+    ode_steps: int = 6  # Heun levels from sigma to sigma_min [--ode-steps]
+    seed: int = 0  # vertex draws and noise [--seed]
+    checkpoints: str = "auto"  # all | auto | STEP,STEP [--checkpoints]
 
 
-def analyse(label: str, step: int | None, denoise: Denoiser, ctx: dict, settings: BasinSettings,
-            refs: dict[str, dict]) -> tuple[list[dict], list[dict], list[dict]]:
+def analyse(
+    label: str, step: int | None, denoise: Denoiser, ctx: dict, settings: BasinSettings, refs: dict[str, dict]
+) -> tuple[list[dict], list[dict], list[dict]]:
     """Basins, loss and explained variance (against every reference in `refs` other than itself)
     of one denoiser. ctx holds probe, encoding, index, task, sigma_data, sigma_min, rho; refs
     maps a reference name to its `denoise_at` outputs. Returns (basin, loss, EV rows)."""
     tag = {"checkpoint": label, "step": step}
-    basins = basin_rows(denoise, ctx["probe"], ctx["encoding"], ctx["index"], ctx["task"], settings.sigmas,
-                        settings.ode_steps, ctx["sigma_min"], ctx["rho"])
+    basins = basin_rows(
+        denoise,
+        ctx["probe"],
+        ctx["encoding"],
+        ctx["index"],
+        ctx["task"],
+        settings.sigmas,
+        settings.ode_steps,
+        ctx["sigma_min"],
+        ctx["rho"],
+    )
     out = denoise_at(denoise, ctx["probe"], settings.loss_sigmas)
     losses = loss_rows(out, ctx["probe"], ctx["sigma_data"])
-    evs = [{"ref": ref, **row} for ref, ref_out in refs.items() if ref != label
-           for row in ev_rows(out, ref_out, settings.loss_sigmas)]
+    evs = [
+        {"ref": ref, **row}
+        for ref, ref_out in refs.items()
+        if ref != label
+        for row in ev_rows(out, ref_out, settings.loss_sigmas)
+    ]
     return ([{**tag, **r} for r in basins], [{**tag, **r} for r in losses], [{**tag, **r} for r in evs])
 
 
@@ -319,8 +358,13 @@ def plot_sigma_for(sigmas: tuple[float, ...], half: dict) -> float:
     return float(min(sigmas, key=lambda s: abs(math.log(s / target))))
 
 
-def run_basins(run_dir: str | Path, out: str | Path | None = None, settings: BasinSettings | None = None,
-               device: str = "auto", progress: bool = True) -> dict:
+def run_basins(
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    settings: BasinSettings | None = None,
+    device: str = "auto",
+    progress: bool = True,
+) -> dict:
     """Analyse the selected checkpoints of a run; write tables, figures and summary.json to
     `out` (default RUN_DIR/basins). Returns the summary."""
     t0 = time.perf_counter()
@@ -339,8 +383,15 @@ def run_basins(run_dir: str | Path, out: str | Path | None = None, settings: Bas
     summary = run.load_summary()
     snaps = select_checkpoints(run.snapshots(), settings.checkpoints, summary)
     probe = make_probe(exp.task, exp.encoding, index, settings.per_set, settings.seed, exp.device)
-    ctx = {"probe": probe, "encoding": exp.encoding, "index": index, "task": exp.task,
-           "sigma_data": model.sigma_data, "sigma_min": cfg.model.sigma_min, "rho": cfg.model.rho}
+    ctx = {
+        "probe": probe,
+        "encoding": exp.encoding,
+        "index": index,
+        "task": exp.task,
+        "sigma_data": model.sigma_data,
+        "sigma_min": cfg.model.sigma_min,
+        "rho": cfg.model.rho,
+    }
     population, note = reference_population(exp.task, exp.encoding)
     references: dict[str, Denoiser] = {} if population is None else {"population": population}
     notes += [] if note is None else [note]
@@ -349,32 +400,46 @@ def run_basins(run_dir: str | Path, out: str | Path | None = None, settings: Bas
     tables: list[list[dict]] = [[], [], []]
     # (label, step, a function returning the denoiser): references first, then the checkpoints,
     # whose weights are loaded into the one model only when their turn comes.
-    jobs = [(name, None, lambda d=d: d) for name, d in references.items()]
-    jobs += [(str(s), s, lambda p=p: _load_weights(model, p, exp.device)) for s, p in snaps]
+    jobs: list[tuple[str, int | None, Callable[[], Denoiser]]] = [
+        (name, None, partial(_identity, d)) for name, d in references.items()
+    ]
+    jobs += [(str(s), s, partial(_load_weights, model, p, exp.device)) for s, p in snaps]
     for label, stp, get in tqdm(jobs, desc="basins", unit="ckpt", disable=not progress, dynamic_ncols=True):
         for table, rows in zip(tables, analyse(label, stp, get(), ctx, settings, ref_out)):
             table.extend(rows)
     basins, losses, evs = (_frame(t) for t in tables)
     half = sigma_half_table(basins)
     result = {
-        "run_dir": str(run.path), "task": exp.task.describe(), "N": len(train_cells),
-        "tau_rule": (summary or {}).get("tau_rule"), "tau_mem": (summary or {}).get("tau_mem"),
-        "checkpoints": [s for s, _ in snaps], "references": list(references),
+        "run_dir": str(run.path),
+        "task": exp.task.describe(),
+        "N": len(train_cells),
+        "tau_rule": (summary or {}).get("tau_rule"),
+        "tau_mem": (summary or {}).get("tau_mem"),
+        "checkpoints": [s for s, _ in snaps],
+        "references": list(references),
         "settings": {**asdict(settings), "sigmas": list(settings.sigmas), "loss_sigmas": list(settings.loss_sigmas)},
-        "vertices": {name: len(probe.cells[name]) for name in SETS}, "trajectories": probe.n,
+        "vertices": {name: len(probe.cells[name]) for name in SETS},
+        "trajectories": probe.n,
         "invalid_kinds": {k: int((probe.invalid_kind == k).sum()) for k in ("near", "random")},
-        "plot_sigma": plot_sigma_for(settings.sigmas, half), "sigma_half": half, "notes": notes,
+        "plot_sigma": plot_sigma_for(settings.sigmas, half),
+        "sigma_half": half,
+        "notes": notes,
     }
     write_table(out / "basins.parquet", basins)
     write_table(out / "loss.parquet", losses)
     write_table(out / "explained_variance.parquet", evs)
     with atomic_path(out / "vertices.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, invalid_kind=probe.invalid_kind, **probe.cells)
-    from twoclocks.analysis.basins_plots import plot_all   # matplotlib only when writing figures
+        np.savez_compressed(fh, invalid_kind=probe.invalid_kind, **probe.cells)  # type: ignore[arg-type]
+    from twoclocks.analysis.basins_plots import plot_all  # matplotlib only when writing figures
+
     result["figures"] = [p.name for p in plot_all(out, basins, losses, evs, result)]
     result["seconds"] = time.perf_counter() - t0
     write_json(out / "summary.json", result)
     return result
+
+
+def _identity(denoiser: Denoiser) -> Denoiser:
+    return denoiser
 
 
 def _load_weights(model: DiffusionBase, path: Path, device: torch.device) -> Denoiser:

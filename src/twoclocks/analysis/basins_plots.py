@@ -22,15 +22,23 @@ import pandas as pd  # noqa: E402
 from twoclocks.io import atomic_path  # noqa: E402
 
 SET_COLORS = {"train": "tab:red", "heldout": "tab:green", "invalid": "tab:gray"}
-OUTCOME_COLORS = {"frac_self": "tab:green", "frac_other_train": "tab:red",
-                  "frac_novel_valid": "tab:blue", "frac_invalid": "tab:gray"}
+OUTCOME_COLORS = {
+    "frac_self": "tab:green",
+    "frac_other_train": "tab:red",
+    "frac_novel_valid": "tab:blue",
+    "frac_invalid": "tab:gray",
+}
 REF_STYLE = {"population": ("k", "--"), "empirical": ("tab:purple", ":")}
 
 
 def plot_all(out: Path, basins: pd.DataFrame, losses: pd.DataFrame, evs: pd.DataFrame, summary: dict) -> list[Path]:
     """Write every figure into `out`; returns their paths. Tables as written by run_basins."""
-    figures = {"basin_vs_step.png": (basin_vs_step, basins), "basin_vs_sigma.png": (basin_vs_sigma, basins),
-               "loss_gap.png": (loss_gap, losses), "explained_variance.png": (explained_variance, evs)}
+    figures = {
+        "basin_vs_step.png": (basin_vs_step, basins),
+        "basin_vs_sigma.png": (basin_vs_sigma, basins),
+        "loss_gap.png": (loss_gap, losses),
+        "explained_variance.png": (explained_variance, evs),
+    }
     for name, (draw, table) in figures.items():
         _save(draw(table, summary), out / name)
     return [out / name for name in figures]
@@ -47,8 +55,16 @@ def _mark_clocks(ax, summary: dict) -> None:
     for key, color, text in (("tau_rule", "tab:blue", r"$\tau_{rule}$"), ("tau_mem", "tab:red", r"$\tau_{mem}$")):
         if summary.get(key):
             ax.axvline(summary[key], color=color, ls="--", lw=1)
-            ax.text(summary[key], 1.01, text, color=color, ha="center", va="bottom", fontsize=8,
-                    transform=ax.get_xaxis_transform())
+            ax.text(
+                summary[key],
+                1.01,
+                text,
+                color=color,
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                transform=ax.get_xaxis_transform(),
+            )
 
 
 def _step_colors(steps: list[int]):
@@ -74,8 +90,13 @@ def basin_vs_step(basins: pd.DataFrame, summary: dict):
     ax.set_title(f"basin size at sigma={sigma:g}  (dashed: population, dotted: empirical)", fontsize=9, pad=14)
     ax.legend(fontsize=8, loc="center left")
     held = ck[ck["set"] == "heldout"]
-    ax2.stackplot(held["step"], *[held[c] for c in OUTCOME_COLORS], colors=list(OUTCOME_COLORS.values()),
-                  labels=[c.removeprefix("frac_").replace("_", " ") for c in OUTCOME_COLORS], alpha=0.8)
+    ax2.stackplot(
+        held["step"],
+        *[held[c] for c in OUTCOME_COLORS],
+        colors=list(OUTCOME_COLORS.values()),
+        labels=[c.removeprefix("frac_").replace("_", " ") for c in OUTCOME_COLORS],
+        alpha=0.8,
+    )
     ax2.set(xscale="log", ylim=(0, 1), xlabel="training step", ylabel="fraction of held-out trajectories")
     ax2.set_title(f"where held-out valid vertices go at sigma={sigma:g}", fontsize=9, pad=14)
     ax2.legend(fontsize=7, loc="lower left")
@@ -112,11 +133,13 @@ def loss_gap(losses: pd.DataFrame, summary: dict):
     grid = ck.pivot_table(index="sigma", columns=["set", "step"], values="loss")
     steps = np.asarray(sorted(ck["step"].unique()), float)
     sigmas = np.asarray(grid.index, float)
-    gaps = (("invalid", "heldout", "loss(invalid) - loss(held-out): rule learned where > 0"),
-            ("heldout", "train", "loss(held-out) - loss(train): memorisation where > 0"))
+    gaps = (
+        ("invalid", "heldout", "loss(invalid) - loss(held-out): rule learned where > 0"),
+        ("heldout", "train", "loss(held-out) - loss(train): memorisation where > 0"),
+    )
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), dpi=110)
     for ax, (a, b, title) in zip(axes, gaps):
-        gap = (grid[a] - grid[b])[steps.astype(int)].to_numpy()    # (sigma, step)
+        gap = (grid[a] - grid[b])[steps.astype(int)].to_numpy()  # (sigma, step)
         lim = float(np.nanmax(np.abs(gap))) or 1.0
         mesh = ax.pcolormesh(_edges(steps), _edges(sigmas), gap, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="flat")
         fig.colorbar(mesh, ax=ax, label="EDM-weighted loss gap")

@@ -25,8 +25,8 @@ SUMMARY_KEYS = ("max_step", "tau_rule", "tau_mem", "model_family", "N", "seed", 
 class Run:
     path: Path
     label: str
-    metrics: pd.DataFrame   # one row per evaluation, sorted by step
-    summary: dict           # summary.json
+    metrics: pd.DataFrame  # one row per evaluation, sorted by step
+    summary: dict  # summary.json
 
 
 def run_label(summary: dict) -> str:
@@ -58,9 +58,9 @@ def _offset(tau: float | None, ref: float | None, max_step: int, ref_max: int) -
     """(ratio, decades) of tau relative to ref as text, with bounds when either is censored."""
     if tau is not None and ref is not None:
         return f"x{tau / ref:.3g}", f"{math.log10(tau / ref):+.2f}"
-    if tau is None and ref is not None:       # this run's clock is later than its last step
+    if tau is None and ref is not None:  # this run's clock is later than its last step
         return f"> x{max_step / ref:.3g}", f"> {math.log10(max_step / ref):+.2f}"
-    if tau is not None:                       # the reference's clock is later than its last step
+    if tau is not None:  # the reference's clock is later than its last step
         return f"< x{tau / ref_max:.3g}", f"< {math.log10(tau / ref_max):+.2f}"
     return "n/a", "n/a"
 
@@ -81,9 +81,13 @@ def compare_table(runs: list[Run]) -> pd.DataFrame:
     for run in runs:
         s = run.summary
         m = int(s["max_step"])
-        row = {"run": run.label, "params": s.get("num_params"),
-               "tau_rule": format_clock(s["tau_rule"], m), "tau_mem": format_clock(s["tau_mem"], m),
-               "window_log10": _window(s)}
+        row = {
+            "run": run.label,
+            "params": s.get("num_params"),
+            "tau_rule": format_clock(s["tau_rule"], m),
+            "tau_mem": format_clock(s["tau_mem"], m),
+            "window_log10": _window(s),
+        }
         for clock in ("tau_rule", "tau_mem"):
             ratio, dec = _offset(s[clock], ref[clock], m, int(ref["max_step"]))
             short = clock.removeprefix("tau_")
@@ -96,6 +100,7 @@ def compare_table(runs: list[Run]) -> pd.DataFrame:
 def plot_compare(runs: list[Run], path: str | Path, x: str = "step") -> None:
     """valid / mem / novel_valid vs log step (or epoch) of every run, tau markers on top."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -111,19 +116,30 @@ def plot_compare(runs: list[Run], path: str | Path, x: str = "step") -> None:
             ax.plot(xs, df[col], ls=ls, color=color, lw=1.4)
         th = s.get("thresholds", {})
         chance = float(s.get("mem_chance", 0.0))
-        if s.get("tau_rule") is not None:   # markers where each curve crosses its threshold
-            ax.plot(s["tau_rule"] * scale, th.get("theta_rule", 0.9), marker="^", ms=9, color=color,
-                    mec="black", ls="none")
+        if s.get("tau_rule") is not None:  # markers where each curve crosses its threshold
+            ax.plot(
+                s["tau_rule"] * scale, th.get("theta_rule", 0.9), marker="^", ms=9, color=color, mec="black", ls="none"
+            )
         if s.get("tau_mem") is not None:
-            ax.plot(s["tau_mem"] * scale, th.get("theta_mem", 0.1) + chance, marker="v", ms=9, color=color,
-                    mec="black", ls="none")
+            ax.plot(
+                s["tau_mem"] * scale,
+                th.get("theta_mem", 0.1) + chance,
+                marker="v",
+                ms=9,
+                color=color,
+                mec="black",
+                ls="none",
+            )
     run_handles = [Line2D([], [], color=colors[i % len(colors)], lw=3, label=r.label) for i, r in enumerate(runs)]
     metric_handles = [Line2D([], [], color="gray", ls=ls, label=lab) for ls, lab in STYLES.values()]
-    metric_handles += [Line2D([], [], marker="^", color="gray", mec="black", ls="none", label=r"$\tau_{rule}$"),
-                       Line2D([], [], marker="v", color="gray", mec="black", ls="none", label=r"$\tau_{mem}$")]
+    metric_handles += [
+        Line2D([], [], marker="^", color="gray", mec="black", ls="none", label=r"$\tau_{rule}$"),
+        Line2D([], [], marker="v", color="gray", mec="black", ls="none", label=r"$\tau_{mem}$"),
+    ]
     # Legends outside the axes, so they never hide a curve.
-    first = ax.legend(handles=run_handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7,
-                      title="run", title_fontsize=7)
+    first = ax.legend(
+        handles=run_handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, title="run", title_fontsize=7
+    )
     ax.add_artist(first)
     second = ax.legend(handles=metric_handles, loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=7)
     ax.set_xscale("log")
@@ -133,6 +149,7 @@ def plot_compare(runs: list[Run], path: str | Path, x: str = "step") -> None:
     ax.grid(alpha=0.3, which="both")
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", bbox_inches="tight",
-                    bbox_extra_artists=[first, second])
+        fig.savefig(
+            tmp, format=path.suffix.lstrip(".") or "png", bbox_inches="tight", bbox_extra_artists=[first, second]
+        )
     plt.close(fig)

@@ -18,18 +18,27 @@ import base64
 import html
 import importlib
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from twoclocks.errors import TwoClocksError
-from twoclocks.sweeps.fits import (NON_SLICING, Fit, finished, fit_relation, fits_frame, knob_column, standard_fits,
-                            varied_columns, y_values)
-from twoclocks.io import atomic_path, read_json, read_table
+from twoclocks.io import atomic_path, read_json
 from twoclocks.plots import CURVES, plot_clocks
+from twoclocks.sweeps.fits import (
+    NON_SLICING,
+    Fit,
+    finished,
+    fit_relation,
+    fits_frame,
+    knob_column,
+    standard_fits,
+    varied_columns,
+    y_values,
+)
 from twoclocks.sweeps.spec import read_results
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import summary_lines
@@ -39,10 +48,10 @@ Section = tuple[str, str]  # (title, self-contained html)
 
 @dataclass
 class ReportInput:
-    path: Path                    # the run or sweep directory
-    kind: str                     # "run" | "sweep"
+    path: Path  # the run or sweep directory
+    kind: str  # "run" | "sweep"
     results: pd.DataFrame | None  # results.parquet of a sweep
-    run_dirs: list[Path]          # the finished runs
+    run_dirs: list[Path]  # the finished runs
 
 
 SectionFn = Callable[[ReportInput], "Section | list[Section] | None"]
@@ -69,30 +78,38 @@ def basins_sections(inp: ReportInput) -> list[Section] | None:
 # ----- html ----------------------------------------------------------------------------------------
 def embed(png: Path, caption: str) -> str:
     data = base64.b64encode(png.read_bytes()).decode()
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(png.name)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(png.name)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def table_html(df: pd.DataFrame) -> str:
     return df.to_html(index=False, na_rep="", escape=True, float_format=lambda v: f"{v:.3g}", border=0)
 
 
-CSS = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-       "table{border-collapse:collapse;font-size:13px}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
-       "th{text-align:left}img{max-width:100%}figcaption{font-size:13px;color:#555}")
+CSS = (
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+    "table{border-collapse:collapse;font-size:13px}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
+    "th{text-align:left}img{max-width:100%}figcaption{font-size:13px;color:#555}"
+)
 
 
 def page(title: str, sections: list[Section]) -> str:
     body = "".join(f"<h2>{html.escape(t)}</h2>\n{h}\n" for t, h in sections)
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>\n{body}</body></html>\n")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>\n{body}</body></html>\n"
+    )
 
 
 # ----- figures -------------------------------------------------------------------------------------
 def _plt():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -124,9 +141,15 @@ def plot_relation(ax, df: pd.DataFrame, fits: list[Fit], y: str) -> None:
         if fit.slope is not None:
             fitted = [g.x for g in fit.groups if g.used]  # draw the line where it was fitted
             grid = np.geomspace(min(fitted), max(fitted), 20)
-            ax.plot(grid, fit.predict(grid), "-", color=c, lw=1.5,
-                    label=f"{label}: slope {fit.slope:.2f}" + ("" if fit.ci is None else
-                                                                f" [{fit.ci[0]:.2f}, {fit.ci[1]:.2f}]"))
+            ax.plot(
+                grid,
+                fit.predict(grid),
+                "-",
+                color=c,
+                lw=1.5,
+                label=f"{label}: slope {fit.slope:.2f}"
+                + ("" if fit.ci is None else f" [{fit.ci[0]:.2f}, {fit.ci[1]:.2f}]"),
+            )
             for s in fit.ci or ():
                 ax.plot(grid, fit.predict_slope(grid, s), ":", color=c, lw=1)
         else:
@@ -136,6 +159,7 @@ def plot_relation(ax, df: pd.DataFrame, fits: list[Fit], y: str) -> None:
         ax.set_yscale("log")
     if fits:  # label the swept values themselves, not decades
         from matplotlib.ticker import NullFormatter
+
         ticks = sorted({float(v) for f in fits for v in df.loc[f.index, f.x]})
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.xaxis.set_minor_formatter(NullFormatter())
@@ -193,8 +217,11 @@ def fig_phase(df: pd.DataFrame, knob: str, path: Path) -> Path | None:
             grid[i, j] = np.nanmedian(cell["_w"]) if cell["_w"].notna().any() else np.nan
             vanished = cell["window_vanished"].fillna(False).astype(bool).mean() > 0.5
             bound = cell["window_log10_is_lower_bound"].fillna(False).astype(bool).any()
-            text = "vanished" if vanished else ("n/a" if np.isnan(grid[i, j]) else
-                                                f"{'≥' if bound else ''}{grid[i, j]:.2f}")
+            text = (
+                "vanished"
+                if vanished
+                else ("n/a" if np.isnan(grid[i, j]) else f"{'≥' if bound else ''}{grid[i, j]:.2f}")
+            )
             light = np.isnan(grid[i, j]) or grid[i, j] > 0.6 * max(1e-9, np.nanmax(sub["_w"].to_numpy(float)))
             ax.text(j, i, text, ha="center", va="center", fontsize=8, color="black" if light else "white")
         im = ax.imshow(np.ma.masked_invalid(grid), origin="lower", cmap="viridis", aspect="auto", vmin=0)
@@ -248,7 +275,7 @@ def fig_small_multiples(root: Path, df: pd.DataFrame, path: Path, per_fig: int =
     out = []
     rows = list(df.itertuples(index=False))
     for start in range(0, len(rows), per_fig):
-        chunk = rows[start:start + per_fig]
+        chunk = rows[start : start + per_fig]
         ncol = min(6, len(chunk))
         nrow = -(-len(chunk) // ncol)
         fig, axes = plt.subplots(nrow, ncol, figsize=(2.3 * ncol, 1.9 * nrow), squeeze=False, sharey=True)
@@ -262,7 +289,7 @@ def fig_small_multiples(root: Path, df: pd.DataFrame, path: Path, per_fig: int =
             ax.set_xscale("log")
             ax.set_title(r.name.rsplit("-", 1)[0], fontsize=6)
             ax.tick_params(labelsize=6)
-        for ax in list(axes.flat)[len(chunk):]:
+        for ax in list(axes.flat)[len(chunk) :]:
             ax.axis("off")
         fig.tight_layout()
         out.append(_save(fig, path.with_name(f"{path.stem}_{start // per_fig + 1}.png")))
@@ -277,11 +304,16 @@ def _clock_cell(v, censored, max_step) -> str:
 def results_table(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"point": df["name"], "status": df["status"]})
     for y in ("tau_rule", "tau_mem"):
-        out[y] = [_clock_cell(v, c, m) if s == "finished" else "" for v, c, m, s in
-                  zip(df[y], df[f"{y}_censored"], df["max_step"], df["status"])]
-    out["window_log10"] = ["vanished" if v else ("" if pd.isna(w) else f"{'≥' if b else ''}{w:.2f}")
-                           for v, w, b in zip(df["window_vanished"].fillna(False), df["window_log10"],
-                                              df["window_log10_is_lower_bound"].fillna(False))]
+        out[y] = [
+            _clock_cell(v, c, m) if s == "finished" else ""
+            for v, c, m, s in zip(df[y], df[f"{y}_censored"], df["max_step"], df["status"])
+        ]
+    out["window_log10"] = [
+        "vanished" if v else ("" if pd.isna(w) else f"{'≥' if b else ''}{w:.2f}")
+        for v, w, b in zip(
+            df["window_vanished"].fillna(False), df["window_log10"], df["window_log10_is_lower_bound"].fillna(False)
+        )
+    ]
     out["wall_s"] = df["wall_seconds"].round(0)
     out["error"] = df["error"].fillna("")
     return out
@@ -292,8 +324,13 @@ def sweep_sections(root: Path, results: pd.DataFrame, out: Path) -> list[Section
     secs: list[Section] = []
     if (root / "claims.json").is_file():
         claims = pd.DataFrame(read_json(root / "claims.json")["claims"])
-        secs.append(("Claims of the paper", table_html(claims[["id", "claim", "evidence", "verdict", "reason"]]) +
-                     "<p>Decision rules: docs/sweeps.md.</p>"))
+        secs.append(
+            (
+                "Claims of the paper",
+                table_html(claims[["id", "claim", "evidence", "verdict", "reason"]])
+                + "<p>Decision rules: docs/sweeps.md.</p>",
+            )
+        )
     n_fail = int((results["status"] != "finished").sum()) if "status" in results else 0
     secs.append(("Sweep", f"<p>{len(results)} points, {len(df)} finished, {n_fail} failed.</p>"))
     if df.empty:
@@ -303,32 +340,69 @@ def sweep_sections(root: Path, results: pd.DataFrame, out: Path) -> list[Section
         secs.append(("Fits (censored clocks excluded, 95% bootstrap CI over seeds)", table_html(fits_frame(fits))))
     knob = knob_column(df)
     figs: list[tuple[Path | None, str, str]] = [  # (figure, section title, caption)
-        (fig_relations(df, "data.N", ["tau_rule", "tau_mem"], out / "tau_vs_N.png", "clocks vs N"),
-         "Clocks vs N", "tau_rule and tau_mem vs N per slice: fit (solid), lines at the slope's CI limits "
-         "(dotted), censored runs as open triangles at their bound (^ later than the last step, v no later "
-         "than the first evaluation)."),
-        (fig_relations(df, "data.N", ["tau_mem_epochs", "window_log10"], out / "epochs_window_vs_N.png",
-                       "tau_mem in epochs and the window vs N"), "tau_mem in epochs and the window vs N",
-         "tau_mem in epochs (flat if tau_mem is proportional to N) and window_log10 vs N.")]
+        (
+            fig_relations(df, "data.N", ["tau_rule", "tau_mem"], out / "tau_vs_N.png", "clocks vs N"),
+            "Clocks vs N",
+            "tau_rule and tau_mem vs N per slice: fit (solid), lines at the slope's CI limits "
+            "(dotted), censored runs as open triangles at their bound (^ later than the last step, v no later "
+            "than the first evaluation).",
+        ),
+        (
+            fig_relations(
+                df,
+                "data.N",
+                ["tau_mem_epochs", "window_log10"],
+                out / "epochs_window_vs_N.png",
+                "tau_mem in epochs and the window vs N",
+            ),
+            "tau_mem in epochs and the window vs N",
+            "tau_mem in epochs (flat if tau_mem is proportional to N) and window_log10 vs N.",
+        ),
+    ]
     if knob:
-        figs += [(fig_relations(df, knob, ["tau_rule", "tau_mem"], out / "tau_vs_knob.png",
-                                f"clocks vs {knob} per capacity"), f"Clocks vs {knob} per capacity",
-                  f"tau_rule and tau_mem vs {knob}, one slice per capacity (depth/width/family/N)."),
-                 (fig_phase(df, knob, out / "phase.png"), f"Phase diagram of the window over ({knob}, N)",
-                  f"Median window_log10 over ({knob}, N); 'vanished' where most runs have tau_mem <= tau_rule, "
-                  "≥ where tau_mem is right-censored (a lower bound).")]
+        figs += [
+            (
+                fig_relations(
+                    df, knob, ["tau_rule", "tau_mem"], out / "tau_vs_knob.png", f"clocks vs {knob} per capacity"
+                ),
+                f"Clocks vs {knob} per capacity",
+                f"tau_rule and tau_mem vs {knob}, one slice per capacity (depth/width/family/N).",
+            ),
+            (
+                fig_phase(df, knob, out / "phase.png"),
+                f"Phase diagram of the window over ({knob}, N)",
+                f"Median window_log10 over ({knob}, N); 'vanished' where most runs have tau_mem <= tau_rule, "
+                "≥ where tau_mem is right-censored (a lower bound).",
+            ),
+        ]
     for x in ("model.depth", "model.width"):
-        figs.append((fig_relations(df, x, ["tau_rule"], out / f"tau_rule_vs_{x.split('.')[1]}.png",
-                                   f"tau_rule vs {x}"), f"tau_rule vs {x}", f"tau_rule vs {x}, per slice."))
-    figs.append((fig_families(df, root, out / "families.png"), "DiT vs GPT",
-                 "Median valid (solid) and mem (dashed) curves per model family at each shared N."))
+        figs.append(
+            (
+                fig_relations(df, x, ["tau_rule"], out / f"tau_rule_vs_{x.split('.')[1]}.png", f"tau_rule vs {x}"),
+                f"tau_rule vs {x}",
+                f"tau_rule vs {x}, per slice.",
+            )
+        )
+    figs.append(
+        (
+            fig_families(df, root, out / "families.png"),
+            "DiT vs GPT",
+            "Median valid (solid) and mem (dashed) curves per model family at each shared N.",
+        )
+    )
     for png, title, caption in figs:
         if png is not None:
             secs.append((title, embed(png, caption)))
     secs.append(("Results", table_html(results_table(results))))
     pngs = fig_small_multiples(root, df, out / "runs.png")
-    secs.append(("Clock curves of every run", "".join(embed(p, "valid (blue), mem (red), novel & valid "
-                                                                "(green); dashed: tau_rule, tau_mem") for p in pngs)))
+    secs.append(
+        (
+            "Clock curves of every run",
+            "".join(
+                embed(p, "valid (blue), mem (red), novel & valid (green); dashed: tau_rule, tau_mem") for p in pngs
+            ),
+        )
+    )
     return secs
 
 
@@ -337,12 +411,19 @@ def run_sections(root: Path, out: Path) -> list[Section]:
     summary = run.load_summary() or {}
     metrics = run.load_metrics()
     png = out / "clocks.png"
-    plot_clocks(metrics, summary, png, f"{summary.get('model_family')} on {summary.get('task')}, "
-                                       f"N={summary.get('N')}, seed={summary.get('seed')}")
+    plot_clocks(
+        metrics,
+        summary,
+        png,
+        f"{summary.get('model_family')} on {summary.get('task')}, N={summary.get('N')}, seed={summary.get('seed')}",
+    )
     text = "<pre>" + html.escape("\n".join(summary_lines(summary, root))) + "</pre>"
     cols = [c for c in ("step", "valid", "mem", "novel_valid", "unique_novel_valid", "loss") if c in metrics]
-    return [("Summary", text), ("Clocks", embed(png, "valid, mem, novel & valid vs step; window shaded")),
-            ("Evaluations", table_html(metrics[cols]))]
+    return [
+        ("Summary", text),
+        ("Clocks", embed(png, "valid, mem, novel & valid vs step; window shaded")),
+        ("Evaluations", table_html(metrics[cols])),
+    ]
 
 
 def build_report(path: str | Path) -> Path:
@@ -365,8 +446,10 @@ def build_report(path: str | Path) -> Path:
         try:
             extra = fn(inp)
         except Exception as exc:  # a broken add-on must not cost the whole report
-            extra = (getattr(fn, "__name__", "extra section"),
-                     f"<p>this section failed: {html.escape(type(exc).__name__)}: {html.escape(str(exc))}</p>")
+            extra = (
+                getattr(fn, "__name__", "extra section"),
+                f"<p>this section failed: {html.escape(type(exc).__name__)}: {html.escape(str(exc))}</p>",
+            )
         if extra:
             sections += extra if isinstance(extra, list) else [extra]
     index = out / "index.html"

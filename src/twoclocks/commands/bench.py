@@ -5,20 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 
-from twoclocks.training.bench import bench, format_bench
 from twoclocks.config import build_config
 from twoclocks.errors import ConfigError
+from twoclocks.training.bench import bench, format_bench
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="measure training and evaluation throughput of a config",
-                       description="Build the configured experiment (same overrides as `run`), time "
-                                   "K training steps after a warm-up and one evaluation (generation of "
-                                   "eval.samples + scoring), and print steps/s, samples/s and the "
-                                   "achieved matmul GFLOP/s (counted with FlopCounterMode: "
-                                   "docs/performance.md). Writes no files.")
-    p.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="dotted config overrides, e.g. model=gpt train.precision=fp32 train.threads=2")
+    p = sub.add_parser(
+        "bench",
+        help="measure training and evaluation throughput of a config",
+        description="Build the configured experiment (same overrides as `run`), time "
+        "K training steps after a warm-up and one evaluation (generation of "
+        "eval.samples + scoring), and print steps/s, samples/s and the "
+        "achieved matmul GFLOP/s (counted with FlopCounterMode: "
+        "docs/performance.md). Writes no files.",
+    )
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help="dotted config overrides, e.g. model=gpt train.precision=fp32 train.threads=2",
+    )
     p.add_argument("--config", help="YAML config file (overrides on the command line win)")
     p.add_argument("--steps", type=int, default=50, help="timed training steps (default 50)")
     p.add_argument("--warmup", type=int, default=10, help="untimed training steps first (default 10)")

@@ -10,9 +10,12 @@ from twoclocks.analysis.compare import compare_table, load_run, plot_compare
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compare", help="overlay the clocks of several runs and tabulate their offsets",
-                       description="Overlay valid / mem / novel_valid of several finished runs (one colour "
-                                   "per run) and print their clocks with offsets from the first run.")
+    p = sub.add_parser(
+        "compare",
+        help="overlay the clocks of several runs and tabulate their offsets",
+        description="Overlay valid / mem / novel_valid of several finished runs (one colour "
+        "per run) and print their clocks with offsets from the first run.",
+    )
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories; the first is the reference")
     p.add_argument("--out", default="compare.png", help="figure file (default: compare.png)")
     p.add_argument("--x", choices=("step", "epoch"), default="step", help="x axis of the figure")
@@ -28,8 +31,7 @@ def main(args: argparse.Namespace) -> int:
     table = compare_table(runs)
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_colwidth", 60):
         print(table.to_string(index=False))
-    print("offsets: clock ratio to the first run (x) and log10 of it (decades); "
-          "> / < are bounds from censored clocks")
+    print("offsets: clock ratio to the first run (x) and log10 of it (decades); > / < are bounds from censored clocks")
     plot_compare(runs, args.out, args.x)
     print(f"figure: {args.out}")
     return 0

@@ -8,9 +8,12 @@ from twoclocks.analysis.report import build_report
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="figures and an HTML page for a run or sweep directory",
-                       description="Write DIR/report/index.html (figures embedded) and the PNGs next to it. "
-                                   "DIR is a run directory or a sweep directory (results.parquet).")
+    p = sub.add_parser(
+        "report",
+        help="figures and an HTML page for a run or sweep directory",
+        description="Write DIR/report/index.html (figures embedded) and the PNGs next to it. "
+        "DIR is a run directory or a sweep directory (results.parquet).",
+    )
     p.add_argument("dir", metavar="DIR", help="run or sweep directory")
     p.set_defaults(func=main)
 

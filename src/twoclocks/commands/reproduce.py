@@ -9,17 +9,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from twoclocks.sweeps.claims import SCALES, claims_text, evaluate_claims, scale_spec, write_claims
 from twoclocks.analysis.report import build_report
-from twoclocks.sweeps.spec import EXECUTORS, check_exec_options, expand, read_results
+from twoclocks.sweeps.claims import SCALES, claims_text, evaluate_claims, scale_spec, write_claims
 from twoclocks.sweeps.executors import run_sweep
+from twoclocks.sweeps.spec import EXECUTORS, check_exec_options, expand, read_results
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("reproduce", help="run a predefined sweep and judge every claim of the paper",
-                       description="tiny: a minute, exercises the machinery (verdicts mostly inconclusive); "
-                                   "cpu: about 12 minutes on 2 cores; gpu: the paper-scale grid, for a Ray cluster. "
-                                   "Grids and decision rules: docs/sweeps.md.")
+    p = sub.add_parser(
+        "reproduce",
+        help="run a predefined sweep and judge every claim of the paper",
+        description="tiny: a minute, exercises the machinery (verdicts mostly inconclusive); "
+        "cpu: about 12 minutes on 2 cores; gpu: the paper-scale grid, for a Ray cluster. "
+        "Grids and decision rules: docs/sweeps.md.",
+    )
     p.add_argument("--scale", choices=SCALES, required=True)
     p.add_argument("--out", help="sweep directory (default reproduce/<scale>)")
     p.add_argument("--executor", choices=EXECUTORS, help="local process pool (default) or Ray tasks")

@@ -10,11 +10,18 @@ from twoclocks.training.runner import resume_run, start_run, summary_lines
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="train one model, measuring tau_rule and tau_mem",
-                       description="Train one model and measure both clocks. With no arguments: the "
-                                   "embedded default (group parity, DiT, CPU, a few minutes).")
-    p.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="dotted config overrides, e.g. task.G=3 data.N=64 model=gpt train.steps=5000")
+    p = sub.add_parser(
+        "run",
+        help="train one model, measuring tau_rule and tau_mem",
+        description="Train one model and measure both clocks. With no arguments: the "
+        "embedded default (group parity, DiT, CPU, a few minutes).",
+    )
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help="dotted config overrides, e.g. task.G=3 data.N=64 model=gpt train.steps=5000",
+    )
     p.add_argument("--config", help="YAML config file (overrides on the command line win)")
     p.add_argument("--out", help="run directory (default: runs/<readable name>)")
     p.add_argument("--resume", metavar="DIR", help="continue a stopped run from its last checkpoint")

@@ -15,20 +15,41 @@ import pandas as pd
 from twoclocks.clocks import format_clock
 from twoclocks.config import parse_overrides
 from twoclocks.errors import ConfigError
-from twoclocks.sweeps.spec import (EXECUTORS, SweepSpec, check_exec_options, load_recorded_spec, load_spec,
-                             parse_grid_args, parse_seeds, read_results, spec_from_args)
 from twoclocks.sweeps.executors import run_sweep
+from twoclocks.sweeps.spec import (
+    EXECUTORS,
+    SweepSpec,
+    check_exec_options,
+    load_recorded_spec,
+    load_spec,
+    parse_grid_args,
+    parse_seeds,
+    read_results,
+    spec_from_args,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sweep", help="run a grid of runs locally or on Ray, resumably",
-                       description="Run every point of a grid (base overrides x grid values x seeds). "
-                                   "Finished points are skipped and interrupted ones resumed when the same "
-                                   "command is run again.")
-    p.add_argument("items", nargs="*", metavar="[SPEC.yaml] key=value",
-                   help="a YAML sweep spec and/or base config overrides shared by every point")
-    p.add_argument("--grid", action="append", default=[], metavar="key=v1,v2,...",
-                   help="a swept key and its values (repeat for a cartesian product)")
+    p = sub.add_parser(
+        "sweep",
+        help="run a grid of runs locally or on Ray, resumably",
+        description="Run every point of a grid (base overrides x grid values x seeds). "
+        "Finished points are skipped and interrupted ones resumed when the same "
+        "command is run again.",
+    )
+    p.add_argument(
+        "items",
+        nargs="*",
+        metavar="[SPEC.yaml] key=value",
+        help="a YAML sweep spec and/or base config overrides shared by every point",
+    )
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="key=v1,v2,...",
+        help="a swept key and its values (repeat for a cartesian product)",
+    )
     p.add_argument("--seeds", help="number of seeds (0..S-1) or a comma-separated list (default 1)")
     p.add_argument("--out", help="sweep directory (default for a spec file: sweeps/<spec name>)")
     p.add_argument("--executor", choices=EXECUTORS, help="local process pool (default) or Ray tasks")
@@ -36,9 +57,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, help="concurrent runs (default: cores // threads)")
     p.add_argument("--threads", type=int, help="torch threads per run (default 1 when runs share the machine)")
     p.add_argument("--gpus-per-run", type=float, help="Ray: GPUs per run on CUDA devices (default 1)")
-    p.add_argument("--group", action="store_const", const=True,
-                   help="train points that differ only in seed / data.N as one batched computation per "
-                        "worker (DiT and MLP; see docs/performance.md)")
+    p.add_argument(
+        "--group",
+        action="store_const",
+        const=True,
+        help="train points that differ only in seed / data.N as one batched computation per "
+        "worker (DiT and MLP; see docs/performance.md)",
+    )
     p.add_argument("--retry-failed", action="store_true", help="run points that failed before again")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
@@ -78,8 +103,10 @@ def main(args: argparse.Namespace) -> int:
     spec, out = build_spec(args)
     outcome = run_sweep(spec, out, retry_failed=args.retry_failed, progress=not args.quiet)
     print(clock_table(read_results(out)))
-    print(f"{outcome.points} points: {outcome.done_before} done earlier, {outcome.executed} run now, "
-          f"{outcome.failed} failed; results in {outcome.results_path}")
+    print(
+        f"{outcome.points} points: {outcome.done_before} done earlier, {outcome.executed} run now, "
+        f"{outcome.failed} failed; results in {outcome.results_path}"
+    )
     if outcome.failed:
         print(f"failed points are listed in {out / 'failures.json'}; rerun with --retry-failed to retry them")
         return 1
@@ -102,8 +129,9 @@ def clock_table(df: pd.DataFrame, limit: int = 40) -> str:
             win = "n/a"
         else:
             win = f"{'>=' if r['window_log10_is_lower_bound'] else ''}{r['window_log10']:.2f}"
-        lines.append(f"{r['name']:<48} tau_rule {format_clock(tr, m):>8}  tau_mem {format_clock(tm, m):>8}  "
-                     f"window {win}")
+        lines.append(
+            f"{r['name']:<48} tau_rule {format_clock(tr, m):>8}  tau_mem {format_clock(tm, m):>8}  window {win}"
+        )
     if len(df) > limit:
         lines.append(f"... {len(df) - limit} more rows in results.parquet")
     return "\n".join(lines)

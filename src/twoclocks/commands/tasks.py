@@ -12,13 +12,17 @@ from twoclocks.tasks.base import Task
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("tasks", help="list the rule-valid tasks with their populations",
-                       description="List every registered task with its default parameters, knob, "
-                                   "family, log2 population and the chance that a uniform valid "
-                                   "sample copies one of N training items. With task=NAME (and "
-                                   "task.KEY=VALUE overrides) list only that task, so configured.")
-    p.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="task=NAME and task.KEY=VALUE, e.g. task=sudoku task.size=4")
+    p = sub.add_parser(
+        "tasks",
+        help="list the rule-valid tasks with their populations",
+        description="List every registered task with its default parameters, knob, "
+        "family, log2 population and the chance that a uniform valid "
+        "sample copies one of N training items. With task=NAME (and "
+        "task.KEY=VALUE overrides) list only that task, so configured.",
+    )
+    p.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="task=NAME and task.KEY=VALUE, e.g. task=sudoku task.size=4"
+    )
     p.add_argument("--N", type=int, default=32, help="training-set size for mem_chance (default 32)")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     p.set_defaults(func=main)
@@ -34,8 +38,7 @@ def selected_tasks(overrides: list[str]) -> list[Task]:
         if items:
             raise ConfigError(f"{next(iter(items))} needs task=NAME to say which task it configures")
         return [make_task(name) for name in TASKS]
-    resolved = resolve_task({"name": items.pop("task"),
-                             **{k[len("task."):]: v for k, v in items.items()}})
+    resolved = resolve_task({"name": items.pop("task"), **{k[len("task.") :]: v for k, v in items.items()}})
     name = resolved.pop("name")
     return [make_task(name, **resolved)]
 
@@ -43,19 +46,37 @@ def selected_tasks(overrides: list[str]) -> list[Task]:
 def describe(task: Task, N: int) -> dict:
     params = task.definition()
     params.pop("name")
-    return {"name": task.name, "family": task.family, "knob": task.knob,
-            "knob_value": params.get(task.knob), "params": params, "shape": list(task.shape),
-            "num_values": task.num_values, "log2_population": task.log2_population,
-            "population_exact": task.population_exact, "mem_chance": task.mem_chance(N),
-            "N": N}
+    return {
+        "name": task.name,
+        "family": task.family,
+        "knob": task.knob,
+        "knob_value": params.get(task.knob),
+        "params": params,
+        "shape": list(task.shape),
+        "num_values": task.num_values,
+        "log2_population": task.log2_population,
+        "population_exact": task.population_exact,
+        "mem_chance": task.mem_chance(N),
+        "N": N,
+    }
 
 
 def table(rows: list[dict]) -> str:
     header = ["task", "family", "knob", "shape", "K", "log2 pop", "exact", "mem_chance", "params"]
-    lines = [[r["name"], r["family"], f"{r['knob']}={r['knob_value']}",
-              "x".join(map(str, r["shape"])), str(r["num_values"]), f"{r['log2_population']:.2f}",
-              "yes" if r["population_exact"] else "est.", f"{r['mem_chance']:.3g}",
-              " ".join(f"{k}={v}" for k, v in r["params"].items())] for r in rows]
+    lines = [
+        [
+            r["name"],
+            r["family"],
+            f"{r['knob']}={r['knob_value']}",
+            "x".join(map(str, r["shape"])),
+            str(r["num_values"]),
+            f"{r['log2_population']:.2f}",
+            "yes" if r["population_exact"] else "est.",
+            f"{r['mem_chance']:.3g}",
+            " ".join(f"{k}={v}" for k, v in r["params"].items()),
+        ]
+        for r in rows
+    ]
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return "\n".join(fmt.format(*row).rstrip() for row in [header, *lines])

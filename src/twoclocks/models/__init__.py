@@ -6,15 +6,15 @@ A family builder takes (ModelConfig, Encoding, training cells uint8 (N, H, W)) a
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from twoclocks.models.config import ModelConfig
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
 from twoclocks.models.base import GenerativeModel
+from twoclocks.models.config import ModelConfig
 
 Builder = Callable[[ModelConfig, Encoding, np.ndarray], GenerativeModel]
 FAMILIES: dict[str, Builder] = {}
@@ -24,6 +24,7 @@ def register(name: str):
     def deco(fn: Builder) -> Builder:
         FAMILIES[name] = fn
         return fn
+
     return deco
 
 
@@ -36,6 +37,7 @@ def data_std(encoded: torch.Tensor) -> float:
 def build_dit(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> GenerativeModel:
     from twoclocks.models.dit import DiT
     from twoclocks.models.edm import EDMDiffusion
+
     sigma_data = cfg.sigma_data if cfg.sigma_data is not None else data_std(encoding.to_continuous(train_cells))
     backbone = DiT(cfg, encoding.channels, encoding.shape)
     return EDMDiffusion(backbone, encoding, cfg, sigma_data)
@@ -45,6 +47,7 @@ def build_dit(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> 
 def build_mlp(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> GenerativeModel:
     from twoclocks.models.edm import EDMDiffusion
     from twoclocks.models.mlp import MLPDenoiser
+
     sigma_data = cfg.sigma_data if cfg.sigma_data is not None else data_std(encoding.to_continuous(train_cells))
     backbone = MLPDenoiser(cfg, encoding.channels, encoding.shape)
     return EDMDiffusion(backbone, encoding, cfg, sigma_data)
@@ -53,6 +56,7 @@ def build_mlp(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> 
 @register("gpt")
 def build_gpt(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> GenerativeModel:
     from twoclocks.models.gpt import GPT
+
     return GPT(encoding, cfg)
 
 

@@ -11,17 +11,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from twoclocks.models.config import ModelConfig
 from twoclocks.errors import ConfigError
+from twoclocks.models.config import ModelConfig
 
 
 def sincos_2d(h: int, w: int, dim: int) -> torch.Tensor:
     """Fixed 2-D sine-cosine position embedding (T, dim), half the channels per axis; when dim
     is not a multiple of 4 the last dim % 4 channels are zero."""
+
     def axis(n: int, d: int) -> torch.Tensor:
         freqs = 1.0 / (10000 ** (torch.arange(d // 2, dtype=torch.float64) / max(1, d // 2)))
         ang = torch.arange(n, dtype=torch.float64)[:, None] * freqs[None]
         return torch.cat([ang.sin(), ang.cos()], dim=1)
+
     quarter = dim // 4
     eh, ew = axis(h, 2 * quarter), axis(w, 2 * quarter)
     grid = torch.cat([eh[:, None, :].expand(h, w, -1), ew[None, :, :].expand(h, w, -1)], dim=-1)
@@ -139,7 +141,9 @@ class DiT(nn.Module):
         self.norm_out = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
         self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(D, (6 * cfg.depth + 2) * D))
         self.out = nn.Linear(D, channels * p * p)
-        for m in (self.modulation[1], self.out):  # zero-init modulations and output (adaLN-Zero)
+        modulation_linear = self.modulation[1]
+        assert isinstance(modulation_linear, nn.Linear)
+        for m in (modulation_linear, self.out):  # zero-init modulations and output (adaLN-Zero)
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
 
@@ -156,8 +160,8 @@ class DiT(nn.Module):
         return x.reshape(B, self.C, self.H, self.W)
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
-        h = self.embed(self.patchify(x)) + self.pos                      # (B, T, D)
-        mods = self.modulation(self.noise_embed(c_noise))                 # (B or 1, (6 depth + 2) D)
+        h = self.embed(self.patchify(x)) + self.pos  # (B, T, D)
+        mods = self.modulation(self.noise_embed(c_noise))  # (B or 1, (6 depth + 2) D)
         D = h.shape[-1]
         # One split (its backward is one concatenation, where depth + 1 slices would each add a
         # zero-padded copy of the full gradient).

@@ -16,21 +16,22 @@ default 0.5) so that c_in normalises inputs to unit variance at every noise leve
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from twoclocks.models.config import ModelConfig
 from twoclocks.encoding import Encoding
 from twoclocks.models.base import GenerativeModel
+from twoclocks.models.config import ModelConfig
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # D(x (B,C,H,W), sigma (B,))
 
 
-def sigma_schedule(steps: int, sigma_min: float, sigma_max: float, rho: float,
-                   device: torch.device | str = "cpu") -> torch.Tensor:
+def sigma_schedule(
+    steps: int, sigma_min: float, sigma_max: float, rho: float, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """The EDM time steps: `steps` decreasing noise levels followed by a final 0. (steps+1,)"""
     i = torch.arange(steps, dtype=torch.float64, device=device)
     denom = max(steps - 1, 1)
@@ -54,8 +55,8 @@ def heun_sample(denoise: Denoiser, x_start: torch.Tensor, sigmas: torch.Tensor) 
     B = x.shape[0]
     for s_cur, s_next in zip(sigmas[:-1], sigmas[1:]):
         d_cur = (x - denoise(x.float(), s_cur.float().expand(B)).double()) / s_cur
-        x_next = x + (s_next - s_cur) * d_cur                 # Euler step
-        if s_next > 0:                                        # Heun correction
+        x_next = x + (s_next - s_cur) * d_cur  # Euler step
+        if s_next > 0:  # Heun correction
             d_next = (x_next - denoise(x_next.float(), s_next.float().expand(B)).double()) / s_next
             x_next = x + (s_next - s_cur) * (0.5 * d_cur + 0.5 * d_next)
         x = x_next
@@ -84,7 +85,7 @@ def dpmpp_2m_sample(denoise: Denoiser, x_start: torch.Tensor, sigmas: torch.Tens
         d_use = d_cur
         if s_next > 0:
             h = torch.log(s_cur / s_next)
-            if d_prev is not None:
+            if d_prev is not None and h_prev is not None:
                 r = h_prev / h
                 d_use = (1 + 1 / (2 * r)) * d_cur - (1 / (2 * r)) * d_prev
             d_prev, h_prev = d_cur, h

@@ -23,14 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from twoclocks.models.config import ModelConfig
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
 from twoclocks.item_sets import ItemSets
 from twoclocks.models.base import GenerativeModel
+from twoclocks.models.config import ModelConfig
 
 KV = tuple[torch.Tensor, torch.Tensor]  # cached keys and values, each (B, h, S, d)
-
 
 
 class CausalSelfAttention(nn.Module):
@@ -120,12 +119,14 @@ class GPT(GenerativeModel):
             if isinstance(m, nn.Linear) and m.bias is not None:
                 nn.init.zeros_(m.bias)
         for block in self.blocks:
-            for proj in (block.attn.proj, block.mlp[2]):
+            for proj in (block.get_submodule("attn.proj"), block.get_submodule("mlp.2")):
+                assert isinstance(proj, nn.Linear)
                 nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * depth))
 
     # ----- network ---------------------------------------------------------------------------
-    def forward(self, inputs: torch.Tensor, start: int = 0,
-                past: list[KV] | None = None) -> tuple[torch.Tensor, list[KV]]:
+    def forward(
+        self, inputs: torch.Tensor, start: int = 0, past: list[KV] | None = None
+    ) -> tuple[torch.Tensor, list[KV]]:
         """inputs: (B, T) token ids at positions start..start+T-1 (position 0 holds BOS).
 
         Returns (logits (B, T, K) over the next cell value, per-block keys/values). With
@@ -138,7 +139,7 @@ class GPT(GenerativeModel):
         for i, block in enumerate(self.blocks):
             h, kv = block(h, None if past is None else past[i])
             presents.append(kv)
-        w = self.tok.weight[:self.K] if self.head is None else self.head.weight
+        w = self.tok.weight[: self.K] if self.head is None else self.head.weight
         return F.linear(self.ln_f(h), w), presents
 
     def shifted(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -179,9 +180,9 @@ class GPT(GenerativeModel):
         bos = torch.full((B, 1), self.encoding.bos, dtype=torch.long, device=device)
         past: list[KV] | None = None
         for t in range(self.L):
-            if use_cache:   # feed only the newest token (BOS at t=0) at position t
-                logits, past = self(bos if t == 0 else tokens[:, t - 1:t], start=t, past=past)
-            else:           # feed the whole prefix: BOS and tokens 0..t-1 at positions 0..t
+            if use_cache:  # feed only the newest token (BOS at t=0) at position t
+                logits, past = self(bos if t == 0 else tokens[:, t - 1 : t], start=t, past=past)
+            else:  # feed the whole prefix: BOS and tokens 0..t-1 at positions 0..t
                 logits, _ = self(torch.cat([bos, tokens[:, :t]], dim=1))
             last = logits[:, -1]
             tokens[:, t] = inverse_cdf(last, noise[:, t], self.cfg.temperature)
@@ -200,8 +201,8 @@ class GPT(GenerativeModel):
         """Exact log p(item) in nats: tokens (n, L) -> float64 (n,), at temperature 1."""
         out = []
         for start in range(0, len(tokens), batch):
-            x = tokens[start:start + batch]
-            logp = self(self.shifted(x))[0].double().log_softmax(dim=-1)    # (b, L, K)
+            x = tokens[start : start + batch]
+            logp = self(self.shifted(x))[0].double().log_softmax(dim=-1)  # (b, L, K)
             out.append(logp.gather(2, x[:, :, None]).squeeze(2).sum(dim=1))
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
@@ -215,8 +216,7 @@ class GPT(GenerativeModel):
             self._ll_sets = {k: self.encode(v).to(device) for k, v in item_sets.as_dict().items()}
         was_training = self.training
         self.eval()
-        ll = {f"ll_{k}": float(self.log_likelihood(v).mean()) if len(v) else math.nan
-              for k, v in self._ll_sets.items()}
+        ll = {f"ll_{k}": float(self.log_likelihood(v).mean()) if len(v) else math.nan for k, v in self._ll_sets.items()}
         self.train(was_training)
         ll["ll_gap_train_heldout"] = ll["ll_train"] - ll["ll_heldout"]
         ll["ll_gap_valid_invalid"] = ll["ll_heldout"] - ll["ll_invalid"]

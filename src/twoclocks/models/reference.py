@@ -38,9 +38,9 @@ def softmax_denoiser(points: torch.Tensor, chunk: int = 65536) -> Denoiser:
         weight_sum = torch.zeros(B, 1, dtype=torch.float64, device=y.device)
         acc = torch.zeros_like(yf)
         for start in range(0, len(flat_points), chunk):
-            pts = flat_points[start:start + chunk].to(y.device)
+            pts = flat_points[start : start + chunk].to(y.device)
             # -||y - x||^2 / (2 s^2) up to a per-row constant: (y.x - |x|^2/2) / s^2
-            logits = (yf @ pts.T - 0.5 * sq_norms[start:start + chunk].to(y.device)) / s2
+            logits = (yf @ pts.T - 0.5 * sq_norms[start : start + chunk].to(y.device)) / s2
             new_max = torch.maximum(running_max, logits.max(dim=1, keepdim=True).values)
             scale = torch.exp(running_max - new_max)
             w = torch.exp(logits - new_max)
@@ -64,6 +64,8 @@ def population_denoiser(task: Task, encoding: Encoding) -> Denoiser:
         return task.posterior_mean
     everything = task.enumerate()
     if everything is None or len(everything) > MAX_ENUMERATED:
-        raise ConfigError(f"no population denoiser for {task.describe()}: no closed form and the "
-                          f"population (2^{task.log2_population:.1f}) is too large to enumerate")
+        raise ConfigError(
+            f"no population denoiser for {task.describe()}: no closed form and the "
+            f"population (2^{task.log2_population:.1f}) is too large to enumerate"
+        )
     return softmax_denoiser(encoding.to_continuous(everything))

@@ -35,14 +35,14 @@ from pathlib import Path
 import pandas as pd
 
 from twoclocks.errors import ConfigError
-from twoclocks.sweeps.fits import Fit, finished, fit_relation, knob_column
 from twoclocks.io import write_json, write_table
+from twoclocks.sweeps.fits import Fit, finished, fit_relation, knob_column
 from twoclocks.sweeps.spec import SweepSpec, load_spec
 
 SCALES = ("tiny", "cpu", "gpu")
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
-INVARIANCE_TOL = 0.5   # claim 3: |log-log slope of tau_mem vs G| below this counts as "nearly invariant"
-LINEAR_TOL = 0.3       # claim 4: slope of tau_mem vs N within 1 +- this counts as "nearly linear"
+INVARIANCE_TOL = 0.5  # claim 3: |log-log slope of tau_mem vs G| below this counts as "nearly invariant"
+LINEAR_TOL = 0.3  # claim 4: slope of tau_mem vs N within 1 +- this counts as "nearly linear"
 
 
 @dataclass
@@ -68,6 +68,7 @@ def scale_spec(scale: str) -> SweepSpec:
 
 def gpt_available() -> bool:
     from twoclocks.models import FAMILIES
+
     return "gpt" in FAMILIES
 
 
@@ -99,11 +100,17 @@ def _usable(fit: Fit) -> str | None:
 def censored_order(fit: Fit) -> tuple[list[str], list[str]]:
     """Pairs of x values ordered by censoring alone: every run at one x is right-censored
     beyond every uncensored value at the other. Returns (increasing, decreasing) as text."""
-    up, down = [], []
+    up: list[str] = []
+    down: list[str] = []
     name = fit.x.rsplit(".", 1)[-1]
     for a in fit.groups:
         for b in fit.groups:
-            if a.used_range is None or b.right_bound is None or b.right_censored < b.n or b.right_bound <= a.used_range[1]:
+            if (
+                a.used_range is None
+                or b.right_bound is None
+                or b.right_censored < b.n
+                or b.right_bound <= a.used_range[1]
+            ):
                 continue
             text = f"{fit.y} > {b.right_bound:.4g} at {name}={b.x:g} vs <= {a.used_range[1]:.4g} at {name}={a.x:g}"
             (up if b.x > a.x else down).append(text)
@@ -120,6 +127,7 @@ def direction(fit: Fit, sign: int) -> tuple[str, str]:
         if disagree and not agree:
             return NOT_SUPPORTED, f"{why}; but by censoring bounds: {'; '.join(disagree)}"
         return INCONCLUSIVE, why
+    assert fit.ci is not None  # a usable fit has a CI
     lo, hi = fit.ci
     if (lo > 0 and sign > 0) or (hi < 0 and sign < 0):
         return SUPPORTED, "CI excludes 0 in the predicted direction"
@@ -132,6 +140,7 @@ def band(fit: Fit, value: float, tol: float) -> tuple[str, str]:
     why = _usable(fit)
     if why:
         return INCONCLUSIVE, why
+    assert fit.ci is not None  # a usable fit has a CI
     lo, hi = fit.ci
     if value - tol <= lo and hi <= value + tol:
         return SUPPORTED, f"CI inside [{value - tol:g}, {value + tol:g}]"
@@ -145,8 +154,13 @@ def combine(results: list[tuple[Fit, str, str]], missing: str) -> tuple[str, str
     if not results:
         return INCONCLUSIVE, missing, missing
     verdicts = [v for _, v, _ in results]
-    verdict = (NOT_SUPPORTED if NOT_SUPPORTED in verdicts else
-               SUPPORTED if all(v == SUPPORTED for v in verdicts) else INCONCLUSIVE)
+    verdict = (
+        NOT_SUPPORTED
+        if NOT_SUPPORTED in verdicts
+        else SUPPORTED
+        if all(v == SUPPORTED for v in verdicts)
+        else INCONCLUSIVE
+    )
     evidence = " | ".join(f"{f.label()}: {f.evidence()}" for f, _, _ in results)
     reason = "; ".join(f"{f.label()}: {v} ({why})" for f, v, why in results)
     return verdict, evidence, reason
@@ -169,17 +183,36 @@ def evaluate_claims(results: pd.DataFrame) -> list[Claim]:
         verdict, evidence, reason = combine(tested, missing)
         claims.append(Claim(i, text, evidence, verdict, reason, [f.to_dict() for f, _, _ in tested]))
 
-    add(1, f"tau_rule increases with complexity {kname}",
-        [(f, *direction(f, +1)) for f in _fits(main, knob, "tau_rule")], f"no runs vary {kname}")
-    add(2, "tau_rule decreases with capacity (depth, width)",
+    add(
+        1,
+        f"tau_rule increases with complexity {kname}",
+        [(f, *direction(f, +1)) for f in _fits(main, knob, "tau_rule")],
+        f"no runs vary {kname}",
+    )
+    add(
+        2,
+        "tau_rule decreases with capacity (depth, width)",
         [(f, *direction(f, -1)) for x in ("model.depth", "model.width") for f in _fits(main, x, "tau_rule")],
-        "no runs vary model.depth or model.width")
-    add(3, f"tau_mem nearly invariant to the rule ({kname})",
-        [(f, *band(f, 0.0, INVARIANCE_TOL)) for f in _fits(main, knob, "tau_mem")], f"no runs vary {kname}")
-    add(4, "tau_mem grows nearly linearly with N (log-log slope ~ 1)",
-        [(f, *band(f, 1.0, LINEAR_TOL)) for f in _fits(main, "data.N", "tau_mem")], "no runs vary data.N")
-    add(5, "the innovation window widens with N",
-        [(f, *direction(f, +1)) for f in _fits(main, "data.N", "window_log10")], "no runs vary data.N")
+        "no runs vary model.depth or model.width",
+    )
+    add(
+        3,
+        f"tau_mem nearly invariant to the rule ({kname})",
+        [(f, *band(f, 0.0, INVARIANCE_TOL)) for f in _fits(main, knob, "tau_mem")],
+        f"no runs vary {kname}",
+    )
+    add(
+        4,
+        "tau_mem grows nearly linearly with N (log-log slope ~ 1)",
+        [(f, *band(f, 1.0, LINEAR_TOL)) for f in _fits(main, "data.N", "tau_mem")],
+        "no runs vary data.N",
+    )
+    add(
+        5,
+        "the innovation window widens with N",
+        [(f, *direction(f, +1)) for f in _fits(main, "data.N", "window_log10")],
+        "no runs vary data.N",
+    )
     claims.append(claim_6(main, knob, kname))
     claims.append(claim_7(df, fams))
     return claims
@@ -194,8 +227,14 @@ def claim_6(df: pd.DataFrame, knob: str | None, kname: str) -> Claim:
         evidence += f" | vanished in {len(vanished)}/{len(df)} runs" + (f" (at {kname}={where})" if where else "")
         if verdict == SUPPORTED and vanished.empty:
             verdict, reason = INCONCLUSIVE, reason + "; narrows, but never vanished in the tested range"
-    return Claim(6, f"the window narrows with complexity ({kname}) and can vanish", evidence, verdict, reason,
-                 [f.to_dict() for f, _, _ in tested])
+    return Claim(
+        6,
+        f"the window narrows with complexity ({kname}) and can vanish",
+        evidence,
+        verdict,
+        reason,
+        [f.to_dict() for f, _, _ in tested],
+    )
 
 
 def family_structure(df: pd.DataFrame) -> tuple[str, str]:
@@ -204,9 +243,9 @@ def family_structure(df: pd.DataFrame) -> tuple[str, str]:
     open_ = int((~both["window_vanished"].fillna(False).astype(bool)).sum())
     fits = fit_relation(df, "data.N", "tau_mem")
     dirs = [direction(f, +1)[0] for f in fits]
-    ev = (f"window open in {open_}/{len(both)} runs with both clocks; "
-          + ("; ".join(f"{f.label()}: {f.evidence()}" for f in fits)
-             if fits else "no tau_mem vs N fit"))
+    ev = f"window open in {open_}/{len(both)} runs with both clocks; " + (
+        "; ".join(f"{f.label()}: {f.evidence()}" for f in fits) if fits else "no tau_mem vs N fit"
+    )
     if (len(both) and open_ < len(both) / 2) or NOT_SUPPORTED in dirs:
         return "contradicts", ev
     if len(both) and open_ > len(both) / 2 and dirs and all(d == SUPPORTED for d in dirs):
@@ -217,7 +256,9 @@ def family_structure(df: pd.DataFrame) -> tuple[str, str]:
 def claim_7(df: pd.DataFrame, fams: set[str]) -> Claim:
     text = "the same structure in DiT and GPT"
     if not gpt_available():
-        return Claim(7, text, "no gpt runs", INCONCLUSIVE, "inconclusive: no gpt runs (the gpt family is not available)")
+        return Claim(
+            7, text, "no gpt runs", INCONCLUSIVE, "inconclusive: no gpt runs (the gpt family is not available)"
+        )
     if "gpt" not in fams or "dit" not in fams:
         missing = "gpt" if "gpt" not in fams else "dit"
         return Claim(7, text, f"no {missing} runs", INCONCLUSIVE, f"inconclusive: no {missing} runs")
@@ -230,8 +271,10 @@ def claim_7(df: pd.DataFrame, fams: set[str]) -> Claim:
     else:
         verdict = INCONCLUSIVE
     evidence = " | ".join(f"{f}: {ev}" for f, (_, ev) in res.items())
-    reason = (", ".join(f"{f}: {s}" for f, s in states.items())
-              + " (structure = window open in most runs and tau_mem rising with N)")
+    reason = (
+        ", ".join(f"{f}: {s}" for f, s in states.items())
+        + " (structure = window open in most runs and tau_mem rising with N)"
+    )
     return Claim(7, text, evidence, verdict, reason)
 
 

@@ -14,6 +14,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,16 @@ from tqdm.auto import tqdm
 
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import read_json, write_json, write_table
-from twoclocks.sweeps.spec import (Point, SweepSpec, expand, identity_dict, record_spec, result_row,
-                                   results_frame, sweep_lock)
+from twoclocks.sweeps.spec import (
+    Point,
+    SweepSpec,
+    expand,
+    identity_dict,
+    record_spec,
+    result_row,
+    results_frame,
+    sweep_lock,
+)
 from twoclocks.training.rundir import RunDir
 
 # One unit of work: (point hashes, config dicts to run, absolute run directories). A single point
@@ -46,6 +55,7 @@ def run_point(cfg_dict: dict, run_dir: str) -> dict:
     from twoclocks.config import from_dict
     from twoclocks.training.experiment import build_experiment
     from twoclocks.training.runner import continue_run, train_new
+
     rd = RunDir(run_dir)
     try:
         with rd.lock(wait=True):
@@ -73,6 +83,7 @@ def run_points(cfg_dicts: list[dict], run_dirs: list[str]) -> list[dict]:
         return [run_point(cfg_dicts[0], run_dirs[0])]
     from twoclocks.config import from_dict
     from twoclocks.training.group import train_group
+
     dirs = [RunDir(d) for d in run_dirs]
     try:
         with contextlib.ExitStack() as stack:
@@ -94,6 +105,7 @@ def _exit_with_parent(parent: int) -> None:
     try:  # Linux: have the kernel kill us when the parent dies
         import ctypes
         import signal
+
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
@@ -102,6 +114,7 @@ def _exit_with_parent(parent: int) -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
         os._exit(1)
+
     threading.Thread(target=watch, daemon=True).start()
 
 
@@ -127,16 +140,22 @@ class LocalExecutor:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
         from concurrent.futures.process import BrokenProcessPool
+
         # spawn, not fork: a forked child of a process that already runs torch threads can hang.
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=mp.get_context("spawn"),
-                                 initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(self.workers, len(tasks)),
+            mp_context=mp.get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             futures = {pool.submit(run_points, cfgs, run_dirs): keys for keys, cfgs, run_dirs in tasks}
             for fut in as_completed(futures):
                 try:
                     results = fut.result()
                 except BrokenProcessPool:
-                    raise TwoClocksError("a sweep worker process died (out of memory?); run the same sweep "
-                                         "again to resume it") from None
+                    raise TwoClocksError(
+                        "a sweep worker process died (out of memory?); run the same sweep again to resume it"
+                    ) from None
                 yield from zip(futures[fut], results)
 
     def close(self) -> None:
@@ -154,14 +173,17 @@ def import_ray() -> Any:
 class RayExecutor:
     """Each point is a Ray task with its own CPU (and GPU) request."""
 
-    def __init__(self, address: str | None, workers: int | None, threads: int, gpus_per_run: float,
-                 device: str):
+    def __init__(self, address: str | None, workers: int | None, threads: int, gpus_per_run: float, device: str):
         import logging
+
         self.ray = ray = import_ray()
         self.started = not ray.is_initialized()
         if self.started:
-            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                      "logging_level": logging.WARNING}
+            kwargs: dict[str, Any] = {
+                "include_dashboard": False,
+                "log_to_driver": False,
+                "logging_level": logging.WARNING,
+            }
             if address:
                 ray.init(address=address, **kwargs)
             else:
@@ -193,18 +215,18 @@ class RayExecutor:
 @dataclass
 class SweepOutcome:
     points: int
-    done_before: int     # finished before this invocation
-    executed: int        # points handed to the executor now
-    failed: int          # points with status failed at the end
+    done_before: int  # finished before this invocation
+    executed: int  # points handed to the executor now
+    failed: int  # points with status failed at the end
     results_path: Path
 
 
 def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, progress: bool = True) -> SweepOutcome:
     """Run every point of `spec` that is not finished yet; results.parquet after each one."""
     out = Path(out)
-    points = expand(spec)                       # config errors surface before any file is written
+    points = expand(spec)  # config errors surface before any file is written
     if spec.executor == "ray":
-        import_ray()                            # and so does a missing Ray
+        import_ray()  # and so does a missing Ray
     by_hash = {p.hash: p for p in points}
     with sweep_lock(out):
         record_spec(out, spec, points)
@@ -225,11 +247,12 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
         threads = spec.threads or 1
         workers = spec.workers or max(1, usable_cpus() // threads)
         tasks = make_tasks(pending, spec, workers, threads, out)
-        bar = tqdm(total=len(points), initial=done_before, desc="sweep", unit="point", disable=not progress,
-                   dynamic_ncols=True)
+        bar = tqdm(
+            total=len(points), initial=done_before, desc="sweep", unit="point", disable=not progress, dynamic_ncols=True
+        )
         executor = _make_executor(spec, workers, threads, points) if tasks else None
         try:
-            for key, res in (executor.run(tasks) if executor else []):
+            for key, res in executor.run(tasks) if executor else []:
                 p = by_hash[key]
                 if res["status"] == "finished":
                     rows[key] = result_row(p, res["summary"], "finished")
@@ -246,20 +269,23 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
             if executor is not None:
                 executor.close()
         n_failed = sum(1 for r in rows.values() if r["status"] == "failed")
-        return SweepOutcome(len(points), done_before, sum(len(keys) for keys, _, _ in tasks), n_failed,
-                            out / "results.parquet")
+        return SweepOutcome(
+            len(points), done_before, sum(len(keys) for keys, _, _ in tasks), n_failed, out / "results.parquet"
+        )
 
 
 def make_tasks(pending: list[Point], spec: SweepSpec, workers: int, threads: int, out: Path) -> list[Task]:
     """One task per point; with spec.group, the points of each groupable family (equal
     `multi.group_key`) are dealt round-robin into at most `workers` tasks, so every worker
     trains one batched group."""
+
     def one(p: Point) -> tuple[str, dict, str]:
         return p.hash, _exec_config(p, spec, workers, threads), str((out / p.rel_dir).resolve())
 
     if not spec.group:
         return [([k], [c], [d]) for k, c, d in map(one, pending)]
     from twoclocks.training.group import can_group, group_key
+
     families: dict[str, list[Point]] = {}
     for p in pending:
         families.setdefault(group_key(p.cfg), []).append(p)

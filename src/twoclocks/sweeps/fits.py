@@ -34,9 +34,21 @@ import pandas as pd
 CONFIG_PREFIXES = ("task", "data.", "model.", "train.", "eval.", "clocks.")
 # Columns that never split a sweep into slices: seeds, and fields that set the measuring
 # budget or the execution but not the training trajectory.
-NON_SLICING = {"seed", "data.seed", "eval.noise_seed", "train.threads", "train.device", "train.steps",
-               "train.checkpoint_every", "eval.points", "eval.first", "eval.batch", "eval.samples",
-               "eval.keep_checkpoints", "eval.keep_samples"}
+NON_SLICING = {
+    "seed",
+    "data.seed",
+    "eval.noise_seed",
+    "train.threads",
+    "train.device",
+    "train.steps",
+    "train.checkpoint_every",
+    "eval.points",
+    "eval.first",
+    "eval.batch",
+    "eval.samples",
+    "eval.keep_checkpoints",
+    "eval.keep_samples",
+}
 # y column -> (value column, right-censored flag, left-censored flag, fit log10(y)?)
 Y_COLUMNS = {
     "tau_rule": ("tau_rule", "tau_rule_censored", "tau_rule_left_censored", True),
@@ -52,28 +64,29 @@ CI_LEVEL = 0.95
 @dataclass
 class Group:
     """The runs of one slice at one x value."""
+
     x: float
-    n: int                 # finished runs
-    used: int              # uncensored runs that enter the fit
+    n: int  # finished runs
+    used: int  # uncensored runs that enter the fit
     right_censored: int
     left_censored: int
-    center: float | None   # geometric mean (clocks) or mean (window) of the used values
+    center: float | None  # geometric mean (clocks) or mean (window) of the used values
     used_range: tuple[float, float] | None = None  # (min, max) of the used values
     right_bound: float | None = None  # smallest bound of the right-censored runs (clock > it)
 
 
 @dataclass
 class Fit:
-    x: str                         # e.g. data.N
-    y: str                         # e.g. tau_mem
-    where: dict[str, Any]          # the slice: values of the other varied config columns
+    x: str  # e.g. data.N
+    y: str  # e.g. tau_mem
+    where: dict[str, Any]  # the slice: values of the other varied config columns
     log_y: bool
     slope: float | None = None
     intercept: float | None = None
     ci: tuple[float, float] | None = None
     groups: list[Group] = field(default_factory=list)
     censoring_limits: bool = False
-    note: str = ""                 # why there is no slope / CI, or which groups are censored
+    note: str = ""  # why there is no slope / CI, or which groups are censored
     center: tuple[float, float] | None = None  # (mean log10 x, mean fitted y): the line's pivot
     index: list = field(default_factory=list, repr=False)  # row labels of the slice in the table
 
@@ -92,12 +105,13 @@ class Fit:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The fitted curve in y's own units."""
         lin = self.intercept + self.slope * np.log10(x)
-        return 10 ** lin if self.log_y else lin
+        return 10**lin if self.log_y else lin
 
     def predict_slope(self, x: np.ndarray, slope: float) -> np.ndarray:
         """A line of another slope through the fit's centroid (to draw the CI of the slope)."""
+        assert self.center is not None, "a fit without points has no centroid"
         lin = self.center[1] + slope * (np.log10(x) - self.center[0])
-        return 10 ** lin if self.log_y else lin
+        return 10**lin if self.log_y else lin
 
     def label(self) -> str:
         where = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in self.where.items())
@@ -153,21 +167,28 @@ def y_values(df: pd.DataFrame, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
     if y == "window_log10":
         value = pd.to_numeric(df["window_log10"], errors="coerce").to_numpy(dtype=float)
         vanished = df["window_vanished"].fillna(False).astype(bool).to_numpy()
-        value = np.where(vanished, 0.0, value)       # an empty window is a known width: 0
+        value = np.where(vanished, 0.0, value)  # an empty window is a known width: 0
         lower = df["window_log10_is_lower_bound"].fillna(False).astype(bool).to_numpy()
         rc = lower | np.isnan(value)
         lc = np.zeros(len(df), dtype=bool)
-        bound = np.where(lower, value, np.nan)       # window >= this; neither clock: unknown
+        bound = np.where(lower, value, np.nan)  # window >= this; neither clock: unknown
     else:
         value = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
         rc = df[right].fillna(True).astype(bool).to_numpy() | np.isnan(value)
         lc = df[left].fillna(False).astype(bool).to_numpy() & ~rc
-        last = pd.to_numeric(df.get("max_step"), errors="coerce").to_numpy(dtype=float) if "max_step" in df \
+        last = (
+            pd.to_numeric(df.get("max_step"), errors="coerce").to_numpy(dtype=float)
+            if "max_step" in df
             else np.full(len(df), np.nan)
+        )
         if y.endswith("_epochs"):  # epochs = step * batch / N
-            last = last * pd.to_numeric(df["epochs"], errors="coerce").to_numpy(float) / \
-                pd.to_numeric(df["train.steps"], errors="coerce").to_numpy(float) \
-                if {"epochs", "train.steps"} <= set(df) else np.full(len(df), np.nan)
+            last = (
+                last
+                * pd.to_numeric(df["epochs"], errors="coerce").to_numpy(float)
+                / pd.to_numeric(df["train.steps"], errors="coerce").to_numpy(float)
+                if {"epochs", "train.steps"} <= set(df)
+                else np.full(len(df), np.nan)
+            )
         bound = np.where(rc, last, np.where(lc, value, np.nan))
     value = np.where(rc | lc, np.nan, value)
     return value, rc, lc, bound
@@ -183,8 +204,7 @@ def bootstrap_slopes(xs: list[np.ndarray], ys: list[np.ndarray], n_boot: int, se
     return (dy @ dx) / (dx @ dx)
 
 
-def fit_slice(df: pd.DataFrame, x: str, y: str, where: dict[str, Any], n_boot: int = N_BOOT,
-              seed: int = 0) -> Fit:
+def fit_slice(df: pd.DataFrame, x: str, y: str, where: dict[str, Any], n_boot: int = N_BOOT, seed: int = 0) -> Fit:
     """One fit of y on log10(x) over the rows of one slice."""
     log_y = Y_COLUMNS[y][3]
     fit = Fit(x=x, y=y, where=where, log_y=log_y, index=[_native(i) for i in df.index])
@@ -200,9 +220,16 @@ def fit_slice(df: pd.DataFrame, x: str, y: str, where: dict[str, Any], n_boot: i
         center = None if not len(used) else float(10 ** ylog.mean() if log_y else ylog.mean())
         rb = bound[m & rc]
         rb = rb[~np.isnan(rb)]
-        g = Group(float(xval), int(m.sum()), len(used), int(rc[m].sum()), int(lc[m].sum()), center,
-                  (float(used.min()), float(used.max())) if len(used) else None,
-                  float(rb.min()) if len(rb) else None)
+        g = Group(
+            float(xval),
+            int(m.sum()),
+            len(used),
+            int(rc[m].sum()),
+            int(lc[m].sum()),
+            center,
+            (float(used.min()), float(used.max())) if len(used) else None,
+            float(rb.min()) if len(rb) else None,
+        )
         fit.groups.append(g)
         if len(used):
             gx.append(np.full(len(used), math.log10(xval)))
@@ -223,8 +250,10 @@ def fit_slice(df: pd.DataFrame, x: str, y: str, where: dict[str, Any], n_boot: i
         m = xv == g.x
         censored = g.right_censored + g.left_censored
         if censored > g.n / 2 and contradicts[m].any():
-            notes.append(f"{censored}/{g.n} censored at {x.rsplit('.', 1)[-1]}={_fmt(g.x)}, "
-                         f"{int(contradicts[m].sum())} beyond the fitted line")
+            notes.append(
+                f"{censored}/{g.n} censored at {x.rsplit('.', 1)[-1]}={_fmt(g.x)}, "
+                f"{int(contradicts[m].sum())} beyond the fitted line"
+            )
     fit.censoring_limits = bool(notes)
     if all(len(g) == 1 for g in gy):
         notes.append("one run per x value: no bootstrap CI")
@@ -263,6 +292,7 @@ def _native(v: Any) -> Any:
 def knob_column(df: pd.DataFrame) -> str | None:
     """The complexity knob of the sweep's task (task.G for parity), if a single task is swept."""
     from twoclocks.tasks import TASKS
+
     names = finished(df)["task"].dropna().unique() if "task" in df else []
     if len(names) != 1 or names[0] not in TASKS:
         return None
@@ -273,8 +303,12 @@ def knob_column(df: pd.DataFrame) -> str | None:
 def standard_fits(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> list[Fit]:
     """The relations of the paper, for every x the sweep varies."""
     knob = knob_column(df)
-    relations = [("data.N", "tau_mem"), ("data.N", "tau_mem_epochs"), ("data.N", "tau_rule"),
-                 ("data.N", "window_log10")]
+    relations = [
+        ("data.N", "tau_mem"),
+        ("data.N", "tau_mem_epochs"),
+        ("data.N", "tau_rule"),
+        ("data.N", "window_log10"),
+    ]
     if knob:
         relations += [(knob, "tau_rule"), (knob, "tau_mem"), (knob, "window_log10")]
     relations += [("model.depth", "tau_rule"), ("model.width", "tau_rule")]
@@ -285,8 +319,19 @@ def fits_frame(fits: list[Fit]) -> pd.DataFrame:
     """One row per fit, for reports and CSV."""
     rows = []
     for f in fits:
-        rows.append({"relation": f.label(), "x": f.x, "y": f.y, "slope": f.slope,
-                     "ci_lo": None if f.ci is None else f.ci[0], "ci_hi": None if f.ci is None else f.ci[1],
-                     "runs_used": f.n_used, "runs": f.n_runs, "censored": f.censored,
-                     "censoring_limits": f.censoring_limits, "note": f.note})
+        rows.append(
+            {
+                "relation": f.label(),
+                "x": f.x,
+                "y": f.y,
+                "slope": f.slope,
+                "ci_lo": None if f.ci is None else f.ci[0],
+                "ci_hi": None if f.ci is None else f.ci[1],
+                "runs_used": f.n_used,
+                "runs": f.n_runs,
+                "censored": f.censored,
+                "censoring_limits": f.censoring_limits,
+                "note": f.note,
+            }
+        )
     return pd.DataFrame(rows)

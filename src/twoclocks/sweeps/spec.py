@@ -18,20 +18,19 @@ import contextlib
 import hashlib
 import itertools
 import json
-import os
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 
-from twoclocks.config import (RunConfig, apply_overrides, flatten, parse_overrides, parse_value,
-                              read_yaml_mapping)
+from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides, parse_value, read_yaml_mapping
 from twoclocks.data import check_training_set_size
 from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.io import read_json, write_json
 from twoclocks.training.experiment import build_task
-from twoclocks.io import read_json, write_json, write_table
 
 EXECUTORS = ("local", "ray")
 # Config fields that say how a point is executed, not what it computes: left out of its hash
@@ -44,16 +43,17 @@ TIMING_COLUMNS = ("train_seconds", "eval_seconds", "wall_seconds", "eval_share",
 @dataclass
 class SweepSpec:
     """What to run: base overrides, one or more grids (their union), and seeds."""
-    base: dict[str, Any] = field(default_factory=dict)         # dotted key -> value
+
+    base: dict[str, Any] = field(default_factory=dict)  # dotted key -> value
     grids: list[dict[str, list]] = field(default_factory=list)  # each: dotted key -> values
     seeds: list[int] = field(default_factory=lambda: [0])
     # How to run it (not part of the sweep's identity; may change between restarts).
     executor: str = "local"
-    workers: int | None = None     # concurrent runs; None = cores // threads (local), Ray's CPUs
-    address: str | None = None     # Ray cluster address; None = start a local Ray
-    threads: int | None = None     # torch threads per run; None = 1 when several runs share the machine
-    gpus_per_run: float = 1.0      # Ray: GPUs requested by a run on a CUDA device
-    group: bool = False            # train points that differ only in seed/N as one batched group (multi.py)
+    workers: int | None = None  # concurrent runs; None = cores // threads (local), Ray's CPUs
+    address: str | None = None  # Ray cluster address; None = start a local Ray
+    threads: int | None = None  # torch threads per run; None = 1 when several runs share the machine
+    gpus_per_run: float = 1.0  # Ray: GPUs requested by a run on a CUDA device
+    group: bool = False  # train points that differ only in seed/N as one batched group (multi.py)
 
     def identity(self) -> dict:
         """The part of the spec that decides which points exist."""
@@ -63,10 +63,11 @@ class SweepSpec:
 @dataclass
 class Point:
     """One run of the sweep."""
-    overrides: dict[str, Any]   # base + grid values + seed, in that order
-    cfg: RunConfig              # resolved, with execution fields at their neutral value
-    hash: str                   # sha256 of the sorted JSON of cfg.to_dict()
-    name: str                   # readable directory name, ends in -<hash8>
+
+    overrides: dict[str, Any]  # base + grid values + seed, in that order
+    cfg: RunConfig  # resolved, with execution fields at their neutral value
+    hash: str  # sha256 of the sorted JSON of cfg.to_dict()
+    name: str  # readable directory name, ends in -<hash8>
 
     @property
     def rel_dir(self) -> str:
@@ -118,8 +119,19 @@ def load_spec(path: str | Path) -> SweepSpec:
     """A YAML sweep spec (see docs/sweeps.md); every point is validated by expand()."""
     path = Path(path)
     data = read_yaml_mapping(path, f"sweep spec {path}")
-    known = {"base", "grid", "grids", "seeds", "executor", "workers", "address", "threads", "gpus_per_run",
-             "group", "description"}
+    known = {
+        "base",
+        "grid",
+        "grids",
+        "seeds",
+        "executor",
+        "workers",
+        "address",
+        "threads",
+        "gpus_per_run",
+        "group",
+        "description",
+    }
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"sweep spec {path}: unknown key(s) {unknown}; it may have {sorted(known)}")
@@ -157,8 +169,11 @@ def check_exec_options(spec: SweepSpec) -> None:
 
 
 def spec_from_args(overrides: list[str], grid_args: list[str], seeds: Any) -> SweepSpec:
-    return SweepSpec(base=parse_overrides(overrides), grids=[parse_grid_args(grid_args)] if grid_args else [],
-                     seeds=parse_seeds(seeds if seeds is not None else 1))
+    return SweepSpec(
+        base=parse_overrides(overrides),
+        grids=[parse_grid_args(grid_args)] if grid_args else [],
+        seeds=parse_seeds(seeds if seeds is not None else 1),
+    )
 
 
 # ----- points ------------------------------------------------------------------------------------
@@ -182,10 +197,10 @@ def _short(value: Any) -> str:
 def point_name(cfg: RunConfig, varied: list[str], digest: str) -> str:
     """parity-G2_dit_N16_depth2_seed0-1a2b3c4d: task, knob, family, N, other varied keys, seed."""
     from twoclocks.tasks import TASKS
+
     task = cfg.task["name"]
     knob = TASKS[task].knob
-    parts = [f"{task}-{knob}{_short(cfg.task[knob])}" if knob in cfg.task else task, cfg.model.family,
-             f"N{cfg.data.N}"]
+    parts = [f"{task}-{knob}{_short(cfg.task[knob])}" if knob in cfg.task else task, cfg.model.family, f"N{cfg.data.N}"]
     flat = flatten(cfg.to_dict())
     for key in varied:
         if key in ("task", f"task.{knob}", "data.N", "model", "model.family", "seed") or key not in flat:
@@ -210,12 +225,12 @@ def expand(spec: SweepSpec) -> list[Point]:
     varied = sorted(k for k, v in values.items() if len(v) > 1)
     points: list[Point] = []
     seen: set[str] = set()
-    tasks: dict[str, Any] = {}   # one task instance per distinct task config
+    tasks: dict[str, Any] = {}  # one task instance per distinct task config
     for grid in grids:
         keys = list(grid)
-        for values in itertools.product(*(grid[k] for k in keys)):
+        for combo in itertools.product(*(grid[k] for k in keys)):
             for seed in spec.seeds:
-                overrides = {**spec.base, **dict(zip(keys, values)), "seed": seed}
+                overrides = {**spec.base, **dict(zip(keys, combo)), "seed": seed}
                 try:
                     cfg = apply_overrides(RunConfig(), overrides)
                     # What a run would find only when it starts (an impossible task, N larger
@@ -225,7 +240,7 @@ def expand(spec: SweepSpec) -> list[Point]:
                         tasks[key] = build_task(cfg)
                     check_training_set_size(tasks[key], cfg.data.N)
                 except ConfigError as exc:
-                    shown = ", ".join(f"{k}={v}" for k, v in zip(keys, values))
+                    shown = ", ".join(f"{k}={v}" for k, v in zip(keys, combo))
                     raise ConfigError(f"sweep point ({shown or 'base'}, seed={seed}): {exc}") from None
                 digest = config_hash(cfg)
                 if digest in seen:
@@ -238,11 +253,32 @@ def expand(spec: SweepSpec) -> list[Point]:
 
 
 # ----- results -----------------------------------------------------------------------------------
-SUMMARY_COLUMNS = ("max_step", "tau_rule", "tau_rule_censored", "tau_rule_left_censored", "tau_rule_epochs",
-                   "tau_mem", "tau_mem_censored", "tau_mem_left_censored", "tau_mem_epochs", "tau_mem_high",
-                   "tau_mem_high_censored", "window_log10", "window_log10_is_lower_bound", "window_vanished",
-                   "peak_novel_valid_step", "peak_novel_valid", "train_seconds", "eval_seconds",
-                   "wall_seconds", "eval_share", "num_params", "log2_population", "mem_chance", "device")
+SUMMARY_COLUMNS = (
+    "max_step",
+    "tau_rule",
+    "tau_rule_censored",
+    "tau_rule_left_censored",
+    "tau_rule_epochs",
+    "tau_mem",
+    "tau_mem_censored",
+    "tau_mem_left_censored",
+    "tau_mem_epochs",
+    "tau_mem_high",
+    "tau_mem_high_censored",
+    "window_log10",
+    "window_log10_is_lower_bound",
+    "window_vanished",
+    "peak_novel_valid_step",
+    "peak_novel_valid",
+    "train_seconds",
+    "eval_seconds",
+    "wall_seconds",
+    "eval_share",
+    "num_params",
+    "log2_population",
+    "mem_chance",
+    "device",
+)
 
 
 def result_row(point: Point, summary: dict | None, status: str, error: str | None = None) -> dict:
@@ -252,12 +288,11 @@ def result_row(point: Point, summary: dict | None, status: str, error: str | Non
     for key in SUMMARY_COLUMNS:
         row[key] = s.get(key)
     for clock in ("tau_rule", "tau_mem"):
-        lo, hi = (s.get(f"{clock}_ci") or [None, None])
+        lo, hi = s.get(f"{clock}_ci") or [None, None]
         row[f"{clock}_ci_lo"], row[f"{clock}_ci_hi"] = lo, hi
     cfg = point.cfg
     row["epochs"] = cfg.train.steps * cfg.train.batch / cfg.data.N
-    row.update({"status": status, "error": error, "point": point.hash, "name": point.name,
-                "run_dir": point.rel_dir})
+    row.update({"status": status, "error": error, "point": point.hash, "name": point.name, "run_dir": point.rel_dir})
     return row
 
 
@@ -297,12 +332,19 @@ def record_spec(sweep_dir: Path, spec: SweepSpec, points: list[Point]) -> None:
     if path.is_file():
         old = read_json(path).get("spec")
         if old is not None and old != identity:
-            raise TwoClocksError(f"{sweep_dir} holds a different sweep (its sweep.json has another base, grid "
-                                 f"or seeds); choose another --out, or run `twoclocks sweep --out {sweep_dir}` "
-                                 f"alone to continue it")
-    write_json(path, {"spec": identity, "execution": {k: v for k, v in asdict(spec).items()
-                                                      if k not in identity},
-                      "points": [{"hash": p.hash, "name": p.name, "overrides": p.overrides} for p in points]})
+            raise TwoClocksError(
+                f"{sweep_dir} holds a different sweep (its sweep.json has another base, grid "
+                f"or seeds); choose another --out, or run `twoclocks sweep --out {sweep_dir}` "
+                f"alone to continue it"
+            )
+    write_json(
+        path,
+        {
+            "spec": identity,
+            "execution": {k: v for k, v in asdict(spec).items() if k not in identity},
+            "points": [{"hash": p.hash, "name": p.name, "overrides": p.overrides} for p in points],
+        },
+    )
 
 
 def load_recorded_spec(sweep_dir: str | Path) -> SweepSpec:

@@ -26,8 +26,17 @@ def register(cls: type[Task]) -> type[Task]:
 
 
 # Binary rules, then puzzles; `twoclocks tasks` lists them in this order.
-for _cls in (GroupParity, SparseParity, LinearCode, CellularAutomaton, HammingWeight, Mirror,
-             Sudoku, LatinSquare, Queens):
+for _cls in (
+    GroupParity,
+    SparseParity,
+    LinearCode,
+    CellularAutomaton,
+    HammingWeight,
+    Mirror,
+    Sudoku,
+    LatinSquare,
+    Queens,
+):
     register(_cls)
 
 

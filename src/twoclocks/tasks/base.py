@@ -67,7 +67,7 @@ class Task(ABC):
 
     def is_valid(self, cells: np.ndarray) -> np.ndarray:
         """Sample-level validity: bool (n,), True when every constraint holds."""
-        return self.constraints(cells).all(axis=1)
+        return np.asarray(self.constraints(cells).all(axis=1))
 
     def constraint_acc(self, cells: np.ndarray) -> np.ndarray:
         """Fraction of constraints satisfied per sample: float (n,)."""
@@ -89,7 +89,7 @@ class Task(ABC):
         """The exact population size when it is known and fits an int, else None."""
         if not self.population_exact:
             return None
-        return int(round(2.0 ** self.log2_population)) if self.log2_population < 62 else None
+        return int(round(2.0**self.log2_population)) if self.log2_population < 62 else None
 
     def mem_chance(self, n_train: int) -> float:
         """Probability that one uniform draw from the population lies in a training set of
@@ -103,6 +103,7 @@ class Task(ABC):
     # ----- encodings (conveniences over twoclocks.encoding.Encoding) ----------------------
     def encoding(self, scheme: str = "auto"):
         from twoclocks.encoding import Encoding
+
         order = self.token_order()
         return Encoding(self.shape, self.num_values, scheme, None if order is None else tuple(int(i) for i in order))
 

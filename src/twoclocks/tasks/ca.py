@@ -19,9 +19,9 @@ from twoclocks.tasks.base import Task
 
 @dataclass
 class CAParams:
-    rows: int = 6                 # image height: the first row plus rows-1 updates
-    width: int = 6                # image width = automaton size (periodic boundary)
-    rule: int = 90                # Wolfram rule number in [0, 255], e.g. 90, 30, 110
+    rows: int = 6  # image height: the first row plus rows-1 updates
+    width: int = 6  # image width = automaton size (periodic boundary)
+    rule: int = 90  # Wolfram rule number in [0, 255], e.g. 90, 30, 110
 
 
 class CellularAutomaton(Task):
@@ -70,7 +70,7 @@ class CellularAutomaton(Task):
         Returns bool (n, (rows-1) * width).
         """
         c = np.asarray(cells, dtype=np.uint8)
-        expected = self.step(c[:, :-1])                 # step acts on the last axis of every row
+        expected = self.step(c[:, :-1])  # step acts on the last axis of every row
         return (c[:, 1:] == expected).reshape(len(c), -1)
 
     def enumerate(self) -> np.ndarray | None:

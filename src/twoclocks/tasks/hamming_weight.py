@@ -19,8 +19,8 @@ from twoclocks.tasks.base import Task, check_positive
 
 @dataclass
 class HammingWeightParams:
-    n: int = 6                    # image side; the image has n*n bits
-    w: int = 3                    # number of ones in every row, 0 <= w <= n
+    n: int = 6  # image side; the image has n*n bits
+    w: int = 3  # number of ones in every row, 0 <= w <= n
 
 
 class HammingWeight(Task):
@@ -58,10 +58,10 @@ class HammingWeight(Task):
         if self.log2_population > MAX_ENUMERATE_LOG2 + 1e-9:
             return None
         side, w = self.params.n, self.params.w
-        rows = np.zeros((math.comb(side, w), side), dtype=np.uint8)   # every valid row
+        rows = np.zeros((math.comb(side, w), side), dtype=np.uint8)  # every valid row
         for i, ones in enumerate(itertools.combinations(range(side), w)):
             rows[i, list(ones)] = 1
-        if len(rows) == 1:                          # w = 0 or w = n: a single image
+        if len(rows) == 1:  # w = 0 or w = n: a single image
             return np.broadcast_to(rows[0], (1, side, side)).copy()
         # Every tuple of row choices, as a mixed-radix index grid (C^n, n).
         choice = np.indices((len(rows),) * side).reshape(side, -1).T

@@ -29,19 +29,26 @@ from twoclocks.tasks.base import Task
 
 # OEIS A002860: number of Latin squares of order n, n = 1..11 (McKay & Wanless 2005 for n=11).
 LATIN_COUNTS = {
-    1: 1, 2: 2, 3: 12, 4: 576, 5: 161280, 6: 812851200, 7: 61479419904000,
-    8: 108776032459082956800, 9: 5524751496156892842531225600,
+    1: 1,
+    2: 2,
+    3: 12,
+    4: 576,
+    5: 161280,
+    6: 812851200,
+    7: 61479419904000,
+    8: 108776032459082956800,
+    9: 5524751496156892842531225600,
     10: 9982437658213039871725064756920320000,
     11: 776966836171770144107444346734230682311065600000,
 }
 SAMPLERS = ("jm", "isotopy")
-MAX_ENUMERATE_N = 5            # 161280 squares <= 2^18; n=6 has 8e8
+MAX_ENUMERATE_N = 5  # 161280 squares <= 2^18; n=6 has 8e8
 
 
 @dataclass
 class LatinParams:
-    n: int = 5                    # order: an n x n grid over n symbols, 2 <= n <= 32
-    sampler: str = "jm"           # jm (Jacobson-Matthews, uniform) | isotopy (fast, not uniform)
+    n: int = 5  # order: an n x n grid over n symbols, 2 <= n <= 32
+    sampler: str = "jm"  # jm (Jacobson-Matthews, uniform) | isotopy (fast, not uniform)
     mix_steps: int | None = None  # jm moves per round; None = n^3
 
 
@@ -116,9 +123,9 @@ def jacobson_matthews(squares: np.ndarray, steps: int, rng: np.random.Generator)
     then adds +-1 around the 2x2x2 sub-cube so that every line sum stays 1.
     """
     m, n, _ = squares.shape
-    cube = (squares[..., None] == np.arange(n)).astype(np.int8)       # (m, n, n, n)
+    cube = (squares[..., None] == np.arange(n)).astype(np.int8)  # (m, n, n, n)
     improper = np.zeros(m, dtype=bool)
-    bad = np.zeros((m, 3), dtype=np.int64)                            # the -1 cell when improper
+    bad = np.zeros((m, 3), dtype=np.int64)  # the -1 cell when improper
     active = np.arange(m)
     for t in itertools.count(1):
         if len(active) == 0:
@@ -126,16 +133,23 @@ def jacobson_matthews(squares: np.ndarray, steps: int, rng: np.random.Generator)
         k = len(active)
         r = rng.integers(0, n, size=k)
         c = rng.integers(0, n, size=k)
-        current = np.argmax(cube[active, r, c, :], axis=1)            # the symbol at (r, c)
-        s = (current + 1 + rng.integers(0, n - 1, size=k)) % n        # any other symbol
+        current = np.argmax(cube[active, r, c, :], axis=1)  # the symbol at (r, c)
+        s = (current + 1 + rng.integers(0, n - 1, size=k)) % n  # any other symbol
         imp = improper[active]
         r, c, s = (np.where(imp, bad[active, i], v) for i, v in enumerate((r, c, s)))
         r2 = _pick_one(cube[active, :, c, s], rng)
         c2 = _pick_one(cube[active, r, :, s], rng)
         s2 = _pick_one(cube[active, r, c, :], rng)
-        for (a, b, d), delta in (((r, c, s), 1), ((r, c2, s2), 1), ((r2, c, s2), 1), ((r2, c2, s), 1),
-                                 ((r, c, s2), -1), ((r, c2, s), -1), ((r2, c, s), -1),
-                                 ((r2, c2, s2), -1)):
+        for (a, b, d), delta in (
+            ((r, c, s), 1),
+            ((r, c2, s2), 1),
+            ((r2, c, s2), 1),
+            ((r2, c2, s), 1),
+            ((r, c, s2), -1),
+            ((r, c2, s), -1),
+            ((r2, c, s), -1),
+            ((r2, c2, s2), -1),
+        ):
             cube[active, a, b, d] += delta
         now_bad = cube[active, r2, c2, s2] < 0
         improper[active] = now_bad
@@ -199,8 +213,7 @@ class LatinSquare(Task):
         """Rows then columns, each a permutation of the n symbols: bool (n_items, 2n)."""
         c = np.asarray(cells)
         k = self.params.n
-        return np.concatenate([lines_are_permutations(c, k),
-                               lines_are_permutations(c.transpose(0, 2, 1), k)], axis=1)
+        return np.concatenate([lines_are_permutations(c, k), lines_are_permutations(c.transpose(0, 2, 1), k)], axis=1)
 
     def enumerate(self) -> np.ndarray | None:
         """Every Latin square of order n <= 5: uint8 (L(n), n, n).
@@ -212,9 +225,9 @@ class LatinSquare(Task):
         k = self.params.n
         if k > MAX_ENUMERATE_N:
             return None
-        reduced = reduced_squares(k)                                          # (R, k, k)
+        reduced = reduced_squares(k)  # (R, k, k)
         row_perms = np.array([(0, *p) for p in itertools.permutations(range(1, k))])
         col_perms = np.array(list(itertools.permutations(range(k))))
-        by_rows = reduced[:, row_perms]                                       # (R, (k-1)!, k, k)
-        squares = by_rows[:, :, :, col_perms]                                 # (R, (k-1)!, k, k!, k)
+        by_rows = reduced[:, row_perms]  # (R, (k-1)!, k, k)
+        squares = by_rows[:, :, :, col_perms]  # (R, (k-1)!, k, k!, k)
         return np.ascontiguousarray(squares.transpose(0, 1, 3, 2, 4)).reshape(-1, k, k)

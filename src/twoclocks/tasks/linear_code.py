@@ -19,10 +19,10 @@ from twoclocks.tasks.base import Task, check_positive
 
 @dataclass
 class LinearCodeParams:
-    n: int = 6                    # image side; the image has n*n bits
-    m: int | None = None          # number of parity checks; None = n*n // 2
-    check_size: int = 3           # bits per check, 1 <= check_size <= n*n
-    code_seed: int = 0            # seed of the draw of the checks
+    n: int = 6  # image side; the image has n*n bits
+    m: int | None = None  # number of parity checks; None = n*n // 2
+    check_size: int = 3  # bits per check, 1 <= check_size <= n*n
+    code_seed: int = 0  # seed of the draw of the checks
 
 
 def gf2_row_reduce(H: np.ndarray) -> tuple[np.ndarray, list[int]]:
@@ -81,11 +81,11 @@ class LinearCode(Task):
         m = self.num_checks
         code_rng = np.random.default_rng(params.code_seed)
         # checks: int64 (m, check_size) flat raster indices, distinct within a check.
-        self.checks = np.sort(np.argsort(code_rng.random((m, d)), axis=1)[:, :params.check_size], axis=1)
+        self.checks = np.sort(np.argsort(code_rng.random((m, d)), axis=1)[:, : params.check_size], axis=1)
         H = np.zeros((m, d), dtype=np.uint8)
         H[np.arange(m)[:, None], self.checks] = 1
         self.H = H
-        self.basis = gf2_null_space(H)                 # uint8 (dim, d)
+        self.basis = gf2_null_space(H)  # uint8 (dim, d)
         self.rank = d - len(self.basis)
 
     @property
@@ -100,7 +100,7 @@ class LinearCode(Task):
     @property
     def covered(self) -> np.ndarray:
         """bool (n*n,): bits that appear in at least one check (flipping one breaks validity)."""
-        return self.H.any(axis=0)
+        return np.asarray(self.H.any(axis=0))
 
     @property
     def shape(self) -> tuple[int, int]:

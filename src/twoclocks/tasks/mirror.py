@@ -21,8 +21,8 @@ AXES = ("lr", "ud", "both")
 
 @dataclass
 class MirrorParams:
-    n: int = 6                    # image side; the image has n*n bits
-    axes: str = "lr"              # lr (left-right) | ud (up-down) | both
+    n: int = 6  # image side; the image has n*n bits
+    axes: str = "lr"  # lr (left-right) | ud (up-down) | both
 
 
 class Mirror(Task):
@@ -65,7 +65,7 @@ class Mirror(Task):
             elif self.flip_ud and not self.flip_lr:
                 grid[n // 2, :] = True
             else:
-                grid[n // 2, n // 2] = True   # under both reflections only the centre is fixed
+                grid[n // 2, n // 2] = True  # under both reflections only the centre is fixed
         return grid
 
     def _unfold(self, domain: np.ndarray) -> np.ndarray:
@@ -89,14 +89,14 @@ class Mirror(Task):
         row i vs n-1-i): bool (n, num_pairs). With axes=both each pair is checked in each
         direction, which is redundant but keeps the constraints easy to read."""
         c = np.asarray(cells)
-        n, h = self.params.n, self.params.n // 2
+        h = self.params.n // 2
         parts = []
         if self.flip_lr:
             parts.append((c[:, :, :h] == c[:, :, ::-1][:, :, :h]).reshape(len(c), -1))
         if self.flip_ud:
             parts.append((c[:, :h] == c[:, ::-1][:, :h]).reshape(len(c), -1))
         out = np.concatenate(parts, axis=1)
-        if out.shape[1] == 0:                        # n = 1: nothing to check
+        if out.shape[1] == 0:  # n = 1: nothing to check
             out = np.ones((len(c), 1), dtype=bool)
         return out
 

@@ -21,10 +21,10 @@ LAYOUTS = ("contiguous", "random", "blocks")
 
 @dataclass
 class ParityParams:
-    n: int = 6                    # image side; the image has n*n bits
-    G: int = 2                    # group size; must divide n*n
-    layout: str = "contiguous"    # contiguous (raster runs) | random (seeded permutation) | blocks
-    layout_seed: int = 0          # seed of the permutation used by layout=random
+    n: int = 6  # image side; the image has n*n bits
+    G: int = 2  # group size; must divide n*n
+    layout: str = "contiguous"  # contiguous (raster runs) | random (seeded permutation) | blocks
+    layout_seed: int = 0  # seed of the permutation used by layout=random
 
 
 class GroupParity(Task):
@@ -118,15 +118,15 @@ class GroupParity(Task):
         Returns (B, 1, H, W) posterior means, dtype of y.
         """
         B = y.shape[0]
-        a = (y.double().reshape(B, -1) / sigma.double().reshape(B, 1) ** 2)
+        a = y.double().reshape(B, -1) / sigma.double().reshape(B, 1) ** 2
         groups = torch.as_tensor(self.groups, device=y.device)
-        a = a[:, groups]                                        # (B, groups, G)
+        a = a[:, groups]  # (B, groups, G)
         sign = torch.where(a >= 0, 1.0, -1.0).to(a)
         mag = a.abs()
         # log|tanh(m)| = log1p(-e^{-2m}) - log1p(e^{-2m}), stable for all m >= 0.
         e = torch.exp(-2.0 * mag)
         l = torch.log1p(-e) - torch.log1p(e)
-        l = torch.clamp(l, min=-700.0)                          # tanh(0)=0 -> log 0 = -inf
+        l = torch.clamp(l, min=-700.0)  # tanh(0)=0 -> log 0 = -inf
         L = l.sum(dim=2, keepdim=True)
         c = 1.0 if self.params.G % 2 == 0 else -1.0
         s = c * sign.prod(dim=2, keepdim=True)

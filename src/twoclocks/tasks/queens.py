@@ -18,13 +18,12 @@ from twoclocks.tasks.base import Task
 
 # OEIS A000170: number of solutions for n = 1..13 (n = 2, 3 have none). n <= 13 keeps the
 # pure-Python enumeration to a couple of seconds (n=14 has 365,596 solutions).
-QUEENS_COUNTS = {1: 1, 4: 2, 5: 10, 6: 4, 7: 40, 8: 92, 9: 352, 10: 724, 11: 2680, 12: 14200,
-                 13: 73712}
+QUEENS_COUNTS = {1: 1, 4: 2, 5: 10, 6: 4, 7: 40, 8: 92, 9: 352, 10: 724, 11: 2680, 12: 14200, 13: 73712}
 
 
 @dataclass
 class QueensParams:
-    n: int = 8                    # board side and number of queens: 1 or 4..13
+    n: int = 8  # board side and number of queens: 1 or 4..13
 
 
 def queen_columns(n: int) -> np.ndarray:

@@ -18,9 +18,9 @@ from twoclocks.tasks.base import Task, check_positive
 
 @dataclass
 class SparseParityParams:
-    n: int = 6                    # image side; the image has n*n bits
-    k: int = 3                    # size of the hidden parity subset, 1 <= k <= n*n
-    subset_seed: int = 0          # seed of the draw of the hidden subset
+    n: int = 6  # image side; the image has n*n bits
+    k: int = 3  # size of the hidden parity subset, 1 <= k <= n*n
+    subset_seed: int = 0  # seed of the draw of the hidden subset
 
 
 class SparseParity(Task):

@@ -34,9 +34,9 @@ GRID_COUNTS = {4: 288, 9: 6_670_903_752_021_072_936_960}
 
 @dataclass
 class SudokuParams:
-    size: int = 9                 # grid side: 4 (2x2 boxes) or 9 (3x3 boxes)
-    bases: int = 64               # size 9: pool grids whose orbits the sampler covers
-    base_seed: int = 0            # size 9: seed of the backtracking fill of the pool
+    size: int = 9  # grid side: 4 (2x2 boxes) or 9 (3x3 boxes)
+    bases: int = 64  # size 9: pool grids whose orbits the sampler covers
+    base_seed: int = 0  # size 9: seed of the backtracking fill of the pool
 
 
 def fill_grids(b: int, rng: np.random.Generator | None = None, limit: int | None = None) -> np.ndarray:
@@ -119,8 +119,7 @@ def transform_grids(bases: np.ndarray, n: int, rng: np.random.Generator, b: int)
     return flat.reshape(n, s, s).astype(np.uint8)
 
 
-def orbit_bias(bases: np.ndarray, everything: np.ndarray, draws: int, rng: np.random.Generator,
-               b: int) -> dict:
+def orbit_bias(bases: np.ndarray, everything: np.ndarray, draws: int, rng: np.random.Generator, b: int) -> dict:
     """Measure the transformation sampler against the full population (for small grids).
 
     bases: uint8 (P, s, s) pool; everything: uint8 (T, s, s) all valid grids. Returns the
@@ -135,8 +134,11 @@ def orbit_bias(bases: np.ndarray, everything: np.ndarray, draws: int, rng: np.ra
     idx = order[np.searchsorted(all_keys[order], hash_cells(samples))]
     counts = np.bincount(idx, minlength=len(everything))
     freq = counts / draws
-    return {"support": int((counts > 0).sum()), "population": len(everything),
-            "tv_to_uniform": float(0.5 * np.abs(freq - 1.0 / len(everything)).sum())}
+    return {
+        "support": int((counts > 0).sum()),
+        "population": len(everything),
+        "tv_to_uniform": float(0.5 * np.abs(freq - 1.0 / len(everything)).sum()),
+    }
 
 
 class Sudoku(Task):
@@ -187,9 +189,14 @@ class Sudoku(Task):
         c = np.asarray(cells)
         n, s, b = len(c), self.params.size, self.box
         boxes = c.reshape(n, b, b, b, b).transpose(0, 1, 3, 2, 4).reshape(n, s, s)
-        return np.concatenate([lines_are_permutations(c, s),
-                               lines_are_permutations(c.transpose(0, 2, 1), s),
-                               lines_are_permutations(boxes, s)], axis=1)
+        return np.concatenate(
+            [
+                lines_are_permutations(c, s),
+                lines_are_permutations(c.transpose(0, 2, 1), s),
+                lines_are_permutations(boxes, s),
+            ],
+            axis=1,
+        )
 
     def enumerate(self) -> np.ndarray | None:
         """All 288 grids for size 4 (uint8 (288, 4, 4)); None for size 9."""

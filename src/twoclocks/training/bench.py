@@ -20,7 +20,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from twoclocks.config import RunConfig
 from twoclocks.evaluate import score
-from twoclocks.training.experiment import build_experiment, eval_schedule, generate
+from twoclocks.training.experiment import build_experiment, eval_schedule
+from twoclocks.training.numerics import generate
+from twoclocks.training.rundir import RunDir
 from twoclocks.training.trainer import Trainer
 
 FLOP_SAMPLES = 8  # samples generated under the FLOP counter (FLOPs are linear in M)
@@ -33,7 +35,7 @@ class Timer:
     device: torch.device
     seconds: float = 0.0
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self._sync()
         self._t0 = time.perf_counter()
         return self
@@ -58,8 +60,8 @@ def bench(cfg: RunConfig, steps: int = 50, warmup: int = 10, eval_repeats: int =
     """Time `steps` training steps after `warmup` ones, and one full evaluation (generation
     of eval.samples plus scoring) after a warm-up generation; returns a flat dict."""
     exp = build_experiment(cfg)
-    with tempfile.TemporaryDirectory() as tmp:   # the trainer writes nothing here; it needs a path
-        trainer = Trainer(exp, tmp, progress=False)
+    with tempfile.TemporaryDirectory() as tmp:  # the trainer writes nothing here; it needs a path
+        trainer = Trainer(exp, RunDir(tmp), progress=False)
         for _ in range(warmup):
             trainer.train_step()
         with Timer(exp.device) as train_t:
@@ -69,7 +71,7 @@ def bench(cfg: RunConfig, steps: int = 50, warmup: int = 10, eval_repeats: int =
         step_flops = count_flops(trainer.train_step)
 
         ec, prec = cfg.eval, cfg.train.precision
-        generate(trainer.model, trainer.noise[:FLOP_SAMPLES], ec.batch, prec)   # warm-up
+        generate(trainer.model, trainer.noise[:FLOP_SAMPLES], ec.batch, prec)  # warm-up
         gen_s, score_s = [], []
         for _ in range(eval_repeats):
             with Timer(exp.device) as gen_t:
@@ -87,27 +89,37 @@ def bench(cfg: RunConfig, steps: int = 50, warmup: int = 10, eval_repeats: int =
     n_evals = len(eval_schedule(cfg))
     run_train = cfg.train.steps / steps_per_s
     return {
-        "family": cfg.model.family, "task": exp.task.describe(), "params": exp.model.num_params(),
-        "device": str(exp.device), "threads": torch.get_num_threads(), "precision": prec,
-        "batch": cfg.train.batch, "samples": ec.samples,
+        "family": cfg.model.family,
+        "task": exp.task.describe(),
+        "params": exp.model.num_params(),
+        "device": str(exp.device),
+        "threads": torch.get_num_threads(),
+        "precision": prec,
+        "batch": cfg.train.batch,
+        "samples": ec.samples,
         "train_steps_per_s": steps_per_s,
         "train_gflop_per_step": step_flops / 1e9,
         "gflops": step_flops * steps_per_s / 1e9,
-        "generate_seconds": gen_seconds, "score_seconds": score_seconds, "eval_seconds": eval_seconds,
+        "generate_seconds": gen_seconds,
+        "score_seconds": score_seconds,
+        "eval_seconds": eval_seconds,
         "sample_per_s": ec.samples / eval_seconds,
-        "eval_gflop": gen_flops / 1e9, "eval_gflops": gen_flops / gen_seconds / 1e9,
+        "eval_gflop": gen_flops / 1e9,
+        "eval_gflops": gen_flops / gen_seconds / 1e9,
         # What a run of this config would spend: train.steps at this rate, plus one
         # evaluation like this one at each of its scheduled points (checkpoint I/O excluded).
         "run_evaluations": n_evals,
         "predicted_eval_share": n_evals * eval_seconds / (n_evals * eval_seconds + run_train),
-        "torch": torch.__version__, "machine": platform.machine(), "cpu_capability": cpu_capability(),
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "cpu_capability": cpu_capability(),
     }
 
 
 def cpu_capability() -> str:
     try:
         return torch.backends.cpu.get_cpu_capability()
-    except AttributeError:   # older torch
+    except AttributeError:  # older torch
         return "unknown"
 
 

@@ -15,6 +15,7 @@ import torch
 from twoclocks.errors import CheckpointError
 from twoclocks.io import atomic_path
 
+
 def save(path: str | Path, state: dict[str, Any]) -> None:
     with atomic_path(path) as tmp:
         torch.save(state, tmp)

@@ -1,17 +1,15 @@
 """Building the pieces of a run from its config, with every check done before any file is
-written: task, training set, encoding, model, evaluation schedule, fixed sampling noise.
+written: task, training set, encoding, model, evaluation schedule. What a run computes with them
+at run time (sampling noise, generation, precision) is in `twoclocks.training.numerics`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import torch
-from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from twoclocks.config import RunConfig
 from twoclocks.data import TrainingIndex, draw_training_set
@@ -32,7 +30,7 @@ class Experiment:
     cfg: RunConfig
     task: Task
     encoding: Encoding
-    train_cells: np.ndarray     # uint8 (N, H, W)
+    train_cells: np.ndarray  # uint8 (N, H, W)
     index: TrainingIndex
     model: GenerativeModel
     device: torch.device
@@ -85,53 +83,3 @@ def build_experiment(cfg: RunConfig, train_cells: np.ndarray | None = None) -> E
         torch.manual_seed(cfg.seed + SEED_INIT)
         model = build_model(cfg.model, encoding, train_cells).to(device)
     return Experiment(cfg, task, encoding, train_cells, TrainingIndex(train_cells, task.num_values), model, device)
-
-
-def sample_noise(exp: Experiment) -> torch.Tensor:
-    """The fixed per-sample noise: drawn once per run from its own seed, reused at every eval."""
-    gen = torch.Generator(device=exp.device).manual_seed(exp.cfg.noise_seed + SEED_NOISE)
-    return exp.model.make_sample_noise(exp.cfg.eval.samples, gen)
-
-
-def precision_context(device: torch.device, precision: str) -> contextlib.ExitStack:
-    """The numeric context of training steps and generation: nothing for fp32; for bf16,
-    autocast and, on the CPU, the math SDPA kernel, which this torch build runs about 2x faster
-    than its fused CPU kernels in bf16 (the GPT's training step: docs/performance.md)."""
-    stack = contextlib.ExitStack()
-    if precision == "bf16":
-        stack.enter_context(torch.autocast(device.type, dtype=torch.bfloat16))
-        if device.type == "cpu":
-            stack.enter_context(sdpa_kernel(SDPBackend.MATH))
-    return stack
-
-
-CPU_GENERATION_CHUNK = 128  # samples per chunk on a CPU (eval.batch = 0): docs/performance.md
-
-
-def generation_chunk(batch: int, num: int, device: torch.device) -> int:
-    """Samples per generation chunk: `batch` if positive; else (auto) CPU_GENERATION_CHUNK on a
-    CPU, where smaller chunks keep their activations in cache, and all `num` on an accelerator."""
-    if batch > 0:
-        return batch
-    return CPU_GENERATION_CHUNK if device.type == "cpu" else max(num, 1)
-
-
-def generate(model: GenerativeModel, noise: torch.Tensor, batch: int, precision: str = "fp32") -> np.ndarray:
-    """Generate from fixed noise in chunks of `batch` samples (0 = auto, `generation_chunk`);
-    returns uint8 cells (M, H, W).
-
-    In bf16 the network runs from a bf16 copy of the weights, so that neither they nor the
-    activations are cast back and forth at every op (a quarter faster than autocast alone on
-    CPU, with the same agreement with fp32 samples: docs/performance.md).
-    """
-    was_training = model.training
-    model.eval()
-    net = copy.deepcopy(model).to(torch.bfloat16) if precision == "bf16" else model
-    out = []
-    # inference_mode: no autograd bookkeeping at all (generation never needs gradients).
-    with torch.inference_mode(), precision_context(noise.device, precision):
-        chunk = generation_chunk(batch, len(noise), noise.device)
-        for start in range(0, len(noise), chunk):
-            out.append(net.generate(noise[start:start + chunk]))
-    model.train(was_training)
-    return np.concatenate(out)

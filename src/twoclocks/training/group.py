@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import time
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -39,8 +40,9 @@ from torch import nn
 
 from twoclocks.config import RunConfig
 from twoclocks.errors import ConfigError
-from twoclocks.training.experiment import build_experiment, precision_context
 from twoclocks.models.edm import EDMDiffusion, loss_weight, preconditioning
+from twoclocks.training.experiment import build_experiment
+from twoclocks.training.numerics import precision_context
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.trainer import Trainer, make_optimizer, train_on_schedule
 
@@ -74,8 +76,8 @@ class _GroupedLinearFn(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x, weight = ctx.saved_tensors
         x_dtype, w_dtype, b_dtype = ctx.dtypes
-        grad_x = torch.bmm(grad, weight)                    # addmm: grad @ W
-        grad_w = torch.bmm(grad.transpose(1, 2), x)         # addmm: grad^T @ x, not (x^T @ grad)^T
+        grad_x = torch.bmm(grad, weight)  # addmm: grad @ W
+        grad_w = torch.bmm(grad.transpose(1, 2), x)  # addmm: grad^T @ x, not (x^T @ grad)^T
         return grad_x.to(x_dtype), grad_w.to(w_dtype), grad.sum(1).to(b_dtype)
 
 
@@ -105,7 +107,9 @@ class GroupedLayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         parts = x.chunk(self.weight.shape[0])
-        return torch.cat([F.layer_norm(p, self.shape, w, b, self.eps) for p, w, b in zip(parts, self.weight, self.bias)])
+        return torch.cat(
+            [F.layer_norm(p, self.shape, w, b, self.eps) for p, w, b in zip(parts, self.weight, self.bias)]
+        )
 
 
 def stack_backbone(backbones: list[nn.Module]) -> nn.Module:
@@ -116,11 +120,15 @@ def stack_backbone(backbones: list[nn.Module]) -> nn.Module:
             path = f"{name}.{child_name}" if name else child_name
             members = [b.get_submodule(path) for b in backbones]
             if isinstance(child, nn.Linear) and child.bias is not None:
-                setattr(module, child_name, GroupedLinear(members))
+                setattr(module, child_name, GroupedLinear([cast(nn.Linear, m) for m in members]))
             elif isinstance(child, nn.LayerNorm) and child.weight is not None:
-                setattr(module, child_name, GroupedLayerNorm(members))
-    stacked = {id(p) for m in group.modules() if isinstance(m, (GroupedLinear, GroupedLayerNorm))
-               for p in m.parameters(recurse=False)}
+                setattr(module, child_name, GroupedLayerNorm([cast(nn.LayerNorm, m) for m in members]))
+    stacked = {
+        id(p)
+        for m in group.modules()
+        if isinstance(m, (GroupedLinear, GroupedLayerNorm))
+        for p in m.parameters(recurse=False)
+    }
     loose = [n for n, p in group.named_parameters() if id(p) not in stacked]
     if loose:
         raise ConfigError(f"cannot group this backbone: parameters {loose[:3]} are not in linear layers")
@@ -135,13 +143,15 @@ class GroupedDiffusion(EDMDiffusion):
     (K*B, C, H, W), member-major; only the tiny per-row coefficients are computed per member."""
 
     def __init__(self, members: list[EDMDiffusion]):
-        super().__init__(stack_backbone([m.backbone for m in members]), members[0].encoding,
-                         members[0].cfg, members[0].sigma_data)
+        super().__init__(
+            stack_backbone([m.backbone for m in members]), members[0].encoding, members[0].cfg, members[0].sigma_data
+        )
         self.sigma_datas = [m.sigma_data for m in members]
 
     def coefficients(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         parts = [preconditioning(sk, sd) for sk, sd in zip(s.chunk(len(self.sigma_datas)), self.sigma_datas)]
-        return tuple(torch.cat(c) for c in zip(*parts))
+        c_skip, c_out, c_in = (torch.cat(c) for c in zip(*parts))
+        return c_skip, c_out, c_in
 
     def loss_weights(self, s: torch.Tensor) -> torch.Tensor:
         return torch.cat([loss_weight(sk, sd) for sk, sd in zip(s.chunk(len(self.sigma_datas)), self.sigma_datas)])
@@ -160,7 +170,7 @@ def group_key(cfg: RunConfig) -> str:
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
+    out: dict = {}
     for k, v in d.items():
         out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
     return out
@@ -199,25 +209,30 @@ class GroupTrainer:
     per member over views of its slices.
     """
 
-    ALIGNED = 64   # elements: a multiple of every vector width, also split in two threads
+    ALIGNED = 64  # elements: a multiple of every vector width, also split in two threads
 
     def __init__(self, members: list[Trainer], progress: bool = False):
         self.members, self.progress = members, progress
         self.cfg, self.device = members[0].cfg, members[0].exp.device
-        self.model = GroupedDiffusion([m.model for m in members])
+        self.model = GroupedDiffusion([cast(EDMDiffusion, m.model) for m in members])
         self.names = [name for name, _ in self.model.named_parameters()]
         self.params = [p for _, p in self.model.named_parameters()]
         self.stacked = [i for i, P in enumerate(self.params) if P[0].numel() % self.ALIGNED == 0]
         self.loose = [i for i in range(len(self.params)) if i not in self.stacked]
         # (a tiny model may have no aligned weight: then every weight is updated per member)
-        self.optimizer = make_optimizer([self.params[i] for i in self.stacked], self.cfg.train,
-                                        self.device) if self.stacked else None
+        self.optimizer = (
+            make_optimizer([self.params[i] for i in self.stacked], self.cfg.train, self.device)
+            if self.stacked
+            else None
+        )
         # views[k][j]: member k's slice of loose parameter j, sharing its storage.
         self.views = [[nn.Parameter(self.params[i].detach()[k]) for i in self.loose] for k in range(len(members))]
-        self.loose_optimizers = [make_optimizer(v, self.cfg.train, self.device) for v in self.views] if self.loose else []
+        self.loose_optimizers = (
+            [make_optimizer(v, self.cfg.train, self.device) for v in self.views] if self.loose else []
+        )
         self.optimizers = ([self.optimizer] if self.optimizer else []) + self.loose_optimizers
         self.step = members[0].step
-        self.lr = members[0].optimizer.param_groups[0]["lr"]   # of the last step, as in a single run
+        self.lr = members[0].optimizer.param_groups[0]["lr"]  # of the last step, as in a single run
         self.from_members()
 
     # ----- state sharing -------------------------------------------------------------------
@@ -229,15 +244,18 @@ class GroupTrainer:
                 states = [m.optimizer.state.get(p) for m, p in zip(self.members, ps)]
                 for k, p in enumerate(ps):
                     P[k].copy_(p)
-                if any(st is None for st in states):
-                    if not all(st is None for st in states):
+                full = [st for st in states if st is not None]
+                if len(full) < len(states):
+                    if full:
                         raise ConfigError("cannot group runs of which some have AdamW state and some not")
                     continue
-                if i in self.stacked:   # the members' moments stacked; the step count is shared
-                    self.optimizer.state[P] = {n: states[0][n].clone() if n == "step" else
-                                               torch.stack([st[n] for st in states]) for n in states[0]}
+                if i in self.stacked:  # the members' moments stacked; the step count is shared
+                    assert self.optimizer is not None
+                    self.optimizer.state[P] = {
+                        n: full[0][n].clone() if n == "step" else torch.stack([st[n] for st in full]) for n in full[0]
+                    }
                 else:
-                    for k, st in enumerate(states):
+                    for k, st in enumerate(full):
                         view = self.views[k][self.loose.index(i)]
                         self.loose_optimizers[k].state[view] = {n: t.clone() for n, t in st.items()}
 
@@ -250,6 +268,7 @@ class GroupTrainer:
                     p = m.model.get_parameter(name)
                     p.copy_(P[k])
                     if i in self.stacked:
+                        assert self.optimizer is not None
                         st = self.optimizer.state.get(P)
                         member_state = st and {n: t.clone() if n == "step" else t[k].clone() for n, t in st.items()}
                     else:
@@ -269,27 +288,28 @@ class GroupTrainer:
         lr = self.lr = self.members[0].lr_at(self.step)
         ys, sigmas, noises = [], [], []
         for m in self.members:
-            idx = torch.randint(len(m.train_x), (tc.batch,), generator=m.gen, device=self.device)
-            y = m.train_x[idx]
-            sigma, noise = m.model.loss_noise(y, m.gen)
-            ys.append(y), sigmas.append(sigma), noises.append(noise)
+            y = m.draw_batch()
+            sigma, noise = m.draw_loss_noise(y)
+            ys.append(y)
+            sigmas.append(sigma)
+            noises.append(noise)
         with precision_context(self.device, tc.precision):
             terms = self.model.loss_terms(torch.cat(ys), torch.cat(sigmas), torch.cat(noises))
             losses = [t.mean() for t in terms.chunk(len(self.members))]
         for P in self.params:
             P.grad = None
-        torch.stack(losses).sum().backward()   # members share no weight: each gets its own gradient
+        torch.stack(losses).sum().backward()  # members share no weight: each gets its own gradient
         for k, views in enumerate(self.views):
             for view, i in zip(views, self.loose):
-                view.grad = self.params[i].grad[k]
+                grad = self.params[i].grad
+                assert grad is not None
+                view.grad = grad[k]
         for opt in self.optimizers:
             for group in opt.param_groups:
                 group["lr"] = lr
             opt.step()
         for m, loss in zip(self.members, losses):
-            m.loss_sum += loss.detach().double()
-            m.loss_count += 1
-            m.step += 1
+            m.record_step(loss)
         self.step += 1
 
     def run(self) -> list[dict]:
@@ -297,9 +317,14 @@ class GroupTrainer:
         single run would (the same `train_on_schedule`); returns the members' summaries."""
         t_start = time.perf_counter()
         for m in self.members:
-            m._t0 = t_start
-        train_on_schedule(self, self.members[0].exp.eval_steps, self.device,
-                          f"group of {len(self.members)} {self.cfg.model.family}", self.progress)
+            m.start_clock(t_start)
+        train_on_schedule(
+            self,
+            self.members[0].exp.eval_steps,
+            self.device,
+            f"group of {len(self.members)} {self.cfg.model.family}",
+            self.progress,
+        )
         return [m.finish() for m in self.members]
 
     # ----- the hooks of train_on_schedule ----------------------------------------------------
@@ -334,10 +359,11 @@ def train_group(cfgs: list[RunConfig], out_dirs: list[str | Path], progress: boo
     if len(out_dirs) != len(cfgs):
         raise ConfigError(f"{len(cfgs)} configs but {len(out_dirs)} output directories")
     dirs = [RunDir(d) for d in out_dirs]
-    exps = [build_experiment(c) for c in cfgs]        # every config error before any file
+    exps = [build_experiment(c) for c in cfgs]  # every config error before any file
     summaries = [d.finished_summary() for d in dirs]
-    if all(s is not None for s in summaries):
-        return summaries
+    done = [s for s in summaries if s is not None]
+    if len(done) == len(summaries):
+        return done
     started = [d.has_checkpoint() for d in dirs]
     if any(started) and not all(started):
         raise ConfigError("some of these runs have started and others have not; resume or start them separately")

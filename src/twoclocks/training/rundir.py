@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -116,8 +117,10 @@ class RunDir:
         if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
             raise ConfigError(f"output directory {self.path} is not writable ({parent} is not a writable directory)")
         if self.path.exists() and any(self.path.iterdir()):
-            raise ConfigError(f"output directory {self.path} already exists and is not empty; use --resume "
-                              f"{self.path} to continue it or choose another --out")
+            raise ConfigError(
+                f"output directory {self.path} already exists and is not empty; use --resume "
+                f"{self.path} to continue it or choose another --out"
+            )
 
     def create(self) -> None:
         self.check_creatable()
@@ -219,8 +222,9 @@ class RunDir:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                raise TwoClocksError(f"another process is working on {self.path}; wait for it to finish "
-                                     f"or stop it") from None
+                raise TwoClocksError(
+                    f"another process is working on {self.path}; wait for it to finish or stop it"
+                ) from None
             yield
 
 

@@ -24,7 +24,7 @@ def default_run_name(cfg: RunConfig) -> str:
 
 def start_run(cfg: RunConfig, out: str | Path | None = None, progress: bool = True) -> tuple[Path, dict]:
     """Validate everything, then create the run directory and train. Returns (dir, summary)."""
-    exp = build_experiment(cfg)                     # all config errors surface here
+    exp = build_experiment(cfg)  # all config errors surface here
     run_dir = RunDir(out if out is not None else Path("runs") / default_run_name(cfg))
     run_dir.check_creatable()
     with run_dir.lock():
@@ -75,8 +75,10 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
     else:
         lines.append("window   = undefined (neither clock reached)")
     lines.append(f"peak novel_valid = {summary['peak_novel_valid']:.3f} at step {summary['peak_novel_valid_step']}")
-    lines.append(f"wall {summary['wall_seconds']:.0f}s (train {summary['train_seconds']:.0f}s, "
-                 f"eval {summary['eval_seconds']:.0f}s = {100 * summary['eval_share']:.0f}%)")
+    lines.append(
+        f"wall {summary['wall_seconds']:.0f}s (train {summary['train_seconds']:.0f}s, "
+        f"eval {summary['eval_seconds']:.0f}s = {100 * summary['eval_share']:.0f}%)"
+    )
     if run_dir is not None:
         lines.append(f"run directory: {run_dir}")
     return lines

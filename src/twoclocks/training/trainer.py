@@ -9,6 +9,8 @@ import copy
 import math
 import platform
 import time
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -16,16 +18,70 @@ import torch
 from tqdm.auto import tqdm
 
 from twoclocks import __version__
-from twoclocks.training import checkpoint
 from twoclocks.clocks import compute_clocks, format_clock
-from twoclocks.config import TrainConfig
-from twoclocks.errors import TrainingDiverged
+from twoclocks.config import RunConfig, TrainConfig
+from twoclocks.errors import CheckpointError, TrainingDiverged
 from twoclocks.evaluate import save_outcomes, score
-from twoclocks.training.experiment import SEED_TRAIN, Experiment, generate, precision_context, sample_noise
+from twoclocks.models.edm import EDMDiffusion
 from twoclocks.plots import plot_clocks
+from twoclocks.training import checkpoint
+from twoclocks.training.experiment import SEED_TRAIN, Experiment
+from twoclocks.training.numerics import generate, precision_context, sample_noise
 from twoclocks.training.rundir import RunDir
 
 FINITE_CHECK_EVERY = 50  # steps between host syncs that check the loss is finite
+
+
+@dataclass
+class TrainState:
+    """Everything last.pt carries, so that a resumed run continues bit for bit."""
+
+    model: dict[str, Any]  # model state_dict
+    optimizer: dict[str, Any]  # AdamW state_dict
+    ema: dict[str, Any] | None  # EMA model state_dict (None when EMA is off)
+    step: int  # optimizer steps taken
+    rng: torch.Tensor  # the training generator's state
+    rows: list[dict]  # metric rows of the evaluations so far
+    loss_sum: torch.Tensor  # float64 sum of the losses since the last evaluation
+    loss_count: int  # steps in loss_sum
+    train_seconds: float
+    eval_seconds: float
+    wall_seconds: float  # wall time of every session so far
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainState:
+        missing = [f.name for f in fields(cls) if f.name not in d]
+        if missing:
+            raise CheckpointError(f"checkpoint lacks {missing}; not a twoclocks training state")
+        return cls(
+            model=d["model"],
+            optimizer=d["optimizer"],
+            ema=d["ema"],
+            step=int(d["step"]),
+            rng=d["rng"],
+            rows=list(d["rows"]),
+            loss_sum=d["loss_sum"],
+            loss_count=int(d["loss_count"]),
+            train_seconds=float(d["train_seconds"]),
+            eval_seconds=float(d["eval_seconds"]),
+            wall_seconds=float(d["wall_seconds"]),
+        )
+
+
+class ScheduleDriver(Protocol):
+    """What `train_on_schedule` drives: a single run (`Trainer`) or a group (`GroupTrainer`)."""
+
+    cfg: RunConfig
+    step: int
+
+    def train_step(self) -> None: ...
+    def check_finite(self) -> None: ...
+    def end_segment(self, seconds: float) -> None: ...
+    def evaluate_and_record(self) -> dict: ...
+    def save_last(self) -> None: ...
 
 
 class Trainer:
@@ -49,48 +105,79 @@ class Trainer:
         self.train_seconds = 0.0
         self.eval_seconds = 0.0
         self.prior_wall = 0.0  # wall seconds of earlier, interrupted sessions of this run
+        self.session_start: float | None = None
 
     # ----- state ---------------------------------------------------------------------------
-    def state(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "ema": None if self.ema is None else self.ema.state_dict(), "step": self.step,
-                "rng": self.gen.get_state(), "rows": self.rows, "loss_sum": self.loss_sum.clone(),
-                "loss_count": self.loss_count, "train_seconds": self.train_seconds,
-                "eval_seconds": self.eval_seconds, "wall_seconds": self.prior_wall + self._session_wall()}
+    def state(self) -> TrainState:
+        return TrainState(
+            model=self.model.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            ema=None if self.ema is None else self.ema.state_dict(),
+            step=self.step,
+            rng=self.gen.get_state(),
+            rows=self.rows,
+            loss_sum=self.loss_sum.clone(),
+            loss_count=self.loss_count,
+            train_seconds=self.train_seconds,
+            eval_seconds=self.eval_seconds,
+            wall_seconds=self.prior_wall + self.session_wall(),
+        )
 
-    def load_state(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.ema is not None and state.get("ema") is not None:
-            self.ema.load_state_dict(state["ema"])
-        self.step = int(state["step"])
-        self.gen.set_state(state["rng"])
-        self.rows = list(state["rows"])
-        self.loss_sum = state["loss_sum"].to(self.exp.device)
-        self.loss_count = int(state["loss_count"])
-        self.train_seconds = float(state["train_seconds"])
-        self.eval_seconds = float(state["eval_seconds"])
-        self.prior_wall = float(state["wall_seconds"])
+    def load_state(self, state: TrainState) -> None:
+        self.model.load_state_dict(state.model)
+        self.optimizer.load_state_dict(state.optimizer)
+        if self.ema is not None and state.ema is not None:
+            self.ema.load_state_dict(state.ema)
+        self.step = state.step
+        self.gen.set_state(state.rng)
+        self.rows = list(state.rows)
+        self.loss_sum = state.loss_sum.to(self.exp.device)
+        self.loss_count = state.loss_count
+        self.train_seconds = state.train_seconds
+        self.eval_seconds = state.eval_seconds
+        self.prior_wall = state.wall_seconds
 
     def resume(self) -> None:
         # Load on the CPU: RNG states must stay CPU tensors; load_state_dict moves the rest.
-        self.load_state(checkpoint.load(self.run_dir.last_checkpoint, "cpu"))
+        self.load_state(TrainState.from_dict(checkpoint.load(self.run_dir.last_checkpoint, "cpu")))
 
-    def _session_wall(self) -> float:
-        return time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0.0
+    def start_clock(self, t0: float) -> None:
+        """Mark the start of this session's wall time (perf_counter seconds)."""
+        self.session_start = t0
+
+    def session_wall(self) -> float:
+        return 0.0 if self.session_start is None else time.perf_counter() - self.session_start
 
     # ----- loop ------------------------------------------------------------------------------
     def lr_at(self, step: int) -> float:
         tc = self.cfg.train
         return tc.lr * min(1.0, (step + 1) / max(1, tc.warmup))
 
+    def draw_batch(self) -> torch.Tensor:
+        """The next training batch (encoded items drawn i.i.d. from the training set); the
+        first draw of a step from this run's training generator."""
+        idx = torch.randint(len(self.train_x), (self.cfg.train.batch,), generator=self.gen, device=self.exp.device)
+        return self.train_x[idx]
+
+    def draw_loss_noise(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The diffusion loss's randomness for `batch`, the step's second draw (EDM families)."""
+        if not isinstance(self.model, EDMDiffusion):
+            raise TypeError(f"family {self.model.family!r} draws no separate loss noise")
+        return self.model.loss_noise(batch, self.gen)
+
+    def record_step(self, loss: torch.Tensor) -> None:
+        """Count one finished optimizer step and its loss (no host sync)."""
+        self.loss_sum += loss.detach().double()
+        self.loss_count += 1
+        self.step += 1
+
     def train_step(self) -> None:
         tc = self.cfg.train
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(self.step)
-        idx = torch.randint(len(self.train_x), (tc.batch,), generator=self.gen, device=self.exp.device)
+        batch = self.draw_batch()
         with precision_context(self.exp.device, tc.precision):
-            loss = self.model.loss(self.train_x[idx], self.gen)
+            loss = self.model.loss(batch, self.gen)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if tc.grad_clip > 0:
@@ -100,15 +187,14 @@ class Trainer:
             with torch.no_grad():
                 for pe, pm in zip(self.ema.parameters(), self.model.parameters()):
                     pe.lerp_(pm, 1.0 - tc.ema)
-        self.loss_sum += loss.detach().double()
-        self.loss_count += 1
-        self.step += 1
+        self.record_step(loss)
 
     def check_finite(self) -> None:
         if not math.isfinite(float(self.loss_sum)):
             raise TrainingDiverged(
                 f"loss became NaN/inf before step {self.step}; stopped, the last good checkpoint "
-                f"is {self.run_dir.last_checkpoint} (try a lower train.lr)")
+                f"is {self.run_dir.last_checkpoint} (try a lower train.lr)"
+            )
 
     def evaluate(self) -> dict:
         t0 = time.perf_counter()
@@ -125,9 +211,15 @@ class Trainer:
             save_outcomes(self.run_dir.samples_file(self.step), outcomes)
         eval_time = time.perf_counter() - t0
         self.eval_seconds += eval_time
-        row = {"step": self.step, "epoch": self.step * self.cfg.train.batch / self.cfg.data.N,
-               "loss": float(self.loss_sum) / max(1, self.loss_count), "lr": self.lr_at(self.step - 1),
-               **metrics, "train_seconds": self.train_seconds, "eval_seconds": eval_time}
+        row = {
+            "step": self.step,
+            "epoch": self.step * self.cfg.train.batch / self.cfg.data.N,
+            "loss": float(self.loss_sum) / max(1, self.loss_count),
+            "lr": self.lr_at(self.step - 1),
+            **metrics,
+            "train_seconds": self.train_seconds,
+            "eval_seconds": eval_time,
+        }
         self.loss_sum.zero_()
         self.loss_count = 0
         return row
@@ -140,14 +232,19 @@ class Trainer:
             checkpoint.save(self.run_dir.snapshot(self.step), weights)
 
     def save_last(self) -> None:
-        checkpoint.save(self.run_dir.last_checkpoint, self.state())
+        checkpoint.save(self.run_dir.last_checkpoint, self.state().to_dict())
 
     def run(self) -> dict:
         """Train to train.steps (from the current state) and write every output file."""
-        self._t0 = time.perf_counter()
+        self.start_clock(time.perf_counter())
         cfg = self.cfg
-        train_on_schedule(self, self.exp.eval_steps, self.exp.device,
-                          f"{cfg.model.family} {self.exp.task.describe()} N={cfg.data.N}", self.progress)
+        train_on_schedule(
+            self,
+            self.exp.eval_steps,
+            self.exp.device,
+            f"{cfg.model.family} {self.exp.task.describe()} N={cfg.data.N}",
+            self.progress,
+        )
         return self.finish()
 
     # ----- the hooks of train_on_schedule ----------------------------------------------------
@@ -169,30 +266,44 @@ class Trainer:
         self.run_dir.write_metrics(df)
         clocks = compute_clocks(df, cfg.clocks, cfg.train.batch, cfg.data.N)
         if self.ema is not None:
-            ema_df = df[["step"] + [c for c in df if c.startswith("ema_")]].rename(columns=lambda c: c.removeprefix("ema_"))
+            ema_df = df[["step"] + [c for c in df if c.startswith("ema_")]].rename(
+                columns=lambda c: c.removeprefix("ema_")
+            )
             clocks["ema_clocks"] = compute_clocks(ema_df, cfg.clocks, cfg.train.batch, cfg.data.N)
         task = self.exp.task
         summary = {
             **clocks,
-            "train_seconds": self.train_seconds, "eval_seconds": self.eval_seconds,
-            "wall_seconds": self.prior_wall + self._session_wall(),
+            "train_seconds": self.train_seconds,
+            "eval_seconds": self.eval_seconds,
+            "wall_seconds": self.prior_wall + self.session_wall(),
             "eval_share": self.eval_seconds / max(1e-9, self.train_seconds + self.eval_seconds),
-            "steps": cfg.train.steps, "seed": cfg.seed, "N": cfg.data.N,
-            "task": task.describe(), "task_hash": task.content_hash(),
-            "log2_population": task.log2_population, "mem_chance": task.mem_chance(cfg.data.N),
-            "model_family": cfg.model.family, "num_params": self.model.num_params(),
-            "device": str(self.exp.device), "status": "finished",
-            "versions": versions(), "config": cfg.to_dict(),
+            "steps": cfg.train.steps,
+            "seed": cfg.seed,
+            "N": cfg.data.N,
+            "task": task.describe(),
+            "task_hash": task.content_hash(),
+            "log2_population": task.log2_population,
+            "mem_chance": task.mem_chance(cfg.data.N),
+            "model_family": cfg.model.family,
+            "num_params": self.model.num_params(),
+            "device": str(self.exp.device),
+            "status": "finished",
+            "versions": versions(),
+            "config": cfg.to_dict(),
         }
         self.run_dir.write_summary(summary)
-        title = (f"{cfg.model.family} on {task.describe()}, N={cfg.data.N}, seed={cfg.seed}\n"
-                 f"tau_rule={format_clock(summary['tau_rule'], summary['max_step'])}  "
-                 f"tau_mem={format_clock(summary['tau_mem'], summary['max_step'])}")
+        title = (
+            f"{cfg.model.family} on {task.describe()}, N={cfg.data.N}, seed={cfg.seed}\n"
+            f"tau_rule={format_clock(summary['tau_rule'], summary['max_step'])}  "
+            f"tau_mem={format_clock(summary['tau_mem'], summary['max_step'])}"
+        )
         plot_clocks(df, summary, self.run_dir.clocks_plot, title)
         return summary
 
 
-def train_on_schedule(driver, eval_steps: list[int], device: torch.device, desc: str, progress: bool) -> None:
+def train_on_schedule(
+    driver: ScheduleDriver, eval_steps: list[int], device: torch.device, desc: str, progress: bool
+) -> None:
     """The training schedule of a run (`Trainer`) or of a group of runs (`multi.GroupTrainer`).
 
     Trains in segments that end at the next evaluation step or checkpoint; after each: wait
@@ -205,8 +316,9 @@ def train_on_schedule(driver, eval_steps: list[int], device: torch.device, desc:
     pending = [s for s in eval_steps if s > driver.step]
     if driver.step == 0:
         driver.save_last()
-    bar = tqdm(total=cfg.train.steps, initial=driver.step, disable=not progress, unit="step",
-               desc=desc, dynamic_ncols=True)
+    bar = tqdm(
+        total=cfg.train.steps, initial=driver.step, disable=not progress, unit="step", desc=desc, dynamic_ncols=True
+    )
     last_saved = driver.step
     try:
         while driver.step < cfg.train.steps:
@@ -233,10 +345,16 @@ def train_on_schedule(driver, eval_steps: list[int], device: torch.device, desc:
 def make_optimizer(params, tc: TrainConfig, device: torch.device) -> torch.optim.AdamW:
     """AdamW with the run's hyper-parameters; the fused kernel (one op for all tensors instead
     of about ten per tensor) where torch has one, which is CPU and CUDA."""
-    return torch.optim.AdamW(params, lr=tc.lr, betas=(tc.beta1, tc.beta2), weight_decay=tc.weight_decay,
-                             fused=device.type in ("cpu", "cuda"))
+    return torch.optim.AdamW(
+        params, lr=tc.lr, betas=(tc.beta1, tc.beta2), weight_decay=tc.weight_decay, fused=device.type in ("cpu", "cuda")
+    )
 
 
 def versions() -> dict:
-    return {"twoclocks": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "pandas": pd.__version__}
+    return {
+        "twoclocks": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
