@@ -44,6 +44,7 @@ class TrainConfig:
     device: str = "auto"  # auto (cuda when present) | cpu | cuda
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
     checkpoint_every: int = 500  # full training state saved at least this often (steps)
+    stop_at: str = "none"  # none | rule | mem: end at the evaluation that settles those clocks
 
 
 @dataclass
@@ -224,6 +225,8 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"model.width={cfg.model.width} is not divisible by model.heads={cfg.model.heads}")
     if cfg.train.precision not in ("fp32", "bf16"):
         raise ConfigError(f"train.precision must be fp32 or bf16, got {cfg.train.precision!r}")
+    if cfg.train.stop_at not in ("none", "rule", "mem"):
+        raise ConfigError(f"train.stop_at must be none, rule or mem, got {cfg.train.stop_at!r}")
     if cfg.train.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"train.device must be auto, cpu or cuda, got {cfg.train.device!r}")
     if cfg.eval.keep_checkpoints not in ("all", "last"):

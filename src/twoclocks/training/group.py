@@ -232,6 +232,7 @@ class GroupTrainer:
         )
         self.optimizers = ([self.optimizer] if self.optimizer else []) + self.loose_optimizers
         self.step = members[0].step
+        self.summaries: dict[int, dict] = {}  # members that have finished, by index
         self.lr = members[0].optimizer.param_groups[0]["lr"]  # of the last step, as in a single run
         self.from_members()
 
@@ -314,10 +315,15 @@ class GroupTrainer:
 
     def run(self) -> list[dict]:
         """Train every member to train.steps, evaluating and checkpointing each exactly where a
-        single run would (the same `train_on_schedule`); returns the members' summaries."""
+        single run would (the same `train_on_schedule`); returns the members' summaries.
+
+        With train.stop_at, a member whose clocks are settled writes its summary at that
+        evaluation and stops recording; the group trains on until every member has stopped."""
         t_start = time.perf_counter()
-        for m in self.members:
+        for k, m in enumerate(self.members):
             m.start_clock(t_start)
+            if m.stop_reason() is not None:  # resumed after it had settled
+                self.summaries[k] = m.finish()
         train_on_schedule(
             self,
             self.members[0].exp.eval_steps,
@@ -325,28 +331,42 @@ class GroupTrainer:
             f"group of {len(self.members)} {self.cfg.model.family}",
             self.progress,
         )
-        return [m.finish() for m in self.members]
+        for k, m in enumerate(self.members):
+            if k not in self.summaries:
+                self.summaries[k] = m.finish()
+        return [self.summaries[k] for k in range(len(self.members))]
+
+    def active(self) -> list[Trainer]:
+        """The members still recording (not yet stopped by train.stop_at)."""
+        return [m for k, m in enumerate(self.members) if k not in self.summaries]
 
     # ----- the hooks of train_on_schedule ----------------------------------------------------
     def end_segment(self, seconds: float) -> None:
         """Split the segment's time evenly and bring every member up to date."""
-        for m in self.members:
-            m.train_seconds += seconds / len(self.members)
+        for m in self.active():
+            m.end_segment(seconds / len(self.members))
         self.to_members()
 
     def evaluate_and_record(self) -> dict:
         """Each member evaluates and records as a single run does (member by member: one batch
         of all members falls out of cache, docs/performance.md); the bar shows the first."""
-        postfixes = [m.evaluate_and_record() for m in self.members]
+        postfixes = [m.evaluate_and_record() for m in self.active()]
         return postfixes[0]
 
     def save_last(self) -> None:
-        for m in self.members:
+        for k, m in enumerate(self.members):
+            if k in self.summaries:
+                continue
             m.save_last()
+            if m.stop_reason() is not None:  # settled: its run is complete at this step
+                self.summaries[k] = m.finish()
 
     def check_finite(self) -> None:
-        for m in self.members:
+        for m in self.active():
             m.check_finite()
+
+    def stop_reason(self) -> str | None:
+        return "every member stopped" if not self.active() else None
 
 
 def train_group(cfgs: list[RunConfig], out_dirs: list[str | Path], progress: bool = False) -> list[dict]:

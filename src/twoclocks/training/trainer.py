@@ -28,6 +28,7 @@ from twoclocks.training import checkpoint
 from twoclocks.training.experiment import SEED_TRAIN, Experiment
 from twoclocks.training.numerics import generate, precision_context, sample_noise
 from twoclocks.training.rundir import RunDir
+from twoclocks.training.stopping import stop_reason
 
 FINITE_CHECK_EVERY = 50  # steps between host syncs that check the loss is finite
 
@@ -82,6 +83,7 @@ class ScheduleDriver(Protocol):
     def end_segment(self, seconds: float) -> None: ...
     def evaluate_and_record(self) -> dict: ...
     def save_last(self) -> None: ...
+    def stop_reason(self) -> str | None: ...
 
 
 class Trainer:
@@ -228,7 +230,8 @@ class Trainer:
         weights = {"model": self.model.state_dict(), "step": self.step}
         if self.ema is not None:
             weights["ema"] = self.ema.state_dict()
-        if self.cfg.eval.keep_checkpoints == "all" or self.step == self.cfg.train.steps:
+        last = self.step == self.cfg.train.steps or self.stop_reason() is not None
+        if self.cfg.eval.keep_checkpoints == "all" or last:
             checkpoint.save(self.run_dir.snapshot(self.step), weights)
 
     def save_last(self) -> None:
@@ -251,6 +254,10 @@ class Trainer:
     def end_segment(self, seconds: float) -> None:
         self.train_seconds += seconds
 
+    def stop_reason(self) -> str | None:
+        """Why the run ends before train.steps (its wanted clocks are settled), or None."""
+        return stop_reason(self.cfg, self.rows)
+
     def evaluate_and_record(self) -> dict:
         """Evaluate, append the row to metrics.parquet, keep the weights; returns the progress
         bar's postfix."""
@@ -271,6 +278,7 @@ class Trainer:
             )
             clocks["ema_clocks"] = compute_clocks(ema_df, cfg.clocks, cfg.train.batch, cfg.data.N)
         task = self.exp.task
+        reason = self.stop_reason()
         summary = {
             **clocks,
             "train_seconds": self.train_seconds,
@@ -278,6 +286,9 @@ class Trainer:
             "wall_seconds": self.prior_wall + self.session_wall(),
             "eval_share": self.eval_seconds / max(1e-9, self.train_seconds + self.eval_seconds),
             "steps": cfg.train.steps,
+            "stop_at": cfg.train.stop_at,
+            "stopped_step": None if reason is None else self.step,
+            "stop_reason": reason,
             "seed": cfg.seed,
             "N": cfg.data.N,
             "task": task.describe(),
@@ -311,6 +322,7 @@ def train_on_schedule(
     step is an evaluation step (`driver.evaluate_and_record()`), and write last.pt
     (`driver.save_last()`), so that a kill at any moment loses at most one segment. Within a
     segment the loss is checked every FINITE_CHECK_EVERY steps (each check syncs the device).
+    The schedule ends early once `driver.stop_reason()` gives one (train.stop_at).
     """
     cfg = driver.cfg
     pending = [s for s in eval_steps if s > driver.step]
@@ -321,7 +333,7 @@ def train_on_schedule(
     )
     last_saved = driver.step
     try:
-        while driver.step < cfg.train.steps:
+        while driver.step < cfg.train.steps and driver.stop_reason() is None:
             target = min(pending[0], last_saved + cfg.train.checkpoint_every)
             t0 = time.perf_counter()
             while driver.step < target:

@@ -1,0 +1,62 @@
+"""Stopping a run once the clocks it is run for are settled (`train.stop_at`).
+
+A clock is *settled* at an evaluation when no later evaluation can change it: its held crossing
+(docs/protocol.md: the curve at or above theta at evaluation i and at i+1) is confirmed by an
+evaluation that exists. Its early bound (the crossing of the upper Wilson limit) comes no later,
+so it is settled too. Evaluating on the full run's grid and stopping at the first evaluation
+where every wanted clock is settled therefore reports exactly the clocks of the full run. What
+can differ is what lies beyond the stop step S: clocks that are not wanted (tau_mem when
+stopping at `rule`, tau_mem_high when stopping at `mem`) and a clock's late bound (the lower
+Wilson limit's crossing) read "not reached by step S (stopped)" where the full run might have
+reached them later. Waiting for late bounds too would make `mem` runs go on long after copying
+is plain, for a bound that the fits do not use.
+
+    none   never stop early (the default: a run shows its whole curve, erosion included)
+    rule   stop when every rule clock is settled (what a learnability map needs)
+    mem    stop when tau_mem (at clocks.theta_mem) is settled (what the claims need)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from twoclocks.config import RunConfig
+
+STOP_AT = ("none", "rule", "mem")
+
+
+def confirmed(values: np.ndarray, theta: float) -> bool:
+    """True when some evaluation i and its successor i+1 both have values >= theta."""
+    above = np.asarray(values, dtype=np.float64) >= theta
+    return bool(np.any(above[:-1] & above[1:]))
+
+
+def wanted_curves(cfg: RunConfig, df: pd.DataFrame) -> list[tuple[str, np.ndarray, float]]:
+    """(clock name, curve, threshold) of every clock that `train.stop_at` waits for."""
+    cc = cfg.clocks
+    if cfg.train.stop_at == "rule":
+        curves = [("tau_rule", df["valid"].to_numpy(), cc.theta_rule)]
+        theta_low = getattr(cc, "theta_rule_low", None)
+        if theta_low is not None:
+            curves.append(("tau_rule_low", df["valid"].to_numpy(), theta_low))
+        theta_group = getattr(cc, "theta_group", None)
+        if theta_group is not None:
+            curves.append(("tau_group", df["constraint_acc"].to_numpy(), theta_group))
+        return curves
+    if cfg.train.stop_at == "mem":
+        excess = df["mem"].to_numpy() - df["mem_chance"].to_numpy()
+        return [("tau_mem", excess, cc.theta_mem)]
+    return []
+
+
+def stop_reason(cfg: RunConfig, rows: list[dict]) -> str | None:
+    """Why the run may stop after the evaluations in `rows`, or None to go on."""
+    if cfg.train.stop_at == "none" or len(rows) < 2:
+        return None
+    df = pd.DataFrame(rows)
+    curves = wanted_curves(cfg, df)
+    if curves and all(confirmed(curve, theta) for _, curve, theta in curves):
+        names = ", ".join(name for name, _, _ in curves)
+        return f"{names} settled (train.stop_at={cfg.train.stop_at})"
+    return None
