@@ -106,3 +106,34 @@ class Encoding:
         flat = torch.empty_like(tokens)
         flat[:, torch.as_tensor(self._order())] = tokens
         return flat.reshape(-1, *self.shape).numpy().astype(np.uint8)
+
+
+# ----- 64-bit keys of items (exact-match lookup: twoclocks.data.TrainingIndex) ----------------
+_HASH_MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio)
+
+
+def cell_words(cells: np.ndarray) -> np.ndarray:
+    """uint64 (n, ceil(d/8)): each item's d cell bytes packed 8 per word, zero-padded."""
+    flat = np.ascontiguousarray(cells, dtype=np.uint8).reshape(len(cells), -1)
+    d = flat.shape[1]
+    if d % 8:
+        padded = np.zeros((len(flat), d + (-d) % 8), np.uint8)
+        padded[:, :d] = flat
+        flat = padded
+    return flat.view(np.uint64)
+
+
+def mix_words(columns: np.ndarray) -> np.ndarray:
+    """uint64 (n,) hash of packed cell words given word-major, columns (k, n)."""
+    h = np.full(columns.shape[1], np.uint64(0xCBF29CE484222325), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for word in columns:
+            h ^= word
+            h *= _HASH_MULT
+            h ^= h >> np.uint64(29)
+    return h
+
+
+def hash_cells(cells: np.ndarray) -> np.ndarray:
+    """uint64 (n,) hash of each item's cells; equal items always hash equal."""
+    return mix_words(np.ascontiguousarray(cell_words(cells).T))

@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless: figures go to files
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from twoclocks.io import atomic_path  # noqa: E402
 
@@ -20,6 +21,19 @@ CURVES = (
 
 
 def plot_clocks(df: pd.DataFrame, summary: dict, path: str | Path, title: str = "") -> None:
+    """The clocks figure of a run, written to `path` (PNG unless the suffix says otherwise)."""
+    save_figure(clocks_figure(df, summary, title), path)
+
+
+def save_figure(fig: Figure, path: str | Path) -> None:
+    """Write `fig` atomically and release it."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+
+
+def clocks_figure(df: pd.DataFrame, summary: dict, title: str = "") -> Figure:
     """valid / mem / novel_valid vs log step with CIs, tau markers and the shaded window."""
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     steps = df["step"].to_numpy()
@@ -47,7 +61,4 @@ def plot_clocks(df: pd.DataFrame, summary: dict, path: str | Path, title: str = 
     ax.legend(loc="center left", fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
+    return fig

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from twoclocks.config import build_config
+from twoclocks import api
 from twoclocks.errors import ConfigError
-from twoclocks.training.runner import resume_run, start_run, summary_lines
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,9 +32,8 @@ def main(args: argparse.Namespace) -> int:
     if args.resume:
         if args.overrides or args.config or args.out:
             raise ConfigError("--resume takes no overrides, --config or --out: a run resumes with its saved config")
-        run_dir, summary = resume_run(args.resume, progress=not args.quiet)
+        run = api.load(args.resume).resume(progress=not args.quiet)
     else:
-        cfg = build_config(args.overrides, args.config)
-        run_dir, summary = start_run(cfg, args.out, progress=not args.quiet)
-    print("\n".join(summary_lines(summary, run_dir)))
+        run = api.run(args.overrides, args.out, progress=not args.quiet, config=args.config)
+    print(run.text())
     return 0

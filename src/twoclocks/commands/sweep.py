@@ -12,21 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from twoclocks.api import sweep_spec
 from twoclocks.clocks import format_clock
-from twoclocks.config import parse_overrides
 from twoclocks.errors import ConfigError
 from twoclocks.sweeps.executors import run_sweep
-from twoclocks.sweeps.spec import (
-    EXECUTORS,
-    SweepSpec,
-    check_exec_options,
-    load_recorded_spec,
-    load_spec,
-    parse_grid_args,
-    parse_seeds,
-    read_results,
-    spec_from_args,
-)
+from twoclocks.sweeps.spec import EXECUTORS, SweepSpec, parse_grid_args, read_results
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -75,28 +65,14 @@ def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
     overrides = [i for i in args.items if "=" in i]
     if len(files) > 1 or (files and not files[0].endswith((".yaml", ".yml"))):
         raise ConfigError(f"expected at most one SPEC.yaml and key=value overrides, got {files}")
-    if files:
-        spec = load_spec(files[0])
-        spec.base.update(parse_overrides(overrides))
-        if args.grid:  # command-line grid keys replace the spec's in every grid
-            extra = parse_grid_args(args.grid)
-            spec.grids = [{**g, **extra} for g in (spec.grids or [{}])]
-        if args.seeds is not None:
-            spec.seeds = parse_seeds(args.seeds)
-        out = Path(args.out) if args.out else Path("sweeps") / Path(files[0]).stem
-    elif overrides or args.grid or args.seeds is not None:
-        if not args.out:
-            raise ConfigError("--out DIR is required for a sweep given on the command line")
-        spec, out = spec_from_args(overrides, args.grid, args.seeds), Path(args.out)
-    elif args.out:
-        spec, out = load_recorded_spec(args.out), Path(args.out)
-    else:
-        raise ConfigError("give a SPEC.yaml, or --grid key=v1,v2 ... --out DIR, or --out DIR of an earlier sweep")
-    for key in ("executor", "address", "workers", "threads", "gpus_per_run", "group"):
-        if getattr(args, key) is not None:
-            setattr(spec, key, getattr(args, key))
-    check_exec_options(spec)
-    return spec, out
+    return sweep_spec(
+        files[0] if files else None,
+        overrides,
+        parse_grid_args(args.grid) if args.grid else None,
+        args.seeds,
+        args.out,
+        **{k: getattr(args, k) for k in ("executor", "address", "workers", "threads", "gpus_per_run", "group")},
+    )
 
 
 def main(args: argparse.Namespace) -> int:

@@ -126,7 +126,7 @@ def orbit_bias(bases: np.ndarray, everything: np.ndarray, draws: int, rng: np.ra
     number of grids the sampler ever hit, the total, and the total-variation distance between
     the empirical sampling law and the uniform law on all T grids.
     """
-    from twoclocks.data import hash_cells  # local: twoclocks.data imports this package
+    from twoclocks.encoding import hash_cells
 
     samples = transform_grids(bases, draws, rng, b)
     all_keys = hash_cells(everything)

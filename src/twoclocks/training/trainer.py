@@ -6,6 +6,7 @@ that make a killed run resume bit-for-bit, and the run directory it leaves behin
 from __future__ import annotations
 
 import copy
+import importlib.metadata
 import math
 import platform
 import time
@@ -17,7 +18,6 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from twoclocks import __version__
 from twoclocks.clocks import compute_clocks, format_clock
 from twoclocks.config import RunConfig, TrainConfig
 from twoclocks.errors import CheckpointError, TrainingDiverged
@@ -362,9 +362,16 @@ def make_optimizer(params, tc: TrainConfig, device: torch.device) -> torch.optim
     )
 
 
+def package_version() -> str:
+    try:
+        return importlib.metadata.version("twoclocks")
+    except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "unknown"
+
+
 def versions() -> dict:
     return {
-        "twoclocks": __version__,
+        "twoclocks": package_version(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,

@@ -1,0 +1,104 @@
+"""The architecture stays visible: no import circle, and no module imports from a floor above
+its own (task -> model -> trainer -> evaluator -> clocks -> report, as the data flows)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1] / "src" / "twoclocks"
+
+# Each module's floor, by its first matching prefix; a module may import its own floor or below.
+FLOORS = [
+    ("twoclocks.errors", 0),
+    ("twoclocks.io", 0),
+    ("twoclocks.stats", 0),
+    ("twoclocks.encoding", 0),
+    ("twoclocks.tasks", 1),
+    ("twoclocks.data", 2),
+    ("twoclocks.item_sets", 2),
+    ("twoclocks.models", 3),
+    ("twoclocks.config", 4),
+    ("twoclocks.evaluate", 4),
+    ("twoclocks.clocks", 4),
+    ("twoclocks.plots", 4),
+    ("twoclocks.training", 5),
+    ("twoclocks.sweeps", 6),
+    ("twoclocks.analysis", 7),
+    ("twoclocks.api", 8),
+    ("twoclocks.commands", 9),
+    ("twoclocks.cli", 9),
+]
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def floor(module: str) -> int:
+    if module == "twoclocks":
+        return 8  # the package exports the API
+    for prefix, level in FLOORS:
+        if module == prefix or module.startswith(prefix + "."):
+            return level
+    raise AssertionError(f"{module} has no floor in tests/test_layout.py; give it one")
+
+
+def imported(path: Path, known: set[str]) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("twoclocks"):
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            while name and name not in known:
+                name = name.rpartition(".")[0]
+            if name:
+                out.add(name)
+    return out
+
+
+def graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for p in ROOT.rglob("*.py")}
+    return {m: imported(p, set(files)) - {m} for m, p in files.items()}
+
+
+def test_no_import_from_a_higher_floor():
+    upward = [
+        f"{m} (floor {floor(m)}) imports {d} (floor {floor(d)})"
+        for m, deps in graph().items()
+        for d in deps
+        if floor(d) > floor(m)
+    ]
+    assert not upward, "\n".join(upward)
+
+
+def test_no_import_circle():
+    g = graph()
+    seen: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(m: str, path: list[str]) -> None:
+        seen[m] = 1
+        for d in sorted(g[m]):
+            if seen.get(d) == 1:
+                pytest.fail("import circle: " + " -> ".join(path[path.index(d) :] + [d]))
+            if d not in seen:
+                visit(d, path + [d])
+        seen[m] = 2
+
+    for m in sorted(g):
+        if m not in seen:
+            visit(m, [m])
+
+
+def test_file_names_of_a_run_directory_are_spelled_once():
+    spelled = {
+        name: [p.name for p in ROOT.rglob("*.py") if f'"{name}"' in p.read_text()]
+        for name in ("last.pt", "config.json", "train_set.npz", "metrics.parquet")
+    }
+    assert all(files == ["rundir.py"] for files in spelled.values()), spelled
