@@ -45,6 +45,7 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
     checkpoint_every: int = 500  # full training state saved at least this often (steps)
     stop_at: str = "none"  # none | rule | mem: end at the evaluation that settles those clocks
+    tensorboard: bool = False  # write each evaluation's metrics as TensorBoard scalars (an extra)
 
 
 @dataclass

@@ -25,13 +25,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="run directory (default: runs/<readable name>)")
     p.add_argument("--resume", metavar="DIR", help="continue a stopped run from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--tensorboard", action="store_true", help="live curves in RUN_DIR/tensorboard (train.tensorboard=true)"
+    )
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.tensorboard and not args.resume:
+        args.overrides = [*args.overrides, "train.tensorboard=true"]
     if args.resume:
-        if args.overrides or args.config or args.out:
-            raise ConfigError("--resume takes no overrides, --config or --out: a run resumes with its saved config")
+        if args.overrides or args.config or args.out or args.tensorboard:
+            raise ConfigError(
+                "--resume takes no overrides, --config, --out or --tensorboard: a run resumes with its saved config"
+            )
         run = api.load(args.resume).resume(progress=not args.quiet)
     else:
         run = api.run(args.overrides, args.out, progress=not args.quiet, config=args.config)

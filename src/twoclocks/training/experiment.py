@@ -20,6 +20,7 @@ from twoclocks.models import build_model
 from twoclocks.models.base import GenerativeModel
 from twoclocks.tasks import make_task
 from twoclocks.tasks.base import Task
+from twoclocks.training.tensorboard import check_available as check_tensorboard
 
 # Offsets that give each random stream of a run its own seed (the run seed plus an offset).
 SEED_DATA, SEED_INIT, SEED_TRAIN, SEED_NOISE = 0, 1_000_003, 2_000_003, 3_000_017
@@ -73,6 +74,8 @@ def build_experiment(cfg: RunConfig, train_cells: np.ndarray | None = None) -> E
     """Everything a run needs, deterministically from the config; raises ConfigError early.
     `train_cells` (a saved training set) replaces the draw from the data seed."""
     task = build_task(cfg)
+    if cfg.train.tensorboard:
+        check_tensorboard()
     encoding = task.encoding(cfg.model.encoding)
     if train_cells is None:
         rng = np.random.default_rng(cfg.data_seed + SEED_DATA)

@@ -9,6 +9,7 @@ holds and locks it, with every problem reported as a one-line `TwoClocksError`.
       checkpoints/       last.pt (full training state), step_XXXXXXXX.pt (weights per evaluation)
       samples/           step_XXXXXXXX.npz (per-sample outcomes per evaluation)
       plots/clocks.png   the two clocks
+      tensorboard/       live curves (only with train.tensorboard=true)
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ class RunDir:
     @property
     def last_checkpoint(self) -> Path:
         return self.checkpoints_dir / self.LAST
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / "tensorboard"
 
     @property
     def clocks_plot(self) -> Path:

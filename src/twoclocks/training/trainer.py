@@ -29,6 +29,7 @@ from twoclocks.training.experiment import SEED_TRAIN, Experiment
 from twoclocks.training.numerics import generate, precision_context, sample_noise
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.stopping import stop_reason
+from twoclocks.training.tensorboard import ScalarLog
 
 FINITE_CHECK_EVERY = 50  # steps between host syncs that check the loss is finite
 
@@ -108,6 +109,7 @@ class Trainer:
         self.eval_seconds = 0.0
         self.prior_wall = 0.0  # wall seconds of earlier, interrupted sessions of this run
         self.session_start: float | None = None
+        self.scalars: ScalarLog | None = None  # TensorBoard writer, opened when a session starts
 
     # ----- state ---------------------------------------------------------------------------
     def state(self) -> TrainState:
@@ -144,8 +146,10 @@ class Trainer:
         self.load_state(TrainState.from_dict(checkpoint.load(self.run_dir.last_checkpoint, "cpu")))
 
     def start_clock(self, t0: float) -> None:
-        """Mark the start of this session's wall time (perf_counter seconds)."""
+        """Mark the start of this session (perf_counter seconds) and open its live curves."""
         self.session_start = t0
+        if self.cfg.train.tensorboard and self.scalars is None:
+            self.scalars = ScalarLog(self.run_dir.tensorboard_dir, self.step)
 
     def session_wall(self) -> float:
         return 0.0 if self.session_start is None else time.perf_counter() - self.session_start
@@ -264,11 +268,16 @@ class Trainer:
         row = self.evaluate()
         self.rows.append(row)
         self.run_dir.write_metrics(pd.DataFrame(self.rows))
+        if self.scalars is not None:
+            self.scalars.log(row)
         self.save_snapshot()
         return {"valid": f"{row['valid']:.2f}", "mem": f"{row['mem']:.2f}", "loss": f"{row['loss']:.3f}"}
 
     def finish(self) -> dict:
         cfg = self.cfg
+        if self.scalars is not None:
+            self.scalars.close()
+            self.scalars = None
         df = pd.DataFrame(self.rows)
         self.run_dir.write_metrics(df)
         clocks = compute_clocks(df, cfg.clocks, cfg.train.batch, cfg.data.N)
