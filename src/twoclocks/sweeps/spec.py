@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from twoclocks.clocks import PEAK_CURVES, RULE_CLOCKS
 from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides, parse_value, read_yaml_mapping
 from twoclocks.data import check_training_set_size
 from twoclocks.errors import ConfigError, TwoClocksError
@@ -279,17 +280,30 @@ SUMMARY_COLUMNS = (
     "mem_chance",
     "device",
 )
+# The rule clocks beyond tau_rule (RULE_CLOCKS), erosion and the peaks, after the columns above.
+RULE_CLOCK_COLUMNS = tuple(
+    dict.fromkeys(k for rc in RULE_CLOCKS for k in rc.scalar_keys() if k not in SUMMARY_COLUMNS)
+) + tuple(f"peak_{c}{e}" for c in PEAK_CURVES for e in ("_step", ""))
+INTERVAL_COLUMNS = ("tau_rule_ci", "tau_mem_ci") + tuple(
+    k for rc in RULE_CLOCKS for k in rc.interval_keys() if k != "tau_rule_ci"
+)
+
+
+def summary_columns(s: dict) -> dict[str, Any]:
+    """The results.parquet columns that come from a run's summary (clocks, windows, timings):
+    SUMMARY_COLUMNS, every interval as a `_lo`/`_hi` pair, then RULE_CLOCK_COLUMNS."""
+    row: dict[str, Any] = {key: s.get(key) for key in SUMMARY_COLUMNS}
+    for key in INTERVAL_COLUMNS:
+        lo, hi = s.get(key) or [None, None]
+        row[f"{key}_lo"], row[f"{key}_hi"] = lo, hi
+    row.update({key: s.get(key) for key in RULE_CLOCK_COLUMNS})
+    return row
 
 
 def result_row(point: Point, summary: dict | None, status: str, error: str | None = None) -> dict:
     """One row of results.parquet: flattened config, clocks, status, hash and run_dir."""
     row: dict[str, Any] = dict(flatten(identity_dict(point.cfg)))
-    s = summary or {}
-    for key in SUMMARY_COLUMNS:
-        row[key] = s.get(key)
-    for clock in ("tau_rule", "tau_mem"):
-        lo, hi = s.get(f"{clock}_ci") or [None, None]
-        row[f"{clock}_ci_lo"], row[f"{clock}_ci_hi"] = lo, hi
+    row.update(summary_columns(summary or {}))
     cfg = point.cfg
     row["epochs"] = cfg.train.steps * cfg.train.batch / cfg.data.N
     row.update({"status": status, "error": error, "point": point.hash, "name": point.name, "run_dir": point.rel_dir})
