@@ -214,9 +214,10 @@ def across_clocks(by_clock: dict[str, dict], note: str = "") -> tuple[bool | Non
         verdicts.setdefault(entry["verdict"], []).append(tau)
     if len(verdicts) == 1:
         [verdict] = verdicts
-        # A claim that reads no rule clock (tau_mem vs N) has the same evidence at each.
+        # A claim that reads no rule clock (tau_mem vs N) has the same evidence at each (so has one
+        # whose every clock is censored alike).
         same = len({e["evidence"] for e in by_clock.values()}) == 1
-        return True, f"{verdict} at every rule clock" + (" (it involves no rule clock)" if same else "")
+        return True, f"{verdict} at every rule clock" + (" (the same evidence at each)" if same else "")
     return False, "; ".join(f"{v} at {', '.join(taus)}" for v, taus in verdicts.items())
 
 
