@@ -34,9 +34,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from twoclocks.clocks import PRIMARY
 from twoclocks.errors import ConfigError
 from twoclocks.io import write_json, write_table
-from twoclocks.clocks import PRIMARY
 from twoclocks.sweeps.fits import Fit, finished, fit_relation, knob_column, rule_clocks_in
 from twoclocks.sweeps.rule_clocks import clock_labels, clock_view, relabel, relabel_obj, with_rule_clocks
 from twoclocks.sweeps.spec import SweepSpec, load_spec

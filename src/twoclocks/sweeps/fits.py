@@ -53,7 +53,7 @@ NON_SLICING = {
 }
 # y column -> (value column, right-censored flag, left-censored flag, fit log10(y)?), for
 # tau_mem and every rule clock (its clock in steps and epochs, and its window).
-Y_COLUMNS = {
+Y_COLUMNS: dict[str, tuple[str, str | None, str | None, bool]] = {
     "tau_mem": ("tau_mem", "tau_mem_censored", "tau_mem_left_censored", True),
     "tau_mem_epochs": ("tau_mem_epochs", "tau_mem_censored", "tau_mem_left_censored", True),
 }
