@@ -7,6 +7,7 @@ import pytest
 from twoclocks.clocks import RULE_CLOCKS, compute_clocks, crossing, format_clock, group_band, loss, window
 from twoclocks.config import ClockConfig
 from twoclocks.stats import wilson_interval
+from twoclocks.training.runner import summary_lines
 
 
 def test_crossing_interpolates_on_log_step():
@@ -157,3 +158,22 @@ def test_wilson_interval_contains_fraction():
     assert lo[0] == 0 and 0 < hi[0] < 0.05
     assert lo[1] < 0.5 < hi[1]
     assert hi[2] == 1 and lo[2] > 0.95
+
+
+def test_terminal_summary_prints_every_rule_clock_erosion_and_windows():
+    valid = [0.0, 0.1, 0.6, 0.86, 0.8, 0.55, 0.45]
+    acc = [0.6, 0.9, 0.97, 0.987, 0.985, 0.96, 0.93]
+    mem = [0.0, 0.0, 0.0, 0.0, 0.0, 0.01, 0.2]
+    c = compute_clocks(_table(valid, mem, STEPS, constraint_acc=acc), ClockConfig(), batch=64, N=256)
+    run = {"task": "parity G=3", "model_family": "dit", "num_params": 10, "N": 256, "seed": 0, "mem_chance": 0.0}
+    timing = {"wall_seconds": 1.0, "train_seconds": 1.0, "eval_seconds": 0.0, "eval_share": 0.0}
+    lines = summary_lines({**c, **run, **timing})
+    text = "\n".join(lines)
+    assert "tau_rule     = > 48000 steps" in text and "valid >= 0.9" in text
+    low = next(line for line in lines if line.startswith("tau_rule_low"))
+    assert f"= {c['tau_rule_low']:,.0f} steps" in low and "valid >= 0.5" in low
+    assert f"lost at {c['tau_rule_low_lost']:,.0f}" in low and "after tau_mem" in low
+    assert next(line for line in lines if line.startswith("tau_group ")).count("constraint_acc >= 0.95") == 1
+    assert "window       = vanished (copying began and tau_rule was never reached)" in text
+    assert f"window_low   = {c['window_log10_low']:.2f} decades" in text
+    assert "peak valid = 0.860 at step 8,000" in text

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import add_rule_clocks
 from twoclocks.cli import main as cli_main
-from twoclocks.clocks import RULE_CLOCKS, compute_clocks, window
+from twoclocks.clocks import RULE_CLOCKS, compute_clocks
 from twoclocks.sweeps import claims as reproduce
 from twoclocks.sweeps import rule_clocks
 from twoclocks.sweeps.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, evaluate_claims, scale_spec
@@ -146,24 +147,10 @@ def test_reproduce_tiny_end_to_end(tmp_path, capsys):
     pd.testing.assert_frame_equal(again[new].astype(float), df[new].astype(float))
 
 
-def with_rule_clocks(df: pd.DataFrame, factors: dict[str, float]) -> pd.DataFrame:
-    """Add rule clocks at tau_rule times a factor (uncensored), with their windows."""
-    df = df.copy()
-    for rc in RULE_CLOCKS[1:]:
-        tau = df["tau_rule"] * factors[rc.tau]
-        wins = [window(t, None if pd.isna(m) else m, int(s)) for t, m, s in zip(tau, df["tau_mem"], df["max_step"])]
-        df[rc.tau], df[f"{rc.tau}_censored"], df[f"{rc.tau}_left_censored"] = tau, False, False
-        for key in ("window_log10", "window_log10_is_lower_bound", "window_vanished"):
-            df[rc.key(key)] = [w[key] for w in wins]
-    return df
-
-
 def test_each_claim_is_judged_at_every_rule_clock():
     # Earlier rule clocks (tau_rule / 3, tau_rule / 5) keep every window open: claim 6's
     # "can vanish" holds at tau_rule only, where tau_rule = 640 > tau_mem = 480 at G=4, N=16.
-    claims = {
-        c.id: c for c in evaluate_claims(with_rule_clocks(results(), {"tau_rule_low": 1 / 3, "tau_group": 1 / 5}))
-    }
+    claims = {c.id: c for c in evaluate_claims(add_rule_clocks(results(), {"tau_rule_low": 1 / 3, "tau_group": 1 / 5}))}
     assert all(list(c.by_clock) == [rc.tau for rc in RULE_CLOCKS] for c in claims.values())
     six = claims[6]
     assert six.verdict == SUPPORTED and not six.robust

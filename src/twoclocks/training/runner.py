@@ -86,7 +86,9 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
     for rc in rules:
         name = rc.key("window")
         text = window_text(summary, rc)
-        if text == "vanished":
+        if text == "vanished" and summary.get(rc.tau) is None:
+            text += f" (copying began and {rc.tau} was never reached)"
+        elif text == "vanished":
             text += f" (copying starts no later than {rc.tau})"
         elif text == "undefined":
             text += f" (neither {rc.tau} nor tau_mem reached)"
