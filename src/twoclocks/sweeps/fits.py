@@ -16,6 +16,10 @@ verdicts treat it as inconclusive: dropping those runs biases the slope (toward 
 late clocks go missing). Censored runs whose budget simply ended before the line's
 prediction (e.g. a short run at a large N) carry no such information and are only counted.
 
+Rule clocks. Every relation that involves tau_rule or its window is also fitted for the other
+rule clocks of twoclocks.clocks.RULE_CLOCKS (tau_rule_low, tau_group and their windows
+window_log10_low, window_log10_group), where the results table has their columns.
+
 CI. 95% percentile bootstrap over seeds: in every replicate, the runs at each x value are
 resampled with replacement (their count kept) and the slope is refitted. The generator is
 seeded, so the interval is reproducible. With one run per x value there is nothing to resample
