@@ -24,6 +24,11 @@ Decision rules for one fit (95% bootstrap CI of the slope over seeds):
     at G=3 against <= 220 at G=2 says "increases"), and no pair says the opposite.
 A claim tested by several fits (slices, or depth and width): not supported if any fit is;
 supported if all are; else inconclusive. No fit at all: inconclusive.
+
+Rule clocks: every claim is judged with the rules above at each rule clock -- tau_rule (valid
+>= 0.9), tau_rule_low (valid >= 0.5), tau_group (constraint_acc >= 0.95) -- with that clock's
+window. The claim's verdict is the one at tau_rule; by_clock has each clock's, and robust says
+whether they are all the same (twoclocks.sweeps.rule_clocks).
 """
 
 from __future__ import annotations
