@@ -193,11 +193,14 @@ def evaluate_claims(results: pd.DataFrame, root: str | Path | None = None) -> li
     """
     table, note = with_rule_clocks(results, root)
     labels = clock_labels(table)
-    per_clock = {rc.tau: claims_at(clock_view(table, rc)) for rc in rule_clocks_in(table)}
-    claims = per_clock[PRIMARY.tau]
-    for k, claim in enumerate(claims):
+    # Matched by claim id, so a claim that some clock's table leaves out cannot shift the rest.
+    per_clock = {rc.tau: {c.id: c for c in claims_at(clock_view(table, rc))} for rc in rule_clocks_in(table)}
+    claims = list(per_clock[PRIMARY.tau].values())
+    for claim in claims:
         for rc in rule_clocks_in(table):
-            c = per_clock[rc.tau][k]
+            c = per_clock[rc.tau].get(claim.id)
+            if c is None:
+                continue
             claim.by_clock[rc.tau] = {
                 "clock": labels[rc.tau],
                 "verdict": c.verdict,
