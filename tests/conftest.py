@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+from twoclocks.clocks import RULE_CLOCKS, window
 
 # Two workers on a 2-core CI machine: keep torch to one thread per test process.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -42,3 +45,16 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subpro
         timeout=timeout,
         env=env,
     )
+
+
+def add_rule_clocks(df: pd.DataFrame, factors: dict[str, float]) -> pd.DataFrame:
+    """A results table with tau_rule_low and tau_group at tau_rule times a factor (uncensored)
+    and their windows."""
+    df = df.copy()
+    for rc in RULE_CLOCKS[1:]:
+        tau = df["tau_rule"] * factors[rc.tau]
+        wins = [window(t, None if pd.isna(m) else m, int(s)) for t, m, s in zip(tau, df["tau_mem"], df["max_step"])]
+        df[rc.tau], df[f"{rc.tau}_censored"], df[f"{rc.tau}_left_censored"] = tau, False, False
+        for key in ("window_log10", "window_log10_is_lower_bound", "window_vanished"):
+            df[rc.key(key)] = [w[key] for w in wins]
+    return df

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -105,3 +106,27 @@ def test_summary_from_another_program_is_a_one_line_error(two_runs, tmp_path, ca
     assert cli_main(["compare", str(bad), "--out", str(tmp_path / "x.png")]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "max_step" in err
+
+
+def test_other_rule_clocks_get_columns_and_offsets():
+    ref = fake_run("ref", 100.0, 1000.0, 5000)
+    ref.summary.update(tau_rule_low=50.0, tau_group=20.0, window_log10_low=math.log10(20), window_log10_group=1.7)
+    late = fake_run("late", None, 400.0, 5000)  # valid never held 0.9 ...
+    late.summary.update(tau_rule_low=500.0, tau_group=None, window_vanished_low=True)
+    old = fake_run("old", 100.0, 1000.0, 5000)  # a summary written before the group-level clocks
+    table = compare_table([ref, late, old]).set_index("run")
+    assert list(table.columns[:8]) == [
+        "params",
+        "tau_rule",
+        "tau_mem",
+        "window_log10",
+        "rule_vs_first",
+        "rule_dec",
+        "mem_vs_first",
+        "mem_dec",
+    ]
+    assert table.loc["ref", "tau_rule_low"] == "50" and table.loc["ref", "window_log10_low"] == "1.30"
+    assert table.loc["late", "rule_low_vs_first"] == "x10" and table.loc["late", "rule_low_dec"] == "+1.00"
+    assert table.loc["late", "window_log10_low"] == "vanished"
+    assert table.loc["late", "tau_group"] == "> 5000" and table.loc["late", "group_vs_first"] == "> x250"
+    assert table.loc["old", "tau_group"] == "n/a" and table.loc["old", "group_dec"] == "n/a"

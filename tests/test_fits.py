@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import add_rule_clocks
+from twoclocks.clocks import RULE_CLOCKS
 from twoclocks.sweeps.fits import fit_relation, fits_frame, standard_fits
 
 
@@ -132,3 +134,20 @@ def test_standard_fits_and_frame():
     frame = fits_frame(fits)
     assert len(frame) == len(fits) and {"slope", "ci_lo", "ci_hi", "censored"} <= set(frame.columns)
     assert "log-log slope" in fits[0].evidence()
+
+
+def test_every_rule_clock_is_fitted_with_its_own_window_columns():
+    df = add_rule_clocks(table(Gs=(2, 3, 4), rule_exp=2.0), {"tau_rule_low": 0.5, "tau_group": 0.1})
+    # At tau_rule = 100 G^2 the window at G=4, N=8 (tau_mem = 240) vanished; at tau_group it is open.
+    labels = {f.label() for f in standard_fits(df)}
+    for rc in RULE_CLOCKS:
+        assert {f"{rc.tau} vs data.N [G=2]", f"{rc.tau} vs task.G [N=8]"} <= labels
+        assert f"{rc.key('window_log10')} vs task.G [N=8]" in labels
+    rule = fit_relation(df, "task.G", "tau_group", n_boot=200)[0]  # the slice at N=8
+    assert rule.slope == pytest.approx(2.0, abs=0.1)
+    [vanished] = [f for f in fit_relation(df, "task.G", "window_log10") if f.where == {"data.N": 8}]
+    [opened] = [f for f in fit_relation(df, "task.G", "window_log10_group") if f.where == {"data.N": 8}]
+    assert [g.center for g in vanished.groups][-1] == 0.0  # a vanished window counts as width 0
+    assert [g.center for g in opened.groups][-1] == pytest.approx(np.log10(240 / 160), abs=0.1)
+    # A table from before the group-level clocks is fitted at tau_rule only.
+    assert not any("tau_group" in f.label() for f in standard_fits(table(Gs=(2, 3))))

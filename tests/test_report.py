@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TINY
+from conftest import TINY, add_rule_clocks
 from twoclocks.analysis import report
 from twoclocks.cli import main as cli_main
 from twoclocks.config import build_config
 from twoclocks.io import write_table
+from twoclocks.sweeps.claims import evaluate_claims, write_claims
 from twoclocks.training.runner import start_run
 
 
@@ -118,3 +119,27 @@ def test_single_run_report_and_cli(tmp_path, capsys):
     assert len(images(html)) == 1 and "tau_rule" in html
     assert cli_main(["report", str(tmp_path)]) == 1
     assert "neither a finished run" in capsys.readouterr().err
+
+
+def test_sweep_report_shows_every_rule_clock(sweep_dir, monkeypatch):
+    # Earlier rule clocks than tau_rule: at tau_rule = 100 G^2 the window vanishes wherever
+    # tau_mem = 40 N is below it (G=2 at N=8, G=3 at N=8 and 16: half of each family's runs with
+    # both clocks, so claim 7 is undecided there); at tau_group = 10 G^2 every window is open.
+    df = add_rule_clocks(pd.read_parquet(sweep_dir / "results.parquet"), {"tau_rule_low": 0.5, "tau_group": 0.1})
+    write_table(sweep_dir / "results.parquet", df)
+    write_claims(evaluate_claims(df, sweep_dir), sweep_dir)
+    monkeypatch.setattr(report, "EXTRA_SECTIONS", [])
+    html = report.build_report(sweep_dir).read_text()
+    pngs = {p.name for p in (sweep_dir / "report").glob("*.png")}
+    assert {"rule_clocks_vs_N.png", "rule_clocks_vs_G.png"} <= pngs
+    claims = html[html.index("<h2>Claims") : html.index("<h2>Sweep")]
+    for label in (
+        "tau_rule (valid &gt;= 0.9)",
+        "tau_rule_low (valid &gt;= 0.5)",
+        "tau_group (constraint_acc &gt;= 0.95)",
+    ):
+        assert f"<th>{label}</th>" in claims
+    assert claims.count("<td style=\"background:") == 7 * 3
+    assert "depends on the clock: inconclusive at tau_rule; supported at tau_rule_low, tau_group" in claims
+    results = html[html.index("<h2>Results") :]
+    assert "<th>window_log10_group</th>" in results and "<th>tau_group</th>" in results

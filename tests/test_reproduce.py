@@ -6,11 +6,15 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from conftest import add_rule_clocks
 from twoclocks.cli import main as cli_main
+from twoclocks.clocks import RULE_CLOCKS, compute_clocks
 from twoclocks.sweeps import claims as reproduce
+from twoclocks.sweeps import rule_clocks
 from twoclocks.sweeps.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, evaluate_claims, scale_spec
-from twoclocks.sweeps.spec import expand
+from twoclocks.sweeps.spec import SUMMARY_COLUMNS, expand, summary_columns
 
 
 def results(
@@ -131,3 +135,87 @@ def test_reproduce_tiny_end_to_end(tmp_path, capsys):
     assert len(pd.read_csv(out / "claims.csv")) == 7
     assert len(pd.read_parquet(out / "results.parquet")) == len(expand(scale_spec("tiny")))
     assert "Claims of the paper" in (out / "report" / "index.html").read_text()
+    # Each claim at each rule clock, and the closing note.
+    assert text.count("at each rule clock: tau_rule: ") == 7 and "Robust to the rule clock" in text
+    assert all(list(c["by_clock"]) == [rc.tau for rc in RULE_CLOCKS] for c in claims)
+    assert {f"verdict_{rc.tau}" for rc in RULE_CLOCKS} <= set(pd.read_csv(out / "claims.csv").columns)
+    # A results table without the group-level columns gets the same values from the runs.
+    df = pd.read_parquet(out / "results.parquet")
+    new = [c for c in summary_columns({}) if c not in SUMMARY_COLUMNS and c.startswith(("tau_group", "tau_rule_low"))]
+    again, note = rule_clocks.with_rule_clocks(df.drop(columns=new), out)
+    assert "recomputed" in note
+    pd.testing.assert_frame_equal(again[new].astype(float), df[new].astype(float))
+
+
+def test_each_claim_is_judged_at_every_rule_clock():
+    # Earlier rule clocks (tau_rule / 3, tau_rule / 5) keep every window open: claim 6's
+    # "can vanish" holds at tau_rule only, where tau_rule = 640 > tau_mem = 480 at G=4, N=16.
+    claims = {c.id: c for c in evaluate_claims(add_rule_clocks(results(), {"tau_rule_low": 1 / 3, "tau_group": 1 / 5}))}
+    assert all(list(c.by_clock) == [rc.tau for rc in RULE_CLOCKS] for c in claims.values())
+    six = claims[6]
+    assert six.verdict == SUPPORTED and not six.robust
+    assert {t: e["verdict"] for t, e in six.by_clock.items()} == {
+        "tau_rule": SUPPORTED,
+        "tau_rule_low": INCONCLUSIVE,
+        "tau_group": INCONCLUSIVE,
+    }
+    assert six.across_clocks == "supported at tau_rule; inconclusive at tau_rule_low, tau_group"
+    # The evidence names the clock it was judged at, not tau_rule's columns.
+    assert "window_log10_group vs task.G" in six.by_clock["tau_group"]["evidence"]
+    assert "vanished in 0/" in six.by_clock["tau_group"]["evidence"]
+    assert "tau_group vs task.G" in claims[1].by_clock["tau_group"]["evidence"]
+    assert claims[1].robust and claims[1].across_clocks == "supported at every rule clock"
+    assert claims[4].across_clocks == "supported at every rule clock (the same evidence at each)"
+    note = "\n".join(reproduce.robustness_note(list(claims.values())))
+    assert "Robust to the rule clock (same verdict at each): 1, 2, 3, 4, 5, 7." in note
+    assert "Depend on the rule clock: 6 (supported at tau_rule;" in note
+    # A table with tau_rule only is judged at tau_rule alone, and says so.
+    assert evaluate_claims(results())[0].across_clocks.startswith("judged at tau_rule only")
+
+
+def test_rule_clocks_recomputed_from_the_runs_of_an_older_sweep(tmp_path):
+    """results.parquet without the group-level columns: they come from each run's metrics."""
+    from twoclocks.config import RunConfig
+    from twoclocks.io import write_json, write_table
+
+    steps = np.array([10, 20, 40, 80, 160, 320])
+    rows = []
+    for G, late in ((2, 1.0), (3, 2.0)):
+        for seed in range(2):
+            name = f"parity-G{G}_dit_N8_seed{seed}"
+            # valid never holds 0.9 at G=3; constraint_acc passes 0.95 twice as late as at G=2.
+            valid = np.array([0.0, 0.3, 0.95, 0.96, 0.97, 0.97]) if G == 2 else np.array([0, 0, 0.2, 0.6, 0.7, 0.8])
+            acc = np.interp(np.log(steps / late), np.log(steps), [0.5, 0.9, 0.97, 0.99, 0.99, 0.99])
+            mem = np.array([0, 0, 0, 0, 0.3, 0.9])
+            df = pd.DataFrame({"step": steps, "valid": valid, "mem": mem, "constraint_acc": acc})
+            df = df.assign(mem_chance=0.0, novel_valid=valid * (1 - mem), samples=256)
+            for c in ("valid", "mem"):
+                df[f"{c}_lo"], df[f"{c}_hi"] = df[c] * 0.95, np.minimum(1, df[c] * 1.05)
+            write_table(tmp_path / "runs" / name / "metrics.parquet", df)
+            cfg = RunConfig(task={"name": "parity", "G": G})
+            write_json(tmp_path / "runs" / name / "config.json", cfg.to_dict())
+            summary = compute_clocks(df, cfg.clocks, cfg.train.batch, cfg.data.N)
+            old = {k: v for k, v in summary_columns(summary).items() if k in SUMMARY_COLUMNS}
+            rows.append(
+                {
+                    "task": "parity",
+                    "task.G": G,
+                    "data.N": 8,
+                    "model.family": "dit",
+                    "seed": seed,
+                    "status": "finished",
+                    "run_dir": f"runs/{name}",
+                    **old,
+                }
+            )
+    table = pd.DataFrame(rows)
+    full, note = rule_clocks.with_rule_clocks(table, tmp_path)
+    assert "recomputed" in note and "tau_group" not in table
+    # The last run written (G=3, seed 1) is the last row; its tau_group is its own curve's.
+    assert full["tau_group"].iloc[-1] == pytest.approx(compute_clocks(df, cfg.clocks, 64, 8)["tau_group"])
+    assert full["tau_group"].iloc[-1] == pytest.approx(2 * full["tau_group"].iloc[0])
+    claims = {c.id: c for c in evaluate_claims(table, tmp_path)}
+    assert list(claims[1].by_clock) == [rc.tau for rc in RULE_CLOCKS]
+    assert claims[1].by_clock["tau_rule"]["verdict"] == SUPPORTED  # by censoring bounds at G=3
+    assert "tau_group vs task.G" in claims[1].by_clock["tau_group"]["evidence"]
+    assert rule_clocks.with_rule_clocks(table, tmp_path / "nowhere")[0] is table

@@ -44,9 +44,9 @@ def test_confirmed_needs_two_evaluations_in_a_row():
 
 
 def test_stop_reason_waits_for_the_wanted_clocks():
-    cfg = build_config(["train.stop_at=rule", "clocks.theta_rule=0.9"])
+    cfg = build_config(["train.stop_at=rule", "clocks.theta_rule_low=0.5"])
     assert stop_reason(cfg, rows([0.2, 0.95], [0, 0])) is None
-    assert "tau_rule" in stop_reason(cfg, rows([0.2, 0.95, 0.97], [0, 0, 0]))
+    assert "tau_rule_low, tau_group" in stop_reason(cfg, rows([0.2, 0.6, 0.55], [0, 0, 0]))
     mem = build_config(["train.stop_at=mem"])
     assert stop_reason(mem, rows([0.2, 0.95, 0.97], [0, 0, 0])) is None
     assert "tau_mem" in stop_reason(mem, rows([0.2, 0.95, 0.97], [0, 0.2, 0.3]))
@@ -64,8 +64,8 @@ def test_stopped_run_reports_the_full_runs_clocks(tmp_path):
     assert full["stopped_step"] is None and full["max_step"] == 1500
     assert stopped["stopped_step"] is not None and stopped["stopped_step"] < 1500
     assert stopped["max_step"] == stopped["stopped_step"]
-    assert "tau_rule settled" in stopped["stop_reason"]
-    for key in ("tau_rule", "tau_rule_ci", "tau_rule_left_censored"):
+    assert "tau_rule_low, tau_group settled" in stopped["stop_reason"]
+    for key in ("tau_rule_low", "tau_rule_low_ci", "tau_group", "tau_group_ci", "tau_rule_low_left_censored"):
         assert stopped[key] == full[key], key
     # the stopped run's curve is the full run's, cut at the stop step
     a = RunDir(tmp_path / "full").load_metrics()
@@ -81,5 +81,5 @@ def test_grouped_members_stop_like_single_runs(tmp_path):
     grouped = train_group(cfgs, [tmp_path / "g0", tmp_path / "g1"])
     for k, cfg in enumerate(cfgs):
         _, single = start_run(cfg, tmp_path / f"s{k}", progress=False)
-        for key in ("tau_rule", "tau_rule_ci", "stopped_step", "max_step"):
+        for key in ("tau_rule_low", "tau_group", "tau_rule", "stopped_step", "max_step"):
             assert grouped[k][key] == single[key], (k, key)

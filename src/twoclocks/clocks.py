@@ -1,53 +1,176 @@
 """The two clocks, read off a run's evaluation curve (one row per evaluation).
 
-Definitions (docs/protocol.md has the full text):
+Definitions (docs/protocol.md, section 4, has the full text):
 - crossing(curve, theta): the first evaluation i with curve[i] >= theta whose *next*
   evaluation also has curve >= theta (the last evaluation needs no successor). The clock is
   interpolated linearly in log(step) between evaluation i-1 (below theta) and i. When i is
   the first evaluation the clock is left-censored: reported as that step, flagged.
   When no evaluation qualifies the clock is right-censored: null, reported as "> max step".
-- tau_rule = crossing(valid, theta_rule).
+- Three rule clocks (RULE_CLOCKS), because one threshold on `valid` mixes learning a rule
+  with executing every one of its constraints without a slip:
+    tau_rule     = crossing(valid, theta_rule)            every constraint, most of the time
+    tau_rule_low = crossing(valid, theta_rule_low)        most samples valid
+    tau_group    = crossing(constraint_acc, theta_group)  the constraints, one at a time
+- Erosion: <clock>_lost is the first held crossing back below the threshold after the clock
+  (the same convention downwards); null when the curve stays above to the last evaluation.
 - tau_mem = crossing(mem - mem_chance, theta_mem); tau_mem_high likewise at theta_mem_high.
 - Clock intervals: the same crossing on the upper (early bound) and lower (late bound)
-  Wilson limits of the curve.
-- window = [tau_rule, tau_mem]; window_log10 = log10(tau_mem / tau_rule); vanished when
-  tau_mem <= tau_rule, or tau_mem found while tau_rule is censored.
+  Wilson limits of the curve. constraint_acc is a mean over samples of per-sample fractions,
+  not a binomial fraction; its band is the Wilson interval with n = M samples, which is
+  conservative (a mean of M values in [0, 1] has variance at most p(1-p)/M).
+- window = [tau, tau_mem] for each rule clock; window_log10 = log10(tau_mem / tau); vanished
+  when tau_mem <= tau, or tau_mem found while the rule clock is censored. The window keys of
+  tau_rule have no suffix; those of the other rule clocks end in the clock's suffix
+  (window_log10_low, window_vanished_group, ...).
 - epochs = step * batch / N.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from twoclocks.config import ClockConfig
+from twoclocks.stats import wilson_interval
+
+
+@dataclass(frozen=True)
+class RuleClock:
+    """One way of saying "the rule is learned": a curve, a threshold and the keys it reports."""
+
+    tau: str  # summary key of the clock: tau_rule, tau_rule_low, tau_group
+    suffix: str  # appended to the window keys: window_log10<suffix>, window_vanished<suffix>
+    curve: str  # metrics column that crosses the threshold
+    theta: str  # ClockConfig field holding the threshold
+
+    def key(self, base: str) -> str:
+        """A window key of this clock, e.g. key('window_vanished') = 'window_vanished_group'."""
+        return f"{base}{self.suffix}"
+
+    def label(self, thresholds: dict | ClockConfig | None = None) -> str:
+        """'tau_group (constraint_acc >= 0.95)', with the run's threshold when given."""
+        if isinstance(thresholds, ClockConfig):
+            value = getattr(thresholds, self.theta)
+        else:
+            value = (thresholds or {}).get(self.theta, getattr(ClockConfig(), self.theta))
+        return f"{self.tau} ({self.curve} >= {value:g})"
+
+    def scalar_keys(self) -> list[str]:
+        """Its scalar summary keys, which sweeps copy into results.parquet."""
+        t = self.tau
+        return [
+            t,
+            f"{t}_censored",
+            f"{t}_left_censored",
+            f"{t}_epochs",
+            f"{t}_lost",
+            f"{t}_lost_epochs",
+            self.key("window_log10"),
+            self.key("window_log10_is_lower_bound"),
+            self.key("window_vanished"),
+        ]
+
+    def interval_keys(self) -> list[str]:
+        """Its [early, late] interval keys, each a `_lo`/`_hi` column pair in results.parquet."""
+        return [f"{self.tau}_ci", f"{self.tau}_lost_ci"]
+
+    def result_columns(self) -> list[str]:
+        """Every results.parquet column of this clock, in a fixed order."""
+        return self.scalar_keys() + [f"{k}_{e}" for k in self.interval_keys() for e in ("lo", "hi")]
+
+
+# The first is the protocol's tau_rule (the paper's definition); the others are the issue of
+# one threshold made visible: a rule learned at the group level but executed with slips.
+RULE_CLOCKS = (
+    RuleClock("tau_rule", "", "valid", "theta_rule"),
+    RuleClock("tau_rule_low", "_low", "valid", "theta_rule_low"),
+    RuleClock("tau_group", "_group", "constraint_acc", "theta_group"),
+)
+PRIMARY = RULE_CLOCKS[0]
+PEAK_CURVES = ("valid", "constraint_acc")  # summary: peak_<curve> and peak_<curve>_step
+
+
+def _held(values: np.ndarray, theta: float, start: int = 0, below: bool = False) -> int | None:
+    """First index i >= start on the asked side of theta whose next index is too (the last
+    index needs no successor); None if there is none."""
+    hit = values < theta if below else values >= theta
+    for i in range(start, len(values)):
+        if hit[i] and (i == len(values) - 1 or hit[i + 1]):
+            return i
+    return None
+
+
+def _interpolate(steps: np.ndarray, values: np.ndarray, i: int, theta: float) -> float:
+    """Where the segment from evaluation i-1 to i meets theta, linear in log(step)."""
+    s0, s1 = math.log(steps[i - 1]), math.log(steps[i])
+    v0, v1 = values[i - 1], values[i]
+    frac = 1.0 if v1 == v0 else float(np.clip((theta - v0) / (v1 - v0), 0.0, 1.0))
+    return float(math.exp(s0 + frac * (s1 - s0)))
 
 
 def crossing(steps: np.ndarray, values: np.ndarray, theta: float) -> tuple[float | None, bool]:
     """(clock, left_censored) for the first held crossing of `theta`; (None, False) if none."""
     steps = np.asarray(steps, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
-    above = values >= theta
-    for i in range(len(values)):
-        if above[i] and (i == len(values) - 1 or above[i + 1]):
-            if i == 0:
-                return float(steps[0]), True
-            s0, s1 = math.log(steps[i - 1]), math.log(steps[i])
-            v0, v1 = values[i - 1], values[i]
-            frac = 1.0 if v1 == v0 else float(np.clip((theta - v0) / (v1 - v0), 0.0, 1.0))
-            return float(math.exp(s0 + frac * (s1 - s0))), False
-    return None, False
+    i = _held(values, theta)
+    if i is None:
+        return None, False
+    if i == 0:
+        return float(steps[0]), True
+    return _interpolate(steps, values, i, theta), False
 
 
-def _clock(df: pd.DataFrame, column: str, theta: float, offset: np.ndarray | float = 0.0) -> dict:
+def loss(steps: np.ndarray, values: np.ndarray, theta: float) -> float | None:
+    """The first held crossing back below `theta` after the held crossing above it, or None
+    (never above, or above to the last evaluation)."""
+    steps = np.asarray(steps, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    up = _held(values, theta)
+    if up is None:
+        return None
+    # The first held evaluation below after `up` has an evaluation at or above theta just
+    # before it (otherwise that one would have been the first), so the segment meets theta.
+    down = _held(values, theta, up + 1, below=True)
+    return None if down is None else _interpolate(steps, values, down, theta)
+
+
+def group_band(df: pd.DataFrame, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson band of constraint_acc with n = M samples per evaluation (conservative: see the
+    module docstring)."""
+    acc = df["constraint_acc"].to_numpy(dtype=np.float64)
+    M = df["samples"].to_numpy()
+    lo, hi = np.empty_like(acc), np.empty_like(acc)
+    for k, (a, m) in enumerate(zip(acc, M)):
+        lo[k], hi[k] = (float(b) for b in wilson_interval(a * int(m), int(m), level))
+    return lo, hi
+
+
+def band(df: pd.DataFrame, column: str, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) Wilson limits of a curve: the metrics' own columns, or the group band."""
+    if f"{column}_lo" in df:
+        return df[f"{column}_lo"].to_numpy(), df[f"{column}_hi"].to_numpy()
+    if column == "constraint_acc":
+        return group_band(df, level)
+    raise KeyError(f"no interval for {column}")
+
+
+def _clock(df: pd.DataFrame, column: str, theta: float, level: float, offset: np.ndarray | float = 0.0) -> dict:
     steps = df["step"].to_numpy()
-    tau, left = crossing(steps, df[column].to_numpy() - offset, theta)
-    early, _ = crossing(steps, df[f"{column}_hi"].to_numpy() - offset, theta)
-    late, _ = crossing(steps, df[f"{column}_lo"].to_numpy() - offset, theta)
-    return {"tau": tau, "censored": tau is None, "left_censored": left, "ci": [early, late]}
+    values = df[column].to_numpy() - offset
+    lo, hi = (b - offset for b in band(df, column, level))
+    tau, left = crossing(steps, values, theta)
+    early, _ = crossing(steps, hi, theta)
+    late, _ = crossing(steps, lo, theta)
+    # Lost early when the lower limit drops back (or never rose: the loss may be immediate),
+    # late when the upper limit does.
+    lost_early = loss(steps, lo, theta) if _held(lo, theta) is not None else tau
+    lost_ci = [None, None] if tau is None else [lost_early, loss(steps, hi, theta)]
+    lost = {"tau": loss(steps, values, theta), "ci": lost_ci}
+    return {"tau": tau, "censored": tau is None, "left_censored": left, "ci": [early, late], "lost": lost}
 
 
 def compute_clocks(df: pd.DataFrame, cfg: ClockConfig, batch: int, N: int) -> dict:
@@ -55,39 +178,55 @@ def compute_clocks(df: pd.DataFrame, cfg: ClockConfig, batch: int, N: int) -> di
     df = df.sort_values("step").reset_index(drop=True)
     max_step = int(df["step"].max())
     chance = df["mem_chance"].to_numpy()
-    rule = _clock(df, "valid", cfg.theta_rule)
-    mem = _clock(df, "mem", cfg.theta_mem, chance)
-    mem_high = _clock(df, "mem", cfg.theta_mem_high, chance)
+    mem = _clock(df, "mem", cfg.theta_mem, cfg.ci_level, chance)
+    mem_high = _clock(df, "mem", cfg.theta_mem_high, cfg.ci_level, chance)
 
     def epochs(step: float | None) -> float | None:
         return None if step is None else step * batch / N
 
-    out = {
-        "max_step": max_step,
-        "tau_rule": rule["tau"],
-        "tau_rule_censored": rule["censored"],
-        "tau_rule_left_censored": rule["left_censored"],
-        "tau_rule_ci": rule["ci"],
-        "tau_rule_epochs": epochs(rule["tau"]),
-        "tau_mem": mem["tau"],
-        "tau_mem_censored": mem["censored"],
-        "tau_mem_left_censored": mem["left_censored"],
-        "tau_mem_ci": mem["ci"],
-        "tau_mem_epochs": epochs(mem["tau"]),
-        "tau_mem_high": mem_high["tau"],
-        "tau_mem_high_censored": mem_high["censored"],
-        "tau_mem_high_epochs": epochs(mem_high["tau"]),
-        "thresholds": {
-            "theta_rule": cfg.theta_rule,
-            "theta_mem": cfg.theta_mem,
-            "theta_mem_high": cfg.theta_mem_high,
-            "ci_level": cfg.ci_level,
-        },
-    }
-    out.update(window(rule["tau"], mem["tau"], max_step))
-    peak = int(df["novel_valid"].to_numpy().argmax())
-    out["peak_novel_valid_step"] = int(df["step"].iloc[peak])
-    out["peak_novel_valid"] = float(df["novel_valid"].iloc[peak])
+    out: dict[str, Any] = {"max_step": max_step}
+    rules = {}
+    for rc in RULE_CLOCKS:
+        c = rules[rc.tau] = _clock(df, rc.curve, getattr(cfg, rc.theta), cfg.ci_level)
+        t = rc.tau
+        out.update(
+            {
+                t: c["tau"],
+                f"{t}_censored": c["censored"],
+                f"{t}_left_censored": c["left_censored"],
+                f"{t}_ci": c["ci"],
+                f"{t}_epochs": epochs(c["tau"]),
+                f"{t}_lost": c["lost"]["tau"],
+                f"{t}_lost_ci": c["lost"]["ci"],
+                f"{t}_lost_epochs": epochs(c["lost"]["tau"]),
+            }
+        )
+    out.update(
+        {
+            "tau_mem": mem["tau"],
+            "tau_mem_censored": mem["censored"],
+            "tau_mem_left_censored": mem["left_censored"],
+            "tau_mem_ci": mem["ci"],
+            "tau_mem_epochs": epochs(mem["tau"]),
+            "tau_mem_high": mem_high["tau"],
+            "tau_mem_high_censored": mem_high["censored"],
+            "tau_mem_high_epochs": epochs(mem_high["tau"]),
+            "thresholds": {
+                "theta_rule": cfg.theta_rule,
+                "theta_rule_low": cfg.theta_rule_low,
+                "theta_group": cfg.theta_group,
+                "theta_mem": cfg.theta_mem,
+                "theta_mem_high": cfg.theta_mem_high,
+                "ci_level": cfg.ci_level,
+            },
+        }
+    )
+    for rc in RULE_CLOCKS:
+        out.update({rc.key(k): v for k, v in window(rules[rc.tau]["tau"], mem["tau"], max_step).items()})
+    for col in ("novel_valid", *PEAK_CURVES):
+        peak = int(df[col].to_numpy().argmax())  # the first one on ties
+        out[f"peak_{col}_step"] = int(df["step"].iloc[peak])
+        out[f"peak_{col}"] = float(df[col].iloc[peak])
     return out
 
 
@@ -113,3 +252,13 @@ def window(tau_rule: float | None, tau_mem: float | None, max_step: int) -> dict
 def format_clock(tau: float | None, max_step: int) -> str:
     """A clock as text: a number, or '> max step' when right-censored."""
     return f"> {max_step}" if tau is None else f"{tau:,.0f}"
+
+
+def window_text(summary: dict, rc: RuleClock = PRIMARY) -> str:
+    """A rule clock's window as text: 'vanished', '>= 1.20 decades', '0.85 decades' or 'undefined'."""
+    if summary.get(rc.key("window_vanished")):
+        return "vanished"
+    w = summary.get(rc.key("window_log10"))
+    if w is None:
+        return "undefined"
+    return f"{'>= ' if summary.get(rc.key('window_log10_is_lower_bound')) else ''}{w:.2f} decades"

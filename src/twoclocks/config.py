@@ -66,6 +66,8 @@ class ClockConfig:
     theta_rule: float = 0.9  # tau_rule: first step where valid >= theta_rule
     theta_mem: float = 0.1  # tau_mem: first step where mem - mem_chance >= theta_mem
     theta_mem_high: float = 0.5  # also reported: tau_mem at this higher threshold
+    theta_rule_low: float = 0.5  # tau_rule_low: first step where valid >= this (most samples valid)
+    theta_group: float = 0.95  # tau_group: first step where constraint_acc >= this (docs/protocol.md, section 4)
     ci_level: float = 0.95  # binomial (Wilson) confidence level
 
 

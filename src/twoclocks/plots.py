@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from twoclocks.clocks import RULE_CLOCKS, band, window_text  # noqa: E402
 from twoclocks.io import atomic_path  # noqa: E402
 
 CURVES = (
@@ -18,6 +19,14 @@ CURVES = (
     ("mem", "mem (copies)", "tab:red"),
     ("novel_valid", "novel & valid", "tab:green"),
 )
+GROUP_CURVE = ("constraint_acc", "constraint_acc (per group)", "tab:purple")
+# Rule clock -> (colour, line style, marker): told apart by style as well as colour.
+RULE_STYLES = {
+    "tau_rule": ("tab:blue", "--", "^"),
+    "tau_rule_low": ("tab:cyan", ":", "s"),
+    "tau_group": ("tab:purple", "-.", "D"),
+}
+WINDOW_ROWS = (-0.05, -0.10, -0.15)  # y of each rule clock's window bar, below the curves
 
 
 def plot_clocks(df: pd.DataFrame, summary: dict, path: str | Path, title: str = "") -> None:
@@ -26,39 +35,71 @@ def plot_clocks(df: pd.DataFrame, summary: dict, path: str | Path, title: str = 
 
 
 def save_figure(fig: Figure, path: str | Path) -> None:
-    """Write `fig` atomically and release it."""
+    """Write `fig` atomically (its legends outside the axes included) and release it."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png")
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", bbox_inches="tight")
     plt.close(fig)
 
 
 def clocks_figure(df: pd.DataFrame, summary: dict, title: str = "") -> Figure:
-    """valid / mem / novel_valid vs log step with CIs, tau markers and the shaded window."""
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    """valid / mem / novel_valid / constraint_acc vs log step with CIs; each rule clock marked
+    where its curve crosses its threshold (and, x, where it is lost again); tau_mem; the
+    tau_rule window shaded and every rule clock's window as a bar under the curves."""
+    fig, ax = plt.subplots(figsize=(8.6, 4.6), dpi=120)
     steps = df["step"].to_numpy()
-    for col, label, color in CURVES:
+    curves = list(CURVES) + ([GROUP_CURVE] if {"constraint_acc", "samples"} <= set(df) else [])
+    level = summary.get("thresholds", {}).get("ci_level", 0.95)
+    for col, label, color in curves:
         ax.plot(steps, df[col], marker="o", ms=3, color=color, label=label)
-        if f"{col}_lo" in df:
-            ax.fill_between(steps, df[f"{col}_lo"], df[f"{col}_hi"], color=color, alpha=0.15, lw=0)
+        if f"{col}_lo" in df or col == "constraint_acc":
+            lo, hi = band(df, col, level)
+            ax.fill_between(steps, lo, hi, color=color, alpha=0.15, lw=0)
     if "mem_chance" in df:
         ax.plot(steps, df["mem_chance"], ls=":", color="tab:red", lw=1, label="mem chance")
-    tr, tm = summary.get("tau_rule"), summary.get("tau_mem")
-    if tr is not None:
-        ax.axvline(tr, color="tab:blue", ls="--", lw=1)
-        ax.text(tr, 1.02, r"$\tau_{rule}$", color="tab:blue", ha="center", transform=ax.get_xaxis_transform())
+    th = summary.get("thresholds", {})
+    rules = [rc for rc in RULE_CLOCKS if rc.tau in summary]
+    for rc, y in zip(rules, WINDOW_ROWS):
+        color, ls, marker = RULE_STYLES[rc.tau]
+        tau, theta = summary[rc.tau], th.get(rc.theta)
+        name = rc.label(th)
+        if tau is not None:
+            ax.axvline(tau, color=color, ls=ls, lw=1)
+            ax.plot([tau], [theta], marker=marker, color=color, mec="black", ms=7, ls="none", label=f"{name}")
+        else:
+            ax.plot([], [], marker=marker, color=color, mec="black", ls="none", label=f"{name}: not reached")
+        lost = summary.get(f"{rc.tau}_lost")
+        if lost is not None:
+            ax.plot([lost], [theta], marker="x", color=color, mew=2, ms=8, ls="none", label=f"{rc.tau} lost")
+        _window_bar(ax, summary, rc, y, color, steps.max())
+    tm = summary.get("tau_mem")
     if tm is not None:
         ax.axvline(tm, color="tab:red", ls="--", lw=1)
         ax.text(tm, 1.02, r"$\tau_{mem}$", color="tab:red", ha="center", transform=ax.get_xaxis_transform())
+    tr = summary.get("tau_rule")
     if tr is not None and not summary.get("window_vanished"):
         right = tm if tm is not None else steps.max()
-        ax.axvspan(tr, right, color="gold", alpha=0.15, label="innovation window")
+        ax.axvspan(tr, right, color="gold", alpha=0.15, label="innovation window (tau_rule)")
     ax.set_xscale("log")
-    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylim(WINDOW_ROWS[len(rules) - 1] - 0.04 if rules else -0.02, 1.02)
     ax.set_xlabel("training step")
     ax.set_ylabel("fraction of samples")
     ax.set_title(title, fontsize=9, pad=16)
-    ax.legend(loc="center left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
     return fig
+
+
+def _window_bar(ax, summary: dict, rc, y: float, color: str, max_step: float) -> None:
+    """A horizontal bar from the rule clock to tau_mem (to the last step when tau_mem is not
+    reached), or the word 'vanished', so that windows of different rule clocks can be compared."""
+    tau, tm = summary.get(rc.tau), summary.get("tau_mem")
+    text = window_text(summary, rc)
+    short = rc.key("window")
+    if tau is None or summary.get(rc.key("window_vanished")):
+        x = tm if tm is not None else max_step
+        ax.text(x, y, f"{short}: {text}", color=color, fontsize=7, va="center", ha="right")
+        return
+    right = tm if tm is not None else max_step
+    ax.plot([tau, right], [y, y], color=color, lw=4, solid_capstyle="butt", alpha=0.7)
+    ax.text(right, y, f" {short}: {text}", color=color, fontsize=7, va="center", ha="left")

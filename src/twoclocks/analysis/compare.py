@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from twoclocks.clocks import format_clock
+from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, format_clock
+from twoclocks.config import ClockConfig
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import atomic_path
+from twoclocks.plots import RULE_STYLES
 from twoclocks.tasks import TASKS
 from twoclocks.training.rundir import RunDir
 
@@ -65,18 +67,20 @@ def _offset(tau: float | None, ref: float | None, max_step: int, ref_max: int) -
     return "n/a", "n/a"
 
 
-def _window(s: dict) -> str:
-    if s.get("window_vanished"):
+def _window(s: dict, rc: RuleClock = PRIMARY) -> str:
+    if s.get(rc.key("window_vanished")):
         return "vanished"
-    w = s.get("window_log10")
+    w = s.get(rc.key("window_log10"))
     if w is None:
         return "n/a"
-    return f"{'>= ' if s.get('window_log10_is_lower_bound') else ''}{w:.2f}"
+    return f"{'>= ' if s.get(rc.key('window_log10_is_lower_bound')) else ''}{w:.2f}"
 
 
 def compare_table(runs: list[Run]) -> pd.DataFrame:
-    """One row per run: clocks (censored as '> max step'), window, offsets from the first run."""
+    """One row per run: clocks (censored as '> max step'), window, offsets from the first run;
+    then the same for the other rule clocks (tau_rule_low, tau_group) when a run has them."""
     ref = runs[0].summary
+    others = [rc for rc in RULE_CLOCKS[1:] if any(rc.tau in r.summary for r in runs)]
     rows = []
     for run in runs:
         s = run.summary
@@ -91,6 +95,15 @@ def compare_table(runs: list[Run]) -> pd.DataFrame:
         for clock in ("tau_rule", "tau_mem"):
             ratio, dec = _offset(s[clock], ref[clock], m, int(ref["max_step"]))
             short = clock.removeprefix("tau_")
+            row[f"{short}_vs_first"], row[f"{short}_dec"] = ratio, dec
+        for rc in others:  # runs made before the group-level clocks show n/a
+            row[rc.tau] = format_clock(s[rc.tau], m) if rc.tau in s else "n/a"
+            row[rc.key("window_log10")] = _window(s, rc) if rc.tau in s else "n/a"
+            short = rc.tau.removeprefix("tau_")
+            if rc.tau in s and rc.tau in ref:
+                ratio, dec = _offset(s[rc.tau], ref[rc.tau], m, int(ref["max_step"]))
+            else:
+                ratio, dec = "n/a", "n/a"
             row[f"{short}_vs_first"], row[f"{short}_dec"] = ratio, dec
         row["wall_s"] = None if s.get("wall_seconds") is None else round(float(s["wall_seconds"]))
         rows.append(row)
@@ -116,10 +129,11 @@ def plot_compare(runs: list[Run], path: str | Path, x: str = "step") -> None:
             ax.plot(xs, df[col], ls=ls, color=color, lw=1.4)
         th = s.get("thresholds", {})
         chance = float(s.get("mem_chance", 0.0))
-        if s.get("tau_rule") is not None:  # markers where each curve crosses its threshold
-            ax.plot(
-                s["tau_rule"] * scale, th.get("theta_rule", 0.9), marker="^", ms=9, color=color, mec="black", ls="none"
-            )
+        for rc in RULE_CLOCKS:  # markers where each curve crosses its threshold
+            if s.get(rc.tau) is not None:
+                theta = th.get(rc.theta, getattr(ClockConfig(), rc.theta))
+                marker = RULE_STYLES[rc.tau][2]
+                ax.plot(s[rc.tau] * scale, theta, marker=marker, ms=8, color=color, mec="black", ls="none")
         if s.get("tau_mem") is not None:
             ax.plot(
                 s["tau_mem"] * scale,
@@ -133,7 +147,10 @@ def plot_compare(runs: list[Run], path: str | Path, x: str = "step") -> None:
     run_handles = [Line2D([], [], color=colors[i % len(colors)], lw=3, label=r.label) for i, r in enumerate(runs)]
     metric_handles = [Line2D([], [], color="gray", ls=ls, label=lab) for ls, lab in STYLES.values()]
     metric_handles += [
-        Line2D([], [], marker="^", color="gray", mec="black", ls="none", label=r"$\tau_{rule}$"),
+        *(
+            Line2D([], [], marker=RULE_STYLES[rc.tau][2], color="gray", mec="black", ls="none", label=rc.label())
+            for rc in RULE_CLOCKS
+        ),
         Line2D([], [], marker="v", color="gray", mec="black", ls="none", label=r"$\tau_{mem}$"),
     ]
     # Legends outside the axes, so they never hide a curve.

@@ -51,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if not args.no_run:
         run_sweep(spec, out, retry_failed=args.retry_failed, progress=not args.quiet)
-    claims = evaluate_claims(read_results(out))
+    claims = evaluate_claims(read_results(out), out)
     write_claims(claims, out, args.scale)
     index = build_report(out)
     print(claims_text(claims))

@@ -24,6 +24,11 @@ Decision rules for one fit (95% bootstrap CI of the slope over seeds):
     at G=3 against <= 220 at G=2 says "increases"), and no pair says the opposite.
 A claim tested by several fits (slices, or depth and width): not supported if any fit is;
 supported if all are; else inconclusive. No fit at all: inconclusive.
+
+Rule clocks: every claim is judged with the rules above at each rule clock -- tau_rule (valid
+>= 0.9), tau_rule_low (valid >= 0.5), tau_group (constraint_acc >= 0.95) -- with that clock's
+window. The claim's verdict is the one at tau_rule; by_clock has each clock's, and robust says
+whether they are all the same (twoclocks.sweeps.rule_clocks).
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from twoclocks.clocks import PRIMARY
 from twoclocks.errors import ConfigError
 from twoclocks.io import write_json, write_table
-from twoclocks.sweeps.fits import Fit, finished, fit_relation, knob_column
+from twoclocks.sweeps.fits import Fit, finished, fit_relation, knob_column, rule_clocks_in
+from twoclocks.sweeps.rule_clocks import clock_labels, clock_view, relabel, relabel_obj, with_rule_clocks
 from twoclocks.sweeps.spec import SweepSpec, load_spec
 
 SCALES = ("tiny", "cpu", "gpu")
@@ -53,6 +60,11 @@ class Claim:
     verdict: str
     reason: str
     fits: list[dict] = field(default_factory=list)
+    # The fields above are the verdict at tau_rule (the paper's clock). by_clock holds the
+    # verdict at every rule clock: {tau: {clock, verdict, evidence, reason}} (rule_clocks.py).
+    by_clock: dict[str, dict] = field(default_factory=dict)
+    robust: bool | None = None  # the same verdict at every rule clock (None: judged at one only)
+    across_clocks: str = ""  # that, or which verdict holds at which rule clock
 
 
 def scale_spec(scale: str) -> SweepSpec:
@@ -170,8 +182,56 @@ def _fits(df: pd.DataFrame, x: str | None, y: str) -> list[Fit]:
     return fit_relation(df, x, y) if x else []
 
 
-def evaluate_claims(results: pd.DataFrame) -> list[Claim]:
-    """The seven verdicts from a sweep's results table (see the module docstring for the rules)."""
+def evaluate_claims(results: pd.DataFrame, root: str | Path | None = None) -> list[Claim]:
+    """Every claim judged at every rule clock (tau_rule, tau_rule_low, tau_group).
+
+    Each claim is written against tau_rule's columns and judged on `clock_view(table, clock)`,
+    in which those columns hold the other clock's values, so a new claim is judged at every
+    rule clock as well. A table made before the group-level clocks existed gets them from the
+    run directories under `root` (the sweep directory). The returned claims carry the verdict
+    at tau_rule in their main fields and every rule clock's in `by_clock`.
+    """
+    table, note = with_rule_clocks(results, root)
+    labels = clock_labels(table)
+    # Matched by claim id, so a claim that some clock's table leaves out cannot shift the rest.
+    per_clock = {rc.tau: {c.id: c for c in claims_at(clock_view(table, rc))} for rc in rule_clocks_in(table)}
+    claims = list(per_clock[PRIMARY.tau].values())
+    for claim in claims:
+        for rc in rule_clocks_in(table):
+            c = per_clock[rc.tau].get(claim.id)
+            if c is None:
+                continue
+            claim.by_clock[rc.tau] = {
+                "clock": labels[rc.tau],
+                "verdict": c.verdict,
+                "evidence": relabel(c.evidence, rc),
+                "reason": relabel(c.reason, rc),
+                "fits": relabel_obj(c.fits, rc),
+            }
+        claim.robust, claim.across_clocks = across_clocks(claim.by_clock, note)
+    return claims
+
+
+def across_clocks(by_clock: dict[str, dict], note: str = "") -> tuple[bool | None, str]:
+    """(robust, text): whether a claim's verdict is the same at every rule clock, and if not,
+    which verdict holds at which clock."""
+    if len(by_clock) < 2:
+        return None, f"judged at tau_rule only ({note})" if note else "judged at tau_rule only"
+    verdicts: dict[str, list[str]] = {}
+    for tau, entry in by_clock.items():
+        verdicts.setdefault(entry["verdict"], []).append(tau)
+    if len(verdicts) == 1:
+        [verdict] = verdicts
+        # A claim that reads no rule clock (tau_mem vs N) has the same evidence at each (so has one
+        # whose every clock is censored alike).
+        same = len({e["evidence"] for e in by_clock.values()}) == 1
+        return True, f"{verdict} at every rule clock" + (" (the same evidence at each)" if same else "")
+    return False, "; ".join(f"{v} at {', '.join(taus)}" for v, taus in verdicts.items())
+
+
+def claims_at(results: pd.DataFrame) -> list[Claim]:
+    """The seven verdicts from a sweep's results table, at the rule clock in its tau_rule
+    columns (see the module docstring for the rules)."""
     df = finished(results)
     fams = set(df["model.family"]) if "model.family" in df else set()
     main = df[df["model.family"] == "dit"] if "dit" in fams else df
@@ -280,7 +340,11 @@ def claim_7(df: pd.DataFrame, fams: set[str]) -> Claim:
 
 # ----- output ---------------------------------------------------------------------------------------
 def write_claims(claims: list[Claim], out: Path, scale: str | None = None) -> None:
-    rows = [{k: v for k, v in asdict(c).items() if k != "fits"} for c in claims]
+    rows = []
+    for c in claims:
+        row = {k: v for k, v in asdict(c).items() if k not in ("fits", "by_clock")}
+        row.update({f"verdict_{tau}": e["verdict"] for tau, e in c.by_clock.items()})
+        rows.append(row)
     write_table(out / "claims.csv", pd.DataFrame(rows))
     write_json(out / "claims.json", {"scale": scale, "rules": __doc__, "claims": [asdict(c) for c in claims]})
 
@@ -293,4 +357,23 @@ def claims_text(claims: list[Claim]) -> str:
         lines.append(f"({c.id}) {c.claim:<{width - 4}}{c.verdict}")
         lines.append(f"      evidence: {c.evidence}")
         lines.append(f"      why: {c.reason}")
+        if len(c.by_clock) > 1:
+            at = " | ".join(f"{tau}: {e['verdict']}" for tau, e in c.by_clock.items())
+            lines.append(f"      at each rule clock: {at} -> {c.across_clocks}")
+    lines += ["", *robustness_note(claims)]
     return "\n".join(lines)
+
+
+def robustness_note(claims: list[Claim]) -> list[str]:
+    """The closing note: which verdicts survive the choice of rule clock and which do not."""
+    judged = [c for c in claims if len(c.by_clock) > 1]
+    if not judged:
+        return [f"Rule clocks: {claims[0].across_clocks}." if claims else "No claims."]
+    clocks = "; ".join(e["clock"] for e in judged[0].by_clock.values())
+    robust = [str(c.id) for c in judged if c.robust]
+    fragile = [f"{c.id} ({c.across_clocks})" for c in judged if not c.robust]
+    return [
+        f"Rule clocks: {clocks}.",
+        f"Robust to the rule clock (same verdict at each): {', '.join(robust) or 'none'}.",
+        f"Depend on the rule clock: {', '.join(fragile) or 'none'}.",
+    ]

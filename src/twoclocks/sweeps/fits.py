@@ -16,6 +16,10 @@ verdicts treat it as inconclusive: dropping those runs biases the slope (toward 
 late clocks go missing). Censored runs whose budget simply ended before the line's
 prediction (e.g. a short run at a large N) carry no such information and are only counted.
 
+Rule clocks. Every relation that involves tau_rule or its window is also fitted for the other
+rule clocks of twoclocks.clocks.RULE_CLOCKS (tau_rule_low, tau_group and their windows
+window_log10_low, window_log10_group), where the results table has their columns.
+
 CI. 95% percentile bootstrap over seeds: in every replicate, the runs at each x value are
 resampled with replacement (their count kept) and the slope is refitted. The generator is
 seeded, so the interval is reproducible. With one run per x value there is nothing to resample
@@ -30,6 +34,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from twoclocks.clocks import RULE_CLOCKS, RuleClock
 
 CONFIG_PREFIXES = ("task", "data.", "model.", "train.", "eval.", "clocks.")
 # Columns that never split a sweep into slices: seeds, and fields that set the measuring
@@ -49,14 +55,17 @@ NON_SLICING = {
     "eval.keep_checkpoints",
     "eval.keep_samples",
 }
-# y column -> (value column, right-censored flag, left-censored flag, fit log10(y)?)
-Y_COLUMNS = {
-    "tau_rule": ("tau_rule", "tau_rule_censored", "tau_rule_left_censored", True),
-    "tau_rule_epochs": ("tau_rule_epochs", "tau_rule_censored", "tau_rule_left_censored", True),
+# y column -> (value column, right-censored flag, left-censored flag, fit log10(y)?), for
+# tau_mem and every rule clock (its clock in steps and epochs, and its window).
+Y_COLUMNS: dict[str, tuple[str, str | None, str | None, bool]] = {
     "tau_mem": ("tau_mem", "tau_mem_censored", "tau_mem_left_censored", True),
     "tau_mem_epochs": ("tau_mem_epochs", "tau_mem_censored", "tau_mem_left_censored", True),
-    "window_log10": ("window_log10", None, None, False),
 }
+WINDOW_COLUMNS = {rc.key("window_log10"): rc for rc in RULE_CLOCKS}  # window column -> its rule clock
+for _rc in RULE_CLOCKS:
+    for _y in (_rc.tau, f"{_rc.tau}_epochs"):
+        Y_COLUMNS[_y] = (_y, f"{_rc.tau}_censored", f"{_rc.tau}_left_censored", True)
+    Y_COLUMNS[_rc.key("window_log10")] = (_rc.key("window_log10"), None, None, False)
 N_BOOT = 2000
 CI_LEVEL = 0.95
 
@@ -164,11 +173,12 @@ def y_values(df: pd.DataFrame, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
     NaN and `bound` holds what is known instead: the clock is later than the last step
     (right) or no later than the first evaluation (left), in y's units; NaN when unknown."""
     col, right, left, _ = Y_COLUMNS[y]
-    if y == "window_log10":
-        value = pd.to_numeric(df["window_log10"], errors="coerce").to_numpy(dtype=float)
-        vanished = df["window_vanished"].fillna(False).astype(bool).to_numpy()
+    if y in WINDOW_COLUMNS:
+        rc = WINDOW_COLUMNS[y]
+        value = pd.to_numeric(df[y], errors="coerce").to_numpy(dtype=float)
+        vanished = df[rc.key("window_vanished")].fillna(False).astype(bool).to_numpy()
         value = np.where(vanished, 0.0, value)  # an empty window is a known width: 0
-        lower = df["window_log10_is_lower_bound"].fillna(False).astype(bool).to_numpy()
+        lower = df[rc.key("window_log10_is_lower_bound")].fillna(False).astype(bool).to_numpy()
         rc = lower | np.isnan(value)
         lc = np.zeros(len(df), dtype=bool)
         bound = np.where(lower, value, np.nan)  # window >= this; neither clock: unknown
@@ -300,18 +310,22 @@ def knob_column(df: pd.DataFrame) -> str | None:
     return col if col in df else None
 
 
+def rule_clocks_in(df: pd.DataFrame) -> list[RuleClock]:
+    """The rule clocks a results table has columns for (tables made before the group-level
+    clocks have tau_rule only)."""
+    return [rc for rc in RULE_CLOCKS if rc.tau in df and rc.key("window_vanished") in df]
+
+
 def standard_fits(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> list[Fit]:
-    """The relations of the paper, for every x the sweep varies."""
+    """The relations of the paper, for every x the sweep varies and every rule clock."""
     knob = knob_column(df)
-    relations = [
-        ("data.N", "tau_mem"),
-        ("data.N", "tau_mem_epochs"),
-        ("data.N", "tau_rule"),
-        ("data.N", "window_log10"),
-    ]
+    rules = rule_clocks_in(df)
+    relations = [("data.N", "tau_mem"), ("data.N", "tau_mem_epochs")]
+    relations += [("data.N", rc.tau) for rc in rules] + [("data.N", rc.key("window_log10")) for rc in rules]
     if knob:
-        relations += [(knob, "tau_rule"), (knob, "tau_mem"), (knob, "window_log10")]
-    relations += [("model.depth", "tau_rule"), ("model.width", "tau_rule")]
+        relations += [(knob, rc.tau) for rc in rules] + [(knob, "tau_mem")]
+        relations += [(knob, rc.key("window_log10")) for rc in rules]
+    relations += [(x, rc.tau) for x in ("model.depth", "model.width") for rc in rules]
     return [f for x, y in relations for f in fit_relation(df, x, y, n_boot, seed)]
 
 

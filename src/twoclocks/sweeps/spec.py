@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from twoclocks.clocks import PEAK_CURVES, RULE_CLOCKS
 from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides, parse_value, read_yaml_mapping
 from twoclocks.data import check_training_set_size
 from twoclocks.errors import ConfigError, TwoClocksError
@@ -35,7 +36,10 @@ from twoclocks.training.experiment import build_task
 EXECUTORS = ("local", "ray")
 # Config fields that say how a point is executed, not what it computes: left out of its hash
 # so that the same point run by 1 or 8 workers (threads 0 or 1) is the same point.
-EXECUTION_FIELDS = {("train", "threads"): 0}
+EXECUTION_FIELDS = {("train", "threads"): 0, ("train", "tensorboard"): False}
+# Fields added after sweeps were first hashed: left out of a point's hash while at these
+# defaults, so that a sweep directory made before them keeps its points (and resumes them).
+LATER_FIELDS = {("clocks", "theta_rule_low"): 0.5, ("clocks", "theta_group"): 0.95, ("train", "stop_at"): "none"}
 # Columns of results.parquet that differ between two executions of the same points.
 TIMING_COLUMNS = ("train_seconds", "eval_seconds", "wall_seconds", "eval_share", "device")
 
@@ -186,7 +190,11 @@ def identity_dict(cfg: RunConfig) -> dict:
 
 
 def config_hash(cfg: RunConfig) -> str:
-    text = json.dumps(identity_dict(cfg), sort_keys=True, separators=(",", ":"), default=str)
+    d = identity_dict(cfg)
+    for (section, name), default in LATER_FIELDS.items():
+        if d[section].get(name) == default:
+            del d[section][name]
+    text = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -278,18 +286,34 @@ SUMMARY_COLUMNS = (
     "log2_population",
     "mem_chance",
     "device",
+    "stop_at",
+    "stopped_step",
+    "stop_reason",
 )
+# The rule clocks beyond tau_rule (RULE_CLOCKS), erosion and the peaks, after the columns above.
+RULE_CLOCK_COLUMNS = tuple(
+    dict.fromkeys(k for rc in RULE_CLOCKS for k in rc.scalar_keys() if k not in SUMMARY_COLUMNS)
+) + tuple(f"peak_{c}{e}" for c in PEAK_CURVES for e in ("_step", ""))
+INTERVAL_COLUMNS = ("tau_rule_ci", "tau_mem_ci") + tuple(
+    k for rc in RULE_CLOCKS for k in rc.interval_keys() if k != "tau_rule_ci"
+)
+
+
+def summary_columns(s: dict) -> dict[str, Any]:
+    """The results.parquet columns that come from a run's summary (clocks, windows, timings):
+    SUMMARY_COLUMNS, every interval as a `_lo`/`_hi` pair, then RULE_CLOCK_COLUMNS."""
+    row: dict[str, Any] = {key: s.get(key) for key in SUMMARY_COLUMNS}
+    for key in INTERVAL_COLUMNS:
+        lo, hi = s.get(key) or [None, None]
+        row[f"{key}_lo"], row[f"{key}_hi"] = lo, hi
+    row.update({key: s.get(key) for key in RULE_CLOCK_COLUMNS})
+    return row
 
 
 def result_row(point: Point, summary: dict | None, status: str, error: str | None = None) -> dict:
     """One row of results.parquet: flattened config, clocks, status, hash and run_dir."""
     row: dict[str, Any] = dict(flatten(identity_dict(point.cfg)))
-    s = summary or {}
-    for key in SUMMARY_COLUMNS:
-        row[key] = s.get(key)
-    for clock in ("tau_rule", "tau_mem"):
-        lo, hi = s.get(f"{clock}_ci") or [None, None]
-        row[f"{clock}_ci_lo"], row[f"{clock}_ci_hi"] = lo, hi
+    row.update(summary_columns(summary or {}))
     cfg = point.cfg
     row["epochs"] = cfg.train.steps * cfg.train.batch / cfg.data.N
     row.update({"status": status, "error": error, "point": point.hash, "name": point.name, "run_dir": point.rel_dir})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from twoclocks.clocks import format_clock
-from twoclocks.config import RunConfig
+from twoclocks.clocks import PEAK_CURVES, RULE_CLOCKS, format_clock, window_text
+from twoclocks.config import ClockConfig, RunConfig
 from twoclocks.tasks import TASKS
 from twoclocks.training.experiment import Experiment, build_experiment
 from twoclocks.training.rundir import RunDir
@@ -57,24 +57,54 @@ def continue_run(run_dir: RunDir, progress: bool = True) -> dict:
 
 
 def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
-    """The human-readable end-of-run summary."""
+    """The human-readable end-of-run summary: the three rule clocks (with erosion), tau_mem,
+    each rule clock's window, the peaks."""
     m = summary["max_step"]
+    th = summary.get("thresholds", {})
+    # Summaries written before the group-level clocks have tau_rule only.
+    rules = [rc for rc in RULE_CLOCKS if rc.tau in summary]
+    width = max(len(rc.tau) for rc in rules)
+
+    stopped = summary.get("stopped_step") is not None
+
+    def clock(key: str) -> str:
+        tau = summary[key]
+        if tau is None and stopped:  # the run ended early by train.stop_at
+            return f"{key:<{width}} = not reached by step {m:,} (stopped)"
+        epochs = "" if tau is None else f" ({summary[f'{key}_epochs']:.1f} epochs)"
+        return f"{key:<{width}} = {format_clock(tau, m)} steps{epochs}"
+
     lines = [
         f"task {summary['task']}  model {summary['model_family']} ({summary['num_params']:,} params)  "
-        f"N={summary['N']}  seed={summary['seed']}  mem_chance={summary['mem_chance']:.2e}",
-        f"tau_rule = {format_clock(summary['tau_rule'], m)} steps"
-        + ("" if summary["tau_rule"] is None else f" ({summary['tau_rule_epochs']:.1f} epochs)"),
-        f"tau_mem  = {format_clock(summary['tau_mem'], m)} steps"
-        + ("" if summary["tau_mem"] is None else f" ({summary['tau_mem_epochs']:.1f} epochs)"),
+        f"N={summary['N']}  seed={summary['seed']}  mem_chance={summary['mem_chance']:.2e}"
     ]
-    if summary.get("window_vanished"):
-        lines.append("window   = vanished (copying starts no later than the rule is learned)")
-    elif summary.get("window_log10") is not None:
-        bound = ">= " if summary.get("window_log10_is_lower_bound") else ""
-        lines.append(f"window   = {bound}{summary['window_log10']:.2f} decades")
-    else:
-        lines.append("window   = undefined (neither clock reached)")
-    lines.append(f"peak novel_valid = {summary['peak_novel_valid']:.3f} at step {summary['peak_novel_valid_step']}")
+    for rc in rules:
+        text = f"{clock(rc.tau):<44}{rc.curve} >= {th.get(rc.theta, getattr(ClockConfig(), rc.theta)):g}"
+        lost = summary.get(f"{rc.tau}_lost")
+        if lost is not None:
+            mem = summary.get("tau_mem")
+            when = "tau_mem not reached" if mem is None else ("before" if lost < mem else "after") + " tau_mem"
+            text += f"; lost at {lost:,.0f} ({rc.curve} below it again, {when})"
+        lines.append(text)
+    lines.append(clock("tau_mem"))
+    for rc in rules:
+        name = rc.key("window")
+        text = window_text(summary, rc)
+        if text == "vanished" and summary.get(rc.tau) is None:
+            text += f" (copying began and {rc.tau} was never reached)"
+        elif text == "vanished":
+            text += f" (copying starts no later than {rc.tau})"
+        elif text == "undefined":
+            text += f" (neither {rc.tau} nor tau_mem reached)"
+        lines.append(f"{name:<{width}} = {text}")
+    peaks = [
+        f"peak {c} = {summary[f'peak_{c}']:.3f} at step {summary[f'peak_{c}_step']:,}"
+        for c in (*PEAK_CURVES, "novel_valid")
+        if f"peak_{c}" in summary
+    ]
+    lines.append("; ".join(peaks))
+    if stopped:
+        lines.append(f"stopped at step {m:,} of {summary['steps']:,}: {summary['stop_reason']}")
     lines.append(
         f"wall {summary['wall_seconds']:.0f}s (train {summary['train_seconds']:.0f}s, "
         f"eval {summary['eval_seconds']:.0f}s = {100 * summary['eval_share']:.0f}%)"

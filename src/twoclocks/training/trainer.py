@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from twoclocks.clocks import compute_clocks, format_clock
+from twoclocks.clocks import RULE_CLOCKS, compute_clocks, format_clock
 from twoclocks.config import RunConfig, TrainConfig
 from twoclocks.errors import CheckpointError, TrainingDiverged
 from twoclocks.evaluate import save_outcomes, score
@@ -312,10 +312,9 @@ class Trainer:
             "config": cfg.to_dict(),
         }
         self.run_dir.write_summary(summary)
-        title = (
-            f"{cfg.model.family} on {task.describe()}, N={cfg.data.N}, seed={cfg.seed}\n"
-            f"tau_rule={format_clock(summary['tau_rule'], summary['max_step'])}  "
-            f"tau_mem={format_clock(summary['tau_mem'], summary['max_step'])}"
+        title = f"{cfg.model.family} on {task.describe()}, N={cfg.data.N}, seed={cfg.seed}\n" + "  ".join(
+            f"{key}={format_clock(summary[key], summary['max_step'])}"
+            for key in (*(rc.tau for rc in RULE_CLOCKS), "tau_mem")
         )
         plot_clocks(df, summary, self.run_dir.clocks_plot, title)
         return summary

@@ -1,0 +1,52 @@
+"""The claims table of a sweep report: one row per claim, its verdict at each rule clock as a
+coloured cell, whether the verdict survives the choice of rule clock, the evidence and the reason
+(at tau_rule; the evidence at the other clocks is in the cell's tooltip and in claims.json)."""
+
+from __future__ import annotations
+
+import html
+
+# verdict -> cell colour: green holds, red contradicted, grey undecided.
+COLOURS = {"supported": "#c8e6c9", "not supported": "#ffcdd2", "inconclusive": "#eeeeee"}
+
+
+def _cell(entry: dict | None) -> str:
+    if entry is None:
+        return "<td>not computed</td>"
+    verdict = entry["verdict"]
+    tip = html.escape(f"{entry.get('evidence', '')} -- {entry.get('reason', '')}", quote=True)
+    colour = COLOURS.get(verdict, "#ffffff")
+    return f'<td style="background:{colour}" title="{tip}">{html.escape(verdict)}</td>'
+
+
+def claims_html(claims: list[dict]) -> str:
+    """The table, from the `claims` list of claims.json (rows written before the rule clocks
+    existed have no `by_clock` and show their single verdict under tau_rule)."""
+    clocks: dict[str, str] = {}
+    for c in claims:
+        for tau, entry in (c.get("by_clock") or {}).items():
+            clocks.setdefault(tau, entry.get("clock", tau))
+    clocks = clocks or {"tau_rule": "tau_rule"}
+    head = "".join(f"<th>{html.escape(label)}</th>" for label in clocks.values())
+    rows = []
+    for c in claims:
+        by_clock = c.get("by_clock") or {"tau_rule": {"verdict": c["verdict"], "evidence": c["evidence"]}}
+        robust = c.get("robust")
+        mark = "" if robust is None else ("robust: " if robust else "depends on the clock: ")
+        rows.append(
+            "<tr>"
+            f"<td>{c['id']}</td><td>{html.escape(c['claim'])}</td>"
+            + "".join(_cell(by_clock.get(tau)) for tau in clocks)
+            + f"<td>{html.escape(mark + c.get('across_clocks', ''))}</td>"
+            f"<td>{html.escape(c['evidence'])}</td><td>{html.escape(c['reason'])}</td>"
+            "</tr>"
+        )
+    return (
+        "<table><thead><tr><th>id</th><th>claim</th>"
+        + head
+        + "<th>across rule clocks</th><th>evidence (tau_rule)</th><th>reason (tau_rule)</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+        + "<p>Verdict at each rule clock: green supported, red not supported, grey inconclusive; hover a "
+        "cell for the evidence at that clock. Decision rules and rule clocks: docs/sweeps.md, docs/protocol.md.</p>"
+    )

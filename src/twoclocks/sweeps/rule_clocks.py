@@ -1,0 +1,101 @@
+"""Judging the claims at every rule clock (tau_rule, tau_rule_low, tau_group).
+
+A claim is written against the columns of tau_rule (`tau_rule`, `tau_rule_censored`,
+`window_log10`, `window_vanished`, ...). `clock_view` returns the results table with those
+columns holding another rule clock's values, so that every claim, including one added later,
+is judged at each rule clock without knowing there are several; `relabel` then renames the
+columns in its text back to the clock it was judged at. `with_rule_clocks` fills the rule
+clocks' columns of a results table made before they existed from each run's metrics.parquet.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, compute_clocks
+from twoclocks.errors import TwoClocksError
+from twoclocks.sweeps.spec import SUMMARY_COLUMNS, summary_columns
+from twoclocks.training.rundir import RunDir
+
+
+def renames(rc: RuleClock) -> dict[str, str]:
+    """tau_rule's column -> the same column of `rc` (identity for tau_rule)."""
+    return dict(zip(PRIMARY.result_columns(), rc.result_columns()))
+
+
+def clock_view(df: pd.DataFrame, rc: RuleClock) -> pd.DataFrame:
+    """`df` with tau_rule's columns replaced by those of `rc` (the others kept as they are)."""
+    if rc == PRIMARY:
+        return df
+    pairs = renames(rc)
+    # tau_rule's own columns go even where rc lacks one, so that none is read as rc's.
+    view = df.drop(columns=[c for c in pairs if c in df])
+    return view.rename(columns={theirs: ours for ours, theirs in pairs.items() if theirs in df})
+
+
+def relabel(text: str, rc: RuleClock) -> str:
+    """Text written about tau_rule's columns, about `rc`'s instead (whole names only, so
+    tau_rule_censored is not read as tau_rule + _censored)."""
+    mapping = {k: v for k, v in renames(rc).items() if k != v}
+    if not mapping:
+        return text
+    pattern = re.compile(r"\b(" + "|".join(sorted(map(re.escape, mapping), key=len, reverse=True)) + r")\b")
+    return pattern.sub(lambda m: mapping[m.group(1)], text)
+
+
+def relabel_obj(obj, rc: RuleClock):
+    """relabel applied to every string in a nested structure of dicts and lists (fit dicts)."""
+    if isinstance(obj, str):
+        return relabel(obj, rc)
+    if isinstance(obj, dict):
+        return {k: relabel_obj(v, rc) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(relabel_obj(v, rc) for v in obj)
+    return obj
+
+
+def clock_labels(df: pd.DataFrame) -> dict[str, str]:
+    """tau -> 'tau_group (constraint_acc >= 0.95)', with the sweep's threshold when all its
+    runs share one (else the default, marked 'varies')."""
+    labels = {}
+    for rc in RULE_CLOCKS:
+        col = f"clocks.{rc.theta}"
+        values = df[col].dropna().unique() if col in df else []
+        labels[rc.tau] = rc.label({rc.theta: float(values[0])} if len(values) == 1 else None)
+        if len(values) > 1:
+            labels[rc.tau] += " (threshold varies between runs)"
+    return labels
+
+
+def with_rule_clocks(results: pd.DataFrame, root: str | Path | None) -> tuple[pd.DataFrame, str]:
+    """`results` with every rule clock's columns, and a note ('' when nothing was missing).
+
+    A table written before the group-level clocks lacks them; they are then recomputed from
+    each finished run's metrics.parquet and config.json under `root` (compute_clocks, the
+    same function a run uses). Columns already present are kept. Without `root`, or when a
+    run directory cannot be read, the table is returned as it is and the note says why.
+    """
+    missing = [c for c in summary_columns({}) if c not in results and c not in SUMMARY_COLUMNS]
+    if not missing:
+        return results, ""
+    if root is None:
+        return results, "the results table has tau_rule only (no sweep directory to recompute the others from)"
+    done = results["status"] == "finished" if "status" in results else pd.Series(True, index=results.index)
+    filled = {c: [None] * len(results) for c in missing}
+    try:
+        for pos, (ok, rel) in enumerate(zip(done, results["run_dir"])):
+            if not ok:
+                continue
+            rd = RunDir(Path(root) / rel)
+            cfg = rd.load_config()
+            clocks = compute_clocks(rd.load_metrics(), cfg.clocks, cfg.train.batch, cfg.data.N)
+            row = summary_columns(clocks)
+            for c in missing:
+                filled[c][pos] = row[c]
+    except (TwoClocksError, OSError, KeyError, ValueError) as exc:
+        return results, f"the other rule clocks could not be recomputed from the run directories: {exc}"
+    out = results.assign(**filled)
+    return out, f"recomputed {', '.join(rc.tau for rc in RULE_CLOCKS[1:])} from the runs' metrics.parquet"
