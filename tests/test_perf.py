@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-import twoclocks.data as data
+import twoclocks.data
+import twoclocks.encoding as hashing
 from conftest import TINY, run_cli
 from twoclocks.config import build_config
 from twoclocks.data import TrainingIndex
@@ -188,8 +189,8 @@ def test_match_is_exact_under_hash_collisions(K, shape, monkeypatch):
     """A hash with 4 values: nearly every lookup collides, and only comparing cells decides.
     (Items of several packed words; single-word items rely on the real mixer being a bijection,
     tested below.)"""
-    real = data.mix_words
-    monkeypatch.setattr(data, "mix_words", lambda cols: (real(cols) & np.uint64(3)) << np.uint64(62))
+    real = hashing.mix_words
+    monkeypatch.setattr(twoclocks.data, "mix_words", lambda cols: (real(cols) & np.uint64(3)) << np.uint64(62))
     rng = np.random.default_rng(0)
     train, queries = random_case(rng, K, shape, n=300)
     assert np.array_equal(TrainingIndex(train, K).match(queries), naive_match(train, queries))
@@ -198,10 +199,10 @@ def test_match_is_exact_under_hash_collisions(K, shape, monkeypatch):
 def test_single_word_hash_is_a_bijection():
     """Why one-word items need no cell comparison: the mixer is invertible on one word."""
     words = np.random.default_rng(0).integers(0, 2**64 - 1, 10_000, dtype=np.uint64, endpoint=True)
-    h = data.mix_words(words[None, :])
+    h = hashing.mix_words(words[None, :])
     with np.errstate(over="ignore"):
         x = h ^ (h >> np.uint64(29)) ^ (h >> np.uint64(58))  # undo h ^= h >> 29
-        inverse = np.uint64(pow(int(data._HASH_MULT), -1, 2**64))
+        inverse = np.uint64(pow(int(hashing._HASH_MULT), -1, 2**64))
         x = x * inverse  # undo the multiply
     assert np.array_equal(x ^ np.uint64(0xCBF29CE484222325), words)
 
@@ -213,9 +214,9 @@ def test_hash_cells_is_unchanged():
     flat = np.concatenate([cells.reshape(2, -1), np.zeros((2, 4), np.uint8)], axis=1).view(np.uint64)
     with np.errstate(over="ignore"):
         for k in range(flat.shape[1]):
-            h = (h ^ flat[:, k]) * data._HASH_MULT
+            h = (h ^ flat[:, k]) * hashing._HASH_MULT
             h ^= h >> np.uint64(29)
-    assert np.array_equal(data.hash_cells(cells), h)
+    assert np.array_equal(hashing.hash_cells(cells), h)
 
 
 def test_group_with_no_aligned_weight(monkeypatch):

@@ -310,3 +310,13 @@ def test_failures_are_recorded_and_retried_only_on_request(tmp_path):
     assert run_sweep(s, out, retry_failed=True, progress=False).executed == 1
     r = run_cli("sweep", "--out", str(out), "--quiet")  # continue the recorded sweep
     assert r.returncode == 1 and "1 failed" in r.stdout and "--retry-failed" in r.stdout
+
+
+def test_fields_added_later_keep_earlier_sweeps_hashes():
+    # The hash this config had before clocks.theta_rule_low, clocks.theta_group, train.stop_at
+    # and train.tensorboard existed: a sweep directory made then still finds its points.
+    from twoclocks.config import build_config
+    from twoclocks.sweeps.spec import config_hash
+
+    assert config_hash(build_config(["task.G=3", "data.N=64"])).startswith("0f4925b9bc2172a6")
+    assert not config_hash(build_config(["task.G=3", "data.N=64", "train.stop_at=mem"])).startswith("0f4925b9")

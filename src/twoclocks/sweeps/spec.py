@@ -39,7 +39,12 @@ EXECUTORS = ("local", "ray")
 EXECUTION_FIELDS = {("train", "threads"): 0, ("train", "tensorboard"): False}
 # Fields added after sweeps were first hashed: left out of a point's hash while at these
 # defaults, so that a sweep directory made before them keeps its points (and resumes them).
-LATER_FIELDS = {("clocks", "theta_rule_low"): 0.5, ("clocks", "theta_group"): 0.95, ("train", "stop_at"): "none"}
+LATER_FIELDS = {
+    ("clocks", "theta_rule_low"): 0.5,
+    ("clocks", "theta_group"): 0.95,
+    ("train", "stop_at"): "none",
+    ("train", "tensorboard"): False,
+}
 # Columns of results.parquet that differ between two executions of the same points.
 TIMING_COLUMNS = ("train_seconds", "eval_seconds", "wall_seconds", "eval_share", "device")
 
