@@ -139,7 +139,7 @@ def test_sweep_report_shows_every_rule_clock(sweep_dir, monkeypatch):
         "tau_group (constraint_acc &gt;= 0.95)",
     ):
         assert f"<th>{label}</th>" in claims
-    assert claims.count("<td style=\"background:") == 7 * 3
+    assert claims.count("<td style=\"background:") == 9 * 3
     assert "depends on the clock: inconclusive at tau_rule; supported at tau_rule_low, tau_group" in claims
     results = html[html.index("<h2>Results") :]
     assert "<th>window_log10_group</th>" in results and "<th>tau_group</th>" in results

@@ -69,7 +69,10 @@ def verdicts(df: pd.DataFrame) -> dict[int, str]:
 def test_paper_like_results_support_every_claim():
     # tau_rule = 20 G^2.5 passes tau_mem = 30 N at G=4, N=16: the window vanishes there.
     v = verdicts(results())
-    assert v == {i: SUPPORTED for i in range(1, 8)}, v
+    assert v == {**{i: SUPPORTED for i in range(1, 8)}, 8: INCONCLUSIVE, 9: INCONCLUSIVE}, v
+    claims = {c.id: c for c in evaluate_claims(results())}
+    assert "not a knob x depth grid" in claims[8].reason  # depth is varied at G=2 only
+    assert "no runs of several rules" in claims[9].reason
 
 
 def test_contrary_results_are_not_supported():
@@ -127,16 +130,16 @@ def test_reproduce_tiny_end_to_end(tmp_path, capsys):
     out = tmp_path / "tiny"
     assert cli_main(["reproduce", "--scale", "tiny", "--out", str(out), "--quiet"]) == 0
     text = capsys.readouterr().out
-    for i in range(1, 8):
+    for i in range(1, 10):
         assert f"({i}) " in text
     claims = json.loads((out / "claims.json").read_text())["claims"]
-    assert [c["id"] for c in claims] == list(range(1, 8))
+    assert [c["id"] for c in claims] == list(range(1, 10))
     assert all(c["verdict"] in (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE) for c in claims)
-    assert len(pd.read_csv(out / "claims.csv")) == 7
+    assert len(pd.read_csv(out / "claims.csv")) == 9
     assert len(pd.read_parquet(out / "results.parquet")) == len(expand(scale_spec("tiny")))
     assert "Claims of the paper" in (out / "report" / "index.html").read_text()
     # Each claim at each rule clock, and the closing note.
-    assert text.count("at each rule clock: tau_rule: ") == 7 and "Robust to the rule clock" in text
+    assert text.count("at each rule clock: tau_rule: ") == 9 and "Robust to the rule clock" in text
     assert all(list(c["by_clock"]) == [rc.tau for rc in RULE_CLOCKS] for c in claims)
     assert {f"verdict_{rc.tau}" for rc in RULE_CLOCKS} <= set(pd.read_csv(out / "claims.csv").columns)
     # A results table without the group-level columns gets the same values from the runs.
@@ -167,7 +170,7 @@ def test_each_claim_is_judged_at_every_rule_clock():
     assert claims[1].robust and claims[1].across_clocks == "supported at every rule clock"
     assert claims[4].across_clocks == "supported at every rule clock (the same evidence at each)"
     note = "\n".join(reproduce.robustness_note(list(claims.values())))
-    assert "Robust to the rule clock (same verdict at each): 1, 2, 3, 4, 5, 7." in note
+    assert "Robust to the rule clock (same verdict at each): 1, 2, 3, 4, 5, 7, 8, 9." in note
     assert "Depend on the rule clock: 6 (supported at tau_rule;" in note
     # A table with tau_rule only is judged at tau_rule alone, and says so.
     assert evaluate_claims(results())[0].across_clocks.startswith("judged at tau_rule only")

@@ -43,6 +43,7 @@ from twoclocks.clocks import PRIMARY
 from twoclocks.errors import ConfigError
 from twoclocks.io import write_json, write_table
 from twoclocks.sweeps.fits import Fit, finished, fit_relation, knob_column, rule_clocks_in
+from twoclocks.sweeps.learned_claims import basis, claim_8, claim_9
 from twoclocks.sweeps.rule_clocks import clock_labels, clock_view, relabel, relabel_obj, with_rule_clocks
 from twoclocks.sweeps.spec import SweepSpec, load_spec
 
@@ -64,6 +65,7 @@ class Claim:
     # verdict at every rule clock: {tau: {clock, verdict, evidence, reason}} (rule_clocks.py).
     by_clock: dict[str, dict] = field(default_factory=dict)
     robust: bool | None = None  # the same verdict at every rule clock (None: judged at one only)
+    basis: str = ""  # what the verdict rests on (learned_claims.basis): fits on learned rules, ...
     across_clocks: str = ""  # that, or which verdict holds at which rule clock
 
 
@@ -206,6 +208,7 @@ def evaluate_claims(results: pd.DataFrame, root: str | Path | None = None) -> li
                 "verdict": c.verdict,
                 "evidence": relabel(c.evidence, rc),
                 "reason": relabel(c.reason, rc),
+                "basis": c.basis,
                 "fits": relabel_obj(c.fits, rc),
             }
         claim.robust, claim.across_clocks = across_clocks(claim.by_clock, note)
@@ -234,14 +237,18 @@ def claims_at(results: pd.DataFrame) -> list[Claim]:
     columns (see the module docstring for the rules)."""
     df = finished(results)
     fams = set(df["model.family"]) if "model.family" in df else set()
-    main = df[df["model.family"] == "dit"] if "dit" in fams else df
+    dit = df[df["model.family"] == "dit"] if "dit" in fams else df
+    # Claims 1-6 and 8 compare levels of one rule: the sweep's most common task (claim 9 the rest).
+    primary = dit["task"].value_counts().idxmax() if "task" in dit and len(dit) else None
+    main = dit[dit["task"] == primary] if primary is not None else dit
     knob = knob_column(main) if len(main) else None
     kname = knob.split(".", 1)[1] if knob else "complexity"
     claims = []
 
     def add(i: int, text: str, tested: list[tuple[Fit, str, str]], missing: str) -> None:
         verdict, evidence, reason = combine(tested, missing)
-        claims.append(Claim(i, text, evidence, verdict, reason, [f.to_dict() for f, _, _ in tested]))
+        fits = [f.to_dict() for f, _, _ in tested]
+        claims.append(Claim(i, text, evidence, verdict, reason, fits, basis=basis(i, verdict, reason, main, knob)))
 
     add(
         1,
@@ -274,7 +281,17 @@ def claims_at(results: pd.DataFrame) -> list[Claim]:
         "no runs vary data.N",
     )
     claims.append(claim_6(main, knob, kname))
+    claims[-1].basis = basis(6, claims[-1].verdict, claims[-1].reason, main, knob)
     claims.append(claim_7(df, fams))
+    verdict, evidence, reason = claim_8(main, knob)
+    text = f"depth extends the range of learnable {kname}, but not without limit"
+    claims.append(Claim(8, text, evidence, verdict, reason, basis="learnability map"))
+    verdict, evidence, reason = claim_9(dit)
+    text = "tau_mem nearly invariant across rule families of equal population"
+    claims.append(Claim(9, text, evidence, verdict, reason, basis="rules learned before copying, judged apart"))
+    for claim in claims[-2:]:
+        if claim.verdict == INCONCLUSIVE and claim.reason.startswith(("no ", "not a ")):
+            claim.basis = "no evidence"
     return claims
 
 
@@ -357,6 +374,8 @@ def claims_text(claims: list[Claim]) -> str:
         lines.append(f"({c.id}) {c.claim:<{width - 4}}{c.verdict}")
         lines.append(f"      evidence: {c.evidence}")
         lines.append(f"      why: {c.reason}")
+        if c.basis:
+            lines.append(f"      basis: {c.basis}")
         if len(c.by_clock) > 1:
             at = " | ".join(f"{tau}: {e['verdict']}" for tau, e in c.by_clock.items())
             lines.append(f"      at each rule clock: {at} -> {c.across_clocks}")

@@ -90,6 +90,14 @@ def learnable_range(table: pd.DataFrame) -> pd.DataFrame:
 def depth_extends_range(table: pd.DataFrame) -> tuple[str, str]:
     """(verdict, why) for "depth extends the range of learnable G, but does not remove the
     limit", over every tokenisation of the map; each must have at least two depths."""
+    # Only the knob values tried at every depth of a tokenisation compare depths fairly.
+    common = table.groupby("tokenisation")["value"].transform(
+        lambda v: v.map(lambda x: (table.loc[v.index, "value"] == x).sum())
+    )
+    depths = table.groupby("tokenisation")["depth"].transform("nunique")
+    table = table[common == depths]
+    if table.empty or table.groupby("tokenisation")["value"].nunique().max() < 2:
+        return INCONCLUSIVE, "not a knob x depth grid (fewer than 2 knob values tried at every depth)"
     ranges = learnable_range(table)
     verdicts, reasons = [], []
     for tok, part in ranges.groupby("tokenisation", sort=True):

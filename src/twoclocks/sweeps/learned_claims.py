@@ -1,0 +1,72 @@
+"""What a claim's verdict rests on, and the two claims that need learned rules to mean anything:
+8, depth extends the range of learnable complexity (but does not remove the limit), from the
+learnability map; 9, tau_mem is nearly invariant across rule families of equal population.
+
+A verdict's *basis* is one of:
+  fits on learned rules        every level of the knob it compares was learned before copying
+                               (in most of its runs the rule clock came before tau_mem)
+  includes unlearned rules     some level was learned only by copying or never: the verdict
+                               contrasts "learned" with "not learned" more than complexity levels
+  censoring bounds alone       decided by right-censored clocks ordering two levels, no slope
+  fits                         a relation that does not compare rules (tau_mem vs N, capacity)
+  no evidence                  inconclusive for want of runs
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from twoclocks.sweeps.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
+from twoclocks.sweeps.rule_families import claim3_families, learned_before_copying
+
+INCONCLUSIVE = "inconclusive"
+KNOB_CLAIMS = (1, 3, 6)  # the claims that compare levels of the rule's complexity
+
+
+def unlearned_levels(df: pd.DataFrame, knob: str) -> list:
+    """The knob values at which the rule was not learned before copying (in most runs)."""
+    return [k for k, part in df.groupby(knob, sort=True) if not learned_before_copying(part, "tau_rule")]
+
+
+def basis(claim_id: int, verdict: str, reason: str, df: pd.DataFrame, knob: str | None) -> str:
+    """What the verdict of claim `claim_id` rests on (see the module docstring)."""
+    if "by censoring bounds" in reason:
+        return "censoring bounds alone"
+    if verdict == INCONCLUSIVE and ("no runs" in reason or "no fit" in reason):
+        return "no evidence"
+    if claim_id in KNOB_CLAIMS and knob and knob in df and len(df):
+        levels = unlearned_levels(df, knob)
+        name = knob.split(".", 1)[-1]
+        if levels:
+            return f"includes unlearned rules ({name}={', '.join(f'{v:g}' for v in levels)})"
+        return "fits on learned rules"
+    return "fits"
+
+
+def map_runs(df: pd.DataFrame, knob: str) -> pd.DataFrame:
+    """The runs of a sweep that form its learnability map: of the (N, width, family) settings,
+    the one with the most (knob, depth) cells (a reproduce sweep also holds other grids)."""
+    keys = [k for k in ("data.N", "model.width", "model.family") if k in df]
+    groups = df.groupby([df[k].astype(str) for k in keys], sort=True) if keys else [((), df)]
+    return max((part for _, part in groups), key=lambda p: len(p.groupby([knob, "model.depth"])))
+
+
+def claim_8(df: pd.DataFrame, knob: str | None) -> tuple[str, str, str]:
+    """(verdict, evidence, reason): depth extends the range of learnable complexity, not
+    without limit; judged on the runs that form a learnability map (knob x depth)."""
+    if knob is None or not varies_knob_and_depth(df):
+        return INCONCLUSIVE, "no runs vary both the knob and model.depth", "no learnability map in this sweep"
+    table = learnability_table(map_runs(df, knob))
+    verdict, why = depth_extends_range(table)
+    cells = ", ".join(
+        f"{r.value:g}/d{r.depth}: {'> ' + format(r.budget, ',') if pd.isna(r.median) else format(r.median, ',.0f')}"
+        for r in table.itertuples()
+    )
+    return verdict, f"median tau_rule per {knob.split('.', 1)[-1]}/depth cell: {cells}", why
+
+
+def claim_9(df: pd.DataFrame) -> tuple[str, str, str]:
+    """(verdict, evidence, reason): tau_mem nearly invariant across rule families (max/min of
+    the rules' median tau_mem <= 2, judged on the rules learned before copying)."""
+    verdict, why = claim3_families(df)
+    return verdict, why, why
