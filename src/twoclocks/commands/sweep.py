@@ -1,5 +1,6 @@
 """`twoclocks sweep [SPEC.yaml] [key=value ...] [--grid key=v1,v2 ...] [--seeds S] --out DIR
-[--executor local|ray] [--address ADDR] [--workers K] [--threads T] [--group] [--retry-failed]`
+[--executor local|ray] [--address ADDR] [--workers K] [--threads T] [--group [--group-size K]]
+[--gpus-per-run G] [--gpus-per-group G] [--retry-failed]`
 
 Runs a grid of points (see docs/sweeps.md); the same command again resumes it. With only
 --out DIR it continues the sweep recorded in DIR/sweep.json.
@@ -64,9 +65,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="train points that differ only in seed / data.N as one batched computation per "
         "worker (DiT and MLP; see docs/performance.md)",
     )
+    add_group_options(p)
     p.add_argument("--retry-failed", action="store_true", help="run points that failed before again")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
+
+
+def add_group_options(p: argparse.ArgumentParser) -> None:
+    """--group-size and --gpus-per-group (shared with `reproduce`)."""
+    p.add_argument(
+        "--group-size",
+        type=int,
+        metavar="K",
+        help="with --group: at most K runs per group (default: from the model's and the device's "
+        "memory, capped at a measured working point; docs/performance.md)",
+    )
+    p.add_argument(
+        "--gpus-per-group",
+        type=float,
+        metavar="G",
+        help="Ray: GPUs requested by a group task (e.g. 0.25 packs four groups on one GPU; default --gpus-per-run)",
+    )
 
 
 def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
@@ -92,7 +111,7 @@ def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
         spec, out = load_recorded_spec(args.out), Path(args.out)
     else:
         raise ConfigError("give a SPEC.yaml, or --grid key=v1,v2 ... --out DIR, or --out DIR of an earlier sweep")
-    for key in ("executor", "address", "workers", "threads", "gpus_per_run", "group"):
+    for key in ("executor", "address", "workers", "threads", "gpus_per_run", "group", "group_size", "gpus_per_group"):
         if getattr(args, key) is not None:
             setattr(spec, key, getattr(args, key))
     check_exec_options(spec)
