@@ -4,8 +4,9 @@
     python benchmarks/gpu_check.py --device cpu --quick      # a tiny model on the CPU: checks the script
 
 Sections (each records its own seconds; a section that would start after --budget-s is skipped):
-  host_sync   default steps under torch.cuda.set_sync_debug_mode("error"): any host sync
-              inside a training step raises (the loop's periodic finiteness check is outside)
+  host_sync   default steps of a single run and of a group of 4 under
+              torch.cuda.set_sync_debug_mode("error"): any host sync inside a training step
+              raises (the loop's periodic finiteness check is outside the step)
   single      `twoclocks bench` in bf16 and fp32: steps/s, samples/s, GFLOP/s
   ladder      `twoclocks bench --group K` for each K of --ladder: run-steps/s, speed-up over a
               single run, peak memory against the sizing estimate (training/sizing.py)
@@ -60,23 +61,29 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def host_sync(base: list[str], device: str, steps: int) -> dict:
+def host_sync(base: list[str], device: str, steps: int, K: int = 4) -> dict:
+    """Steps of a single run and of a group of K under the sync debug mode (CUDA)."""
+    out: dict = {"steps": steps, "checked": device == "cuda"}
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(build_experiment(build_config(base)), tmp, progress=False)
-        trainer.train_step()  # allocations and lazy initialisation may sync
-        error = None
-        if device == "cuda":
-            torch.cuda.set_sync_debug_mode("error")
-        try:
-            for _ in range(steps):
-                trainer.train_step()
-        except RuntimeError as exc:
-            error = str(exc).splitlines()[0]
-        finally:
+        cfgs = [build_config([*base, f"seed={s}"]) for s in range(K)]
+        single_run = Trainer(build_experiment(cfgs[0]), tmp, progress=False)
+        group = GroupTrainer([Trainer(build_experiment(c), tmp, progress=False) for c in cfgs])
+        for name, step in (("single", single_run.train_step), (f"group_of_{K}", group.train_step)):
+            step()  # allocations and lazy initialisation may sync
+            error = None
             if device == "cuda":
-                torch.cuda.set_sync_debug_mode(0)
-        sync(device)
-    return {"steps": steps, "host_sync_in_step": error, "checked": device == "cuda"}
+                torch.cuda.set_sync_debug_mode("error")
+            try:
+                for _ in range(steps):
+                    step()
+            except RuntimeError as exc:
+                error = str(exc).splitlines()[0]
+            finally:
+                if device == "cuda":
+                    torch.cuda.set_sync_debug_mode(0)
+            sync(device)
+            out[f"host_sync_in_{name}_step"] = error
+    return out
 
 
 def single(base: list[str], steps: int) -> dict:

@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -26,7 +27,8 @@ from twoclocks.sweeps.executors import make_tasks, run_sweep
 from twoclocks.sweeps.spec import expand, spec_from_args
 from twoclocks.training import sizing
 from twoclocks.training.experiment import build_experiment
-from twoclocks.training.group import GroupTrainer
+from twoclocks.training.group import GroupTrainer, group_key, train_group
+from twoclocks.training.runner import start_run
 from twoclocks.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +89,23 @@ def test_auto_group_size_reads_cuda_memory(monkeypatch):
     assert K == min(sizing.MAX_GROUP["cuda"], int((3 * 2**30 * sizing.MEMORY_FRACTION - sizing.RESERVE_BYTES) // per))
 
 
+# ----- groups across tasks of one shape ---------------------------------------------------------
+def test_a_group_may_mix_G_bit_identically(tmp_path):
+    """Members on parity with G = 2, 3, 4 (the same 6x6 bits) train as one group, each equal
+    to its single run; a task of another item shape does not join."""
+    from test_perf import assert_same_state, metrics
+
+    cfgs = [build_config(TINY + [f"task.G={G}", f"seed={i}"]) for i, G in enumerate((2, 3, 4))]
+    assert len({group_key(c) for c in cfgs}) == 1
+    assert group_key(build_config(TINY + ["task.n=4"])) != group_key(cfgs[0])
+    for i, c in enumerate(cfgs):
+        start_run(c, tmp_path / f"single{i}", progress=False)
+    train_group(cfgs, [tmp_path / f"group{i}" for i in range(3)])
+    for i in range(3):
+        pd.testing.assert_frame_equal(metrics(tmp_path / f"single{i}"), metrics(tmp_path / f"group{i}"))
+        assert_same_state(tmp_path / f"single{i}", tmp_path / f"group{i}")
+
+
 # ----- sweeps: chunks of K, fractional GPUs ------------------------------------------------------
 def test_groups_are_split_into_chunks_of_K(tmp_path):
     s = spec_from_args(BASE, ["data.N=8,16"], 5)  # one family of 10 points
@@ -101,6 +120,9 @@ def test_groups_are_split_into_chunks_of_K(tmp_path):
     s.group_size = 4
     assert sizes("cpu") == [3, 3, 4] and sizes("cuda") == [3, 3, 4]
     assert sizes("cpu", workers=5) == [2, 2, 2, 2, 2]
+    mixed = spec_from_args(BASE, ["task.G=2,3", "data.N=8,16"], 2)  # G joins the family
+    mixed.group = True
+    assert [len(k) for k, _, _ in make_tasks(expand(mixed), mixed, 1, 1, tmp_path, "cuda")] == [8]
     args = build_parser().parse_args(
         ["sweep", *BASE, "--seeds", "2", "--out", str(tmp_path / "x"), "--group", "--group-size", "3"]
         + ["--gpus-per-group", "0.25"]

@@ -75,9 +75,10 @@ def dry_run(spec: SweepSpec, scale: str, bench: bool) -> int:
     from twoclocks.sweeps.plan import STATED, estimate_hours, judged_claims, measure, plan, plan_text
     from twoclocks.training.experiment import resolve_device
 
-    device = resolve_device(expand_device(spec))
-    share = (spec.gpus_per_group or spec.gpus_per_run) if spec.executor == "ray" and device.type == "cuda" else 1.0
-    points, loads = plan(spec, device.type, min(1.0, share))
+    # Stated figures are a GPU's: plan the groups as on one. Measured ones: as on this device.
+    device_type = resolve_device(expand_device(spec)).type if bench else "cuda"
+    share = (spec.gpus_per_group or spec.gpus_per_run) if spec.executor == "ray" and device_type == "cuda" else 1.0
+    points, loads = plan(spec, device_type, min(1.0, share))
     print("\n".join(p.name for p in points))
     print(f"\nclaims judged by the {scale} scale:")
     print("\n".join(f"  {c}" for c in judged_claims()))

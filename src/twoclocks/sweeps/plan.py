@@ -161,9 +161,10 @@ def plan_text(points: list[Point], loads: dict[str, Workload], estimates: dict[s
         if fam in estimates:
             rates, est = estimates[fam]
             total_s += est["hours"] * 3600
+            grouped = f"{rates['run_steps_per_s']:.1f} run-steps/s in groups of {rates['K']}, " if w.group_tasks else ""
             lines.append(
-                f"  at {rates['single_steps_per_s']:.1f} steps/s single, {rates['run_steps_per_s']:.1f} run-steps/s "
-                f"in groups of {rates['K']}, {rates['eval_seconds']:.2f} s per evaluation: "
+                f"  at {rates['single_steps_per_s']:.1f} steps/s single, {grouped}"
+                f"{rates['eval_seconds']:.2f} s per evaluation: "
                 f"train {duration(est['group_s'] + est['single_s'])}, evaluate {duration(est['eval_s'])}"
             )
             sources.append(rates["source"])
