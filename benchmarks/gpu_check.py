@@ -19,6 +19,7 @@ Sections (each records its own seconds; a section that would start after --budge
   nan         a NaN injected into one member's loss: the group and a single run stop with
               TrainingDiverged and keep finite last.pt checkpoints
   plan        `reproduce --scale gpu --group` planned at the rates measured here
+  packing     P processes of GPT bench at once (single runs packed on one device): summed steps/s
 """
 
 from __future__ import annotations
@@ -165,7 +166,10 @@ def agreement(base: list[str], run: list[str]) -> dict:
         weights = max(_weights_diff(root / f"s{i}", root / f"g{i}") for i in range(2))
     clocks = {key: [_clock_diff(s, g, key) for s, g in zip(singles, groups)] for key in ("tau_rule", "tau_mem")}
     ok = metric <= METRIC_TOL and all(d is None or d <= CLOCK_TOL for ds in clocks.values() for d in ds)
+    train_s, eval_s = sum(g["train_seconds"] for g in groups), sum(g["eval_seconds"] for g in groups)
     return {
+        # members evaluate one after another: the share says whether batching them would pay
+        "group_eval_share": eval_s / (train_s + eval_s),
         "max_metric_diff": metric,
         "max_abs_weight_diff": weights,
         "clock_rel_diff": clocks,
@@ -258,6 +262,18 @@ def nan(base: list[str], run: list[str]) -> dict:
     return out
 
 
+def packing(base: list[str], counts: list[int], steps: int) -> list[dict]:
+    """P processes of `twoclocks bench model=gpt` (not groupable) at once on the device: their
+    summed steps/s against one alone, the gain from packing single runs onto one GPU."""
+    cmd = [sys.executable, "-m", "twoclocks.cli", "bench", *base, "model=gpt", "--steps", str(steps), "--json"]
+    rows = []
+    for P in counts:
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(P)]
+        rates = [json.loads(p.communicate(timeout=120)[0])["train_steps_per_s"] for p in procs]
+        rows.append({"processes": P, "steps_per_s_each": rates, "total_steps_per_s": sum(rates)})
+    return rows
+
+
 def plan_gpu(quick: bool) -> dict:
     """reproduce --scale gpu --group at the rates measured here (the tiny scale with --quick)."""
     from twoclocks.sweeps.claims import scale_spec
@@ -302,6 +318,7 @@ def main() -> int:
         ("kill_resume", lambda: kill_resume(base, run)),
         ("nan", lambda: nan(base, run)),
         ("plan", lambda: plan_gpu(q)),
+        ("packing", lambda: packing(base, [2] if q else [1, 4], 5 if q else 200)),
     ]
     t_start = time.perf_counter()
     result: dict = {
