@@ -172,7 +172,7 @@ def plan_text(points: list[Point], loads: dict[str, Workload], estimates: dict[s
     lines.append(f"{len(points)} points, {steps:,} run-steps in all")
     if estimates:
         lines.append(
-            f"estimated {total_s / 3600:.2f} hours ({duration(total_s)}) on one device, tasks back to back "
+            f"estimated {total_s / 3600:.2f} hours on one device, tasks back to back "
             "(twoclocks.sweeps.plan; docs/performance.md)"
         )
         lines += [f"rates: {src}" for src in dict.fromkeys(sources)]
