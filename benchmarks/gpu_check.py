@@ -1,6 +1,6 @@
 """The prepared check of the GPU path (under 5 minutes on one GPU); prints one JSON object.
 
-    python benchmarks/gpu_check.py [--out gpu_check.json]   # on a CUDA machine
+    python benchmarks/gpu_check.py [--out gpu_check.json]   # on a CUDA machine (PYTHONPATH=src if not installed)
     python benchmarks/gpu_check.py --device cpu --quick      # a tiny model on the CPU: checks the script
 
 Sections (each records its own seconds; a section that would start after --budget-s is skipped):
@@ -15,7 +15,8 @@ Sections (each records its own seconds; a section that would start after --budge
   agreement   bf16 runs with evaluations, group of 2 against the 2 single runs: largest
               difference of valid and mem at any evaluation and of the clocks (tolerances below)
   kill_resume a grouped sweep killed with SIGKILL after its first evaluation and run again,
-              against the same group uninterrupted: identical metrics expected
+              against the same group uninterrupted: identical metrics where the kernels are
+              deterministic, else within METRIC_TOL
   nan         a NaN injected into one member's loss: the group and a single run stop with
               TrainingDiverged and keep finite last.pt checkpoints
   plan        `reproduce --scale gpu --group` planned at the rates measured here
@@ -212,7 +213,11 @@ def kill_resume(base: list[str], run: list[str], timeout: float = 90) -> dict:
             cols = ["valid", "mem", "loss"]
             identical &= a["step"].equals(b["step"]) and a[cols].equals(b[cols])
             diff = max(diff, float((a[cols] - b[cols]).abs().max().max()))
-    return {"killed": killed, "rerun_failed": again.failed, "identical": identical, "max_metric_diff": diff}
+    # Identical where every kernel is deterministic (the CPU's are); a CUDA kernel that adds with
+    # atomics (e.g. an attention backward) makes the resumed run another draw: then the
+    # agreement tolerance applies.
+    ok = killed and not again.failed and (identical or diff <= METRIC_TOL)
+    return {"killed": killed, "rerun_failed": again.failed, "identical": identical, "max_metric_diff": diff, "ok": ok}
 
 
 def nan(base: list[str], run: list[str]) -> dict:
