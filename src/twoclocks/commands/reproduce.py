@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, help="concurrent runs (default: cores // threads)")
     p.add_argument("--threads", type=int, help="torch threads per run")
     p.add_argument("--gpus-per-run", type=float, help="Ray: GPUs per run on CUDA devices (default 1)")
-    p.add_argument("--group", action="store_true", help="train runs that differ only in seed / N as batched groups")
+    p.add_argument("--group", action="store_true", help="train runs that differ only in seed, N or G as batched groups")
     add_group_options(p)
     p.add_argument("--retry-failed", action="store_true", help="run points that failed before again")
     p.add_argument(

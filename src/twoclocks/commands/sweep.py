@@ -62,8 +62,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--group",
         action="store_const",
         const=True,
-        help="train points that differ only in seed / data.N as one batched computation per "
-        "worker (DiT and MLP; see docs/performance.md)",
+        help="train points that differ only in seed, data.N or a task of the same item shape "
+        "(e.g. task.G) as batched groups (DiT and MLP; see docs/performance.md)",
     )
     add_group_options(p)
     p.add_argument("--retry-failed", action="store_true", help="run points that failed before again")

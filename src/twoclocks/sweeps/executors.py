@@ -268,9 +268,15 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
         write_table(out / "results.parquet", results_frame(points, rows))
         threads = spec.threads or 1
         workers = spec.workers or max(1, usable_cpus() // threads)
+        # The executor first: where the points run (CPU or GPU, and its share) sizes the groups.
         executor = _make_executor(spec, workers, threads, points) if pending else None
-        device_type, share = (executor.device_type, executor.device_share) if executor else ("cpu", 1.0)
-        tasks = make_tasks(pending, spec, workers, threads, out, device_type, share)
+        try:
+            device_type, share = (executor.device_type, executor.device_share) if executor else ("cpu", 1.0)
+            tasks = make_tasks(pending, spec, workers, threads, out, device_type, share)
+        except BaseException:
+            if executor is not None:
+                executor.close()
+            raise
         bar = tqdm(
             total=len(points), initial=done_before, desc="sweep", unit="point", disable=not progress, dynamic_ncols=True
         )
