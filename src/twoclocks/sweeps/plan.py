@@ -85,7 +85,7 @@ def num_params(cfg: RunConfig, cache: dict[str, int]) -> int:
     return cache[key]
 
 
-def measure(load: Workload, K: int, steps: int = 8, reps: int = 3) -> dict:
+def measure(load: Workload, K: int, steps: int = 20, reps: int = 3) -> dict:
     """Short benchmarks of a family's reference config on its device: single-run steps/s and
     one evaluation; for a family with group tasks also the group's run-steps/s at K."""
     from twoclocks.training.bench import bench, bench_group
