@@ -187,7 +187,7 @@ def sweep_spec(
     """The spec and directory of a sweep: a YAML spec file (its grid keys replaced by `grid`'s),
     or base overrides x grid x seeds, or (with `out` alone) the sweep recorded in OUT/sweep.json.
     `execution` sets the spec's execution keys: executor, workers, threads, address,
-    gpus_per_run, group (None values are left as they are)."""
+    gpus_per_run, group, group_size, gpus_per_group (None values are left as they are)."""
     base = override_dict(overrides)
     if spec is not None:
         sweep_spec = load_spec(spec)
@@ -206,7 +206,7 @@ def sweep_spec(
         sweep_spec.grids = [{**g, **extra} for g in (sweep_spec.grids or [{}])]
     if seeds is not None:
         sweep_spec.seeds = parse_seeds(seeds if isinstance(seeds, (int, str)) else list(seeds))
-    known = {"executor", "workers", "threads", "address", "gpus_per_run", "group"}
+    known = {"executor", "workers", "threads", "address", "gpus_per_run", "group", "group_size", "gpus_per_group"}
     for key, value in execution.items():
         if key not in known:
             raise ConfigError(f"unknown sweep option {key!r}; choose from {sorted(known)}")

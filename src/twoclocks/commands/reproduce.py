@@ -10,9 +10,10 @@ import argparse
 from pathlib import Path
 
 from twoclocks.analysis.report import build_report
+from twoclocks.commands.sweep import add_group_options
 from twoclocks.sweeps.claims import SCALES, claims_text, evaluate_claims, scale_spec, write_claims
 from twoclocks.sweeps.executors import run_sweep
-from twoclocks.sweeps.spec import EXECUTORS, check_exec_options, expand, read_results
+from twoclocks.sweeps.spec import EXECUTORS, SweepSpec, check_exec_options, read_results
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,8 +30,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", help="Ray cluster address; default: a local Ray")
     p.add_argument("--workers", type=int, help="concurrent runs (default: cores // threads)")
     p.add_argument("--threads", type=int, help="torch threads per run")
+    p.add_argument("--gpus-per-run", type=float, help="Ray: GPUs per run on CUDA devices (default 1)")
+    p.add_argument("--group", action="store_true", help="train runs that differ only in seed, N or G as batched groups")
+    add_group_options(p)
     p.add_argument("--retry-failed", action="store_true", help="run points that failed before again")
-    p.add_argument("--dry-run", action="store_true", help="list the points and stop")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the points, the claims judged, the run-steps and the hours they would take "
+        "at throughput measured here by a short bench, and stop",
+    )
+    p.add_argument(
+        "--no-bench",
+        action="store_true",
+        help="with --dry-run: estimate from stated figures (printed with their source) instead of measuring",
+    )
     p.add_argument("--no-run", action="store_true", help="judge the claims on what DIR already holds")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
@@ -38,17 +52,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     spec = scale_spec(args.scale)
-    for key in ("executor", "address", "workers", "threads"):
+    for key in ("executor", "address", "workers", "threads", "gpus_per_run", "group_size", "gpus_per_group"):
         if getattr(args, key) is not None:
             setattr(spec, key, getattr(args, key))
+    spec.group = spec.group or args.group
     check_exec_options(spec)
     out = Path(args.out) if args.out else Path("reproduce") / args.scale
     if args.dry_run:
-        points = expand(spec)
-        steps = sum(p.cfg.train.steps for p in points)
-        print("\n".join(p.name for p in points))
-        print(f"{len(points)} points, {steps:,} training steps in all")
-        return 0
+        return dry_run(spec, args.scale, bench=not args.no_bench)
     if not args.no_run:
         run_sweep(spec, out, retry_failed=args.retry_failed, progress=not args.quiet)
     claims = evaluate_claims(read_results(out), out)
@@ -57,3 +68,32 @@ def main(args: argparse.Namespace) -> int:
     print(claims_text(claims))
     print(f"claims: {out / 'claims.csv'}, {out / 'claims.json'}; report: {index}")
     return 0
+
+
+def dry_run(spec: SweepSpec, scale: str, bench: bool) -> int:
+    """Points, claims, run-steps and the estimated hours on this device (twoclocks.sweeps.plan)."""
+    from twoclocks.sweeps.plan import STATED, estimate_hours, judged_claims, measure, plan, plan_text
+    from twoclocks.training.experiment import resolve_device
+
+    # Stated figures are a GPU's: plan the groups as on one. Measured ones: as on this device.
+    device_type = resolve_device(expand_device(spec)).type if bench else "cuda"
+    share = (spec.gpus_per_group or spec.gpus_per_run) if spec.executor == "ray" and device_type == "cuda" else 1.0
+    points, loads = plan(spec, device_type, min(1.0, share))
+    print("\n".join(p.name for p in points))
+    print(f"\nclaims judged by the {scale} scale:")
+    print("\n".join(f"  {c}" for c in judged_claims()))
+    print()
+    estimates = {}
+    for fam, load in loads.items():
+        K = max([m for m, _, _ in load.group_tasks], default=1)
+        rates = measure(load, K) if bench else dict(STATED)
+        estimates[fam] = (rates, estimate_hours(load, rates))
+    print("\n".join(plan_text(points, loads, estimates)))
+    return 0
+
+
+def expand_device(spec: SweepSpec) -> str:
+    """The train.device the scale's points ask for (they share it)."""
+    from twoclocks.config import RunConfig, apply_overrides
+
+    return apply_overrides(RunConfig(), {k: v for k, v in spec.base.items() if k == "train.device"}).train.device

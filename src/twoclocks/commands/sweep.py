@@ -1,5 +1,6 @@
 """`twoclocks sweep [SPEC.yaml] [key=value ...] [--grid key=v1,v2 ...] [--seeds S] --out DIR
-[--executor local|ray] [--address ADDR] [--workers K] [--threads T] [--group] [--retry-failed]`
+[--executor local|ray] [--address ADDR] [--workers K] [--threads T] [--group [--group-size K]]
+[--gpus-per-run G] [--gpus-per-group G] [--retry-failed]`
 
 Runs a grid of points (see docs/sweeps.md); the same command again resumes it. With only
 --out DIR it continues the sweep recorded in DIR/sweep.json.
@@ -51,12 +52,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--group",
         action="store_const",
         const=True,
-        help="train points that differ only in seed / data.N as one batched computation per "
-        "worker (DiT and MLP; see docs/performance.md)",
+        help="train points that differ only in seed, data.N or a task of the same item shape "
+        "(e.g. task.G) as batched groups (DiT and MLP; see docs/performance.md)",
     )
+    add_group_options(p)
     p.add_argument("--retry-failed", action="store_true", help="run points that failed before again")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
+
+
+def add_group_options(p: argparse.ArgumentParser) -> None:
+    """--group-size and --gpus-per-group (shared with `reproduce`)."""
+    p.add_argument(
+        "--group-size",
+        type=int,
+        metavar="K",
+        help="with --group: at most K runs per group (default: from the model's and the device's "
+        "memory, capped at a measured working point; docs/performance.md)",
+    )
+    p.add_argument(
+        "--gpus-per-group",
+        type=float,
+        metavar="G",
+        help="Ray: GPUs requested by a group task (e.g. 0.25 packs four groups on one GPU; default --gpus-per-run)",
+    )
 
 
 def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
@@ -65,13 +84,14 @@ def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
     overrides = [i for i in args.items if "=" in i]
     if len(files) > 1 or (files and not files[0].endswith((".yaml", ".yml"))):
         raise ConfigError(f"expected at most one SPEC.yaml and key=value overrides, got {files}")
+    execution = ("executor", "address", "workers", "threads", "gpus_per_run", "group", "group_size", "gpus_per_group")
     return sweep_spec(
         files[0] if files else None,
         overrides,
         parse_grid_args(args.grid) if args.grid else None,
         args.seeds,
         args.out,
-        **{k: getattr(args, k) for k in ("executor", "address", "workers", "threads", "gpus_per_run", "group")},
+        **{k: getattr(args, k) for k in execution},
     )
 
 

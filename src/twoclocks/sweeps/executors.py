@@ -129,8 +129,13 @@ def usable_cpus() -> int:
 class LocalExecutor:
     """A pool of `workers` spawned processes on this machine; one worker runs in-process."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, device: str):
         self.workers = workers
+        import torch
+
+        self.device_type = "cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu"
+        # The pool's processes share this machine's one device: a group gets its share of it.
+        self.device_share = 1.0 / workers
 
     def run(self, tasks: list[Task]) -> Iterator[tuple[str, dict]]:
         if self.workers == 1 or len(tasks) == 1:  # no pool to start: run the points one by one here
@@ -173,7 +178,15 @@ def import_ray() -> Any:
 class RayExecutor:
     """Each point is a Ray task with its own CPU (and GPU) request."""
 
-    def __init__(self, address: str | None, workers: int | None, threads: int, gpus_per_run: float, device: str):
+    def __init__(
+        self,
+        address: str | None,
+        workers: int | None,
+        threads: int,
+        gpus_per_run: float,
+        device: str,
+        gpus_per_group: float | None = None,
+    ):
         import logging
 
         self.ray = ray = import_ray()
@@ -191,11 +204,20 @@ class RayExecutor:
         self.threads = threads
         cuda = device == "cuda" or (device == "auto" and ray.cluster_resources().get("GPU", 0) > 0)
         self.gpus = gpus_per_run if cuda else 0
+        # A group task may ask for a fraction of a GPU, so that Ray packs several groups (or a
+        # group and single runs) onto one device; its K is then sized to that fraction.
+        self.group_gpus = (gpus_per_group if gpus_per_group is not None else gpus_per_run) if cuda else 0
+        self.device_type = "cuda" if cuda else "cpu"
+        self.device_share = min(1.0, self.group_gpus) if cuda else 1.0
+
+    def task_options(self, task: Task) -> dict:
+        """Ray resources of one task: a group asks for group_gpus, a single point for gpus."""
+        return {"num_cpus": self.threads, "num_gpus": self.group_gpus if len(task[0]) > 1 else self.gpus}
 
     def run(self, tasks: list[Task]) -> Iterator[tuple[str, dict]]:
         ray = self.ray
-        remote = ray.remote(run_points).options(num_cpus=self.threads, num_gpus=self.gpus)
-        refs = {remote.remote(cfgs, run_dirs): keys for keys, cfgs, run_dirs in tasks}
+        remote = ray.remote(run_points)
+        refs = {remote.options(**self.task_options(t)).remote(t[1], t[2]): t[0] for t in tasks}
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
             for ref in done:
@@ -246,11 +268,18 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
         write_table(out / "results.parquet", results_frame(points, rows))
         threads = spec.threads or 1
         workers = spec.workers or max(1, usable_cpus() // threads)
-        tasks = make_tasks(pending, spec, workers, threads, out)
+        # The executor first: where the points run (CPU or GPU, and its share) sizes the groups.
+        executor = _make_executor(spec, workers, threads, points) if pending else None
+        try:
+            device_type, share = (executor.device_type, executor.device_share) if executor else ("cpu", 1.0)
+            tasks = make_tasks(pending, spec, workers, threads, out, device_type, share)
+        except BaseException:
+            if executor is not None:
+                executor.close()
+            raise
         bar = tqdm(
             total=len(points), initial=done_before, desc="sweep", unit="point", disable=not progress, dynamic_ncols=True
         )
-        executor = _make_executor(spec, workers, threads, points) if tasks else None
         try:
             for key, res in executor.run(tasks) if executor else []:
                 p = by_hash[key]
@@ -274,10 +303,20 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
         )
 
 
-def make_tasks(pending: list[Point], spec: SweepSpec, workers: int, threads: int, out: Path) -> list[Task]:
+def make_tasks(
+    pending: list[Point],
+    spec: SweepSpec,
+    workers: int,
+    threads: int,
+    out: Path,
+    device_type: str = "cpu",
+    share: float = 1.0,
+) -> list[Task]:
     """One task per point; with spec.group, the points of each groupable family (equal
-    `multi.group_key`) are dealt round-robin into at most `workers` tasks, so every worker
-    trains one batched group."""
+    `group.group_key`) are dealt round-robin into tasks of at most K members (`group_size`).
+    On a CPU there are also at least `workers` tasks, so that every core trains a group; on a
+    GPU as few as K allows, because one big group keeps the device busier than several small
+    ones (docs/performance.md, "GPU")."""
 
     def one(p: Point) -> tuple[str, dict, str]:
         return p.hash, _exec_config(p, spec, workers, threads), str((out / p.rel_dir).resolve())
@@ -294,11 +333,30 @@ def make_tasks(pending: list[Point], spec: SweepSpec, workers: int, threads: int
         if len(members) == 1 or not can_group([m.cfg for m in members]):
             tasks += [([k], [c], [d]) for k, c, d in map(one, members)]
             continue
-        n = min(workers, len(members))
+        K, _ = planned_group_size(members[0], spec, device_type, share)
+        n = -(-len(members) // K)  # ceil: every task at most K members
+        if device_type != "cuda":
+            n = max(n, min(workers, len(members)))
         for i in range(n):
             chunk = [one(m) for m in members[i::n]]
             tasks.append(([k for k, _, _ in chunk], [c for _, c, _ in chunk], [d for _, _, d in chunk]))
     return tasks
+
+
+def planned_group_size(point: Point, spec: SweepSpec, device_type: str, share: float = 1.0) -> tuple[int, str]:
+    """(K, why) for the groups of this point's family: spec.group_size when given, else sized
+    from the member's memory and the free memory of the device, when the driver sees one like
+    the workers' (`training.sizing`; a Ray driver without a GPU uses the cap)."""
+    if spec.group_size:
+        return spec.group_size, f"K={spec.group_size}: given"
+    import torch
+
+    from twoclocks.training import sizing
+
+    free = None
+    if device_type == "cuda" and torch.cuda.is_available():
+        free = sizing.free_device_memory(torch.device("cuda"))
+    return sizing.group_size(sizing.member_footprint(point.cfg), device_type, free, share)
 
 
 def _exec_config(point: Point, spec: SweepSpec, workers: int, threads: int) -> dict:
@@ -310,8 +368,8 @@ def _exec_config(point: Point, spec: SweepSpec, workers: int, threads: int) -> d
 
 
 def _make_executor(spec: SweepSpec, workers: int, threads: int, points: list[Point]) -> Any:
+    devices = {p.cfg.train.device for p in points}
+    device = "cuda" if "cuda" in devices else ("auto" if "auto" in devices else "cpu")
     if spec.executor == "ray":
-        devices = {p.cfg.train.device for p in points}
-        device = "cuda" if "cuda" in devices else ("auto" if "auto" in devices else "cpu")
-        return RayExecutor(spec.address, spec.workers, threads, spec.gpus_per_run, device)
-    return LocalExecutor(workers)
+        return RayExecutor(spec.address, spec.workers, threads, spec.gpus_per_run, device, spec.gpus_per_group)
+    return LocalExecutor(workers, device)

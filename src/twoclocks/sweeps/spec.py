@@ -63,6 +63,8 @@ class SweepSpec:
     threads: int | None = None  # torch threads per run; None = 1 when several runs share the machine
     gpus_per_run: float = 1.0  # Ray: GPUs requested by a run on a CUDA device
     group: bool = False  # train points that differ only in seed/N as one batched group (multi.py)
+    group_size: int | None = None  # most members per group; None = from memory (training/sizing.py)
+    gpus_per_group: float | None = None  # Ray: GPUs requested by a group task; None = gpus_per_run
 
     def identity(self) -> dict:
         """The part of the spec that decides which points exist."""
@@ -139,6 +141,8 @@ def load_spec(path: str | Path) -> SweepSpec:
         "threads",
         "gpus_per_run",
         "group",
+        "group_size",
+        "gpus_per_group",
         "description",
     }
     unknown = sorted(set(data) - known)
@@ -157,7 +161,7 @@ def load_spec(path: str | Path) -> SweepSpec:
             raise ConfigError(f"sweep spec {path}: grids must be a list of mappings")
         grids = [_grid(g, f"sweep spec {path}: grids[{i}]") for i, g in enumerate(raw)]
     spec = SweepSpec(base=flatten(base), grids=grids, seeds=parse_seeds(data.get("seeds", 1)))
-    for key in ("executor", "workers", "address", "threads", "gpus_per_run", "group"):
+    for key in ("executor", "workers", "address", "threads", "gpus_per_run", "group", "group_size", "gpus_per_group"):
         if data.get(key) is not None:
             setattr(spec, key, data[key])
     check_exec_options(spec)
@@ -167,7 +171,7 @@ def load_spec(path: str | Path) -> SweepSpec:
 def check_exec_options(spec: SweepSpec) -> None:
     if spec.executor not in EXECUTORS:
         raise ConfigError(f"executor must be one of {list(EXECUTORS)}, got {spec.executor!r}")
-    for key in ("workers", "threads"):
+    for key in ("workers", "threads", "group_size"):
         v = getattr(spec, key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
             raise ConfigError(f"{key} must be a positive integer, got {v!r}")
@@ -175,6 +179,9 @@ def check_exec_options(spec: SweepSpec) -> None:
         raise ConfigError(f"group must be true or false, got {spec.group!r}")
     if not isinstance(spec.gpus_per_run, (int, float)) or not 0 < spec.gpus_per_run:
         raise ConfigError(f"gpus_per_run must be positive, got {spec.gpus_per_run!r}")
+    g = spec.gpus_per_group
+    if g is not None and (isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 < g):
+        raise ConfigError(f"gpus_per_group must be positive, got {g!r}")
 
 
 def spec_from_args(overrides: list[str], grid_args: list[str], seeds: Any) -> SweepSpec:

@@ -11,6 +11,7 @@ See docs/performance.md.
 from __future__ import annotations
 
 import platform
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from twoclocks.config import RunConfig
+from twoclocks.config import RunConfig, apply_overrides
+from twoclocks.errors import ConfigError
 from twoclocks.evaluate import score
 from twoclocks.training.experiment import build_experiment, eval_schedule
 from twoclocks.training.numerics import generate
@@ -114,6 +116,79 @@ def bench(cfg: RunConfig, steps: int = 50, warmup: int = 10, eval_repeats: int =
         "machine": platform.machine(),
         "cpu_capability": cpu_capability(),
     }
+
+
+def bench_group(cfg: RunConfig, K: int, steps: int = 10, warmup: int = 2, reps: int = 5) -> dict:
+    """Training throughput of K runs of `cfg` (seeds cfg.seed, ..., cfg.seed + K - 1) trained as
+    one group (`GroupTrainer`: one batched forward, backward and AdamW step) against one single
+    run of `cfg`, measured in the same process: `reps` interleaved repetitions (single, group,
+    then group, single, ...) of `steps` steps each. Rates are medians over repetitions; the
+    speed-up is the median of the per-repetition ratios, which cancels slow load changes.
+
+    run_steps_per_s = K x group steps/s: the run-steps a device delivers with groups of K.
+    """
+    from twoclocks.training.group import GroupTrainer, group_blocker
+
+    if K < 1 or steps < 1 or reps < 1 or warmup < 0:
+        raise ConfigError(
+            f"bench --group needs K, steps, reps >= 1 and warmup >= 0, got {K}, {steps}, {reps}, {warmup}"
+        )
+    cfgs = [apply_overrides(cfg, {"seed": cfg.seed + k}) for k in range(K)]
+    blocker = group_blocker(cfgs)
+    if blocker:
+        raise ConfigError(f"cannot bench a group of this config: {blocker}")
+    exp = build_experiment(cfg)
+    with tempfile.TemporaryDirectory() as tmp:  # nothing is written; the trainers need a path
+        single = Trainer(exp, RunDir(tmp), progress=False)
+        group = GroupTrainer([Trainer(build_experiment(c), RunDir(tmp), progress=False) for c in cfgs])
+        if exp.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(exp.device)
+        for _ in range(warmup):
+            single.train_step()
+            group.train_step()
+        drivers = [("single", single.train_step), ("group", group.train_step)]
+        seconds: dict[str, list[float]] = {"single": [], "group": []}
+        for r in range(reps):
+            for name, step in drivers[r % 2 :] + drivers[: r % 2]:
+                with Timer(exp.device) as t:
+                    for _ in range(steps):
+                        step()
+                seconds[name].append(t.seconds / steps)
+        peak = torch.cuda.max_memory_allocated(exp.device) if exp.device.type == "cuda" else None
+    ratios = sorted(K * s / g for s, g in zip(seconds["single"], seconds["group"]))
+    single_rate = 1 / statistics.median(seconds["single"])
+    group_rate = 1 / statistics.median(seconds["group"])
+    return {
+        "family": cfg.model.family,
+        "task": exp.task.describe(),
+        "params": exp.model.num_params(),
+        "device": str(exp.device),
+        "threads": torch.get_num_threads(),
+        "precision": cfg.train.precision,
+        "batch": cfg.train.batch,
+        "K": K,
+        "steps": steps,
+        "reps": reps,
+        "single_steps_per_s": single_rate,
+        "group_steps_per_s": group_rate,
+        "run_steps_per_s": K * group_rate,
+        "speedup": statistics.median(ratios),  # run-steps/s of the group over the single run's steps/s
+        "speedup_range": [ratios[0], ratios[-1]],
+        "peak_memory_bytes": peak,  # CUDA only: both trainers together
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+    }
+
+
+def format_bench_group(r: dict) -> list[str]:
+    return [
+        f"{r['family']} on {r['task']} ({r['params']:,} params), {r['precision']}, {r['device']}, "
+        f"{r['threads']} threads, batch {r['batch']}",
+        f"single run   {r['single_steps_per_s']:9.2f} steps/s",
+        f"group of {r['K']:<3} {r['group_steps_per_s']:9.2f} steps/s = {r['run_steps_per_s']:.2f} run-steps/s",
+        f"speed-up     x{r['speedup']:.2f} (median of {r['reps']} interleaved repetitions of {r['steps']} steps; "
+        f"range x{r['speedup_range'][0]:.2f}-x{r['speedup_range'][1]:.2f})",
+    ]
 
 
 def cpu_capability() -> str:

@@ -1,7 +1,8 @@
 """Many runs in one process, trained as one batched computation.
 
-K runs whose configs differ only in their seeds and training-set size (`seed`, `data.N`,
-`data.seed`, `eval.noise_seed`) share every tensor shape, so their diffusion backbones can be
+K runs whose configs differ only in their seeds, training-set size (`seed`, `data.N`,
+`data.seed`, `eval.noise_seed`) and task (of one item shape and cell values, e.g. parity's G)
+share every tensor shape, so their diffusion backbones can be
 stacked: each `nn.Linear` becomes a `GroupedLinear` with (K, out, in) weights applied with one
 batched matmul, and the K batches travel as one (K*B, ...) batch, member-major. Everything that
 works row by row (norms, attention, GELU, the EDM preconditioning) is unchanged.
@@ -47,8 +48,11 @@ from twoclocks.training.rundir import RunDir
 from twoclocks.training.trainer import Trainer, make_optimizer, train_on_schedule
 
 GROUPABLE_FAMILIES = ("dit", "mlp")
-# Config fields in which the members of one group may differ.
+# Config fields in which the members of one group may differ. The task may differ too (e.g.
+# parity's G), as long as its items have the same shape and cell values: that is all the
+# batched model sees of a task; each member draws from and is scored on its own task.
 MEMBER_FIELDS = (("seed",), ("data", "N"), ("data", "seed"), ("eval", "noise_seed"))
+_TASK_SIGNATURES: dict[str, str] = {}  # task config -> its encoding's repr (each task built once)
 
 
 class _GroupedLinearFn(torch.autograd.Function):
@@ -159,14 +163,26 @@ class GroupedDiffusion(EDMDiffusion):
 
 # ----- which runs may share a group -------------------------------------------------------------
 def group_key(cfg: RunConfig) -> str:
-    """Equal for configs that differ only in MEMBER_FIELDS (a sort/group key for sweeps)."""
+    """Equal for configs that differ only in MEMBER_FIELDS and in tasks of the same item shape
+    and cell values (a sort/group key for sweeps)."""
     d = cfg.to_dict()
     for path in MEMBER_FIELDS:
         section = d
         for key in path[:-1]:
             section = section[key]
         section.pop(path[-1], None)
+    d["task"] = task_signature(cfg)
     return repr(sorted(_flat(d).items()))
+
+
+def task_signature(cfg: RunConfig) -> str:
+    """What the batched model sees of the task: its encoding (item shape, cell values, order)."""
+    key = repr((sorted(cfg.task.items()), cfg.model.encoding))
+    if key not in _TASK_SIGNATURES:
+        from twoclocks.training.experiment import build_task
+
+        _TASK_SIGNATURES[key] = repr(build_task(cfg).encoding(cfg.model.encoding))
+    return _TASK_SIGNATURES[key]
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -186,7 +202,8 @@ def group_blocker(cfgs: list[RunConfig]) -> str | None:
         return "runs with EMA or gradient clipping are not groupable"
     keys = {group_key(c) for c in cfgs}
     if len(keys) > 1:
-        return f"configs differ beyond {', '.join('.'.join(p) for p in MEMBER_FIELDS)}"
+        fields = ", ".join(".".join(p) for p in MEMBER_FIELDS)
+        return f"configs differ beyond {fields} and tasks of one item shape and cell values"
     return None
 
 
@@ -380,6 +397,8 @@ def train_group(cfgs: list[RunConfig], out_dirs: list[str | Path], progress: boo
         raise ConfigError(f"{len(cfgs)} configs but {len(out_dirs)} output directories")
     dirs = [RunDir(d) for d in out_dirs]
     exps = [build_experiment(c) for c in cfgs]  # every config error before any file
+    if len({e.encoding for e in exps}) > 1:
+        raise ConfigError("cannot train these runs as one group: their tasks encode items differently")
     summaries = [d.finished_summary() for d in dirs]
     done = [s for s in summaries if s is not None]
     if len(done) == len(summaries):
