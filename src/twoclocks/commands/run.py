@@ -30,8 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.resume:
-        if args.overrides or args.config or args.out:
+    # `is not None`: an empty --resume or --out is a mistake to report, not a missing option.
+    if args.resume is not None:
+        if args.overrides or args.config is not None or args.out is not None:
             raise ConfigError("--resume takes no overrides, --config or --out: a run resumes with its saved config")
         run_dir, summary = resume_run(args.resume, progress=not args.quiet)
     else:

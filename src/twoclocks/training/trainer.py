@@ -291,13 +291,14 @@ class Trainer:
             "versions": versions(),
             "config": cfg.to_dict(),
         }
-        self.run_dir.write_summary(summary)
         title = (
             f"{cfg.model.family} on {task.describe()}, N={cfg.data.N}, seed={cfg.seed}\n"
             f"tau_rule={format_clock(summary['tau_rule'], summary['max_step'])}  "
             f"tau_mem={format_clock(summary['tau_mem'], summary['max_step'])}"
         )
         plot_clocks(df, summary, self.run_dir.clocks_plot, title)
+        # Last: a summary that says "finished" is only ever written after every other output.
+        self.run_dir.write_summary(summary)
         return summary
 
 
