@@ -296,8 +296,8 @@ DOMAINS: dict[str, Domain] = {
     "model.sampler": Domain(choices=("heun", "dpmpp_2m")),
     "model.temperature": Domain(0.0, 100.0, lo_open=True),
 }
-# A field not in DOMAINS (a new one) gets its type's domain: counts and steps are >= 0, numbers
-# are finite and bounded, strings are not empty.
+# A field not in DOMAINS (a new one, or a task's) gets its type's domain: counts and steps are
+# >= 0 (seeds: SEED), numbers are finite and bounded, strings are not empty.
 DEFAULT_DOMAINS: dict[type, Domain] = {int: _closed(0, BIG), float: _closed(-1e6, 1e6)}
 
 
@@ -323,7 +323,19 @@ def domain_of(key: str, annotation: Any) -> Domain | None:
     if key in DOMAINS:
         return DOMAINS[key]
     kind = base_type(annotation)
+    if kind is int and key.endswith("seed"):  # e.g. task.layout_seed
+        return SEED
     return DEFAULT_DOMAINS.get(kind)
+
+
+def _check(key: str, value: Any, annotation: Any) -> None:
+    if value is None:
+        return  # an optional field left at its default
+    if base_type(annotation) is str and not str(value).strip():
+        raise ConfigError(f"{key} must not be empty")
+    domain = domain_of(key, annotation)
+    if domain is not None and not domain.contains(value):
+        raise ConfigError(f"{key} must be {domain.describe()}, got {value!r}")
 
 
 def _value(cfg: RunConfig, key: str) -> Any:
@@ -341,14 +353,11 @@ def validate(cfg: RunConfig) -> None:
     if cfg.model.family not in FAMILIES:
         raise ConfigError(f"unknown model {cfg.model.family!r} (model.family); choose one of {sorted(FAMILIES)}")
     for key, annotation in config_fields():
-        value = _value(cfg, key)
-        if value is None:
-            continue  # an optional field left at its default
-        if base_type(annotation) is str and not str(value).strip():
-            raise ConfigError(f"{key} must not be empty")
-        domain = domain_of(key, annotation)
-        if domain is not None and not domain.contains(value):
-            raise ConfigError(f"{key} must be {domain.describe()}, got {value!r}")
+        _check(key, _value(cfg, key), annotation)
+    # The task's own fields get their type's domain here; the task checks the rest when built.
+    for name, value in cfg.task.items():
+        if name != "name":
+            _check(f"task.{name}", value, type(value))
     m = cfg.model
     if m.width % m.heads:
         raise ConfigError(f"model.width={m.width} is not divisible by model.heads={m.heads}")
