@@ -244,7 +244,10 @@ class RunDir:
     def load_metrics(self) -> pd.DataFrame:
         """metrics.parquet, sorted by step."""
         if not self.metrics_path.is_file():
-            raise TwoClocksError(f"{self.metrics_path} does not exist (unfinished run? resume it first)")
+            raise TwoClocksError(
+                f"{self.metrics_path} does not exist (an unfinished or damaged run? "
+                f"`twoclocks run --resume {self.path}` continues it or restores the file)"
+            )
         try:
             df = read_table(self.metrics_path)
         except Exception as exc:  # pyarrow raises several types for a damaged file
