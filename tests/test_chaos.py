@@ -27,8 +27,8 @@ ARGS = TINY + ["eval.points=6"]
 TIMINGS = {"train_seconds", "eval_seconds", "wall_seconds", "eval_share"}
 
 
-def start(run: Path, resume: bool, log: Path) -> subprocess.Popen:
-    args = ["--resume", str(run)] if resume else [*ARGS, "--out", str(run)]
+def start(run: Path, resume: bool, log: Path, config: list[str]) -> subprocess.Popen:
+    args = ["--resume", str(run)] if resume else [*config, "--out", str(run)]
     with open(log, "ab") as err:
         return subprocess.Popen(
             [sys.executable, "-m", "twoclocks.cli", "run", *args, "--quiet"],
@@ -38,27 +38,33 @@ def start(run: Path, resume: bool, log: Path) -> subprocess.Popen:
         )
 
 
-def reached(run: Path, moment: str | float, since: float) -> bool:
-    """Whether the kill moment has come: a file appeared, or seconds since the process began."""
+def reached(run: Path, moment: str | float, since: float | None, evaluations: int) -> bool:
+    """Whether the kill moment has come: a file appeared, or seconds since this process first
+    wrote last.pt (so that a random moment falls in training, not in importing torch)."""
     rd = RunDir(run)
     if moment == "config":  # config.json and the training set are written, no checkpoint yet
         return rd.config_path.is_file()
     if moment == "first checkpoint":
         return rd.has_checkpoint()
-    if moment == "evaluation":
-        return len(rd.sample_files()) >= 2
+    if moment == "evaluation":  # this process evaluated once (and kept the samples)
+        return len(rd.sample_files()) > evaluations
     if moment == "summary":
         return rd.summary_path.is_file()
-    return time.perf_counter() - since >= float(moment)
+    return since is not None and time.perf_counter() - since >= float(moment)
 
 
-def kill_at(run: Path, moment: str | float, log: Path) -> str:
+def kill_at(run: Path, moment: str | float, log: Path, config: list[str]) -> str:
     """Start (or resume) the run, kill -9 it at `moment`; returns where it was then."""
-    since = time.perf_counter()
-    proc = start(run, resume=RunDir(run).exists(), log=log)
+    started = time.time_ns()
+    proc = start(run, RunDir(run).exists(), log, config)
+    since = None
     deadline = time.time() + 120
+    last = RunDir(run).last_checkpoint
+    evaluations = len(RunDir(run).sample_files())
     while proc.poll() is None and time.time() < deadline:
-        if reached(run, moment, since):
+        if since is None and last.is_file() and last.stat().st_mtime_ns >= started:
+            since = time.perf_counter()
+        if reached(run, moment, since, evaluations):
             break
         time.sleep(0.001)
     proc.send_signal(signal.SIGKILL)
@@ -95,28 +101,29 @@ def assert_same_outputs(a: Path, b: Path) -> None:
     assert rb.clocks_plot.stat().st_size > 0
 
 
-def chaos(tmp_path: Path, moments: list[str | float]) -> list[str]:
-    reference, _ = start_run(build_config(ARGS), tmp_path / "reference", progress=False)
+def chaos(tmp_path: Path, moments: list[str | float], config: list[str]) -> list[str]:
+    reference, _ = start_run(build_config(config), tmp_path / "reference", progress=False)
     run, log = tmp_path / "killed", tmp_path / "stderr.log"
-    where = [kill_at(run, moment, log) for moment in moments]
-    proc = start(run, resume=True, log=log)
+    where = [kill_at(run, moment, log, config) for moment in moments]
+    proc = start(run, True, log, config)
     assert proc.wait(timeout=300) == 0, log.read_text()
     assert_same_outputs(reference, run)
     return where
 
 
 def test_kill_and_resume_short(tmp_path):
-    """Once as soon as config.json exists (before the first checkpoint, mostly), once after two
-    evaluations (the slow test kills at many more moments)."""
-    where = chaos(tmp_path, ["config", "evaluation"])
+    """Once as soon as config.json exists (before the first checkpoint, mostly), once after an
+    evaluation (the slow test kills at many more moments)."""
+    where = chaos(tmp_path, ["config", "evaluation"], ARGS)
     assert "finished" not in where, where
 
 
 @pytest.mark.slow
 def test_kill_and_resume_at_many_moments(tmp_path):
-    # Seconds after the process starts: importing torch takes about 2 s, training 1-2 s more.
+    """16 kills of one run (a longer one, so that most land in training), then a last resume."""
     rng = np.random.default_rng(20261130)
-    randoms = [round(float(t), 3) for t in rng.uniform(1.0, 4.0, size=12)]
+    randoms = [round(float(t), 3) for t in rng.uniform(0.0, 0.6, size=12)]  # seconds into training
     moments: list[str | float] = ["config", "first checkpoint", *randoms[:6], "evaluation", *randoms[6:], "summary"]
-    where = chaos(tmp_path, moments)
-    assert len(moments) == 15 and sum(w != "finished" for w in where) >= 10, where
+    where = chaos(tmp_path, moments, TINY + ["train.steps=400", "eval.points=8"])
+    print("killed at:", where)
+    assert len(moments) == 16 and sum(w != "finished" for w in where) >= 12, where
