@@ -228,20 +228,46 @@ def test_writes_respect_the_umask(finished, tmp_path):
 
 
 def test_sweep_description_is_kept_and_shown_escaped(tmp_path):
+    out = recorded_sweep(tmp_path, "tau_mem vs N <b>& friends</b>")
+    assert json.loads((out / "sweep.json").read_text())["description"] == "tau_mem vs N <b>& friends</b>"
+    spec = load_recorded_spec(out)
+    spec.description = ""
+    record_spec(out, spec, expand(spec))  # a restart without a description keeps the recorded one
+    assert load_recorded_spec(out).description == "tau_mem vs N <b>& friends</b>"
+    page = build_report(out).read_text()
+    assert "tau_mem vs N &lt;b&gt;&amp; friends&lt;/b&gt;" in page and "<b>&" not in page
+
+
+def recorded_sweep(tmp_path: Path, description: str = "") -> Path:
+    """A sweep directory as a sweep leaves it once its one point failed: nothing trained."""
     spec_file = tmp_path / "s.yaml"
     spec_file.write_text(
-        "description: 'tau_mem vs N <b>& friends</b>'\nbase: {train.steps: 20, data.N: 8}\ngrid: {task.G: [2]}\n"
+        f"description: {json.dumps(description)}\nbase: {{train.steps: 20, data.N: 8}}\ngrid: {{task.G: [2]}}\n"
     )
     spec = load_spec(spec_file)
     points = expand(spec)
     out = tmp_path / "sweep"
     out.mkdir()
     record_spec(out, spec, points)
-    assert json.loads((out / "sweep.json").read_text())["description"] == "tau_mem vs N <b>& friends</b>"
-    spec.description = ""
-    record_spec(out, spec, points)  # a restart without a description keeps the recorded one
-    assert load_recorded_spec(out).description == "tau_mem vs N <b>& friends</b>"
-    rows = {points[0].hash: result_row(points[0], None, "failed")}
+    rows = {points[0].hash: result_row(points[0], None, "failed", "boom")}
     io.write_table(out / "results.parquet", results_frame(points, rows))
-    page = build_report(out).read_text()
-    assert "tau_mem vs N &lt;b&gt;&amp; friends&lt;/b&gt;" in page and "<b>&" not in page
+    write_json(out / "failures.json", {points[0].hash: {"name": points[0].name, "error": "boom"}})
+    return out
+
+
+SWEEP_DAMAGE = [
+    (name, command, mode)
+    for name, command in [("sweep.json", "sweep"), ("failures.json", "sweep"), ("results.parquet", "report")]
+    for mode in ["truncated", "wrong-json", "directory"]
+    if mode != "wrong-json" or name.endswith(".json")
+]
+
+
+@pytest.mark.parametrize("name,command,mode", SWEEP_DAMAGE)
+def test_damaged_sweep_files_are_one_line(tmp_path, capsys, name, command, mode):
+    out = recorded_sweep(tmp_path)
+    corrupt(out / name, mode)
+    args = ["sweep", "--out", str(out), "--quiet"] if command == "sweep" else ["report", str(out)]
+    code = cli.main(args)
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1 and name in err and "Traceback" not in err, err

@@ -70,7 +70,16 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    return json.loads(Path(path).read_text())
+    """A JSON file; missing, unreadable or not JSON is a one-line TwoClocksError naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise TwoClocksError(f"{path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise TwoClocksError(f"{path} is unreadable ({reason})") from None
+    except json.JSONDecodeError as exc:
+        raise TwoClocksError(f"{path} is corrupt (not valid JSON: {exc.msg} at line {exc.lineno})") from None
 
 
 def write_table(path: str | os.PathLike, df: pd.DataFrame) -> None:

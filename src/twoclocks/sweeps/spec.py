@@ -322,7 +322,7 @@ def sweep_description(sweep_dir: str | Path) -> str:
     """The description recorded in DIR/sweep.json ("" when there is none or it is unreadable)."""
     try:
         data = read_json(Path(sweep_dir) / "sweep.json")
-    except (OSError, ValueError):
+    except TwoClocksError:
         return ""
     description = data.get("description") if isinstance(data, dict) else None
     return description if isinstance(description, str) else ""
@@ -352,6 +352,7 @@ def record_spec(sweep_dir: Path, spec: SweepSpec, points: list[Point]) -> None:
     description = spec.description
     if path.is_file():
         recorded = read_json(path)
+        recorded = recorded if isinstance(recorded, dict) else {}
         old = recorded.get("spec")
         description = description or str(recorded.get("description") or "")  # a bare restart keeps it
         if old is not None and old != identity:
@@ -377,6 +378,9 @@ def load_recorded_spec(sweep_dir: str | Path) -> SweepSpec:
     if not path.is_file():
         raise ConfigError(f"{sweep_dir}: no sweep.json; give a spec file or --grid to start a sweep")
     data = read_json(path)
+    known = set(SweepSpec().identity())
+    if not isinstance(data, dict) or not isinstance(data.get("spec"), dict) or set(data["spec"]) != known:
+        raise TwoClocksError(f"{path} is not a twoclocks sweep record (no spec with {sorted(known)})")
     spec = SweepSpec(**data["spec"], description=str(data.get("description") or ""))
     for key, value in (data.get("execution") or {}).items():
         setattr(spec, key, value)

@@ -17,12 +17,10 @@ written last, and a resumed run restores whatever is missing (`twoclocks.trainin
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -220,7 +218,7 @@ class RunDir:
 
     def load_config(self) -> RunConfig:
         """config.json, resolved and validated as a new run's config would be."""
-        data = self._read_json(self.config_path)
+        data = read_json(self.config_path)
         shaped = isinstance(data, dict) and all(isinstance(data.get(k) or {}, dict) for k in ("task", *SECTIONS))
         if not shaped:
             raise TwoClocksError(f"{self.config_path} is not a twoclocks config (expected a JSON object of sections)")
@@ -236,7 +234,7 @@ class RunDir:
         """summary.json, or None when the run has not written one yet."""
         if not self.summary_path.is_file():
             return None
-        data = self._read_json(self.summary_path)
+        data = read_json(self.summary_path)
         if not isinstance(data, dict) or "max_step" not in data or "status" not in data:
             raise TwoClocksError(f"{self.summary_path} is not a twoclocks summary (no max_step or status)")
         return data
@@ -265,16 +263,6 @@ class RunDir:
             raise TwoClocksError(f"{self.train_set_path} does not exist") from None
         except Exception as exc:  # truncated zip, missing key, ...
             raise TwoClocksError(f"{self.train_set_path} is unreadable ({_first_line(exc)})") from None
-
-    def _read_json(self, path: Path) -> Any:
-        try:
-            return read_json(path)
-        except FileNotFoundError:
-            raise TwoClocksError(f"{path} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TwoClocksError(f"{path} is unreadable ({_first_line(exc)})") from None
-        except json.JSONDecodeError as exc:
-            raise TwoClocksError(f"{path} is corrupt (not valid JSON: {exc.msg} at line {exc.lineno})") from None
 
     # ----- locking -------------------------------------------------------------------------
     @contextlib.contextmanager
