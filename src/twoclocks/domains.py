@@ -11,6 +11,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from twoclocks.encoding import SCHEMES
 from twoclocks.models import FAMILIES
 
 SEED_MAX = 2**62  # seeds plus the stream offsets of training.experiment stay below torch's 2**64
@@ -103,7 +104,7 @@ DOMAINS: dict[str, Domain] = {
     "model.heads": _closed(1, 1024),
     "model.patch": _closed(1, 64),
     "model.mlp_ratio": Domain(0.0, 64.0, lo_open=True),
-    "model.encoding": Domain(choices=("auto", "onehot", "analog")),
+    "model.encoding": Domain(choices=SCHEMES),
     "model.sigma_data": Domain(0.0, 1e6, lo_open=True),
     "model.P_mean": _closed(-20.0, 20.0),  # ln(sigma): e^20 is far beyond any noise level used
     "model.P_std": _closed(0.0, 20.0),
