@@ -21,6 +21,7 @@ FLOORS = [
     ("twoclocks.item_sets", 2),
     ("twoclocks.models", 3),
     ("twoclocks.config", 4),
+    ("twoclocks.domains", 4),
     ("twoclocks.evaluate", 4),
     ("twoclocks.clocks", 4),
     ("twoclocks.plots", 4),

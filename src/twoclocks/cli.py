@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     except TwoClocksError as exc:
         print(f"twoclocks: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a file error no loader anticipated (a disk full, a file gone)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"twoclocks: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("twoclocks: interrupted (resume with --resume DIR)", file=sys.stderr)
         return 130

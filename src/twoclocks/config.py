@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from twoclocks.domains import base_type, domain_of
 from twoclocks.errors import ConfigError
 from twoclocks.models import FAMILIES
 from twoclocks.models.config import ModelConfig
@@ -123,7 +124,9 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             return value
         raise ConfigError(f"{key} must be true or false, got {value!r}")
     if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        # A float must be integral; nan and inf are not (int() of them would raise).
+        integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not integral:
             raise ConfigError(f"{key} must be an integer, got {value!r}")
         return int(value)
     if annotation is float:
@@ -197,49 +200,53 @@ def resolve_task(task: dict) -> dict:
     return {"name": name, **dataclasses.asdict(params)}
 
 
+def config_fields() -> list[tuple[str, Any]]:
+    """(dotted key, annotated type) of every field of RunConfig except the task's, in order."""
+    out: list[tuple[str, Any]] = [("seed", int)]
+    for section, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        out += [(f"{section}.{f.name}", hints[f.name]) for f in dataclasses.fields(cls)]
+    return out
+
+
+def _check(key: str, value: Any, annotation: Any) -> None:
+    if value is None:
+        return  # an optional field left at its default
+    if base_type(annotation) is str and not str(value).strip():
+        raise ConfigError(f"{key} must not be empty")
+    domain = domain_of(key, annotation)
+    if domain is not None and not domain.contains(value):
+        raise ConfigError(f"{key} must be {domain.describe()}, got {value!r}")
+
+
+def _value(cfg: RunConfig, key: str) -> Any:
+    obj: Any = cfg
+    for part in key.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 def validate(cfg: RunConfig) -> None:
-    """Checks that need no task instance; the task and model check the rest when built."""
-    positive = {
-        "data.N": cfg.data.N,
-        "train.steps": cfg.train.steps,
-        "train.batch": cfg.train.batch,
-        "model.width": cfg.model.width,
-        "model.depth": cfg.model.depth,
-        "model.heads": cfg.model.heads,
-        "model.patch": cfg.model.patch,
-        "model.sample_steps": cfg.model.sample_steps,
-        "eval.samples": cfg.eval.samples,
-        "eval.points": cfg.eval.points,
-        "eval.first": cfg.eval.first,
-        "train.checkpoint_every": cfg.train.checkpoint_every,
-    }
-    for key, value in positive.items():
-        if value <= 0:
-            raise ConfigError(f"{key} must be positive, got {value}")
-    if cfg.eval.batch < 0:
-        raise ConfigError(f"eval.batch must be positive (or 0 for auto), got {cfg.eval.batch}")
+    """Check every field's domain and the relations between fields, before any file is written;
+    the first problem is a one-line ConfigError that names the field. What needs the task (a G
+    that divides the image, N within the population, a patch that divides H) is checked when
+    the task and model are built, also before any file is written."""
     if cfg.model.family not in FAMILIES:
-        raise ConfigError(f"unknown model {cfg.model.family!r}; choose one of {sorted(FAMILIES)}")
-    if cfg.model.sampler not in ("heun", "dpmpp_2m"):
-        raise ConfigError(f"unknown model.sampler {cfg.model.sampler!r}; choose heun or dpmpp_2m")
-    if cfg.train.lr <= 0:
-        raise ConfigError(f"train.lr must be positive, got {cfg.train.lr}")
-    if cfg.model.width % cfg.model.heads:
-        raise ConfigError(f"model.width={cfg.model.width} is not divisible by model.heads={cfg.model.heads}")
-    if cfg.train.precision not in ("fp32", "bf16"):
-        raise ConfigError(f"train.precision must be fp32 or bf16, got {cfg.train.precision!r}")
-    if cfg.train.stop_at not in ("none", "rule", "mem"):
-        raise ConfigError(f"train.stop_at must be none, rule or mem, got {cfg.train.stop_at!r}")
-    if cfg.train.device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"train.device must be auto, cpu or cuda, got {cfg.train.device!r}")
-    if cfg.eval.keep_checkpoints not in ("all", "last"):
-        raise ConfigError(f"eval.keep_checkpoints must be all or last, got {cfg.eval.keep_checkpoints!r}")
-    if not 0.0 <= cfg.train.ema < 1.0:
-        raise ConfigError(f"train.ema must be in [0, 1), got {cfg.train.ema}")
-    for key in ("theta_rule", "theta_mem", "theta_mem_high", "ci_level"):
-        v = getattr(cfg.clocks, key)
-        if not 0.0 < v < 1.0 and not (key != "ci_level" and v == 1.0):
-            raise ConfigError(f"clocks.{key} must be in (0, 1], got {v}")
+        raise ConfigError(f"unknown model {cfg.model.family!r} (model.family); choose one of {sorted(FAMILIES)}")
+    for key, annotation in config_fields():
+        _check(key, _value(cfg, key), annotation)
+    # The task's own fields get their type's domain here; the task checks the rest when built.
+    for name, value in cfg.task.items():
+        if name != "name":
+            _check(f"task.{name}", value, type(value))
+    m = cfg.model
+    if m.width % m.heads:
+        raise ConfigError(f"model.width={m.width} is not divisible by model.heads={m.heads}")
+    if not m.sigma_min < m.sigma_max:
+        raise ConfigError(f"model.sigma_min={m.sigma_min} must be below model.sigma_max={m.sigma_max}")
+    c = cfg.clocks
+    if c.theta_mem_high < c.theta_mem:
+        raise ConfigError(f"clocks.theta_mem_high={c.theta_mem_high} must be at least clocks.theta_mem={c.theta_mem}")
 
 
 def from_dict(d: dict) -> RunConfig:

@@ -43,13 +43,7 @@ def run_label(summary: dict) -> str:
 def load_run(path: str | Path) -> Run:
     """A finished run directory; anything else is a one-line TwoClocksError."""
     rd = RunDir(path)
-    if not rd.path.is_dir():
-        raise TwoClocksError(f"{rd}: no such run directory")
-    summary = rd.load_summary()
-    if summary is None:
-        hint = " (unfinished run? resume it first)" if rd.exists() else ""
-        raise TwoClocksError(f"{rd}: no {rd.SUMMARY}, not a finished twoclocks run directory{hint}")
-    metrics = rd.load_metrics()
+    summary, metrics = rd.load_finished()
     missing = [k for k in SUMMARY_KEYS if k not in summary] + [c for c in STYLES if c not in metrics]
     if missing:
         raise TwoClocksError(f"{rd}: {rd.SUMMARY} / {rd.METRICS} lack {missing}, not a twoclocks run")

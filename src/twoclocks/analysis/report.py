@@ -39,7 +39,7 @@ from twoclocks.sweeps.fits import (
     standard_fits,
 )
 from twoclocks.sweeps.rule_clocks import with_rule_clocks
-from twoclocks.sweeps.spec import read_results
+from twoclocks.sweeps.spec import read_results, sweep_description
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import summary_lines
 
@@ -141,7 +141,9 @@ def sweep_sections(root: Path, results: pd.DataFrame, out: Path) -> list[Section
     if (root / "claims.json").is_file():
         secs.append(("Claims of the paper", claims_html(read_json(root / "claims.json")["claims"])))
     n_fail = int((results["status"] != "finished").sum()) if "status" in results else 0
-    secs.append(("Sweep", f"<p>{len(results)} points, {len(df)} finished, {n_fail} failed.</p>"))
+    description = sweep_description(root)
+    about = f"<p>{html.escape(description)}</p>" if description else ""
+    secs.append(("Sweep", f"{about}<p>{len(results)} points, {len(df)} finished, {n_fail} failed.</p>"))
     if df.empty:
         return secs
     fits = standard_fits(df)
@@ -234,9 +236,7 @@ def sweep_sections(root: Path, results: pd.DataFrame, out: Path) -> list[Section
 
 
 def run_sections(root: Path, out: Path) -> list[Section]:
-    run = RunDir(root)
-    summary = run.load_summary() or {}
-    metrics = run.load_metrics()
+    summary, metrics = RunDir(root).load_finished()
     png = out / "clocks.png"
     plot_clocks(
         metrics,
@@ -276,7 +276,7 @@ def build_report(path: str | Path) -> Path:
         inp = ReportInput(root, "sweep", results, run_dirs)
         title = f"twoclocks sweep {root.name}"
         sections = sweep_sections(root, results, out)
-    elif RunDir(root).summary_path.is_file() and RunDir(root).metrics_path.is_file():
+    elif RunDir(root).exists() or RunDir(root).summary_path.is_file():  # a run, finished or not
         inp = ReportInput(root, "run", None, [root])
         title = f"twoclocks run {root.name}"
         sections = run_sections(root, out)

@@ -32,10 +32,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.tensorboard and not args.resume:
+    # `is not None`: an empty --resume or --out is a mistake to report, not a missing option.
+    if args.tensorboard and args.resume is None:
         args.overrides = [*args.overrides, "train.tensorboard=true"]
-    if args.resume:
-        if args.overrides or args.config or args.out or args.tensorboard:
+    if args.resume is not None:
+        if args.overrides or args.config is not None or args.out is not None or args.tensorboard:
             raise ConfigError(
                 "--resume takes no overrides, --config, --out or --tensorboard: a run resumes with its saved config"
             )

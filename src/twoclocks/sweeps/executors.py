@@ -253,7 +253,9 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
     with sweep_lock(out):
         record_spec(out, spec, points)
         failures_path = out / "failures.json"
-        failures: dict[str, dict] = read_json(failures_path) if failures_path.is_file() else {}
+        failures: dict[str, dict] = read_json(failures_path) if failures_path.exists() else {}
+        if not isinstance(failures, dict):
+            raise TwoClocksError(f"{failures_path} is not a twoclocks failure record (expected a JSON object)")
         rows: dict[str, dict] = {}
         pending: list[Point] = []
         for p in points:

@@ -65,6 +65,7 @@ class SweepSpec:
     group: bool = False  # train points that differ only in seed/N as one batched group (multi.py)
     group_size: int | None = None  # most members per group; None = from memory (training/sizing.py)
     gpus_per_group: float | None = None  # Ray: GPUs requested by a group task; None = gpus_per_run
+    description: str = ""  # what the sweep is for, in words (kept in sweep.json, shown in the report)
 
     def identity(self) -> dict:
         """The part of the spec that decides which points exist."""
@@ -161,6 +162,11 @@ def load_spec(path: str | Path) -> SweepSpec:
             raise ConfigError(f"sweep spec {path}: grids must be a list of mappings")
         grids = [_grid(g, f"sweep spec {path}: grids[{i}]") for i, g in enumerate(raw)]
     spec = SweepSpec(base=flatten(base), grids=grids, seeds=parse_seeds(data.get("seeds", 1)))
+    description = data.get("description")
+    if description is not None:
+        if not isinstance(description, str):
+            raise ConfigError(f"sweep spec {path}: description must be text, got {description!r}")
+        spec.description = description.strip()
     for key in ("executor", "workers", "address", "threads", "gpus_per_run", "group", "group_size", "gpus_per_group"):
         if data.get(key) is not None:
             setattr(spec, key, data[key])
@@ -341,7 +347,21 @@ def read_results(sweep_dir: str | Path) -> pd.DataFrame:
     path = Path(sweep_dir) / "results.parquet"
     if not path.is_file():
         raise TwoClocksError(f"{sweep_dir}: no results.parquet, not a twoclocks sweep directory")
-    return pd.read_parquet(path)
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise TwoClocksError(f"{path} is unreadable ({first})") from None
+
+
+def sweep_description(sweep_dir: str | Path) -> str:
+    """The description recorded in DIR/sweep.json ("" when there is none or it is unreadable)."""
+    try:
+        data = read_json(Path(sweep_dir) / "sweep.json")
+    except TwoClocksError:
+        return ""
+    description = data.get("description") if isinstance(data, dict) else None
+    return description if isinstance(description, str) else ""
 
 
 @contextlib.contextmanager
@@ -365,8 +385,12 @@ def record_spec(sweep_dir: Path, spec: SweepSpec, points: list[Point]) -> None:
     """Write sweep.json; a directory that holds a different sweep is an error."""
     path = sweep_dir / "sweep.json"
     identity = json.loads(json.dumps(spec.identity(), default=str))
+    description = spec.description
     if path.is_file():
-        old = read_json(path).get("spec")
+        recorded = read_json(path)
+        recorded = recorded if isinstance(recorded, dict) else {}
+        old = recorded.get("spec")
+        description = description or str(recorded.get("description") or "")  # a bare restart keeps it
         if old is not None and old != identity:
             raise TwoClocksError(
                 f"{sweep_dir} holds a different sweep (its sweep.json has another base, grid "
@@ -376,8 +400,9 @@ def record_spec(sweep_dir: Path, spec: SweepSpec, points: list[Point]) -> None:
     write_json(
         path,
         {
+            "description": description,
             "spec": identity,
-            "execution": {k: v for k, v in asdict(spec).items() if k not in identity},
+            "execution": {k: v for k, v in asdict(spec).items() if k not in identity and k != "description"},
             "points": [{"hash": p.hash, "name": p.name, "overrides": p.overrides} for p in points],
         },
     )
@@ -389,7 +414,10 @@ def load_recorded_spec(sweep_dir: str | Path) -> SweepSpec:
     if not path.is_file():
         raise ConfigError(f"{sweep_dir}: no sweep.json; give a spec file or --grid to start a sweep")
     data = read_json(path)
-    spec = SweepSpec(**data["spec"])
+    known = set(SweepSpec().identity())
+    if not isinstance(data, dict) or not isinstance(data.get("spec"), dict) or set(data["spec"]) != known:
+        raise TwoClocksError(f"{path} is not a twoclocks sweep record (no spec with {sorted(known)})")
+    spec = SweepSpec(**data["spec"], description=str(data.get("description") or ""))
     for key, value in (data.get("execution") or {}).items():
         setattr(spec, key, value)
     return spec

@@ -10,23 +10,45 @@ holds and locks it, with every problem reported as a one-line `TwoClocksError`.
       samples/           step_XXXXXXXX.npz (per-sample outcomes per evaluation)
       plots/clocks.png   the two clocks
       tensorboard/       live curves (only with train.tensorboard=true)
+
+A run is finished when summary.json says so and every output is in place: summary.json is
+written last, and a resumed run restores whatever is missing (`twoclocks.training.runner`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from twoclocks.config import RunConfig, from_dict
+from twoclocks.config import SECTIONS, RunConfig, from_dict, resolve_task, validate
 from twoclocks.errors import ConfigError, TwoClocksError
-from twoclocks.io import atomic_path, read_json, read_table, write_json, write_table
+from twoclocks.io import TEMP_SUFFIX, atomic_path, read_json, read_table, write_json, write_table
+
+# What summary_lines (the end-of-run text and the report) reads from a finished summary.
+SUMMARY_KEYS = (
+    "max_step",
+    "status",
+    "task",
+    "model_family",
+    "num_params",
+    "N",
+    "seed",
+    "mem_chance",
+    "tau_rule",
+    "tau_mem",
+    "peak_novel_valid",
+    "peak_novel_valid_step",
+    "wall_seconds",
+    "train_seconds",
+    "eval_seconds",
+    "eval_share",
+)
 
 
 class RunDir:
@@ -37,6 +59,8 @@ class RunDir:
     METRICS = "metrics.parquet"
     SUMMARY = "summary.json"
     LAST = "last.pt"
+    # Every entry a run writes into its directory (what a fresh start may clear).
+    ENTRIES = (CONFIG, TRAIN_SET, METRICS, SUMMARY, "checkpoints", "samples", "plots")
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -104,12 +128,33 @@ class RunDir:
         return self.last_checkpoint.is_file()
 
     def finished_summary(self) -> dict | None:
-        """The summary of a finished run, or None (missing, unreadable, or not finished)."""
+        """The summary of a finished run with every output in place, or None (not finished, or
+        an output is missing or unreadable: resuming the run restores it)."""
         try:
-            summary = self.load_summary()
+            return self.load_finished()[0]
         except TwoClocksError:
             return None
-        return summary if summary is not None and summary.get("status") == "finished" else None
+
+    def load_finished(self) -> tuple[dict, pd.DataFrame]:
+        """(summary, metrics) of a finished run whose outputs are all in place; anything else is
+        a one-line error that says what is missing."""
+        if not self.path.is_dir():
+            raise TwoClocksError(f"{self.path}: no such run directory")
+        summary = self.load_summary()
+        resume = f"`twoclocks run --resume {self.path}`"
+        if summary is None or summary.get("status") != "finished":
+            what = f"no {self.SUMMARY}" if summary is None else f"{self.SUMMARY} does not say finished"
+            hint = f" (an unfinished run? {resume} continues it)" if self.exists() else ""
+            raise TwoClocksError(f"{self.path}: {what}, not a finished twoclocks run directory{hint}")
+        missing = [k for k in SUMMARY_KEYS if k not in summary]
+        if missing:
+            raise TwoClocksError(f"{self.summary_path} is not a twoclocks summary (it lacks {missing})")
+        metrics = self.load_metrics()
+        if metrics.empty or metrics["step"].iloc[-1] != summary["max_step"]:
+            raise TwoClocksError(f"{self.metrics_path} ends before step {summary['max_step']}; {resume} restores it")
+        if not self.clocks_plot.is_file():
+            raise TwoClocksError(f"{self.clocks_plot} is missing; {resume} draws it")
+        return summary, metrics
 
     # ----- creating ------------------------------------------------------------------------
     def check_creatable(self) -> None:
@@ -134,6 +179,26 @@ class RunDir:
         except OSError as exc:
             raise ConfigError(f"output directory {self.path} cannot be created ({exc.strerror})") from None
 
+    def clear(self) -> None:
+        """Remove every entry a run writes (and nothing else), to start the run again."""
+        self.remove_temp_files()
+        for name in self.ENTRIES:
+            entry = self.path / name
+            try:
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                elif entry.exists():
+                    entry.unlink()
+            except OSError as exc:
+                raise TwoClocksError(f"cannot remove {entry} ({exc.strerror})") from None
+
+    def remove_temp_files(self) -> None:
+        """Temporary files that a killed writer left behind (io.atomic_path's)."""
+        for folder in (self.path, self.checkpoints_dir, self.path / "samples", self.clocks_plot.parent):
+            for tmp in folder.glob(f".*{TEMP_SUFFIX}"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+
     def write_inputs(self, cfg: RunConfig, train_cells: np.ndarray, task_hash: str) -> None:
         """config.json and the training set, written once when a run starts."""
         write_json(self.config_path, cfg.to_dict())
@@ -157,27 +222,35 @@ class RunDir:
         return self
 
     def load_config(self) -> RunConfig:
-        data = self._read_json(self.config_path)
-        if not isinstance(data, dict):
-            raise TwoClocksError(f"{self.config_path} is not a twoclocks config (expected a JSON object)")
+        """config.json, resolved and validated as a new run's config would be."""
+        data = read_json(self.config_path)
+        shaped = isinstance(data, dict) and all(isinstance(data.get(k) or {}, dict) for k in ("task", *SECTIONS))
+        if not shaped:
+            raise TwoClocksError(f"{self.config_path} is not a twoclocks config (expected a JSON object of sections)")
         try:
-            return from_dict(data)
+            cfg = from_dict(data)
+            cfg.task = resolve_task(cfg.task)
+            validate(cfg)
         except ConfigError as exc:
             raise ConfigError(f"{self.config_path}: {exc}") from None
+        return cfg
 
     def load_summary(self) -> dict | None:
         """summary.json, or None when the run has not written one yet."""
         if not self.summary_path.is_file():
             return None
-        data = self._read_json(self.summary_path)
-        if not isinstance(data, dict) or "max_step" not in data:
-            raise TwoClocksError(f"{self.summary_path} is not a twoclocks summary (no max_step)")
+        data = read_json(self.summary_path)
+        if not isinstance(data, dict) or "max_step" not in data or "status" not in data:
+            raise TwoClocksError(f"{self.summary_path} is not a twoclocks summary (no max_step or status)")
         return data
 
     def load_metrics(self) -> pd.DataFrame:
         """metrics.parquet, sorted by step."""
         if not self.metrics_path.is_file():
-            raise TwoClocksError(f"{self.metrics_path} does not exist (unfinished run? resume it first)")
+            raise TwoClocksError(
+                f"{self.metrics_path} does not exist (an unfinished or damaged run? "
+                f"`twoclocks run --resume {self.path}` continues it or restores the file)"
+            )
         try:
             df = read_table(self.metrics_path)
         except Exception as exc:  # pyarrow raises several types for a damaged file
@@ -195,16 +268,6 @@ class RunDir:
             raise TwoClocksError(f"{self.train_set_path} does not exist") from None
         except Exception as exc:  # truncated zip, missing key, ...
             raise TwoClocksError(f"{self.train_set_path} is unreadable ({_first_line(exc)})") from None
-
-    def _read_json(self, path: Path) -> Any:
-        try:
-            return read_json(path)
-        except FileNotFoundError:
-            raise TwoClocksError(f"{path} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TwoClocksError(f"{path} is unreadable ({_first_line(exc)})") from None
-        except json.JSONDecodeError as exc:
-            raise TwoClocksError(f"{path} is corrupt (not valid JSON: {exc.msg} at line {exc.lineno})") from None
 
     # ----- locking -------------------------------------------------------------------------
     @contextlib.contextmanager

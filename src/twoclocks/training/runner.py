@@ -7,6 +7,7 @@ from pathlib import Path
 
 from twoclocks.clocks import PEAK_CURVES, RULE_CLOCKS, format_clock, window_text
 from twoclocks.config import ClockConfig, RunConfig
+from twoclocks.errors import TwoClocksError
 from twoclocks.tasks import TASKS
 from twoclocks.training.experiment import Experiment, build_experiment
 from twoclocks.training.rundir import RunDir
@@ -33,9 +34,10 @@ def start_run(cfg: RunConfig, out: str | Path | None = None, progress: bool = Tr
 
 def train_new(exp: Experiment, run_dir: RunDir, progress: bool = True) -> dict:
     """Create `run_dir` for `exp`, write its inputs and train (the caller holds the lock)."""
+    trainer = Trainer(exp, run_dir, progress=progress)  # optimizer and noise, before any file
     run_dir.create()
     run_dir.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
-    return Trainer(exp, run_dir, progress=progress).run()
+    return trainer.run()
 
 
 def resume_run(run_dir: str | Path, progress: bool = True) -> tuple[Path, dict]:
@@ -46,11 +48,23 @@ def resume_run(run_dir: str | Path, progress: bool = True) -> tuple[Path, dict]:
 
 
 def continue_run(run_dir: RunDir, progress: bool = True) -> dict:
-    """Finish the run in `run_dir` from its last checkpoint (the caller holds the lock)."""
+    """Finish the run in `run_dir` (the caller holds the lock): a finished run with every output
+    in place returns its summary; one killed before its first checkpoint starts again from its
+    saved config (nothing was trained); any other continues from last.pt. A run whose last.pt is
+    at the final step only writes its outputs again, which restores any that were lost."""
     summary = run_dir.finished_summary()
     if summary is not None:
         return summary
     exp = build_experiment(run_dir.load_config())
+    run_dir.remove_temp_files()
+    if not run_dir.has_checkpoint():
+        if run_dir.summary_path.exists():  # finished once, so its training state is gone for good
+            raise TwoClocksError(
+                f"{run_dir}: outputs are missing or unreadable and {run_dir.last_checkpoint} is gone, "
+                f"so they cannot be restored; start the run again in a new directory"
+            )
+        run_dir.clear()
+        return train_new(exp, run_dir, progress)
     trainer = Trainer(exp, run_dir, progress=progress)
     trainer.resume()
     return trainer.run()

@@ -26,8 +26,6 @@ import pandas as pd
 
 from twoclocks.config import RunConfig
 
-STOP_AT = ("none", "rule", "mem")
-
 
 def confirmed(values: np.ndarray, theta: float) -> bool:
     """True when some evaluation i and its successor i+1 both have values >= theta."""

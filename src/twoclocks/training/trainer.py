@@ -311,12 +311,13 @@ class Trainer:
             "versions": versions(),
             "config": cfg.to_dict(),
         }
-        self.run_dir.write_summary(summary)
         title = f"{cfg.model.family} on {task.describe()}, N={cfg.data.N}, seed={cfg.seed}\n" + "  ".join(
             f"{key}={format_clock(summary[key], summary['max_step'])}"
             for key in (*(rc.tau for rc in RULE_CLOCKS), "tau_mem")
         )
         plot_clocks(df, summary, self.run_dir.clocks_plot, title)
+        # Last: a summary that says "finished" is only ever written after every other output.
+        self.run_dir.write_summary(summary)
         return summary
 
 
