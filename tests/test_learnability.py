@@ -108,3 +108,15 @@ def test_a_large_spread_is_not_supported():
         }
     )
     assert claim3_families(df)[0] == "not supported"
+
+
+def test_report_draws_the_map_for_a_knob_by_depth_sweep(tmp_path):
+    from twoclocks.analysis.report import learnability_sections
+
+    df = results({(2, 1): [100], (3, 1): [None], (2, 2): [90], (3, 2): [3000]})
+    df["N"] = 1024
+    secs = learnability_sections(df, tmp_path)
+    assert secs[0][0] == "Learnability map (tau_rule)" and (tmp_path / "learnability.png").is_file()
+    assert "Depth extends the learnable range: inconclusive" in secs[0][1]  # every G learned at depth 2
+    no_depth = df[df["model.depth"] == 1]
+    assert learnability_sections(no_depth, tmp_path) == []

@@ -26,8 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from twoclocks.analysis.learnability import plot_learnability
 from twoclocks.analysis.report_claims import claims_html
 from twoclocks.analysis.report_figures import fig_families, fig_phase, fig_relations, fig_small_multiples
+from twoclocks.clocks import RULE_CLOCKS
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import atomic_path, read_json
 from twoclocks.plots import plot_clocks
@@ -38,6 +40,8 @@ from twoclocks.sweeps.fits import (
     rule_clocks_in,
     standard_fits,
 )
+from twoclocks.sweeps.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
+from twoclocks.sweeps.learned_claims import map_runs
 from twoclocks.sweeps.rule_clocks import with_rule_clocks
 from twoclocks.sweeps.spec import read_results, sweep_description
 from twoclocks.training.rundir import RunDir
@@ -135,6 +139,29 @@ def results_table(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def learnability_sections(df: pd.DataFrame, out: Path) -> list[Section]:
+    """The learnability map of a sweep that varies its main task's knob and model.depth: one
+    heat map per rule clock (learnability.png is tau_rule's) and the cells as a table."""
+    main = df[df["task"] == df["task"].value_counts().idxmax()] if "task" in df and len(df) else df
+    if not varies_knob_and_depth(main):
+        return []
+    runs = map_runs(main, str(knob_column(main)))
+    secs: list[Section] = []
+    for rc in [rc for rc in RULE_CLOCKS if rc.tau in runs]:
+        suffix = rc.tau.removeprefix("tau_rule").removeprefix("tau")
+        table = learnability_table(runs, rc.tau)
+        png = plot_learnability(table, out / f"learnability{suffix}.png", rc.tau)
+        verdict, why = depth_extends_range(table)
+        caption = (
+            f"log10 {rc.tau} (median over seeds) per knob and depth; hatched cells were not reached by most "
+            f"seeds within the budget (> the budget in steps). Depth extends the learnable range: {verdict} ({why})."
+        )
+        secs.append((f"Learnability map ({rc.tau})", embed(png, caption)))
+    cells = learnability_table(runs).drop(columns=["knob"])
+    secs.append(("Learnability cells (tau_rule)", table_html(cells)))
+    return secs
+
+
 def sweep_sections(root: Path, results: pd.DataFrame, out: Path) -> list[Section]:
     df = finished(results).reset_index(drop=True)
     secs: list[Section] = []
@@ -149,6 +176,7 @@ def sweep_sections(root: Path, results: pd.DataFrame, out: Path) -> list[Section
     fits = standard_fits(df)
     if fits:
         secs.append(("Fits (censored clocks excluded, 95% bootstrap CI over seeds)", table_html(fits_frame(fits))))
+    secs += learnability_sections(df, out)
     knob = knob_column(df)
     rules = [rc.tau for rc in rule_clocks_in(df)]
     figs: list[tuple[Path | None, str, str]] = [  # (figure, section title, caption)
