@@ -10,7 +10,15 @@ Claims (arXiv 2605.10019) and the fits that test them (twoclocks.sweeps.fits; x 
                                                    at least one run with a vanished window
   7. the same structure in DiT and GPT             per family: window open (tau_rule < tau_mem) in
                                                    most runs and tau_mem vs N slope > 0
-Claims 1-6 use the DiT runs when there are any (the paper's main model), else all runs.
+  8. depth extends the range of learnable G, but not without limit    from the learnability map
+                                                   (sweeps/learnability.py): the largest G learned
+                                                   grows with depth, and the largest G stays unlearned
+  9. tau_mem nearly invariant across rule families  max/min of the rules' median tau_mem <= 2 at one
+                                                   N, judged on rules learned before copying
+                                                   (sweeps/rule_families.py)
+Claims 1-6 and 8 use the DiT runs of the sweep's main task (its most common), claim 9 the DiT
+runs of every task. Every verdict states its basis (sweeps/learned_claims.py): fits on learned
+rules, fits that include rules not learned before copying, or censoring bounds alone.
 
 Decision rules for one fit (95% bootstrap CI of the slope over seeds):
   direction claims: supported if the CI excludes 0 on the predicted side; not supported if it
@@ -47,7 +55,7 @@ from twoclocks.sweeps.learned_claims import basis, claim_8, claim_9
 from twoclocks.sweeps.rule_clocks import clock_labels, clock_view, relabel, relabel_obj, with_rule_clocks
 from twoclocks.sweeps.spec import SweepSpec, load_spec
 
-SCALES = ("tiny", "cpu", "gpu")
+SCALES = ("tiny", "cpu", "cpu-long", "gpu")
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 INVARIANCE_TOL = 0.5  # claim 3: |log-log slope of tau_mem vs G| below this counts as "nearly invariant"
 LINEAR_TOL = 0.3  # claim 4: slope of tau_mem vs N within 1 +- this counts as "nearly linear"
