@@ -1,4 +1,4 @@
-"""`twoclocks reproduce --scale tiny|cpu|gpu --out DIR [--executor local|ray] ...`
+"""`twoclocks reproduce --scale tiny|cpu|cpu-long|gpu --out DIR [--executor local|ray] ...`
 
 Runs the packaged sweep of a scale (resumable like any sweep), then prints one verdict per
 claim of the paper and writes DIR/claims.csv, DIR/claims.json and DIR/report/index.html.
@@ -21,7 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "reproduce",
         help="run a predefined sweep and judge every claim of the paper",
         description="tiny: a minute, exercises the machinery (verdicts mostly inconclusive); "
-        "cpu: about 12 minutes on 2 cores; gpu: the paper-scale grid, for a Ray cluster. "
+        "cpu: about 12 minutes on 2 cores; cpu-long: claims 1, 3, 6 on learned rules, with the "
+        "learnability map's cut (planned at about 1.5 hours on 2 cores); gpu: the paper-scale grid, for "
+        "a GPU or a Ray cluster. "
         "Grids and decision rules: docs/sweeps.md.",
     )
     p.add_argument("--scale", choices=SCALES, required=True)
