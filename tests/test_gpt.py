@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from twoclocks.config import build_config
+from twoclocks.data import likelihood_sets
 from twoclocks.errors import ConfigError
-from twoclocks.item_sets import likelihood_sets
 from twoclocks.models.gpt import GPT, inverse_cdf
 from twoclocks.training.experiment import build_experiment
 from twoclocks.training.numerics import sample_noise

@@ -18,7 +18,6 @@ FLOORS = [
     ("twoclocks.encoding", 0),
     ("twoclocks.tasks", 1),
     ("twoclocks.data", 2),
-    ("twoclocks.item_sets", 2),
     ("twoclocks.models", 3),
     ("twoclocks.config", 4),
     ("twoclocks.domains", 4),

@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from twoclocks.analysis.basins_report import SUMMARY
 from twoclocks.data import TrainingIndex, hash_cells
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
@@ -434,7 +435,7 @@ def run_basins(
 
     result["figures"] = [p.name for p in plot_all(out, basins, losses, evs, result)]
     result["seconds"] = time.perf_counter() - t0
-    write_json(out / "summary.json", result)
+    write_json(out / SUMMARY, result)
     return result
 
 

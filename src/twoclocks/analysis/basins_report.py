@@ -13,6 +13,7 @@ from pathlib import Path
 
 from twoclocks.io import read_json, read_table
 
+SUMMARY = "summary.json"  # the analysis's own summary, in its output folder (RUN_DIR/basins)
 TITLE = "Basins of attraction and denoiser dissection"
 FIGURES = (
     (
@@ -36,12 +37,12 @@ def section(run_dir: str | Path, basins_dir: str | Path | None = None) -> tuple[
     """(title, html) for a report. basins_dir defaults to RUN_DIR/basins; when it holds no
     analysis the html says how to make one instead of failing."""
     out = Path(basins_dir) if basins_dir else Path(run_dir) / "basins"
-    if not (out / "summary.json").is_file():
+    if not (out / SUMMARY).is_file():
         return TITLE, (
             f"<p>No basin analysis in <code>{html.escape(str(out))}</code>. Run "
             f"<code>twoclocks basins {html.escape(str(run_dir))}</code> to make one.</p>"
         )
-    summary = read_json(out / "summary.json")
+    summary = read_json(out / SUMMARY)
     parts = [
         f"<p>{html.escape(summary['task'])}, N={summary['N']}; {_clock_text(summary)}; "
         f"{summary['settings']['per_set']} trajectories per set, {summary['settings']['ode_steps']} "

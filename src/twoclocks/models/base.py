@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from twoclocks.data import ItemSets
 from twoclocks.encoding import Encoding
-from twoclocks.item_sets import ItemSets
 
 
 class GenerativeModel(nn.Module, ABC):
@@ -22,7 +22,7 @@ class GenerativeModel(nn.Module, ABC):
 
     family: str = ""
     # Families that score likelihoods of fixed item sets set this; the run then builds the
-    # sets (twoclocks.item_sets) and passes them to `extra_metrics` at every evaluation.
+    # sets (twoclocks.data) and passes them to `extra_metrics` at every evaluation.
     uses_item_sets: bool = False
 
     def __init__(self, encoding: Encoding):

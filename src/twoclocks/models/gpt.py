@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from twoclocks.data import ItemSets
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
-from twoclocks.item_sets import ItemSets
 from twoclocks.models.base import GenerativeModel
 from twoclocks.models.config import ModelConfig
 

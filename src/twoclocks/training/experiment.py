@@ -12,10 +12,9 @@ import numpy as np
 import torch
 
 from twoclocks.config import RunConfig
-from twoclocks.data import TrainingIndex, draw_training_set
+from twoclocks.data import ItemSets, TrainingIndex, draw_training_set, likelihood_sets
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
-from twoclocks.item_sets import ItemSets, likelihood_sets
 from twoclocks.models import build_model
 from twoclocks.models.base import GenerativeModel
 from twoclocks.tasks import make_task
