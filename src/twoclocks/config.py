@@ -218,6 +218,9 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"unknown model {cfg.model.family!r}; choose one of {sorted(FAMILIES)}")
     if cfg.model.sampler not in ("heun", "dpmpp_2m"):
         raise ConfigError(f"unknown model.sampler {cfg.model.sampler!r}; choose heun or dpmpp_2m")
+    # masked diffusion (model=mdm)
+    if cfg.model.mask_schedule not in ("linear", "cosine"):
+        raise ConfigError(f"model.mask_schedule must be linear or cosine, got {cfg.model.mask_schedule!r}")
     if cfg.train.lr <= 0:
         raise ConfigError(f"train.lr must be positive, got {cfg.train.lr}")
     if cfg.model.width % cfg.model.heads:
