@@ -21,7 +21,7 @@ from twoclocks.config import build_config
 from twoclocks.data import hash_cells
 from twoclocks.errors import ConfigError
 from twoclocks.evaluate import score
-from twoclocks.models.mdm import MDM, elbo_weight, revealed_counts
+from twoclocks.models.mdm import MDM, count_weights, elbo_weight, revealed_counts
 from twoclocks.models.mdm_reference import (
     AnalyticMDM,
     empirical_posterior,
@@ -61,6 +61,9 @@ def test_schedules_reveal_every_cell_once():
     for schedule in ("linear", "cosine"):
         counts = revealed_counts(7, 36, schedule)
         assert counts[0] == 0 and counts[-1] == 36 and counts == sorted(counts)
+    # W_k = E[w(t) | k masked]: the linear closed form (L+1)/k is the quadrature's value
+    quad = count_weights(36, "linear", closed_form=False)
+    assert torch.allclose(quad, count_weights(36, "linear"), rtol=1e-4) and quad[0] == 0
     t = torch.tensor([0.25, 0.5, 1.0], dtype=torch.float64)
     assert torch.allclose(elbo_weight(t, "linear"), 1 / t)
     # cosine: -alpha'/(1 - alpha) by finite differences

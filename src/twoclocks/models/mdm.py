@@ -76,18 +76,19 @@ def elbo_weight(t: torch.Tensor, schedule: str) -> torch.Tensor:
     return 0.5 * math.pi * torch.sin(half) / (1.0 - torch.cos(half))
 
 
-def count_weights(cells: int, schedule: str, points: int = 200_000) -> torch.Tensor:
+def count_weights(cells: int, schedule: str, points: int = 50_000, closed_form: bool = True) -> torch.Tensor:
     """W_k = E[w(t) | k of L cells masked] for k = 0..L: (L+1,) float64, W_0 = 0 (no term).
 
-    Midpoint quadrature over t in (0, 1) of w(t) P(k | t) and P(k | t), P(k | t) proportional
-    to m^k (1-m)^(L-k) with m = 1 - alpha(t); in log space, so that no term underflows."""
+    Linear schedule: P(k | t) = Binomial(L, t), so t | k ~ Beta(k+1, L-k+1) and W_k = (L+1)/k.
+    Otherwise midpoint quadrature over t of w(t) P(k | t) and P(k | t), with P(k | t)
+    proportional to m^k (1-m)^(L-k), m = 1 - alpha(t), in log space so that no term underflows."""
+    k = torch.arange(cells + 1, dtype=torch.float64)
+    if schedule == "linear" and closed_form:
+        return torch.where(k > 0, (cells + 1) / k.clamp(min=1), 0.0)
     t = (torch.arange(points, dtype=torch.float64) + 0.5) / points
     m = (1.0 - alpha(t, schedule)).clamp(1e-300, 1 - 1e-16)
-    k = torch.arange(cells + 1, dtype=torch.float64)[:, None]
-    log_p = k * m.log() + (cells - k) * torch.log1p(-m)  # (L+1, points)
-    num = torch.logsumexp(log_p + elbo_weight(t, schedule).log(), dim=1)
-    den = torch.logsumexp(log_p, dim=1)
-    out = (num - den).exp()
+    log_p = k[:, None] * m.log() + (cells - k[:, None]) * torch.log1p(-m)  # (L+1, points)
+    out = (torch.logsumexp(log_p + elbo_weight(t, schedule).log(), dim=1) - torch.logsumexp(log_p, dim=1)).exp()
     out[0] = 0.0
     return out
 
