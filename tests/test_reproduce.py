@@ -22,7 +22,7 @@ def results(
     rule_depth=-1.0,
     mem_G=0.0,
     alpha=1.0,
-    families=("dit", "gpt"),
+    families=("dit", "gpt", "mdm"),
     seeds=3,
     noise=0.03,
     censor_mem_at_N=None,
@@ -73,6 +73,21 @@ def test_paper_like_results_support_every_claim():
     claims = {c.id: c for c in evaluate_claims(results())}
     assert "not a knob x depth grid" in claims[8].reason  # depth is varied at G=2 only
     assert "no runs of several rules" in claims[9].reason
+
+
+def test_claim_7_states_each_familys_offsets_with_cis():
+    df = results()
+    mdm = df["model.family"] == "mdm"
+    df.loc[mdm, "tau_mem"] *= 10.0  # the MDM copies a decade later than the DiT
+    claim = {c.id: c for c in evaluate_claims(df)}[7]
+    assert claim.verdict == SUPPORTED and "three families" in claim.claim
+    assert "gpt-dit at G=2 N=16 depth=2: d log10 tau_rule +0.0" in claim.evidence.replace("-0.0", "+0.0")
+    offset = claim.evidence.split("mdm-dit at G=2 N=16 depth=2: ")[1].split(";")[0]
+    mem = offset.split("d log10 tau_mem ")[1]
+    value, lo, hi = (float(v) for v in mem.replace("[", "").replace("]", "").replace(",", "").split()[:3])
+    assert abs(value - 1.0) < 0.05 and lo < value < hi and hi - lo < 0.2
+    no_mdm = {c.id: c for c in evaluate_claims(results(families=("dit", "gpt")))}
+    assert no_mdm[7].verdict == INCONCLUSIVE and "no mdm runs" in no_mdm[7].reason
 
 
 def test_contrary_results_are_not_supported():

@@ -119,6 +119,7 @@ DOMAINS: dict[str, Domain] = {
     "model.sample_steps": _closed(1, 10**4),
     "model.sampler": Domain(choices=("heun", "dpmpp_2m")),
     "model.temperature": Domain(0.0, 100.0, lo_open=True),
+    "model.mask_schedule": Domain(choices=("linear", "cosine")),
 }
 # A field not in DOMAINS (a new one, or a task's) gets its type's domain: counts and steps are
 # >= 0 (seeds: SEED), numbers are finite and bounded, strings are not empty.

@@ -60,6 +60,13 @@ def build_gpt(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> 
     return GPT(encoding, cfg)
 
 
+@register("mdm")
+def build_mdm(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> GenerativeModel:
+    from twoclocks.models.mdm import MDM
+
+    return MDM(encoding, cfg)
+
+
 def build_model(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> GenerativeModel:
     if cfg.family not in FAMILIES:
         raise ConfigError(f"unknown model {cfg.family!r}; choose one of {sorted(FAMILIES)}")

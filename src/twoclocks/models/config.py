@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 @dataclass
 class ModelConfig:
-    family: str = "dit"  # dit | gpt | mlp
+    family: str = "dit"  # dit | gpt | mlp | mdm
     width: int = 128  # embedding width
     depth: int = 4  # number of transformer blocks (MLP: hidden layers)
     heads: int = 4  # attention heads
@@ -28,7 +28,9 @@ class ModelConfig:
     sigma_min: float = 0.02  # last noise level of the sampler
     sigma_max: float = 20.0  # first noise level of the sampler
     rho: float = 7.0  # time-step exponent of the sampler's noise schedule
-    sample_steps: int = 16  # noise levels of the sampler (then 0)
+    sample_steps: int = 16  # noise levels of the sampler (then 0); MDM: unmasking levels
     sampler: str = "dpmpp_2m"  # dpmpp_2m (steps network evaluations per sample) | heun (2*steps-1)
     # Autoregressive sampling.
-    temperature: float = 1.0  # GPT: softmax temperature of ancestral sampling
+    temperature: float = 1.0  # GPT, MDM: softmax temperature of ancestral sampling
+    # Masked diffusion.
+    mask_schedule: str = "linear"  # MDM: alpha(t) = 1 - t (linear) | cos(pi t / 2) (cosine)

@@ -8,8 +8,10 @@ Claims (arXiv 2605.10019) and the fits that test them (twoclocks.sweeps.fits; x 
   5. the window widens with N                      window_log10 vs data.N, slope > 0
   6. the window narrows with complexity and can vanish   window_log10 vs knob, slope < 0, and
                                                    at least one run with a vanished window
-  7. the same structure in DiT and GPT             per family: window open (tau_rule < tau_mem) in
-                                                   most runs and tau_mem vs N slope > 0
+  7. the same structure in DiT, GPT and MDM        per family: window open (tau_rule < tau_mem) in
+                                                   most runs and tau_mem vs N slope > 0; the
+                                                   evidence gives each family's log10 offsets
+                                                   from the DiT at the N and G they share
   8. depth extends the range of learnable G, but not without limit    from the learnability map
                                                    (sweeps/learnability.py): the largest G learned
                                                    grows with depth, and the largest G stays unlearned
@@ -45,12 +47,13 @@ from dataclasses import asdict, dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from twoclocks.clocks import PRIMARY
 from twoclocks.errors import ConfigError
 from twoclocks.io import write_json, write_table
-from twoclocks.sweeps.fits import Fit, finished, fit_relation, knob_column, rule_clocks_in
+from twoclocks.sweeps.fits import Fit, finished, fit_relation, knob_column, rule_clocks_in, y_values
 from twoclocks.sweeps.learned_claims import basis, claim_8, claim_9
 from twoclocks.sweeps.rule_clocks import clock_labels, clock_view, relabel, relabel_obj, with_rule_clocks
 from twoclocks.sweeps.spec import SweepSpec, load_spec
@@ -78,13 +81,14 @@ class Claim:
 
 
 def scale_spec(scale: str) -> SweepSpec:
-    """The packaged sweep of a scale (src/twoclocks/sweeps/specs/reproduce_<scale>.yaml), without GPT
-    points when the GPT family is not available."""
+    """The packaged sweep of a scale (src/twoclocks/sweeps/specs/reproduce_<scale>.yaml), without
+    the points of a family (gpt, mdm) that is not available."""
     if scale not in SCALES:
         raise ConfigError(f"--scale must be one of {list(SCALES)}, got {scale!r}")
     spec = load_spec(Path(str(files("twoclocks") / "sweeps" / "specs" / f"reproduce_{scale}.yaml")))
-    if not gpt_available():
-        spec.grids = drop_family(spec.grids, "gpt")
+    for family in ("gpt", "mdm"):
+        if not family_available(family):
+            spec.grids = drop_family(spec.grids, family)
     return spec
 
 
@@ -338,16 +342,53 @@ def family_structure(df: pd.DataFrame) -> tuple[str, str]:
     return "unclear", ev
 
 
+CLAIM7_FAMILIES = ("dit", "gpt", "mdm")  # claim 7 compares every family to the first
+OFFSET_BOOT = 2000  # bootstrap replicates of each offset's CI
+
+
+def family_available(family: str) -> bool:
+    return gpt_available() if family == "gpt" else family in _registered()
+
+
+def _registered() -> set[str]:
+    from twoclocks.models import FAMILIES
+
+    return set(FAMILIES)
+
+
+def family_offsets(df: pd.DataFrame, family: str, ref: str = "dit", seed: int = 0) -> list[str]:
+    """Offsets of `family` from `ref` at every (knob, N, depth, width) both ran: the difference
+    of mean log10 tau_rule and of mean log10 tau_mem (uncensored runs), with a 95% percentile
+    bootstrap CI that resamples each family's runs (seeds) independently."""
+    knob = knob_column(df)
+    keys = [c for c in (knob, "data.N", "model.depth", "model.width") if c and c in df]
+    rng = np.random.default_rng(seed)
+    out = []
+    a, b = df[df["model.family"] == family], df[df["model.family"] == ref]
+    shared = sorted(set(map(tuple, a[keys].to_numpy().tolist())) & set(map(tuple, b[keys].to_numpy().tolist())))
+    for cell in shared:
+        where = " ".join(f"{k.split('.', 1)[1]}={v}" for k, v in zip(keys, cell))
+        parts = []
+        for clock in ("tau_rule", "tau_mem"):
+            ya, yb = (np.log10(y_values(d[(d[keys] == list(cell)).all(axis=1)], clock)[0]) for d in (a, b))
+            ya, yb = ya[np.isfinite(ya)], yb[np.isfinite(yb)]
+            if not len(ya) or not len(yb):
+                parts.append(f"{clock} censored")
+                continue
+            boot = rng.choice(ya, (OFFSET_BOOT, len(ya))).mean(1) - rng.choice(yb, (OFFSET_BOOT, len(yb))).mean(1)
+            lo, hi = np.percentile(boot, [2.5, 97.5])
+            parts.append(f"d log10 {clock} {ya.mean() - yb.mean():+.2f} [{lo:+.2f}, {hi:+.2f}]")
+        out.append(f"{family}-{ref} at {where}: " + ", ".join(parts))
+    return out
+
+
 def claim_7(df: pd.DataFrame, fams: set[str]) -> Claim:
-    text = "the same structure in DiT and GPT"
-    if not gpt_available():
-        return Claim(
-            7, text, "no gpt runs", INCONCLUSIVE, "inconclusive: no gpt runs (the gpt family is not available)"
-        )
-    if "gpt" not in fams or "dit" not in fams:
-        missing = "gpt" if "gpt" not in fams else "dit"
-        return Claim(7, text, f"no {missing} runs", INCONCLUSIVE, f"inconclusive: no {missing} runs")
-    res = {f: family_structure(df[df["model.family"] == f]) for f in ("dit", "gpt")}
+    text = "the same structure in all three families (DiT, GPT, MDM)"
+    missing = [f for f in CLAIM7_FAMILIES if f not in fams or not family_available(f)]
+    if missing:
+        why = "; ".join(f"no {f} runs" for f in missing)
+        return Claim(7, text, why, INCONCLUSIVE, f"inconclusive: {why}")
+    res = {f: family_structure(df[df["model.family"] == f]) for f in CLAIM7_FAMILIES}
     states = {f: s for f, (s, _) in res.items()}
     if all(s == "shows" for s in states.values()):
         verdict = SUPPORTED
@@ -355,7 +396,9 @@ def claim_7(df: pd.DataFrame, fams: set[str]) -> Claim:
         verdict = NOT_SUPPORTED
     else:
         verdict = INCONCLUSIVE
+    offsets = [o for f in CLAIM7_FAMILIES[1:] for o in family_offsets(df, f)]
     evidence = " | ".join(f"{f}: {ev}" for f, (_, ev) in res.items())
+    evidence += " | offsets (95% bootstrap CI over seeds): " + ("; ".join(offsets) or "no shared N and G")
     reason = (
         ", ".join(f"{f}: {s}" for f, s in states.items())
         + " (structure = window open in most runs and tau_mem rising with N)"

@@ -44,6 +44,7 @@ LATER_FIELDS = {
     ("clocks", "theta_group"): 0.95,
     ("train", "stop_at"): "none",
     ("train", "tensorboard"): False,
+    ("model", "mask_schedule"): "linear",
 }
 # Columns of results.parquet that differ between two executions of the same points.
 TIMING_COLUMNS = ("train_seconds", "eval_seconds", "wall_seconds", "eval_share", "device")

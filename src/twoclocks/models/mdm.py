@@ -1,0 +1,296 @@
+"""Masked discrete diffusion (absorbing process, SUBS parameterisation; Sahoo et al. 2024,
+"Simple and Effective Masked Diffusion Language Models", Shi et al. 2024, "Simplified and
+Generalized Masked Diffusion"), mapped one-to-one from the equations.
+
+Shapes: B batch, L = H*W cells in raster order, K cell values, D width. Token ids are the
+cell values 0..K-1 and MASK = K.
+
+    forward:  z_t,i = x_i with probability alpha(t), MASK otherwise, independently per cell
+    alpha:    linear    alpha(t) = 1 - t                (MDLM's "log-linear" schedule:
+                                                         sigma(t) = -ln alpha(t) = -ln(1 - t))
+              cosine    alpha(t) = cos(pi t / 2)
+    network:  p_theta(x_i | z) over the K values only (MASK is never predicted), conditioned
+              on the masking level k/L of z (k masked cells); SUBS carries every unmasked
+              cell unchanged
+    NELBO:    integral_0^1 w(t) E_z [ sum_{i: z_t,i = MASK} -ln p_theta(x_i | z_t) ] dt,
+              w(t) = -alpha'(t) / (1 - alpha(t))      (linear: 1/t)
+    estimator: t ~ U(0, 1) (stratified over the batch), z ~ q(z_t | x), and the weight
+              replaced by its mean given the number k of masked cells,
+                  W_k = E[w(t) | k] = int w(t) m^k (1-m)^(L-k) dt / int m^k (1-m)^(L-k) dt,
+              m = 1 - alpha(t)                          (linear: W_k = (L+1)/k)
+    sampling: S levels t_k = 1 - k/S; after level k, n_k = round(L alpha(t_k)) cells are
+              revealed, in a random order fixed per sample, each drawn from p_theta(. | z) by
+              inverse CDF of a uniform fixed per sample and cell
+
+Why W_k and not w(t): the summand depends on t only through z (the network sees the masking
+level of z, not t), so E[w(t) | z] = W_k gives an unbiased estimate of the same NELBO
+(Rao-Blackwell) with bounded weights. w(t) = 1/t has infinite variance: a batch is dominated
+by its rare near-zero t, and a width-64 model stayed at 1 bit per cell for 500 steps where the
+W_k estimator took it to 0.78 (docs/families.md).
+
+Why the linear schedule is the default: the NELBO does not depend on the schedule (the test
+checks it on the exact denoiser), but the sampler's levels do. With alpha(t) = 1 - t, the
+levels t_k reveal the same number of cells each: with S = L exactly one cell per level.
+
+Why a fixed count per level: the reverse process reveals each masked cell between t and s
+with probability (alpha(s) - alpha(t)) / (1 - alpha(t)); given how many it reveals, which
+ones is uniform. Fixing the count at its mean keeps the exact reverse process whenever a level
+reveals at most one cell (then the sampler is exact with the exact denoiser, whatever the
+count schedule: tests/test_mdm.py), and fixes the number of cells drawn in parallel, the
+sampler's only approximation, per level instead of leaving it to chance.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from twoclocks.data import ItemSets
+from twoclocks.encoding import Encoding
+from twoclocks.errors import ConfigError
+from twoclocks.models.base import GenerativeModel
+from twoclocks.models.config import ModelConfig
+from twoclocks.models.dit import DiTBlock, NoiseEmbedding, modulate, sincos_2d
+from twoclocks.models.gpt import inverse_cdf
+
+SCHEDULES = ("linear", "cosine")
+ELBO_SEED = 5_000_011  # fixed generator of the ELBO metrics' (t, mask) draws (same every eval)
+ELBO_DRAWS = 4  # stratified t draws per item of the ELBO metrics (standard error ~0.005 bits/cell on 256 items)
+LN2 = math.log(2.0)
+
+
+def alpha(t: torch.Tensor, schedule: str) -> torch.Tensor:
+    """Probability that a cell is still unmasked at time t in [0, 1]."""
+    return 1.0 - t if schedule == "linear" else torch.cos(0.5 * math.pi * t)
+
+
+def elbo_weight(t: torch.Tensor, schedule: str) -> torch.Tensor:
+    """w(t) = -alpha'(t) / (1 - alpha(t)) for t in (0, 1]."""
+    if schedule == "linear":
+        return 1.0 / t
+    half = 0.5 * math.pi * t
+    return 0.5 * math.pi * torch.sin(half) / (1.0 - torch.cos(half))
+
+
+def count_weights(cells: int, schedule: str, points: int = 50_000, closed_form: bool = True) -> torch.Tensor:
+    """W_k = E[w(t) | k of L cells masked] for k = 0..L: (L+1,) float64, W_0 = 0 (no term).
+
+    Linear schedule: P(k | t) = Binomial(L, t), so t | k ~ Beta(k+1, L-k+1) and W_k = (L+1)/k.
+    Otherwise midpoint quadrature over t of w(t) P(k | t) and P(k | t), with P(k | t)
+    proportional to m^k (1-m)^(L-k), m = 1 - alpha(t), in log space so that no term underflows."""
+    k = torch.arange(cells + 1, dtype=torch.float64)
+    if schedule == "linear" and closed_form:
+        return torch.where(k > 0, (cells + 1) / k.clamp(min=1), 0.0)
+    t = (torch.arange(points, dtype=torch.float64) + 0.5) / points
+    m = (1.0 - alpha(t, schedule)).clamp(1e-300, 1 - 1e-16)
+    log_p = k[:, None] * m.log() + (cells - k[:, None]) * torch.log1p(-m)  # (L+1, points)
+    out = (torch.logsumexp(log_p + elbo_weight(t, schedule).log(), dim=1) - torch.logsumexp(log_p, dim=1)).exp()
+    out[0] = 0.0
+    return out
+
+
+def revealed_counts(levels: int, cells: int, schedule: str) -> list[int]:
+    """n_k = round(L alpha(t_k)) cells revealed after level k, t_k = 1 - k/S: (S+1,) from 0 to L."""
+    t = 1.0 - torch.arange(levels + 1, dtype=torch.float64) / levels
+    return [int(v) for v in torch.round(cells * alpha(t, schedule)).long()]
+
+
+def subs(log_probs: torch.Tensor, z: torch.Tensor, mask_id: int) -> torch.Tensor:
+    """SUBS carry-over: an unmasked cell keeps its value with probability 1.
+    log_probs (B, L, K), z (B, L) -> (B, L, K)."""
+    keep = z != mask_id
+    carried = torch.full_like(log_probs, -torch.inf).scatter_(2, z.clamp(max=log_probs.shape[2] - 1)[..., None], 0.0)
+    return torch.where(keep[..., None], carried, log_probs)
+
+
+class MaskedTransformer(nn.Module):
+    """logits(z, level): tokens (B, L) in [0, K], masking level (B,) or (1,) -> (B, L, K).
+
+    The DiT's blocks (adaLN-Zero: every modulation and the output start at zero, so the fresh
+    model predicts the uniform distribution on every masked cell) at one token per cell, with
+    a learned embedding of the K values and MASK, the DiT's fixed 2-D sine-cosine positions and
+    the DiT's sinusoidal embedding of the masking level as the conditioning.
+    """
+
+    def __init__(self, cfg: ModelConfig, num_values: int, shape: tuple[int, int]):
+        super().__init__()
+        D = cfg.width
+        self.tok = nn.Embedding(num_values + 1, D)
+        self.register_buffer("pos", sincos_2d(shape[0], shape[1], D), persistent=False)
+        self.level_embed = NoiseEmbedding(D)
+        self.blocks = nn.ModuleList(DiTBlock(D, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.norm_out = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(D, (6 * cfg.depth + 2) * D))
+        self.out = nn.Linear(D, num_values)
+        modulation_linear = self.modulation[1]
+        assert isinstance(modulation_linear, nn.Linear)
+        for m in (modulation_linear, self.out):
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, z: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        h = self.tok(z) + self.pos.to(self.tok.weight.dtype)  # (B, L, D)
+        mods = self.modulation(self.level_embed(level))  # (B or 1, (6 depth + 2) D)
+        D = h.shape[-1]
+        *per_block, last = mods.split([6 * D] * len(self.blocks) + [2 * D], dim=1)
+        for block, block_mods in zip(self.blocks, per_block):
+            h = block(h, block_mods)
+        shift, scale = last.chunk(2, dim=1)
+        return self.out(modulate(self.norm_out(h), shift, scale))
+
+
+class MaskedDiffusionBase(GenerativeModel):
+    """Forward process, ancestral sampler and ELBO shared by the network and the exact
+    posteriors (twoclocks.models.mdm_reference); subclasses give `log_posterior`."""
+
+    family = "mdm"
+    uses_item_sets = True
+
+    def __init__(self, encoding: Encoding, cfg: ModelConfig):
+        super().__init__(encoding)
+        if cfg.mask_schedule not in SCHEDULES:
+            raise ConfigError(f"model.mask_schedule must be one of {SCHEDULES}, got {cfg.mask_schedule!r}")
+        if cfg.temperature <= 0:
+            raise ConfigError(f"model.temperature must be positive, got {cfg.temperature}")
+        self.cfg = cfg
+        self.L, self.K = encoding.seq_len, encoding.num_values
+        self.mask_id = self.K
+        self.count_weight = count_weights(self.L, cfg.mask_schedule)  # W_k, float64 on the CPU
+
+    def log_posterior(self, z: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        """log p(x_i = v | z) (B, L, K) float64 for tokens z (B, L) with masking levels (B,),
+        the fraction of masked cells of each row."""
+        raise NotImplementedError
+
+    def encode(self, cells: np.ndarray) -> torch.Tensor:
+        """uint8 cells (n, H, W) -> long tokens (n, L) in raster order (attention is
+        bidirectional: no order is needed)."""
+        return torch.as_tensor(np.asarray(cells), dtype=torch.long).reshape(len(cells), -1)
+
+    def decode(self, tokens: torch.Tensor) -> np.ndarray:
+        return tokens.detach().cpu().clamp(max=self.K - 1).reshape(-1, *self.encoding.shape).numpy().astype(np.uint8)
+
+    def mask(self, x: torch.Tensor, t: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z_t ~ q(z_t | x): tokens x (B, L), times t (B,), uniforms u (B, L); cell i is masked iff
+        u_i < 1 - alpha(t). Returns (z (B, L), masked (B, L) bool)."""
+        masked = u < 1.0 - alpha(t, self.cfg.mask_schedule)[:, None]
+        return torch.where(masked, torch.full_like(x, self.mask_id), x), masked
+
+    def weight(self, masked: torch.Tensor) -> torch.Tensor:
+        """W_k of each row of masked (B, L) -> (B,) float64."""
+        return self.count_weight.to(masked.device)[masked.sum(dim=1)]
+
+    # ----- sampling ------------------------------------------------------------------------------
+    def make_sample_noise(self, num: int, gen: torch.Generator) -> torch.Tensor:
+        """Uniforms (num, 2, L) in [0, 1) on gen.device: [:, 0] orders the cells' reveals (argsort),
+        [:, 1, i] picks cell i's value by inverse CDF when it is revealed."""
+        return torch.rand(num, 2, self.L, generator=gen, device=gen.device)
+
+    @torch.no_grad()
+    def sample_tokens(self, noise: torch.Tensor, levels: int | None = None) -> torch.Tensor:
+        """Ancestral unmasking from noise (B, 2, L) over `levels` (default model.sample_steps)
+        -> tokens (B, L). A level that reveals no cell costs no network evaluation."""
+        S = levels or self.cfg.sample_steps
+        device = next(iter(self.parameters()), noise).device
+        noise = noise.to(device)
+        B = noise.shape[0]
+        rank = noise[:, 0].argsort(dim=1).argsort(dim=1)  # (B, L): cell i is revealed rank-th
+        z = torch.full((B, self.L), self.mask_id, dtype=torch.long, device=device)
+        counts = revealed_counts(S, self.L, self.cfg.mask_schedule)
+        for k in range(S):
+            if counts[k + 1] == counts[k]:
+                continue
+            reveal = (rank >= counts[k]) & (rank < counts[k + 1])  # (B, L)
+            level = torch.full((B,), (self.L - counts[k]) / self.L, device=device)
+            logp = self.log_posterior(z, level)  # (B, L, K)
+            drawn = inverse_cdf(logp.reshape(-1, self.K), noise[:, 1].reshape(-1), self.cfg.temperature)
+            z = torch.where(reveal, drawn.reshape(B, self.L), z)
+        return z
+
+    @torch.no_grad()
+    def generate(self, noise: torch.Tensor) -> np.ndarray:
+        """Uniforms (B, 2, L) -> uint8 cells (B, H, W); deterministic in (weights, noise)."""
+        return self.decode(self.sample_tokens(noise))
+
+    # ----- ELBO -----------------------------------------------------------------------------------
+    def nelbo_terms(self, x: torch.Tensor, t: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """One-sample NELBO estimate in nats per item, W_k sum_{masked i} -ln p(x_i | z): tokens
+        x (B, L), times t (B,) in (0, 1], mask uniforms u (B, L) -> (B,) float64."""
+        z, masked = self.mask(x, t, u)
+        logp = self.log_posterior(z, masked.double().mean(dim=1))
+        nll = -logp.gather(2, x[..., None]).squeeze(2)  # (B, L)
+        nll = torch.where(masked, nll, torch.zeros_like(nll))  # 0 * inf would be NaN
+        return self.weight(masked) * nll.sum(dim=1)
+
+    @torch.no_grad()
+    def elbo_bits(self, tokens: torch.Tensor, draws: int = ELBO_DRAWS, chunk: int = 2048) -> torch.Tensor:
+        """NELBO in bits per cell (an upper bound on -log2 p(x) / L) of tokens (n, L) -> (n,)
+        float64, averaged over `draws` stratified times per item. The (t, mask) draws come from
+        a generator seeded with ELBO_SEED, so every evaluation scores the same draws."""
+        n = len(tokens)
+        if n == 0:
+            return torch.zeros(0, dtype=torch.float64)
+        device = tokens.device
+        gen = torch.Generator(device=device).manual_seed(ELBO_SEED)
+        offset = torch.rand(n, 1, generator=gen, device=device, dtype=torch.float64)
+        t = 1.0 - (torch.arange(draws, device=device, dtype=torch.float64) + offset) / draws  # (n, R) in (0, 1]
+        u = torch.rand(n, draws, self.L, generator=gen, device=device, dtype=torch.float64)
+        x = tokens[:, None].expand(n, draws, self.L).reshape(-1, self.L)
+        t, u = t.reshape(-1), u.reshape(-1, self.L)
+        out = [self.nelbo_terms(x[s : s + chunk], t[s : s + chunk], u[s : s + chunk]) for s in range(0, len(x), chunk)]
+        return torch.cat(out).reshape(n, draws).mean(dim=1) / (self.L * LN2)
+
+    def extra_metrics(self, item_sets: ItemSets | None) -> dict[str, float]:
+        """NELBO (bits per cell) of the fixed training, held-out and corrupted sets, the gaps
+        heldout - train (copying) and invalid - heldout (rule), and the references."""
+        if item_sets is None:
+            raise ValueError("the masked diffusion's likelihood metrics need the run's item sets")
+        device = next(iter(self.parameters()), torch.zeros(())).device
+        was_training = self.training
+        self.eval()
+        out = {}
+        for name, cells in item_sets.as_dict().items():
+            bits = self.elbo_bits(self.encode(cells).to(device))
+            out[f"elbo_{name}"] = float(bits.mean()) if len(bits) else math.nan
+        self.train(was_training)
+        out["elbo_gap_heldout_train"] = out["elbo_heldout"] - out["elbo_train"]
+        out["elbo_gap_invalid_heldout"] = out["elbo_invalid"] - out["elbo_heldout"]
+        # A perfect rule learner (uniform over the valid set) needs log2(population) / L bits per
+        # cell on valid items; a perfect copier log2(N) / L on training items.
+        out["elbo_ref_rule"] = item_sets.log2_population / self.L
+        out["elbo_ref_copy"] = math.log2(item_sets.num_train) / self.L
+        return out
+
+
+class MDM(MaskedDiffusionBase):
+    """The masked transformer under the absorbing process; a `GenerativeModel` of family "mdm"."""
+
+    def __init__(self, encoding: Encoding, cfg: ModelConfig):
+        super().__init__(encoding, cfg)
+        self.net = MaskedTransformer(cfg, self.K, encoding.shape)
+
+    def log_posterior(self, z: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        # A level shared by the batch (the sampler's) is embedded once, as in the DiT.
+        shared = bool((level == level[:1]).all())
+        logits = self.net(z, (level[:1] if shared else level).float())
+        # float64 before the softmax, as the GPT's sampler: the inverse CDF then moves a boundary
+        # only when the weights move (at bf16 the logits are rounded to bf16 first).
+        return subs(logits.double().log_softmax(dim=-1), z, self.mask_id)
+
+    def loss(self, batch: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """NELBO in bits per cell of tokens (B, L) (the estimator of `nelbo_terms`), one (t, mask)
+        draw per item from gen in this order: one uniform u0, t_b = 1 - frac(u0 + b/B) in (0, 1]
+        (stratified over the batch, as in MDLM), then the mask uniforms (B, L)."""
+        B = batch.shape[0]
+        u0 = torch.rand(1, generator=gen, device=batch.device)
+        t = 1.0 - torch.remainder(u0 + torch.arange(B, device=batch.device) / B, 1.0)
+        u = torch.rand(B, self.L, generator=gen, device=batch.device)
+        z, masked = self.mask(batch, t, u)
+        logits = self.net(z, masked.float().mean(dim=1)).float()
+        nll = F.cross_entropy(logits.reshape(-1, self.K), batch.reshape(-1), reduction="none").reshape(B, self.L)
+        per_item = self.weight(masked).float() * (nll * masked).sum(dim=1)
+        return per_item.mean() / (self.L * LN2)
