@@ -315,6 +315,8 @@ class Trainer:
             f"{key}={format_clock(summary[key], summary['max_step'])}"
             for key in (*(rc.tau for rc in RULE_CLOCKS), "tau_mem")
         )
+        if reason is not None:
+            title += f"  (stopped at step {self.step:,}: train.stop_at={cfg.train.stop_at})"
         plot_clocks(df, summary, self.run_dir.clocks_plot, title)
         # Last: a summary that says "finished" is only ever written after every other output.
         self.run_dir.write_summary(summary)
