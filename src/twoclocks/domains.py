@@ -120,6 +120,11 @@ DOMAINS: dict[str, Domain] = {
     "model.sampler": Domain(choices=("heun", "dpmpp_2m")),
     "model.temperature": Domain(0.0, 100.0, lo_open=True),
     "model.mask_schedule": Domain(choices=("linear", "cosine")),
+    # Grid sides of the tasks: items of up to 64 x 64 cells (the copy index and the models hold
+    # every item in memory; a side of 10^5 would ask for tens of GB before any check fails).
+    "task.n": _closed(1, 64),
+    "task.rows": _closed(1, 256),
+    "task.width": _closed(1, 256),
 }
 # A field not in DOMAINS (a new one, or a task's) gets its type's domain: counts and steps are
 # >= 0 (seeds: SEED), numbers are finite and bounded, strings are not empty.
