@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, format_clock
+from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, format_clock, window_text
 from twoclocks.config import ClockConfig
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import atomic_path
@@ -62,12 +62,9 @@ def _offset(tau: float | None, ref: float | None, max_step: int, ref_max: int) -
 
 
 def _window(s: dict, rc: RuleClock = PRIMARY) -> str:
-    if s.get(rc.key("window_vanished")):
-        return "vanished"
-    w = s.get(rc.key("window_log10"))
-    if w is None:
-        return "n/a"
-    return f"{'>= ' if s.get(rc.key('window_log10_is_lower_bound')) else ''}{w:.2f}"
+    """The window in decades as a table cell ('n/a' when neither clock was reached)."""
+    text = window_text(s, rc)
+    return "n/a" if text == "undefined" else text.removesuffix(" decades")
 
 
 def compare_table(runs: list[Run]) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from twoclocks.config import RunConfig, apply_overrides
 from twoclocks.errors import ConfigError
 from twoclocks.evaluate import score
-from twoclocks.training.experiment import build_experiment, eval_schedule
+from twoclocks.training.experiment import Experiment, build_experiment, eval_schedule
 from twoclocks.training.numerics import generate
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.trainer import Trainer
@@ -58,6 +58,19 @@ def count_flops(fn) -> int:
     return int(counter.get_total_flops())
 
 
+def setting(cfg: RunConfig, exp: Experiment, precision: str) -> dict:
+    """What a bench measured: family, task, size, device, threads, precision, batch."""
+    return {
+        "family": cfg.model.family,
+        "task": exp.task.describe(),
+        "params": exp.model.num_params(),
+        "device": str(exp.device),
+        "threads": torch.get_num_threads(),
+        "precision": precision,
+        "batch": cfg.train.batch,
+    }
+
+
 def bench(cfg: RunConfig, steps: int = 50, warmup: int = 10, eval_repeats: int = 1) -> dict:
     """Time `steps` training steps after `warmup` ones, and one full evaluation (generation
     of eval.samples plus scoring) after a warm-up generation; returns a flat dict."""
@@ -91,13 +104,7 @@ def bench(cfg: RunConfig, steps: int = 50, warmup: int = 10, eval_repeats: int =
     n_evals = len(eval_schedule(cfg))
     run_train = cfg.train.steps / steps_per_s
     return {
-        "family": cfg.model.family,
-        "task": exp.task.describe(),
-        "params": exp.model.num_params(),
-        "device": str(exp.device),
-        "threads": torch.get_num_threads(),
-        "precision": prec,
-        "batch": cfg.train.batch,
+        **setting(cfg, exp, prec),
         "samples": ec.samples,
         "train_steps_per_s": steps_per_s,
         "train_gflop_per_step": step_flops / 1e9,
@@ -159,13 +166,7 @@ def bench_group(cfg: RunConfig, K: int, steps: int = 10, warmup: int = 2, reps: 
     single_rate = 1 / statistics.median(seconds["single"])
     group_rate = 1 / statistics.median(seconds["group"])
     return {
-        "family": cfg.model.family,
-        "task": exp.task.describe(),
-        "params": exp.model.num_params(),
-        "device": str(exp.device),
-        "threads": torch.get_num_threads(),
-        "precision": cfg.train.precision,
-        "batch": cfg.train.batch,
+        **setting(cfg, exp, cfg.train.precision),
         "K": K,
         "steps": steps,
         "reps": reps,
