@@ -46,7 +46,8 @@ def plot_learnability(table: pd.DataFrame, path: str | Path, clock: str = "tau_r
                 ha="center",
                 va="center",
                 fontsize=7,
-                color="white" if learned else "black",
+                # dark text on the bright end of the colour map, light text on the dark end
+                color="white" if learned and (grid[i, j] - lo) / (hi - lo) < 0.6 else "black",
             )
         ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
         ax.set_yticks(range(len(ys)), [str(d) for d in ys])
