@@ -33,11 +33,11 @@ def fake_curves(tau_rule: float, tau_mem: float, steps: np.ndarray) -> pd.DataFr
 
 @pytest.fixture
 def sweep_dir(tmp_path) -> Path:
-    """results.parquet + run directories for dit and gpt over (G, N), one vanished window."""
+    """results.parquet + run directories for dit, gpt and mdm over (G, N), one vanished window."""
     root = tmp_path / "sweep"
     rows = []
     steps = np.unique(np.geomspace(10, 20000, 16).round().astype(int))
-    for fam in ("dit", "gpt"):
+    for fam in ("dit", "gpt", "mdm"):
         for G in (2, 3):
             for N in (8, 16, 32):
                 for seed in (0, 1):
@@ -106,7 +106,7 @@ def test_report_extra_section_hook(sweep_dir, monkeypatch):
     monkeypatch.setattr(report, "EXTRA_SECTIONS", [*report.EXTRA_SECTIONS, good, broken])
     monkeypatch.setattr(report, "sweep_sections", lambda *a: [])  # only the hooks: faster
     html = report.build_report(sweep_dir).read_text()
-    assert seen == [("sweep", 24)]
+    assert seen == [("sweep", 36)]  # every finished run of the fixture (3 families x 12)
     assert "My extra analysis" in html and "extra-marker" in html
     assert "this section failed: RuntimeError: boom" in html
 
