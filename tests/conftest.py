@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -58,3 +60,19 @@ def add_rule_clocks(df: pd.DataFrame, factors: dict[str, float]) -> pd.DataFrame
         for key in ("window_log10", "window_log10_is_lower_bound", "window_vanished"):
             df[rc.key(key)] = [w[key] for w in wins]
     return df
+
+
+def kill_after_evaluations(args: list[str], run_dir: Path, evaluations: int = 3, timeout: float = 120) -> None:
+    """Start `twoclocks run ARGS --out RUN_DIR` in a subprocess and kill -9 it once it has
+    written `evaluations` sample files (a kill in the middle of training)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "twoclocks.cli", "run", *args, "--out", str(run_dir), "--quiet"],
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(list((run_dir / "samples").glob("*.npz"))) < evaluations:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()

@@ -1,18 +1,13 @@
 """End-to-end runs: files, resume identity (including kill -9), and bad input."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from conftest import TINY, run_cli
+from conftest import TINY, kill_after_evaluations, run_cli
 from twoclocks.config import build_config
 from twoclocks.errors import CheckpointError, TrainingDiverged
 from twoclocks.training import checkpoint
@@ -115,18 +110,7 @@ def test_kill_dash_nine_then_resume_is_identical(tmp_path):
     full = run_cli("run", *args, "--out", str(tmp_path / "full"), "--quiet")
     assert full.returncode == 0, full.stderr
     killed_dir = tmp_path / "killed"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "twoclocks.cli", "run", *args, "--out", str(killed_dir), "--quiet"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list((killed_dir / "samples").glob("*.npz"))) < 3:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_evaluations(args, killed_dir, evaluations=3)
     assert not (killed_dir / "summary.json").exists(), "run finished before it could be killed"
     resumed = run_cli("run", "--resume", str(killed_dir), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
