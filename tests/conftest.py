@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -76,3 +78,22 @@ def kill_after_evaluations(args: list[str], run_dir: Path, evaluations: int = 3,
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+
+
+@contextlib.contextmanager
+def crash_at_step(monkeypatch: pytest.MonkeyPatch, driver_class: type, step: int = 37) -> Iterator[None]:
+    """Within the block, `driver_class.train_step` raises at `step` (a crash in the middle of
+    training); the block must end in that crash. The real step is back afterwards."""
+    original = driver_class.train_step
+
+    def crashing(self):
+        if self.step == step:
+            raise RuntimeError("simulated crash")
+        original(self)
+
+    monkeypatch.setattr(driver_class, "train_step", crashing)
+    try:
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            yield
+    finally:
+        monkeypatch.setattr(driver_class, "train_step", original)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import kill_after_evaluations, run_cli
+from conftest import crash_at_step, kill_after_evaluations, run_cli
 from twoclocks.config import build_config
 from twoclocks.data import hash_cells
 from twoclocks.errors import ConfigError
@@ -218,17 +218,8 @@ def test_run_records_elbo_metrics_and_resumes_identically(tmp_path, monkeypatch)
     assert np.allclose(df["elbo_gap_heldout_train"], df["elbo_heldout"] - df["elbo_train"])
     assert (df["elbo_heldout"] >= df["elbo_ref_rule"] - 0.02).all()
 
-    original = Trainer.train_step
-
-    def crashing(self):
-        if self.step == 37:
-            raise RuntimeError("simulated crash")
-        original(self)
-
-    monkeypatch.setattr(Trainer, "train_step", crashing)
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with crash_at_step(monkeypatch, Trainer):
         start_run(build_config(RUN), tmp_path / "crashed", progress=False)
-    monkeypatch.setattr(Trainer, "train_step", original)
     resume_run(tmp_path / "crashed", progress=False)
     drop = ["train_seconds", "eval_seconds"]
     pd.testing.assert_frame_equal(

@@ -12,7 +12,7 @@ import torch
 
 import twoclocks.data
 import twoclocks.encoding as hashing
-from conftest import TINY, run_cli
+from conftest import TINY, crash_at_step, run_cli
 from twoclocks.config import build_config
 from twoclocks.data import TrainingIndex
 from twoclocks.training.experiment import build_experiment
@@ -110,18 +110,9 @@ def test_group_resumes_after_a_crash(tmp_path, monkeypatch):
     cfgs = [build_config(TINY + m) for m in MEMBERS[:2]]
     for i, c in enumerate(cfgs):
         start_run(c, tmp_path / f"single{i}", progress=False)
-    original = GroupTrainer.train_step
-
-    def crashing(self):
-        if self.step == 37:
-            raise RuntimeError("simulated crash")
-        original(self)
-
-    monkeypatch.setattr(GroupTrainer, "train_step", crashing)
     dirs = [tmp_path / f"group{i}" for i in range(2)]
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with crash_at_step(monkeypatch, GroupTrainer):
         train_group(cfgs, dirs)
-    monkeypatch.setattr(GroupTrainer, "train_step", original)
     train_group(cfgs, dirs)
     for i in range(2):
         pd.testing.assert_frame_equal(metrics(tmp_path / f"single{i}"), metrics(dirs[i]))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import TINY, kill_after_evaluations, run_cli
+from conftest import TINY, crash_at_step, kill_after_evaluations, run_cli
 from twoclocks.config import build_config
 from twoclocks.errors import CheckpointError, TrainingDiverged
 from twoclocks.training import checkpoint
@@ -82,17 +82,8 @@ def test_crash_and_resume_is_identical(tmp_path, monkeypatch):
     cfg = build_config(TINY)
     start_run(cfg, tmp_path / "full", progress=False)
 
-    original = Trainer.train_step
-
-    def crashing(self):
-        if self.step == 37:
-            raise RuntimeError("simulated crash")
-        original(self)
-
-    monkeypatch.setattr(Trainer, "train_step", crashing)
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with crash_at_step(monkeypatch, Trainer):
         start_run(cfg, tmp_path / "crashed", progress=False)
-    monkeypatch.setattr(Trainer, "train_step", original)
     assert not (tmp_path / "crashed" / "summary.json").exists()
     resume_run(tmp_path / "crashed", progress=False)
     pd.testing.assert_frame_equal(
