@@ -237,3 +237,27 @@ def test_rule_clocks_recomputed_from_the_runs_of_an_older_sweep(tmp_path):
     assert claims[1].by_clock["tau_rule"]["verdict"] == SUPPORTED  # by censoring bounds at G=3
     assert "tau_group vs task.G" in claims[1].by_clock["tau_group"]["evidence"]
     assert rule_clocks.with_rule_clocks(table, tmp_path / "nowhere")[0] is table
+
+
+def test_knob_claims_are_judged_on_the_slices_where_every_level_was_learned():
+    # tau_rule = 20 G^2.5 (113, 312, 640) against tau_mem = 30 N: at N=16 (tau_mem 480) the G=4
+    # rule is learned only by copying; make copying come much earlier there, so that the slice
+    # N=16 says tau_mem falls with G while the learned slices N=32, 64 say it does not.
+    df = results()
+    cell = (df["data.N"] == 16) & (df["task.G"] == 4)
+    df.loc[cell, "tau_mem"] /= 3
+    df.loc[cell, "window_log10"] = 0.0
+    df.loc[cell, "window_vanished"] = True
+    claims = {c.id: c for c in evaluate_claims(df)}
+    c3 = claims[3]
+    assert c3.verdict == SUPPORTED and c3.basis == "fits on learned rules", (c3.verdict, c3.basis)
+    assert "N=16" not in c3.evidence and "N=32" in c3.evidence and "N=64" in c3.evidence
+    assert c3.all_slices.startswith("not supported (includes unlearned rules (G=4 at N=16"), c3.all_slices
+    assert claims[6].basis == "fits on learned rules" and "vanished in" in claims[6].evidence
+    assert claims[3].by_clock["tau_rule"]["all_slices"] == c3.all_slices
+    assert "over every slice, learned or not: not supported" in reproduce.claims_text(list(claims.values()))
+    # with no learned slice the verdict is the every-slice one, and its basis says so
+    df.loc[df["task.G"] == 4, "tau_rule"] = None
+    df.loc[df["task.G"] == 4, "tau_rule_censored"] = True
+    c1 = {c.id: c for c in evaluate_claims(df[df["data.N"] == 16])}[1]
+    assert c1.basis == "censoring bounds alone" or c1.basis.startswith("includes unlearned rules"), c1.basis

@@ -1,6 +1,8 @@
 """The claims table of a sweep report: one row per claim, its verdict at each rule clock as a
-coloured cell, whether the verdict survives the choice of rule clock, the evidence and the reason
-(at tau_rule; the evidence at the other clocks is in the cell's tooltip and in claims.json)."""
+coloured cell, whether the verdict survives the choice of rule clock, what the verdict rests on
+(fits on learned rules, censoring bounds alone, ...) and, for the claims that compare rule
+complexities, the verdict over every slice beside the one on learned rules; then the evidence
+and the reason (at tau_rule; the other clocks' are in the cell's tooltip and in claims.json)."""
 
 from __future__ import annotations
 
@@ -38,15 +40,20 @@ def claims_html(claims: list[dict]) -> str:
             f"<td>{c['id']}</td><td>{html.escape(c['claim'])}</td>"
             + "".join(_cell(by_clock.get(tau)) for tau in clocks)
             + f"<td>{html.escape(mark + c.get('across_clocks', ''))}</td>"
+            f"<td>{html.escape(c.get('basis', ''))}</td><td>{html.escape(c.get('all_slices', ''))}</td>"
             f"<td>{html.escape(c['evidence'])}</td><td>{html.escape(c['reason'])}</td>"
             "</tr>"
         )
     return (
         "<table><thead><tr><th>id</th><th>claim</th>"
         + head
-        + "<th>across rule clocks</th><th>evidence (tau_rule)</th><th>reason (tau_rule)</th></tr></thead><tbody>"
+        + "<th>across rule clocks</th><th>basis</th><th>every slice, learned or not</th>"
+        "<th>evidence (tau_rule)</th><th>reason (tau_rule)</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
         + "<p>Verdict at each rule clock: green supported, red not supported, grey inconclusive; hover a "
-        "cell for the evidence at that clock. Decision rules and rule clocks: docs/sweeps.md, docs/protocol.md.</p>"
+        "cell for the evidence at that clock. Basis: what the verdict rests on -- fits on learned rules "
+        "(every level compared was learned before copying), fits that include unlearned rules, or censoring "
+        "bounds alone; claims 1, 3 and 6 are judged on learned slices where the sweep has them. "
+        "Decision rules and rule clocks: docs/sweeps.md, docs/protocol.md.</p>"
     )

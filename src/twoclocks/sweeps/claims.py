@@ -20,7 +20,10 @@ Claims (arXiv 2605.10019) and the fits that test them (twoclocks.sweeps.fits; x 
                                                    (sweeps/rule_families.py)
 Claims 1-6 and 8 use the DiT runs of the sweep's main task (its most common), claim 9 the DiT
 runs of every task. Every verdict states its basis (sweeps/learned_claims.py): fits on learned
-rules, fits that include rules not learned before copying, or censoring bounds alone.
+rules, fits that include rules not learned before copying, or censoring bounds alone. Claims 1,
+3 and 6 are judged on the slices whose every knob level was learned before copying when there
+are any, and over every slice as well (`Claim.all_slices`). Claims 3-6 and 9 leave out runs
+stopped once the rule was learned (train.stop_at=rule): they never measure tau_mem.
 
 Decision rules for one fit (95% bootstrap CI of the slope over seeds):
   direction claims: supported if the CI excludes 0 on the predicted side; not supported if it
@@ -54,12 +57,12 @@ from twoclocks.clocks import PRIMARY
 from twoclocks.errors import ConfigError
 from twoclocks.io import write_json, write_table
 from twoclocks.sweeps.fits import Fit, finished, fit_relation, knob_column, rule_clocks_in, y_values
-from twoclocks.sweeps.learned_claims import basis, claim_8, claim_9
+from twoclocks.sweeps.learned_claims import basis, claim_8, claim_9, judge_knob_claim
 from twoclocks.sweeps.rule_clocks import clock_labels, clock_view, relabel, relabel_obj, with_rule_clocks
 from twoclocks.sweeps.spec import SweepSpec, load_spec
+from twoclocks.sweeps.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, band, combine, direction
 
 SCALES = ("tiny", "cpu", "cpu-long", "gpu")
-SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 INVARIANCE_TOL = 0.5  # claim 3: |log-log slope of tau_mem vs G| below this counts as "nearly invariant"
 LINEAR_TOL = 0.3  # claim 4: slope of tau_mem vs N within 1 +- this counts as "nearly linear"
 
@@ -77,6 +80,7 @@ class Claim:
     by_clock: dict[str, dict] = field(default_factory=dict)
     robust: bool | None = None  # the same verdict at every rule clock (None: judged at one only)
     basis: str = ""  # what the verdict rests on (learned_claims.basis): fits on learned rules, ...
+    all_slices: str = ""  # claims 1, 3, 6: the verdict over every slice, learned or not, and its basis
     across_clocks: str = ""  # that, or which verdict holds at which rule clock
 
 
@@ -111,87 +115,6 @@ def drop_family(grids: list[dict], family: str) -> list[dict]:
     return out
 
 
-# ----- verdicts -------------------------------------------------------------------------------------
-def _usable(fit: Fit) -> str | None:
-    """Why a fit cannot decide anything, or None."""
-    if fit.slope is None:
-        return f"fewer than 2 {fit.x} values with an uncensored {fit.y}"
-    if fit.censoring_limits:
-        return f"more than half of the runs censored at some {fit.x}: the slope is biased"
-    if fit.ci is None:
-        return "one seed per x value: no CI"
-    return None
-
-
-def censored_order(fit: Fit) -> tuple[list[str], list[str]]:
-    """Pairs of x values ordered by censoring alone: every run at one x is right-censored
-    beyond every uncensored value at the other. Returns (increasing, decreasing) as text."""
-    up: list[str] = []
-    down: list[str] = []
-    name = fit.x.rsplit(".", 1)[-1]
-    for a in fit.groups:
-        for b in fit.groups:
-            if (
-                a.used_range is None
-                or b.right_bound is None
-                or b.right_censored < b.n
-                or b.right_bound <= a.used_range[1]
-            ):
-                continue
-            text = f"{fit.y} > {b.right_bound:.4g} at {name}={b.x:g} vs <= {a.used_range[1]:.4g} at {name}={a.x:g}"
-            (up if b.x > a.x else down).append(text)
-    return up, down
-
-
-def direction(fit: Fit, sign: int) -> tuple[str, str]:
-    why = _usable(fit)
-    if why:  # the slope cannot decide; an ordering shown by censoring bounds alone still can
-        up, down = censored_order(fit)
-        agree, disagree = (up, down) if sign > 0 else (down, up)
-        if agree and not disagree:
-            return SUPPORTED, f"{why}; but by censoring bounds: {'; '.join(agree)}"
-        if disagree and not agree:
-            return NOT_SUPPORTED, f"{why}; but by censoring bounds: {'; '.join(disagree)}"
-        return INCONCLUSIVE, why
-    assert fit.ci is not None  # a usable fit has a CI
-    lo, hi = fit.ci
-    if (lo > 0 and sign > 0) or (hi < 0 and sign < 0):
-        return SUPPORTED, "CI excludes 0 in the predicted direction"
-    if (lo > 0 and sign < 0) or (hi < 0 and sign > 0):
-        return NOT_SUPPORTED, "CI excludes 0 in the opposite direction"
-    return INCONCLUSIVE, "CI straddles 0"
-
-
-def band(fit: Fit, value: float, tol: float) -> tuple[str, str]:
-    why = _usable(fit)
-    if why:
-        return INCONCLUSIVE, why
-    assert fit.ci is not None  # a usable fit has a CI
-    lo, hi = fit.ci
-    if value - tol <= lo and hi <= value + tol:
-        return SUPPORTED, f"CI inside [{value - tol:g}, {value + tol:g}]"
-    if hi < value - tol or lo > value + tol:
-        return NOT_SUPPORTED, f"CI outside [{value - tol:g}, {value + tol:g}]"
-    return INCONCLUSIVE, f"CI overlaps the edge of [{value - tol:g}, {value + tol:g}]"
-
-
-def combine(results: list[tuple[Fit, str, str]], missing: str) -> tuple[str, str, str]:
-    """(verdict, evidence, reason) of a claim tested by several fits."""
-    if not results:
-        return INCONCLUSIVE, missing, missing
-    verdicts = [v for _, v, _ in results]
-    verdict = (
-        NOT_SUPPORTED
-        if NOT_SUPPORTED in verdicts
-        else SUPPORTED
-        if all(v == SUPPORTED for v in verdicts)
-        else INCONCLUSIVE
-    )
-    evidence = " | ".join(f"{f.label()}: {f.evidence()}" for f, _, _ in results)
-    reason = "; ".join(f"{f.label()}: {v} ({why})" for f, v, why in results)
-    return verdict, evidence, reason
-
-
 def _fits(df: pd.DataFrame, x: str | None, y: str) -> list[Fit]:
     return fit_relation(df, x, y) if x else []
 
@@ -221,6 +144,7 @@ def evaluate_claims(results: pd.DataFrame, root: str | Path | None = None) -> li
                 "evidence": relabel(c.evidence, rc),
                 "reason": relabel(c.reason, rc),
                 "basis": c.basis,
+                "all_slices": c.all_slices,
                 "fits": relabel_obj(c.fits, rc),
             }
         claim.robust, claim.across_clocks = across_clocks(claim.by_clock, note)
@@ -244,6 +168,11 @@ def across_clocks(by_clock: dict[str, dict], note: str = "") -> tuple[bool | Non
     return False, "; ".join(f"{v} at {', '.join(taus)}" for v, taus in verdicts.items())
 
 
+def measuring_mem(df: pd.DataFrame) -> pd.DataFrame:
+    """The runs that measure tau_mem: not those stopped once the rule is learned (stop_at=rule)."""
+    return df[df["train.stop_at"].fillna("none") != "rule"] if "train.stop_at" in df else df
+
+
 def claims_at(results: pd.DataFrame) -> list[Claim]:
     """The seven verdicts from a sweep's results table, at the rule clock in its tau_rule
     columns (see the module docstring for the rules)."""
@@ -257,48 +186,50 @@ def claims_at(results: pd.DataFrame) -> list[Claim]:
     kname = knob.split(".", 1)[1] if knob else "complexity"
     claims = []
 
+    mem = measuring_mem(main)
+
     def add(i: int, text: str, tested: list[tuple[Fit, str, str]], missing: str) -> None:
         verdict, evidence, reason = combine(tested, missing)
         fits = [f.to_dict() for f, _, _ in tested]
-        claims.append(Claim(i, text, evidence, verdict, reason, fits, basis=basis(i, verdict, reason, main, knob)))
+        claims.append(Claim(i, text, evidence, verdict, reason, fits, basis=basis(i, verdict, reason)))
 
-    add(
-        1,
-        f"tau_rule increases with complexity {kname}",
-        [(f, *direction(f, +1)) for f in _fits(main, knob, "tau_rule")],
-        f"no runs vary {kname}",
-    )
+    def add_knob(i: int, text: str, tested: list[tuple[Fit, str, str]], runs: pd.DataFrame) -> None:
+        k = judge_knob_claim(i, tested, f"no runs vary {kname}", runs, knob)
+        fits = [f.to_dict() for f in k.fits]
+        claims.append(Claim(i, text, k.evidence, k.verdict, k.reason, fits, basis=k.basis, all_slices=k.all_slices))
+
+    tested = [(f, *direction(f, +1)) for f in _fits(main, knob, "tau_rule")]
+    add_knob(1, f"tau_rule increases with complexity {kname}", tested, main)
     add(
         2,
         "tau_rule decreases with capacity (depth, width)",
         [(f, *direction(f, -1)) for x in ("model.depth", "model.width") for f in _fits(main, x, "tau_rule")],
         "no runs vary model.depth or model.width",
     )
-    add(
+    add_knob(
         3,
         f"tau_mem nearly invariant to the rule ({kname})",
-        [(f, *band(f, 0.0, INVARIANCE_TOL)) for f in _fits(main, knob, "tau_mem")],
-        f"no runs vary {kname}",
+        [(f, *band(f, 0.0, INVARIANCE_TOL)) for f in _fits(mem, knob, "tau_mem")],
+        mem,
     )
     add(
         4,
         "tau_mem grows nearly linearly with N (log-log slope ~ 1)",
-        [(f, *band(f, 1.0, LINEAR_TOL)) for f in _fits(main, "data.N", "tau_mem")],
+        [(f, *band(f, 1.0, LINEAR_TOL)) for f in _fits(mem, "data.N", "tau_mem")],
         "no runs vary data.N",
     )
     add(
         5,
         "the innovation window widens with N",
-        [(f, *direction(f, +1)) for f in _fits(main, "data.N", "window_log10")],
+        [(f, *direction(f, +1)) for f in _fits(mem, "data.N", "window_log10")],
         "no runs vary data.N",
     )
-    claims.append(claim_6(main, knob, kname))
-    claims[-1].basis = basis(6, claims[-1].verdict, claims[-1].reason, main, knob)
+    claims.append(claim_6(mem, knob, kname))
     claims.append(claim_7(df, fams))
     verdict, evidence, reason = claim_8(main, knob)
     text = f"depth extends the range of learnable {kname}, but not without limit"
     claims.append(Claim(8, text, evidence, verdict, reason, basis="learnability map"))
-    verdict, evidence, reason = claim_9(dit)
+    verdict, evidence, reason = claim_9(measuring_mem(dit))
     text = "tau_mem nearly invariant across rule families of equal population"
     claims.append(Claim(9, text, evidence, verdict, reason, basis="rules learned before copying, judged apart"))
     for claim in claims[-2:]:
@@ -308,8 +239,12 @@ def claims_at(results: pd.DataFrame) -> list[Claim]:
 
 
 def claim_6(df: pd.DataFrame, knob: str | None, kname: str) -> Claim:
+    """The window narrows with complexity (judged as claims 1 and 3: on learned slices when
+    there are any) and can vanish (in any run: a window vanishes where the rule is learned only
+    by copying, so that part cannot rest on learned rules)."""
     tested = [(f, *direction(f, -1)) for f in _fits(df, knob, "window_log10")]
-    verdict, evidence, reason = combine(tested, f"no runs vary {kname}")
+    k = judge_knob_claim(6, tested, f"no runs vary {kname}", df, knob)
+    verdict, evidence, reason = k.verdict, k.evidence, k.reason
     if knob and len(df):
         vanished = df[df["window_vanished"].fillna(False).astype(bool)]
         where = sorted(set(vanished[knob])) if len(vanished) else []
@@ -322,7 +257,9 @@ def claim_6(df: pd.DataFrame, knob: str | None, kname: str) -> Claim:
         evidence,
         verdict,
         reason,
-        [f.to_dict() for f, _, _ in tested],
+        [f.to_dict() for f in k.fits],
+        basis=k.basis,
+        all_slices=k.all_slices,
     )
 
 
@@ -427,6 +364,8 @@ def claims_text(claims: list[Claim]) -> str:
         lines.append(f"      why: {c.reason}")
         if c.basis:
             lines.append(f"      basis: {c.basis}")
+        if c.all_slices:
+            lines.append(f"      over every slice, learned or not: {c.all_slices}")
         if len(c.by_clock) > 1:
             at = " | ".join(f"{tau}: {e['verdict']}" for tau, e in c.by_clock.items())
             lines.append(f"      at each rule clock: {at} -> {c.across_clocks}")

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.sweeps.fits import finished, knob_column
+from twoclocks.sweeps.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 
-SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 TOKENISATION_KEYS = ("model.patch", "task.layout")
 
 

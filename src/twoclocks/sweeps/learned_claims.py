@@ -10,16 +10,25 @@ A verdict's *basis* is one of:
   censoring bounds alone       decided by right-censored clocks ordering two levels, no slope
   fits                         a relation that does not compare rules (tau_mem vs N, capacity)
   no evidence                  inconclusive for want of runs
+
+Claims 1, 3 and 6 compare levels of the knob within slices (one N, depth, ...). Each is judged
+on the slices whose every level was learned before copying when the sweep has such a slice --
+the claim is about rules the model learns -- and on every slice as well; both verdicts are
+printed (`KnobVerdict`). With no learned slice, the verdict is the every-slice one, and its
+basis names the levels that were not learned.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
+from twoclocks.sweeps.fits import Fit
 from twoclocks.sweeps.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
 from twoclocks.sweeps.rule_families import claim3_families, learned_before_copying
+from twoclocks.sweeps.verdicts import INCONCLUSIVE, combine
 
-INCONCLUSIVE = "inconclusive"
 KNOB_CLAIMS = (1, 3, 6)  # the claims that compare levels of the rule's complexity
 
 
@@ -28,19 +37,61 @@ def unlearned_levels(df: pd.DataFrame, knob: str) -> list:
     return [k for k, part in df.groupby(knob, sort=True) if not learned_before_copying(part, "tau_rule")]
 
 
-def basis(claim_id: int, verdict: str, reason: str, df: pd.DataFrame, knob: str | None) -> str:
-    """What the verdict of claim `claim_id` rests on (see the module docstring)."""
+def basis(claim_id: int, verdict: str, reason: str, unlearned: dict[str, str] | None = None) -> str:
+    """What the verdict of claim `claim_id` rests on (see the module docstring). `unlearned`:
+    for the claims that compare knob levels, {slice: the levels there not learned before
+    copying, as text ('' when every level was learned)} over the slices the verdict used."""
     if "by censoring bounds" in reason:
         return "censoring bounds alone"
     if verdict == INCONCLUSIVE and ("no runs" in reason or "no fit" in reason):
         return "no evidence"
-    if claim_id in KNOB_CLAIMS and knob and knob in df and len(df):
-        levels = unlearned_levels(df, knob)
-        name = knob.split(".", 1)[-1]
-        if levels:
-            return f"includes unlearned rules ({name}={', '.join(f'{v:g}' for v in levels)})"
-        return "fits on learned rules"
-    return "fits"
+    if claim_id not in KNOB_CLAIMS or unlearned is None:
+        return "fits"
+    where = [levels + (f" at {at}" if at else "") for at, levels in unlearned.items() if levels]
+    return f"includes unlearned rules ({'; '.join(where)})" if where else "fits on learned rules"
+
+
+@dataclass
+class KnobVerdict:
+    """A claim that compares levels of the knob (1, 3, 6), judged twice: on the slices whose
+    every level was learned before copying (the claim's verdict, when there is such a slice) and
+    on every slice (shown beside it)."""
+
+    verdict: str
+    evidence: str
+    reason: str
+    basis: str
+    fits: list[Fit]
+    all_slices: str  # "<verdict> (<basis>)" over every slice
+
+
+def unlearned_text(fit: Fit, df: pd.DataFrame, knob: str) -> str:
+    """'G=3, 4': the knob levels of the fit's slice not learned before copying in most of their
+    runs ('' when all were)."""
+    levels = unlearned_levels(df.loc[fit.index], knob)
+    return f"{knob.split('.', 1)[-1]}={', '.join(f'{v:g}' for v in levels)}" if levels else ""
+
+
+def slice_text(fit: Fit) -> str:
+    """'N=16, depth=2': the settings that the fit's slice holds fixed."""
+    return ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in fit.where.items())
+
+
+def judge_knob_claim(
+    claim_id: int, tested: list[tuple[Fit, str, str]], missing: str, df: pd.DataFrame, knob: str | None
+) -> KnobVerdict:
+    """The verdict on learned rules where some slice has them, else on every slice (whose basis
+    then says which levels were not learned where); `all_slices` is the verdict over every slice."""
+    unlearned = [unlearned_text(f, df, knob) if knob else "" for f, _, _ in tested]
+    verdict, evidence, reason = combine(tested, missing)
+    whole = basis(claim_id, verdict, reason, {slice_text(f): u for (f, _, _), u in zip(tested, unlearned)})
+    all_slices = f"{verdict} ({whole})"
+    learned = [t for t, u in zip(tested, unlearned) if not u]
+    if not learned or len(learned) == len(tested):
+        return KnobVerdict(verdict, evidence, reason, whole, [f for f, _, _ in tested], all_slices)
+    verdict, evidence, reason = combine(learned, missing)
+    on_learned = basis(claim_id, verdict, reason, {})
+    return KnobVerdict(verdict, evidence, reason, on_learned, [f for f, _, _ in learned], all_slices)
 
 
 def map_runs(df: pd.DataFrame, knob: str) -> pd.DataFrame:

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.sweeps.fits import finished
+from twoclocks.sweeps.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 
 TOLERANCE = 2.0  # max/min ratio of the rules' median tau_mem read as "approximately invariant"
 N_BOOT = 2000
-SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 
 
 @dataclass

@@ -1,0 +1,89 @@
+"""The decision rules that turn a fit into a verdict (supported / not supported /
+inconclusive), and a claim tested by several fits into one verdict. The rules are spelled out
+in twoclocks.sweeps.claims's docstring and in docs/sweeps.md."""
+
+from __future__ import annotations
+
+from twoclocks.sweeps.fits import Fit
+
+SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
+
+
+def _usable(fit: Fit) -> str | None:
+    """Why a fit cannot decide anything, or None."""
+    if fit.slope is None:
+        return f"fewer than 2 {fit.x} values with an uncensored {fit.y}"
+    if fit.censoring_limits:
+        return f"more than half of the runs censored at some {fit.x}: the slope is biased"
+    if fit.ci is None:
+        return "one seed per x value: no CI"
+    return None
+
+
+def censored_order(fit: Fit) -> tuple[list[str], list[str]]:
+    """Pairs of x values ordered by censoring alone: every run at one x is right-censored
+    beyond every uncensored value at the other. Returns (increasing, decreasing) as text."""
+    up: list[str] = []
+    down: list[str] = []
+    name = fit.x.rsplit(".", 1)[-1]
+    for a in fit.groups:
+        for b in fit.groups:
+            if (
+                a.used_range is None
+                or b.right_bound is None
+                or b.right_censored < b.n
+                or b.right_bound <= a.used_range[1]
+            ):
+                continue
+            text = f"{fit.y} > {b.right_bound:.4g} at {name}={b.x:g} vs <= {a.used_range[1]:.4g} at {name}={a.x:g}"
+            (up if b.x > a.x else down).append(text)
+    return up, down
+
+
+def direction(fit: Fit, sign: int) -> tuple[str, str]:
+    why = _usable(fit)
+    if why:  # the slope cannot decide; an ordering shown by censoring bounds alone still can
+        up, down = censored_order(fit)
+        agree, disagree = (up, down) if sign > 0 else (down, up)
+        if agree and not disagree:
+            return SUPPORTED, f"{why}; but by censoring bounds: {'; '.join(agree)}"
+        if disagree and not agree:
+            return NOT_SUPPORTED, f"{why}; but by censoring bounds: {'; '.join(disagree)}"
+        return INCONCLUSIVE, why
+    assert fit.ci is not None  # a usable fit has a CI
+    lo, hi = fit.ci
+    if (lo > 0 and sign > 0) or (hi < 0 and sign < 0):
+        return SUPPORTED, "CI excludes 0 in the predicted direction"
+    if (lo > 0 and sign < 0) or (hi < 0 and sign > 0):
+        return NOT_SUPPORTED, "CI excludes 0 in the opposite direction"
+    return INCONCLUSIVE, "CI straddles 0"
+
+
+def band(fit: Fit, value: float, tol: float) -> tuple[str, str]:
+    why = _usable(fit)
+    if why:
+        return INCONCLUSIVE, why
+    assert fit.ci is not None  # a usable fit has a CI
+    lo, hi = fit.ci
+    if value - tol <= lo and hi <= value + tol:
+        return SUPPORTED, f"CI inside [{value - tol:g}, {value + tol:g}]"
+    if hi < value - tol or lo > value + tol:
+        return NOT_SUPPORTED, f"CI outside [{value - tol:g}, {value + tol:g}]"
+    return INCONCLUSIVE, f"CI overlaps the edge of [{value - tol:g}, {value + tol:g}]"
+
+
+def combine(results: list[tuple[Fit, str, str]], missing: str) -> tuple[str, str, str]:
+    """(verdict, evidence, reason) of a claim tested by several fits."""
+    if not results:
+        return INCONCLUSIVE, missing, missing
+    verdicts = [v for _, v, _ in results]
+    verdict = (
+        NOT_SUPPORTED
+        if NOT_SUPPORTED in verdicts
+        else SUPPORTED
+        if all(v == SUPPORTED for v in verdicts)
+        else INCONCLUSIVE
+    )
+    evidence = " | ".join(f"{f.label()}: {f.evidence()}" for f, _, _ in results)
+    reason = "; ".join(f"{f.label()}: {v} ({why})" for f, v, why in results)
+    return verdict, evidence, reason
