@@ -375,7 +375,7 @@ def claims_text(claims: list[Claim]) -> str:
         lines.append(f"      why: {c.reason}")
         if c.basis:
             lines.append(f"      basis: {c.basis}")
-        if c.all_slices:
+        if c.all_slices and c.all_slices != f"{c.verdict} ({c.basis})":
             lines.append(f"      over every slice, learned or not: {c.all_slices}")
         if len(c.by_clock) > 1:
             at = " | ".join(f"{tau}: {e['verdict']}" for tau, e in c.by_clock.items())
