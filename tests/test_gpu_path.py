@@ -168,8 +168,11 @@ def test_dry_run_plans_run_steps_and_hours(capsys):
     assert cli_main(["reproduce", "--scale", "tiny", "--dry-run", "--group", "--no-bench"]) == 0
     text = capsys.readouterr().out
     assert f"{len(points)} points, {steps:,} run-steps in all" in text
-    assert "stated, not measured" in text and "estimated" in text
+    assert "stated, not measured" in text and "estimated" in text and "ceilings" not in text
     assert all(f"({i}) " in text for i in range(1, 8)) and "vanished window" in text
+    assert cli_main(["reproduce", "--scale", "cpu-long", "--dry-run", "--no-bench"]) == 0
+    stopping = sum(p.cfg.train.stop_at != "none" for p in expand(scale_spec("cpu-long")))
+    assert f"{stopping} of the points stop once their clocks are settled" in capsys.readouterr().out
     assert cli_main(["reproduce", "--scale", "tiny", "--dry-run", "--group"]) == 0
     text = capsys.readouterr().out
     assert "measured on cpu" in text and "groups of" in text

@@ -170,6 +170,12 @@ def plan_text(points: list[Point], loads: dict[str, Workload], estimates: dict[s
             sources.append(rates["source"])
     steps = sum(w.run_steps for w in loads.values())
     lines.append(f"{len(points)} points, {steps:,} run-steps in all")
+    stopping = sum(p.cfg.train.stop_at != "none" for p in points)
+    if stopping:
+        lines.append(
+            f"{stopping} of the points stop once their clocks are settled (train.stop_at): their budgets "
+            "are counted whole, so the figures are ceilings"
+        )
     if estimates:
         lines.append(
             f"estimated {total_s / 3600:.2f} hours on one device, tasks back to back "
