@@ -141,5 +141,8 @@ def test_sweep_report_shows_every_rule_clock(sweep_dir, monkeypatch):
         assert f"<th>{label}</th>" in claims
     assert claims.count("<td style=\"background:") == 9 * 3
     assert "depends on the clock: inconclusive at tau_rule; supported at tau_rule_low, tau_group" in claims
+    # what each verdict rests on, and claims 1, 3, 6 over every slice beside their learned-rule verdict
+    assert "<th>basis</th>" in claims and "<th>every slice, learned or not</th>" in claims
+    assert "<td>fits on learned rules</td>" in claims and "includes unlearned rules (G=" in claims
     results = html[html.index("<h2>Results") :]
     assert "<th>window_log10_group</th>" in results and "<th>tau_group</th>" in results
