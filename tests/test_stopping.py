@@ -46,7 +46,8 @@ def test_confirmed_needs_two_evaluations_in_a_row():
 def test_stop_reason_waits_for_the_wanted_clocks():
     cfg = build_config(["train.stop_at=rule", "clocks.theta_rule_low=0.5"])
     assert stop_reason(cfg, rows([0.2, 0.95], [0, 0])) is None
-    assert "tau_rule_low, tau_group" in stop_reason(cfg, rows([0.2, 0.6, 0.55], [0, 0, 0]))
+    assert stop_reason(cfg, rows([0.2, 0.6, 0.55], [0, 0, 0])) is None  # tau_rule (0.9) not held yet
+    assert "tau_rule, tau_rule_low, tau_group" in stop_reason(cfg, rows([0.2, 0.6, 0.95, 0.92], [0, 0, 0, 0]))
     mem = build_config(["train.stop_at=mem"])
     assert stop_reason(mem, rows([0.2, 0.95, 0.97], [0, 0, 0])) is None
     assert "tau_mem" in stop_reason(mem, rows([0.2, 0.95, 0.97], [0, 0.2, 0.3]))
@@ -64,8 +65,8 @@ def test_stopped_run_reports_the_full_runs_clocks(tmp_path):
     assert full["stopped_step"] is None and full["max_step"] == 1500
     assert stopped["stopped_step"] is not None and stopped["stopped_step"] < 1500
     assert stopped["max_step"] == stopped["stopped_step"]
-    assert "tau_rule_low, tau_group settled" in stopped["stop_reason"]
-    for key in ("tau_rule_low", "tau_rule_low_ci", "tau_group", "tau_group_ci", "tau_rule_low_left_censored"):
+    assert "tau_rule, tau_rule_low, tau_group settled" in stopped["stop_reason"]
+    for key in ("tau_rule", "tau_rule_ci", "tau_rule_low", "tau_rule_low_ci", "tau_group", "tau_group_ci"):
         assert stopped[key] == full[key], key
     # the stopped run's curve is the full run's, cut at the stop step
     a = RunDir(tmp_path / "full").load_metrics()
