@@ -122,8 +122,12 @@ class Fit:
         lin = self.center[1] + slope * (np.log10(x) - self.center[0])
         return 10**lin if self.log_y else lin
 
+    def where_text(self) -> str:
+        """'N=16, depth=2': the settings that the fit's slice holds fixed."""
+        return ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in self.where.items())
+
     def label(self) -> str:
-        where = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in self.where.items())
+        where = self.where_text()
         return f"{self.y} vs {self.x}" + (f" [{where}]" if where else "")
 
     def censoring_text(self) -> str:

@@ -72,11 +72,6 @@ def unlearned_text(fit: Fit, df: pd.DataFrame, knob: str) -> str:
     return f"{knob.split('.', 1)[-1]}={', '.join(f'{v:g}' for v in levels)}" if levels else ""
 
 
-def slice_text(fit: Fit) -> str:
-    """'N=16, depth=2': the settings that the fit's slice holds fixed."""
-    return ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in fit.where.items())
-
-
 def judge_knob_claim(
     claim_id: int, tested: list[tuple[Fit, str, str]], missing: str, df: pd.DataFrame, knob: str | None
 ) -> KnobVerdict:
@@ -84,7 +79,7 @@ def judge_knob_claim(
     then says which levels were not learned where); `all_slices` is the verdict over every slice."""
     unlearned = [unlearned_text(f, df, knob) if knob else "" for f, _, _ in tested]
     verdict, evidence, reason = combine(tested, missing)
-    whole = basis(claim_id, verdict, reason, {slice_text(f): u for (f, _, _), u in zip(tested, unlearned)})
+    whole = basis(claim_id, verdict, reason, {f.where_text(): u for (f, _, _), u in zip(tested, unlearned)})
     all_slices = f"{verdict} ({whole})"
     learned = [t for t, u in zip(tested, unlearned) if not u]
     if not learned or len(learned) == len(tested):
