@@ -15,9 +15,8 @@ is plain, for a bound that the fits do not use.
     rule   stop when every rule clock is settled: tau_rule (valid >= 0.9), tau_rule_low
            (most samples valid) and tau_group (groups right); what a learnability map needs.
            A rule learned at the low and group levels that never passes 0.9 runs to its budget,
-           so that every rule clock is the full run's (stopping at the lower clocks alone left
-           tau_rule censored at the stop step -- at step 179 for G = 2, valid 0.77-0.86 -- and
-           the map and claims blind at 0.9)
+           so that every rule clock is the full run's: stopping at the lower clocks alone would
+           leave tau_rule censored at a stop step that says nothing about 0.9
     mem    stop when tau_mem (at clocks.theta_mem) is settled (what the claims need)
 """
 
