@@ -8,7 +8,7 @@ import pytest
 
 from conftest import add_rule_clocks
 from twoclocks.clocks import RULE_CLOCKS
-from twoclocks.sweeps.fits import fit_relation, fits_frame, standard_fits
+from twoclocks.sweeps.claims.fits import fit_relation, fits_frame, standard_fits
 
 
 def table(

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.analysis.learnability import plot_learnability
-from twoclocks.sweeps.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
-from twoclocks.sweeps.rule_families import TOLERANCE, claim3_families, rule_family_sets
+from twoclocks.sweeps.claims.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
+from twoclocks.sweeps.claims.rule_families import TOLERANCE, claim3_families, rule_family_sets
 
 
 def results(cells: dict[tuple[int, int], list[float | None]], budget: int = 10_000) -> pd.DataFrame:

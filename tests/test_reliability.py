@@ -21,7 +21,8 @@ from twoclocks import cli, io
 from twoclocks.analysis.report import build_report
 from twoclocks.config import build_config
 from twoclocks.io import write_json
-from twoclocks.sweeps.spec import expand, load_recorded_spec, load_spec, record_spec, result_row, results_frame
+from twoclocks.sweeps.results import result_row, results_frame
+from twoclocks.sweeps.spec import expand, load_recorded_spec, load_spec, record_spec
 from twoclocks.training.experiment import build_experiment
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import start_run

@@ -16,7 +16,7 @@ from twoclocks.analysis import report
 from twoclocks.cli import main as cli_main
 from twoclocks.config import build_config
 from twoclocks.io import write_table
-from twoclocks.sweeps.claims import evaluate_claims, write_claims
+from twoclocks.sweeps.claims.evaluate import evaluate_claims, write_claims
 from twoclocks.training.runner import start_run
 
 

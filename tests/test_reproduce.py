@@ -11,10 +11,11 @@ import pytest
 from conftest import add_rule_clocks
 from twoclocks.cli import main as cli_main
 from twoclocks.clocks import RULE_CLOCKS, compute_clocks
-from twoclocks.sweeps import claims as reproduce
-from twoclocks.sweeps import rule_clocks
-from twoclocks.sweeps.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, evaluate_claims, scale_spec
-from twoclocks.sweeps.spec import SUMMARY_COLUMNS, expand, summary_columns
+from twoclocks.sweeps.claims import evaluate as reproduce
+from twoclocks.sweeps.claims import rule_clocks
+from twoclocks.sweeps.claims.evaluate import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, evaluate_claims, scale_spec
+from twoclocks.sweeps.results import SUMMARY_COLUMNS, summary_columns
+from twoclocks.sweeps.spec import expand
 
 
 def results(

@@ -19,7 +19,8 @@ import pytest
 from conftest import TINY, run_cli
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.sweeps.executors import run_sweep
-from twoclocks.sweeps.spec import TIMING_COLUMNS, SweepSpec, expand, load_spec, parse_grid_args, spec_from_args
+from twoclocks.sweeps.results import TIMING_COLUMNS
+from twoclocks.sweeps.spec import SweepSpec, expand, load_spec, parse_grid_args, spec_from_args
 
 BASE = [o for o in TINY if not o.startswith(("data.N", "train.threads"))]
 GRID = ["data.N=8,16"]

@@ -25,13 +25,13 @@ from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.evaluate import Outcomes, load_outcomes
 from twoclocks.io import read_json
 from twoclocks.sweeps.executors import run_sweep
+from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.spec import (
     SweepSpec,
     check_exec_options,
     load_recorded_spec,
     load_spec,
     parse_seeds,
-    read_results,
 )
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import resume_run, start_run, summary_lines

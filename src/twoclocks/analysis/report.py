@@ -33,17 +33,18 @@ from twoclocks.clocks import RULE_CLOCKS
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import atomic_path, read_json
 from twoclocks.plots import plot_clocks
-from twoclocks.sweeps.fits import (
+from twoclocks.sweeps.claims.fits import (
     finished,
     fits_frame,
     knob_column,
     rule_clocks_in,
     standard_fits,
 )
-from twoclocks.sweeps.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
-from twoclocks.sweeps.learned_claims import map_runs
-from twoclocks.sweeps.rule_clocks import with_rule_clocks
-from twoclocks.sweeps.spec import read_results, sweep_description
+from twoclocks.sweeps.claims.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
+from twoclocks.sweeps.claims.learned import map_runs
+from twoclocks.sweeps.claims.rule_clocks import with_rule_clocks
+from twoclocks.sweeps.results import read_results
+from twoclocks.sweeps.spec import sweep_description
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import summary_lines
 

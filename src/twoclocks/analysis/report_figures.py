@@ -10,7 +10,7 @@ import pandas as pd
 
 from twoclocks.io import atomic_path
 from twoclocks.plots import CURVES, RULE_STYLES
-from twoclocks.sweeps.fits import NON_SLICING, Fit, fit_relation, varied_columns, y_values
+from twoclocks.sweeps.claims.fits import NON_SLICING, Fit, fit_relation, varied_columns, y_values
 from twoclocks.training.rundir import RunDir
 
 

@@ -11,9 +11,17 @@ from pathlib import Path
 
 from twoclocks.analysis.report import build_report
 from twoclocks.commands.sweep import add_group_options
-from twoclocks.sweeps.claims import SCALES, claims_text, evaluate_claims, scale_spec, write_claims
+from twoclocks.sweeps.claims.evaluate import (
+    SCALES,
+    claims_text,
+    evaluate_claims,
+    judged_claims,
+    scale_spec,
+    write_claims,
+)
 from twoclocks.sweeps.executors import run_sweep
-from twoclocks.sweeps.spec import EXECUTORS, SweepSpec, check_exec_options, read_results
+from twoclocks.sweeps.results import read_results
+from twoclocks.sweeps.spec import EXECUTORS, SweepSpec, check_exec_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -74,7 +82,7 @@ def main(args: argparse.Namespace) -> int:
 
 def dry_run(spec: SweepSpec, scale: str, bench: bool) -> int:
     """Points, claims, run-steps and the estimated hours on this device (twoclocks.sweeps.plan)."""
-    from twoclocks.sweeps.plan import STATED, estimate_hours, judged_claims, measure, plan, plan_text
+    from twoclocks.sweeps.plan import STATED, estimate_hours, measure, plan, plan_text
     from twoclocks.training.experiment import resolve_device
 
     # Stated figures are a GPU's: plan the groups as on one. Measured ones: as on this device.

@@ -17,7 +17,8 @@ from twoclocks.api import sweep_spec
 from twoclocks.clocks import format_clock
 from twoclocks.errors import ConfigError
 from twoclocks.sweeps.executors import run_sweep
-from twoclocks.sweeps.spec import EXECUTORS, SweepSpec, parse_grid_args, read_results
+from twoclocks.sweeps.results import read_results
+from twoclocks.sweeps.spec import EXECUTORS, SweepSpec, parse_grid_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

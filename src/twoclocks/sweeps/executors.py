@@ -23,14 +23,13 @@ from tqdm.auto import tqdm
 
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import read_json, write_json, write_table
+from twoclocks.sweeps.results import result_row, results_frame
 from twoclocks.sweeps.spec import (
     Point,
     SweepSpec,
     expand,
     identity_dict,
     record_spec,
-    result_row,
-    results_frame,
     sweep_lock,
 )
 from twoclocks.training.rundir import RunDir

@@ -17,7 +17,6 @@ it is not counted, so the figure is an upper bound there.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,23 +117,6 @@ def estimate_hours(load: Workload, rates: dict) -> dict:
     single_s = load.single_steps * t1
     eval_s = load.eval_units * rates["eval_seconds"]
     return {"group_s": group_s, "single_s": single_s, "eval_s": eval_s, "hours": (group_s + single_s + eval_s) / 3600}
-
-
-def judged_claims() -> list[str]:
-    """The claims `reproduce` judges, one line each, from the claims module's own list (an
-    entry may continue on indented lines)."""
-    from twoclocks.sweeps import claims
-
-    entries: list[str] = []
-    for line in (claims.__doc__ or "").splitlines():
-        start = re.match(r"^ {2}(\d)\. (.+)$", line)
-        if start:
-            entries.append(f"({start.group(1)}) {start.group(2).strip()}")
-        elif entries and line.startswith(" " * 20) and not line.strip().startswith(tuple("0123456789")):
-            entries[-1] += " " + line.strip()
-        elif entries and not line.strip():
-            break
-    return [re.sub(r"  +", " -- ", e) for e in entries]
 
 
 def duration(seconds: float) -> str:

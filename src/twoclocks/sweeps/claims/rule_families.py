@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from twoclocks.sweeps.fits import finished
-from twoclocks.sweeps.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+from twoclocks.sweeps.claims.fits import finished
+from twoclocks.sweeps.claims.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 
 TOLERANCE = 2.0  # max/min ratio of the rules' median tau_mem read as "approximately invariant"
 N_BOOT = 2000

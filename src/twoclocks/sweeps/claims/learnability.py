@@ -16,8 +16,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from twoclocks.sweeps.fits import finished, knob_column
-from twoclocks.sweeps.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+from twoclocks.sweeps.claims.fits import finished, knob_column
+from twoclocks.sweeps.claims.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 
 TOKENISATION_KEYS = ("model.patch", "task.layout")
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from twoclocks.sweeps.fits import Fit
-from twoclocks.sweeps.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
-from twoclocks.sweeps.rule_families import claim3_families, learned_before_copying
-from twoclocks.sweeps.verdicts import INCONCLUSIVE, combine
+from twoclocks.sweeps.claims.fits import Fit
+from twoclocks.sweeps.claims.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
+from twoclocks.sweeps.claims.rule_families import claim3_families, learned_before_copying
+from twoclocks.sweeps.claims.verdicts import INCONCLUSIVE, combine
 
 KNOB_CLAIMS = (1, 3, 6)  # the claims that compare levels of the rule's complexity
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, compute_clocks
 from twoclocks.errors import TwoClocksError
-from twoclocks.sweeps.spec import SUMMARY_COLUMNS, summary_columns
+from twoclocks.sweeps.results import SUMMARY_COLUMNS, summary_columns
 from twoclocks.training.rundir import RunDir
 
 

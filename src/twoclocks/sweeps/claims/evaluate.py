@@ -1,6 +1,6 @@
 """`twoclocks reproduce`: run a predefined sweep and give a verdict on each claim of the paper.
 
-Claims (arXiv 2605.10019) and the fits that test them (twoclocks.sweeps.fits; x on log10 scale):
+Claims (arXiv 2605.10019) and the fits that test them (twoclocks.sweeps.claims.fits; x on log10 scale):
   1. tau_rule increases with complexity G          tau_rule vs task knob, slope > 0
   2. tau_rule decreases with capacity              tau_rule vs model.depth and vs model.width, slope < 0
   3. tau_mem is nearly rule-invariant (across G)   per slice, max/min of the knob levels' median
@@ -15,13 +15,13 @@ Claims (arXiv 2605.10019) and the fits that test them (twoclocks.sweeps.fits; x 
                                                    evidence gives each family's log10 offsets
                                                    from the DiT at the N and G they share
   8. depth extends the range of learnable G, but not without limit    from the learnability map
-                                                   (sweeps/learnability.py): the largest G learned
+                                                   (sweeps/claims/learnability.py): the largest G learned
                                                    grows with depth, and the largest G stays unlearned
   9. tau_mem nearly invariant across rule families  max/min of the rules' median tau_mem <= 2 at one
                                                    N, judged on rules learned before copying
-                                                   (sweeps/rule_families.py)
+                                                   (sweeps/claims/rule_families.py)
 Claims 1-6 and 8 use the DiT runs of the sweep's main task (its most common), claim 9 the DiT
-runs of every task. Every verdict states its basis (sweeps/learned_claims.py): fits on learned
+runs of every task. Every verdict states its basis (sweeps/claims/learned.py): fits on learned
 rules, fits that include rules not learned before copying, or censoring bounds alone. Claims 1,
 3 and 6 are judged on the slices whose every knob level was learned before copying when there
 are any, and over every slice as well (`Claim.all_slices`). Claims 3-6 and 9 leave out runs
@@ -43,11 +43,12 @@ supported if all are; else inconclusive. No fit at all: inconclusive.
 Rule clocks: every claim is judged with the rules above at each rule clock -- tau_rule (valid
 >= 0.9), tau_rule_low (valid >= 0.5), tau_group (constraint_acc >= 0.95) -- with that clock's
 window. The claim's verdict is the one at tau_rule; by_clock has each clock's, and robust says
-whether they are all the same (twoclocks.sweeps.rule_clocks).
+whether they are all the same (twoclocks.sweeps.claims.rule_clocks).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -58,12 +59,12 @@ import pandas as pd
 from twoclocks.clocks import PRIMARY
 from twoclocks.errors import ConfigError
 from twoclocks.io import write_json, write_table
-from twoclocks.sweeps.fits import Fit, finished, fit_relation, knob_column, rule_clocks_in, y_values
-from twoclocks.sweeps.learned_claims import basis, claim_8, claim_9, judge_knob_claim
-from twoclocks.sweeps.rule_clocks import clock_labels, clock_view, relabel, relabel_obj, with_rule_clocks
-from twoclocks.sweeps.rule_families import judge
+from twoclocks.sweeps.claims.fits import Fit, finished, fit_relation, knob_column, rule_clocks_in, y_values
+from twoclocks.sweeps.claims.learned import basis, claim_8, claim_9, judge_knob_claim
+from twoclocks.sweeps.claims.rule_clocks import clock_labels, clock_view, relabel, relabel_obj, with_rule_clocks
+from twoclocks.sweeps.claims.rule_families import judge
+from twoclocks.sweeps.claims.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, band, combine, direction
 from twoclocks.sweeps.spec import SweepSpec, load_spec
-from twoclocks.sweeps.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, band, combine, direction
 
 SCALES = ("tiny", "cpu", "cpu-long", "gpu")
 LINEAR_TOL = 0.3  # claim 4: slope of tau_mem vs N within 1 +- this counts as "nearly linear"
@@ -81,7 +82,7 @@ class Claim:
     # verdict at every rule clock: {tau: {clock, verdict, evidence, reason}} (rule_clocks.py).
     by_clock: dict[str, dict] = field(default_factory=dict)
     robust: bool | None = None  # the same verdict at every rule clock (None: judged at one only)
-    basis: str = ""  # what the verdict rests on (learned_claims.basis): fits on learned rules, ...
+    basis: str = ""  # what the verdict rests on (learned.basis): fits on learned rules, ...
     all_slices: str = ""  # claims 1, 3, 6: the verdict over every slice, learned or not, and its basis
     across_clocks: str = ""  # that, or which verdict holds at which rule clock
 
@@ -352,6 +353,21 @@ def claim_7(df: pd.DataFrame, fams: set[str]) -> Claim:
         + " (structure = window open in most runs and tau_mem rising with N)"
     )
     return Claim(7, text, evidence, verdict, reason)
+
+
+def judged_claims() -> list[str]:
+    """The claims `reproduce` judges, one line each, from the claims module's own list (an
+    entry may continue on indented lines)."""
+    entries: list[str] = []
+    for line in (__doc__ or "").splitlines():
+        start = re.match(r"^ {2}(\d)\. (.+)$", line)
+        if start:
+            entries.append(f"({start.group(1)}) {start.group(2).strip()}")
+        elif entries and line.startswith(" " * 20) and not line.strip().startswith(tuple("0123456789")):
+            entries[-1] += " " + line.strip()
+        elif entries and not line.strip():
+            break
+    return [re.sub(r"  +", " -- ", e) for e in entries]
 
 
 # ----- output ---------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """The decision rules that turn a fit into a verdict (supported / not supported /
 inconclusive), and a claim tested by several fits into one verdict. The rules are spelled out
-in twoclocks.sweeps.claims's docstring and in docs/sweeps.md."""
+in twoclocks.sweeps.claims.evaluate's docstring and in docs/sweeps.md."""
 
 from __future__ import annotations
 
-from twoclocks.sweeps.fits import Fit
+from twoclocks.sweeps.claims.fits import Fit
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 

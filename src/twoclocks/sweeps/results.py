@@ -1,0 +1,94 @@
+"""The results table of a sweep: results.parquet, one row per finished (or failed) point --
+its flattened config (execution fields at their neutral value), the clocks, windows and timings
+of its summary.json, its status, hash and run directory. Rows follow the spec's order, not the
+order the points finished in, so two executions of the same points compare equal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from twoclocks.clocks import PEAK_CURVES, RULE_CLOCKS
+from twoclocks.config import flatten
+from twoclocks.errors import TwoClocksError
+from twoclocks.sweeps.spec import Point, identity_dict
+
+# Columns of results.parquet that differ between two executions of the same points.
+TIMING_COLUMNS = ("train_seconds", "eval_seconds", "wall_seconds", "eval_share", "device")
+
+SUMMARY_COLUMNS = (
+    "max_step",
+    "tau_rule",
+    "tau_rule_censored",
+    "tau_rule_left_censored",
+    "tau_rule_epochs",
+    "tau_mem",
+    "tau_mem_censored",
+    "tau_mem_left_censored",
+    "tau_mem_epochs",
+    "tau_mem_high",
+    "tau_mem_high_censored",
+    "window_log10",
+    "window_log10_is_lower_bound",
+    "window_vanished",
+    "peak_novel_valid_step",
+    "peak_novel_valid",
+    "train_seconds",
+    "eval_seconds",
+    "wall_seconds",
+    "eval_share",
+    "num_params",
+    "log2_population",
+    "mem_chance",
+    "device",
+    "stop_at",
+    "stopped_step",
+    "stop_reason",
+)
+# The rule clocks beyond tau_rule (RULE_CLOCKS), erosion and the peaks, after the columns above.
+RULE_CLOCK_COLUMNS = tuple(
+    dict.fromkeys(k for rc in RULE_CLOCKS for k in rc.scalar_keys() if k not in SUMMARY_COLUMNS)
+) + tuple(f"peak_{c}{e}" for c in PEAK_CURVES for e in ("_step", ""))
+INTERVAL_COLUMNS = ("tau_rule_ci", "tau_mem_ci") + tuple(
+    k for rc in RULE_CLOCKS for k in rc.interval_keys() if k != "tau_rule_ci"
+)
+
+
+def summary_columns(s: dict) -> dict[str, Any]:
+    """The results.parquet columns that come from a run's summary (clocks, windows, timings):
+    SUMMARY_COLUMNS, every interval as a `_lo`/`_hi` pair, then RULE_CLOCK_COLUMNS."""
+    row: dict[str, Any] = {key: s.get(key) for key in SUMMARY_COLUMNS}
+    for key in INTERVAL_COLUMNS:
+        lo, hi = s.get(key) or [None, None]
+        row[f"{key}_lo"], row[f"{key}_hi"] = lo, hi
+    row.update({key: s.get(key) for key in RULE_CLOCK_COLUMNS})
+    return row
+
+
+def result_row(point: Point, summary: dict | None, status: str, error: str | None = None) -> dict:
+    """One row of results.parquet: flattened config, clocks, status, hash and run_dir."""
+    row: dict[str, Any] = dict(flatten(identity_dict(point.cfg)))
+    row.update(summary_columns(summary or {}))
+    cfg = point.cfg
+    row["epochs"] = cfg.train.steps * cfg.train.batch / cfg.data.N
+    row.update({"status": status, "error": error, "point": point.hash, "name": point.name, "run_dir": point.rel_dir})
+    return row
+
+
+def results_frame(points: list[Point], rows: dict[str, dict]) -> pd.DataFrame:
+    """Rows in the spec's order (not completion order), so two executions compare equal."""
+    return pd.DataFrame([rows[p.hash] for p in points if p.hash in rows])
+
+
+def read_results(sweep_dir: str | Path) -> pd.DataFrame:
+    path = Path(sweep_dir) / "results.parquet"
+    if not path.is_file():
+        raise TwoClocksError(f"{sweep_dir}: no results.parquet, not a twoclocks sweep directory")
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise TwoClocksError(f"{path} is unreadable ({first})") from None
