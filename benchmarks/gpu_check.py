@@ -281,8 +281,8 @@ def packing(base: list[str], counts: list[int], steps: int) -> list[dict]:
 
 def plan_gpu(quick: bool) -> dict:
     """reproduce --scale gpu --group at the rates measured here (the tiny scale with --quick)."""
-    from twoclocks.sweeps.claims.evaluate import scale_spec
     from twoclocks.sweeps.plan import estimate_hours, measure, plan, plan_text
+    from twoclocks.sweeps.scales import scale_spec
 
     spec = scale_spec("tiny" if quick else "gpu")
     spec.group = True

@@ -22,8 +22,8 @@ from twoclocks.commands.sweep import build_spec
 from twoclocks.config import build_config
 from twoclocks.errors import ConfigError
 from twoclocks.sweeps import plan as plan_mod
-from twoclocks.sweeps.claims.evaluate import scale_spec
 from twoclocks.sweeps.executors import make_tasks, run_sweep
+from twoclocks.sweeps.scales import scale_spec
 from twoclocks.sweeps.spec import expand, spec_from_args
 from twoclocks.training import sizing
 from twoclocks.training.experiment import build_experiment

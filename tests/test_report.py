@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import base64
 import re
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pytest
 
 from conftest import TINY, add_rule_clocks
 from twoclocks.analysis import report
@@ -18,63 +15,6 @@ from twoclocks.config import build_config
 from twoclocks.io import write_table
 from twoclocks.sweeps.claims.evaluate import evaluate_claims, write_claims
 from twoclocks.training.runner import start_run
-
-
-def fake_curves(tau_rule: float, tau_mem: float, steps: np.ndarray) -> pd.DataFrame:
-    """Logistic valid / mem curves in log step that cross 0.9 and 0.1 near the given clocks."""
-    ls = np.log(steps)
-    valid = 1 / (1 + np.exp(-4 * (ls - np.log(tau_rule)) - np.log(9)))
-    mem = 1 / (1 + np.exp(-4 * (ls - np.log(tau_mem)) + np.log(9)))
-    df = pd.DataFrame({"step": steps, "valid": valid, "mem": mem, "novel_valid": valid * (1 - mem), "mem_chance": 1e-4})
-    for c in ("valid", "mem", "novel_valid"):
-        df[f"{c}_lo"], df[f"{c}_hi"] = df[c] * 0.9, np.minimum(1, df[c] * 1.1)
-    return df
-
-
-@pytest.fixture
-def sweep_dir(tmp_path) -> Path:
-    """results.parquet + run directories for dit, gpt and mdm over (G, N), one vanished window."""
-    root = tmp_path / "sweep"
-    rows = []
-    steps = np.unique(np.geomspace(10, 20000, 16).round().astype(int))
-    for fam in ("dit", "gpt", "mdm"):
-        for G in (2, 3):
-            for N in (8, 16, 32):
-                for seed in (0, 1):
-                    tr = 100 * G**2 * (1.1 if seed else 1.0)
-                    tm = 40 * N * (1.05 if seed else 1.0)
-                    censored = N == 32 and G == 3  # tau_mem later than the last step
-                    name = f"parity-G{G}_{fam}_N{N}_seed{seed}-{fam[:2]}{G}{N}{seed:04d}"
-                    write_table(root / "runs" / name / "metrics.parquet", fake_curves(tr, tm, steps))
-                    w = None if censored else max(0.0, np.log10(tm / tr))
-                    rows.append(
-                        {
-                            "task": "parity",
-                            "task.G": G,
-                            "data.N": N,
-                            "model.family": fam,
-                            "seed": seed,
-                            "status": "finished",
-                            "error": None,
-                            "name": name,
-                            "run_dir": f"runs/{name}",
-                            "max_step": 20000,
-                            "tau_rule": tr,
-                            "tau_rule_censored": False,
-                            "tau_rule_left_censored": False,
-                            "tau_rule_epochs": tr * 64 / N,
-                            "tau_mem": None if censored else tm,
-                            "tau_mem_censored": censored,
-                            "tau_mem_left_censored": False,
-                            "tau_mem_epochs": None if censored else tm * 64 / N,
-                            "window_log10": w if w is not None else np.log10(20000 / tr),
-                            "window_log10_is_lower_bound": censored,
-                            "window_vanished": (not censored) and tm <= tr,
-                            "wall_seconds": 1.0,
-                        }
-                    )
-    write_table(root / "results.parquet", pd.DataFrame(rows))
-    return root
 
 
 def images(html: str) -> list[bytes]:

@@ -11,10 +11,12 @@ import pytest
 from conftest import add_rule_clocks
 from twoclocks.cli import main as cli_main
 from twoclocks.clocks import RULE_CLOCKS, compute_clocks
+from twoclocks.sweeps import scales
 from twoclocks.sweeps.claims import evaluate as reproduce
 from twoclocks.sweeps.claims import rule_clocks
-from twoclocks.sweeps.claims.evaluate import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, evaluate_claims, scale_spec
+from twoclocks.sweeps.claims.evaluate import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, evaluate_claims
 from twoclocks.sweeps.results import SUMMARY_COLUMNS, summary_columns
+from twoclocks.sweeps.scales import scale_spec
 from twoclocks.sweeps.spec import expand
 
 
@@ -124,7 +126,7 @@ def test_censoring_bounds_alone_can_order_a_direction_claim():
 def test_gpt_points_dropped_when_the_family_is_missing(monkeypatch):
     with_gpt = expand(scale_spec("tiny"))
     assert any(p.cfg.model.family == "gpt" for p in with_gpt)
-    monkeypatch.setattr(reproduce, "gpt_available", lambda: False)
+    monkeypatch.setattr(scales, "family_available", lambda family: family != "gpt")
     without = expand(scale_spec("tiny"))
     assert without and not any(p.cfg.model.family == "gpt" for p in without)
     claims = {c.id: c for c in evaluate_claims(results())}
@@ -132,7 +134,7 @@ def test_gpt_points_dropped_when_the_family_is_missing(monkeypatch):
 
 
 def test_every_scale_is_a_valid_sweep():
-    sizes = {s: len(expand(scale_spec(s))) for s in reproduce.SCALES}
+    sizes = {s: len(expand(scale_spec(s))) for s in scales.SCALES}
     assert sizes["tiny"] < sizes["cpu"] < sizes["gpu"]
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import html
 
+from twoclocks.sweeps.claims.evaluate import knob_claims
+
 # verdict -> cell colour: green holds, red contradicted, grey undecided.
 COLOURS = {"supported": "#c8e6c9", "not supported": "#ffcdd2", "inconclusive": "#eeeeee"}
 
@@ -19,6 +21,12 @@ def _cell(entry: dict | None) -> str:
     tip = html.escape(f"{entry.get('evidence', '')} -- {entry.get('reason', '')}", quote=True)
     colour = COLOURS.get(verdict, "#ffffff")
     return f'<td style="background:{colour}" title="{tip}">{html.escape(verdict)}</td>'
+
+
+def _numbers(ids: tuple[int, ...]) -> str:
+    """(1, 3, 6) -> '1, 3 and 6'."""
+    words = [str(i) for i in ids]
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
 
 
 def claims_html(claims: list[dict]) -> str:
@@ -54,6 +62,6 @@ def claims_html(claims: list[dict]) -> str:
         + "<p>Verdict at each rule clock: green supported, red not supported, grey inconclusive; hover a "
         "cell for the evidence at that clock. Basis: what the verdict rests on -- fits on learned rules "
         "(every level compared was learned before copying), fits that include unlearned rules, or censoring "
-        "bounds alone; claims 1, 3 and 6 are judged on learned slices where the sweep has them. "
+        "bounds alone; claims " + _numbers(knob_claims()) + " are judged on learned slices where the sweep has them. "
         "Decision rules and rule clocks: docs/sweeps.md, docs/protocol.md.</p>"
     )

@@ -11,16 +11,10 @@ from pathlib import Path
 
 from twoclocks.analysis.report import build_report
 from twoclocks.commands.sweep import add_group_options
-from twoclocks.sweeps.claims.evaluate import (
-    SCALES,
-    claims_text,
-    evaluate_claims,
-    judged_claims,
-    scale_spec,
-    write_claims,
-)
+from twoclocks.sweeps.claims.evaluate import claims_text, evaluate_claims, judged_claims, write_claims
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
+from twoclocks.sweeps.scales import SCALES, scale_spec
 from twoclocks.sweeps.spec import EXECUTORS, SweepSpec, check_exec_options
 
 

@@ -1,12 +1,25 @@
 """The decision rules that turn a fit into a verdict (supported / not supported /
-inconclusive), and a claim tested by several fits into one verdict. The rules are spelled out
-in twoclocks.sweeps.claims.evaluate's docstring and in docs/sweeps.md."""
+inconclusive), and a claim tested by several fits into one verdict: DECISION_RULES in words
+(written into claims.json; docs/sweeps.md explains them)."""
 
 from __future__ import annotations
 
 from twoclocks.sweeps.claims.fits import Fit
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
+
+DECISION_RULES = """Decision rules for one fit (95% bootstrap CI of the slope over seeds):
+  direction claims: supported if the CI excludes 0 on the predicted side; not supported if it
+    excludes 0 on the other side; inconclusive if it straddles 0.
+  band claims (value v +- tolerance t): supported if the CI lies inside [v-t, v+t]; not
+    supported if it lies wholly outside; inconclusive if it overlaps the edge.
+  Otherwise inconclusive: no fit (fewer than 2 x values with an uncensored clock), no CI (one
+    seed per x value), or censoring_limits (censored runs at some x contradict the line) --
+  except that a direction claim is still decided by censoring bounds alone when every run at
+    some x is right-censored beyond every uncensored run at another x (e.g. tau_rule > 6,000
+    at G=3 against <= 220 at G=2 says "increases"), and no pair says the opposite.
+A claim tested by several fits (slices, or depth and width): not supported if any fit is;
+supported if all are; else inconclusive. No fit at all: inconclusive."""
 
 
 def _usable(fit: Fit) -> str | None:
