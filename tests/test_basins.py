@@ -12,17 +12,16 @@ import torch
 from conftest import TINY
 from twoclocks.analysis import basins_report
 from twoclocks.analysis.basins import (
-    BasinSettings,
     basin_rows,
     denoise_at,
     ev_rows,
     loss_rows,
     make_probe,
     reference_population,
-    run_basins,
     select_checkpoints,
     sigma_half,
 )
+from twoclocks.analysis.basins_run import BasinSettings, run_basins
 from twoclocks.cli import main as cli_main
 from twoclocks.config import build_config
 from twoclocks.models.reference import empirical_denoiser

@@ -23,6 +23,7 @@ FLOORS = [
     ("twoclocks.domains", 4),
     ("twoclocks.evaluate", 4),
     ("twoclocks.clocks", 4),
+    ("twoclocks.formats", 4),
     ("twoclocks.plots", 4),
     ("twoclocks.training", 5),
     ("twoclocks.sweeps.claims", 7),  # judges the results table that the sweep below writes

@@ -11,9 +11,10 @@ import pytest
 from conftest import add_rule_clocks
 from twoclocks.cli import main as cli_main
 from twoclocks.clocks import RULE_CLOCKS, compute_clocks
+from twoclocks.formats import FORMAT_KEY
+from twoclocks.sweeps import results as results_table
 from twoclocks.sweeps import scales
 from twoclocks.sweeps.claims import evaluate as reproduce
-from twoclocks.sweeps.claims import rule_clocks
 from twoclocks.sweeps.claims.evaluate import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, evaluate_claims
 from twoclocks.sweeps.results import SUMMARY_COLUMNS, summary_columns
 from twoclocks.sweeps.scales import scale_spec
@@ -163,7 +164,7 @@ def test_reproduce_tiny_end_to_end(tmp_path, capsys):
     # A results table without the group-level columns gets the same values from the runs.
     df = pd.read_parquet(out / "results.parquet")
     new = [c for c in summary_columns({}) if c not in SUMMARY_COLUMNS and c.startswith(("tau_group", "tau_rule_low"))]
-    again, note = rule_clocks.with_rule_clocks(df.drop(columns=new), out)
+    again, note = results_table.with_rule_clocks(df.drop(columns=[*new, FORMAT_KEY]), out)
     assert "recomputed" in note
     pd.testing.assert_frame_equal(again[new].astype(float), df[new].astype(float))
 
@@ -230,7 +231,7 @@ def test_rule_clocks_recomputed_from_the_runs_of_an_older_sweep(tmp_path):
                 }
             )
     table = pd.DataFrame(rows)
-    full, note = rule_clocks.with_rule_clocks(table, tmp_path)
+    full, note = results_table.with_rule_clocks(table, tmp_path)
     assert "recomputed" in note and "tau_group" not in table
     # The last run written (G=3, seed 1) is the last row; its tau_group is its own curve's.
     assert full["tau_group"].iloc[-1] == pytest.approx(compute_clocks(df, cfg.clocks, 64, 8)["tau_group"])
@@ -239,7 +240,7 @@ def test_rule_clocks_recomputed_from_the_runs_of_an_older_sweep(tmp_path):
     assert list(claims[1].by_clock) == [rc.tau for rc in RULE_CLOCKS]
     assert claims[1].by_clock["tau_rule"]["verdict"] == SUPPORTED  # by censoring bounds at G=3
     assert "tau_group vs task.G" in claims[1].by_clock["tau_group"]["evidence"]
-    assert rule_clocks.with_rule_clocks(table, tmp_path / "nowhere")[0] is table
+    assert results_table.with_rule_clocks(table, tmp_path / "nowhere")[0] is table
 
 
 def test_knob_claims_are_judged_on_the_slices_where_every_level_was_learned():

@@ -1,4 +1,4 @@
-"""Score and basin dissection of diffusion checkpoints (issue #6; definitions in docs/basins.md).
+"""Score and basin dissection of diffusion checkpoints (definitions in docs/basins.md).
 
 Three vertex sets probe the learned denoiser D(y; sigma): training items, held-out valid items
 and invalid items. Each trajectory starts at y = x + sigma n (x a vertex, n unit noise fixed per
@@ -6,35 +6,25 @@ trajectory, the same for every checkpoint, sigma and set), integrates the probab
 from sigma to 0 with the sampler's Heun integrator, decodes, and classifies the endpoint:
 back to x itself / another training item / a novel valid item / invalid. The same noisy points
 give the per-sigma EDM-weighted denoising loss and the explained variance of D against the
-empirical (memorising) and population (rule-only) denoisers. `run_basins` drives it over a
+empirical (memorising) and population (rule-only) denoisers. `basins_run.run_basins` drives it over a
 run's checkpoints and writes the tables; `twoclocks.analysis.basins_plots` draws the figures.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
-from twoclocks.analysis.basins_report import SUMMARY
 from twoclocks.data import TrainingIndex, hash_cells
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
-from twoclocks.io import atomic_path, write_json, write_table
-from twoclocks.models.edm import Denoiser, DiffusionBase, heun_sample, sigma_schedule
-from twoclocks.models.reference import empirical_denoiser, population_denoiser
+from twoclocks.models.edm import Denoiser, heun_sample, sigma_schedule
+from twoclocks.models.reference import population_denoiser
 from twoclocks.tasks.base import Task
-from twoclocks.training import checkpoint
-from twoclocks.training.experiment import build_experiment
-from twoclocks.training.rundir import RunDir
 
 SETS = ("train", "heldout", "invalid")
 OUTCOMES = ("self", "other_train", "novel_valid", "invalid")
@@ -300,156 +290,3 @@ def select_checkpoints(
         if summary and summary.get(key):
             targets.append(float(summary[key]))
     return [(s, by_step[s]) for s in sorted({nearest(t) for t in targets})]
-
-
-@dataclass
-class BasinSettings:
-    """What `twoclocks basins` measures (CLI flags in brackets)."""
-
-    sigmas: tuple[float, ...] = DEFAULT_SIGMAS  # basin noise levels [--sigmas]
-    loss_sigmas: tuple[float, ...] = DEFAULT_LOSS_SIGMAS  # loss / explained-variance levels [--loss-sigmas]
-    per_set: int = 64  # trajectories per vertex set [--per-set]
-    ode_steps: int = 6  # Heun levels from sigma to sigma_min [--ode-steps]
-    seed: int = 0  # vertex draws and noise [--seed]
-    checkpoints: str = "auto"  # all | auto | STEP,STEP [--checkpoints]
-
-
-def analyse(
-    label: str, step: int | None, denoise: Denoiser, ctx: dict, settings: BasinSettings, refs: dict[str, dict]
-) -> tuple[list[dict], list[dict], list[dict]]:
-    """Basins, loss and explained variance (against every reference in `refs` other than itself)
-    of one denoiser. ctx holds probe, encoding, index, task, sigma_data, sigma_min, rho; refs
-    maps a reference name to its `denoise_at` outputs. Returns (basin, loss, EV rows)."""
-    tag = {"checkpoint": label, "step": step}
-    basins = basin_rows(
-        denoise,
-        ctx["probe"],
-        ctx["encoding"],
-        ctx["index"],
-        ctx["task"],
-        settings.sigmas,
-        settings.ode_steps,
-        ctx["sigma_min"],
-        ctx["rho"],
-    )
-    out = denoise_at(denoise, ctx["probe"], settings.loss_sigmas)
-    losses = loss_rows(out, ctx["probe"], ctx["sigma_data"])
-    evs = [
-        {"ref": ref, **row}
-        for ref, ref_out in refs.items()
-        if ref != label
-        for row in ev_rows(out, ref_out, settings.loss_sigmas)
-    ]
-    return ([{**tag, **r} for r in basins], [{**tag, **r} for r in losses], [{**tag, **r} for r in evs])
-
-
-def sigma_half_table(basins: pd.DataFrame) -> dict:
-    """{checkpoint label: {set: sigma_half dict}} from the basins DataFrame."""
-    table: dict = {}
-    for (label, name), grp in basins.groupby(["checkpoint", "set"], sort=False):
-        grp = grp.sort_values("sigma")
-        table.setdefault(str(label), {})[name] = sigma_half(grp["sigma"].to_numpy(), grp["basin_size"].to_numpy())
-    return table
-
-
-def plot_sigma_for(sigmas: tuple[float, ...], half: dict) -> float:
-    """The grid sigma shown in the basin-vs-step figure: nearest (in log) to the population's
-    held-out sigma_half, where rule learning and copying separate most; else nearest to 1."""
-    target = (half.get("population", {}).get("heldout") or {}).get("sigma_half") or 1.0
-    return float(min(sigmas, key=lambda s: abs(math.log(s / target))))
-
-
-def run_basins(
-    run_dir: str | Path,
-    out: str | Path | None = None,
-    settings: BasinSettings | None = None,
-    device: str = "auto",
-    progress: bool = True,
-) -> dict:
-    """Analyse the selected checkpoints of a run; write tables, figures and summary.json to
-    `out` (default RUN_DIR/basins). Returns the summary."""
-    t0 = time.perf_counter()
-    settings = settings or BasinSettings()
-    run = RunDir(run_dir).require()
-    out = Path(out) if out else run.path / "basins"
-    cfg = run.load_config()
-    cfg.train.device = device
-    # The saved training set is the truth (the model's sigma_data was measured on it).
-    exp = build_experiment(cfg, train_cells=run.load_train_set())
-    model = exp.model
-    if not isinstance(model, DiffusionBase) or not hasattr(model, "sigma_data"):
-        raise ConfigError(f"basins need a diffusion model (dit or mlp); this run is {cfg.model.family}")
-    notes: list[str] = []
-    train_cells, index = exp.train_cells, exp.index
-    summary = run.load_summary()
-    snaps = select_checkpoints(run.snapshots(), settings.checkpoints, summary)
-    probe = make_probe(exp.task, exp.encoding, index, settings.per_set, settings.seed, exp.device)
-    ctx = {
-        "probe": probe,
-        "encoding": exp.encoding,
-        "index": index,
-        "task": exp.task,
-        "sigma_data": model.sigma_data,
-        "sigma_min": cfg.model.sigma_min,
-        "rho": cfg.model.rho,
-    }
-    population, note = reference_population(exp.task, exp.encoding)
-    references: dict[str, Denoiser] = {} if population is None else {"population": population}
-    notes += [] if note is None else [note]
-    references["empirical"] = empirical_denoiser(exp.encoding.to_continuous(train_cells).to(exp.device))
-    ref_out = {name: denoise_at(d, probe, settings.loss_sigmas) for name, d in references.items()}
-    tables: list[list[dict]] = [[], [], []]
-    # (label, step, a function returning the denoiser): references first, then the checkpoints,
-    # whose weights are loaded into the one model only when their turn comes.
-    jobs: list[tuple[str, int | None, Callable[[], Denoiser]]] = [
-        (name, None, partial(_identity, d)) for name, d in references.items()
-    ]
-    jobs += [(str(s), s, partial(_load_weights, model, p, exp.device)) for s, p in snaps]
-    for label, stp, get in tqdm(jobs, desc="basins", unit="ckpt", disable=not progress, dynamic_ncols=True):
-        for table, rows in zip(tables, analyse(label, stp, get(), ctx, settings, ref_out)):
-            table.extend(rows)
-    basins, losses, evs = (_frame(t) for t in tables)
-    half = sigma_half_table(basins)
-    result = {
-        "run_dir": str(run.path),
-        "task": exp.task.describe(),
-        "N": len(train_cells),
-        "tau_rule": (summary or {}).get("tau_rule"),
-        "tau_mem": (summary or {}).get("tau_mem"),
-        "checkpoints": [s for s, _ in snaps],
-        "references": list(references),
-        "settings": {**asdict(settings), "sigmas": list(settings.sigmas), "loss_sigmas": list(settings.loss_sigmas)},
-        "vertices": {name: len(probe.cells[name]) for name in SETS},
-        "trajectories": probe.n,
-        "invalid_kinds": {k: int((probe.invalid_kind == k).sum()) for k in ("near", "random")},
-        "plot_sigma": plot_sigma_for(settings.sigmas, half),
-        "sigma_half": half,
-        "notes": notes,
-    }
-    write_table(out / "basins.parquet", basins)
-    write_table(out / "loss.parquet", losses)
-    write_table(out / "explained_variance.parquet", evs)
-    with atomic_path(out / "vertices.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, invalid_kind=probe.invalid_kind, **probe.cells)  # type: ignore[arg-type]
-    from twoclocks.analysis.basins_plots import plot_all  # matplotlib only when writing figures
-
-    result["figures"] = [p.name for p in plot_all(out, basins, losses, evs, result)]
-    result["seconds"] = time.perf_counter() - t0
-    write_json(out / SUMMARY, result)
-    return result
-
-
-def _identity(denoiser: Denoiser) -> Denoiser:
-    return denoiser
-
-
-def _load_weights(model: DiffusionBase, path: Path, device: torch.device) -> Denoiser:
-    model.load_state_dict(checkpoint.load(path, device)["model"])
-    return model.eval().denoise
-
-
-def _frame(rows: list[dict]) -> pd.DataFrame:
-    """Rows -> DataFrame with `step` as a nullable integer (null for the reference rows)."""
-    df = pd.DataFrame(rows)
-    df["step"] = df["step"].astype("Int64")
-    return df

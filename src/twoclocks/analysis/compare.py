@@ -13,6 +13,7 @@ import pandas as pd
 from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, format_clock, window_text
 from twoclocks.config import ClockConfig
 from twoclocks.errors import TwoClocksError
+from twoclocks.formats import rule_clocks_of
 from twoclocks.io import atomic_path
 from twoclocks.plots import RULE_STYLES
 from twoclocks.tasks import TASKS
@@ -71,9 +72,10 @@ def compare_table(runs: list[Run]) -> pd.DataFrame:
     """One row per run: clocks (censored as '> max step'), window, offsets from the first run;
     then the same for the other rule clocks (tau_rule_low, tau_group) when a run has them."""
     ref = runs[0].summary
-    others = [rc for rc in RULE_CLOCKS[1:] if any(rc.tau in r.summary for r in runs)]
+    has = [rule_clocks_of(r.summary) for r in runs]
+    others = [rc for rc in RULE_CLOCKS[1:] if any(rc in h for h in has)]
     rows = []
-    for run in runs:
+    for run, clocks in zip(runs, has):
         s = run.summary
         m = int(s["max_step"])
         row = {
@@ -87,11 +89,11 @@ def compare_table(runs: list[Run]) -> pd.DataFrame:
             ratio, dec = _offset(s[clock], ref[clock], m, int(ref["max_step"]))
             short = clock.removeprefix("tau_")
             row[f"{short}_vs_first"], row[f"{short}_dec"] = ratio, dec
-        for rc in others:  # runs made before the group-level clocks show n/a
-            row[rc.tau] = format_clock(s[rc.tau], m) if rc.tau in s else "n/a"
-            row[rc.key("window_log10")] = _window(s, rc) if rc.tau in s else "n/a"
+        for rc in others:  # a run without this clock (an older format) shows n/a
+            row[rc.tau] = format_clock(s[rc.tau], m) if rc in clocks else "n/a"
+            row[rc.key("window_log10")] = _window(s, rc) if rc in clocks else "n/a"
             short = rc.tau.removeprefix("tau_")
-            if rc.tau in s and rc.tau in ref:
+            if rc in clocks and rc in has[0]:
                 ratio, dec = _offset(s[rc.tau], ref[rc.tau], m, int(ref["max_step"]))
             else:
                 ratio, dec = "n/a", "n/a"

@@ -3,8 +3,8 @@
 Writes DIR/report/*.png and DIR/report/index.html (figures embedded as base64 data URIs, so
 the page can be mailed or archived alone). A sweep page has: the claims table (when
 reproduce wrote DIR/claims.json), the fits, tau vs N with fit lines and slope CIs, tau_rule
-vs the task's knob per capacity, a window phase diagram over (knob, N), DiT vs GPT curves when
-both families ran, the results table, and small multiples of every run's clock curves. The
+vs the task's knob per capacity, a window phase diagram over (knob, N), the curves of each
+model family when several ran, the results table, and small multiples of every run's clock curves. The
 claims table shows each claim's verdict at every rule clock (report_claims.py); the figures are
 drawn by report_figures.py.
 
@@ -31,19 +31,18 @@ from twoclocks.analysis.report_claims import claims_html
 from twoclocks.analysis.report_figures import fig_families, fig_phase, fig_relations, fig_small_multiples
 from twoclocks.clocks import RULE_CLOCKS
 from twoclocks.errors import TwoClocksError
+from twoclocks.formats import rule_clocks_of
 from twoclocks.io import atomic_path, read_json
 from twoclocks.plots import plot_clocks
 from twoclocks.sweeps.claims.fits import (
     finished,
     fits_frame,
     knob_column,
-    rule_clocks_in,
     standard_fits,
 )
 from twoclocks.sweeps.claims.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
 from twoclocks.sweeps.claims.learned import map_runs
-from twoclocks.sweeps.claims.rule_clocks import with_rule_clocks
-from twoclocks.sweeps.results import read_results
+from twoclocks.sweeps.results import read_results, with_rule_clocks
 from twoclocks.sweeps.spec import sweep_description
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import summary_lines
@@ -120,13 +119,13 @@ def results_table(df: pd.DataFrame) -> pd.DataFrame:
             _clock_cell(v, c, m) if s == "finished" else ""
             for v, c, m, s in zip(df[y], df[f"{y}_censored"], df["max_step"], df["status"])
         ]
-    for rc in rule_clocks_in(df):
+    for rc in rule_clocks_of(df.columns):
         if rc.tau not in out:  # tau_rule is above
             out[rc.tau] = [
                 _clock_cell(v, c, m) if s == "finished" else ""
                 for v, c, m, s in zip(df[rc.tau], df[f"{rc.tau}_censored"], df["max_step"], df["status"])
             ]
-    for rc in rule_clocks_in(df):
+    for rc in rule_clocks_of(df.columns):
         out[rc.key("window_log10")] = [
             "vanished" if v else ("" if pd.isna(w) else f"{'≥' if b else ''}{w:.2f}")
             for v, w, b in zip(
@@ -163,105 +162,127 @@ def learnability_sections(df: pd.DataFrame, out: Path) -> list[Section]:
     return secs
 
 
+@dataclass(frozen=True)
+class Figure:
+    """A figure of the sweep page (None when the sweep has nothing to show in it)."""
+
+    png: Path | None
+    title: str
+    caption: str
+
+
 def sweep_sections(root: Path, results: pd.DataFrame, out: Path) -> list[Section]:
     df = finished(results).reset_index(drop=True)
-    secs: list[Section] = []
-    if (root / "claims.json").is_file():
-        secs.append(("Claims of the paper", claims_html(read_json(root / "claims.json")["claims"])))
-    n_fail = int((results["status"] != "finished").sum()) if "status" in results else 0
-    description = sweep_description(root)
-    about = f"<p>{html.escape(description)}</p>" if description else ""
-    secs.append(("Sweep", f"{about}<p>{len(results)} points, {len(df)} finished, {n_fail} failed.</p>"))
+    secs = overview_sections(root, results, len(df))
     if df.empty:
         return secs
     fits = standard_fits(df)
     if fits:
         secs.append(("Fits (censored clocks excluded, 95% bootstrap CI over seeds)", table_html(fits_frame(fits))))
     secs += learnability_sections(df, out)
-    knob = knob_column(df)
-    rules = [rc.tau for rc in rule_clocks_in(df)]
-    figs: list[tuple[Path | None, str, str]] = [  # (figure, section title, caption)
-        (
+    figs = n_figures(df, out) + rule_clock_figures(df, out) + knob_figures(df, out) + capacity_figures(df, out)
+    figs.append(family_figure(df, root, out))
+    secs += [(f.title, embed(f.png, f.caption)) for f in figs if f.png is not None]
+    secs.append(("Results", table_html(results_table(results))))
+    caption = (
+        "valid (blue), mem (red), novel & valid (green); lines: tau_rule (blue dashed), tau_rule_low "
+        "(cyan dotted), tau_group (purple dash-dot), tau_mem (red dashed)"
+    )
+    pngs = fig_small_multiples(root, df, out / "runs.png")
+    secs.append(("Clock curves of every run", "".join(embed(p, caption) for p in pngs)))
+    return secs
+
+
+def overview_sections(root: Path, results: pd.DataFrame, n_finished: int) -> list[Section]:
+    """The claims table (when reproduce wrote claims.json) and the sweep's description and counts."""
+    secs: list[Section] = []
+    if (root / "claims.json").is_file():
+        secs.append(("Claims of the paper", claims_html(read_json(root / "claims.json")["claims"])))
+    n_fail = int((results["status"] != "finished").sum()) if "status" in results else 0
+    description = sweep_description(root)
+    about = f"<p>{html.escape(description)}</p>" if description else ""
+    secs.append(("Sweep", f"{about}<p>{len(results)} points, {n_finished} finished, {n_fail} failed.</p>"))
+    return secs
+
+
+def n_figures(df: pd.DataFrame, out: Path) -> list[Figure]:
+    return [
+        Figure(
             fig_relations(df, "data.N", ["tau_rule", "tau_mem"], out / "tau_vs_N.png", "clocks vs N"),
             "Clocks vs N",
             "tau_rule and tau_mem vs N per slice: fit (solid), lines at the slope's CI limits "
             "(dotted), censored runs as open triangles at their bound (^ later than the last step, v no later "
             "than the first evaluation).",
         ),
-        (
+        Figure(
             fig_relations(
-                df,
-                "data.N",
-                ["tau_mem_epochs", "window_log10"],
-                out / "epochs_window_vs_N.png",
-                "tau_mem in epochs and the window vs N",
+                df, "data.N", ["tau_mem_epochs", "window_log10"], out / "epochs_window_vs_N.png", EPOCHS_WINDOW
             ),
-            "tau_mem in epochs and the window vs N",
+            EPOCHS_WINDOW,
             "tau_mem in epochs (flat if tau_mem is proportional to N) and window_log10 vs N.",
         ),
     ]
-    if len(rules) > 1:
-        for x, name in [("data.N", "N")] + ([(knob, knob)] if knob else []):
-            figs.append(
-                (
-                    fig_relations(
-                        df, x, rules, out / f"rule_clocks_vs_{name.rsplit('.', 1)[-1]}.png", f"rule clocks vs {name}"
-                    ),
-                    f"The rule clocks vs {name}",
-                    f"{', '.join(rules)} vs {name} per slice: tau_rule at valid >= theta_rule, tau_rule_low at "
-                    "valid >= theta_rule_low, tau_group at constraint_acc >= theta_group (docs/protocol.md).",
-                )
-            )
-    if knob:
-        figs += [
-            (
-                fig_relations(
-                    df, knob, ["tau_rule", "tau_mem"], out / "tau_vs_knob.png", f"clocks vs {knob} per capacity"
-                ),
-                f"Clocks vs {knob} per capacity",
-                f"tau_rule and tau_mem vs {knob}, one slice per capacity (depth/width/family/N).",
+
+
+EPOCHS_WINDOW = "tau_mem in epochs and the window vs N"
+
+
+def rule_clock_figures(df: pd.DataFrame, out: Path) -> list[Figure]:
+    """Every rule clock against N and the knob, when the table has more than tau_rule."""
+    rules = [rc.tau for rc in rule_clocks_of(df.columns)]
+    if len(rules) < 2:
+        return []
+    knob = knob_column(df)
+    return [
+        Figure(
+            fig_relations(
+                df, x, rules, out / f"rule_clocks_vs_{name.rsplit('.', 1)[-1]}.png", f"rule clocks vs {name}"
             ),
-            (
-                fig_phase(df, knob, out / "phase.png"),
-                f"Phase diagram of the window over ({knob}, N)",
-                f"Median window_log10 over ({knob}, N); 'vanished' where most runs have tau_mem <= tau_rule, "
-                "≥ where tau_mem is right-censored (a lower bound).",
-            ),
-        ]
-    for x in ("model.depth", "model.width"):
-        figs.append(
-            (
-                fig_relations(df, x, ["tau_rule"], out / f"tau_rule_vs_{x.split('.')[1]}.png", f"tau_rule vs {x}"),
-                f"tau_rule vs {x}",
-                f"tau_rule vs {x}, per slice.",
-            )
+            f"The rule clocks vs {name}",
+            f"{', '.join(rules)} vs {name} per slice: tau_rule at valid >= theta_rule, tau_rule_low at "
+            "valid >= theta_rule_low, tau_group at constraint_acc >= theta_group (docs/protocol.md).",
         )
-    figs.append(
-        (
-            fig_families(df, root, out / "families.png"),
-            "DiT vs GPT",
-            "Median valid (solid) and mem (dashed) curves per model family at each shared N.",
+        for x, name in [("data.N", "N")] + ([(knob, knob)] if knob else [])
+    ]
+
+
+def knob_figures(df: pd.DataFrame, out: Path) -> list[Figure]:
+    knob = knob_column(df)
+    if not knob:
+        return []
+    return [
+        Figure(
+            fig_relations(df, knob, ["tau_rule", "tau_mem"], out / "tau_vs_knob.png", f"clocks vs {knob} per capacity"),
+            f"Clocks vs {knob} per capacity",
+            f"tau_rule and tau_mem vs {knob}, one slice per capacity (depth/width/family/N).",
+        ),
+        Figure(
+            fig_phase(df, knob, out / "phase.png"),
+            f"Phase diagram of the window over ({knob}, N)",
+            f"Median window_log10 over ({knob}, N); 'vanished' where most runs have tau_mem <= tau_rule, "
+            "≥ where tau_mem is right-censored (a lower bound).",
+        ),
+    ]
+
+
+def capacity_figures(df: pd.DataFrame, out: Path) -> list[Figure]:
+    return [
+        Figure(
+            fig_relations(df, x, ["tau_rule"], out / f"tau_rule_vs_{x.split('.')[1]}.png", f"tau_rule vs {x}"),
+            f"tau_rule vs {x}",
+            f"tau_rule vs {x}, per slice.",
         )
+        for x in ("model.depth", "model.width")
+    ]
+
+
+def family_figure(df: pd.DataFrame, root: Path, out: Path) -> Figure:
+    fams = sorted(df["model.family"].dropna().unique()) if "model.family" in df else []
+    return Figure(
+        fig_families(df, root, out / "families.png"),
+        " vs ".join(fams) if fams else "Model families",
+        "Median valid (solid) and mem (dashed) curves per model family at each shared N.",
     )
-    for png, title, caption in figs:
-        if png is not None:
-            secs.append((title, embed(png, caption)))
-    secs.append(("Results", table_html(results_table(results))))
-    pngs = fig_small_multiples(root, df, out / "runs.png")
-    secs.append(
-        (
-            "Clock curves of every run",
-            "".join(
-                embed(
-                    p,
-                    "valid (blue), mem (red), novel & valid (green); lines: tau_rule (blue dashed), tau_rule_low "
-                    "(cyan dotted), tau_group (purple dash-dot), tau_mem (red dashed)",
-                )
-                for p in pngs
-            ),
-        )
-    )
-    return secs
 
 
 def run_sections(root: Path, out: Path) -> list[Section]:
@@ -299,7 +320,6 @@ def build_report(path: str | Path) -> Path:
     root = Path(path)
     out = root / "report"
     if (root / "results.parquet").is_file():
-        # A sweep made before the group-level rule clocks gets them from its runs' metrics.
         results, _ = with_rule_clocks(read_results(root), root)
         run_dirs = [root / r for r in finished(results)["run_dir"]]
         inp = ReportInput(root, "sweep", results, run_dirs)

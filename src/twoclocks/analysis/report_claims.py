@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 
+from twoclocks.formats import claim_by_clock
 from twoclocks.sweeps.claims.evaluate import knob_claims
 
 # verdict -> cell colour: green holds, red contradicted, grey undecided.
@@ -30,17 +31,16 @@ def _numbers(ids: tuple[int, ...]) -> str:
 
 
 def claims_html(claims: list[dict]) -> str:
-    """The table, from the `claims` list of claims.json (rows written before the rule clocks
-    existed have no `by_clock` and show their single verdict under tau_rule)."""
+    """The table, from the `claims` list of claims.json (formats.claim_by_clock reads each
+    entry's verdict per rule clock)."""
     clocks: dict[str, str] = {}
     for c in claims:
-        for tau, entry in (c.get("by_clock") or {}).items():
+        for tau, entry in claim_by_clock(c).items():
             clocks.setdefault(tau, entry.get("clock", tau))
-    clocks = clocks or {"tau_rule": "tau_rule"}
     head = "".join(f"<th>{html.escape(label)}</th>" for label in clocks.values())
     rows = []
     for c in claims:
-        by_clock = c.get("by_clock") or {"tau_rule": {"verdict": c["verdict"], "evidence": c["evidence"]}}
+        by_clock = claim_by_clock(c)
         robust = c.get("robust")
         mark = "" if robust is None else ("robust: " if robust else "depends on the clock: ")
         rows.append(

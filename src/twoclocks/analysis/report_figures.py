@@ -146,7 +146,7 @@ def fig_phase(df: pd.DataFrame, knob: str, path: Path) -> Path | None:
 
 
 def fig_families(df: pd.DataFrame, root: Path, path: Path) -> Path | None:
-    """Median valid and mem curves of each family at the N they share (DiT vs GPT)."""
+    """Median valid and mem curves of each family at the N they share."""
     fams = sorted(df["model.family"].unique())
     if len(fams) < 2:
         return None

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from twoclocks.analysis.basins import BasinSettings, run_basins
 from twoclocks.analysis.basins_report import format_sigma_half
+from twoclocks.analysis.basins_run import BasinSettings, run_basins
 from twoclocks.errors import ConfigError
 
 _D = BasinSettings()

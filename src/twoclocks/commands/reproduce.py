@@ -10,12 +10,12 @@ import argparse
 from pathlib import Path
 
 from twoclocks.analysis.report import build_report
-from twoclocks.commands.sweep import add_group_options
+from twoclocks.commands.sweep import EXECUTION_OPTIONS, add_execution_options
 from twoclocks.sweeps.claims.evaluate import claims_text, evaluate_claims, judged_claims, write_claims
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.scales import SCALES, scale_spec
-from twoclocks.sweeps.spec import EXECUTORS, SweepSpec, check_exec_options
+from twoclocks.sweeps.spec import SweepSpec, check_exec_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,14 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--scale", choices=SCALES, required=True)
     p.add_argument("--out", help="sweep directory (default reproduce/<scale>)")
-    p.add_argument("--executor", choices=EXECUTORS, help="local process pool (default) or Ray tasks")
-    p.add_argument("--address", help="Ray cluster address; default: a local Ray")
-    p.add_argument("--workers", type=int, help="concurrent runs (default: cores // threads)")
-    p.add_argument("--threads", type=int, help="torch threads per run")
-    p.add_argument("--gpus-per-run", type=float, help="Ray: GPUs per run on CUDA devices (default 1)")
-    p.add_argument("--group", action="store_true", help="train runs that differ only in seed, N or G as batched groups")
-    add_group_options(p)
-    p.add_argument("--retry-failed", action="store_true", help="run points that failed before again")
+    add_execution_options(p)
     p.add_argument(
         "--dry-run",
         action="store_true",
@@ -56,10 +49,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     spec = scale_spec(args.scale)
-    for key in ("executor", "address", "workers", "threads", "gpus_per_run", "group_size", "gpus_per_group"):
+    for key in EXECUTION_OPTIONS:
         if getattr(args, key) is not None:
             setattr(spec, key, getattr(args, key))
-    spec.group = spec.group or args.group
+    spec.group = spec.group or bool(args.group)
     check_exec_options(spec)
     out = Path(args.out) if args.out else Path("reproduce") / args.scale
     if args.dry_run:

@@ -44,6 +44,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seeds", help="number of seeds (0..S-1) or a comma-separated list (default 1)")
     p.add_argument("--out", help="sweep directory (default for a spec file: sweeps/<spec name>)")
+    add_execution_options(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=main)
+
+
+# The options that say how a sweep runs, as SweepSpec fields (besides `group`).
+EXECUTION_OPTIONS = ("executor", "address", "workers", "threads", "gpus_per_run", "group_size", "gpus_per_group")
+
+
+def add_execution_options(p: argparse.ArgumentParser) -> None:
+    """Where and how the points run, and --retry-failed (shared with `reproduce`)."""
     p.add_argument("--executor", choices=EXECUTORS, help="local process pool (default) or Ray tasks")
     p.add_argument("--address", help="Ray cluster address (e.g. auto or ray://head:10001); default: a local Ray")
     p.add_argument("--workers", type=int, help="concurrent runs (default: cores // threads)")
@@ -56,14 +67,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="train points that differ only in seed, data.N or a task of the same item shape "
         "(e.g. task.G) as batched groups (DiT and MLP; see docs/performance.md)",
     )
-    add_group_options(p)
-    p.add_argument("--retry-failed", action="store_true", help="run points that failed before again")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=main)
-
-
-def add_group_options(p: argparse.ArgumentParser) -> None:
-    """--group-size and --gpus-per-group (shared with `reproduce`)."""
     p.add_argument(
         "--group-size",
         type=int,
@@ -77,6 +80,7 @@ def add_group_options(p: argparse.ArgumentParser) -> None:
         metavar="G",
         help="Ray: GPUs requested by a group task (e.g. 0.25 packs four groups on one GPU; default --gpus-per-run)",
     )
+    p.add_argument("--retry-failed", action="store_true", help="run points that failed before again")
 
 
 def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
@@ -85,14 +89,13 @@ def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
     overrides = [i for i in args.items if "=" in i]
     if len(files) > 1 or (files and not files[0].endswith((".yaml", ".yml"))):
         raise ConfigError(f"expected at most one SPEC.yaml and key=value overrides, got {files}")
-    execution = ("executor", "address", "workers", "threads", "gpus_per_run", "group", "group_size", "gpus_per_group")
     return sweep_spec(
         files[0] if files else None,
         overrides,
         parse_grid_args(args.grid) if args.grid else None,
         args.seeds,
         args.out,
-        **{k: getattr(args, k) for k in execution},
+        **{k: getattr(args, k) for k in (*EXECUTION_OPTIONS, "group")},
     )
 
 

@@ -35,8 +35,8 @@ from twoclocks.sweeps.spec import (
 from twoclocks.training.rundir import RunDir
 
 # One unit of work: (point hashes, config dicts to run, absolute run directories). A single point
-# is a one-element task; with spec.group, points that differ only in seed / data.N share one.
-Task = tuple[list[str], list[dict], list[str]]
+# is a one-element unit; with spec.group, points that differ only in seed / data.N share one.
+WorkUnit = tuple[list[str], list[dict], list[str]]
 
 
 # ----- the worker (runs in a pool process or a Ray worker) ---------------------------------------
@@ -136,7 +136,7 @@ class LocalExecutor:
         # The pool's processes share this machine's one device: a group gets its share of it.
         self.device_share = 1.0 / workers
 
-    def run(self, tasks: list[Task]) -> Iterator[tuple[str, dict]]:
+    def run(self, tasks: list[WorkUnit]) -> Iterator[tuple[str, dict]]:
         if self.workers == 1 or len(tasks) == 1:  # no pool to start: run the points one by one here
             for keys, cfgs, run_dirs in tasks:
                 yield from zip(keys, run_points(cfgs, run_dirs))
@@ -209,11 +209,11 @@ class RayExecutor:
         self.device_type = "cuda" if cuda else "cpu"
         self.device_share = min(1.0, self.group_gpus) if cuda else 1.0
 
-    def task_options(self, task: Task) -> dict:
+    def task_options(self, task: WorkUnit) -> dict:
         """Ray resources of one task: a group asks for group_gpus, a single point for gpus."""
         return {"num_cpus": self.threads, "num_gpus": self.group_gpus if len(task[0]) > 1 else self.gpus}
 
-    def run(self, tasks: list[Task]) -> Iterator[tuple[str, dict]]:
+    def run(self, tasks: list[WorkUnit]) -> Iterator[tuple[str, dict]]:
         ray = self.ray
         remote = ray.remote(run_points)
         refs = {remote.options(**self.task_options(t)).remote(t[1], t[2]): t[0] for t in tasks}
@@ -312,7 +312,7 @@ def make_tasks(
     out: Path,
     device_type: str = "cpu",
     share: float = 1.0,
-) -> list[Task]:
+) -> list[WorkUnit]:
     """One task per point; with spec.group, the points of each groupable family (equal
     `group.group_key`) are dealt round-robin into tasks of at most K members (`group_size`).
     On a CPU there are also at least `workers` tasks, so that every core trains a group; on a
@@ -329,7 +329,7 @@ def make_tasks(
     families: dict[str, list[Point]] = {}
     for p in pending:
         families.setdefault(group_key(p.cfg), []).append(p)
-    tasks: list[Task] = []
+    tasks: list[WorkUnit] = []
     for members in families.values():
         if len(members) == 1 or not can_group([m.cfg for m in members]):
             tasks += [([k], [c], [d]) for k, c, d in map(one, members)]

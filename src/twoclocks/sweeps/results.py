@@ -11,10 +11,13 @@ from typing import Any
 
 import pandas as pd
 
-from twoclocks.clocks import PEAK_CURVES, RULE_CLOCKS
+from twoclocks.clocks import PEAK_CURVES, RULE_CLOCKS, compute_clocks
 from twoclocks.config import flatten
 from twoclocks.errors import TwoClocksError
+from twoclocks.formats import FORMAT, FORMAT_KEY
+from twoclocks.formats import with_rule_clocks as upgrade
 from twoclocks.sweeps.spec import Point, identity_dict
+from twoclocks.training.rundir import RunDir
 
 # Columns of results.parquet that differ between two executions of the same points.
 TIMING_COLUMNS = ("train_seconds", "eval_seconds", "wall_seconds", "eval_share", "device")
@@ -75,6 +78,7 @@ def result_row(point: Point, summary: dict | None, status: str, error: str | Non
     cfg = point.cfg
     row["epochs"] = cfg.train.steps * cfg.train.batch / cfg.data.N
     row.update({"status": status, "error": error, "point": point.hash, "name": point.name, "run_dir": point.rel_dir})
+    row[FORMAT_KEY] = FORMAT
     return row
 
 
@@ -92,3 +96,18 @@ def read_results(sweep_dir: str | Path) -> pd.DataFrame:
     except Exception as exc:  # pyarrow raises several types for a damaged file
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise TwoClocksError(f"{path} is unreadable ({first})") from None
+
+
+def run_columns(run_dir: Path) -> dict[str, Any]:
+    """The summary columns of a finished run, its clocks recomputed from metrics.parquet and
+    config.json (compute_clocks, the same function a run uses)."""
+    rd = RunDir(run_dir)
+    cfg = rd.load_config()
+    return summary_columns(compute_clocks(rd.load_metrics(), cfg.clocks, cfg.train.batch, cfg.data.N))
+
+
+def with_rule_clocks(results: pd.DataFrame, root: str | Path | None) -> tuple[pd.DataFrame, str]:
+    """`results` with every rule clock's columns, and a note ('' when nothing was missing): a
+    table older than the later rule clocks gets them from its runs (twoclocks.formats)."""
+    later = [c for c in summary_columns({}) if c not in SUMMARY_COLUMNS]
+    return upgrade(results, root, later, run_columns)

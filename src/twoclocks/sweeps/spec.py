@@ -27,6 +27,7 @@ from typing import Any
 from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides, parse_value, read_yaml_mapping
 from twoclocks.data import check_training_set_size
 from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.formats import hashed_identity
 from twoclocks.io import read_json, write_json
 from twoclocks.training.experiment import build_task
 
@@ -34,15 +35,6 @@ EXECUTORS = ("local", "ray")
 # Config fields that say how a point is executed, not what it computes: left out of its hash
 # so that the same point run by 1 or 8 workers (threads 0 or 1) is the same point.
 EXECUTION_FIELDS = {("train", "threads"): 0, ("train", "tensorboard"): False}
-# Fields added after sweeps were first hashed: left out of a point's hash while at these
-# defaults, so that a sweep directory made before them keeps its points (and resumes them).
-LATER_FIELDS = {
-    ("clocks", "theta_rule_low"): 0.5,
-    ("clocks", "theta_group"): 0.95,
-    ("train", "stop_at"): "none",
-    ("train", "tensorboard"): False,
-    ("model", "mask_schedule"): "linear",
-}
 
 
 @dataclass
@@ -58,7 +50,7 @@ class SweepSpec:
     address: str | None = None  # Ray cluster address; None = start a local Ray
     threads: int | None = None  # torch threads per run; None = 1 when several runs share the machine
     gpus_per_run: float = 1.0  # Ray: GPUs requested by a run on a CUDA device
-    group: bool = False  # train points that differ only in seed/N as one batched group (multi.py)
+    group: bool = False  # train points that differ only in seed/N as one batched group (training/group.py)
     group_size: int | None = None  # most members per group; None = from memory (training/sizing.py)
     gpus_per_group: float | None = None  # Ray: GPUs requested by a group task; None = gpus_per_run
     description: str = ""  # what the sweep is for, in words (kept in sweep.json, shown in the report)
@@ -74,7 +66,7 @@ class Point:
 
     overrides: dict[str, Any]  # base + grid values + seed, in that order
     cfg: RunConfig  # resolved, with execution fields at their neutral value
-    hash: str  # sha256 of the sorted JSON of cfg.to_dict()
+    hash: str  # sha256 of the sorted JSON of its identity, as formats.hashed_identity keeps it
     name: str  # readable directory name, ends in -<hash8>
 
     @property
@@ -204,11 +196,7 @@ def identity_dict(cfg: RunConfig) -> dict:
 
 
 def config_hash(cfg: RunConfig) -> str:
-    d = identity_dict(cfg)
-    for (section, name), default in LATER_FIELDS.items():
-        if d[section].get(name) == default:
-            del d[section][name]
-    text = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
+    text = json.dumps(hashed_identity(identity_dict(cfg)), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

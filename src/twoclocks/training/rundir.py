@@ -28,6 +28,7 @@ import pandas as pd
 
 from twoclocks.config import SECTIONS, RunConfig, from_dict, resolve_task, validate
 from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.formats import config_record, config_sections
 from twoclocks.io import TEMP_SUFFIX, atomic_path, read_json, read_table, write_json, write_table
 
 # What summary_lines (the end-of-run text and the report) reads from a finished summary.
@@ -201,7 +202,7 @@ class RunDir:
 
     def write_inputs(self, cfg: RunConfig, train_cells: np.ndarray, task_hash: str) -> None:
         """config.json and the training set, written once when a run starts."""
-        write_json(self.config_path, cfg.to_dict())
+        write_json(self.config_path, config_record(cfg))
         with atomic_path(self.train_set_path) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, cells=train_cells, task_hash=task_hash)
@@ -228,7 +229,8 @@ class RunDir:
         if not shaped:
             raise TwoClocksError(f"{self.config_path} is not a twoclocks config (expected a JSON object of sections)")
         try:
-            cfg = from_dict(data)
+            _, sections = config_sections(data)
+            cfg = from_dict(sections)
             cfg.task = resolve_task(cfg.task)
             validate(cfg)
         except ConfigError as exc:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from twoclocks.clocks import PEAK_CURVES, RULE_CLOCKS, format_clock, window_text
+from twoclocks.clocks import PEAK_CURVES, format_clock, window_text
 from twoclocks.config import ClockConfig, RunConfig
 from twoclocks.errors import TwoClocksError
+from twoclocks.formats import rule_clocks_of
 from twoclocks.tasks import TASKS
 from twoclocks.training.experiment import Experiment, build_experiment
 from twoclocks.training.rundir import RunDir
@@ -75,8 +76,7 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
     each rule clock's window, the peaks."""
     m = summary["max_step"]
     th = summary.get("thresholds", {})
-    # Summaries written before the group-level clocks have tau_rule only.
-    rules = [rc for rc in RULE_CLOCKS if rc.tau in summary]
+    rules = rule_clocks_of(summary)
     width = max(len(rc.tau) for rc in rules)
 
     stopped = summary.get("stopped_step") is not None

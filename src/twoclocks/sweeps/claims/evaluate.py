@@ -14,13 +14,14 @@ from pathlib import Path
 import pandas as pd
 
 from twoclocks.clocks import PRIMARY, RULE_CLOCKS
+from twoclocks.formats import rule_clocks_of
 from twoclocks.io import write_json, write_table
 from twoclocks.sweeps.claims import paper  # noqa: F401  (registers the paper's claims)
-from twoclocks.sweeps.claims.fits import rule_clocks_in
 from twoclocks.sweeps.claims.learned import judge_fits, judge_knob_claim
 from twoclocks.sweeps.claims.registry import CLAIMS, READS, ClaimDefinition, Outcome, Runs, knob_claims
-from twoclocks.sweeps.claims.rule_clocks import clock_labels, clock_view, relabel, relabel_obj, with_rule_clocks
+from twoclocks.sweeps.claims.rule_clocks import clock_labels, clock_view, relabel, relabel_obj
 from twoclocks.sweeps.claims.verdicts import DECISION_RULES, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+from twoclocks.sweeps.results import with_rule_clocks
 
 __all__ = ["INCONCLUSIVE", "NOT_SUPPORTED", "SUPPORTED", "Claim", "evaluate_claims", "write_claims", "claims_text"]
 
@@ -56,10 +57,10 @@ def evaluate_claims(results: pd.DataFrame, root: str | Path | None = None) -> li
     table, note = with_rule_clocks(results, root)
     labels = clock_labels(table)
     # Matched by claim id, so a claim that some clock's table leaves out cannot shift the rest.
-    per_clock = {rc.tau: {c.id: c for c in claims_at(clock_view(table, rc))} for rc in rule_clocks_in(table)}
+    per_clock = {rc.tau: {c.id: c for c in claims_at(clock_view(table, rc))} for rc in rule_clocks_of(table.columns)}
     claims = list(per_clock[PRIMARY.tau].values())
     for claim in claims:
-        for rc in rule_clocks_in(table):
+        for rc in rule_clocks_of(table.columns):
             c = per_clock[rc.tau].get(claim.id)
             if c is None:
                 continue

@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twoclocks.clocks import RULE_CLOCKS, RuleClock
+from twoclocks.clocks import RULE_CLOCKS
+from twoclocks.formats import rule_clocks_of
 
 CONFIG_PREFIXES = ("task", "data.", "model.", "train.", "eval.", "clocks.")
 # Columns that never split a sweep into slices: seeds, and fields that set the measuring
@@ -314,16 +315,10 @@ def knob_column(df: pd.DataFrame) -> str | None:
     return col if col in df else None
 
 
-def rule_clocks_in(df: pd.DataFrame) -> list[RuleClock]:
-    """The rule clocks a results table has columns for (tables made before the group-level
-    clocks have tau_rule only)."""
-    return [rc for rc in RULE_CLOCKS if rc.tau in df and rc.key("window_vanished") in df]
-
-
 def standard_fits(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> list[Fit]:
     """The relations of the paper, for every x the sweep varies and every rule clock."""
     knob = knob_column(df)
-    rules = rule_clocks_in(df)
+    rules = rule_clocks_of(df.columns)
     relations = [("data.N", "tau_mem"), ("data.N", "tau_mem_epochs")]
     relations += [("data.N", rc.tau) for rc in rules] + [("data.N", rc.key("window_log10")) for rc in rules]
     if knob:

@@ -4,21 +4,16 @@ A claim is written against the columns of tau_rule (`tau_rule`, `tau_rule_censor
 `window_log10`, `window_vanished`, ...). `clock_view` returns the results table with those
 columns holding another rule clock's values, so that every claim, including one added later,
 is judged at each rule clock without knowing there are several; `relabel` then renames the
-columns in its text back to the clock it was judged at. `with_rule_clocks` fills the rule
-clocks' columns of a results table made before they existed from each run's metrics.parquet.
+columns in its text back to the clock it was judged at.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pandas as pd
 
-from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, compute_clocks
-from twoclocks.errors import TwoClocksError
-from twoclocks.sweeps.results import SUMMARY_COLUMNS, summary_columns
-from twoclocks.training.rundir import RunDir
+from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock
 
 
 def renames(rc: RuleClock) -> dict[str, str]:
@@ -68,34 +63,3 @@ def clock_labels(df: pd.DataFrame) -> dict[str, str]:
         if len(values) > 1:
             labels[rc.tau] += " (threshold varies between runs)"
     return labels
-
-
-def with_rule_clocks(results: pd.DataFrame, root: str | Path | None) -> tuple[pd.DataFrame, str]:
-    """`results` with every rule clock's columns, and a note ('' when nothing was missing).
-
-    A table written before the group-level clocks lacks them; they are then recomputed from
-    each finished run's metrics.parquet and config.json under `root` (compute_clocks, the
-    same function a run uses). Columns already present are kept. Without `root`, or when a
-    run directory cannot be read, the table is returned as it is and the note says why.
-    """
-    missing = [c for c in summary_columns({}) if c not in results and c not in SUMMARY_COLUMNS]
-    if not missing:
-        return results, ""
-    if root is None:
-        return results, "the results table has tau_rule only (no sweep directory to recompute the others from)"
-    done = results["status"] == "finished" if "status" in results else pd.Series(True, index=results.index)
-    filled = {c: [None] * len(results) for c in missing}
-    try:
-        for pos, (ok, rel) in enumerate(zip(done, results["run_dir"])):
-            if not ok:
-                continue
-            rd = RunDir(Path(root) / rel)
-            cfg = rd.load_config()
-            clocks = compute_clocks(rd.load_metrics(), cfg.clocks, cfg.train.batch, cfg.data.N)
-            row = summary_columns(clocks)
-            for c in missing:
-                filled[c][pos] = row[c]
-    except (TwoClocksError, OSError, KeyError, ValueError) as exc:
-        return results, f"the other rule clocks could not be recomputed from the run directories: {exc}"
-    out = results.assign(**filled)
-    return out, f"recomputed {', '.join(rc.tau for rc in RULE_CLOCKS[1:])} from the runs' metrics.parquet"

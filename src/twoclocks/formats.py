@@ -1,0 +1,145 @@
+"""Older run and sweep directories, read here and nowhere else; elsewhere the code knows one format.
+
+Format versions (FORMAT, written as "format" in config.json and as a column of results.parquet):
+  1  the first sweeps: summary.json and results.parquet with tau_rule as the only rule clock;
+     a point's hash covers the config fields in FIELDS_AT_1.
+  2  the group-level rule clocks (tau_rule_low, tau_group) in summary.json and results.parquet.
+     No version was recorded yet: a directory without one is told apart from version 1 by its
+     content (`results_format`, `rule_clocks_of`).
+  3  the version recorded in config.json and results.parquet.
+
+Point hashes stay stable without a hand-kept list of later fields: a point's hash covers every
+field of FIELDS_AT_1 (the config's fields when sweeps were first hashed, a record of version 1
+that is never edited) and any field added since only where its value differs from its default
+(`hashed_identity`). A sweep directory made before a field existed hashes every one of its
+points with that field at its default, so its points keep their hashes and resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock
+from twoclocks.config import RunConfig
+from twoclocks.errors import ConfigError, TwoClocksError
+
+FORMAT = 3
+FORMAT_KEY = "format"  # in config.json, and a column of results.parquet
+# The config fields of version 1, per section (task and seed: every one of their fields).
+FIELDS_AT_1 = {
+    "data": ("N", "seed"),
+    "model": (
+        "family",
+        "width",
+        "depth",
+        "heads",
+        "patch",
+        "mlp_ratio",
+        "encoding",
+        "sigma_data",
+        "P_mean",
+        "P_std",
+        "sigma_min",
+        "sigma_max",
+        "rho",
+        "sample_steps",
+        "sampler",
+        "temperature",
+    ),
+    "train": (
+        "steps",
+        "batch",
+        "lr",
+        "warmup",
+        "weight_decay",
+        "beta1",
+        "beta2",
+        "grad_clip",
+        "ema",
+        "precision",
+        "device",
+        "threads",
+        "checkpoint_every",
+    ),
+    "eval": ("samples", "points", "first", "batch", "keep_checkpoints", "keep_samples", "noise_seed"),
+    "clocks": ("theta_rule", "theta_mem", "theta_mem_high", "ci_level"),
+}
+
+
+# ----- config.json ------------------------------------------------------------------------------
+def config_record(cfg: RunConfig) -> dict:
+    """What config.json holds: the config's sections and the format version."""
+    return {**cfg.to_dict(), FORMAT_KEY: FORMAT}
+
+
+def config_sections(data: dict) -> tuple[int, dict]:
+    """(format version, the config's sections) of a config.json (1 when it records none)."""
+    data = dict(data)
+    version = data.pop(FORMAT_KEY, 1)
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= FORMAT:
+        raise ConfigError(f"{FORMAT_KEY} {version!r} is not one this twoclocks reads (1 to {FORMAT})")
+    return version, data
+
+
+# ----- point hashes -----------------------------------------------------------------------------
+def hashed_identity(identity: dict) -> dict:
+    """A point's identity (cfg.to_dict() with execution fields neutral) as it is hashed: every
+    field of FIELDS_AT_1, and a later field only where it differs from its default."""
+    defaults = RunConfig().to_dict()
+    out = dict(identity)
+    for section, known in FIELDS_AT_1.items():
+        values, default = identity[section], defaults[section]
+        out[section] = {k: v for k, v in values.items() if k in known or k not in default or v != default[k]}
+    return out
+
+
+# ----- summaries and results tables -----------------------------------------------------------
+def rule_clocks_of(keys: Iterable[str]) -> list[RuleClock]:
+    """The rule clocks a summary (its keys) or a results table (its columns) has: tau_rule only
+    in version 1, every rule clock since."""
+    keys = set(keys)
+    return [rc for rc in RULE_CLOCKS if rc.tau in keys]
+
+
+def results_format(results: pd.DataFrame) -> int:
+    """The format version of a results table: its column, else 2 with every rule clock, else 1."""
+    if FORMAT_KEY in results and results[FORMAT_KEY].notna().any():
+        return int(results[FORMAT_KEY].dropna().min())
+    return 2 if len(rule_clocks_of(results.columns)) == len(RULE_CLOCKS) else 1
+
+
+def with_rule_clocks(
+    results: pd.DataFrame, root: str | Path | None, columns: list[str], run_columns: Callable[[Path], dict[str, Any]]
+) -> tuple[pd.DataFrame, str]:
+    """A version-1 results table with the later rule clocks' `columns`, recomputed by
+    `run_columns(run_dir)` for each finished run under `root` (the sweep directory), and a note
+    ('' when nothing was missing). Without `root`, or when a run directory cannot be read, the
+    table is returned as it is and the note says why. Columns already present are kept."""
+    missing = [c for c in columns if c not in results]
+    if not missing or results_format(results) >= 2:
+        return results, ""
+    if root is None:
+        return results, "the results table has tau_rule only (no sweep directory to recompute the others from)"
+    done = results["status"] == "finished" if "status" in results else pd.Series(True, index=results.index)
+    filled: dict[str, list] = {c: [None] * len(results) for c in missing}
+    try:
+        for pos, (ok, rel) in enumerate(zip(done, results["run_dir"])):
+            if ok:
+                row = run_columns(Path(root) / rel)
+                for c in missing:
+                    filled[c][pos] = row[c]
+    except (TwoClocksError, OSError, KeyError, ValueError) as exc:
+        return results, f"the other rule clocks could not be recomputed from the run directories: {exc}"
+    later = ", ".join(rc.tau for rc in RULE_CLOCKS if rc != PRIMARY)
+    return results.assign(**filled), f"recomputed {later} from the runs' metrics.parquet"
+
+
+# ----- claims.json ---------------------------------------------------------------------------------
+def claim_by_clock(claim: dict) -> dict[str, dict]:
+    """A claims.json entry's verdict at each rule clock; an entry written before the rule clocks
+    has its one verdict, at tau_rule."""
+    return claim.get("by_clock") or {PRIMARY.tau: {"verdict": claim["verdict"], "evidence": claim["evidence"]}}

@@ -1,0 +1,99 @@
+"""Older run and sweep directories are read in twoclocks.formats: a point's hash is the one it
+had when its sweep directory was made (so the directory resumes), config.json records its
+format, and a directory without one is read as the format it was written in."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+
+from twoclocks.clocks import PRIMARY, RULE_CLOCKS
+from twoclocks.config import RunConfig, apply_overrides
+from twoclocks.errors import ConfigError
+from twoclocks.formats import (
+    FORMAT,
+    FORMAT_KEY,
+    claim_by_clock,
+    config_record,
+    config_sections,
+    hashed_identity,
+    results_format,
+    rule_clocks_of,
+)
+from twoclocks.sweeps.scales import scale_spec
+from twoclocks.sweeps.spec import SweepSpec, expand, identity_dict
+from twoclocks.training.rundir import RunDir
+
+# sha256 over the concatenated point hashes of each packaged scale, and its first point's hash,
+# as sweep directories made before the format was recorded hold them.
+SCALE_HASHES = {
+    "tiny": (16, "fba4116fe3a0dd7d230be9d947bdb76a53e7c3ff42aa658ea8b41f9b25cbeeab", "dc247de7a31c30f1"),
+    "cpu": (48, "62b1c97d4c22e2954dba9641f96d4fcb0c988a9ac346750f5e0976c06aeed9cf", "3a8a9b6c6517e34d"),
+    "cpu-long": (45, "ac621b2e5a6358b2acb23bcd451debf553d489dfc64f67e7249b4adf2c147102", "ec551c375b2d7fd9"),
+    "gpu": (345, "574db48b5063e003c8332f7c6354f1bf10e44b1db597622cefe04d04f6b5fa02", "b3a51e2f288f47c3"),
+}
+# Points that set fields added after the first sweeps, at and off their defaults.
+LATER_SPEC = SweepSpec(
+    base={"train.steps": 40},
+    grids=[
+        {
+            "task.G": [2, 3],
+            "clocks.theta_group": [0.95, 0.9],
+            "train.stop_at": ["none", "rule"],
+            "model.mask_schedule": ["linear", "cosine"],
+        }
+    ],
+    seeds=[0],
+)
+LATER_HASHES = [
+    "b9c92c03", "fbde76b8", "98d0b0b4", "fea15e1a", "32daf7b9", "61d2f291", "99a71775", "f9875f68",
+    "4a86e7e4", "28c88922", "6caa1fcc", "7d1ea60a", "52188cc4", "7ef011b9", "b7325fca", "4d67082d",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("scale", list(SCALE_HASHES))
+def test_the_packaged_sweeps_keep_their_point_hashes(scale):
+    points = expand(scale_spec(scale))
+    count, digest, first = SCALE_HASHES[scale]
+    assert len(points) == count and points[0].hash.startswith(first)
+    assert hashlib.sha256("".join(p.hash for p in points).encode()).hexdigest() == digest
+
+
+def test_points_that_set_later_fields_keep_their_hashes():
+    points = expand(LATER_SPEC)
+    assert [p.hash[:8] for p in points] == LATER_HASHES
+    assert points[0].name == "parity-G2_dit_N16_theta_group0.95_mask_schedulelinear_stop_atnone_seed0-b9c92c03"
+
+
+def test_a_field_added_later_is_hashed_only_off_its_default():
+    at_default = hashed_identity(identity_dict(RunConfig()))
+    assert "stop_at" not in at_default["train"] and "theta_group" not in at_default["clocks"]
+    assert at_default["train"]["threads"] == 0  # a field of the first format, hashed at any value
+    off = hashed_identity(identity_dict(apply_overrides(RunConfig(), {"train.stop_at": "rule"})))
+    assert off["train"]["stop_at"] == "rule"
+
+
+def test_config_json_records_its_format_and_older_ones_still_load(tmp_path):
+    cfg = apply_overrides(RunConfig(), {"task.G": 3})
+    assert config_record(cfg)[FORMAT_KEY] == FORMAT
+    assert config_sections(config_record(cfg)) == (FORMAT, cfg.to_dict())
+    rd = RunDir(tmp_path / "run")
+    rd.path.mkdir()
+    rd.config_path.write_text(json.dumps(cfg.to_dict()))  # written before the format was recorded
+    assert rd.load_config().to_dict() == cfg.to_dict()
+    rd.config_path.write_text(json.dumps({**cfg.to_dict(), FORMAT_KEY: FORMAT + 1}))
+    with pytest.raises(ConfigError, match=rf"config.json: format {FORMAT + 1} is not one this twoclocks reads"):
+        rd.load_config()
+
+
+def test_an_unversioned_results_table_is_read_by_its_content():
+    first = pd.DataFrame({"tau_rule": [1.0], "window_vanished": [False]})
+    assert results_format(first) == 1 and rule_clocks_of(first.columns) == [PRIMARY]
+    every = first.assign(**{c: [1.0] for rc in RULE_CLOCKS for c in (rc.tau, rc.key("window_vanished"))})
+    assert results_format(every) == 2 and rule_clocks_of(every.columns) == list(RULE_CLOCKS)
+    assert results_format(every.assign(**{FORMAT_KEY: FORMAT})) == FORMAT
+    old = {"verdict": "supported", "evidence": "e"}
+    assert claim_by_clock(old) == {"tau_rule": {"verdict": "supported", "evidence": "e"}}
