@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from twoclocks.clocks import RULE_CLOCKS, band, window_text  # noqa: E402
-from twoclocks.io import atomic_path  # noqa: E402
+from twoclocks.io import write_figure  # noqa: E402
 
 CURVES = (
     ("valid", "valid", "tab:blue"),
@@ -30,16 +30,18 @@ WINDOW_ROWS = (-0.05, -0.10, -0.15)  # y of each rule clock's window bar, below 
 
 
 def plot_clocks(df: pd.DataFrame, summary: dict, path: str | Path, title: str = "") -> None:
-    """The clocks figure of a run, written to `path` (PNG unless the suffix says otherwise)."""
-    save_figure(clocks_figure(df, summary, title), path)
+    """The clocks figure of a run, written to `path` (PNG unless the suffix says otherwise);
+    its folder (plots/ of a run, report/) is created when missing."""
+    save_figure(clocks_figure(df, summary, title), path, parents=True)
 
 
-def save_figure(fig: Figure, path: str | Path) -> None:
-    """Write `fig` atomically (its legends outside the axes included) and release it."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", bbox_inches="tight")
-    plt.close(fig)
+def save_figure(fig: Figure, path: str | Path, parents: bool = False) -> None:
+    """Write `fig` atomically (its legends outside the axes included) and release it; a
+    missing folder is an error unless `parents`."""
+    try:
+        write_figure(fig, path, parents, bbox_inches="tight")
+    finally:
+        plt.close(fig)
 
 
 def clocks_figure(df: pd.DataFrame, summary: dict, title: str = "") -> Figure:

@@ -28,7 +28,7 @@ from twoclocks.analysis.basins_report import SUMMARY
 from twoclocks.data import TrainingIndex, hash_cells
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
-from twoclocks.io import atomic_path, write_json, write_table
+from twoclocks.io import write_json, write_npz, write_table
 from twoclocks.models.edm import Denoiser, DiffusionBase, heun_sample, sigma_schedule
 from twoclocks.models.reference import empirical_denoiser, population_denoiser
 from twoclocks.tasks.base import Task
@@ -426,11 +426,10 @@ def run_basins(
         "sigma_half": half,
         "notes": notes,
     }
-    write_table(out / "basins.parquet", basins)
+    write_table(out / "basins.parquet", basins, parents=True)
     write_table(out / "loss.parquet", losses)
     write_table(out / "explained_variance.parquet", evs)
-    with atomic_path(out / "vertices.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, invalid_kind=probe.invalid_kind, **probe.cells)  # type: ignore[arg-type]
+    write_npz(out / "vertices.npz", {"invalid_kind": probe.invalid_kind, **probe.cells})
     from twoclocks.analysis.basins_plots import plot_all  # matplotlib only when writing figures
 
     result["figures"] = [p.name for p in plot_all(out, basins, losses, evs, result)]

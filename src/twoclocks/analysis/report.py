@@ -31,7 +31,7 @@ from twoclocks.analysis.report_claims import claims_html
 from twoclocks.analysis.report_figures import fig_families, fig_phase, fig_relations, fig_small_multiples
 from twoclocks.clocks import RULE_CLOCKS
 from twoclocks.errors import TwoClocksError
-from twoclocks.io import atomic_path, read_json
+from twoclocks.io import read_bytes, read_json, write_text
 from twoclocks.plots import plot_clocks
 from twoclocks.sweeps.claims.fits import (
     finished,
@@ -82,7 +82,7 @@ def basins_sections(inp: ReportInput) -> list[Section] | None:
 
 # ----- html ----------------------------------------------------------------------------------------
 def embed(png: Path, caption: str) -> str:
-    data = base64.b64encode(png.read_bytes()).decode()
+    data = base64.b64encode(read_bytes(png)).decode()
     return (
         f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(png.name)}">'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
@@ -322,6 +322,5 @@ def build_report(path: str | Path) -> Path:
         if extra:
             sections += extra if isinstance(extra, list) else [extra]
     index = out / "index.html"
-    with atomic_path(index) as tmp:
-        tmp.write_text(page(title, sections))
+    write_text(index, page(title, sections), parents=True)
     return index

@@ -14,6 +14,7 @@ import pandas as pd
 from twoclocks.clocks import PEAK_CURVES, RULE_CLOCKS
 from twoclocks.config import flatten
 from twoclocks.errors import TwoClocksError
+from twoclocks.io import read_table
 from twoclocks.sweeps.spec import Point, identity_dict
 
 # Columns of results.parquet that differ between two executions of the same points.
@@ -87,8 +88,4 @@ def read_results(sweep_dir: str | Path) -> pd.DataFrame:
     path = Path(sweep_dir) / "results.parquet"
     if not path.is_file():
         raise TwoClocksError(f"{sweep_dir}: no results.parquet, not a twoclocks sweep directory")
-    try:
-        return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise TwoClocksError(f"{path} is unreadable ({first})") from None
+    return read_table(path)

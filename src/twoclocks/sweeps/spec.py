@@ -27,7 +27,8 @@ from typing import Any
 from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides, parse_value, read_yaml_mapping
 from twoclocks.data import check_training_set_size
 from twoclocks.errors import ConfigError, TwoClocksError
-from twoclocks.io import read_json, write_json
+from twoclocks.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, write_json
+from twoclocks.locks import hold_lock
 from twoclocks.training.experiment import build_task
 
 EXECUTORS = ("local", "ray")
@@ -287,18 +288,13 @@ def sweep_description(sweep_dir: str | Path) -> str:
 @contextlib.contextmanager
 def sweep_lock(sweep_dir: Path) -> Iterator[None]:
     """One driver per sweep directory; the OS drops the lock if the driver is killed."""
+    check_resolvable(sweep_dir)
+    made = make_dirs(sweep_dir)
     try:
-        import fcntl
-    except ImportError:  # not POSIX: no locking
-        yield
-        return
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    with open(sweep_dir / ".sweep.lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise TwoClocksError(f"another sweep is running in {sweep_dir}; wait for it or stop it") from None
-        yield
+        with hold_lock(sweep_dir / ".sweep.lock", f"another sweep is running in {sweep_dir}; wait for it or stop it"):
+            yield
+    finally:  # a sweep refused before it wrote anything leaves no directory
+        remove_empty_dirs(made)
 
 
 def record_spec(sweep_dir: Path, spec: SweepSpec, points: list[Point]) -> None:
