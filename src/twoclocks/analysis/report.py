@@ -300,8 +300,15 @@ def build_report(path: str | Path) -> Path:
     out = root / "report"
     if (root / "results.parquet").is_file():
         # A sweep made before the group-level rule clocks gets them from its runs' metrics.
-        results, _ = with_rule_clocks(read_results(root), root)
+        results = read_results(root)
         run_dirs = [root / r for r in finished(results)["run_dir"]]
+        lost = [d for d in run_dirs if RunDir(d).finished_summary() is None]
+        if lost:
+            raise TwoClocksError(
+                f"{root}: {len(lost)} point(s) recorded as finished are missing or incomplete "
+                f"({lost[0].relative_to(root)}); `twoclocks sweep --out {root}` runs them again"
+            )
+        results, _ = with_rule_clocks(results, root)
         inp = ReportInput(root, "sweep", results, run_dirs)
         title = f"twoclocks sweep {root.name}"
         sections = sweep_sections(root, results, out)

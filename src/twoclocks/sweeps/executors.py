@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -153,14 +154,19 @@ class LocalExecutor:
             initargs=(os.getpid(),),
         ) as pool:
             futures = {pool.submit(run_points, cfgs, run_dirs): keys for keys, cfgs, run_dirs in tasks}
-            for fut in as_completed(futures):
-                try:
-                    results = fut.result()
-                except BrokenProcessPool:
-                    raise TwoClocksError(
-                        "a sweep worker process died (out of memory?); run the same sweep again to resume it"
-                    ) from None
-                yield from zip(futures[fut], results)
+            try:
+                for fut in as_completed(futures):
+                    try:
+                        results = fut.result()
+                    except BrokenProcessPool:
+                        raise TwoClocksError(
+                            "a sweep worker process died (out of memory?); run the same sweep again to resume it"
+                        ) from None
+                    yield from zip(futures[fut], results)
+            except BaseException:  # interrupted (SIGTERM reaches the driver alone): stop the workers too
+                for child in mp.active_children():
+                    child.terminate()
+                raise
 
     def close(self) -> None:
         pass
@@ -290,7 +296,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
                 else:
                     rows[key] = result_row(p, None, "failed", res["error"])
                     failures[key] = {"name": p.name, "run_dir": p.rel_dir, "error": res["error"]}
-                    bar.write(f"failed: {p.name}: {res['error']}")
+                    bar.write(f"failed: {p.name}: {res['error']}", file=sys.stderr)
                 write_json(failures_path, failures)
                 write_table(out / "results.parquet", results_frame(points, rows))
                 bar.update(1)

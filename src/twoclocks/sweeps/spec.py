@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -32,6 +33,12 @@ from twoclocks.locks import hold_lock
 from twoclocks.training.experiment import build_task
 
 EXECUTORS = ("local", "ray")
+# The most points one sweep may have. Planning validates and hashes every point (about 4 ms
+# each on one CPU core, so 40 s at the ceiling), sweep.json lists them all, and results.parquet
+# is rewritten after every point (0.25 s at 1,200 rows), so a sweep far beyond this spends its
+# time on bookkeeping; a larger study is several sweeps. Refused from the grid sizes alone,
+# before any point is built (docs/sweeps.md).
+MAX_POINTS = 10_000
 # Config fields that say how a point is executed, not what it computes: left out of its hash
 # so that the same point run by 1 or 8 workers (threads 0 or 1) is the same point.
 EXECUTION_FIELDS = {("train", "threads"): 0, ("train", "tensorboard"): False}
@@ -93,6 +100,8 @@ def parse_seeds(value: Any) -> list[int]:
     if isinstance(value, int):
         if value <= 0:
             raise ConfigError(f"seeds must be positive, got {value}")
+        if value > MAX_POINTS:
+            raise ConfigError(f"seeds={value:,} makes a sweep of at least {value:,} points; {too_many()}")
         return list(range(value))
     if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         if len(set(value)) != len(value):
@@ -233,8 +242,21 @@ def point_name(cfg: RunConfig, varied: list[str], digest: str) -> str:
     return f"{'_'.join(parts)}-{digest[:8]}"
 
 
+def plan_size(spec: SweepSpec) -> int:
+    """How many points the spec has before duplicates are dropped: the sizes of its grids
+    times the seeds, counted without building any point."""
+    return sum(math.prod(len(v) for v in g.values()) for g in spec.grids or [{}]) * len(spec.seeds)
+
+
+def too_many() -> str:
+    return f"a sweep has at most {MAX_POINTS:,} points (MAX_POINTS; split it into several sweeps)"
+
+
 def expand(spec: SweepSpec) -> list[Point]:
     """Every point of the spec, validated, in a fixed order, duplicates (same hash) dropped."""
+    size = plan_size(spec)
+    if size > MAX_POINTS:
+        raise ConfigError(f"the sweep has {size:,} points; {too_many()}")
     grids = spec.grids or [{}]
     if "seed" in spec.base or any("seed" in g for g in grids):
         raise ConfigError("give seeds with --seeds (or `seeds:` in a spec), not as a base or grid key")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,6 +134,10 @@ class RunDir:
         """[(step, path)] of the per-evaluation sample outcomes, sorted by step."""
         return _stepped_files(self.path / "samples", "npz")
 
+    def resume_command(self) -> str:
+        """The command line that continues (or restores) this run."""
+        return f"twoclocks run --resume {shlex.quote(str(self.path))}"
+
     # ----- state ---------------------------------------------------------------------------
     def exists(self) -> bool:
         return self.config_path.is_file()
@@ -154,7 +159,7 @@ class RunDir:
         if not self.path.is_dir():
             raise TwoClocksError(f"{self.path}: no such run directory")
         summary = self.load_summary()
-        resume = f"`twoclocks run --resume {self.path}`"
+        resume = f"`{self.resume_command()}`"
         if summary is None or summary.get("status") != "finished":
             what = f"no {self.SUMMARY}" if summary is None else f"{self.SUMMARY} does not say finished"
             hint = f" (an unfinished run? {resume} continues it)" if self.exists() else ""
@@ -184,9 +189,9 @@ class RunDir:
         if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
             raise ConfigError(f"output directory {self.path} is not writable ({parent} is not a writable directory)")
         if self.path.exists() and any(self.path.iterdir()):
+            hint = f"`{self.resume_command()}` continues it, or" if self.exists() else "it is not a run;"
             raise ConfigError(
-                f"output directory {self.path} already exists and is not empty; use --resume "
-                f"{self.path} to continue it or choose another --out"
+                f"output directory {self.path} already exists and is not empty; {hint} choose another --out"
             )
 
     def create(self) -> None:
@@ -281,7 +286,7 @@ class RunDir:
         if not self.metrics_path.is_file():
             raise TwoClocksError(
                 f"{self.metrics_path} does not exist (an unfinished or damaged run? "
-                f"`twoclocks run --resume {self.path}` continues it or restores the file)"
+                f"`{self.resume_command()}` continues it or restores the file)"
             )
         df = read_table(self.metrics_path)
         if "step" not in df:
