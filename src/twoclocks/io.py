@@ -59,24 +59,28 @@ def atomic_path(path: str | os.PathLike, parents: bool = False) -> Iterator[Path
     that only take a file name. OSError in the block is the one-line error; the temporary
     file never stays."""
     path = Path(path)
+    made = make_dirs(path.parent) if parents else []
     try:
-        if parents:
-            path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=TEMP_SUFFIX, dir=path.parent)
         os.fchmod(fd, 0o666 & ~current_umask())
         os.close(fd)
     except OSError as exc:
+        remove_empty_dirs(made)
         raise unwritable(path, exc) from None
     tmp_path = Path(tmp)
+    done = False
     try:
         try:
             yield tmp_path
             os.replace(tmp_path, path)
+            done = True
         except OSError as exc:  # a full disk, a directory made read-only meanwhile, ...
             raise unwritable(path, exc) from None
     finally:
         with suppress(OSError):
             tmp_path.unlink(missing_ok=True)
+        if not done:  # folders made for a file that was never written go too
+            remove_empty_dirs(made)
 
 
 def cause(exc: BaseException) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -104,7 +105,6 @@ def _exit_with_parent(parent: int) -> None:
     """Pool-worker initializer: a worker whose driver died (kill -9) must stop training."""
     try:  # Linux: have the kernel kill us when the parent dies
         import ctypes
-        import signal
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
@@ -116,6 +116,11 @@ def _exit_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
+
+    def stop(signum: int, frame: object) -> None:  # the driver stops us: release the point's lock
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 # ----- executors -----------------------------------------------------------------------------
