@@ -12,7 +12,6 @@ except PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "unknown"
 
 from twoclocks.api import (  # noqa: E402
-    Report,
     Run,
     Sweep,
     compare,
@@ -25,7 +24,6 @@ from twoclocks.api import (  # noqa: E402
 )
 
 __all__ = [
-    "Report",
     "Run",
     "Sweep",
     "compare",

@@ -345,6 +345,9 @@ def compare(runs: Iterable[PathArg | Run], out: PathArg | None = None, x: str = 
     from twoclocks.analysis.notebook import compare_frame
 
     paths = [r.path if isinstance(r, Run) else r for r in runs]
+    bad = [p for p in paths if not isinstance(p, (str, Path))]
+    if bad:
+        raise ConfigError(f"runs must be run directories (paths or Runs), got {bad[0]!r}")
     if not paths:
         raise ConfigError("runs must name at least one run directory")
     if x not in ("step", "epoch"):

@@ -106,6 +106,8 @@ def parse_seeds(value: Any) -> list[int]:
     if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         if len(set(value)) != len(value):
             raise ConfigError(f"seeds has duplicates: {value}")
+        if min(value) < 0:
+            raise ConfigError(f"seeds must be non-negative, got {value}")
         return list(value)
     raise ConfigError(f"seeds must be a count or a list of integers, got {value!r}")
 
@@ -189,7 +191,8 @@ def check_exec_options(spec: SweepSpec) -> None:
             raise ConfigError(f"{key} must be a positive integer, got {v!r}")
     if not isinstance(spec.group, bool):
         raise ConfigError(f"group must be true or false, got {spec.group!r}")
-    if not isinstance(spec.gpus_per_run, (int, float)) or not 0 < spec.gpus_per_run:
+    r = spec.gpus_per_run
+    if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r:
         raise ConfigError(f"gpus_per_run must be positive, got {spec.gpus_per_run!r}")
     g = spec.gpus_per_group
     if g is not None and (isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 < g):
