@@ -154,7 +154,7 @@ def check_argument(name: str, fn, args: dict, param: str, hint: Any, made: dict[
         (lambda out: tc.sweep(grid={"data.N": [4]}, seeds="1.5", out=out), "seeds must be"),
         (lambda out: tc.run({"train": {"steps": "x"}}, out=out), "train.steps"),
         (lambda out: tc.compare([]), "at least one"),
-        (lambda out: tc.compare((p for p in [3])), "runs must be"),
+        (lambda out: tc.compare(p for p in [3]), "runs must be"),
     ],
 )
 def test_the_cases_a_user_met(tmp_path, call, message):
