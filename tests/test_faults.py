@@ -161,20 +161,36 @@ def finished_run(tmp_path_factory) -> Path:
     return run
 
 
-def test_full_disk_at_every_write_of_a_report(finished_run, tmp_path, monkeypatch, capsys):
-    n = count_writes(monkeypatch, ["report", str(shutil.copytree(finished_run, tmp_path / "count"))])
+def report_walk(source: Path, tmp_path: Path, monkeypatch, capsys) -> tuple[int, int]:
+    """ENOSPC from each write of `twoclocks report` on a copy of `source` on."""
+    n = count_writes(monkeypatch, ["report", str(shutil.copytree(source, tmp_path / "count"))])
     capsys.readouterr()
-    assert n == 2  # the clocks figure and index.html
+    tried = clean = 0
     for k in range(1, n + 1):
-        run = shutil.copytree(finished_run, tmp_path / f"w{k}")
-        before = tree(run)
+        target = Path(shutil.copytree(source, tmp_path / f"w{k}"))
+        before = tree(target)
         FullDisk(monkeypatch, at=k)
-        assert cli.main(["report", str(run)]) == 1
+        assert cli.main(["report", str(target)]) == 1
         line = one_error_line(capsys.readouterr().err)
-        assert f"cannot write {run / 'report'}" in line and FULL in line, line
-        assert not leftovers(run)
-        if k == 1:
-            assert tree(run) == before
+        tried += 1
+        assert f"cannot write {target / 'report'}" in line and FULL in line, line
+        assert not leftovers(target)
+        if k == 1:  # nothing written: not even the report folder
+            assert tree(target) == before
+        clean += 1
+    return tried, clean
+
+
+def test_full_disk_at_every_write_of_a_run_report(finished_run, tmp_path, monkeypatch, capsys):
+    assert report_walk(finished_run, tmp_path, monkeypatch, capsys) == (2, 2)  # the figure, index.html
+
+
+@pytest.mark.slow
+def test_full_disk_at_every_write_of_a_sweep_report(tmp_path, monkeypatch, capsys):
+    sweep = tmp_path / "source"
+    assert cli.main([*SWEEP, "--out", str(sweep)]) == 0
+    tried, clean = report_walk(sweep, tmp_path, monkeypatch, capsys)
+    assert tried == clean >= 5
 
 
 def can_mount_tmpfs() -> bool:

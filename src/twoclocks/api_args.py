@@ -65,7 +65,7 @@ def describe(hint: Any, plural: bool = False) -> str:
     if origin is cabc.Mapping:
         key, val = args or (Any, Any)
         if val is Any:
-            text = "dict" + ("" if key is Any else f" with {describe(key)[2:]} keys")
+            text = "dict"
         else:
             text = f"dict from {describe(key, True)} to {describe(val, True)}"
     elif origin is cabc.Iterable:
@@ -84,7 +84,7 @@ def describe(hint: Any, plural: bool = False) -> str:
 
 def _either(words: list[str]) -> str:
     words = list(dict.fromkeys(words))
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+    return " or ".join(words)
 
 
 def shown(value: Any) -> str:
