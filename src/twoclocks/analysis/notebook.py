@@ -23,8 +23,8 @@ from twoclocks.analysis.compare import compare_table, load_run, plot_compare
 from twoclocks.analysis.report import results_table, table_html
 from twoclocks.clocks import CLOCK_KEYS, RULE_CLOCKS
 from twoclocks.plots import clocks_figure
-from twoclocks.sweeps.fits import finished, fits_frame, standard_fits
-from twoclocks.sweeps.rule_clocks import with_rule_clocks
+from twoclocks.sweeps.claims.fits import finished, fits_frame, standard_fits
+from twoclocks.sweeps.claims.rule_clocks import with_rule_clocks
 from twoclocks.training.runner import summary_lines
 
 # The numeric columns of `compare_frame`, beside the text offsets of `compare_table`.
