@@ -14,6 +14,7 @@ ROOT = Path(__file__).parents[1] / "src" / "twoclocks"
 FLOORS = [
     ("twoclocks.errors", 0),
     ("twoclocks.io", 0),
+    ("twoclocks.locks", 0),
     ("twoclocks.stats", 0),
     ("twoclocks.encoding", 0),
     ("twoclocks.tasks", 1),
@@ -30,6 +31,7 @@ FLOORS = [
     ("twoclocks.sweeps", 6),
     ("twoclocks.analysis", 8),
     ("twoclocks.api", 9),
+    ("twoclocks.api_args", 9),
     ("twoclocks.commands", 10),
     ("twoclocks.cli", 10),
 ]

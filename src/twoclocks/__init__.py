@@ -11,6 +11,27 @@ try:
 except PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "unknown"
 
-from twoclocks.api import Run, Sweep, load, load_sweep, run, sweep  # noqa: E402
+from twoclocks.api import (  # noqa: E402
+    Run,
+    Sweep,
+    compare,
+    fits,
+    load,
+    load_sweep,
+    report,
+    run,
+    sweep,
+)
 
-__all__ = ["Run", "Sweep", "load", "load_sweep", "run", "sweep", "__version__"]
+__all__ = [
+    "Run",
+    "Sweep",
+    "compare",
+    "fits",
+    "load",
+    "load_sweep",
+    "report",
+    "run",
+    "sweep",
+    "__version__",
+]

@@ -6,24 +6,32 @@
     run = tc.load("runs/g3")                 # any run directory, finished or not
     sweep = tc.sweep(grid={"data.N": [16, 32]}, seeds=2, out="sweeps/n")
     tc.load_sweep("sweeps/n").results        # one row per point
+    tc.report("sweeps/n"), tc.compare(["runs/a", "runs/b"]), tc.fits("sweeps/n")
 
 Every function takes the same dotted overrides as `twoclocks run key=value ...`, validates them
-the same way, and raises the same one-line `TwoClocksError` (ConfigError for bad input).
+the same way, and raises the same one-line `TwoClocksError` (ConfigError for bad input); each
+function checks its own arguments against its annotations first (`api_args.checked`). In a
+notebook a Run or a Sweep shows its clocks (and a run its clocks figure) as HTML.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+import html
+import signal
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from twoclocks.config import RunConfig, apply_overrides, load_yaml, parse_overrides
-from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.api_args import checked
+from twoclocks.config import RunConfig, apply_overrides, flatten, load_yaml, parse_overrides
+from twoclocks.errors import ConfigError, Interrupted, TwoClocksError
 from twoclocks.evaluate import Outcomes, load_outcomes
-from twoclocks.io import read_json
+from twoclocks.io import read_json, read_text
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.spec import (
@@ -34,22 +42,25 @@ from twoclocks.sweeps.spec import (
     parse_seeds,
 )
 from twoclocks.training.rundir import RunDir
-from twoclocks.training.runner import resume_run, start_run, summary_lines
+from twoclocks.training.runner import default_run_name, resume_run, start_run, summary_lines
 
 Overrides = Mapping[str, Any] | Iterable[str] | None
+PathArg = str | Path
 
 
 def override_dict(overrides: Overrides) -> dict[str, Any]:
-    """A dict {"task.G": 3} as it is, or the command line's ["task.G=3"] words parsed (YAML)."""
+    """A dict as it is ({"task.G": 3}, or nested sections {"task": {"G": 3}} as in a --config
+    file), or the command line's ["task.G=3"] words parsed (YAML)."""
     if overrides is None:
         return {}
     if isinstance(overrides, str):
         raise ConfigError(f"overrides must be a dict or a list of key=value strings, got the string {overrides!r}")
     if isinstance(overrides, Mapping):
-        bad_keys = [k for k in overrides if not isinstance(k, str)]
+        flat = flatten(dict(overrides))
+        bad_keys = [k for k in flat if not isinstance(k, str) or not k]
         if bad_keys:
             raise ConfigError(f"override keys must be dotted strings such as 'task.G', got {bad_keys[0]!r}")
-        return dict(overrides)
+        return flat
     words = list(overrides)
     bad = [w for w in words if not isinstance(w, str)]
     if bad:
@@ -57,10 +68,21 @@ def override_dict(overrides: Overrides) -> dict[str, Any]:
     return parse_overrides(words)
 
 
+@contextlib.contextmanager
+def resumable(run_dir: RunDir) -> Iterator[None]:
+    """An interrupt (Ctrl-C, SIGTERM) of a run carries the command that resumes it."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        raise Interrupted(signum, run_dir.resume_command() if run_dir.exists() else None) from None
+
+
 class Run:
     """One run directory: its config, summary, metrics and per-sample outcomes."""
 
-    def __init__(self, path: str | Path):
+    @checked
+    def __init__(self, path: PathArg):
         self.dir = RunDir(path).require()
 
     @property
@@ -72,6 +94,12 @@ class Run:
         if s is None:
             return f"Run({str(self.path)!r}, unfinished)"
         return f"Run({str(self.path)!r}, tau_rule={s.get('tau_rule')}, tau_mem={s.get('tau_mem')})"
+
+    def _repr_html_(self) -> str:
+        from twoclocks.analysis.notebook import run_html
+
+        summary = self.dir.finished_summary()
+        return run_html(self.path, summary, self.metrics if summary is not None else None)
 
     @cached_property
     def config(self) -> RunConfig:
@@ -101,6 +129,7 @@ class Run:
         """The evaluation steps whose per-sample outcomes were kept."""
         return [step for step, _ in self.dir.sample_files()]
 
+    @checked
     def samples(self, step: int | None = None) -> Outcomes:
         """Per-sample outcomes of one evaluation (default: the last): cells (M, H, W), valid,
         constraint_acc, train_match (index of the copied item or -1), nn_hamming."""
@@ -112,13 +141,29 @@ class Run:
             raise TwoClocksError(f"{self.path}: no samples at step {step}; evaluated steps: {sorted(files)}")
         return load_outcomes(files[step])
 
+    @checked
+    def show_samples(self, step: int | None = None, n: int = 16) -> Any:
+        """A figure of the first `n` samples of one evaluation (default: the last), each framed
+        by its outcome: red copied, green valid and novel, grey invalid."""
+        from twoclocks.plots import samples_figure
+
+        if n <= 0:
+            raise ConfigError(f"n must be a positive number of samples, got {n}")
+        out = self.samples(step)
+        shown = slice(0, min(n, len(out.cells)))
+        when = max(self.steps) if step is None else step
+        title = f"{self.path.name}: samples at step {when:,} ({shown.stop} of {len(out.cells)})"
+        return samples_figure(out.cells[shown], out.valid[shown], out.train_match[shown], title)
+
     def text(self) -> str:
         """The end-of-run summary as the command line prints it."""
         s = self.summary
         return "unfinished run" if s is None else "\n".join(summary_lines(s, self.path))
 
-    def plot(self, path: str | Path | None = None) -> Any:
-        """The clocks figure (a matplotlib Figure); saved to `path` as well when given."""
+    @checked
+    def plot(self, path: PathArg | None = None) -> Any:
+        """The clocks figure (a matplotlib Figure); saved to `path` as well when given (its
+        folder must exist)."""
         from twoclocks.plots import clocks_figure, save_figure
 
         s = self.summary
@@ -129,23 +174,30 @@ class Run:
             save_figure(fig, path)
         return fig
 
+    @checked
     def resume(self, progress: bool = True) -> Run:
         """Finish a stopped or killed run from its last checkpoint (a finished run: as is)."""
-        resume_run(self.path, progress=progress)
+        with resumable(self.dir):
+            resume_run(self.path, progress=progress)
         return self
 
 
+@checked
 def run(
-    overrides: Overrides = None, out: str | Path | None = None, progress: bool = True, config: str | Path | None = None
+    overrides: Overrides = None, out: PathArg | None = None, progress: bool = True, config: PathArg | None = None
 ) -> Run:
     """Train one run (the `twoclocks run` of these overrides) and return it."""
     merged = load_yaml(config) if config is not None else {}
     merged.update(override_dict(overrides))
-    run_dir, _ = start_run(apply_overrides(RunConfig(), merged), out, progress=progress)
-    return Run(run_dir)
+    cfg = apply_overrides(RunConfig(), merged)
+    run_dir = RunDir(out if out is not None else Path("runs") / default_run_name(cfg))
+    with resumable(run_dir):
+        start_run(cfg, run_dir.path, progress=progress)
+    return Run(run_dir.path)
 
 
-def load(path: str | Path) -> Run:
+@checked
+def load(path: PathArg) -> Run:
     """The run in a run directory."""
     return Run(path)
 
@@ -153,22 +205,36 @@ def load(path: str | Path) -> Run:
 class Sweep:
     """A sweep directory: its recorded spec, results table and runs."""
 
-    def __init__(self, path: str | Path):
+    @checked
+    def __init__(self, path: PathArg):
         self.path = Path(path)
+        if self.path.is_file():
+            raise TwoClocksError(f"{self.path} is a file, not a sweep directory (the directory that holds sweep.json)")
         if not (self.path / "sweep.json").is_file():
             raise TwoClocksError(f"{self.path}: no sweep.json, not a twoclocks sweep directory")
 
     def __repr__(self) -> str:
         return f"Sweep({str(self.path)!r}, {len(self.results)} points)"
 
+    def _repr_html_(self) -> str:
+        from twoclocks.analysis.notebook import sweep_html
+
+        return sweep_html(self.path, self.results)
+
     @property
     def results(self) -> pd.DataFrame:
-        """One row per point: its config keys, clocks, window and status."""
-        return read_results(self.path)
+        """One row per point: its config keys, clocks (NaN when censored, with the bound in
+        `<clock>_censored_at`), window and status."""
+        from twoclocks.analysis.notebook import with_censored_at
+
+        return with_censored_at(read_results(self.path))
 
     @property
     def spec(self) -> dict:
-        return read_json(self.path / "sweep.json")["spec"]
+        recorded = read_json(self.path / "sweep.json")
+        if not isinstance(recorded, dict) or not isinstance(recorded.get("spec"), dict):
+            raise TwoClocksError(f"{self.path / 'sweep.json'} is not a twoclocks sweep record (no spec)")
+        return recorded["spec"]
 
     def runs(self) -> list[Run]:
         """The finished points' runs, in the results' order."""
@@ -176,18 +242,21 @@ class Sweep:
         return [Run(self.path / rel) for rel in done["run_dir"]]
 
 
+EXECUTION_KEYS = ("executor", "workers", "threads", "address", "gpus_per_run", "group", "group_size", "gpus_per_group")
+
+
+@checked
 def sweep_spec(
-    spec: str | Path | None = None,
+    spec: PathArg | None = None,
     overrides: Overrides = None,
     grid: Mapping[str, Iterable[Any]] | None = None,
     seeds: Any = None,
-    out: str | Path | None = None,
+    out: PathArg | None = None,
     **execution: Any,
 ) -> tuple[SweepSpec, Path]:
     """The spec and directory of a sweep: a YAML spec file (its grid keys replaced by `grid`'s),
     or base overrides x grid x seeds, or (with `out` alone) the sweep recorded in OUT/sweep.json.
-    `execution` sets the spec's execution keys: executor, workers, threads, address,
-    gpus_per_run, group, group_size, gpus_per_group (None values are left as they are)."""
+    `execution` sets the spec's execution keys (EXECUTION_KEYS; None values are left as they are)."""
     base = override_dict(overrides)
     if spec is not None:
         sweep_spec = load_spec(spec)
@@ -205,23 +274,25 @@ def sweep_spec(
         extra = {k: list(v) for k, v in grid.items()}
         sweep_spec.grids = [{**g, **extra} for g in (sweep_spec.grids or [{}])]
     if seeds is not None:
-        sweep_spec.seeds = parse_seeds(seeds if isinstance(seeds, (int, str)) else list(seeds))
-    known = {"executor", "workers", "threads", "address", "gpus_per_run", "group", "group_size", "gpus_per_group"}
+        sweep_spec.seeds = parse_seeds(list(seeds) if isinstance(seeds, (list, tuple, range)) else seeds)
     for key, value in execution.items():
-        if key not in known:
-            raise ConfigError(f"unknown sweep option {key!r}; choose from {sorted(known)}")
+        if key not in EXECUTION_KEYS:
+            raise ConfigError(f"unknown sweep option {key!r}; choose from {sorted(EXECUTION_KEYS)}")
         if value is not None:
             setattr(sweep_spec, key, value)
+    if sweep_spec.address is not None and not isinstance(sweep_spec.address, str):
+        raise ConfigError(f"address must be a Ray address such as 'auto', got {sweep_spec.address!r}")
     check_exec_options(sweep_spec)
     return sweep_spec, directory
 
 
+@checked
 def sweep(
-    spec: str | Path | None = None,
+    spec: PathArg | None = None,
     overrides: Overrides = None,
     grid: Mapping[str, Iterable[Any]] | None = None,
     seeds: Any = None,
-    out: str | Path | None = None,
+    out: PathArg | None = None,
     progress: bool = True,
     retry_failed: bool = False,
     **execution: Any,
@@ -233,6 +304,62 @@ def sweep(
     return Sweep(directory)
 
 
-def load_sweep(path: str | Path) -> Sweep:
+@checked
+def load_sweep(path: PathArg) -> Sweep:
     """The sweep in a sweep directory."""
     return Sweep(path)
+
+
+@dataclass
+class Report:
+    """The report `twoclocks report DIR` writes: DIR/report/index.html and its figures."""
+
+    index: Path
+
+    @property
+    def figures(self) -> list[Path]:
+        return sorted(self.index.parent.glob("*.png"))
+
+    def html(self) -> str:
+        return read_text(self.index)
+
+    def _repr_html_(self) -> str:
+        page = html.escape(self.html(), quote=True)
+        link = f"<p>report: <code>{html.escape(str(self.index))}</code></p>"
+        return f'{link}<iframe srcdoc="{page}" style="width:100%;height:600px;border:1px solid #ddd"></iframe>'
+
+
+@checked
+def report(path: PathArg | Run | Sweep) -> Report:
+    """Write the report of a run or sweep directory (figures and one self-contained page)."""
+    from twoclocks.analysis.report import build_report
+
+    return Report(build_report(path.path if isinstance(path, (Run, Sweep)) else path))
+
+
+@checked
+def compare(runs: Iterable[PathArg | Run], out: PathArg | None = None, x: str = "step") -> pd.DataFrame:
+    """The clocks of finished runs side by side (`twoclocks compare`): one row per run, every
+    clock NaN when censored with `<clock>_censored_at` beside it, the windows, the offsets from
+    the first run; the overlay figure is written to `out` when given (its folder must exist)."""
+    from twoclocks.analysis.notebook import compare_frame
+
+    paths = [r.path if isinstance(r, Run) else r for r in runs]
+    bad = [p for p in paths if not isinstance(p, (str, Path))]
+    if bad:
+        raise ConfigError(f"runs must be run directories (paths or Runs), got {bad[0]!r}")
+    if not paths:
+        raise ConfigError("runs must name at least one run directory")
+    if x not in ("step", "epoch"):
+        raise ConfigError(f"x must be 'step' or 'epoch', got {x!r}")
+    return compare_frame(paths, out, x)
+
+
+@checked
+def fits(sweep: PathArg | Sweep) -> pd.DataFrame:
+    """The log-log fits of a sweep's clocks (the report's table): one row per relation and
+    slice, slope with its 95% bootstrap CI over seeds; censored clocks excluded and counted."""
+    from twoclocks.analysis.notebook import sweep_fits
+
+    the_sweep = sweep if isinstance(sweep, Sweep) else Sweep(sweep)
+    return sweep_fits(the_sweep.path, read_results(the_sweep.path))

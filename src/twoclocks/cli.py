@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from twoclocks import __version__
-from twoclocks.errors import TwoClocksError
+from twoclocks.errors import Interrupted, TwoClocksError
 
 # Subcommand modules, in the order `twoclocks --help` lists them.
 COMMANDS = ["run", "compare", "tasks", "sweep", "basins", "report", "reproduce", "bench"]
@@ -26,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # argparse stops filling a positional list at the first option, so `run --quiet task.G=3`
@@ -39,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with sigterm_as_interrupt():
+            return int(args.func(args) or 0)
     except TwoClocksError as exc:
         print(f"twoclocks: error: {exc}", file=sys.stderr)
         return 1
@@ -47,9 +53,38 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"twoclocks: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("twoclocks: interrupted (resume with --resume DIR)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        resume = exc.resume if isinstance(exc, Interrupted) else None
+        print(f"twoclocks: {interrupted_line(signum, resume, argv)}", file=sys.stderr)
+        return 128 + signum
+
+
+def interrupted_line(signum: int, resume: str | None, argv: list[str]) -> str:
+    """What stopped the command and the command that continues its work."""
+    how = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    if resume is not None:
+        return f"interrupted ({how}); continue with: {resume}"
+    return f"interrupted ({how}); run the same command again to continue: {shlex.join(['twoclocks', *argv])}"
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a `kill`, a batch system's time limit) stops the command the way Ctrl-C does:
+    files are left as an interrupted run leaves them and the resume command is printed."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

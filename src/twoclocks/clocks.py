@@ -91,6 +91,8 @@ RULE_CLOCKS = (
     RuleClock("tau_group", "_group", "constraint_acc", "theta_group"),
 )
 PRIMARY = RULE_CLOCKS[0]
+MEM_CLOCKS = ("tau_mem", "tau_mem_high")  # theta_mem and theta_mem_high
+CLOCK_KEYS = (*(rc.tau for rc in RULE_CLOCKS), *MEM_CLOCKS)  # every clock; each has a `<key>_censored` flag
 PEAK_CURVES = ("valid", "constraint_acc")  # summary: peak_<curve> and peak_<curve>_step
 
 

@@ -19,6 +19,7 @@ import yaml
 
 from twoclocks.domains import base_type, domain_of
 from twoclocks.errors import ConfigError
+from twoclocks.io import read_text
 from twoclocks.models import FAMILIES
 from twoclocks.models.config import ModelConfig
 from twoclocks.tasks import TASKS, task_params
@@ -291,7 +292,7 @@ def read_yaml_mapping(path: str | Path, label: str, expected: str = "a mapping")
     if not path.is_file():
         raise ConfigError(f"{label}: no such file")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(read_text(path)) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{label}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):

@@ -19,3 +19,13 @@ class CheckpointError(TwoClocksError):
 
 class TrainingDiverged(TwoClocksError):
     """The loss became NaN/inf; the last good checkpoint is kept."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The work was stopped by a signal (SIGINT, i.e. Ctrl-C, or SIGTERM). `resume` is the
+    command that continues it, when that is not the same command again."""
+
+    def __init__(self, signum: int, resume: str | None = None):
+        super().__init__(signum, resume)
+        self.signum = signum
+        self.resume = resume

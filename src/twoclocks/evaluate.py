@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from twoclocks.data import TrainingIndex, hash_cells
+from twoclocks.errors import TwoClocksError
+from twoclocks.io import read_npz, write_npz
 from twoclocks.stats import wilson_interval
 from twoclocks.tasks.base import Task
 
@@ -60,33 +62,40 @@ def score(cells: np.ndarray, task: Task, index: TrainingIndex, ci_level: float =
     return metrics, Outcomes(cells, valid, acc, match, nn)
 
 
-def save_outcomes(path, outcomes: Outcomes) -> None:
-    """Compressed npz: packed cells (bits for binary tasks) plus the per-sample outcomes."""
-    from twoclocks.io import atomic_path
+OUTCOME_ARRAYS = ("cells", "packed", "shape", "valid", "constraint_acc", "train_match", "nn_hamming")
 
+
+def save_outcomes(path, outcomes: Outcomes) -> None:
+    """Compressed npz: packed cells (bits for binary tasks) plus the per-sample outcomes (its
+    folder, samples/ of a run, is created when missing)."""
     cells = outcomes.cells
     packed = np.packbits(cells.reshape(len(cells), -1), axis=1) if cells.max(initial=0) <= 1 else cells
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                cells=packed,
-                packed=cells.max(initial=0) <= 1,
-                shape=np.array(cells.shape),
-                valid=outcomes.valid,
-                constraint_acc=outcomes.constraint_acc.astype(np.float32),
-                train_match=outcomes.train_match,
-                nn_hamming=outcomes.nn_hamming.astype(np.int16),
-            )
+    arrays = {
+        "cells": packed,
+        "packed": cells.max(initial=0) <= 1,
+        "shape": np.array(cells.shape),
+        "valid": outcomes.valid,
+        "constraint_acc": outcomes.constraint_acc.astype(np.float32),
+        "train_match": outcomes.train_match,
+        "nn_hamming": outcomes.nn_hamming.astype(np.int16),
+    }
+    write_npz(path, arrays, parents=True)
 
 
 def load_outcomes(path) -> Outcomes:
-    with np.load(path) as z:
-        shape = tuple(z["shape"])
+    """Outcomes saved by `save_outcomes`; a damaged or foreign file is a one-line TwoClocksError."""
+    z = read_npz(path, OUTCOME_ARRAYS)
+    try:
+        shape = tuple(int(d) for d in z["shape"])
         cells = z["cells"]
         if bool(z["packed"]):
             d = int(np.prod(shape[1:]))
             cells = np.unpackbits(cells, axis=1)[:, :d].reshape(shape)
-        return Outcomes(
+        out = Outcomes(
             cells.astype(np.uint8), z["valid"], z["constraint_acc"], z["train_match"], z["nn_hamming"].astype(np.int64)
         )
+    except (ValueError, TypeError, IndexError) as exc:
+        raise TwoClocksError(f"{path} is corrupt (its arrays do not fit together: {exc})") from None
+    if len({len(out.cells), len(out.valid), len(out.constraint_acc), len(out.train_match), len(out.nn_hamming)}) > 1:
+        raise TwoClocksError(f"{path} is corrupt (its arrays have different lengths)")
+    return out

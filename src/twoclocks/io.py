@@ -1,55 +1,98 @@
-"""Atomic file writes: a reader (or a resumed run) never sees a half-written file.
+"""Every file the toolkit writes or reads goes through here, so that every OS and format error
+is one line naming the file and the cause: "cannot write FILE (No space left on device)",
+"FILE is corrupt (...)".
 
-Every writer goes to a temporary file in the same directory, fsyncs it, and renames it over
-the target with `os.replace`, which is atomic on POSIX file systems. The file gets the mode a
-plain `open` would give it (0666 less the umask), not mkstemp's owner-only 0600, so that results
-can be shared. A file that cannot be written is a one-line `TwoClocksError` naming it.
+Writes are atomic: the content is rendered in memory first (JSON, parquet, npz, a figure, a
+torch checkpoint), then `write_bytes` puts it in a temporary file in the same directory,
+fsyncs it and renames it over the target with `os.replace`, which is atomic on POSIX file
+systems. A writer that fails leaves the old file (or none) and no temporary file. Rendering in
+memory first is what makes a full disk a clean OSError: `torch.save` into a file that cannot
+grow raises an opaque RuntimeError from its zip writer instead. The file gets the mode a plain
+`open` would give it (0666 less the umask), not mkstemp's owner-only 0600, so that results can
+be shared. A missing parent directory is an error unless the caller asks for it (`parents`):
+the toolkit creates the folders of its own directories, never a user's.
 """
 
 from __future__ import annotations
 
+import errno
+import io as _io
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from twoclocks.errors import TwoClocksError
 
-TEMP_SUFFIX = ".tmp"  # atomic_path's temporary files are named .<target>.<random>.tmp
+TEMP_SUFFIX = ".tmp"  # temporary files are named .<target>.<random>.tmp
+
+# The one OS call that puts bytes into files (a module attribute, so that a test can make the
+# disk full at any chosen write).
+os_write = os.write
+
+
+# ----- the one writer ----------------------------------------------------------------------------
+def write_bytes(path: str | os.PathLike, data: bytes, parents: bool = False) -> None:
+    """Write `data` to `path` atomically; any OS error is a one-line TwoClocksError naming it."""
+    path = Path(path)
+    with atomic_path(path, parents) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os_write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; on success rename it onto `path`."""
+def atomic_path(path: str | os.PathLike, parents: bool = False) -> Iterator[Path]:
+    """A temporary path next to `path`, renamed onto it when the block succeeds; for writers
+    that only take a file name. OSError in the block is the one-line error; the temporary
+    file never stays."""
     path = Path(path)
+    made = make_dirs(path.parent) if parents else []
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=TEMP_SUFFIX, dir=path.parent)
         os.fchmod(fd, 0o666 & ~current_umask())
         os.close(fd)
     except OSError as exc:
+        remove_empty_dirs(made)
         raise unwritable(path, exc) from None
     tmp_path = Path(tmp)
+    done = False
     try:
         try:
             yield tmp_path
-            with open(tmp_path, "rb+") as fh:  # flush file contents before the rename
-                os.fsync(fh.fileno())
             os.replace(tmp_path, path)
+            done = True
         except OSError as exc:  # a full disk, a directory made read-only meanwhile, ...
             raise unwritable(path, exc) from None
     finally:
         with suppress(OSError):
             tmp_path.unlink(missing_ok=True)
+        if not done:  # folders made for a file that was never written go too
+            remove_empty_dirs(made)
 
 
-def unwritable(path: Path, exc: OSError) -> TwoClocksError:
-    return TwoClocksError(f"cannot write {path} ({exc.strerror or type(exc).__name__})")
+def cause(exc: BaseException) -> str:
+    """The reason of an error in a few words: the OS's text for an errno, else its first line."""
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno)
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
+def unwritable(path: str | os.PathLike, exc: BaseException) -> TwoClocksError:
+    return TwoClocksError(f"cannot write {path} ({cause(exc)})")
 
 
 def current_umask() -> int:
@@ -64,37 +107,145 @@ def current_umask() -> int:
     return mask
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+# ----- directories -------------------------------------------------------------------------------
+def check_resolvable(path: str | os.PathLike) -> None:
+    """A one-line error when `path` or a folder above it is a symbolic link that leads nowhere
+    (a loop, or a missing target): the OS would only say "File exists" or "No such file"."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if not p.is_symlink():
+            continue
+        try:
+            p.stat()
+        except OSError as exc:
+            loop = exc.errno == errno.ELOOP
+            what = "a symbolic link loop" if loop else f"a symbolic link to a missing target ({os.readlink(p)})"
+            raise TwoClocksError(f"{p} is {what}") from None
+
+
+def make_dirs(path: str | os.PathLike) -> list[Path]:
+    """mkdir -p `path`; returns the folders it created, the deepest last."""
+    path = Path(path)
+    missing = [p for p in (path, *path.parents) if not p.exists()][::-1]
+    try:
+        for p in missing:
+            p.mkdir(exist_ok=True)
+    except OSError as exc:
+        remove_empty_dirs(missing)
+        raise TwoClocksError(f"cannot create {path} ({cause(exc)})") from None
+    return missing
+
+
+def remove_empty_dirs(created: list[Path]) -> None:
+    """Remove the folders `make_dirs` created, deepest first, as far as they are empty."""
+    for p in reversed(created):
+        try:
+            p.rmdir()
+        except OSError:
+            return
+
+
+# ----- writers of each format --------------------------------------------------------------------
+def write_text(path: str | os.PathLike, text: str, parents: bool = False) -> None:
+    write_bytes(path, text.encode(), parents)
+
+
+def write_json(path: str | os.PathLike, obj: Any, parents: bool = False) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n", parents)
+
+
+def write_table(path: str | os.PathLike, df: pd.DataFrame, parents: bool = False) -> None:
+    """Write a DataFrame as parquet (or CSV when the suffix is .csv), atomically."""
+    if Path(path).suffix == ".csv":
+        write_text(path, df.to_csv(index=False), parents)
+    else:
+        buf = _io.BytesIO()
+        df.to_parquet(buf, index=False)
+        write_bytes(path, buf.getvalue(), parents)
+
+
+def write_npz(path: str | os.PathLike, arrays: dict[str, Any], parents: bool = False) -> None:
+    """A compressed npz of named arrays."""
+    buf = _io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    write_bytes(path, buf.getvalue(), parents)
+
+
+def write_figure(fig: Any, path: str | os.PathLike, parents: bool = False, **savefig: Any) -> None:
+    """A matplotlib figure in the format its suffix names (PNG when it has none)."""
+    buf = _io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", **savefig)
+    write_bytes(path, buf.getvalue(), parents)
+
+
+def write_torch(path: str | os.PathLike, obj: Any, parents: bool = False) -> None:
+    """A torch.save file (a checkpoint)."""
+    import torch
+
+    buf = _io.BytesIO()
+    torch.save(obj, buf)
+    write_bytes(path, buf.getvalue(), parents)
+
+
+# ----- readers -----------------------------------------------------------------------------------
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """A file's bytes; missing or unreadable is a one-line TwoClocksError naming it."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise TwoClocksError(f"{path} does not exist") from None
+    except OSError as exc:
+        raise TwoClocksError(f"{path} is unreadable ({cause(exc)})") from None
+
+
+def read_text(path: str | os.PathLike) -> str:
+    try:
+        return read_bytes(path).decode()
+    except UnicodeDecodeError:
+        raise TwoClocksError(f"{path} is unreadable (not UTF-8 text)") from None
 
 
 def read_json(path: str | os.PathLike) -> Any:
     """A JSON file; missing, unreadable or not JSON is a one-line TwoClocksError naming it."""
+    text = read_text(path)
     try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise TwoClocksError(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise TwoClocksError(f"{path} is unreadable ({reason})") from None
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise TwoClocksError(f"{path} is corrupt (not valid JSON: {exc.msg} at line {exc.lineno})") from None
 
 
-def write_table(path: str | os.PathLike, df: pd.DataFrame) -> None:
-    """Write a DataFrame as parquet (or CSV when the suffix is .csv), atomically."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        if path.suffix == ".csv":
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
-
-
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    path = Path(path)
-    return pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    """A parquet table (CSV when the suffix is .csv); damaged is a one-line error naming it."""
+    data = read_bytes(path)
+    try:
+        return pd.read_csv(_io.BytesIO(data)) if Path(path).suffix == ".csv" else pd.read_parquet(_io.BytesIO(data))
+    except Exception as exc:  # pyarrow and pandas raise several types for a damaged file
+        raise TwoClocksError(f"{path} is unreadable ({cause(exc)})") from None
+
+
+def read_npz(path: str | os.PathLike, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The arrays `keys` of an npz file (no pickles); a damaged file or a missing array is one
+    line naming the file."""
+    data = read_bytes(path)
+    try:
+        with np.load(_io.BytesIO(data), allow_pickle=False) as z:
+            missing = [k for k in keys if k not in z.files]
+            if missing:
+                raise TwoClocksError(f"{path} is not the file expected here (it lacks {missing})")
+            return {k: z[k] for k in keys}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise TwoClocksError(f"{path} is corrupt or truncated ({cause(exc)})") from None
+
+
+def read_torch(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
+    """A torch.save file, tensors and plain containers only (weights_only: no pickled code)."""
+    import torch
+
+    data = read_bytes(path)
+    try:
+        return torch.load(_io.BytesIO(data), map_location=map_location, weights_only=True)
+    except Exception as exc:  # truncated zip, bad pickle, wrong file...
+        raise TwoClocksError(f"{path} is corrupt or truncated ({cause(exc)[:120]})") from None
 
 
 def _json_default(obj: Any) -> Any:

@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from twoclocks.clocks import RULE_CLOCKS, band, window_text  # noqa: E402
-from twoclocks.io import atomic_path  # noqa: E402
+from twoclocks.io import write_figure  # noqa: E402
 
 CURVES = (
     ("valid", "valid", "tab:blue"),
@@ -30,16 +30,18 @@ WINDOW_ROWS = (-0.05, -0.10, -0.15)  # y of each rule clock's window bar, below 
 
 
 def plot_clocks(df: pd.DataFrame, summary: dict, path: str | Path, title: str = "") -> None:
-    """The clocks figure of a run, written to `path` (PNG unless the suffix says otherwise)."""
-    save_figure(clocks_figure(df, summary, title), path)
+    """The clocks figure of a run, written to `path` (PNG unless the suffix says otherwise);
+    its folder (plots/ of a run, report/) is created when missing."""
+    save_figure(clocks_figure(df, summary, title), path, parents=True)
 
 
-def save_figure(fig: Figure, path: str | Path) -> None:
-    """Write `fig` atomically (its legends outside the axes included) and release it."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", bbox_inches="tight")
-    plt.close(fig)
+def save_figure(fig: Figure, path: str | Path, parents: bool = False) -> None:
+    """Write `fig` atomically (its legends outside the axes included) and release it; a
+    missing folder is an error unless `parents`."""
+    try:
+        write_figure(fig, path, parents, bbox_inches="tight")
+    finally:
+        plt.close(fig)
 
 
 def clocks_figure(df: pd.DataFrame, summary: dict, title: str = "") -> Figure:
@@ -103,3 +105,40 @@ def _window_bar(ax, summary: dict, rc, y: float, color: str, max_step: float) ->
     right = tm if tm is not None else max_step
     ax.plot([tau, right], [y, y], color=color, lw=4, solid_capstyle="butt", alpha=0.7)
     ax.text(right, y, f" {short}: {text}", color=color, fontsize=7, va="center", ha="left")
+
+
+# Frame of a sample in `samples_figure`, by its outcome: (colour, legend text).
+SAMPLE_FRAMES = {
+    "copied": ("tab:red", "copied (a training item)"),
+    "novel_valid": ("tab:green", "valid and novel"),
+    "invalid": ("tab:gray", "breaks the rule"),
+}
+
+
+def sample_kind(valid: bool, copied: bool) -> str:
+    return "copied" if copied else ("novel_valid" if valid else "invalid")
+
+
+def samples_figure(cells, valid, train_match, title: str = "") -> Figure:
+    """A grid of sample items (cells: (n, H, W), values 0..K-1), each framed by its outcome:
+    red when it copies a training item, green when valid and novel, grey when it breaks the rule."""
+    n = len(cells)
+    cols = min(n, 8)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols + 1.6, 1.1 * rows + 0.5), dpi=100, squeeze=False)
+    vmax = max(1, int(cells.max(initial=0)))
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(cells[i], cmap="gray_r", vmin=0, vmax=vmax, interpolation="nearest")
+        color = SAMPLE_FRAMES[sample_kind(bool(valid[i]), int(train_match[i]) >= 0)][0]
+        for spine in ax.spines.values():
+            spine.set_edgecolor(color)
+            spine.set_linewidth(3)
+    handles = [plt.Line2D([], [], color=c, lw=3, label=text) for c, text in SAMPLE_FRAMES.values()]
+    fig.legend(handles=handles, loc="upper right", fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=9, x=0.02, ha="left")
+    return fig

@@ -19,7 +19,7 @@ import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from twoclocks.io import atomic_path  # noqa: E402
+from twoclocks.io import write_figure  # noqa: E402
 
 SET_COLORS = {"train": "tab:red", "heldout": "tab:green", "invalid": "tab:gray"}
 OUTCOME_COLORS = {
@@ -187,6 +187,7 @@ def _edges(centres: np.ndarray) -> np.ndarray:
 
 
 def _save(fig, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    try:
+        write_figure(fig, path, parents=True)
+    finally:
+        plt.close(fig)

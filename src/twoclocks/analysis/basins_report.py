@@ -11,7 +11,7 @@ import base64
 import html
 from pathlib import Path
 
-from twoclocks.io import read_json, read_table
+from twoclocks.io import read_bytes, read_json, read_table
 
 SUMMARY = "summary.json"  # the analysis's own summary, in its output folder (RUN_DIR/basins)
 TITLE = "Basins of attraction and denoiser dissection"
@@ -52,7 +52,7 @@ def section(run_dir: str | Path, basins_dir: str | Path | None = None) -> tuple[
     parts += [f"<p class='note'>Note: {html.escape(n)}</p>" for n in summary.get("notes", [])]
     for name, caption in FIGURES:
         if (out / name).is_file():
-            data = base64.b64encode((out / name).read_bytes()).decode("ascii")
+            data = base64.b64encode(read_bytes(out / name)).decode("ascii")
             parts.append(
                 f"<figure><img alt='{name}' style='max-width:100%' src='data:image/png;base64,{data}'/>"
                 f"<figcaption>{html.escape(caption)}</figcaption></figure>"

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
@@ -35,7 +34,7 @@ from twoclocks.config import apply_overrides
 from twoclocks.data import TrainingIndex
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
-from twoclocks.io import atomic_path, write_json, write_table
+from twoclocks.io import write_json, write_npz, write_table
 from twoclocks.models.edm import Denoiser, DiffusionBase
 from twoclocks.models.reference import empirical_denoiser
 from twoclocks.tasks.base import Task
@@ -193,11 +192,10 @@ def write_basins(
     basins, losses, evs = _frame(tables.basins), _frame(tables.losses), _frame(tables.evs)
     half = sigma_half_table(basins)
     result = {**about, "plot_sigma": plot_sigma_for(settings.sigmas, half), "sigma_half": half, "notes": notes}
-    write_table(out / "basins.parquet", basins)
+    write_table(out / "basins.parquet", basins, parents=True)
     write_table(out / "loss.parquet", losses)
     write_table(out / "explained_variance.parquet", evs)
-    with atomic_path(out / "vertices.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, invalid_kind=probe.invalid_kind, **probe.cells)  # type: ignore[arg-type]
+    write_npz(out / "vertices.npz", {"invalid_kind": probe.invalid_kind, **probe.cells})
     from twoclocks.analysis.basins_plots import plot_all  # matplotlib only when writing figures
 
     result["figures"] = [p.name for p in plot_all(out, basins, losses, evs, result)]

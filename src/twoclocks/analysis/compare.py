@@ -14,7 +14,7 @@ from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, format_clock, wind
 from twoclocks.config import ClockConfig
 from twoclocks.errors import TwoClocksError
 from twoclocks.formats import rule_clocks_of
-from twoclocks.io import atomic_path
+from twoclocks.io import write_figure
 from twoclocks.plots import RULE_STYLES
 from twoclocks.tasks import TASKS
 from twoclocks.training.rundir import RunDir
@@ -157,9 +157,7 @@ def plot_compare(runs: list[Run], path: str | Path, x: str = "step") -> None:
     ax.set_xlabel("training step" if x == "step" else "epoch (step x batch / N)")
     ax.set_ylabel("fraction of samples")
     ax.grid(alpha=0.3, which="both")
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(
-            tmp, format=path.suffix.lstrip(".") or "png", bbox_inches="tight", bbox_extra_artists=[first, second]
-        )
-    plt.close(fig)
+    try:  # into an existing folder only: the figure's path is the user's
+        write_figure(fig, path, bbox_inches="tight", bbox_extra_artists=[first, second])
+    finally:
+        plt.close(fig)

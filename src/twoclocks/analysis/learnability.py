@@ -58,5 +58,5 @@ def plot_learnability(table: pd.DataFrame, path: str | Path, clock: str = "tau_r
     if image is not None:
         fig.colorbar(image, ax=axes[0].tolist(), label=f"log10 {clock} (median over seeds)")
     fig.suptitle(f"learnability: {clock}; hatched = not learned by most seeds within the budget", fontsize=9)
-    save_figure(fig, path)
+    save_figure(fig, path, parents=True)
     return Path(path)

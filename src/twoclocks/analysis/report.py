@@ -32,7 +32,7 @@ from twoclocks.analysis.report_figures import fig_families, fig_phase, fig_relat
 from twoclocks.clocks import RULE_CLOCKS
 from twoclocks.errors import TwoClocksError
 from twoclocks.formats import rule_clocks_of
-from twoclocks.io import atomic_path, read_json
+from twoclocks.io import read_bytes, read_json, write_text
 from twoclocks.plots import plot_clocks
 from twoclocks.sweeps.claims.fits import (
     finished,
@@ -81,7 +81,7 @@ def basins_sections(inp: ReportInput) -> list[Section] | None:
 
 # ----- html ----------------------------------------------------------------------------------------
 def embed(png: Path, caption: str) -> str:
-    data = base64.b64encode(png.read_bytes()).decode()
+    data = base64.b64encode(read_bytes(png)).decode()
     return (
         f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(png.name)}">'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
@@ -320,8 +320,15 @@ def build_report(path: str | Path) -> Path:
     root = Path(path)
     out = root / "report"
     if (root / "results.parquet").is_file():
-        results, _ = with_rule_clocks(read_results(root), root)
+        results = read_results(root)
         run_dirs = [root / r for r in finished(results)["run_dir"]]
+        lost = [d for d in run_dirs if RunDir(d).finished_summary() is None]
+        if lost:
+            raise TwoClocksError(
+                f"{root}: {len(lost)} point(s) recorded as finished are missing or incomplete "
+                f"({lost[0].relative_to(root)}); `twoclocks sweep --out {root}` runs them again"
+            )
+        results, _ = with_rule_clocks(results, root)
         inp = ReportInput(root, "sweep", results, run_dirs)
         title = f"twoclocks sweep {root.name}"
         sections = sweep_sections(root, results, out)
@@ -342,6 +349,5 @@ def build_report(path: str | Path) -> Path:
         if extra:
             sections += extra if isinstance(extra, list) else [extra]
     index = out / "index.html"
-    with atomic_path(index) as tmp:
-        tmp.write_text(page(title, sections))
+    write_text(index, page(title, sections), parents=True)
     return index

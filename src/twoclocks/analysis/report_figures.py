@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from twoclocks.io import atomic_path
+from twoclocks.io import write_figure
 from twoclocks.plots import CURVES, RULE_STYLES
 from twoclocks.sweeps.claims.fits import NON_SLICING, Fit, fit_relation, varied_columns, y_values
 from twoclocks.training.rundir import RunDir
@@ -24,9 +24,10 @@ def _plt():
 
 
 def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    _plt().close(fig)
+    try:
+        write_figure(fig, path, parents=True, dpi=110)
+    finally:
+        _plt().close(fig)
     return path
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -103,7 +105,6 @@ def _exit_with_parent(parent: int) -> None:
     """Pool-worker initializer: a worker whose driver died (kill -9) must stop training."""
     try:  # Linux: have the kernel kill us when the parent dies
         import ctypes
-        import signal
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
@@ -115,6 +116,11 @@ def _exit_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
+
+    def stop(signum: int, frame: object) -> None:  # the driver stops us: release the point's lock
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 # ----- executors -----------------------------------------------------------------------------
@@ -153,14 +159,19 @@ class LocalExecutor:
             initargs=(os.getpid(),),
         ) as pool:
             futures = {pool.submit(run_points, cfgs, run_dirs): keys for keys, cfgs, run_dirs in tasks}
-            for fut in as_completed(futures):
-                try:
-                    results = fut.result()
-                except BrokenProcessPool:
-                    raise TwoClocksError(
-                        "a sweep worker process died (out of memory?); run the same sweep again to resume it"
-                    ) from None
-                yield from zip(futures[fut], results)
+            try:
+                for fut in as_completed(futures):
+                    try:
+                        results = fut.result()
+                    except BrokenProcessPool:
+                        raise TwoClocksError(
+                            "a sweep worker process died (out of memory?); run the same sweep again to resume it"
+                        ) from None
+                    yield from zip(futures[fut], results)
+            except BaseException:  # interrupted (SIGTERM reaches the driver alone): stop the workers too
+                for child in mp.active_children():
+                    child.terminate()
+                raise
 
     def close(self) -> None:
         pass
@@ -290,7 +301,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
                 else:
                     rows[key] = result_row(p, None, "failed", res["error"])
                     failures[key] = {"name": p.name, "run_dir": p.rel_dir, "error": res["error"]}
-                    bar.write(f"failed: {p.name}: {res['error']}")
+                    bar.write(f"failed: {p.name}: {res['error']}", file=sys.stderr)
                 write_json(failures_path, failures)
                 write_table(out / "results.parquet", results_frame(points, rows))
                 bar.update(1)

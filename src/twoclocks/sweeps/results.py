@@ -16,6 +16,7 @@ from twoclocks.config import flatten
 from twoclocks.errors import TwoClocksError
 from twoclocks.formats import FORMAT, FORMAT_KEY
 from twoclocks.formats import with_rule_clocks as upgrade
+from twoclocks.io import read_table
 from twoclocks.sweeps.spec import Point, identity_dict
 from twoclocks.training.rundir import RunDir
 
@@ -91,11 +92,7 @@ def read_results(sweep_dir: str | Path) -> pd.DataFrame:
     path = Path(sweep_dir) / "results.parquet"
     if not path.is_file():
         raise TwoClocksError(f"{sweep_dir}: no results.parquet, not a twoclocks sweep directory")
-    try:
-        return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise TwoClocksError(f"{path} is unreadable ({first})") from None
+    return read_table(path)
 
 
 def run_columns(run_dir: Path) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -28,10 +29,17 @@ from twoclocks.config import RunConfig, apply_overrides, flatten, parse_override
 from twoclocks.data import check_training_set_size
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.formats import hashed_identity
-from twoclocks.io import read_json, write_json
+from twoclocks.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, write_json
+from twoclocks.locks import hold_lock
 from twoclocks.training.experiment import build_task
 
 EXECUTORS = ("local", "ray")
+# The most points one sweep may have. Planning validates and hashes every point (about 4 ms
+# each on one CPU core, so 40 s at the ceiling), sweep.json lists them all, and results.parquet
+# is rewritten after every point (0.25 s at 1,200 rows), so a sweep far beyond this spends its
+# time on bookkeeping; a larger study is several sweeps. Refused from the grid sizes alone,
+# before any point is built (docs/sweeps.md).
+MAX_POINTS = 10_000
 # Config fields that say how a point is executed, not what it computes: left out of its hash
 # so that the same point run by 1 or 8 workers (threads 0 or 1) is the same point.
 EXECUTION_FIELDS = {("train", "threads"): 0, ("train", "tensorboard"): False}
@@ -84,10 +92,14 @@ def parse_seeds(value: Any) -> list[int]:
     if isinstance(value, int):
         if value <= 0:
             raise ConfigError(f"seeds must be positive, got {value}")
+        if value > MAX_POINTS:
+            raise ConfigError(f"seeds={value:,} makes a sweep of at least {value:,} points; {too_many()}")
         return list(range(value))
     if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         if len(set(value)) != len(value):
             raise ConfigError(f"seeds has duplicates: {value}")
+        if min(value) < 0:
+            raise ConfigError(f"seeds must be non-negative, got {value}")
         return list(value)
     raise ConfigError(f"seeds must be a count or a list of integers, got {value!r}")
 
@@ -171,7 +183,8 @@ def check_exec_options(spec: SweepSpec) -> None:
             raise ConfigError(f"{key} must be a positive integer, got {v!r}")
     if not isinstance(spec.group, bool):
         raise ConfigError(f"group must be true or false, got {spec.group!r}")
-    if not isinstance(spec.gpus_per_run, (int, float)) or not 0 < spec.gpus_per_run:
+    r = spec.gpus_per_run
+    if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r:
         raise ConfigError(f"gpus_per_run must be positive, got {spec.gpus_per_run!r}")
     g = spec.gpus_per_group
     if g is not None and (isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 < g):
@@ -220,8 +233,21 @@ def point_name(cfg: RunConfig, varied: list[str], digest: str) -> str:
     return f"{'_'.join(parts)}-{digest[:8]}"
 
 
+def plan_size(spec: SweepSpec) -> int:
+    """How many points the spec has before duplicates are dropped: the sizes of its grids
+    times the seeds, counted without building any point."""
+    return sum(math.prod(len(v) for v in g.values()) for g in spec.grids or [{}]) * len(spec.seeds)
+
+
+def too_many() -> str:
+    return f"a sweep has at most {MAX_POINTS:,} points (MAX_POINTS; split it into several sweeps)"
+
+
 def expand(spec: SweepSpec) -> list[Point]:
     """Every point of the spec, validated, in a fixed order, duplicates (same hash) dropped."""
+    size = plan_size(spec)
+    if size > MAX_POINTS:
+        raise ConfigError(f"the sweep has {size:,} points; {too_many()}")
     grids = spec.grids or [{}]
     if "seed" in spec.base or any("seed" in g for g in grids):
         raise ConfigError("give seeds with --seeds (or `seeds:` in a spec), not as a base or grid key")
@@ -275,18 +301,13 @@ def sweep_description(sweep_dir: str | Path) -> str:
 @contextlib.contextmanager
 def sweep_lock(sweep_dir: Path) -> Iterator[None]:
     """One driver per sweep directory; the OS drops the lock if the driver is killed."""
+    check_resolvable(sweep_dir)
+    made = make_dirs(sweep_dir)
     try:
-        import fcntl
-    except ImportError:  # not POSIX: no locking
-        yield
-        return
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    with open(sweep_dir / ".sweep.lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise TwoClocksError(f"another sweep is running in {sweep_dir}; wait for it or stop it") from None
-        yield
+        with hold_lock(sweep_dir / ".sweep.lock", f"another sweep is running in {sweep_dir}; wait for it or stop it"):
+            yield
+    finally:  # a sweep refused before it wrote anything leaves no directory
+        remove_empty_dirs(made)
 
 
 def record_spec(sweep_dir: Path, spec: SweepSpec, points: list[Point]) -> None:

@@ -12,13 +12,13 @@ from typing import Any
 
 import torch
 
-from twoclocks.errors import CheckpointError
-from twoclocks.io import atomic_path
+from twoclocks.errors import CheckpointError, TwoClocksError
+from twoclocks.io import read_torch, write_torch
 
 
 def save(path: str | Path, state: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """Write a checkpoint (its folder, checkpoints/ of a run, is created when missing)."""
+    write_torch(path, state, parents=True)
 
 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -27,10 +27,9 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # truncated zip, bad pickle, wrong file...
-        first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({first})") from None
+        state = read_torch(path, map_location)
+    except TwoClocksError as exc:
+        raise CheckpointError(f"checkpoint {exc}") from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"checkpoint {path} is not a twoclocks checkpoint (no model state)")
     return state

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +30,19 @@ import pandas as pd
 from twoclocks.config import SECTIONS, RunConfig, from_dict, resolve_task, validate
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.formats import config_record, config_sections
-from twoclocks.io import TEMP_SUFFIX, atomic_path, read_json, read_table, write_json, write_table
+from twoclocks.io import (
+    TEMP_SUFFIX,
+    check_resolvable,
+    make_dirs,
+    read_json,
+    read_npz,
+    read_table,
+    remove_empty_dirs,
+    write_json,
+    write_npz,
+    write_table,
+)
+from twoclocks.locks import hold_lock, lock_path_beside
 
 # What summary_lines (the end-of-run text and the report) reads from a finished summary.
 SUMMARY_KEYS = (
@@ -65,6 +78,7 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self.created: list[Path] = []  # the folders `create` made
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -121,6 +135,10 @@ class RunDir:
         """[(step, path)] of the per-evaluation sample outcomes, sorted by step."""
         return _stepped_files(self.path / "samples", "npz")
 
+    def resume_command(self) -> str:
+        """The command line that continues (or restores) this run."""
+        return f"twoclocks run --resume {shlex.quote(str(self.path))}"
+
     # ----- state ---------------------------------------------------------------------------
     def exists(self) -> bool:
         return self.config_path.is_file()
@@ -142,7 +160,7 @@ class RunDir:
         if not self.path.is_dir():
             raise TwoClocksError(f"{self.path}: no such run directory")
         summary = self.load_summary()
-        resume = f"`twoclocks run --resume {self.path}`"
+        resume = f"`{self.resume_command()}`"
         if summary is None or summary.get("status") != "finished":
             what = f"no {self.SUMMARY}" if summary is None else f"{self.SUMMARY} does not say finished"
             hint = f" (an unfinished run? {resume} continues it)" if self.exists() else ""
@@ -162,28 +180,46 @@ class RunDir:
         """Fail before any work if the directory cannot be created and written, or holds files."""
         if str(self.path) in ("", "."):
             raise ConfigError("output directory must not be empty or '.'; name a new directory")
+        try:
+            check_resolvable(self.path)
+        except TwoClocksError as exc:
+            raise ConfigError(f"output directory {self.path} cannot be created: {exc}") from None
         parent = self.path
         while not parent.exists():
             parent = parent.parent
         if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
             raise ConfigError(f"output directory {self.path} is not writable ({parent} is not a writable directory)")
         if self.path.exists() and any(self.path.iterdir()):
+            hint = f"`{self.resume_command()}` continues it, or" if self.exists() else "it is not a run;"
             raise ConfigError(
-                f"output directory {self.path} already exists and is not empty; use --resume "
-                f"{self.path} to continue it or choose another --out"
+                f"output directory {self.path} already exists and is not empty; {hint} choose another --out"
             )
 
     def create(self) -> None:
+        """Make the directory (and the folders above it that are missing); `remove_created`
+        takes back what this made."""
         self.check_creatable()
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"output directory {self.path} cannot be created ({exc.strerror})") from None
+            self.created = make_dirs(self.path)
+        except TwoClocksError as exc:
+            raise ConfigError(f"output directory {self.path} cannot be created ({exc})") from None
 
-    def clear(self) -> None:
-        """Remove every entry a run writes (and nothing else), to start the run again."""
+    def remove_created(self) -> None:
+        """Undo `create` after a start that trained nothing: the directory's contents, and the
+        directory itself and the folders above it when `create` made them."""
+        with contextlib.suppress(OSError, TwoClocksError):
+            if self.path in self.created:
+                shutil.rmtree(self.path)
+            else:  # it was there and empty (check_creatable)
+                self.clear()
+        remove_empty_dirs(self.created)
+
+    def clear(self, keep: tuple[str, ...] = ()) -> None:
+        """Remove every entry a run writes but `keep` (and nothing else), to start the run again."""
         self.remove_temp_files()
         for name in self.ENTRIES:
+            if name in keep:
+                continue
             entry = self.path / name
             try:
                 if entry.is_dir():
@@ -203,9 +239,7 @@ class RunDir:
     def write_inputs(self, cfg: RunConfig, train_cells: np.ndarray, task_hash: str) -> None:
         """config.json and the training set, written once when a run starts."""
         write_json(self.config_path, config_record(cfg))
-        with atomic_path(self.train_set_path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, cells=train_cells, task_hash=task_hash)
+        write_npz(self.train_set_path, {"cells": train_cells, "task_hash": task_hash})
 
     def write_metrics(self, df: pd.DataFrame) -> None:
         write_table(self.metrics_path, df)
@@ -216,6 +250,9 @@ class RunDir:
     # ----- loading -------------------------------------------------------------------------
     def require(self) -> RunDir:
         """This directory, if it is a run directory (has config.json); else a one-line error."""
+        check_resolvable(self.path)
+        if self.path.exists() and not self.path.is_dir():
+            raise TwoClocksError(f"{self.path} is a file, not a run directory (the directory that holds {self.CONFIG})")
         if not self.path.is_dir():
             raise TwoClocksError(f"{self.path}: no such directory")
         if not self.exists():
@@ -251,51 +288,32 @@ class RunDir:
         if not self.metrics_path.is_file():
             raise TwoClocksError(
                 f"{self.metrics_path} does not exist (an unfinished or damaged run? "
-                f"`twoclocks run --resume {self.path}` continues it or restores the file)"
+                f"`{self.resume_command()}` continues it or restores the file)"
             )
-        try:
-            df = read_table(self.metrics_path)
-        except Exception as exc:  # pyarrow raises several types for a damaged file
-            raise TwoClocksError(f"{self.metrics_path} is unreadable ({_first_line(exc)})") from None
+        df = read_table(self.metrics_path)
         if "step" not in df:
             raise TwoClocksError(f"{self.metrics_path} has no step column, not a twoclocks metrics table")
         return df.sort_values("step").reset_index(drop=True)
 
     def load_train_set(self) -> np.ndarray:
         """The training items, uint8 (N, H, W)."""
-        try:
-            with np.load(self.train_set_path) as saved:
-                return saved["cells"]
-        except FileNotFoundError:
-            raise TwoClocksError(f"{self.train_set_path} does not exist") from None
-        except Exception as exc:  # truncated zip, missing key, ...
-            raise TwoClocksError(f"{self.train_set_path} is unreadable ({_first_line(exc)})") from None
+        return read_npz(self.train_set_path, ("cells",))["cells"]
 
     # ----- locking -------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, wait: bool = False) -> Iterator[None]:
-        """Hold the directory's lock: with `wait`, until the other holder is done; without, a
-        one-line refusal if another process holds it. The lock file sits beside the directory
-        (so that clearing the directory keeps it), and the OS drops the lock if we are killed."""
+        """Hold the directory's lock (`twoclocks.locks`): with `wait`, until the other holder is
+        done; without, a one-line refusal if another process holds it. The lock file sits beside
+        the directory, so that clearing the directory keeps it; it is gone once released, and so
+        are the folders above the directory that were made for it and stayed empty."""
+        check_resolvable(self.path)
+        made = make_dirs(self.path.parent)
         try:
-            import fcntl
-        except ImportError:  # not POSIX: no locking
-            yield
-            return
-        lock_path = self.path.parent / f".{self.path.name}.lock"
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fh = open(lock_path, "a")
-        except OSError as exc:
-            raise TwoClocksError(f"cannot lock {self.path} ({exc.strerror} on {lock_path})") from None
-        with fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise TwoClocksError(
-                    f"another process is working on {self.path}; wait for it to finish or stop it"
-                ) from None
-            yield
+            busy = f"another process is working on {self.path}; wait for it to finish or stop it"
+            with hold_lock(lock_path_beside(self.path), busy, wait):
+                yield
+        finally:
+            remove_empty_dirs(made)
 
 
 def _stepped_files(folder: Path, suffix: str) -> list[tuple[int, Path]]:
@@ -306,8 +324,3 @@ def _stepped_files(folder: Path, suffix: str) -> list[tuple[int, Path]]:
         except (IndexError, ValueError):
             continue
     return sorted(found)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else type(exc).__name__

@@ -37,8 +37,13 @@ def train_new(exp: Experiment, run_dir: RunDir, progress: bool = True) -> dict:
     """Create `run_dir` for `exp`, write its inputs and train (the caller holds the lock)."""
     trainer = Trainer(exp, run_dir, progress=progress)  # optimizer and noise, before any file
     run_dir.create()
-    run_dir.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
-    return trainer.run()
+    try:
+        run_dir.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
+        return trainer.run()
+    except TwoClocksError:
+        if not run_dir.has_checkpoint():  # nothing trained yet (a disk full from the start): leave nothing
+            run_dir.remove_created()
+        raise
 
 
 def resume_run(run_dir: str | Path, progress: bool = True) -> tuple[Path, dict]:
@@ -64,8 +69,12 @@ def continue_run(run_dir: RunDir, progress: bool = True) -> dict:
                 f"{run_dir}: outputs are missing or unreadable and {run_dir.last_checkpoint} is gone, "
                 f"so they cannot be restored; start the run again in a new directory"
             )
-        run_dir.clear()
-        return train_new(exp, run_dir, progress)
+        # Nothing was trained: start again. The inputs stay until they are written again
+        # (atomically), so that a failing restart still leaves a run that can be resumed.
+        run_dir.clear(keep=(run_dir.CONFIG, run_dir.TRAIN_SET))
+        trainer = Trainer(exp, run_dir, progress=progress)
+        run_dir.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
+        return trainer.run()
     trainer = Trainer(exp, run_dir, progress=progress)
     trainer.resume()
     return trainer.run()
