@@ -126,7 +126,7 @@ def sweep_dir(tmp_path) -> Path:
                     tm = 40 * N * (1.05 if seed else 1.0)
                     censored = N == 32 and G == 3  # tau_mem later than the last step
                     name = f"parity-G{G}_{fam}_N{N}_seed{seed}-{fam[:2]}{G}{N}{seed:04d}"
-                    write_table(root / "runs" / name / "metrics.parquet", fake_curves(tr, tm, steps))
+                    write_table(root / "runs" / name / "metrics.parquet", fake_curves(tr, tm, steps), parents=True)
                     w = None if censored else max(0.0, np.log10(tm / tr))
                     rows.append(
                         {
