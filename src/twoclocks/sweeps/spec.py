@@ -42,6 +42,10 @@ LATER_FIELDS = {
     ("train", "stop_at"): "none",
     ("train", "tensorboard"): False,
     ("model", "mask_schedule"): "linear",
+    ("model", "source"): None,
+    ("data", "path"): None,
+    ("data", "hash"): None,
+    ("data", "population"): None,
 }
 
 
@@ -218,11 +222,11 @@ def _short(value: Any) -> str:
 
 def point_name(cfg: RunConfig, varied: list[str], digest: str) -> str:
     """parity-G2_dit_N16_depth2_seed0-1a2b3c4d: task, knob, family, N, other varied keys, seed."""
-    from twoclocks.tasks import TASKS
+    from twoclocks.tasks import task_label
 
-    task = cfg.task["name"]
-    knob = TASKS[task].knob
-    parts = [f"{task}-{knob}{_short(cfg.task[knob])}" if knob in cfg.task else task, cfg.model.family, f"N{cfg.data.N}"]
+    task, knob = task_label(cfg.task["name"])
+    family = cfg.model.family.rpartition(":")[2]
+    parts = [f"{task}-{knob}{_short(cfg.task[knob])}" if knob in cfg.task else task, family, f"N{cfg.data.N}"]
     flat = flatten(cfg.to_dict())
     for key in varied:
         if key in ("task", f"task.{knob}", "data.N", "model", "model.family", "seed") or key not in flat:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from twoclocks.config import SECTIONS, RunConfig, from_dict, resolve_task, validate
+from twoclocks.config import SECTIONS, RunConfig, from_dict, resolve
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.io import TEMP_SUFFIX, atomic_path, read_json, read_table, write_json, write_table
 
@@ -228,9 +228,7 @@ class RunDir:
         if not shaped:
             raise TwoClocksError(f"{self.config_path} is not a twoclocks config (expected a JSON object of sections)")
         try:
-            cfg = from_dict(data)
-            cfg.task = resolve_task(cfg.task)
-            validate(cfg)
+            cfg = resolve(from_dict(data))
         except ConfigError as exc:
             raise ConfigError(f"{self.config_path}: {exc}") from None
         return cfg
@@ -268,6 +266,11 @@ class RunDir:
             raise TwoClocksError(f"{self.train_set_path} does not exist") from None
         except Exception as exc:  # truncated zip, missing key, ...
             raise TwoClocksError(f"{self.train_set_path} is unreadable ({_first_line(exc)})") from None
+
+    def saved_train_set(self) -> np.ndarray | None:
+        """The training items a run started with, or None before it wrote them: what a resumed
+        run trains on, whatever gave the items when it started."""
+        return self.load_train_set() if self.train_set_path.is_file() else None
 
     # ----- locking -------------------------------------------------------------------------
     @contextlib.contextmanager
