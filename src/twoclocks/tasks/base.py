@@ -156,7 +156,7 @@ def with_population(task: Task, count: float) -> Task:
         )
     log2 = math.log2(count)
 
-    class GivenPopulation(type(task)):  # type: ignore[misc, valid-type]
+    class GivenPopulation(type(task)):  # type: ignore[misc]
         @property
         def log2_population(self) -> float:
             return log2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -91,6 +92,13 @@ def experiment_of(run_dir: RunDir) -> Experiment:
     return build_experiment(run_dir.load_config(), train_cells=run_dir.saved_train_set())
 
 
+def mem_chance_text(summary: dict) -> str:
+    """mem_chance as the summary prints it; an unknown population says so."""
+    if not math.isfinite(summary.get("log2_population", 0.0)):
+        return f"{summary['mem_chance']:.2e} (population unknown: taken as 0)"
+    return f"{summary['mem_chance']:.2e}"
+
+
 def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
     """The human-readable end-of-run summary: the three rule clocks (with erosion), tau_mem,
     each rule clock's window, the peaks."""
@@ -111,7 +119,7 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
 
     lines = [
         f"task {summary['task']}  model {summary['model_family']} ({summary['num_params']:,} params)  "
-        f"N={summary['N']}  seed={summary['seed']}  mem_chance={summary['mem_chance']:.2e}"
+        f"N={summary['N']}  seed={summary['seed']}  mem_chance={mem_chance_text(summary)}"
     ]
     for rc in rules:
         text = f"{clock(rc.tau):<44}{rc.curve} >= {th.get(rc.theta, getattr(ClockConfig(), rc.theta)):g}"
