@@ -23,7 +23,7 @@ from twoclocks.training.runner import resume_run, train_new
 from twoclocks.training.trainer import Trainer
 
 TIMING = ["train_seconds", "eval_seconds"]
-LONGER = [*TINY, "train.steps=400", "eval.points=6", "train.checkpoint_every=40"]  # killable midway
+LONGER = [*TINY, "train.steps=300", "eval.points=6", "train.checkpoint_every=30"]  # killable midway
 
 
 def parity_items(count: int, seed: int = 3) -> np.ndarray:
@@ -71,7 +71,7 @@ def test_a_data_file_run_resumes_after_kill_9_to_the_same_metrics_on_the_same_it
     resumed = run_cli("run", "--resume", str(tmp_path / "killed"), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     pd.testing.assert_frame_equal(metrics(full.path), metrics(tmp_path / "killed"))
-    assert np.array_equal(tc.load(tmp_path / "killed").train_set, np.load(items_file))
+    assert np.array_equal(tc.load(tmp_path / "killed").train_set, np.load(items_file)[:8])  # TINY: data.N=8
 
 
 def test_a_changed_data_file_is_refused_on_resume_in_one_line(tmp_path, items_file):
@@ -143,7 +143,7 @@ def bad_files(folder: Path) -> list[tuple[list[str], str]]:
         ([f"data.path={folder / 'small.npy'}", "data.N=8"], "data.N=8 but data.path"),
         ([f"data.path={folder / 'shape.npy'}", "data.N=4"], "items are 5x5"),
         ([f"data.path={folder / 'values.npy'}"], "cell value 2 is not below"),
-        ([f"data.path={folder / 'repeats.npy'}"], "2 of the first 6 items repeat earlier ones"),
+        ([f"data.path={folder / 'repeats.npy'}", "data.N=6"], "2 of the first 6 items repeat earlier ones"),
         ([f"data.path={folder / 'broken.npy'}"], "1 of the first 8 items break the rule"),
         ([f"data.path={folder / 'small.npy'}", "data.hash=0123456789abcdef"], "changed since the run"),
         (["data.hash=0123456789abcdef"], "data.hash is set but data.path is not"),
@@ -167,4 +167,7 @@ def test_every_bad_data_input_is_one_line_exit_1_and_writes_nothing(tmp_path, ca
 def test_a_sweep_over_data_n_of_a_file_refuses_an_n_beyond_it_before_writing(tmp_path, items_file):
     done = run_cli("sweep", *TINY, f"data.path={items_file}", "--grid", "data.N=4,20", "--out", str(tmp_path / "s"))
     assert done.returncode == 1 and "data.N=20 but data.path" in done.stderr, done.stderr
+    assert not (tmp_path / "s").exists()
+    done = run_cli("sweep", *TINY, f"data.path={items_file}", "task.G=3", "--seeds", "2", "--out", str(tmp_path / "s"))
+    assert done.returncode == 1 and "break the rule of parity(n=6, G=3" in done.stderr, done.stderr
     assert not (tmp_path / "s").exists()

@@ -22,7 +22,7 @@ from twoclocks.errors import ConfigError
 from twoclocks.sweeps.executors import run_point
 
 TIMING = ["train_seconds", "eval_seconds"]
-LONGER = [*TINY, "train.steps=400", "eval.points=6", "train.checkpoint_every=40"]  # killable midway
+LONGER = [*TINY, "train.steps=300", "eval.points=6", "train.checkpoint_every=30"]  # killable midway
 
 
 def same_metrics(a: Path, b: Path) -> None:

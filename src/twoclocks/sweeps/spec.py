@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides, parse_value, read_yaml_mapping
-from twoclocks.data import check_training_set_size
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.io import read_json, write_json
-from twoclocks.training.experiment import build_task
+from twoclocks.training.experiment import build_task, check_training_set
 
 EXECUTORS = ("local", "ray")
 # Config fields that say how a point is executed, not what it computes: left out of its hash
@@ -261,10 +260,10 @@ def expand(spec: SweepSpec) -> list[Point]:
                     cfg = apply_overrides(RunConfig(), overrides)
                     # What a run would find only when it starts (an impossible task, N larger
                     # than the task's population) is found here, before any point runs.
-                    key = repr(sorted(cfg.task.items()))
+                    key = repr((sorted(cfg.task.items()), cfg.data.population))
                     if key not in tasks:
                         tasks[key] = build_task(cfg)
-                    check_training_set_size(tasks[key], cfg.data.N)
+                    check_training_set(cfg, tasks[key])
                 except ConfigError as exc:
                     shown = ", ".join(f"{k}={v}" for k, v in zip(keys, combo))
                     raise ConfigError(f"sweep point ({shown or 'base'}, seed={seed}): {exc}") from None

@@ -88,6 +88,14 @@ def build_task(cfg: RunConfig) -> Task:
     return task if cfg.data.population is None else with_population(task, cfg.data.population)
 
 
+def check_training_set(cfg: RunConfig, task: Task) -> None:
+    """What `training_set` would refuse, without drawing: N beyond the population, or a
+    data.path file that does not fit the task (checked for every sweep point when planned)."""
+    check_training_set_size(task, cfg.data.N)
+    if cfg.data.path is not None:
+        training_items(task, cfg.data.path, cfg.data.N, cfg.data.hash)
+
+
 def training_set(cfg: RunConfig, task: Task) -> np.ndarray:
     """The training items a config names: the first data.N items of data.path, or N distinct
     items drawn from the task with the data seed."""
