@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -157,32 +156,27 @@ Version: 0.1
 
 
 def test_entry_points_are_found_without_an_import(tmp_path):
+    """A package on the path with a dist-info that declares a rule and a family, as `pip
+    install` would leave it: both are found by name, and config.json keeps their import paths."""
     (tmp_path / "myrules").mkdir()
-    (tmp_path / "myrules" / "__init__.py").write_text(RULE)
+    (tmp_path / "myrules" / "__init__.py").write_text(RULE + FAMILY)
     info = tmp_path / "myrules-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(DIST_INFO)
-    (info / "entry_points.txt").write_text("[twoclocks.tasks]\nrow_parity = myrules:RowParity\n")
-    env_path = f"{tmp_path}:{Path(__file__).parents[1] / 'src'}"
-    script = textwrap.dedent(
-        f"""
-        import os, sys
-        os.environ["PYTHONPATH"] = {env_path!r}
-        from twoclocks import cli
-        sys.exit(cli.main(["run", "task=row_parity", *{TINY!r}, "--out", {str(tmp_path / "r")!r}, "--quiet"]))
-        """
+    (info / "entry_points.txt").write_text(
+        "[twoclocks.tasks]\nrow_parity = myrules:RowParity\n\n[twoclocks.models]\nwide = myrules:build\n"
     )
+    env = {"PYTHONPATH": f"{tmp_path}:{Path(__file__).parents[1] / 'src'}", "OMP_NUM_THREADS": "1"}
+    words = ["task=row_parity", "model=wide", "model.kernel=4", *TINY, "--out", str(tmp_path / "r"), "--quiet"]
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env={"PYTHONPATH": env_path}
+        [sys.executable, "-m", "twoclocks.cli", "run", *words], capture_output=True, text=True, timeout=300, env=env
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads((tmp_path / "r" / "config.json").read_text())["task"]["name"] == "myrules:RowParity"
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert cfg["task"]["name"] == "myrules:RowParity"
+    assert cfg["model"]["family"] == "myrules:build" and cfg["model"]["kernel"] == 4
     listed = subprocess.run(
-        [sys.executable, "-m", "twoclocks.cli", "tasks", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PYTHONPATH": env_path},
+        [sys.executable, "-m", "twoclocks.cli", "tasks", "--json"], capture_output=True, text=True, timeout=120, env=env
     )
     assert "row_parity" in [row["name"] for row in json.loads(listed.stdout)]
 
