@@ -246,10 +246,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
     """Run every point of `spec` that is not finished yet; results.parquet after each one."""
     out = Path(out)
     points = expand(spec)  # config errors surface before any file is written
-    if spec.executor == "ray":
-        import_ray()  # and so does a missing Ray
-    if spec.executor == "ray" or (spec.workers or max(1, usable_cpus() // (spec.threads or 1))) > 1:
-        check_portable(points)  # and so does a rule that other processes cannot load
+    check_executable(spec, points)  # and so do a missing Ray and a rule workers cannot load
     by_hash = {p.hash: p for p in points}
     with sweep_lock(out):
         record_spec(out, spec, points)
@@ -306,12 +303,17 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
         )
 
 
-def check_portable(points: list[Point]) -> None:
-    """A one-line ConfigError if a point's rule or model family is known in this process only
-    (registered from a notebook or `python -c`): worker processes could not load it."""
+def check_executable(spec: SweepSpec, points: list[Point]) -> None:
+    """A one-line error if Ray is asked for and missing, or if the points run in worker
+    processes and a point's rule or model family is known in this process only (registered
+    from a notebook or `python -c`), so the workers could not load it."""
     from twoclocks.models import portable as family_portable
     from twoclocks.tasks import portable as task_portable
 
+    if spec.executor == "ray":
+        import_ray()
+    elif (spec.workers or max(1, usable_cpus() // (spec.threads or 1))) == 1:
+        return  # the points run in this process
     for p in points:
         for kind, name, ok in (
             ("task", p.cfg.task["name"], task_portable(p.cfg.task)),
