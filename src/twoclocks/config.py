@@ -1,15 +1,16 @@
 """Typed run configuration, dotted command-line overrides, and YAML config files.
 
 A run is fully described by `RunConfig`. The task's own parameters live in the task's Params
-dataclass (see `twoclocks.tasks`), so `task=parity task.G=3` and `task=sudoku task.size=9`
-are both validated against the right fields. The resolved config is saved as config.json
+dataclass, and a model family's fields in its config dataclass; the registries resolve both
+(`twoclocks.tasks.resolve_task`, `twoclocks.models.resolve_model`, which also load a user's own
+rule or family by import path), so `task=parity task.G=3` and `task=sudoku task.size=9` are
+both validated against the right fields. The resolved config is saved as config.json
 next to every run and is the single source for resuming it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,18 +18,23 @@ from typing import Any
 
 import yaml
 
+import twoclocks.itemfile as itemfile
 from twoclocks.domains import base_type, domain_of
 from twoclocks.errors import ConfigError
+from twoclocks.fields import coerce, field_types
 from twoclocks.io import read_text
-from twoclocks.models import FAMILIES
+from twoclocks.models import resolve_model
 from twoclocks.models.config import ModelConfig
-from twoclocks.tasks import TASKS, task_params
+from twoclocks.tasks import resolve_task
 
 
 @dataclass
 class DataConfig:
-    N: int = 16  # number of distinct training items
+    N: int = 16  # number of distinct training items (with path: the first N; default all of them)
     seed: int | None = None  # seed of the training-set draw; None = the run's seed
+    path: str | None = None  # a .npy/.npz file of items to train on (twoclocks.itemfile); None = draw
+    hash: str | None = None  # content hash of the path's file, set when resolved
+    population: float | None = None  # number of valid items, for a rule that does not know it
 
 
 @dataclass
@@ -97,53 +103,6 @@ class RunConfig:
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig, "clocks": ClockConfig}
-# `key=value` with a bare section name sets that section's "name-like" field.
-SHORTHANDS = {"model": ("model", "family")}
-
-
-def _coerce(value: Any, annotation: Any, key: str) -> Any:
-    """Coerce a YAML-parsed value to a dataclass field's annotated type."""
-    if isinstance(annotation, str):
-        annotation = eval(
-            annotation, {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "None": type(None)}
-        )
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(annotation)
-        if value is None and type(None) in options:
-            return None
-        for opt in options:
-            if opt is type(None):
-                continue
-            try:
-                return _coerce(value, opt, key)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{key}: cannot use {value!r} as {annotation}")
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key} must be true or false, got {value!r}")
-    if annotation is int:
-        # A float must be integral; nan and inf are not (int() of them would raise).
-        integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        if isinstance(value, bool) or not integral:
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
-        return int(value)
-    if annotation is float:
-        if isinstance(value, str):  # YAML 1.1 reads 3e-4 (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key} must be a number, got {value!r}")
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ConfigError(f"{key} must be a string, got {value!r}")
-        return str(value)
-    return value
 
 
 def parse_value(text: str) -> Any:
@@ -155,56 +114,85 @@ def parse_value(text: str) -> Any:
 
 
 def _set_field(section_obj: Any, section: str, name: str, value: Any) -> None:
-    fields = {f.name: f for f in dataclasses.fields(section_obj)}
-    if name not in fields:
-        raise ConfigError(f"unknown config key {section}.{name}; {section} has {sorted(fields)}")
-    setattr(section_obj, name, _coerce(value, fields[name].type, f"{section}.{name}"))
+    types_ = field_types(type(section_obj))
+    if name not in types_:
+        raise ConfigError(f"unknown config key {section}.{name}; {section} has {sorted(types_)}")
+    setattr(section_obj, name, coerce(value, types_[name], f"{section}.{name}"))
 
 
 def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     """Apply {dotted key: value} overrides in order; returns a new, resolved config."""
     cfg = from_dict(cfg.to_dict())
     task = dict(cfg.task)
+    model = dataclasses.asdict(cfg.model)
     for key, value in overrides.items():
         if key == "task":
-            task = {"name": str(value)}  # a new task starts from its own defaults
+            task = {"name": value}  # a new task starts from its own defaults
         elif key.startswith("task."):
             task[key[len("task.") :]] = value
+        elif key in ("model", "model.family"):
+            model = {**model, "family": value, "source": None}  # fields of another family drop out below
+        elif key.startswith("model."):
+            model[key[len("model.") :]] = value
         elif key == "seed":
-            cfg.seed = _coerce(value, int, "seed")
-        elif key in SHORTHANDS:
-            section, name = SHORTHANDS[key]
-            _set_field(getattr(cfg, section), section, name, value)
+            cfg.seed = coerce(value, int, "seed")
         elif "." in key and key.split(".", 1)[0] in SECTIONS:
             section, name = key.split(".", 1)
             _set_field(getattr(cfg, section), section, name, value)
         else:
             raise ConfigError(f"unknown config key {key!r}")
-    cfg.task = resolve_task(task)
+    if "data.path" in overrides and "data.hash" not in overrides:
+        cfg.data.hash = None  # the hash of the file named now
+    cfg.task, cfg.model = task, resolve_model(_family_fields(model, overrides))
+    return resolve(cfg, all_items="data.path" in overrides and "data.N" not in overrides)
+
+
+def _family_fields(model: dict[str, Any], overrides: dict[str, Any]) -> Any:
+    """The model section for its family: shared fields, and the family's own ones only where
+    they were given for it (a field of the family before a `model=` override drops out)."""
+    if "model" not in overrides and "model.family" not in overrides:
+        return model
+    shared = {f.name for f in dataclasses.fields(ModelConfig)}
+    given = {k[len("model.") :] for k in overrides if k.startswith("model.")}
+    return {k: v for k, v in model.items() if k in shared or k in given}
+
+
+def resolve(cfg: RunConfig, all_items: bool = False) -> RunConfig:
+    """Resolve the task, the model family and the data file of `cfg` in place (the registries
+    load a user's own rule or family) and validate it; `all_items`: data.N becomes the number
+    of items in data.path."""
+    cfg.task = resolve_task(cfg.task)
+    cfg.model = resolve_model(dataclasses.asdict(cfg.model))
+    _resolve_data(cfg.data, all_items)
     validate(cfg)
     return cfg
 
 
-def resolve_task(task: dict) -> dict:
-    """Fill in the task's defaults and coerce its fields (unknown fields are an error)."""
-    task = dict(task)
-    name = str(task.pop("name", "parity"))
-    if name not in TASKS:
-        raise ConfigError(f"unknown task {name!r}; choose one of {sorted(TASKS)}")
-    fields = {f.name: f for f in dataclasses.fields(TASKS[name].Params)}
-    coerced = {}
-    for k, v in task.items():
-        if k not in fields:
-            raise ConfigError(f"unknown field task.{k} for task {name!r}; it has {sorted(fields)}")
-        coerced[k] = _coerce(v, fields[k].type, f"task.{k}")
-    params = task_params(name, **coerced)
-    return {"name": name, **dataclasses.asdict(params)}
+def _resolve_data(data: DataConfig, all_items: bool) -> None:
+    if data.path is None:
+        if data.hash is not None:
+            raise ConfigError("data.hash is set but data.path is not")
+        return
+    path, digest, count = itemfile.describe(data.path)
+    if data.hash is not None and data.hash != digest:
+        raise ConfigError(
+            f"data.path {path} changed since the run was configured (its content hash is {digest}, "
+            f"the config has {data.hash}); restore the file or start a new run"
+        )
+    if all_items:
+        data.N = count
+    elif data.N > count:
+        raise ConfigError(f"data.N={data.N} but data.path {path} holds only {count} items")
+    data.path, data.hash = path, digest
 
 
-def config_fields() -> list[tuple[str, Any]]:
-    """(dotted key, annotated type) of every field of RunConfig except the task's, in order."""
+def config_fields(cfg: RunConfig | None = None) -> list[tuple[str, Any]]:
+    """(dotted key, annotated type) of every field of RunConfig except the task's, in order;
+    with `cfg`, its model family's own fields too."""
     out: list[tuple[str, Any]] = [("seed", int)]
     for section, cls in SECTIONS.items():
+        if cfg is not None:
+            cls = type(getattr(cfg, section))
         hints = typing.get_type_hints(cls)
         out += [(f"{section}.{f.name}", hints[f.name]) for f in dataclasses.fields(cls)]
     return out
@@ -232,13 +220,11 @@ def validate(cfg: RunConfig) -> None:
     the first problem is a one-line ConfigError that names the field. What needs the task (a G
     that divides the image, N within the population, a patch that divides H) is checked when
     the task and model are built, also before any file is written."""
-    if cfg.model.family not in FAMILIES:
-        raise ConfigError(f"unknown model {cfg.model.family!r} (model.family); choose one of {sorted(FAMILIES)}")
-    for key, annotation in config_fields():
+    for key, annotation in config_fields(cfg):
         _check(key, _value(cfg, key), annotation)
     # The task's own fields get their type's domain here; the task checks the rest when built.
     for name, value in cfg.task.items():
-        if name != "name":
+        if name not in ("name", "source"):
             _check(f"task.{name}", value, type(value))
     m = cfg.model
     if m.width % m.heads:
@@ -251,11 +237,15 @@ def validate(cfg: RunConfig) -> None:
 
 
 def from_dict(d: dict) -> RunConfig:
-    """Rebuild a RunConfig from its dict form (config.json), validating every key."""
+    """Rebuild a RunConfig from its dict form (config.json), checking every key (the model
+    section's against its family's fields); the task section is resolved by `resolve`."""
     d = dict(d)
     cfg = RunConfig()
     for section, cls in SECTIONS.items():
         values = d.pop(section, {}) or {}
+        if section == "model":
+            cfg.model = resolve_model(dict(values))
+            continue
         obj = cls()
         for k, v in values.items():
             _set_field(obj, section, k, v)
@@ -263,7 +253,7 @@ def from_dict(d: dict) -> RunConfig:
     if "task" in d:
         cfg.task = dict(d.pop("task"))
     if "seed" in d:
-        cfg.seed = _coerce(d.pop("seed"), int, "seed")
+        cfg.seed = coerce(d.pop("seed"), int, "seed")
     if d:
         raise ConfigError(f"unknown config key(s) {sorted(d)}")
     return cfg

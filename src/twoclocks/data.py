@@ -67,7 +67,8 @@ def packed_columns(cells: np.ndarray, bits: int) -> np.ndarray:
     """uint64 (k, n): each item's cells packed into k words, word-major: 8 cells per byte for
     binary cells (bits=1: a parity image is one word), 2 per byte for bits <= 4, else one.
     Injective on items whose values are below 2**bits."""
-    flat: np.ndarray = np.ascontiguousarray(cells, dtype=np.uint8).reshape(len(cells), -1)
+    flat: np.ndarray = np.ascontiguousarray(cells, dtype=np.uint8)
+    flat = flat.reshape(len(flat), int(np.prod(flat.shape[1:], dtype=np.int64)))
     if bits == 1:
         flat = np.packbits(flat, axis=1)
     elif bits <= 4:

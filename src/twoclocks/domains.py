@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from twoclocks.encoding import SCHEMES
-from twoclocks.models import FAMILIES
 
 STOP_AT = ("none", "rule", "mem")  # train.stop_at (twoclocks.training.stopping)
 
@@ -76,6 +75,7 @@ DOMAINS: dict[str, Domain] = {
     "seed": SEED,
     "data.N": _closed(1, BIG),
     "data.seed": SEED,
+    "data.population": Domain(1.0, 2.0**1000),
     "train.steps": _closed(1, BIG),
     "train.batch": _closed(1, 2**20),
     # A rate too large to train with is caught by the divergence check (a one-line error with the
@@ -139,8 +139,6 @@ def base_type(annotation: Any) -> Any:
 
 def domain_of(key: str, annotation: Any) -> Domain | None:
     """The domain of field `key` (None: any value of its type, e.g. a bool)."""
-    if key == "model.family":
-        return Domain(choices=tuple(sorted(FAMILIES)))
     if key in DOMAINS:
         return DOMAINS[key]
     kind = base_type(annotation)

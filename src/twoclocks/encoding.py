@@ -97,7 +97,7 @@ class Encoding:
 
     def to_tokens(self, cells: np.ndarray | torch.Tensor) -> torch.Tensor:
         """uint8 (n, H, W) -> long (n, H*W) in token order (no BOS)."""
-        flat = torch.as_tensor(np.asarray(cells), dtype=torch.long).reshape(len(cells), -1)
+        flat = torch.as_tensor(np.asarray(cells), dtype=torch.long).reshape(len(cells), self.seq_len)
         return flat[:, torch.as_tensor(self._order())]
 
     def from_tokens(self, tokens: torch.Tensor) -> np.ndarray:
@@ -112,9 +112,15 @@ class Encoding:
 _HASH_MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio)
 
 
+def _rows(cells: np.ndarray) -> np.ndarray:
+    """uint8 (n, d): one row of cell bytes per item (also for n = 0)."""
+    cells = np.ascontiguousarray(cells, dtype=np.uint8)
+    return cells.reshape(len(cells), int(np.prod(cells.shape[1:], dtype=np.int64)))
+
+
 def cell_words(cells: np.ndarray) -> np.ndarray:
     """uint64 (n, ceil(d/8)): each item's d cell bytes packed 8 per word, zero-padded."""
-    flat = np.ascontiguousarray(cells, dtype=np.uint8).reshape(len(cells), -1)
+    flat = _rows(cells)
     d = flat.shape[1]
     if d % 8:
         padded = np.zeros((len(flat), d + (-d) % 8), np.uint8)

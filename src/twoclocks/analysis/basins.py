@@ -23,7 +23,7 @@ from twoclocks.data import TrainingIndex, hash_cells
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
 from twoclocks.models.edm import Denoiser, heun_sample, sigma_schedule
-from twoclocks.models.reference import population_denoiser
+from twoclocks.models.reference import closed_form_denoiser, population_denoiser
 from twoclocks.tasks.base import Task
 
 SETS = ("train", "heldout", "invalid")
@@ -248,7 +248,7 @@ def sigma_half(sigmas: np.ndarray, basin: np.ndarray, level: float = 0.5) -> dic
 
 def reference_population(task: Task, encoding: Encoding) -> tuple[Denoiser | None, str | None]:
     """(population denoiser, None), or (None, note) when it cannot be computed here."""
-    closed_form = hasattr(task, "posterior_mean") and encoding.resolved_scheme == "binary"
+    closed_form = closed_form_denoiser(task, encoding) is not None
     if not closed_form and task.log2_population > math.log2(MAX_POPULATION_FOR_BASINS):
         return None, (
             f"population denoiser skipped for {task.describe()}: no closed form and the "

@@ -16,7 +16,7 @@ from twoclocks.errors import TwoClocksError
 from twoclocks.formats import rule_clocks_of
 from twoclocks.io import write_figure
 from twoclocks.plots import RULE_STYLES
-from twoclocks.tasks import TASKS
+from twoclocks.tasks import task_label
 from twoclocks.training.rundir import RunDir
 
 # metric -> (line style, legend label); runs are told apart by colour.
@@ -35,9 +35,8 @@ class Run:
 def run_label(summary: dict) -> str:
     """family + task (with its complexity knob) + N + seed, e.g. 'gpt parity G=2 N=32 seed=0'."""
     task = summary.get("config", {}).get("task", {})
-    name = task.get("name", summary.get("task", "?"))
-    knob = TASKS[name].knob if name in TASKS else None
-    knob_part = f" {knob}={task[knob]}" if knob in task else ""
+    name, knob = task_label(task["name"]) if "name" in task else (summary.get("task", "?"), "")
+    knob_part = f" {knob}={task[knob]}" if knob and knob in task else ""
     return f"{summary['model_family']} {name}{knob_part} N={summary['N']} seed={summary['seed']}"
 
 

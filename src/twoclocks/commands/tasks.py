@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from twoclocks.config import parse_overrides, resolve_task
+import twoclocks.plugins as plugins
+from twoclocks.config import parse_overrides
 from twoclocks.errors import ConfigError
-from twoclocks.tasks import TASKS, make_task
+from twoclocks.tasks import ENTRY_POINTS, TASKS, build_task
 from twoclocks.tasks.base import Task
 
 
@@ -37,10 +38,8 @@ def selected_tasks(overrides: list[str]) -> list[Task]:
     if "task" not in items:
         if items:
             raise ConfigError(f"{next(iter(items))} needs task=NAME to say which task it configures")
-        return [make_task(name) for name in TASKS]
-    resolved = resolve_task({"name": items.pop("task"), **{k[len("task.") :]: v for k, v in items.items()}})
-    name = resolved.pop("name")
-    return [make_task(name, **resolved)]
+        return [build_task({"name": name}) for name in [*TASKS, *plugins.entry_point_names(ENTRY_POINTS)]]
+    return [build_task({"name": items.pop("task"), **{k[len("task.") :]: v for k, v in items.items()}})]
 
 
 def describe(task: Task, N: int) -> dict:

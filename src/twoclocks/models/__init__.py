@@ -1,31 +1,92 @@
 """Model-family registry: `build_model(cfg, encoding, train_cells)` for any family.
 
 A family builder takes (ModelConfig, Encoding, training cells uint8 (N, H, W)) and returns a
-`GenerativeModel`. New families register here and need no change to trainer or evaluator.
+`GenerativeModel`. New families register here (`register`), or are named by import path or
+entry point (`twoclocks.plugins`), and need no change to trainer or evaluator. A builder's
+optional `Config` attribute, a dataclass extending ModelConfig, holds the family's own fields.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
+import twoclocks.plugins as plugins
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
+from twoclocks.fields import coerce, fill
 from twoclocks.models.base import GenerativeModel
 from twoclocks.models.config import ModelConfig
 
+ENTRY_POINTS = "twoclocks.models"  # the entry-point group of installed packages' families
 Builder = Callable[[ModelConfig, Encoding, np.ndarray], GenerativeModel]
 FAMILIES: dict[str, Builder] = {}
+BUILTIN = ("dit", "mlp", "gpt", "mdm")
 
 
-def register(name: str):
+def config_class(builder: Builder) -> type[ModelConfig]:
+    """The dataclass of a family's `model.*` fields: its builder's `Config`, or ModelConfig."""
+    return getattr(builder, "Config", ModelConfig)
+
+
+def builder_problem(obj: Any) -> str | None:
+    """What keeps `obj` from being a family builder, or None."""
+    try:
+        inspect.signature(obj).bind(None, None, None)
+    except (TypeError, ValueError):
+        return "is not a model builder (a callable (ModelConfig, Encoding, train cells) -> GenerativeModel)"
+    cls = getattr(obj, "Config", ModelConfig)
+    if not (inspect.isclass(cls) and dataclasses.is_dataclass(cls) and issubclass(cls, ModelConfig)):
+        return "has a `Config` that is not a dataclass extending twoclocks.models.config.ModelConfig"
+    return None
+
+
+def register(name: str, config: type[ModelConfig] | None = None):
+    """Make a builder known as `model=name` in this process, with its own config dataclass."""
+
     def deco(fn: Builder) -> Builder:
+        if config is not None:
+            fn.Config = config  # type: ignore[attr-defined]
+        problem = builder_problem(fn)
+        if problem:
+            raise ConfigError(f"model {name!r} {problem}")
         FAMILIES[name] = fn
         return fn
 
     return deco
+
+
+def family_plugin(name: str, source: str | None = None) -> plugins.Plugin:
+    """The builder `name` refers to and the reference config.json keeps for it."""
+    found = plugins.load(name, "model", ENTRY_POINTS, FAMILIES, builder_problem, source)
+    if found.ref in FAMILIES and found.ref not in BUILTIN:
+        where = plugins.reference_of(found.obj)  # a registered builder: kept by its import path
+        if where is not None:
+            return plugins.Plugin(found.obj, *where)
+    return found
+
+
+def portable(cfg: ModelConfig) -> bool:
+    """Whether a process other than this one can load the family a resolved section names."""
+    return cfg.family not in FAMILIES or cfg.family in BUILTIN
+
+
+def resolve_model(values: dict[str, Any]) -> ModelConfig:
+    """The model section as the family's config dataclass: the family's reference (and file
+    hash) as config.json keeps them, every field coerced, unknown fields refused."""
+    source = coerce(values.get("source"), str | None, "model.source")
+    found = family_plugin(coerce(values.get("family", "dit"), str, "model.family"), source)
+    cls = config_class(found.obj)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown config key model.{unknown[0]}; model family {found.ref!r} has {sorted(known)}")
+    return fill(cls, {**values, "family": found.ref, "source": found.source}, "model", f"model {found.ref!r}")
 
 
 def data_std(encoded: torch.Tensor) -> float:
@@ -68,6 +129,9 @@ def build_mdm(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> 
 
 
 def build_model(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> GenerativeModel:
-    if cfg.family not in FAMILIES:
-        raise ConfigError(f"unknown model {cfg.family!r}; choose one of {sorted(FAMILIES)}")
-    return FAMILIES[cfg.family](cfg, encoding, train_cells)
+    """The model of a resolved model section (`resolve_model`)."""
+    found = family_plugin(cfg.family, cfg.source)
+    model = found.obj(cfg, encoding, train_cells)
+    if not isinstance(model, GenerativeModel):
+        raise ConfigError(f"model {found.ref!r} built a {type(model).__name__}, not a twoclocks GenerativeModel")
+    return model

@@ -1,6 +1,8 @@
 """The model section of a run's config (`model.*` keys), owned by the model families: every
 family reads the fields it uses and ignores the rest, so one flat section serves all of them
-and config.json keeps one shape whatever the family.
+and config.json keeps one shape whatever the family. A family of one's own may declare more
+fields in a dataclass that extends ModelConfig (its builder's `Config`); `model.<field>` is then
+validated against that dataclass, and unknown to every other family.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from dataclasses import dataclass
 
 @dataclass
 class ModelConfig:
-    family: str = "dit"  # dit | gpt | mlp | mdm
+    family: str = "dit"  # dit | gpt | mlp | mdm, an entry point's name, pkg.module:builder or file.py:builder
+    source: str | None = None  # content hash of a family file (file.py:builder), set when resolved
     width: int = 128  # embedding width
     depth: int = 4  # number of transformer blocks (MLP: hidden layers)
     heads: int = 4  # attention heads

@@ -169,7 +169,7 @@ class MaskedDiffusionBase(GenerativeModel):
     def encode(self, cells: np.ndarray) -> torch.Tensor:
         """uint8 cells (n, H, W) -> long tokens (n, L) in raster order (attention is
         bidirectional: no order is needed)."""
-        return torch.as_tensor(np.asarray(cells), dtype=torch.long).reshape(len(cells), -1)
+        return torch.as_tensor(np.asarray(cells), dtype=torch.long).reshape(len(cells), self.L)
 
     def decode(self, tokens: torch.Tensor) -> np.ndarray:
         return tokens.detach().cpu().clamp(max=self.K - 1).reshape(-1, *self.encoding.shape).numpy().astype(np.uint8)

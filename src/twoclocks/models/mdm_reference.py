@@ -24,8 +24,7 @@ from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
 from twoclocks.models.config import ModelConfig
 from twoclocks.models.mdm import MaskedDiffusionBase, subs
-from twoclocks.tasks.base import Task
-from twoclocks.tasks.parity import GroupParity
+from twoclocks.tasks.base import ParityGroups, Task
 
 Posterior = Callable[[torch.Tensor], torch.Tensor]  # z (B, L) -> log p(x_i = v | z) (B, L, K) float64
 MAX_ENUMERATED = 1 << 16  # largest population whose set posterior we evaluate exactly
@@ -76,7 +75,7 @@ def parity_posterior(groups: np.ndarray) -> Posterior:
 def population_posterior(task: Task) -> Posterior:
     """p(x_i | z) under the task's whole valid population: closed form for group parity,
     otherwise a set posterior over the enumerated population."""
-    if isinstance(task, GroupParity):
+    if isinstance(task, ParityGroups):
         return parity_posterior(task.groups)
     everything = task.enumerate()
     if everything is None or len(everything) > MAX_ENUMERATED:

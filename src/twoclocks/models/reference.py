@@ -16,7 +16,7 @@ import torch
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
 from twoclocks.models.edm import Denoiser
-from twoclocks.tasks.base import Task
+from twoclocks.tasks.base import ParityGroups, Task
 
 MAX_ENUMERATED = 1 << 18  # largest population whose softmax denoiser we evaluate exactly
 
@@ -57,11 +57,19 @@ def empirical_denoiser(train_encoded: torch.Tensor) -> Denoiser:
     return softmax_denoiser(train_encoded)
 
 
+def closed_form_denoiser(task: Task, encoding: Encoding) -> Denoiser | None:
+    """The task's closed-form E[x | y] when it has one for this encoding, else None."""
+    if isinstance(task, ParityGroups) and encoding.resolved_scheme == "binary":
+        return task.posterior_mean
+    return None
+
+
 def population_denoiser(task: Task, encoding: Encoding) -> Denoiser:
     """E[x | y] under the task's whole valid population: closed form where the task has one,
     otherwise an exact softmax over the enumerated population."""
-    if hasattr(task, "posterior_mean") and encoding.resolved_scheme == "binary":
-        return task.posterior_mean
+    closed = closed_form_denoiser(task, encoding)
+    if closed is not None:
+        return closed
     everything = task.enumerate()
     if everything is None or len(everything) > MAX_ENUMERATED:
         raise ConfigError(

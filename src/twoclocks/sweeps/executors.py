@@ -23,7 +23,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from twoclocks.errors import TwoClocksError
+from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.io import read_json, write_json, write_table
 from twoclocks.sweeps.results import result_row, results_frame
 from twoclocks.sweeps.spec import (
@@ -257,8 +257,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
     """Run every point of `spec` that is not finished yet; results.parquet after each one."""
     out = Path(out)
     points = expand(spec)  # config errors surface before any file is written
-    if spec.executor == "ray":
-        import_ray()  # and so does a missing Ray
+    check_executable(spec, points)  # and so do a missing Ray and a rule workers cannot load
     by_hash = {p.hash: p for p in points}
     with sweep_lock(out):
         record_spec(out, spec, points)
@@ -313,6 +312,30 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
         return SweepOutcome(
             len(points), done_before, sum(len(keys) for keys, _, _ in tasks), n_failed, out / "results.parquet"
         )
+
+
+def check_executable(spec: SweepSpec, points: list[Point]) -> None:
+    """A one-line error if Ray is asked for and missing, or if the points run in worker
+    processes and a point's rule or model family is known in this process only (registered
+    from a notebook or `python -c`), so the workers could not load it."""
+    from twoclocks.models import portable as family_portable
+    from twoclocks.tasks import portable as task_portable
+
+    if spec.executor == "ray":
+        import_ray()
+    elif (spec.workers or max(1, usable_cpus() // (spec.threads or 1))) == 1:
+        return  # the points run in this process
+    for p in points:
+        for kind, name, ok in (
+            ("task", p.cfg.task["name"], task_portable(p.cfg.task)),
+            ("model", p.cfg.model.family, family_portable(p.cfg.model)),
+        ):
+            if not ok:
+                raise ConfigError(
+                    f"{kind} {name!r} is registered in this process only, so sweep workers cannot load it: "
+                    f"define it in a file or module and name it by import path "
+                    f"({kind}=path/to/file.py:Name or {kind}=pkg.module:Name), or run the sweep with workers=1"
+                )
 
 
 def make_tasks(

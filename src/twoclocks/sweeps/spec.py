@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides, parse_value, read_yaml_mapping
-from twoclocks.data import check_training_set_size
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.formats import hashed_identity
 from twoclocks.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, write_json
 from twoclocks.locks import hold_lock
-from twoclocks.training.experiment import build_task
+from twoclocks.training.experiment import build_task, check_training_set
 
 EXECUTORS = ("local", "ray")
 # The most points one sweep may have. Planning validates and hashes every point (about 4 ms
@@ -219,11 +218,11 @@ def _short(value: Any) -> str:
 
 def point_name(cfg: RunConfig, varied: list[str], digest: str) -> str:
     """parity-G2_dit_N16_depth2_seed0-1a2b3c4d: task, knob, family, N, other varied keys, seed."""
-    from twoclocks.tasks import TASKS
+    from twoclocks.tasks import task_label
 
-    task = cfg.task["name"]
-    knob = TASKS[task].knob
-    parts = [f"{task}-{knob}{_short(cfg.task[knob])}" if knob in cfg.task else task, cfg.model.family, f"N{cfg.data.N}"]
+    task, knob = task_label(cfg.task["name"])
+    family = cfg.model.family.rpartition(":")[2]
+    parts = [f"{task}-{knob}{_short(cfg.task[knob])}" if knob in cfg.task else task, family, f"N{cfg.data.N}"]
     flat = flatten(cfg.to_dict())
     for key in varied:
         if key in ("task", f"task.{knob}", "data.N", "model", "model.family", "seed") or key not in flat:
@@ -271,10 +270,10 @@ def expand(spec: SweepSpec) -> list[Point]:
                     cfg = apply_overrides(RunConfig(), overrides)
                     # What a run would find only when it starts (an impossible task, N larger
                     # than the task's population) is found here, before any point runs.
-                    key = repr(sorted(cfg.task.items()))
+                    key = repr((sorted(cfg.task.items()), cfg.data.population))
                     if key not in tasks:
                         tasks[key] = build_task(cfg)
-                    check_training_set_size(tasks[key], cfg.data.N)
+                    check_training_set(cfg, tasks[key])
                 except ConfigError as exc:
                     shown = ", ".join(f"{k}={v}" for k, v in zip(keys, combo))
                     raise ConfigError(f"sweep point ({shown or 'base'}, seed={seed}): {exc}") from None

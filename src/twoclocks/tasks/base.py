@@ -8,14 +8,16 @@ evaluator never contain task-specific code.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
 import math
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
+import torch
 
 from twoclocks.errors import ConfigError
 
@@ -25,14 +27,15 @@ class Task(ABC):
 
     Class attributes:
         name:    registry name used by `make_task` and `task=` on the command line.
-        family:  "binary" (cells are bits) or "puzzle" (categorical cells).
-        knob:    the parameter that controls rule complexity (for sweeps and `twoclocks tasks`).
+        family:  "binary" (cells are bits), "puzzle" (categorical cells) or "custom".
+        knob:    the parameter that controls rule complexity (for sweeps and `twoclocks tasks`;
+                 "" when there is none).
         Params:  a dataclass with the task's parameters and their defaults.
     """
 
     name: ClassVar[str]
-    family: ClassVar[str]
-    knob: ClassVar[str]
+    family: ClassVar[str] = "custom"
+    knob: ClassVar[str] = ""
     Params: ClassVar[type]
 
     def __init__(self, params: Any):
@@ -75,25 +78,33 @@ class Task(ABC):
 
     # ----- population ---------------------------------------------------------------------
     @property
-    @abstractmethod
     def log2_population(self) -> float:
-        """log2 of the number of valid items (exact, or a documented estimate)."""
+        """log2 of the number of valid items (exact, or a documented estimate); NaN when the
+        rule does not know it (a run then takes `data.population` when given)."""
+        return math.nan
+
+    @property
+    def population_known(self) -> bool:
+        return math.isfinite(self.log2_population)
 
     @property
     def population_exact(self) -> bool:
         """Whether `log2_population` is exact."""
-        return True
+        return self.population_known
 
     @property
     def population(self) -> int | None:
         """The exact population size when it is known and fits an int, else None."""
-        if not self.population_exact:
+        if not self.population_known or not self.population_exact:
             return None
         return int(round(2.0**self.log2_population)) if self.log2_population < 62 else None
 
     def mem_chance(self, n_train: int) -> float:
         """Probability that one uniform draw from the population lies in a training set of
-        n_train distinct items: what a perfect rule learner copies by luck."""
+        n_train distinct items: what a perfect rule learner copies by luck. An unknown population
+        counts as 0 (tau_mem then measures `mem` itself; the run says so at its start)."""
+        if not self.population_known:
+            return 0.0
         return float(min(1.0, n_train * 2.0 ** (-self.log2_population)))
 
     def enumerate(self) -> np.ndarray | None:
@@ -133,6 +144,40 @@ class Task(ABC):
     def describe(self) -> str:
         p = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(self.params).items())
         return f"{self.name}({p})"
+
+
+def with_population(task: Task, count: float) -> Task:
+    """The same rule with its population given from outside (`data.population`), for a rule
+    that does not know it."""
+    if task.population_known:
+        raise ConfigError(
+            f"data.population: {task.describe()} knows its population (2^{task.log2_population:.2f} items); "
+            f"data.population is for a rule that does not"
+        )
+    log2 = math.log2(count)
+
+    class GivenPopulation(type(task)):  # type: ignore[misc]
+        @property
+        def log2_population(self) -> float:
+            return log2
+
+        @property
+        def population_exact(self) -> bool:
+            return False
+
+    given = copy.copy(task)
+    given.__class__ = GivenPopulation
+    return given
+
+
+@runtime_checkable
+class ParityGroups(Protocol):
+    """A rule of even-parity groups of bits, whose population posteriors have a closed form
+    (`models.reference`, `models.mdm_reference`): the one test of "has a closed form"."""
+
+    groups: np.ndarray
+
+    def posterior_mean(self, y: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor: ...
 
 
 def check_positive(field: str, value: int) -> None:

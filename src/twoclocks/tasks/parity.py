@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from twoclocks.errors import ConfigError
+from twoclocks.tasks._util import bit_vectors
 from twoclocks.tasks.base import Task, check_positive
 
 LAYOUTS = ("contiguous", "random", "blocks")
@@ -89,15 +90,12 @@ class GroupParity(Task):
     def enumerate(self) -> np.ndarray | None:
         if self.log2_population > 20:
             return None
-        k = int(self.log2_population)
-        codes = np.arange(2**k, dtype=np.int64)
-        bits = ((codes[:, None] >> np.arange(k)) & 1).astype(np.uint8)
-        G = self.params.G
-        free = bits.reshape(-1, self.num_groups, G - 1)
+        bits = bit_vectors(int(self.log2_population))
+        free = bits.reshape(-1, self.num_groups, self.params.G - 1)
         last = free.sum(axis=2) % 2
         grouped = np.concatenate([free, last[..., None].astype(np.uint8)], axis=2)
-        flat = np.empty((len(codes), self.num_cells), dtype=np.uint8)
-        flat[:, self.groups.reshape(-1)] = grouped.reshape(len(codes), -1)
+        flat = np.empty((len(bits), self.num_cells), dtype=np.uint8)
+        flat[:, self.groups.reshape(-1)] = grouped.reshape(len(bits), -1)
         return flat.reshape(-1, *self.shape)
 
     # ----- closed-form population denoiser ------------------------------------------------

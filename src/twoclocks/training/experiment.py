@@ -11,14 +11,15 @@ from functools import cached_property
 import numpy as np
 import torch
 
+import twoclocks.tasks as tasks
 from twoclocks.config import RunConfig
-from twoclocks.data import ItemSets, TrainingIndex, draw_training_set, likelihood_sets
+from twoclocks.data import ItemSets, TrainingIndex, check_training_set_size, draw_training_set, likelihood_sets
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
+from twoclocks.itemfile import training_items
 from twoclocks.models import build_model
 from twoclocks.models.base import GenerativeModel
-from twoclocks.tasks import make_task
-from twoclocks.tasks.base import Task
+from twoclocks.tasks.base import Task, with_population
 from twoclocks.training.tensorboard import check_available as check_tensorboard
 
 # Offsets that give each random stream of a run its own seed (the run seed plus an offset).
@@ -44,6 +45,23 @@ class Experiment:
         """The fixed likelihood item sets of this training set (built on first use)."""
         return likelihood_sets(self.task, self.train_cells, self.index, self.cfg.data_seed)
 
+    def notes(self) -> list[str]:
+        """What a reader of this run's metrics must know that they do not show: an unknown
+        population, likelihood metrics without held-out items."""
+        out = []
+        if not self.task.population_known:
+            out.append(
+                f"the population of {self.task.describe()} is unknown: mem_chance is taken as 0 "
+                f"(tau_mem measures mem itself) and the rule reference of likelihood metrics is NaN; "
+                f"give data.population=COUNT if you know it"
+            )
+        if self.model.uses_item_sets and not len(self.item_sets.heldout):
+            out.append(
+                f"{self.task.describe()} gave no valid items outside the training set: the "
+                f"held-out and corrupted likelihood metrics (and their gaps) are NaN"
+            )
+        return out
+
     def family_metrics(self, model: GenerativeModel) -> dict[str, float]:
         """`model.extra_metrics`, with the item sets when the family uses them."""
         return model.extra_metrics(self.item_sets if model.uses_item_sets else None)
@@ -65,20 +83,43 @@ def eval_schedule(cfg: RunConfig) -> list[int]:
 
 
 def build_task(cfg: RunConfig) -> Task:
-    params = {k: v for k, v in cfg.task.items() if k != "name"}
-    return make_task(cfg.task["name"], **params)
+    """The run's rule, with `data.population` when the config gives one."""
+    task = tasks.build_task(cfg.task)
+    return task if cfg.data.population is None else with_population(task, cfg.data.population)
+
+
+def check_training_set(cfg: RunConfig, task: Task) -> None:
+    """What `training_set` would refuse, without drawing: N beyond the population, or a
+    data.path file that does not fit the task (checked for every sweep point when planned)."""
+    check_training_set_size(task, cfg.data.N)
+    if cfg.data.path is not None:
+        training_items(task, cfg.data.path, cfg.data.N, cfg.data.hash)
+
+
+def training_set(cfg: RunConfig, task: Task) -> np.ndarray:
+    """The training items a config names: the first data.N items of data.path, or N distinct
+    items drawn from the task with the data seed."""
+    if cfg.data.path is not None:
+        check_training_set_size(task, cfg.data.N)
+        return training_items(task, cfg.data.path, cfg.data.N, cfg.data.hash)
+    return draw_training_set(task, cfg.data.N, np.random.default_rng(cfg.data_seed + SEED_DATA))
 
 
 def build_experiment(cfg: RunConfig, train_cells: np.ndarray | None = None) -> Experiment:
     """Everything a run needs, deterministically from the config; raises ConfigError early.
-    `train_cells` (a saved training set) replaces the draw from the data seed."""
+    `train_cells` (a saved training set) replaces the config's items; a run directory's own
+    set is always the one it continues with (`runner.continue_run`)."""
     task = build_task(cfg)
     if cfg.train.tensorboard:
         check_tensorboard()
     encoding = task.encoding(cfg.model.encoding)
     if train_cells is None:
-        rng = np.random.default_rng(cfg.data_seed + SEED_DATA)
-        train_cells = draw_training_set(task, cfg.data.N, rng)
+        train_cells = training_set(cfg, task)
+    elif len(train_cells) != cfg.data.N or train_cells.shape[1:] != task.shape:
+        raise ConfigError(
+            f"the given training set is {train_cells.shape}, "
+            f"the config asks for data.N={cfg.data.N} items of {task.shape}"
+        )
     device = resolve_device(cfg.train.device)
     # Weight init draws from torch's global RNG: seed it inside a fork so no state leaks out.
     with torch.random.fork_rng(devices=[]):

@@ -396,7 +396,7 @@ def train_group(cfgs: list[RunConfig], out_dirs: list[str | Path], progress: boo
     if len(out_dirs) != len(cfgs):
         raise ConfigError(f"{len(cfgs)} configs but {len(out_dirs)} output directories")
     dirs = [RunDir(d) for d in out_dirs]
-    exps = [build_experiment(c) for c in cfgs]  # every config error before any file
+    exps = [build_experiment(c, d.saved_train_set()) for c, d in zip(cfgs, dirs)]  # every config error before any file
     if len({e.encoding for e in exps}) > 1:
         raise ConfigError("cannot train these runs as one group: their tasks encode items differently")
     summaries = [d.finished_summary() for d in dirs]

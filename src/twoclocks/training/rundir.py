@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from twoclocks.config import SECTIONS, RunConfig, from_dict, resolve_task, validate
+from twoclocks.config import SECTIONS, RunConfig, from_dict, resolve
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.formats import config_record, config_sections
 from twoclocks.io import (
@@ -267,9 +267,7 @@ class RunDir:
             raise TwoClocksError(f"{self.config_path} is not a twoclocks config (expected a JSON object of sections)")
         try:
             _, sections = config_sections(data)
-            cfg = from_dict(sections)
-            cfg.task = resolve_task(cfg.task)
-            validate(cfg)
+            cfg = resolve(from_dict(sections))
         except ConfigError as exc:
             raise ConfigError(f"{self.config_path}: {exc}") from None
         return cfg
@@ -298,6 +296,11 @@ class RunDir:
     def load_train_set(self) -> np.ndarray:
         """The training items, uint8 (N, H, W)."""
         return read_npz(self.train_set_path, ("cells",))["cells"]
+
+    def saved_train_set(self) -> np.ndarray | None:
+        """The training items a run started with, or None before it wrote them: what a resumed
+        run trains on, whatever gave the items when it started."""
+        return self.load_train_set() if self.train_set_path.is_file() else None
 
     # ----- locking -------------------------------------------------------------------------
     @contextlib.contextmanager

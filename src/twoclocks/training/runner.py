@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import sys
 import time
 from pathlib import Path
 
@@ -9,7 +11,7 @@ from twoclocks.clocks import PEAK_CURVES, format_clock, window_text
 from twoclocks.config import ClockConfig, RunConfig
 from twoclocks.errors import TwoClocksError
 from twoclocks.formats import rule_clocks_of
-from twoclocks.tasks import TASKS
+from twoclocks.tasks import task_class
 from twoclocks.training.experiment import Experiment, build_experiment
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.trainer import Trainer
@@ -17,11 +19,15 @@ from twoclocks.training.trainer import Trainer
 
 def default_run_name(cfg: RunConfig) -> str:
     """A readable directory name: task, its knob, family, N, seed and a timestamp."""
-    task = cfg.task["name"]
-    knob = TASKS[task].knob
-    knob_part = f"-{knob}{cfg.task[knob]}" if knob in cfg.task else ""
+    cls = task_class(cfg.task["name"])
+    knob_part = f"-{cls.knob}{cfg.task[cls.knob]}" if cls.knob in cfg.task else ""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return f"{task}{knob_part}_{cfg.model.family}_N{cfg.data.N}_seed{cfg.seed}_{stamp}"
+    return f"{cls.name}{knob_part}_{family_label(cfg.model.family)}_N{cfg.data.N}_seed{cfg.seed}_{stamp}"
+
+
+def family_label(family: str) -> str:
+    """A model family's short name: a registered name as it is, a builder's name from its path."""
+    return family.rpartition(":")[2]
 
 
 def start_run(cfg: RunConfig, out: str | Path | None = None, progress: bool = True) -> tuple[Path, dict]:
@@ -33,9 +39,17 @@ def start_run(cfg: RunConfig, out: str | Path | None = None, progress: bool = Tr
         return run_dir.path, train_new(exp, run_dir, progress)
 
 
+def say_notes(exp: Experiment, progress: bool) -> None:
+    """The run's notes (`Experiment.notes`), one line each, as a run starts."""
+    if progress:
+        for note in exp.notes():
+            print(f"twoclocks: note: {note}", file=sys.stderr)
+
+
 def train_new(exp: Experiment, run_dir: RunDir, progress: bool = True) -> dict:
     """Create `run_dir` for `exp`, write its inputs and train (the caller holds the lock)."""
     trainer = Trainer(exp, run_dir, progress=progress)  # optimizer and noise, before any file
+    say_notes(exp, progress)
     run_dir.create()
     try:
         run_dir.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
@@ -57,11 +71,12 @@ def continue_run(run_dir: RunDir, progress: bool = True) -> dict:
     """Finish the run in `run_dir` (the caller holds the lock): a finished run with every output
     in place returns its summary; one killed before its first checkpoint starts again from its
     saved config (nothing was trained); any other continues from last.pt. A run whose last.pt is
-    at the final step only writes its outputs again, which restores any that were lost."""
+    at the final step only writes its outputs again, which restores any that were lost. Either
+    way it trains on its saved train_set.npz, whatever route gave the items when it started."""
     summary = run_dir.finished_summary()
     if summary is not None:
         return summary
-    exp = build_experiment(run_dir.load_config())
+    exp = experiment_of(run_dir)
     run_dir.remove_temp_files()
     if not run_dir.has_checkpoint():
         if run_dir.summary_path.exists():  # finished once, so its training state is gone for good
@@ -77,7 +92,21 @@ def continue_run(run_dir: RunDir, progress: bool = True) -> dict:
         return trainer.run()
     trainer = Trainer(exp, run_dir, progress=progress)
     trainer.resume()
+    say_notes(exp, progress)
     return trainer.run()
+
+
+def experiment_of(run_dir: RunDir) -> Experiment:
+    """The experiment of a run directory: its saved config, on its saved training set (when a
+    run was killed before writing it, the set its config names)."""
+    return build_experiment(run_dir.load_config(), train_cells=run_dir.saved_train_set())
+
+
+def mem_chance_text(summary: dict) -> str:
+    """mem_chance as the summary prints it; an unknown population says so."""
+    if not math.isfinite(summary.get("log2_population", 0.0)):
+        return f"{summary['mem_chance']:.2e} (population unknown: taken as 0)"
+    return f"{summary['mem_chance']:.2e}"
 
 
 def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
@@ -99,7 +128,7 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
 
     lines = [
         f"task {summary['task']}  model {summary['model_family']} ({summary['num_params']:,} params)  "
-        f"N={summary['N']}  seed={summary['seed']}  mem_chance={summary['mem_chance']:.2e}"
+        f"N={summary['N']}  seed={summary['seed']}  mem_chance={mem_chance_text(summary)}"
     ]
     for rc in rules:
         text = f"{clock(rc.tau):<44}{rc.curve} >= {th.get(rc.theta, getattr(ClockConfig(), rc.theta)):g}"

@@ -306,13 +306,14 @@ def _native(v: Any) -> Any:
 
 def knob_column(df: pd.DataFrame) -> str | None:
     """The complexity knob of the sweep's task (task.G for parity), if a single task is swept."""
-    from twoclocks.tasks import TASKS
+    from twoclocks.tasks import task_label
 
     names = finished(df)["task"].dropna().unique() if "task" in df else []
-    if len(names) != 1 or names[0] not in TASKS:
+    if len(names) != 1:
         return None
-    col = f"task.{TASKS[names[0]].knob}"
-    return col if col in df else None
+    knob = task_label(names[0])[1]
+    col = f"task.{knob}"
+    return col if knob and col in df else None
 
 
 def standard_fits(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> list[Fit]:
