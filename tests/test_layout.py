@@ -16,6 +16,7 @@ FLOORS = [
     ("twoclocks.io", 0),
     ("twoclocks.stats", 0),
     ("twoclocks.encoding", 0),
+    ("twoclocks.version", 0),
     ("twoclocks.tasks", 1),
     ("twoclocks.data", 2),
     ("twoclocks.models", 3),

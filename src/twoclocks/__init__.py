@@ -4,13 +4,7 @@ The pipeline flows one way: task -> encoding -> model family -> trainer -> evalu
 clocks -> report. See README.md and docs/protocol.md for the exact definitions.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("twoclocks")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "unknown"
-
-from twoclocks.api import Run, Sweep, load, load_sweep, run, sweep  # noqa: E402
+from twoclocks.api import Run, Sweep, load, load_sweep, run, sweep
+from twoclocks.version import __version__
 
 __all__ = ["Run", "Sweep", "load", "load_sweep", "run", "sweep", "__version__"]

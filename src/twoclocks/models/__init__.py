@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import torch
 
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
@@ -28,29 +27,20 @@ def register(name: str):
     return deco
 
 
-def data_std(encoded: torch.Tensor) -> float:
-    """sigma_data default: std of every entry of the encoded training set (about 1 for +-1)."""
-    return float(encoded.float().std()) if encoded.numel() > 1 else 1.0
-
-
 @register("dit")
 def build_dit(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> GenerativeModel:
     from twoclocks.models.dit import DiT
-    from twoclocks.models.edm import EDMDiffusion
+    from twoclocks.models.edm import wrap
 
-    sigma_data = cfg.sigma_data if cfg.sigma_data is not None else data_std(encoding.to_continuous(train_cells))
-    backbone = DiT(cfg, encoding.channels, encoding.shape)
-    return EDMDiffusion(backbone, encoding, cfg, sigma_data)
+    return wrap(DiT(cfg, encoding.channels, encoding.shape), encoding, cfg, train_cells)
 
 
 @register("mlp")
 def build_mlp(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> GenerativeModel:
-    from twoclocks.models.edm import EDMDiffusion
+    from twoclocks.models.edm import wrap
     from twoclocks.models.mlp import MLPDenoiser
 
-    sigma_data = cfg.sigma_data if cfg.sigma_data is not None else data_std(encoding.to_continuous(train_cells))
-    backbone = MLPDenoiser(cfg, encoding.channels, encoding.shape)
-    return EDMDiffusion(backbone, encoding, cfg, sigma_data)
+    return wrap(MLPDenoiser(cfg, encoding.channels, encoding.shape), encoding, cfg, train_cells)
 
 
 @register("gpt")
