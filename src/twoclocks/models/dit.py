@@ -96,6 +96,8 @@ class DiTBody(nn.Module):
     their own names (the parameter order and state-dict keys of saved runs).
     """
 
+    pos: torch.Tensor
+
     def __init__(self, cfg: ModelConfig, grid: tuple[int, int], out_dim: int, **inputs: nn.Module):
         super().__init__()
         for name, module in inputs.items():

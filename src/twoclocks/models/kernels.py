@@ -37,7 +37,7 @@ class AdaLNModulations(nn.Sequential):
         assert isinstance(layer, nn.Linear)
         return layer
 
-    def forward(self, c: torch.Tensor) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+    def forward(self, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return super().forward(c).split(self.widths, dim=1)
 
 

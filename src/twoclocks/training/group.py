@@ -23,8 +23,9 @@ Use from a sweep:
 
 `group_key(cfg)` is equal for configs that may share a group; `can_group(cfgs)` also asks the
 model whether it can be grouped (`GenerativeModel.group_blocker`: the DiT and MLP denoisers
-can, the GPT and the MDM cannot) and checks that neither EMA nor gradient clipping is on. On CPUs a group is about as fast as its runs one after another on one thread, and
-faster with two threads per process (docs/performance.md); on a GPU it is the way to fill it.
+can, the GPT and the MDM cannot) and checks that neither EMA nor gradient clipping is on. On
+CPUs a group is about as fast as its runs one after another on one thread, and faster with
+two threads per process (docs/performance.md); on a GPU it is the way to fill it.
 """
 
 from __future__ import annotations
