@@ -4,7 +4,8 @@
       D(y; sigma) = sum_n softmax_n(-||y - x_n||^2 / (2 sigma^2)) x_n,
   the exact memorising solution: its probability-flow ODE lands on training items.
 - Population denoiser: E[x | y] when x is uniform over *all* rule-valid items. Closed form
-  per group for group parity (`GroupParity.posterior_mean`), and the same softmax as above
+  per group for group parity (`GroupParity.posterior_mean`, as `mdm_reference` has it for
+  masked diffusion), and the same softmax as above
   over the enumerated population for small populations. Its samples are valid and copy
   training items only at chance rate.
 """
@@ -17,6 +18,7 @@ from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
 from twoclocks.models.edm import Denoiser
 from twoclocks.tasks.base import Task
+from twoclocks.tasks.parity import GroupParity
 
 MAX_ENUMERATED = 1 << 18  # largest population whose softmax denoiser we evaluate exactly
 
@@ -60,7 +62,7 @@ def empirical_denoiser(train_encoded: torch.Tensor) -> Denoiser:
 def population_denoiser(task: Task, encoding: Encoding) -> Denoiser:
     """E[x | y] under the task's whole valid population: closed form where the task has one,
     otherwise an exact softmax over the enumerated population."""
-    if hasattr(task, "posterior_mean") and encoding.resolved_scheme == "binary":
+    if isinstance(task, GroupParity) and encoding.resolved_scheme == "binary":
         return task.posterior_mean
     everything = task.enumerate()
     if everything is None or len(everything) > MAX_ENUMERATED:

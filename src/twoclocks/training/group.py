@@ -201,7 +201,7 @@ class GroupTrainer:
         batches, draws = [], []
         for m in self.members:  # each member's draws in its single run's order
             batches.append(m.draw_batch())
-            draws.append(m.model.loss_draws(batches[-1], m.gen))
+            draws.append(m.draw_loss_randomness(batches[-1]))
         with precision_context(self.device, tc.precision):
             losses = self.model.member_losses(batches, draws)
         for P in self.params:

@@ -165,6 +165,11 @@ class Trainer:
         idx = torch.randint(len(self.train_x), (self.cfg.train.batch,), generator=self.gen, device=self.exp.device)
         return self.train_x[idx]
 
+    def draw_loss_randomness(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """What the model's loss draws for `batch` (`GenerativeModel.loss_draws`), the step's
+        second draw from this run's training generator, as `loss` would draw it."""
+        return self.model.loss_draws(batch, self.gen)
+
     def record_step(self, loss: torch.Tensor) -> None:
         """Count one finished optimizer step and its loss (no host sync); with live curves, keep
         the loss on the device until the next finite check fetches it."""
