@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from twoclocks.config import build_config
-from twoclocks.models.dit import ShortRowSoftmax
+from twoclocks.models.kernels import ShortRowSoftmax
 from twoclocks.training.experiment import build_experiment
 
 

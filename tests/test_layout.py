@@ -19,6 +19,7 @@ FLOORS = [
     ("twoclocks.encoding", 0),
     ("twoclocks.fields", 0),
     ("twoclocks.plugins", 0),
+    ("twoclocks.version", 0),
     ("twoclocks.tasks", 1),
     ("twoclocks.data", 2),
     ("twoclocks.itemfile", 2),

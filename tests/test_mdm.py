@@ -246,3 +246,28 @@ def test_kill_dash_nine_then_resume_is_identical(tmp_path):
     sb = json.loads((killed_dir / "summary.json").read_text())
     for key in ("tau_rule", "tau_mem", "window_log10"):
         assert sa[key] == sb[key], key
+
+
+def test_masked_transformer_is_the_dit_body():
+    """The masked transformer reuses the DiT's body: with random weights (the modulations and
+    output too), its logits are bitwise those of the body written out by hand (positions,
+    adaLN-Zero blocks, final modulated norm), and its parameters keep the names and order that
+    saved runs' checkpoints and optimizer states hold."""
+    net = experiment("model.depth=2").model.net
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(0.3 * torch.randn(p.shape, generator=gen))
+    z = torch.randint(0, 3, (8, len(net.pos)), generator=gen)
+    for level in (torch.rand(8, generator=gen), torch.tensor([0.4])):
+        h = net.tok(z) + net.pos
+        mods = net.modulation[1](net.modulation[0](net.level_embed(level)))
+        *per_block, last = mods.split([6 * 32, 6 * 32, 2 * 32], dim=1)
+        for block, block_mods in zip(net.blocks, per_block):
+            h = block(h, block_mods)
+        shift, scale = last.chunk(2, dim=1)
+        ref = net.out(net.norm_out(h) * (1 + scale[:, None]) + shift[:, None])
+        assert torch.equal(net(z, level), ref)
+    names = [n.split(".")[0] for n, _ in net.named_parameters()]
+    assert list(dict.fromkeys(names)) == ["tok", "level_embed", "blocks", "modulation", "out"]
+    assert "modulation.1.weight" in net.state_dict()

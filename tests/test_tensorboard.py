@@ -1,4 +1,5 @@
-"""train.tensorboard: each evaluation's metrics as TensorBoard scalars, resumed without repeats."""
+"""train.tensorboard: each evaluation's metrics and every step's loss as TensorBoard scalars,
+resumed without repeats."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 
 from conftest import TINY
 from twoclocks.config import build_config
+from twoclocks.training.group import train_group
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import resume_run, start_run
 
@@ -26,6 +28,32 @@ def test_evaluations_become_scalars(tmp_path):
     assert [s for s, _ in valid] == metrics["step"].tolist()
     assert [v for _, v in valid] == pytest.approx(metrics["valid"].tolist())
     assert len(scalars(tmp_path / "r", "run/loss")) == len(metrics)
+
+
+def assert_step_losses(run_dir) -> None:
+    """One train/loss scalar per training step, whose means over the steps between evaluations
+    are the evaluations' losses."""
+    losses = scalars(run_dir, "train/loss")
+    metrics = RunDir(run_dir).load_metrics()
+    assert [s for s, _ in losses] == list(range(1, int(metrics["step"].iloc[-1]) + 1))
+    previous = 0
+    for step, loss in zip(metrics["step"], metrics["loss"]):
+        window = [v for s, v in losses if previous < s <= step]
+        assert sum(window) / len(window) == pytest.approx(loss, rel=1e-5)
+        previous = step
+
+
+def test_every_step_has_its_loss(tmp_path):
+    start_run(build_config([*TINY, "train.tensorboard=true"]), tmp_path / "r", progress=False)
+    assert_step_losses(tmp_path / "r")
+
+
+def test_members_of_a_group_log_their_step_losses(tmp_path):
+    cfgs = [build_config([*TINY, "train.tensorboard=true", f"seed={s}"]) for s in range(2)]
+    train_group(cfgs, [tmp_path / "g0", tmp_path / "g1"])
+    for d in ("g0", "g1"):
+        assert_step_losses(tmp_path / d)
+    assert scalars(tmp_path / "g0", "train/loss") != scalars(tmp_path / "g1", "train/loss")
 
 
 def test_off_by_default(tmp_path):
@@ -53,3 +81,4 @@ def test_resume_does_not_repeat_steps(tmp_path, monkeypatch):
     resume_run(tmp_path / "r", progress=False)
     steps = [s for s, _ in scalars(tmp_path / "r", "run/valid")]
     assert steps == sorted(set(steps)) == RunDir(tmp_path / "r").load_metrics()["step"].tolist()
+    assert_step_losses(tmp_path / "r")

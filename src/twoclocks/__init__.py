@@ -4,14 +4,7 @@ The pipeline flows one way: task -> encoding -> model family -> trainer -> evalu
 clocks -> report. See README.md and docs/protocol.md for the exact definitions.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("twoclocks")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "unknown"
-
-from twoclocks.api import (  # noqa: E402
+from twoclocks.api import (
     Run,
     Sweep,
     compare,
@@ -22,6 +15,7 @@ from twoclocks.api import (  # noqa: E402
     run,
     sweep,
 )
+from twoclocks.version import __version__
 
 __all__ = [
     "Run",

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from twoclocks.encoding import SCHEMES
+from twoclocks.models.edm import SAMPLERS
+from twoclocks.models.mdm import SCHEDULES
 
 STOP_AT = ("none", "rule", "mem")  # train.stop_at (twoclocks.training.stopping)
 
@@ -117,9 +119,9 @@ DOMAINS: dict[str, Domain] = {
     "model.sigma_max": Domain(0.0, 1e6, lo_open=True),
     "model.rho": Domain(0.0, 100.0, lo_open=True),
     "model.sample_steps": _closed(1, 10**4),
-    "model.sampler": Domain(choices=("heun", "dpmpp_2m")),
+    "model.sampler": Domain(choices=tuple(SAMPLERS)),
     "model.temperature": Domain(0.0, 100.0, lo_open=True),
-    "model.mask_schedule": Domain(choices=("linear", "cosine")),
+    "model.mask_schedule": Domain(choices=tuple(SCHEDULES)),
     # Grid sides of the tasks: items of up to 64 x 64 cells (the copy index and the models hold
     # every item in memory; a side of 10^5 would ask for tens of GB before any check fails).
     "task.n": _closed(1, 64),

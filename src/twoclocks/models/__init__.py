@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
 
 import twoclocks.plugins as plugins
 from twoclocks.encoding import Encoding
@@ -89,29 +88,20 @@ def resolve_model(values: dict[str, Any]) -> ModelConfig:
     return fill(cls, {**values, "family": found.ref, "source": found.source}, "model", f"model {found.ref!r}")
 
 
-def data_std(encoded: torch.Tensor) -> float:
-    """sigma_data default: std of every entry of the encoded training set (about 1 for +-1)."""
-    return float(encoded.float().std()) if encoded.numel() > 1 else 1.0
-
-
 @register("dit")
 def build_dit(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> GenerativeModel:
     from twoclocks.models.dit import DiT
-    from twoclocks.models.edm import EDMDiffusion
+    from twoclocks.models.edm import wrap
 
-    sigma_data = cfg.sigma_data if cfg.sigma_data is not None else data_std(encoding.to_continuous(train_cells))
-    backbone = DiT(cfg, encoding.channels, encoding.shape)
-    return EDMDiffusion(backbone, encoding, cfg, sigma_data)
+    return wrap(DiT(cfg, encoding.channels, encoding.shape), encoding, cfg, train_cells)
 
 
 @register("mlp")
 def build_mlp(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> GenerativeModel:
-    from twoclocks.models.edm import EDMDiffusion
+    from twoclocks.models.edm import wrap
     from twoclocks.models.mlp import MLPDenoiser
 
-    sigma_data = cfg.sigma_data if cfg.sigma_data is not None else data_std(encoding.to_continuous(train_cells))
-    backbone = MLPDenoiser(cfg, encoding.channels, encoding.shape)
-    return EDMDiffusion(backbone, encoding, cfg, sigma_data)
+    return wrap(MLPDenoiser(cfg, encoding.channels, encoding.shape), encoding, cfg, train_cells)
 
 
 @register("gpt")

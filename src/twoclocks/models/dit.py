@@ -8,11 +8,11 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from twoclocks.errors import ConfigError
 from twoclocks.models.config import ModelConfig
+from twoclocks.models.kernels import AdaLNModulations, attention
 
 
 def sincos_2d(h: int, w: int, dim: int) -> torch.Tensor:
@@ -51,43 +51,10 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     return x * (1 + scale[:, None]) + shift[:, None]
 
 
-class ShortRowSoftmax(torch.autograd.Function):
-    """Softmax over the last dimension written as elementwise passes, for the few keys of a
-    small grid: torch's CPU softmax kernel vectorises along the row, so rows of 9 entries run
-    it about 5x slower than these passes do (forward and backward, docs/performance.md)."""
-
-    @staticmethod
-    def forward(ctx, scores: torch.Tensor) -> torch.Tensor:
-        p = (scores - scores.amax(dim=-1, keepdim=True)).exp_()
-        p = p.div_(p.sum(dim=-1, keepdim=True))
-        ctx.save_for_backward(p)
-        return p
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        (p,) = ctx.saved_tensors
-        # d softmax: p * (g - <g, p>) along the row.
-        return p * (grad - (grad * p).sum(dim=-1, keepdim=True))
-
-
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Unmasked softmax attention: q, k, v (B, h, T, d) -> (B, h, T, d).
-
-    Fused SDPA everywhere except bf16/fp16 on the CPU, where this build's fused kernels are
-    about 2x slower than the plain formula for the few tokens of a small grid; the softmax
-    runs in fp32 (measured, docs/performance.md).
-    """
-    if q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16):
-        scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)
-        return ShortRowSoftmax.apply(scores.float()).to(v.dtype) @ v
-    return F.scaled_dot_product_attention(q, k, v)
-
-
 class DiTBlock(nn.Module):
     """Pre-LN attention + MLP, each modulated (shift, scale) and gated by the conditioning.
 
-    The block's six modulation vectors come from the DiT's one modulation layer (adaLN-Zero:
-    it starts at zero, so each block starts as the identity).
+    The block's six modulation vectors come from the conditioning (`DiTBody`).
     """
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float):
@@ -115,37 +82,68 @@ class DiTBlock(nn.Module):
         return x
 
 
-class DiT(nn.Module):
-    """F(x_in, c_noise): (B, C, H, W), (B,) or (1,) -> (B, C, H, W).
+class DiTBody(nn.Module):
+    """The DiT after its input embedding: tokens (B, T, D) with conditioning c (B or 1, D) ->
+    (B, T, out_dim).
 
-    A c_noise of shape (1,) is one noise level shared by the batch (as the sampler uses it):
-    the conditioning and the modulations are then computed once and broadcast.
+    Fixed 2-D sine-cosine positions on the token grid, `depth` adaLN-Zero blocks, the final
+    modulated layer norm and a linear output layer. Every modulation and the output layer
+    start at zero (adaLN-Zero), so each block starts as the identity and the output as 0. A
+    c of shape (1,) is one conditioning shared by the batch: the modulations are then
+    computed once and broadcast.
 
-    Every adaLN modulation (six per block, shift and scale at the output) is a linear map of
-    SiLU(c), so they are one linear layer of width (6 depth + 2) D: the per-block layers of DiT
-    concatenated, computed by one matmul instead of depth + 1 small ones.
+    `inputs` are the subclass's input and conditioning embeddings, registered first and under
+    their own names (the parameter order and state-dict keys of saved runs).
     """
 
-    def __init__(self, cfg: ModelConfig, channels: int, shape: tuple[int, int]):
+    pos: torch.Tensor
+
+    def __init__(self, cfg: ModelConfig, grid: tuple[int, int], out_dim: int, **inputs: nn.Module):
         super().__init__()
+        for name, module in inputs.items():
+            self.add_module(name, module)
+        D = cfg.width
+        self.register_buffer("pos", sincos_2d(grid[0], grid[1], D), persistent=False)
+        self.blocks = nn.ModuleList(DiTBlock(D, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.norm_out = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
+        # Six modulation vectors per block (shift, scale, gate of attention and MLP), shift and
+        # scale of the output layer.
+        self.modulation = AdaLNModulations(D, [6 * D] * cfg.depth + [2 * D])
+        self.out = nn.Linear(D, out_dim)
+        for m in (self.modulation.linear, self.out):
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def body(self, tokens: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        h = tokens + self.pos
+        *per_block, last = self.modulation(c)
+        for block, block_mods in zip(self.blocks, per_block):
+            h = block(h, block_mods)
+        shift, scale = last.chunk(2, dim=1)
+        return self.out(modulate(self.norm_out(h), shift, scale))
+
+
+class DiT(DiTBody):
+    """F(x_in, c_noise): (B, C, H, W), (B,) or (1,) -> (B, C, H, W): p x p patches embedded
+    linearly, c_noise embedded by `NoiseEmbedding`, the DiT body, patches back to the grid.
+
+    A c_noise of shape (1,) is one noise level shared by the batch (as the sampler uses it).
+    """
+
+    embed: nn.Linear
+    noise_embed: NoiseEmbedding
+    shared_noise_level = True  # the EDM wrapper may pass c_noise (1,) (twoclocks.models.edm)
+
+    def __init__(self, cfg: ModelConfig, channels: int, shape: tuple[int, int]):
         H, W = shape
         p = cfg.patch
         if H % p or W % p:
             raise ConfigError(f"model.patch={p} does not divide the task's grid {H}x{W}")
-        self.p, self.C, self.H, self.W = p, channels, H, W
         D = cfg.width
-        self.embed = nn.Linear(channels * p * p, D)
-        self.register_buffer("pos", sincos_2d(H // p, W // p, D), persistent=False)
-        self.noise_embed = NoiseEmbedding(D)
-        self.blocks = nn.ModuleList(DiTBlock(D, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
-        self.norm_out = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
-        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(D, (6 * cfg.depth + 2) * D))
-        self.out = nn.Linear(D, channels * p * p)
-        modulation_linear = self.modulation[1]
-        assert isinstance(modulation_linear, nn.Linear)
-        for m in (modulation_linear, self.out):  # zero-init modulations and output (adaLN-Zero)
-            nn.init.zeros_(m.weight)
-            nn.init.zeros_(m.bias)
+        super().__init__(
+            cfg, (H // p, W // p), channels * p * p, embed=nn.Linear(channels * p * p, D), noise_embed=NoiseEmbedding(D)
+        )
+        self.p, self.C, self.H, self.W = p, channels, H, W
 
     def patchify(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, T, C*p*p)."""
@@ -160,13 +158,4 @@ class DiT(nn.Module):
         return x.reshape(B, self.C, self.H, self.W)
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
-        h = self.embed(self.patchify(x)) + self.pos  # (B, T, D)
-        mods = self.modulation(self.noise_embed(c_noise))  # (B or 1, (6 depth + 2) D)
-        D = h.shape[-1]
-        # One split (its backward is one concatenation, where depth + 1 slices would each add a
-        # zero-padded copy of the full gradient).
-        *per_block, last = mods.split([6 * D] * len(self.blocks) + [2 * D], dim=1)
-        for block, block_mods in zip(self.blocks, per_block):
-            h = block(h, block_mods)
-        shift, scale = last.chunk(2, dim=1)
-        return self.unpatchify(self.out(modulate(self.norm_out(h), shift, scale)))
+        return self.unpatchify(self.body(self.embed(self.patchify(x)), self.noise_embed(c_noise)))

@@ -1,5 +1,6 @@
-"""EDM preconditioning, loss and deterministic Heun sampling (Karras et al. 2022, "Elucidating
-the Design Space of Diffusion-Based Generative Models"), mapped one-to-one from the paper.
+"""EDM preconditioning, loss and deterministic sampling (Karras et al. 2022, "Elucidating the
+Design Space of Diffusion-Based Generative Models"), mapped one-to-one from the paper, around
+any backbone F: `wrap(backbone, encoding, cfg, train_cells)` (docs/extending.md).
 
     D(x; sigma) = c_skip(sigma) x + c_out(sigma) F(c_in(sigma) x; c_noise(sigma))
     c_skip  = sigma_d^2 / (sigma^2 + sigma_d^2)
@@ -8,7 +9,8 @@ the Design Space of Diffusion-Based Generative Models"), mapped one-to-one from 
     c_noise = ln(sigma) / 4
     training: ln sigma ~ N(P_mean, P_std^2), loss weight lambda = (sigma^2 + sigma_d^2) / (sigma sigma_d)^2
     sampling: sigma_i = (s_max^(1/rho) + i/(S-1) (s_min^(1/rho) - s_max^(1/rho)))^rho, sigma_S = 0,
-              Heun's 2nd-order step on dx/dsigma = (x - D(x; sigma)) / sigma, Euler on the last step.
+              on dx/dsigma = (x - D(x; sigma)) / sigma: DPM-Solver++(2M) (model.sampler=dpmpp_2m,
+              the default) or EDM's Heun step (heun), first order on the last step.
 
 sigma_d defaults to the encoded training data's std (about 1 for +-1 bits, not the image
 default 0.5) so that c_in normalises inputs to unit variance at every noise level.
@@ -23,8 +25,10 @@ import torch
 from torch import nn
 
 from twoclocks.encoding import Encoding
-from twoclocks.models.base import GenerativeModel
+from twoclocks.models.base import GenerativeModel, GroupedModel
 from twoclocks.models.config import ModelConfig
+from twoclocks.models.grouped import stack_backbone, stacking_blocker
+from twoclocks.models.kernels import shared_level
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # D(x (B,C,H,W), sigma (B,))
 
@@ -46,7 +50,7 @@ def heun_sample(denoise: Denoiser, x_start: torch.Tensor, sigmas: torch.Tensor) 
     Args:
         denoise: D(x, sigma) with x (B, C, H, W) and sigma (B,): each level is one scalar
                  expanded to the batch (stride 0), which a denoiser may use to compute
-                 per-level work once (EDMDiffusion.denoise does).
+                 per-level work once (`kernels.shared_level`).
         x_start: (B, C, H, W) state at sigmas[0] (for sampling: sigma_max * unit noise).
         sigmas:  (S+1,) decreasing noise levels; the last may be 0.
     Returns (B, C, H, W) the state at sigmas[-1].
@@ -93,6 +97,7 @@ def dpmpp_2m_sample(denoise: Denoiser, x_start: torch.Tensor, sigmas: torch.Tens
     return x.float()
 
 
+# The choices of model.sampler (twoclocks.domains).
 SAMPLERS = {"heun": heun_sample, "dpmpp_2m": dpmpp_2m_sample}
 
 
@@ -107,8 +112,8 @@ def loss_weight(s: torch.Tensor, sd: float) -> torch.Tensor:
 
 
 class DiffusionBase(GenerativeModel):
-    """Encoding, fixed sampling noise and Heun generation shared by every diffusion model;
-    subclasses provide `denoise` (and `loss` when trainable)."""
+    """Encoding, fixed sampling noise and generation (model.sampler) shared by every diffusion
+    model; subclasses provide `denoise` (and `loss` when trainable)."""
 
     def __init__(self, encoding: Encoding, cfg: ModelConfig):
         super().__init__(encoding)
@@ -137,9 +142,15 @@ class DiffusionBase(GenerativeModel):
 
 
 class EDMDiffusion(DiffusionBase):
-    """A backbone F(x_in, c_noise) wrapped in EDM preconditioning and loss."""
+    """A backbone F(x_in, c_noise) wrapped in EDM preconditioning and loss.
 
-    family = "diffusion"
+    The backbone maps (B, C, H, W) inputs c_in x and noise levels c_noise = ln(sigma)/4 (B,)
+    to (B, C, H, W). One that sets `shared_noise_level = True` also takes c_noise of shape
+    (1,), one level for the whole batch, which the samplers pass (it may then compute its
+    conditioning once).
+    """
+
+    kind = "diffusion"
 
     def __init__(self, backbone: nn.Module, encoding: Encoding, cfg: ModelConfig, sigma_data: float):
         super().__init__(encoding, cfg)
@@ -149,11 +160,15 @@ class EDMDiffusion(DiffusionBase):
     def denoise(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """D(x; sigma). x: (B, C, H, W), sigma: (B,). Returns (B, C, H, W)."""
         c_skip, c_out, c_in = self.coefficients(sigma.reshape(-1, 1, 1, 1).to(x.dtype))
-        # One level expanded to the batch (stride 0, as the sampler passes it): the backbone
-        # gets it once, shape (1,), and computes its conditioning once for the whole batch.
-        shared = sigma.dim() == 1 and len(sigma) > 1 and sigma.stride(0) == 0
-        F_x = self.backbone(c_in * x, (sigma[:1] if shared else sigma).log() / 4)
+        F_x = self.backbone(c_in * x, self.c_noise(sigma))
         return c_skip * x + c_out * F_x.to(x.dtype)
+
+    def c_noise(self, sigma: torch.Tensor) -> torch.Tensor:
+        """ln(sigma) / 4: (B,), or (1,) for one level of the whole batch when the backbone
+        takes it so."""
+        if getattr(self.backbone, "shared_noise_level", False):
+            sigma = shared_level(sigma)
+        return sigma.log() / 4
 
     def coefficients(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """c_skip, c_out, c_in at noise levels s (B, 1, 1, 1)."""
@@ -163,7 +178,7 @@ class EDMDiffusion(DiffusionBase):
         """lambda(sigma) at noise levels s (B, 1, 1, 1)."""
         return loss_weight(s, self.sigma_data)
 
-    def loss_noise(self, batch: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def loss_draws(self, batch: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """The randomness of one training batch, drawn from gen in this order: sigma (B,) with
         ln sigma ~ N(P_mean, P_std^2), then unit Gaussian noise shaped like the batch."""
         ln_sigma = torch.randn(batch.shape[0], device=batch.device, generator=gen) * self.cfg.P_std + self.cfg.P_mean
@@ -178,13 +193,62 @@ class EDMDiffusion(DiffusionBase):
 
     def loss(self, batch: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """EDM loss: E_sigma,n [lambda(sigma) ||D(y + n; sigma) - y||^2], mean over entries."""
-        return self.loss_terms(batch, *self.loss_noise(batch, gen)).mean()
+        return self.loss_terms(batch, *self.loss_draws(batch, gen)).mean()
+
+    def group_blocker(self) -> str | None:
+        return stacking_blocker(self.backbone)
+
+    @classmethod
+    def grouped(cls, members: list[GenerativeModel]) -> GroupedModel:
+        edm = [m for m in members if isinstance(m, EDMDiffusion)]
+        if len(edm) < len(members):
+            raise TypeError("only EDM diffusion models group with EDM diffusion models")
+        return GroupedDiffusion(edm)
+
+
+class GroupedDiffusion(EDMDiffusion, GroupedModel):
+    """K EDM denoisers as one: a stacked backbone and each member's own sigma_data. Batches are
+    (K*B, C, H, W), member-major; only the tiny per-row coefficients are computed per member."""
+
+    def __init__(self, members: list[EDMDiffusion]):
+        first = members[0]
+        super().__init__(stack_backbone([m.backbone for m in members]), first.encoding, first.cfg, first.sigma_data)
+        self.sigma_datas = [m.sigma_data for m in members]
+
+    def coefficients(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        parts = [preconditioning(sk, sd) for sk, sd in zip(s.chunk(len(self.sigma_datas)), self.sigma_datas)]
+        c_skip, c_out, c_in = (torch.cat(c) for c in zip(*parts))
+        return c_skip, c_out, c_in
+
+    def loss_weights(self, s: torch.Tensor) -> torch.Tensor:
+        return torch.cat([loss_weight(sk, sd) for sk, sd in zip(s.chunk(len(self.sigma_datas)), self.sigma_datas)])
+
+    def member_losses(self, batches: list[torch.Tensor], draws: list[tuple[torch.Tensor, ...]]) -> list[torch.Tensor]:
+        sigmas, noises = zip(*draws)
+        terms = self.loss_terms(torch.cat(batches), torch.cat(sigmas), torch.cat(noises))
+        return [t.mean() for t in terms.chunk(len(batches))]
+
+
+def data_std(encoded: torch.Tensor) -> float:
+    """sigma_data default: std of every entry of the encoded training set (about 1 for +-1)."""
+    return float(encoded.float().std()) if encoded.numel() > 1 else 1.0
+
+
+def wrap(
+    backbone: nn.Module, encoding: Encoding, cfg: ModelConfig, train_cells: np.ndarray, sigma_data: float | None = None
+) -> EDMDiffusion:
+    """Any backbone F(x_in, c_noise) -> (B, C, H, W) as an EDM diffusion model of a run: what a
+    family builder returns. sigma_data is model.sigma_data when set, else the std of the
+    encoded training cells (uint8 (N, H, W))."""
+    if sigma_data is None:
+        sigma_data = cfg.sigma_data if cfg.sigma_data is not None else data_std(encoding.to_continuous(train_cells))
+    return EDMDiffusion(backbone, encoding, cfg, sigma_data)
 
 
 class AnalyticDiffusion(DiffusionBase):
     """An analytic denoiser (empirical or population) behind the same sampler and evaluator."""
 
-    family = "analytic"
+    kind = "analytic"
 
     def __init__(self, denoise: Denoiser, encoding: Encoding, cfg: ModelConfig):
         super().__init__(encoding, cfg)

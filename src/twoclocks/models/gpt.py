@@ -25,7 +25,6 @@ from torch import nn
 
 from twoclocks.data import ItemSets
 from twoclocks.encoding import Encoding
-from twoclocks.errors import ConfigError
 from twoclocks.models.base import GenerativeModel
 from twoclocks.models.config import ModelConfig
 
@@ -86,15 +85,13 @@ def inverse_cdf(logits: torch.Tensor, u: torch.Tensor, temperature: float) -> to
 
 
 class GPT(GenerativeModel):
-    """Causal transformer language model over cells; a `GenerativeModel` of family "gpt"."""
+    """Causal transformer language model over cells; the family "gpt"."""
 
-    family = "gpt"
+    kind = "autoregressive"
     uses_item_sets = True
 
     def __init__(self, encoding: Encoding, cfg: ModelConfig, tie_weights: bool = False):
         super().__init__(encoding)
-        if cfg.temperature <= 0:
-            raise ConfigError(f"model.temperature must be positive, got {cfg.temperature}")
         self.cfg = cfg
         D, L, K = cfg.width, encoding.seq_len, encoding.num_values
         self.L, self.K = L, K

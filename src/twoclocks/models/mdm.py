@@ -43,6 +43,8 @@ sampler's only approximation, per level instead of leaving it to chance.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -51,40 +53,66 @@ from torch import nn
 
 from twoclocks.data import ItemSets
 from twoclocks.encoding import Encoding
-from twoclocks.errors import ConfigError
 from twoclocks.models.base import GenerativeModel
 from twoclocks.models.config import ModelConfig
-from twoclocks.models.dit import DiTBlock, NoiseEmbedding, modulate, sincos_2d
+from twoclocks.models.dit import DiTBody, NoiseEmbedding
 from twoclocks.models.gpt import inverse_cdf
 
-SCHEDULES = ("linear", "cosine")
 ELBO_SEED = 5_000_011  # fixed generator of the ELBO metrics' (t, mask) draws (same every eval)
 ELBO_DRAWS = 4  # stratified t draws per item of the ELBO metrics (standard error ~0.005 bits/cell on 256 items)
 LN2 = math.log(2.0)
 
 
+def _linear_count_weights(cells: int) -> torch.Tensor:
+    """W_k of the linear schedule in closed form: P(k | t) = Binomial(L, t), so
+    t | k ~ Beta(k+1, L-k+1) and W_k = (L+1)/k."""
+    k = torch.arange(cells + 1, dtype=torch.float64)
+    return torch.where(k > 0, (cells + 1) / k.clamp(min=1), 0.0)
+
+
+def _cosine_weight(t: torch.Tensor) -> torch.Tensor:
+    half = 0.5 * math.pi * t
+    return 0.5 * math.pi * torch.sin(half) / (1.0 - torch.cos(half))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A masking schedule: alpha(t), the probability that a cell is still unmasked at time
+    t in [0, 1]; its ELBO weight w(t) = -alpha'(t) / (1 - alpha(t)) for t in (0, 1]; and
+    W_k in closed form where there is one (else `count_weights` integrates it)."""
+
+    alpha: Callable[[torch.Tensor], torch.Tensor]
+    weight: Callable[[torch.Tensor], torch.Tensor]
+    closed_count_weights: Callable[[int], torch.Tensor] | None = None
+
+
+# The choices of model.mask_schedule (twoclocks.domains).
+SCHEDULES: dict[str, Schedule] = {
+    "linear": Schedule(lambda t: 1.0 - t, lambda t: 1.0 / t, _linear_count_weights),
+    "cosine": Schedule(lambda t: torch.cos(0.5 * math.pi * t), _cosine_weight),
+}
+
+
 def alpha(t: torch.Tensor, schedule: str) -> torch.Tensor:
     """Probability that a cell is still unmasked at time t in [0, 1]."""
-    return 1.0 - t if schedule == "linear" else torch.cos(0.5 * math.pi * t)
+    return SCHEDULES[schedule].alpha(t)
 
 
 def elbo_weight(t: torch.Tensor, schedule: str) -> torch.Tensor:
     """w(t) = -alpha'(t) / (1 - alpha(t)) for t in (0, 1]."""
-    if schedule == "linear":
-        return 1.0 / t
-    half = 0.5 * math.pi * t
-    return 0.5 * math.pi * torch.sin(half) / (1.0 - torch.cos(half))
+    return SCHEDULES[schedule].weight(t)
 
 
 def count_weights(cells: int, schedule: str, points: int = 50_000, closed_form: bool = True) -> torch.Tensor:
     """W_k = E[w(t) | k of L cells masked] for k = 0..L: (L+1,) float64, W_0 = 0 (no term).
 
-    Linear schedule: P(k | t) = Binomial(L, t), so t | k ~ Beta(k+1, L-k+1) and W_k = (L+1)/k.
-    Otherwise midpoint quadrature over t of w(t) P(k | t) and P(k | t), with P(k | t)
-    proportional to m^k (1-m)^(L-k), m = 1 - alpha(t), in log space so that no term underflows."""
+    The schedule's closed form where it has one (and `closed_form`); otherwise midpoint
+    quadrature over t of w(t) P(k | t) and P(k | t), with P(k | t) proportional to
+    m^k (1-m)^(L-k), m = 1 - alpha(t), in log space so that no term underflows."""
+    closed = SCHEDULES[schedule].closed_count_weights
+    if closed is not None and closed_form:
+        return closed(cells)
     k = torch.arange(cells + 1, dtype=torch.float64)
-    if schedule == "linear" and closed_form:
-        return torch.where(k > 0, (cells + 1) / k.clamp(min=1), 0.0)
     t = (torch.arange(points, dtype=torch.float64) + 0.5) / points
     m = (1.0 - alpha(t, schedule)).clamp(1e-300, 1 - 1e-16)
     log_p = k[:, None] * m.log() + (cells - k[:, None]) * torch.log1p(-m)  # (L+1, points)
@@ -107,55 +135,35 @@ def subs(log_probs: torch.Tensor, z: torch.Tensor, mask_id: int) -> torch.Tensor
     return torch.where(keep[..., None], carried, log_probs)
 
 
-class MaskedTransformer(nn.Module):
+class MaskedTransformer(DiTBody):
     """logits(z, level): tokens (B, L) in [0, K], masking level (B,) or (1,) -> (B, L, K).
 
-    The DiT's blocks (adaLN-Zero: every modulation and the output start at zero, so the fresh
-    model predicts the uniform distribution on every masked cell) at one token per cell, with
-    a learned embedding of the K values and MASK, the DiT's fixed 2-D sine-cosine positions and
-    the DiT's sinusoidal embedding of the masking level as the conditioning.
+    The DiT's body at one token per cell (adaLN-Zero: every modulation and the output start
+    at zero, so the fresh model predicts the uniform distribution on every masked cell), with
+    a learned embedding of the K values and MASK, and the DiT's sinusoidal embedding of the
+    masking level as the conditioning.
     """
 
+    tok: nn.Embedding
+    level_embed: NoiseEmbedding
+
     def __init__(self, cfg: ModelConfig, num_values: int, shape: tuple[int, int]):
-        super().__init__()
         D = cfg.width
-        self.tok = nn.Embedding(num_values + 1, D)
-        self.register_buffer("pos", sincos_2d(shape[0], shape[1], D), persistent=False)
-        self.level_embed = NoiseEmbedding(D)
-        self.blocks = nn.ModuleList(DiTBlock(D, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
-        self.norm_out = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
-        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(D, (6 * cfg.depth + 2) * D))
-        self.out = nn.Linear(D, num_values)
-        modulation_linear = self.modulation[1]
-        assert isinstance(modulation_linear, nn.Linear)
-        for m in (modulation_linear, self.out):
-            nn.init.zeros_(m.weight)
-            nn.init.zeros_(m.bias)
+        super().__init__(cfg, shape, num_values, tok=nn.Embedding(num_values + 1, D), level_embed=NoiseEmbedding(D))
 
     def forward(self, z: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
-        h = self.tok(z) + self.pos.to(self.tok.weight.dtype)  # (B, L, D)
-        mods = self.modulation(self.level_embed(level))  # (B or 1, (6 depth + 2) D)
-        D = h.shape[-1]
-        *per_block, last = mods.split([6 * D] * len(self.blocks) + [2 * D], dim=1)
-        for block, block_mods in zip(self.blocks, per_block):
-            h = block(h, block_mods)
-        shift, scale = last.chunk(2, dim=1)
-        return self.out(modulate(self.norm_out(h), shift, scale))
+        return self.body(self.tok(z), self.level_embed(level))
 
 
 class MaskedDiffusionBase(GenerativeModel):
     """Forward process, ancestral sampler and ELBO shared by the network and the exact
     posteriors (twoclocks.models.mdm_reference); subclasses give `log_posterior`."""
 
-    family = "mdm"
+    kind = "masked diffusion"
     uses_item_sets = True
 
     def __init__(self, encoding: Encoding, cfg: ModelConfig):
         super().__init__(encoding)
-        if cfg.mask_schedule not in SCHEDULES:
-            raise ConfigError(f"model.mask_schedule must be one of {SCHEDULES}, got {cfg.mask_schedule!r}")
-        if cfg.temperature <= 0:
-            raise ConfigError(f"model.temperature must be positive, got {cfg.temperature}")
         self.cfg = cfg
         self.L, self.K = encoding.seq_len, encoding.num_values
         self.mask_id = self.K
@@ -267,7 +275,7 @@ class MaskedDiffusionBase(GenerativeModel):
 
 
 class MDM(MaskedDiffusionBase):
-    """The masked transformer under the absorbing process; a `GenerativeModel` of family "mdm"."""
+    """The masked transformer under the absorbing process; the family "mdm"."""
 
     def __init__(self, encoding: Encoding, cfg: ModelConfig):
         super().__init__(encoding, cfg)

@@ -95,7 +95,7 @@ def empirical_posterior(train_cells: np.ndarray, num_values: int) -> Posterior:
 class AnalyticMDM(MaskedDiffusionBase):
     """An exact posterior behind the masked-diffusion sampler, ELBO and evaluator."""
 
-    family = "analytic"
+    kind = "analytic"
 
     def __init__(self, posterior: Posterior, encoding: Encoding, cfg: ModelConfig):
         super().__init__(encoding, cfg)

@@ -33,6 +33,8 @@ class MLPDenoiser(nn.Module):
     layer starts at zero, so F = 0 and the EDM denoiser starts as c_skip * x (as the DiT does).
     """
 
+    shared_noise_level = True  # the EDM wrapper may pass c_noise (1,) (twoclocks.models.edm)
+
     def __init__(self, cfg: ModelConfig, channels: int, shape: tuple[int, int]):
         super().__init__()
         self.C, (self.H, self.W) = channels, shape

@@ -4,7 +4,8 @@
       D(y; sigma) = sum_n softmax_n(-||y - x_n||^2 / (2 sigma^2)) x_n,
   the exact memorising solution: its probability-flow ODE lands on training items.
 - Population denoiser: E[x | y] when x is uniform over *all* rule-valid items. Closed form
-  per group for group parity (`GroupParity.posterior_mean`), and the same softmax as above
+  per group for group parity (`GroupParity.posterior_mean`, as `mdm_reference` has it for
+  masked diffusion), and the same softmax as above
   over the enumerated population for small populations. Its samples are valid and copy
   training items only at chance rate.
 """

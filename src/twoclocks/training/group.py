@@ -2,10 +2,9 @@
 
 K runs whose configs differ only in their seeds, training-set size (`seed`, `data.N`,
 `data.seed`, `eval.noise_seed`) and task (of one item shape and cell values, e.g. parity's G)
-share every tensor shape, so their diffusion backbones can be
-stacked: each `nn.Linear` becomes a `GroupedLinear` with (K, out, in) weights applied with one
-batched matmul, and the K batches travel as one (K*B, ...) batch, member-major. Everything that
-works row by row (norms, attention, GELU, the EDM preconditioning) is unchanged.
+share every tensor shape, so their models can be stacked into one `GroupedModel` (the
+family's `GenerativeModel.grouped`; for the EDM families, twoclocks.models.grouped stacks the
+backbone's linear layers), and the K batches travel as one (K*B, ...) batch, member-major.
 
 Each member keeps its own seed streams: its training set, initial weights (built exactly as a
 single run builds them), its training generator (batch indices, sigma and noise are drawn from
@@ -22,143 +21,35 @@ Use from a sweep:
         if can_group(cfgs): summaries = train_group(cfgs, out_dirs)   # one process, K runs
         else: start_run(...) for each
 
-`group_key(cfg)` is equal for configs that may share a group; `can_group(cfgs)` also checks the
-model family (DiT and MLP denoisers; not the GPT) and that neither EMA nor gradient clipping
-is on. On CPUs a group is about as fast as its runs one after another on one thread, and
-faster with two threads per process (docs/performance.md); on a GPU it is the way to fill it.
+`group_key(cfg)` is equal for configs that may share a group; `can_group(cfgs)` also asks the
+model whether it can be grouped (`GenerativeModel.group_blocker`: the DiT and MLP denoisers
+can, the GPT and the MDM cannot) and checks that neither EMA nor gradient clipping is on. On
+CPUs a group is about as fast as its runs one after another on one thread, and faster with
+two threads per process (docs/performance.md); on a GPU it is the way to fill it.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import time
 from pathlib import Path
-from typing import cast
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from twoclocks.config import RunConfig
+from twoclocks.config import RunConfig, flatten
 from twoclocks.errors import ConfigError
-from twoclocks.models.edm import EDMDiffusion, loss_weight, preconditioning
 from twoclocks.training.experiment import build_experiment
 from twoclocks.training.numerics import precision_context
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.trainer import Trainer, make_optimizer, train_on_schedule
 
-GROUPABLE_FAMILIES = ("dit", "mlp")
 # Config fields in which the members of one group may differ. The task may differ too (e.g.
 # parity's G), as long as its items have the same shape and cell values: that is all the
 # batched model sees of a task; each member draws from and is scored on its own task.
 MEMBER_FIELDS = (("seed",), ("data", "N"), ("data", "seed"), ("eval", "noise_seed"))
 _TASK_SIGNATURES: dict[str, str] = {}  # task config -> its encoding's repr (each task built once)
-
-
-class _GroupedLinearFn(torch.autograd.Function):
-    """y[k] = x[k] W[k]^T + b[k] for x (K, n, in), W (K, out, in), b (K, out), as batched matmuls
-    whose results are bitwise those of F.linear on each member (checked in tests/test_perf.py).
-
-    The backward is written out because autograd's own for baddbmm computes the weight
-    gradient as x^T grad, while F.linear (addmm with a transposed weight) computes grad^T x,
-    which rounds differently. Under autocast the inputs are cast once, as autocast would, and
-    the cast copies are what the backward uses, as F.linear's backward does.
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        device = x.device.type
-        ctx.dtypes = (x.dtype, weight.dtype, bias.dtype)
-        if torch.is_autocast_enabled(device):
-            dtype = torch.get_autocast_dtype(device)
-            x, weight, bias = x.to(dtype), weight.to(dtype), bias.to(dtype)
-        ctx.save_for_backward(x, weight)
-        with torch.autocast(device, enabled=False):
-            return torch.baddbmm(bias[:, None], x, weight.transpose(1, 2))
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x, weight = ctx.saved_tensors
-        x_dtype, w_dtype, b_dtype = ctx.dtypes
-        grad_x = torch.bmm(grad, weight)  # addmm: grad @ W
-        grad_w = torch.bmm(grad.transpose(1, 2), x)  # addmm: grad^T @ x, not (x^T @ grad)^T
-        return grad_x.to(x_dtype), grad_w.to(w_dtype), grad.sum(1).to(b_dtype)
-
-
-class GroupedLinear(nn.Module):
-    """K linear layers: weight (K, out, in), bias (K, out). Input (K*n, ..., in), member-major."""
-
-    def __init__(self, layers: list[nn.Linear]):
-        super().__init__()
-        self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))
-        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        K = self.weight.shape[0]
-        y = _GroupedLinearFn.apply(x.reshape(K, -1, x.shape[-1]), self.weight, self.bias)
-        return y.reshape(*x.shape[:-1], y.shape[-1])
-
-
-class GroupedLayerNorm(nn.Module):
-    """K affine layer norms, applied member by member (with the members' own kernels, so that
-    every member's numbers are those of its single run)."""
-
-    def __init__(self, layers: list[nn.LayerNorm]):
-        super().__init__()
-        self.shape, self.eps = layers[0].normalized_shape, layers[0].eps
-        self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))
-        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = x.chunk(self.weight.shape[0])
-        return torch.cat(
-            [F.layer_norm(p, self.shape, w, b, self.eps) for p, w, b in zip(parts, self.weight, self.bias)]
-        )
-
-
-def stack_backbone(backbones: list[nn.Module]) -> nn.Module:
-    """A copy of backbones[0] whose linear (and affine norm) layers hold all K members' weights."""
-    group = copy.deepcopy(backbones[0])
-    for name, module in list(group.named_modules()):
-        for child_name, child in list(module.named_children()):
-            path = f"{name}.{child_name}" if name else child_name
-            members = [b.get_submodule(path) for b in backbones]
-            if isinstance(child, nn.Linear) and child.bias is not None:
-                setattr(module, child_name, GroupedLinear([cast(nn.Linear, m) for m in members]))
-            elif isinstance(child, nn.LayerNorm) and child.weight is not None:
-                setattr(module, child_name, GroupedLayerNorm([cast(nn.LayerNorm, m) for m in members]))
-    stacked = {
-        id(p)
-        for m in group.modules()
-        if isinstance(m, (GroupedLinear, GroupedLayerNorm))
-        for p in m.parameters(recurse=False)
-    }
-    loose = [n for n, p in group.named_parameters() if id(p) not in stacked]
-    if loose:
-        raise ConfigError(f"cannot group this backbone: parameters {loose[:3]} are not in linear layers")
-    for name, buf in group.named_buffers():
-        if not all(torch.equal(buf, b.get_buffer(name)) for b in backbones):
-            raise ConfigError(f"cannot group this backbone: buffer {name} differs between members")
-    return group
-
-
-class GroupedDiffusion(EDMDiffusion):
-    """K EDM denoisers as one: a stacked backbone and each member's own sigma_data. Batches are
-    (K*B, C, H, W), member-major; only the tiny per-row coefficients are computed per member."""
-
-    def __init__(self, members: list[EDMDiffusion]):
-        super().__init__(
-            stack_backbone([m.backbone for m in members]), members[0].encoding, members[0].cfg, members[0].sigma_data
-        )
-        self.sigma_datas = [m.sigma_data for m in members]
-
-    def coefficients(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        parts = [preconditioning(sk, sd) for sk, sd in zip(s.chunk(len(self.sigma_datas)), self.sigma_datas)]
-        c_skip, c_out, c_in = (torch.cat(c) for c in zip(*parts))
-        return c_skip, c_out, c_in
-
-    def loss_weights(self, s: torch.Tensor) -> torch.Tensor:
-        return torch.cat([loss_weight(sk, sd) for sk, sd in zip(s.chunk(len(self.sigma_datas)), self.sigma_datas)])
+_MODEL_BLOCKERS: dict[str, str | None] = {}  # group key -> its model's group_blocker (built once)
 
 
 # ----- which runs may share a group -------------------------------------------------------------
@@ -172,7 +63,7 @@ def group_key(cfg: RunConfig) -> str:
             section = section[key]
         section.pop(path[-1], None)
     d["task"] = task_signature(cfg)
-    return repr(sorted(_flat(d).items()))
+    return repr(sorted(flatten(d).items()))
 
 
 def task_signature(cfg: RunConfig) -> str:
@@ -185,26 +76,28 @@ def task_signature(cfg: RunConfig) -> str:
     return _TASK_SIGNATURES[key]
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out: dict = {}
-    for k, v in d.items():
-        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
+def model_blocker(cfg: RunConfig) -> str | None:
+    """Why the model of this config cannot be grouped (its `group_blocker`), asked of one model
+    built on the CPU once per group key."""
+    key = group_key(cfg)
+    if key not in _MODEL_BLOCKERS:
+        train = dataclasses.replace(cfg.train, device="cpu", tensorboard=False)
+        _MODEL_BLOCKERS[key] = build_experiment(dataclasses.replace(cfg, train=train)).model.group_blocker()
+    return _MODEL_BLOCKERS[key]
 
 
 def group_blocker(cfgs: list[RunConfig]) -> str | None:
     """Why these configs cannot be trained as one group, or None if they can."""
     if not cfgs:
         return "no configs"
-    if cfgs[0].model.family not in GROUPABLE_FAMILIES:
-        return f"model family {cfgs[0].model.family!r} is not groupable (only {', '.join(GROUPABLE_FAMILIES)})"
     if cfgs[0].train.ema > 0 or cfgs[0].train.grad_clip > 0:
         return "runs with EMA or gradient clipping are not groupable"
     keys = {group_key(c) for c in cfgs}
     if len(keys) > 1:
         fields = ", ".join(".".join(p) for p in MEMBER_FIELDS)
         return f"configs differ beyond {fields} and tasks of one item shape and cell values"
-    return None
+    blocker = model_blocker(cfgs[0])
+    return None if blocker is None else f"model {cfgs[0].model.family!r} is not groupable: {blocker}"
 
 
 def can_group(cfgs: list[RunConfig]) -> bool:
@@ -231,7 +124,8 @@ class GroupTrainer:
     def __init__(self, members: list[Trainer], progress: bool = False):
         self.members, self.progress = members, progress
         self.cfg, self.device = members[0].cfg, members[0].exp.device
-        self.model = GroupedDiffusion([cast(EDMDiffusion, m.model) for m in members])
+        models = [m.model for m in members]
+        self.model = type(models[0]).grouped(models)
         self.names = [name for name, _ in self.model.named_parameters()]
         self.params = [p for _, p in self.model.named_parameters()]
         self.stacked = [i for i, P in enumerate(self.params) if P[0].numel() % self.ALIGNED == 0]
@@ -304,16 +198,12 @@ class GroupTrainer:
         one batched forward, backward and AdamW update."""
         tc = self.cfg.train
         lr = self.lr = self.members[0].lr_at(self.step)
-        ys, sigmas, noises = [], [], []
-        for m in self.members:
-            y = m.draw_batch()
-            sigma, noise = m.draw_loss_noise(y)
-            ys.append(y)
-            sigmas.append(sigma)
-            noises.append(noise)
+        batches, draws = [], []
+        for m in self.members:  # each member's draws in its single run's order
+            batches.append(m.draw_batch())
+            draws.append(m.draw_loss_randomness(batches[-1]))
         with precision_context(self.device, tc.precision):
-            terms = self.model.loss_terms(torch.cat(ys), torch.cat(sigmas), torch.cat(noises))
-            losses = [t.mean() for t in terms.chunk(len(self.members))]
+            losses = self.model.member_losses(batches, draws)
         for P in self.params:
             P.grad = None
         torch.stack(losses).sum().backward()  # members share no weight: each gets its own gradient

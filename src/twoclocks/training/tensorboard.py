@@ -1,5 +1,6 @@
 """Live curves for long runs (`train.tensorboard=true` or `twoclocks run --tensorboard`): each
-evaluation's metrics and the training loss as TensorBoard scalars in RUN_DIR/tensorboard/.
+evaluation's metrics (`run/<name>`, `ema/<name>`) and every training step's loss
+(`train/loss`) as TensorBoard scalars in RUN_DIR/tensorboard/.
 
 Optional: needs `pip install -e .[tensorboard]`; the run checks for it before writing anything.
 A resumed run purges the events after its checkpoint's step, so a curve never shows the steps
@@ -44,6 +45,11 @@ class ScalarLog:
                 tag = f"ema/{key.removeprefix('ema_')}" if key.startswith("ema_") else f"run/{key}"
                 self.writer.add_scalar(tag, float(value), global_step=step)
         self.writer.flush()
+
+    def log_steps(self, tag: str, first: int, values: list[float]) -> None:
+        """values[i] at step first + i (written with the next flush)."""
+        for i, value in enumerate(values):
+            self.writer.add_scalar(tag, value, global_step=first + i)
 
     def close(self) -> None:
         self.writer.close()

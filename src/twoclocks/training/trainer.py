@@ -6,7 +6,6 @@ that make a killed run resume bit-for-bit, and the run directory it leaves behin
 from __future__ import annotations
 
 import copy
-import importlib.metadata
 import math
 import platform
 import time
@@ -22,7 +21,6 @@ from twoclocks.clocks import RULE_CLOCKS, compute_clocks, format_clock
 from twoclocks.config import RunConfig, TrainConfig
 from twoclocks.errors import CheckpointError, TrainingDiverged
 from twoclocks.evaluate import save_outcomes, score
-from twoclocks.models.edm import EDMDiffusion
 from twoclocks.plots import plot_clocks
 from twoclocks.training import checkpoint
 from twoclocks.training.experiment import SEED_TRAIN, Experiment
@@ -30,6 +28,7 @@ from twoclocks.training.numerics import generate, precision_context, sample_nois
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.stopping import stop_reason
 from twoclocks.training.tensorboard import ScalarLog
+from twoclocks.version import __version__
 
 FINITE_CHECK_EVERY = 50  # steps between host syncs that check the loss is finite
 
@@ -110,6 +109,7 @@ class Trainer:
         self.prior_wall = 0.0  # wall seconds of earlier, interrupted sessions of this run
         self.session_start: float | None = None
         self.scalars: ScalarLog | None = None  # TensorBoard writer, opened when a session starts
+        self.step_losses: list[torch.Tensor] = []  # losses of the steps not yet in `scalars`
 
     # ----- state ---------------------------------------------------------------------------
     def state(self) -> TrainState:
@@ -165,17 +165,19 @@ class Trainer:
         idx = torch.randint(len(self.train_x), (self.cfg.train.batch,), generator=self.gen, device=self.exp.device)
         return self.train_x[idx]
 
-    def draw_loss_noise(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The diffusion loss's randomness for `batch`, the step's second draw (EDM families)."""
-        if not isinstance(self.model, EDMDiffusion):
-            raise TypeError(f"family {self.model.family!r} draws no separate loss noise")
-        return self.model.loss_noise(batch, self.gen)
+    def draw_loss_randomness(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """What the model's loss draws for `batch` (`GenerativeModel.loss_draws`), the step's
+        second draw from this run's training generator, as `loss` would draw it."""
+        return self.model.loss_draws(batch, self.gen)
 
     def record_step(self, loss: torch.Tensor) -> None:
-        """Count one finished optimizer step and its loss (no host sync)."""
+        """Count one finished optimizer step and its loss (no host sync); with live curves, keep
+        the loss on the device until the next finite check fetches it."""
         self.loss_sum += loss.detach().double()
         self.loss_count += 1
         self.step += 1
+        if self.scalars is not None:
+            self.step_losses.append(loss.detach())
 
     def train_step(self) -> None:
         tc = self.cfg.train
@@ -196,11 +198,18 @@ class Trainer:
         self.record_step(loss)
 
     def check_finite(self) -> None:
+        """Raise TrainingDiverged on a NaN/inf loss; the loop calls this every
+        FINITE_CHECK_EVERY steps and at each segment's end, where it syncs the device anyway:
+        the steps' losses kept for the live curves are fetched then, in one transfer."""
         if not math.isfinite(float(self.loss_sum)):
             raise TrainingDiverged(
                 f"loss became NaN/inf before step {self.step}; stopped, the last good checkpoint "
                 f"is {self.run_dir.last_checkpoint} (try a lower train.lr)"
             )
+        if self.scalars is not None and self.step_losses:
+            first = self.step - len(self.step_losses) + 1
+            self.scalars.log_steps("train/loss", first, torch.stack(self.step_losses).tolist())
+            self.step_losses = []
 
     def evaluate(self) -> dict:
         t0 = time.perf_counter()
@@ -326,7 +335,7 @@ class Trainer:
 def train_on_schedule(
     driver: ScheduleDriver, eval_steps: list[int], device: torch.device, desc: str, progress: bool
 ) -> None:
-    """The training schedule of a run (`Trainer`) or of a group of runs (`multi.GroupTrainer`).
+    """The training schedule of a run (`Trainer`) or of a group of runs (`group.GroupTrainer`).
 
     Trains in segments that end at the next evaluation step or checkpoint; after each: wait
     for the device, `driver.end_segment(seconds)`, check the loss is finite, evaluate if the
@@ -373,16 +382,9 @@ def make_optimizer(params, tc: TrainConfig, device: torch.device) -> torch.optim
     )
 
 
-def package_version() -> str:
-    try:
-        return importlib.metadata.version("twoclocks")
-    except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
-        return "unknown"
-
-
 def versions() -> dict:
     return {
-        "twoclocks": package_version(),
+        "twoclocks": __version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,

@@ -1,0 +1,64 @@
+"""A model of one's own: examples/custom_model.py runs, and its backbone in the EDM wrapper
+keeps the wrapper's contract (docs/extending.md, "Your own model")."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from twoclocks.config import build_config
+from twoclocks.models import FAMILIES
+from twoclocks.models.edm import EDMDiffusion, preconditioning
+from twoclocks.training.experiment import build_experiment
+from twoclocks.training.group import group_blocker
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "custom_model.py"
+SMALL = ["model=tinyconv", "model.width=8", "model.depth=1", "data.N=8", "eval.samples=16"]
+
+
+@pytest.fixture
+def example():
+    """The example's module, imported (which registers `tinyconv`); unregistered afterwards."""
+    spec = importlib.util.spec_from_file_location("custom_model_example", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    FAMILIES.pop("tinyconv", None)
+
+
+def test_example_runs(tmp_path):
+    res = subprocess.run([sys.executable, str(EXAMPLE), str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "model tinyconv" in res.stdout
+    summary = json.loads((tmp_path / "tinyconv" / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["model_family"] == "tinyconv"
+    assert summary["config"]["train"]["steps"] == 60
+
+
+def test_own_backbone_in_the_edm_wrapper(example):
+    exp = build_experiment(build_config(SMALL))
+    model = exp.model
+    assert isinstance(model, EDMDiffusion) and isinstance(model.backbone, example.TinyConv)
+    y = model.encode(exp.train_cells)
+    assert model.sigma_data == pytest.approx(float(y.std()))
+    # The output layer starts at zero: the fresh denoiser is c_skip(sigma) x.
+    x, sigma = torch.randn(4, *y.shape[1:]), torch.full((4,), 0.7)
+    c_skip, _, _ = preconditioning(sigma.reshape(-1, 1, 1, 1), model.sigma_data)
+    torch.testing.assert_close(model.denoise(x, sigma), c_skip * x)
+    loss = model.loss(y, torch.Generator().manual_seed(0))
+    loss.backward()
+    assert loss.item() > 0 and model.backbone.inp.weight.grad is not None
+    cells = model.generate(model.make_sample_noise(8, torch.Generator().manual_seed(1)))
+    assert cells.shape == (8, *exp.task.shape) and cells.max() <= 1
+
+
+def test_own_backbone_is_not_grouped_when_it_cannot_be_stacked(example):
+    blocker = group_blocker([build_config(SMALL), build_config([*SMALL, "seed=1"])])
+    assert blocker is not None and "not groupable" in blocker and "inp.weight" in blocker
