@@ -20,13 +20,7 @@ CURVES = (
     ("novel_valid", "novel & valid", "tab:green"),
 )
 GROUP_CURVE = ("constraint_acc", "constraint_acc (per group)", "tab:purple")
-# Rule clock -> (colour, line style, marker): told apart by style as well as colour.
-RULE_STYLES = {
-    "tau_rule": ("tab:blue", "--", "^"),
-    "tau_rule_low": ("tab:cyan", ":", "s"),
-    "tau_group": ("tab:purple", "-.", "D"),
-}
-WINDOW_ROWS = (-0.05, -0.10, -0.15)  # y of each rule clock's window bar, below the curves
+WINDOW_ROW = -0.05  # the k-th rule clock's window bar lies at y = (k + 1) * this, below the curves
 
 
 def plot_clocks(df: pd.DataFrame, summary: dict, path: str | Path, title: str = "") -> None:
@@ -59,8 +53,9 @@ def clocks_figure(df: pd.DataFrame, summary: dict, title: str = "") -> Figure:
         ax.plot(steps, df["mem_chance"], ls=":", color="tab:red", lw=1, label="mem chance")
     th = summary.get("thresholds", {})
     rules = [rc for rc in RULE_CLOCKS if rc.tau in summary]
-    for rc, y in zip(rules, WINDOW_ROWS):
-        color, ls, marker = RULE_STYLES[rc.tau]
+    for k, rc in enumerate(rules):
+        y = (k + 1) * WINDOW_ROW
+        color, ls, marker = rc.style
         tau, theta = summary[rc.tau], th.get(rc.theta)
         name = rc.label(th)
         if tau is not None:
@@ -81,7 +76,7 @@ def clocks_figure(df: pd.DataFrame, summary: dict, title: str = "") -> Figure:
         right = tm if tm is not None else steps.max()
         ax.axvspan(tr, right, color="gold", alpha=0.15, label="innovation window (tau_rule)")
     ax.set_xscale("log")
-    ax.set_ylim(WINDOW_ROWS[len(rules) - 1] - 0.04 if rules else -0.02, 1.02)
+    ax.set_ylim(len(rules) * WINDOW_ROW - 0.04 if rules else -0.02, 1.02)
     ax.set_xlabel("training step")
     ax.set_ylabel("fraction of samples")
     ax.set_title(title, fontsize=9, pad=16)

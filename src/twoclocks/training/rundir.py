@@ -30,26 +30,7 @@ from twoclocks.config import SECTIONS, RunConfig, from_dict, resolve_task, valid
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.formats import config_record, config_sections
 from twoclocks.io import TEMP_SUFFIX, atomic_path, read_json, read_table, write_json, write_table
-
-# What summary_lines (the end-of-run text and the report) reads from a finished summary.
-SUMMARY_KEYS = (
-    "max_step",
-    "status",
-    "task",
-    "model_family",
-    "num_params",
-    "N",
-    "seed",
-    "mem_chance",
-    "tau_rule",
-    "tau_mem",
-    "peak_novel_valid",
-    "peak_novel_valid_step",
-    "wall_seconds",
-    "train_seconds",
-    "eval_seconds",
-    "eval_share",
-)
+from twoclocks.schema import required_keys
 
 
 class RunDir:
@@ -147,7 +128,7 @@ class RunDir:
             what = f"no {self.SUMMARY}" if summary is None else f"{self.SUMMARY} does not say finished"
             hint = f" (an unfinished run? {resume} continues it)" if self.exists() else ""
             raise TwoClocksError(f"{self.path}: {what}, not a finished twoclocks run directory{hint}")
-        missing = [k for k in SUMMARY_KEYS if k not in summary]
+        missing = [k for k in required_keys() if k not in summary]
         if missing:
             raise TwoClocksError(f"{self.summary_path} is not a twoclocks summary (it lacks {missing})")
         metrics = self.load_metrics()
