@@ -47,8 +47,9 @@ def metrics(tau_rule: float, tau_group: float, tau_mem: float, M: int = 256) -> 
     df["valid"] = rising(STEPS, tau_rule, 0.9)
     df["constraint_acc"] = rising(STEPS, tau_group, 0.95)
     df["mem"] = rising(STEPS, tau_mem, 0.1) + 1e-4
+    df["mem_near"], df["mem_near_chance"] = np.minimum(1, df["mem"] * 1.5), 1e-4
     df["novel_valid"] = df["valid"] * (1 - df["mem"])
-    for c in ("valid", "mem", "novel_valid"):
+    for c in ("valid", "mem", "mem_near", "novel_valid"):
         df[f"{c}_lo"], df[f"{c}_hi"] = df[c] * 0.95, np.minimum(1, df[c] * 1.05)
     return df
 

@@ -13,7 +13,9 @@ Definitions (docs/protocol.md, section 4, has the full text):
     tau_group    = crossing(constraint_acc, theta_group)  the constraints, one at a time
 - Erosion: <clock>_lost is the first held crossing back below the threshold after the clock
   (the same convention downwards); null when the curve stays above to the last evaluation.
-- tau_mem = crossing(mem - mem_chance, theta_mem); tau_mem_high likewise at theta_mem_high.
+- tau_mem = crossing(mem - mem_chance, theta_mem); tau_mem_high likewise at theta_mem_high;
+  tau_mem_near = crossing(mem_near - mem_near_chance, theta_mem), mem_near the fraction of
+  samples within NEAR_HAMMING cells of a training item (MEM_CLOCKS).
 - Clock intervals: the same crossing on the upper (early bound) and lower (late bound)
   Wilson limits of the curve. constraint_acc is a mean over samples of per-sample fractions,
   not a binomial fraction; its band is the Wilson interval with n = M samples, which is
@@ -116,6 +118,8 @@ class MemClock:
     curve: str = "mem"  # metrics column of the copy fraction
     chance: str = "mem_chance"  # metrics column of its chance level
     first: bool = True  # its columns are among those every results table has had
+    level: bool = True  # a memorisation level: claims are judged at it, figures draw it
+    style: tuple[str, str] = ("tab:red", "--")  # figures: colour, line style
 
     def entries(self, c: dict, epochs: Callable[[float | None], float | None]) -> dict[str, Any]:
         return {self.tau + s: CLOCK_FIELDS[s](c, epochs) for s in self.fields}
@@ -138,12 +142,31 @@ RULE_CLOCKS: list[RuleClock] = [
 ]
 PRIMARY = RULE_CLOCKS[0]
 FIRST_CLOCK = ("", "_censored", "_left_censored", "_ci", "_epochs")
-# tau_mem is the protocol's; tau_mem_high the same at a stricter threshold.
+# tau_mem is the protocol's (exact copies); tau_mem_high the same at a stricter threshold;
+# tau_mem_near the same threshold on near copies (twoclocks.evaluate.NEAR_HAMMING), so that a
+# verdict on copying does not hinge on exactness.
 MEM_CLOCKS: list[MemClock] = [
     MemClock("tau_mem", "theta_mem", FIRST_CLOCK, FIRST_CLOCK),
-    MemClock("tau_mem_high", "theta_mem_high", ("", "_censored", "_epochs"), ("", "_censored")),
+    MemClock("tau_mem_high", "theta_mem_high", ("", "_censored", "_epochs"), ("", "_censored"), level=False),
+    MemClock(
+        "tau_mem_near",
+        "theta_mem",
+        FIRST_CLOCK,
+        FIRST_CLOCK,
+        curve="mem_near",
+        chance="mem_near_chance",
+        first=False,
+        style=("tab:orange", ":"),
+    ),
 ]
 MEM = MEM_CLOCKS[0]
+
+
+def mem_levels() -> list[MemClock]:
+    """The memorisation clocks at which claims are judged (tau_mem first)."""
+    return [mc for mc in MEM_CLOCKS if mc.level]
+
+
 PEAK_CURVES = ("valid", "constraint_acc")  # summary: peak_<curve> and peak_<curve>_step
 NOVEL_PEAK = "novel_valid"  # the peak every summary has had, before PEAK_CURVES'
 
@@ -255,6 +278,8 @@ def compute_clocks(df: pd.DataFrame, cfg: ClockConfig, batch: int, N: int) -> di
         out.update(rc.entries(rules[rc.tau], epochs))
     mems = {}
     for mc in MEM_CLOCKS:
+        if mc.curve not in df:  # near copies of a run written before they were measured
+            continue
         chance = df[mc.chance].to_numpy()
         mems[mc.tau] = _clock(df, mc.curve, getattr(cfg, mc.theta), cfg.ci_level, chance)
         out.update(mc.entries(mems[mc.tau], epochs))

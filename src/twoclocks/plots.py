@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from twoclocks.clocks import RULE_CLOCKS, band, window_text  # noqa: E402
+from twoclocks.clocks import RULE_CLOCKS, band, mem_levels, window_text  # noqa: E402
 from twoclocks.io import atomic_path  # noqa: E402
 
 CURVES = (
@@ -51,6 +51,7 @@ def clocks_figure(df: pd.DataFrame, summary: dict, title: str = "") -> Figure:
             ax.fill_between(steps, lo, hi, color=color, alpha=0.15, lw=0)
     if "mem_chance" in df:
         ax.plot(steps, df["mem_chance"], ls=":", color="tab:red", lw=1, label="mem chance")
+    _near_copies(ax, df, summary, steps, level)
     th = summary.get("thresholds", {})
     rules = [rc for rc in RULE_CLOCKS if rc.tau in summary]
     for k, rc in enumerate(rules):
@@ -83,6 +84,20 @@ def clocks_figure(df: pd.DataFrame, summary: dict, title: str = "") -> Figure:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     ax.grid(alpha=0.3, which="both")
     return fig
+
+
+def _near_copies(ax, df: pd.DataFrame, summary: dict, steps, level: float) -> None:
+    """The curve of each memorisation level beyond exact copies (near copies), and its clock."""
+    for mc in mem_levels()[1:]:
+        if mc.curve not in df:
+            continue
+        color, ls = mc.style
+        ax.plot(steps, df[mc.curve], marker=".", ms=3, lw=1, color=color, label=f"{mc.curve} (near copies)")
+        lo, hi = band(df, mc.curve, level)
+        ax.fill_between(steps, lo, hi, color=color, alpha=0.1, lw=0)
+        tau = summary.get(mc.tau)
+        if tau is not None:
+            ax.axvline(tau, color=color, ls=ls, lw=1, label=mc.tau)
 
 
 def _window_bar(ax, summary: dict, rc, y: float, color: str, max_step: float) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.formats import config_record, config_sections
 from twoclocks.io import TEMP_SUFFIX, atomic_path, read_json, read_table, write_json, write_table
 from twoclocks.schema import required_keys
+from twoclocks.training.near_copies import lacks_near_copies, near_copy_clocks, near_copy_curve
 
 
 class RunDir:
@@ -136,7 +138,22 @@ class RunDir:
             raise TwoClocksError(f"{self.metrics_path} ends before step {summary['max_step']}; {resume} restores it")
         if not self.clocks_plot.is_file():
             raise TwoClocksError(f"{self.clocks_plot} is missing; {resume} draws it")
+        if lacks_near_copies(summary, metrics):
+            return self.with_near_copies(summary, metrics)
         return summary, metrics
+
+    def with_near_copies(self, summary: dict, metrics: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
+        """(summary, metrics) of a run written before near copies were measured, with their curve
+        and clock derived from samples/ (twoclocks.training.near_copies); as they are when an
+        evaluation's samples were not kept or cannot be read. Nothing is written."""
+        try:
+            cfg = self.load_config()
+            curve = near_copy_curve(metrics, dict(self.sample_files()), self.load_train_set(), cfg)
+        except (TwoClocksError, OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return summary, metrics
+        if curve is None:
+            return summary, metrics
+        return near_copy_clocks(summary, curve, cfg), curve
 
     # ----- creating ------------------------------------------------------------------------
     def check_creatable(self) -> None:
