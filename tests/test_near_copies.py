@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -84,3 +85,26 @@ def test_a_run_without_near_copies_gets_them_from_its_samples(tmp_path):
         path.unlink()
     loaded, curve = rd.load_finished()
     assert loaded == old_summary and "mem_near" not in curve
+
+
+def test_claims_are_judged_at_each_memorisation_level(tmp_path):
+    from test_reproduce import results
+    from twoclocks.sweeps.claims.evaluate import claims_text, evaluate_claims, write_claims
+
+    table = results(mem_G=0.0, families=("dit",))  # exact copies at 30 N, whatever G
+    G = table["task.G"].to_numpy(dtype=float)
+    table["tau_mem_near"] = table["tau_mem"] * G**-2.0 / 4  # near copies far earlier at higher G
+    table["tau_mem_near_censored"] = table["tau_mem_near_left_censored"] = False
+    claims = {c.id: c for c in evaluate_claims(table)}
+    assert [list(c.by_mem) for c in claims.values()] == [["tau_mem", "tau_mem_near"]] * len(claims)
+    three, six = claims[3], claims[6]
+    assert three.by_mem["tau_mem"]["verdict"] == three.verdict == "supported"
+    assert three.by_mem["tau_mem_near"]["verdict"] == "not supported" and three.mem_robust is False
+    assert "tau_mem_near" in three.by_mem["tau_mem_near"]["evidence"]
+    # windows are recomputed against the near-copy clock, which comes before tau_rule in more runs
+    vanished = [re.search(r"vanished in (\d+)/", e)[1] for e in (six.evidence, six.by_mem["tau_mem_near"]["evidence"])]
+    assert int(vanished[0]) < int(vanished[1])
+    assert claims[2].mem_robust and claims[2].across_mem.endswith("(the same evidence at each)")  # reads no copying
+    write_claims(list(claims.values()), tmp_path)
+    assert {"verdict_tau_mem", "verdict_tau_mem_near"} <= set(pd.read_csv(tmp_path / "claims.csv").columns)
+    assert "Robust to the memorisation level" in claims_text(list(claims.values()))

@@ -130,6 +130,15 @@ class MemClock:
     def interval_keys(self) -> list[str]:
         return [self.tau + s for s in self.columns if is_interval(s)]
 
+    def result_columns(self) -> list[str]:
+        """Every results.parquet column of this clock, in a fixed order."""
+        return self.scalar_columns() + [f"{k}_{e}" for k in self.interval_keys() for e in ("lo", "hi")]
+
+    def label(self, thresholds: dict | None = None) -> str:
+        """'tau_mem_near (mem_near - mem_near_chance >= 0.1)', with the run's threshold when given."""
+        value = (thresholds or {}).get(self.theta, getattr(ClockConfig(), self.theta))
+        return f"{self.tau} ({self.curve} - {self.chance} >= {value:g})"
+
 
 # The first is the protocol's tau_rule (the paper's definition); the others are the issue of
 # one threshold made visible: a rule learned at the group level but executed with slips. The

@@ -94,7 +94,8 @@ def run_columns(run_dir: Path) -> dict[str, Any]:
     config.json (compute_clocks, the same function a run uses)."""
     rd = RunDir(run_dir)
     cfg = rd.load_config()
-    return summary_columns(compute_clocks(rd.load_metrics(), cfg.clocks, cfg.train.batch, cfg.data.N))
+    _, metrics = rd.with_near_copies({}, rd.load_metrics())  # near copies from samples/, where kept
+    return summary_columns(compute_clocks(metrics, cfg.clocks, cfg.train.batch, cfg.data.N))
 
 
 def with_rule_clocks(results: pd.DataFrame, root: str | Path | None) -> tuple[pd.DataFrame, str]:

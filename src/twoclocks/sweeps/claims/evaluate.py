@@ -18,6 +18,7 @@ from twoclocks.formats import rule_clocks_of
 from twoclocks.io import write_json, write_table
 from twoclocks.sweeps.claims import paper  # noqa: F401  (registers the paper's claims)
 from twoclocks.sweeps.claims.learned import judge_fits, judge_knob_claim
+from twoclocks.sweeps.claims.mem_levels import judge_mem_levels, mem_note
 from twoclocks.sweeps.claims.registry import CLAIMS, READS, ClaimDefinition, Outcome, Runs, knob_claims
 from twoclocks.sweeps.claims.rule_clocks import clock_labels, clock_view, relabel, relabel_obj
 from twoclocks.sweeps.claims.verdicts import DECISION_RULES, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
@@ -43,6 +44,10 @@ class Claim:
     basis: str = ""  # what the verdict rests on (learned.basis): fits on learned rules, ...
     all_slices: str = ""  # a knob claim's verdict over every slice, learned or not, and its basis
     across_clocks: str = ""  # that, or which verdict holds at which rule clock
+    # At tau_rule, the verdict at every memorisation level (exact, near copies: mem_levels.py).
+    by_mem: dict[str, dict] = field(default_factory=dict)
+    mem_robust: bool | None = None  # the same verdict at every level (None: judged at tau_mem only)
+    across_mem: str = ""  # that, or which verdict holds at which level
 
 
 def evaluate_claims(results: pd.DataFrame, root: str | Path | None = None) -> list[Claim]:
@@ -74,6 +79,7 @@ def evaluate_claims(results: pd.DataFrame, root: str | Path | None = None) -> li
                 "fits": relabel_obj(c.fits, rc),
             }
         claim.robust, claim.across_clocks = across_clocks(claim.by_clock, note)
+    judge_mem_levels(table, claims, claims_at)
     return claims
 
 
@@ -146,8 +152,8 @@ def judged_claims() -> list[str]:
 def write_claims(claims: list[Claim], out: Path, scale: str | None = None) -> None:
     rows = []
     for c in claims:
-        row = {k: v for k, v in asdict(c).items() if k not in ("fits", "by_clock")}
-        row.update({f"verdict_{tau}": e["verdict"] for tau, e in c.by_clock.items()})
+        row = {k: v for k, v in asdict(c).items() if k not in ("fits", "by_clock", "by_mem")}
+        row.update({f"verdict_{tau}": e["verdict"] for tau, e in [*c.by_clock.items(), *c.by_mem.items()]})
         rows.append(row)
     write_table(out / "claims.csv", pd.DataFrame(rows))
     write_json(out / "claims.json", {"scale": scale, "rules": rules_text(), "claims": [asdict(c) for c in claims]})
@@ -168,6 +174,9 @@ def claims_text(claims: list[Claim]) -> str:
         if len(c.by_clock) > 1:
             at = " | ".join(f"{tau}: {e['verdict']}" for tau, e in c.by_clock.items())
             lines.append(f"      at each rule clock: {at} -> {c.across_clocks}")
+        if len(c.by_mem) > 1:
+            at = " | ".join(f"{tau}: {e['verdict']}" for tau, e in c.by_mem.items())
+            lines.append(f"      at each memorisation level: {at} -> {c.across_mem}")
     lines += ["", *robustness_note(claims)]
     return "\n".join(lines)
 
@@ -176,7 +185,7 @@ def robustness_note(claims: list[Claim]) -> list[str]:
     """The closing note: which verdicts survive the choice of rule clock and which do not."""
     judged = [c for c in claims if len(c.by_clock) > 1]
     if not judged:
-        return [f"Rule clocks: {claims[0].across_clocks}." if claims else "No claims."]
+        return [f"Rule clocks: {claims[0].across_clocks}." if claims else "No claims.", *mem_note(claims)]
     clocks = "; ".join(e["clock"] for e in judged[0].by_clock.values())
     robust = [str(c.id) for c in judged if c.robust]
     fragile = [f"{c.id} ({c.across_clocks})" for c in judged if not c.robust]
@@ -184,4 +193,5 @@ def robustness_note(claims: list[Claim]) -> list[str]:
         f"Rule clocks: {clocks}.",
         f"Robust to the rule clock (same verdict at each): {', '.join(robust) or 'none'}.",
         f"Depend on the rule clock: {', '.join(fragile) or 'none'}.",
+        *mem_note(claims),
     ]

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twoclocks.clocks import MEM_CLOCKS, RULE_CLOCKS, RuleClock
+from twoclocks.clocks import MEM_CLOCKS, RULE_CLOCKS, MemClock, RuleClock, mem_levels
 from twoclocks.formats import rule_clocks_of
 
 CONFIG_PREFIXES = ("task", "data.", "model.", "train.", "eval.", "clocks.")
@@ -323,14 +323,22 @@ def knob_column(df: pd.DataFrame) -> str | None:
     return col if col in df else None
 
 
+def mem_levels_in(df: pd.DataFrame) -> list[MemClock]:
+    """The memorisation levels measured in some run of a results table (near copies are not
+    where the runs are older than them and their samples were not kept)."""
+    return [mc for mc in mem_levels() if f"{mc.tau}_censored" in df and df[f"{mc.tau}_censored"].notna().any()]
+
+
 def standard_fits(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> list[Fit]:
-    """The relations of the paper, for every x the sweep varies and every rule clock."""
+    """The relations of the paper, for every x the sweep varies, every rule clock and every
+    memorisation level the table has."""
     knob = knob_column(df)
     rules = rule_clocks_of(df.columns)
-    relations = [("data.N", "tau_mem"), ("data.N", "tau_mem_epochs")]
+    mems = [mc.tau for mc in mem_levels_in(df)]
+    relations = [("data.N", y) for tau in mems for y in (tau, f"{tau}_epochs")]
     relations += [("data.N", rc.tau) for rc in rules] + [("data.N", rc.key("window_log10")) for rc in rules]
     if knob:
-        relations += [(knob, rc.tau) for rc in rules] + [(knob, "tau_mem")]
+        relations += [(knob, rc.tau) for rc in rules] + [(knob, tau) for tau in mems]
         relations += [(knob, rc.key("window_log10")) for rc in rules]
     relations += [(x, rc.tau) for x in ("model.depth", "model.width") for rc in rules]
     return [f for x, y in relations for f in fit_relation(df, x, y, n_boot, seed)]
