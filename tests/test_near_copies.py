@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import twoclocks as tc
 from conftest import TINY
 from twoclocks.config import build_config
 from twoclocks.data import TrainingIndex
@@ -80,6 +81,8 @@ def test_a_run_without_near_copies_gets_them_from_its_samples(tmp_path):
     assert {k: loaded[k] for k in NEAR_KEYS} == {k: json.loads(json.dumps(summary[k])) for k in NEAR_KEYS}
     assert {k: loaded[k] for k in old_summary} == old_summary
     pd.testing.assert_frame_equal(curve[metrics.columns], metrics, check_like=True)
+    loaded_run = tc.load(run)  # the Python API reads the same
+    assert loaded_run.summary == loaded and "mem_near" in loaded_run.metrics and digest(rd) == before
     # without its samples there is nothing to read them from: the run loads as it is
     for _, path in rd.sample_files()[-1:]:
         path.unlink()

@@ -4,6 +4,10 @@ paper.py) judged at every rule clock, and written as claims.json, claims.csv and
 Rule clocks: every claim is judged at each rule clock of twoclocks.clocks.RULE_CLOCKS with that
 clock's window. The claim's verdict is the one at tau_rule; by_clock has each clock's, and
 robust says whether they are all the same (twoclocks.sweeps.claims.rule_clocks).
+
+Memorisation levels: every claim is judged as well, at tau_rule, with copying read at near
+copies -- tau_mem_near in place of tau_mem, every window recomputed against it. by_mem has the
+verdict at each level and mem_robust whether they agree (twoclocks.sweeps.claims.mem_levels).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from twoclocks.clocks import PRIMARY, RULE_CLOCKS
+from twoclocks.clocks import PRIMARY, RULE_CLOCKS, mem_levels
 from twoclocks.formats import rule_clocks_of
 from twoclocks.io import write_json, write_table
 from twoclocks.sweeps.claims import paper  # noqa: F401  (registers the paper's claims)
@@ -132,6 +136,7 @@ def rules_text() -> str:
     scope = "; ".join(f"claim{'s' * (len(n) > 1)} {', '.join(n)}: {READS[r][0]}" for r, n in reads.items())
     knob = ", ".join(map(str, knob_claims()))
     clocks = ", ".join(rc.label() for rc in RULE_CLOCKS)
+    levels = ", ".join(mc.label() for mc in mem_levels())
     return (
         f"Claims (arXiv 2605.10019) and the fits that test them (x on log10 scale):\n{claims}\n"
         f"Runs read: {scope}.\n"
@@ -140,6 +145,9 @@ def rules_text() -> str:
         f"{DECISION_RULES}\n"
         f"Rule clocks: every claim is judged at each of {clocks}, with that clock's window; the "
         "claim's verdict is the one at tau_rule, by_clock has each clock's, robust whether they agree.\n"
+        f"Memorisation levels: every claim is judged as well, at tau_rule, at each of {levels}, with "
+        "every window recomputed against that level's clock; by_mem has each level's verdict, "
+        "mem_robust whether they agree.\n"
     )
 
 
