@@ -21,7 +21,7 @@ FRACTIONS = ("valid", "mem", "novel_valid", "unique_novel_valid")
 # a near copy exactly when it is a copy and the chance level stays mem_chance; d = 2 would raise
 # it 19-91 fold, to 0.072 at G = 2 and N = 1024 (docs/protocol.md, "Near copies").
 NEAR_HAMMING = 1
-NEAR_CHANCE_DRAWS = 4096  # uniform draws that estimate the chance level when no count is known
+NEAR_CHANCE_DRAWS = 2048  # uniform draws that estimate the chance level when no count is known (latin: 10 s)
 SEED_NEAR_CHANCE = 5_000_011
 _near_chances: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # index -> chance
 
