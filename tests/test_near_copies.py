@@ -28,8 +28,10 @@ NEAR_KEYS = [f"tau_mem_near{s}" for s in ("", "_censored", "_left_censored", "_c
 @pytest.mark.parametrize("G,layout", [(2, "contiguous"), (4, "random"), (8, "blocks")])
 def test_ball_counts_every_valid_item_within_d(G, layout):
     task = GroupParity(ParityParams(n=4, G=G, layout=layout))
-    items = task.enumerate().reshape(-1, 16).astype(np.int64)
-    dist = (items[:, None, :] != items[None, :, :]).sum(axis=2)
+    codes = np.packbits(task.enumerate().reshape(-1, 16), axis=1).view(">u2").ravel()  # 16 bits each
+    popcount = np.array([bin(v).count("1") for v in range(2**16)])
+    centres = np.random.default_rng(0).choice(len(codes), 32, replace=False)
+    dist = popcount[codes[centres, None] ^ codes[None, :]]  # (32, population)
     for d in range(6):
         counts = (dist <= d).sum(axis=1)
         assert counts.min() == counts.max() == task.near_ball(d), d
