@@ -1,6 +1,6 @@
-"""One declaration per schema: a rule clock registered here, in the test alone, reaches the
-summary, the stop rule, the results table, the report and claims.json; the summary's keys are
-those the schema declares."""
+"""One declaration per schema: a rule clock and a claim registered here, in the test alone,
+reach the summary, the stop rule, the results table, the report and claims.json; the summary's
+keys are those the schema declares."""
 
 from __future__ import annotations
 
@@ -16,13 +16,23 @@ from twoclocks.analysis.report_claims import claims_html
 from twoclocks.clocks import RULE_CLOCKS, RuleClock, clock_keys, compute_clocks
 from twoclocks.config import ClockConfig, build_config
 from twoclocks.schema import required_keys, summary_keys
+from twoclocks.sweeps.claims import registry
 from twoclocks.sweeps.claims.evaluate import evaluate_claims, write_claims
+from twoclocks.sweeps.claims.paper import along, increases
 from twoclocks.sweeps.results import summary_columns
 from twoclocks.training.runner import start_run, summary_lines
 from twoclocks.training.stopping import stop_reason
 
 # valid >= theta_group (0.95): a level above tau_rule, on the curve tau_rule reads.
 FOURTH = RuleClock("tau_rule_high", "_high", "valid", "theta_group", ("tab:olive", ":", "v"))
+TENTH = registry.ClaimDefinition(
+    10,
+    "tau_mem grows with N at every {knob}",
+    "main, measuring tau_mem",
+    "tau_mem vs data.N, slope > 0 (a test's own claim)",
+    along(("data.N",), "tau_mem", increases),
+    missing="no runs vary data.N",
+)
 STEPS = np.unique(np.geomspace(10, 20000, 16).round().astype(int))
 
 
@@ -34,6 +44,16 @@ def fourth_clock():
         yield FOURTH
     finally:
         RULE_CLOCKS.remove(FOURTH)
+
+
+@pytest.fixture
+def tenth_claim():
+    """TENTH in the claim registry for the length of one test."""
+    registry.register(TENTH)
+    try:
+        yield TENTH
+    finally:
+        registry.CLAIMS.remove(TENTH)
 
 
 def rising(steps: np.ndarray, at: float, theta: float) -> np.ndarray:
@@ -76,7 +96,7 @@ def test_summary_has_the_declared_keys_in_their_order(tmp_path):
     assert list(compute_clocks(metrics(300, 50, 2000), ClockConfig(), 64, 16)) == clock_keys()
 
 
-def test_a_fourth_rule_clock_reaches_every_reader(fourth_clock, tmp_path):
+def test_a_fourth_rule_clock_and_a_tenth_claim_reach_every_reader(fourth_clock, tenth_claim, tmp_path):
     rc = fourth_clock
     clocks = compute_clocks(metrics(300, 50, 2000), ClockConfig(), 64, 16)
     # valid = 0.95 lies a quarter of log(19 / 9) beyond valid = 0.9 on the logistic curve
@@ -98,6 +118,11 @@ def test_a_fourth_rule_clock_reaches_every_reader(fourth_clock, tmp_path):
     write_claims(evaluate_claims(table), tmp_path)
     claims = json.loads((tmp_path / "claims.json").read_text())["claims"]
     assert all(rc.tau in c["by_clock"] for c in claims)
+    assert [c["id"] for c in claims] == list(range(1, 11))
+    tenth = claims[-1]  # judged at every rule clock, the fourth included, and at both memorisation levels
+    assert tenth["verdict"] == "supported" and list(tenth["by_clock"]) == [c.tau for c in RULE_CLOCKS]
+    assert list(tenth["by_mem"]) == ["tau_mem", "tau_mem_near"] and tenth["mem_robust"]
+    assert TENTH.text() in claims_html(claims) and f"verdict_{rc.tau}" in pd.read_csv(tmp_path / "claims.csv")
     assert claims[0]["by_clock"][rc.tau]["clock"] == rc.label()
     assert f"verdict_{rc.tau}" in pd.read_csv(tmp_path / "claims.csv").columns
     assert rc.label().replace(">", "&gt;") in claims_html(claims)
