@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twoclocks.clocks import RULE_CLOCKS, compute_clocks, crossing, format_clock, group_band, loss, window
+from twoclocks.clocks import RULE_CLOCKS, compute_clocks, crossing, erosion, format_clock, group_band, window
 from twoclocks.config import ClockConfig
 from twoclocks.stats import wilson_interval
 from twoclocks.training.runner import summary_lines
@@ -143,9 +143,9 @@ def test_rule_learned_imperfectly_then_eroded():
 
 def test_loss_needs_a_held_drop_and_the_group_band_uses_M_samples():
     steps = np.array([1, 2, 4, 8, 16])
-    assert loss(steps, np.array([0.0, 0.95, 0.85, 0.95, 0.96]), 0.9) is None  # a one-evaluation dip
-    assert loss(steps, np.array([0.0, 0.5, 0.6, 0.7, 0.8]), 0.9) is None  # never above
-    assert loss(steps, np.array([0.0, 0.95, 0.95, 0.85, 0.8]), 0.9) == pytest.approx(4 * 2**0.5)
+    assert erosion(steps, np.array([0.0, 0.95, 0.85, 0.95, 0.96]), 0.9) is None  # a one-evaluation dip
+    assert erosion(steps, np.array([0.0, 0.5, 0.6, 0.7, 0.8]), 0.9) is None  # never above
+    assert erosion(steps, np.array([0.0, 0.95, 0.95, 0.85, 0.8]), 0.9) == pytest.approx(4 * 2**0.5)
     df = pd.DataFrame({"constraint_acc": [0.98, 0.5], "samples": [200, 200]})
     lo, hi = group_band(df, 0.95)
     ref_lo, ref_hi = wilson_interval(np.array([196, 100]), 200)

@@ -30,6 +30,7 @@ FLOORS = [
     ("twoclocks.clocks", 4),
     ("twoclocks.formats", 4),
     ("twoclocks.plots", 4),
+    ("twoclocks.schema", 4),
     ("twoclocks.training", 5),
     ("twoclocks.sweeps.claims", 7),  # judges the results table that the sweep below writes
     ("twoclocks.sweeps", 6),

@@ -16,7 +16,7 @@ from twoclocks.sweeps import results as results_table
 from twoclocks.sweeps import scales
 from twoclocks.sweeps.claims import evaluate as reproduce
 from twoclocks.sweeps.claims.evaluate import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, evaluate_claims
-from twoclocks.sweeps.results import SUMMARY_COLUMNS, summary_columns
+from twoclocks.sweeps.results import FIRST_COLUMNS, summary_columns
 from twoclocks.sweeps.scales import scale_spec
 from twoclocks.sweeps.spec import expand
 
@@ -163,7 +163,7 @@ def test_reproduce_tiny_end_to_end(tmp_path, capsys):
     assert {f"verdict_{rc.tau}" for rc in RULE_CLOCKS} <= set(pd.read_csv(out / "claims.csv").columns)
     # A results table without the group-level columns gets the same values from the runs.
     df = pd.read_parquet(out / "results.parquet")
-    new = [c for c in summary_columns({}) if c not in SUMMARY_COLUMNS and c.startswith(("tau_group", "tau_rule_low"))]
+    new = [c for c in summary_columns({}) if c not in FIRST_COLUMNS and c.startswith(("tau_group", "tau_rule_low"))]
     again, note = results_table.with_rule_clocks(df.drop(columns=[*new, FORMAT_KEY]), out)
     assert "recomputed" in note
     pd.testing.assert_frame_equal(again[new].astype(float), df[new].astype(float))
@@ -217,7 +217,7 @@ def test_rule_clocks_recomputed_from_the_runs_of_an_older_sweep(tmp_path):
             cfg = RunConfig(task={"name": "parity", "G": G})
             write_json(tmp_path / "runs" / name / "config.json", cfg.to_dict())
             summary = compute_clocks(df, cfg.clocks, cfg.train.batch, cfg.data.N)
-            old = {k: v for k, v in summary_columns(summary).items() if k in SUMMARY_COLUMNS}
+            old = {k: v for k, v in summary_columns(summary).items() if k in FIRST_COLUMNS}
             rows.append(
                 {
                     "task": "parity",

@@ -107,8 +107,10 @@ class Run:
 
     @property
     def summary(self) -> dict | None:
-        """summary.json (clocks, window, timings), or None while the run is unfinished."""
-        return self.dir.load_summary()
+        """summary.json (clocks, window, timings), or None while the run is unfinished. A run
+        written before near copies were measured has them, from its samples (RunDir.load_finished)."""
+        finished = self.dir.finished_summary()
+        return finished if finished is not None else self.dir.load_summary()
 
     @property
     def finished(self) -> bool:
@@ -116,8 +118,12 @@ class Run:
 
     @property
     def metrics(self) -> pd.DataFrame:
-        """One row per evaluation, sorted by step (docs/protocol.md defines every column)."""
-        return self.dir.load_metrics()
+        """One row per evaluation, sorted by step (docs/protocol.md defines every column); the
+        near-copy columns of a finished run written before them come from its samples."""
+        try:
+            return self.dir.load_finished()[1]
+        except TwoClocksError:
+            return self.dir.load_metrics()
 
     @property
     def train_set(self) -> Any:

@@ -13,7 +13,9 @@ Definitions (docs/protocol.md, section 4, has the full text):
     tau_group    = crossing(constraint_acc, theta_group)  the constraints, one at a time
 - Erosion: <clock>_lost is the first held crossing back below the threshold after the clock
   (the same convention downwards); null when the curve stays above to the last evaluation.
-- tau_mem = crossing(mem - mem_chance, theta_mem); tau_mem_high likewise at theta_mem_high.
+- tau_mem = crossing(mem - mem_chance, theta_mem); tau_mem_high likewise at theta_mem_high;
+  tau_mem_near = crossing(mem_near - mem_near_chance, theta_mem), mem_near the fraction of
+  samples within NEAR_HAMMING cells of a training item (MEM_CLOCKS).
 - Clock intervals: the same crossing on the upper (early bound) and lower (late bound)
   Wilson limits of the curve. constraint_acc is a mean over samples of per-sample fractions,
   not a binomial fraction; its band is the Wilson interval with n = M samples, which is
@@ -28,6 +30,7 @@ Definitions (docs/protocol.md, section 4, has the full text):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +39,25 @@ import pandas as pd
 
 from twoclocks.config import ClockConfig
 from twoclocks.stats import wilson_interval
+
+# A clock's summary keys are <tau><suffix>, each with its value from `_clock`'s result and
+# `epochs` (step -> epochs); the `_ci` ones are [early, late] intervals, a `_lo`/`_hi` column
+# pair in results.parquet. Rule clocks have every field, memorisation clocks no erosion.
+CLOCK_FIELDS: dict[str, Callable[[dict, Callable[[float | None], float | None]], Any]] = {
+    "": lambda c, epochs: c["tau"],
+    "_censored": lambda c, epochs: c["censored"],
+    "_left_censored": lambda c, epochs: c["left_censored"],
+    "_ci": lambda c, epochs: c["ci"],
+    "_epochs": lambda c, epochs: epochs(c["tau"]),
+    "_lost": lambda c, epochs: c["lost"]["tau"],
+    "_lost_ci": lambda c, epochs: c["lost"]["ci"],
+    "_lost_epochs": lambda c, epochs: epochs(c["lost"]["tau"]),
+}
+WINDOW_FIELDS = ("window", "window_log10", "window_log10_is_lower_bound", "window_vanished")  # window()'s keys
+
+
+def is_interval(suffix: str) -> bool:
+    return suffix.endswith("_ci")
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,7 @@ class RuleClock:
     suffix: str  # appended to the window keys: window_log10<suffix>, window_vanished<suffix>
     curve: str  # metrics column that crosses the threshold
     theta: str  # ClockConfig field holding the threshold
+    style: tuple[str, str, str] = ("tab:gray", "--", "o")  # figures: colour, line style, marker
 
     def key(self, base: str) -> str:
         """A window key of this clock, e.g. key('window_vanished') = 'window_vanished_group'."""
@@ -59,41 +82,117 @@ class RuleClock:
             value = (thresholds or {}).get(self.theta, getattr(ClockConfig(), self.theta))
         return f"{self.tau} ({self.curve} >= {value:g})"
 
+    def window_keys(self) -> list[str]:
+        return [self.key(k) for k in WINDOW_FIELDS]
+
+    def window_columns(self) -> list[str]:
+        """Its scalar window keys (`window` itself is a pair, not a column)."""
+        return [self.key(k) for k in WINDOW_FIELDS if k != "window"]
+
     def scalar_keys(self) -> list[str]:
         """Its scalar summary keys, which sweeps copy into results.parquet."""
-        t = self.tau
-        return [
-            t,
-            f"{t}_censored",
-            f"{t}_left_censored",
-            f"{t}_epochs",
-            f"{t}_lost",
-            f"{t}_lost_epochs",
-            self.key("window_log10"),
-            self.key("window_log10_is_lower_bound"),
-            self.key("window_vanished"),
-        ]
+        return [self.tau + s for s in CLOCK_FIELDS if not is_interval(s)] + self.window_columns()
 
     def interval_keys(self) -> list[str]:
         """Its [early, late] interval keys, each a `_lo`/`_hi` column pair in results.parquet."""
-        return [f"{self.tau}_ci", f"{self.tau}_lost_ci"]
+        return [self.tau + s for s in CLOCK_FIELDS if is_interval(s)]
 
     def result_columns(self) -> list[str]:
         """Every results.parquet column of this clock, in a fixed order."""
         return self.scalar_keys() + [f"{k}_{e}" for k in self.interval_keys() for e in ("lo", "hi")]
 
+    def entries(self, c: dict, epochs: Callable[[float | None], float | None]) -> dict[str, Any]:
+        """Its clock keys in a summary, from `_clock`'s result `c` (the window keys apart)."""
+        return {self.tau + s: value(c, epochs) for s, value in CLOCK_FIELDS.items()}
+
+
+@dataclass(frozen=True)
+class MemClock:
+    """One way of saying "the model copies": the excess of a copy fraction over its chance level
+    crossing a threshold."""
+
+    tau: str  # summary key: tau_mem, tau_mem_high
+    theta: str  # ClockConfig field holding the threshold
+    fields: tuple[str, ...]  # its summary keys, suffixes of CLOCK_FIELDS
+    columns: tuple[str, ...]  # the fields that sweeps copy into results.parquet
+    curve: str = "mem"  # metrics column of the copy fraction
+    chance: str = "mem_chance"  # metrics column of its chance level
+    first: bool = True  # its columns are among those every results table has had
+    level: bool = True  # a memorisation level: claims are judged at it, figures draw it
+    style: tuple[str, str] = ("tab:red", "--")  # figures: colour, line style
+
+    def entries(self, c: dict, epochs: Callable[[float | None], float | None]) -> dict[str, Any]:
+        return {self.tau + s: CLOCK_FIELDS[s](c, epochs) for s in self.fields}
+
+    def scalar_columns(self) -> list[str]:
+        return [self.tau + s for s in self.columns if not is_interval(s)]
+
+    def interval_keys(self) -> list[str]:
+        return [self.tau + s for s in self.columns if is_interval(s)]
+
+    def result_columns(self) -> list[str]:
+        """Every results.parquet column of this clock, in a fixed order."""
+        return self.scalar_columns() + [f"{k}_{e}" for k in self.interval_keys() for e in ("lo", "hi")]
+
+    def label(self, thresholds: dict | None = None) -> str:
+        """'tau_mem_near (mem_near - mem_near_chance >= 0.1)', with the run's threshold when given."""
+        value = (thresholds or {}).get(self.theta, getattr(ClockConfig(), self.theta))
+        return f"{self.tau} ({self.curve} - {self.chance} >= {value:g})"
+
 
 # The first is the protocol's tau_rule (the paper's definition); the others are the issue of
-# one threshold made visible: a rule learned at the group level but executed with slips.
-RULE_CLOCKS = (
-    RuleClock("tau_rule", "", "valid", "theta_rule"),
-    RuleClock("tau_rule_low", "_low", "valid", "theta_rule_low"),
-    RuleClock("tau_group", "_group", "constraint_acc", "theta_group"),
-)
+# one threshold made visible: a rule learned at the group level but executed with slips. The
+# one declaration of the rule clocks: summaries, stopping, results, fits, claims and figures
+# iterate it when they run, so a clock added here is honoured by all of them.
+RULE_CLOCKS: list[RuleClock] = [
+    RuleClock("tau_rule", "", "valid", "theta_rule", ("tab:blue", "--", "^")),
+    RuleClock("tau_rule_low", "_low", "valid", "theta_rule_low", ("tab:cyan", ":", "s")),
+    RuleClock("tau_group", "_group", "constraint_acc", "theta_group", ("tab:purple", "-.", "D")),
+]
 PRIMARY = RULE_CLOCKS[0]
-MEM_CLOCKS = ("tau_mem", "tau_mem_high")  # theta_mem and theta_mem_high
-CLOCK_KEYS = (*(rc.tau for rc in RULE_CLOCKS), *MEM_CLOCKS)  # every clock; each has a `<key>_censored` flag
+FIRST_CLOCK = ("", "_censored", "_left_censored", "_ci", "_epochs")
+# tau_mem is the protocol's (exact copies); tau_mem_high the same at a stricter threshold;
+# tau_mem_near the same threshold on near copies (twoclocks.evaluate.NEAR_HAMMING), so that a
+# verdict on copying does not hinge on exactness.
+MEM_CLOCKS: list[MemClock] = [
+    MemClock("tau_mem", "theta_mem", FIRST_CLOCK, FIRST_CLOCK),
+    MemClock("tau_mem_high", "theta_mem_high", ("", "_censored", "_epochs"), ("", "_censored"), level=False),
+    MemClock(
+        "tau_mem_near",
+        "theta_mem",
+        FIRST_CLOCK,
+        FIRST_CLOCK,
+        curve="mem_near",
+        chance="mem_near_chance",
+        first=False,
+        style=("tab:orange", ":"),
+    ),
+]
+MEM = MEM_CLOCKS[0]
+# every clock; each has a `<key>_censored` flag
+CLOCK_KEYS = (*(rc.tau for rc in RULE_CLOCKS), *(mc.tau for mc in MEM_CLOCKS))
+
+
+def mem_levels() -> list[MemClock]:
+    """The memorisation clocks at which claims are judged (tau_mem first)."""
+    return [mc for mc in MEM_CLOCKS if mc.level]
+
+
 PEAK_CURVES = ("valid", "constraint_acc")  # summary: peak_<curve> and peak_<curve>_step
+NOVEL_PEAK = "novel_valid"  # the peak every summary has had, before PEAK_CURVES'
+
+
+def peak_keys(curve: str) -> list[str]:
+    return [f"peak_{curve}_step", f"peak_{curve}"]
+
+
+def clock_keys() -> list[str]:
+    """Every key of compute_clocks' result, in its order."""
+    keys = ["max_step"]
+    keys += [rc.tau + s for rc in RULE_CLOCKS for s in CLOCK_FIELDS]
+    keys += [mc.tau + s for mc in MEM_CLOCKS for s in mc.fields] + ["thresholds"]
+    keys += [k for rc in RULE_CLOCKS for k in rc.window_keys()]
+    return keys + [k for c in (NOVEL_PEAK, *PEAK_CURVES) for k in peak_keys(c)]
 
 
 def _held(values: np.ndarray, theta: float, start: int = 0, below: bool = False) -> int | None:
@@ -126,7 +225,7 @@ def crossing(steps: np.ndarray, values: np.ndarray, theta: float) -> tuple[float
     return _interpolate(steps, values, i, theta), False
 
 
-def loss(steps: np.ndarray, values: np.ndarray, theta: float) -> float | None:
+def erosion(steps: np.ndarray, values: np.ndarray, theta: float) -> float | None:
     """The first held crossing back below `theta` after the held crossing above it, or None
     (never above, or above to the last evaluation)."""
     steps = np.asarray(steps, dtype=np.float64)
@@ -167,65 +266,39 @@ def _clock(df: pd.DataFrame, column: str, theta: float, level: float, offset: np
     tau, left = crossing(steps, values, theta)
     early, _ = crossing(steps, hi, theta)
     late, _ = crossing(steps, lo, theta)
-    # Lost early when the lower limit drops back (or never rose: the loss may be immediate),
+    # Lost early when the lower limit drops back (or never rose: the erosion may be immediate),
     # late when the upper limit does.
-    lost_early = loss(steps, lo, theta) if _held(lo, theta) is not None else tau
-    lost_ci = [None, None] if tau is None else [lost_early, loss(steps, hi, theta)]
-    lost = {"tau": loss(steps, values, theta), "ci": lost_ci}
+    lost_early = erosion(steps, lo, theta) if _held(lo, theta) is not None else tau
+    lost_ci = [None, None] if tau is None else [lost_early, erosion(steps, hi, theta)]
+    lost = {"tau": erosion(steps, values, theta), "ci": lost_ci}
     return {"tau": tau, "censored": tau is None, "left_censored": left, "ci": [early, late], "lost": lost}
 
 
 def compute_clocks(df: pd.DataFrame, cfg: ClockConfig, batch: int, N: int) -> dict:
-    """All clock quantities of one run, from its metrics table (sorted by step)."""
+    """All clock quantities of one run, from its metrics table (sorted by step): the keys of
+    clock_keys(), in its order."""
     df = df.sort_values("step").reset_index(drop=True)
     max_step = int(df["step"].max())
-    chance = df["mem_chance"].to_numpy()
-    mem = _clock(df, "mem", cfg.theta_mem, cfg.ci_level, chance)
-    mem_high = _clock(df, "mem", cfg.theta_mem_high, cfg.ci_level, chance)
 
     def epochs(step: float | None) -> float | None:
         return None if step is None else step * batch / N
 
     out: dict[str, Any] = {"max_step": max_step}
-    rules = {}
+    rules = {rc.tau: _clock(df, rc.curve, getattr(cfg, rc.theta), cfg.ci_level) for rc in RULE_CLOCKS}
     for rc in RULE_CLOCKS:
-        c = rules[rc.tau] = _clock(df, rc.curve, getattr(cfg, rc.theta), cfg.ci_level)
-        t = rc.tau
-        out.update(
-            {
-                t: c["tau"],
-                f"{t}_censored": c["censored"],
-                f"{t}_left_censored": c["left_censored"],
-                f"{t}_ci": c["ci"],
-                f"{t}_epochs": epochs(c["tau"]),
-                f"{t}_lost": c["lost"]["tau"],
-                f"{t}_lost_ci": c["lost"]["ci"],
-                f"{t}_lost_epochs": epochs(c["lost"]["tau"]),
-            }
-        )
-    out.update(
-        {
-            "tau_mem": mem["tau"],
-            "tau_mem_censored": mem["censored"],
-            "tau_mem_left_censored": mem["left_censored"],
-            "tau_mem_ci": mem["ci"],
-            "tau_mem_epochs": epochs(mem["tau"]),
-            "tau_mem_high": mem_high["tau"],
-            "tau_mem_high_censored": mem_high["censored"],
-            "tau_mem_high_epochs": epochs(mem_high["tau"]),
-            "thresholds": {
-                "theta_rule": cfg.theta_rule,
-                "theta_rule_low": cfg.theta_rule_low,
-                "theta_group": cfg.theta_group,
-                "theta_mem": cfg.theta_mem,
-                "theta_mem_high": cfg.theta_mem_high,
-                "ci_level": cfg.ci_level,
-            },
-        }
-    )
+        out.update(rc.entries(rules[rc.tau], epochs))
+    mems = {}
+    for mc in MEM_CLOCKS:
+        if mc.curve not in df:  # near copies of a run written before they were measured
+            continue
+        chance = df[mc.chance].to_numpy()
+        mems[mc.tau] = _clock(df, mc.curve, getattr(cfg, mc.theta), cfg.ci_level, chance)
+        out.update(mc.entries(mems[mc.tau], epochs))
+    thetas = dict.fromkeys([*(rc.theta for rc in RULE_CLOCKS), *(mc.theta for mc in MEM_CLOCKS), "ci_level"])
+    out["thresholds"] = {name: getattr(cfg, name) for name in thetas}
     for rc in RULE_CLOCKS:
-        out.update({rc.key(k): v for k, v in window(rules[rc.tau]["tau"], mem["tau"], max_step).items()})
-    for col in ("novel_valid", *PEAK_CURVES):
+        out.update({rc.key(k): v for k, v in window(rules[rc.tau]["tau"], mems[MEM.tau]["tau"], max_step).items()})
+    for col in (NOVEL_PEAK, *PEAK_CURVES):
         peak = int(df[col].to_numpy().argmax())  # the first one on ties
         out[f"peak_{col}_step"] = int(df["step"].iloc[peak])
         out[f"peak_{col}"] = float(df[col].iloc[peak])

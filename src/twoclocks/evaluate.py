@@ -6,6 +6,7 @@ Every fraction is over the M generated samples and comes with a Wilson score int
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,14 @@ from twoclocks.stats import wilson_interval
 from twoclocks.tasks.base import Task
 
 FRACTIONS = ("valid", "mem", "novel_valid", "unique_novel_valid")
+# A near copy: a sample within this many cells of a training item (an exact copy, or one with a
+# slipped cell). Valid items of group parity lie at least 2 apart, so a uniformly valid sample is
+# a near copy exactly when it is a copy and the chance level stays mem_chance; d = 2 would raise
+# it 19-91 fold, to 0.072 at G = 2 and N = 1024 (docs/protocol.md, "Near copies").
+NEAR_HAMMING = 1
+NEAR_CHANCE_DRAWS = 2048  # uniform draws that estimate the chance level when no count is known (latin: 10 s)
+SEED_NEAR_CHANCE = 5_000_011
+_near_chances: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # index -> chance
 
 
 @dataclass
@@ -59,10 +68,32 @@ def score(cells: np.ndarray, task: Task, index: TrainingIndex, ci_level: float =
     for q in (0.1, 0.5, 0.9):
         metrics[f"nn_hamming_q{int(q * 100)}"] = float(np.quantile(nn, q))
     metrics["samples"] = M
+    metrics.update(near_copies(nn, near_chance(task, index), ci_level))
     return metrics, Outcomes(cells, valid, acc, match, nn)
 
 
 OUTCOME_ARRAYS = ("cells", "packed", "shape", "valid", "constraint_acc", "train_match", "nn_hamming")
+
+
+def near_copies(nn_hamming: np.ndarray, chance: float, ci_level: float = 0.95) -> dict:
+    """mem_near (the fraction of samples within NEAR_HAMMING of a training item) with its Wilson
+    interval, and its chance level mem_near_chance."""
+    count, M = int((np.asarray(nn_hamming) <= NEAR_HAMMING).sum()), len(nn_hamming)
+    lo, hi = wilson_interval(count, M, ci_level)
+    return {"mem_near": count / M, "mem_near_lo": float(lo), "mem_near_hi": float(hi), "mem_near_chance": chance}
+
+
+def near_chance(task: Task, index: TrainingIndex) -> float:
+    """The chance that a uniformly valid item is a near copy: the task's count when it has one
+    (Task.near_chance), else estimated from NEAR_CHANCE_DRAWS seeded draws of the task's
+    sampler against this training set (once per index)."""
+    exact = task.near_chance(len(index), NEAR_HAMMING)
+    if exact is not None:
+        return exact
+    if index not in _near_chances:
+        draws = task.sample(NEAR_CHANCE_DRAWS, np.random.default_rng(SEED_NEAR_CHANCE))
+        _near_chances[index] = float((index.nearest_hamming(draws) <= NEAR_HAMMING).mean())
+    return _near_chances[index]
 
 
 def save_outcomes(path, outcomes: Outcomes) -> None:

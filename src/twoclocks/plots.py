@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from twoclocks.clocks import RULE_CLOCKS, band, window_text  # noqa: E402
+from twoclocks.clocks import RULE_CLOCKS, band, mem_levels, window_text  # noqa: E402
 from twoclocks.io import write_figure  # noqa: E402
 
 CURVES = (
@@ -20,13 +20,7 @@ CURVES = (
     ("novel_valid", "novel & valid", "tab:green"),
 )
 GROUP_CURVE = ("constraint_acc", "constraint_acc (per group)", "tab:purple")
-# Rule clock -> (colour, line style, marker): told apart by style as well as colour.
-RULE_STYLES = {
-    "tau_rule": ("tab:blue", "--", "^"),
-    "tau_rule_low": ("tab:cyan", ":", "s"),
-    "tau_group": ("tab:purple", "-.", "D"),
-}
-WINDOW_ROWS = (-0.05, -0.10, -0.15)  # y of each rule clock's window bar, below the curves
+WINDOW_ROW = -0.05  # the k-th rule clock's window bar lies at y = (k + 1) * this, below the curves
 
 
 def plot_clocks(df: pd.DataFrame, summary: dict, path: str | Path, title: str = "") -> None:
@@ -59,10 +53,12 @@ def clocks_figure(df: pd.DataFrame, summary: dict, title: str = "") -> Figure:
             ax.fill_between(steps, lo, hi, color=color, alpha=0.15, lw=0)
     if "mem_chance" in df:
         ax.plot(steps, df["mem_chance"], ls=":", color="tab:red", lw=1, label="mem chance")
+    _near_copies(ax, df, summary, steps, level)
     th = summary.get("thresholds", {})
     rules = [rc for rc in RULE_CLOCKS if rc.tau in summary]
-    for rc, y in zip(rules, WINDOW_ROWS):
-        color, ls, marker = RULE_STYLES[rc.tau]
+    for k, rc in enumerate(rules):
+        y = (k + 1) * WINDOW_ROW
+        color, ls, marker = rc.style
         tau, theta = summary[rc.tau], th.get(rc.theta)
         name = rc.label(th)
         if tau is not None:
@@ -83,13 +79,27 @@ def clocks_figure(df: pd.DataFrame, summary: dict, title: str = "") -> Figure:
         right = tm if tm is not None else steps.max()
         ax.axvspan(tr, right, color="gold", alpha=0.15, label="innovation window (tau_rule)")
     ax.set_xscale("log")
-    ax.set_ylim(WINDOW_ROWS[len(rules) - 1] - 0.04 if rules else -0.02, 1.02)
+    ax.set_ylim(len(rules) * WINDOW_ROW - 0.04 if rules else -0.02, 1.02)
     ax.set_xlabel("training step")
     ax.set_ylabel("fraction of samples")
     ax.set_title(title, fontsize=9, pad=16)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     ax.grid(alpha=0.3, which="both")
     return fig
+
+
+def _near_copies(ax, df: pd.DataFrame, summary: dict, steps, level: float) -> None:
+    """The curve of each memorisation level beyond exact copies (near copies), and its clock."""
+    for mc in mem_levels()[1:]:
+        if mc.curve not in df:
+            continue
+        color, ls = mc.style
+        ax.plot(steps, df[mc.curve], marker=".", ms=3, lw=1, color=color, label=f"{mc.curve} (near copies)")
+        lo, hi = band(df, mc.curve, level)
+        ax.fill_between(steps, lo, hi, color=color, alpha=0.1, lw=0)
+        tau = summary.get(mc.tau)
+        if tau is not None:
+            ax.axvline(tau, color=color, ls=ls, lw=1, label=mc.tau)
 
 
 def _window_bar(ax, summary: dict, rc, y: float, color: str, max_step: float) -> None:

@@ -15,13 +15,11 @@ from twoclocks.config import ClockConfig
 from twoclocks.errors import TwoClocksError
 from twoclocks.formats import rule_clocks_of
 from twoclocks.io import write_figure
-from twoclocks.plots import RULE_STYLES
 from twoclocks.tasks import task_label
 from twoclocks.training.rundir import RunDir
 
 # metric -> (line style, legend label); runs are told apart by colour.
 STYLES = {"valid": ("-", "valid"), "mem": ("--", "mem (copies)"), "novel_valid": (":", "novel & valid")}
-SUMMARY_KEYS = ("max_step", "tau_rule", "tau_mem", "model_family", "N", "seed", "config")
 
 
 @dataclass
@@ -44,9 +42,9 @@ def load_run(path: str | Path) -> Run:
     """A finished run directory; anything else is a one-line TwoClocksError."""
     rd = RunDir(path)
     summary, metrics = rd.load_finished()
-    missing = [k for k in SUMMARY_KEYS if k not in summary] + [c for c in STYLES if c not in metrics]
+    missing = [c for c in STYLES if c not in metrics]  # load_finished checked the summary's keys
     if missing:
-        raise TwoClocksError(f"{rd}: {rd.SUMMARY} / {rd.METRICS} lack {missing}, not a twoclocks run")
+        raise TwoClocksError(f"{rd}: {rd.METRICS} lacks {missing}, not a twoclocks run")
     return Run(rd.path, run_label(summary), metrics, summary)
 
 
@@ -124,7 +122,7 @@ def plot_compare(runs: list[Run], path: str | Path, x: str = "step") -> None:
         for rc in RULE_CLOCKS:  # markers where each curve crosses its threshold
             if s.get(rc.tau) is not None:
                 theta = th.get(rc.theta, getattr(ClockConfig(), rc.theta))
-                marker = RULE_STYLES[rc.tau][2]
+                marker = rc.style[2]
                 ax.plot(s[rc.tau] * scale, theta, marker=marker, ms=8, color=color, mec="black", ls="none")
         if s.get("tau_mem") is not None:
             ax.plot(
@@ -140,7 +138,7 @@ def plot_compare(runs: list[Run], path: str | Path, x: str = "step") -> None:
     metric_handles = [Line2D([], [], color="gray", ls=ls, label=lab) for ls, lab in STYLES.values()]
     metric_handles += [
         *(
-            Line2D([], [], marker=RULE_STYLES[rc.tau][2], color="gray", mec="black", ls="none", label=rc.label())
+            Line2D([], [], marker=rc.style[2], color="gray", mec="black", ls="none", label=rc.label())
             for rc in RULE_CLOCKS
         ),
         Line2D([], [], marker="v", color="gray", mec="black", ls="none", label=r"$\tau_{mem}$"),

@@ -38,6 +38,7 @@ from twoclocks.sweeps.claims.fits import (
     finished,
     fits_frame,
     knob_column,
+    mem_levels_in,
     standard_fits,
 )
 from twoclocks.sweeps.claims.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
@@ -125,6 +126,11 @@ def results_table(df: pd.DataFrame) -> pd.DataFrame:
                 _clock_cell(v, c, m) if s == "finished" else ""
                 for v, c, m, s in zip(df[rc.tau], df[f"{rc.tau}_censored"], df["max_step"], df["status"])
             ]
+    for mc in mem_levels_in(df)[1:]:
+        out[mc.tau] = [
+            _clock_cell(v, c, m) if s == "finished" else ""
+            for v, c, m, s in zip(df[mc.tau], df[f"{mc.tau}_censored"], df["max_step"], df["status"])
+        ]
     for rc in rule_clocks_of(df.columns):
         out[rc.key("window_log10")] = [
             "vanished" if v else ("" if pd.isna(w) else f"{'≥' if b else ''}{w:.2f}")

@@ -38,6 +38,13 @@ def claims_html(claims: list[dict]) -> str:
         for tau, entry in claim_by_clock(c).items():
             clocks.setdefault(tau, entry.get("clock", tau))
     head = "".join(f"<th>{html.escape(label)}</th>" for label in clocks.values())
+    # Memorisation levels beyond tau_mem (whose verdicts the rule-clock cells are): near copies.
+    levels: dict[str, str] = {}
+    for c in claims:
+        for tau, entry in list((c.get("by_mem") or {}).items())[1:]:
+            levels.setdefault(tau, entry.get("clock", tau))
+    mem_head = "".join(f"<th>at {html.escape(label)}</th>" for label in levels.values())
+    mem_head += "<th>across memorisation levels</th>" if levels else ""
     rows = []
     for c in claims:
         by_clock = claim_by_clock(c)
@@ -48,14 +55,18 @@ def claims_html(claims: list[dict]) -> str:
             f"<td>{c['id']}</td><td>{html.escape(c['claim'])}</td>"
             + "".join(_cell(by_clock.get(tau)) for tau in clocks)
             + f"<td>{html.escape(mark + c.get('across_clocks', ''))}</td>"
-            f"<td>{html.escape(c.get('basis', ''))}</td><td>{html.escape(c.get('all_slices', ''))}</td>"
+            + "".join(_cell((c.get("by_mem") or {}).get(tau)) for tau in levels)
+            + (f"<td>{html.escape(c.get('across_mem', ''))}</td>" if levels else "")
+            + f"<td>{html.escape(c.get('basis', ''))}</td><td>{html.escape(c.get('all_slices', ''))}</td>"
             f"<td>{html.escape(c['evidence'])}</td><td>{html.escape(c['reason'])}</td>"
             "</tr>"
         )
     return (
         "<table><thead><tr><th>id</th><th>claim</th>"
         + head
-        + "<th>across rule clocks</th><th>basis</th><th>every slice, learned or not</th>"
+        + "<th>across rule clocks</th>"
+        + mem_head
+        + "<th>basis</th><th>every slice, learned or not</th>"
         "<th>evidence (tau_rule)</th><th>reason (tau_rule)</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
@@ -63,5 +74,6 @@ def claims_html(claims: list[dict]) -> str:
         "cell for the evidence at that clock. Basis: what the verdict rests on -- fits on learned rules "
         "(every level compared was learned before copying), fits that include unlearned rules, or censoring "
         "bounds alone; claims " + _numbers(knob_claims()) + " are judged on learned slices where the sweep has them. "
-        "Decision rules and rule clocks: docs/sweeps.md, docs/protocol.md.</p>"
+        "Near copies (tau_mem_near): the same claims with copying read at samples within one cell of a "
+        "training item. Decision rules, rule clocks and memorisation levels: docs/sweeps.md, docs/protocol.md.</p>"
     )

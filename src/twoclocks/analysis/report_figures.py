@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from twoclocks.clocks import RULE_CLOCKS
 from twoclocks.io import write_figure
-from twoclocks.plots import CURVES, RULE_STYLES
+from twoclocks.plots import CURVES
 from twoclocks.sweeps.claims.fits import NON_SLICING, Fit, fit_relation, varied_columns, y_values
 from twoclocks.training.rundir import RunDir
 
@@ -194,7 +195,7 @@ def fig_small_multiples(root: Path, df: pd.DataFrame, path: Path, per_fig: int =
             m = RunDir(root / r.run_dir).load_metrics()
             for col, _, color in CURVES:
                 ax.plot(m["step"], m[col], color=color, lw=1)
-            marks = [(getattr(r, tau, None), *RULE_STYLES[tau][:2]) for tau in RULE_STYLES]
+            marks = [(getattr(r, rc.tau, None), *rc.style[:2]) for rc in RULE_CLOCKS]
             for tau, color, ls in [*marks, (r.tau_mem, "tab:red", "--")]:
                 if tau is not None and pd.notna(tau):
                     ax.axvline(tau, color=color, ls=ls, lw=0.8)

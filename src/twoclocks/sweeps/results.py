@@ -11,64 +11,55 @@ from typing import Any
 
 import pandas as pd
 
-from twoclocks.clocks import PEAK_CURVES, RULE_CLOCKS, compute_clocks
+from twoclocks.clocks import MEM, MEM_CLOCKS, NOVEL_PEAK, PEAK_CURVES, PRIMARY, RULE_CLOCKS, compute_clocks, peak_keys
 from twoclocks.config import flatten
 from twoclocks.errors import TwoClocksError
 from twoclocks.formats import FORMAT, FORMAT_KEY
 from twoclocks.formats import with_rule_clocks as upgrade
 from twoclocks.io import read_table
+from twoclocks.schema import RUN_KEYS
 from twoclocks.sweeps.spec import Point, identity_dict
 from twoclocks.training.rundir import RunDir
 
 # Columns of results.parquet that differ between two executions of the same points.
-TIMING_COLUMNS = ("train_seconds", "eval_seconds", "wall_seconds", "eval_share", "device")
+TIMING_COLUMNS = tuple(k.name for k in RUN_KEYS if k.timing)
 
-SUMMARY_COLUMNS = (
+# A results table's columns: FIRST_COLUMNS (every results table has had them), each interval
+# as a `_lo`/`_hi` pair, then the columns of the clocks and peaks added later.
+FIRST_COLUMNS = (
     "max_step",
-    "tau_rule",
-    "tau_rule_censored",
-    "tau_rule_left_censored",
-    "tau_rule_epochs",
-    "tau_mem",
-    "tau_mem_censored",
-    "tau_mem_left_censored",
-    "tau_mem_epochs",
-    "tau_mem_high",
-    "tau_mem_high_censored",
-    "window_log10",
-    "window_log10_is_lower_bound",
-    "window_vanished",
-    "peak_novel_valid_step",
-    "peak_novel_valid",
-    "train_seconds",
-    "eval_seconds",
-    "wall_seconds",
-    "eval_share",
-    "num_params",
-    "log2_population",
-    "mem_chance",
-    "device",
-    "stop_at",
-    "stopped_step",
-    "stop_reason",
+    *(PRIMARY.tau + s for s in ("", "_censored", "_left_censored", "_epochs")),
+    *(k for mc in MEM_CLOCKS if mc.first for k in mc.scalar_columns()),
+    *PRIMARY.window_columns(),
+    *peak_keys(NOVEL_PEAK),
+    *(k.name for k in RUN_KEYS if k.column),
 )
-# The rule clocks beyond tau_rule (RULE_CLOCKS), erosion and the peaks, after the columns above.
-RULE_CLOCK_COLUMNS = tuple(
-    dict.fromkeys(k for rc in RULE_CLOCKS for k in rc.scalar_keys() if k not in SUMMARY_COLUMNS)
-) + tuple(f"peak_{c}{e}" for c in PEAK_CURVES for e in ("_step", ""))
-INTERVAL_COLUMNS = ("tau_rule_ci", "tau_mem_ci") + tuple(
-    k for rc in RULE_CLOCKS for k in rc.interval_keys() if k != "tau_rule_ci"
-)
+
+
+def interval_columns() -> list[str]:
+    """The interval keys, each a `_lo`/`_hi` column pair: those of the first tables first."""
+    first = [PRIMARY.interval_keys()[0], *MEM.interval_keys()]
+    later = [k for rc in RULE_CLOCKS for k in rc.interval_keys()] + [k for mc in MEM_CLOCKS for k in mc.interval_keys()]
+    return first + [k for k in dict.fromkeys(later) if k not in first]
+
+
+def later_columns() -> list[str]:
+    """The scalar columns added after the first tables: every rule clock's, the peaks of
+    PEAK_CURVES, then the memorisation clocks'."""
+    rules = [k for rc in RULE_CLOCKS for k in rc.scalar_keys()]
+    peaks = [k for c in PEAK_CURVES for k in peak_keys(c)]
+    mems = [k for mc in MEM_CLOCKS for k in mc.scalar_columns()]
+    return [k for k in dict.fromkeys(rules + peaks + mems) if k not in FIRST_COLUMNS]
 
 
 def summary_columns(s: dict) -> dict[str, Any]:
     """The results.parquet columns that come from a run's summary (clocks, windows, timings):
-    SUMMARY_COLUMNS, every interval as a `_lo`/`_hi` pair, then RULE_CLOCK_COLUMNS."""
-    row: dict[str, Any] = {key: s.get(key) for key in SUMMARY_COLUMNS}
-    for key in INTERVAL_COLUMNS:
+    FIRST_COLUMNS, every interval as a `_lo`/`_hi` pair, then later_columns()."""
+    row: dict[str, Any] = {key: s.get(key) for key in FIRST_COLUMNS}
+    for key in interval_columns():
         lo, hi = s.get(key) or [None, None]
         row[f"{key}_lo"], row[f"{key}_hi"] = lo, hi
-    row.update({key: s.get(key) for key in RULE_CLOCK_COLUMNS})
+    row.update({key: s.get(key) for key in later_columns()})
     return row
 
 
@@ -100,11 +91,12 @@ def run_columns(run_dir: Path) -> dict[str, Any]:
     config.json (compute_clocks, the same function a run uses)."""
     rd = RunDir(run_dir)
     cfg = rd.load_config()
-    return summary_columns(compute_clocks(rd.load_metrics(), cfg.clocks, cfg.train.batch, cfg.data.N))
+    _, metrics = rd.with_near_copies({}, rd.load_metrics())  # near copies from samples/, where kept
+    return summary_columns(compute_clocks(metrics, cfg.clocks, cfg.train.batch, cfg.data.N))
 
 
 def with_rule_clocks(results: pd.DataFrame, root: str | Path | None) -> tuple[pd.DataFrame, str]:
     """`results` with every rule clock's columns, and a note ('' when nothing was missing): a
     table older than the later rule clocks gets them from its runs (twoclocks.formats)."""
-    later = [c for c in summary_columns({}) if c not in SUMMARY_COLUMNS]
+    later = [c for c in summary_columns({}) if c not in FIRST_COLUMNS]
     return upgrade(results, root, later, run_columns)

@@ -107,6 +107,28 @@ class Task(ABC):
             return 0.0
         return float(min(1.0, n_train * 2.0 ** (-self.log2_population)))
 
+    def near_ball(self, d: int) -> int | None:
+        """How many valid items lie within Hamming distance d (cells) of a valid item, when
+        that number is the same for every valid item (a linear code); None when unknown."""
+        return None
+
+    def near_chance(self, n_train: int, d: int) -> float | None:
+        """Probability that one uniform draw from the population lies within Hamming distance d
+        of at least one of n_train distinct training items drawn uniformly from it:
+        1 - C(P - B, n) / C(P, n) with B = near_ball(d). None when near_ball is unknown.
+        For d = 0 it is mem_chance."""
+        ball = self.near_ball(d)
+        if ball is None:
+            return None
+        log2_p = self.log2_population
+        if self.population is None:  # a population too large for exact counts: independent draws
+            return float(-np.expm1(n_train * np.log1p(-ball * 2.0 ** (-log2_p))))
+        p = self.population
+        if ball + n_train > p:
+            return 1.0
+        i = np.arange(n_train, dtype=np.float64)
+        return float(-np.expm1(np.log1p(-ball / (p - i)).sum()))
+
     def enumerate(self) -> np.ndarray | None:
         """All valid items (uint8 (P, H, W)) when the population is small enough, else None."""
         return None

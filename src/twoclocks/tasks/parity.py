@@ -8,6 +8,7 @@ pairwise statistic carries any signal about the rule.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +74,17 @@ class GroupParity(Task):
     def log2_population(self) -> float:
         n, G = self.params.n, self.params.G
         return float(n * n - n * n // G)
+
+    def near_ball(self, d: int) -> int:
+        """Valid items within distance d of a valid x: x + e for every e whose every group has
+        an even weight (the valid set is a linear code), so the count is the sum of the first
+        d + 1 coefficients of ((1 + z)^G + (1 - z)^G)^(n*n/G) / 2^(n*n/G) (docs/protocol.md)."""
+        G = self.params.G
+        group = np.array([math.comb(G, w) if w % 2 == 0 else 0 for w in range(G + 1)], dtype=object)
+        weights = np.array([1], dtype=object)
+        for _ in range(self.num_groups):
+            weights = np.convolve(weights, group)
+        return int(sum(weights[: d + 1]))
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Uniform over even-parity images: G-1 free bits per group, the last fixes parity."""

@@ -21,6 +21,7 @@ import contextlib
 import os
 import shlex
 import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,26 +44,8 @@ from twoclocks.io import (
     write_table,
 )
 from twoclocks.locks import hold_lock, lock_path_beside
-
-# What summary_lines (the end-of-run text and the report) reads from a finished summary.
-SUMMARY_KEYS = (
-    "max_step",
-    "status",
-    "task",
-    "model_family",
-    "num_params",
-    "N",
-    "seed",
-    "mem_chance",
-    "tau_rule",
-    "tau_mem",
-    "peak_novel_valid",
-    "peak_novel_valid_step",
-    "wall_seconds",
-    "train_seconds",
-    "eval_seconds",
-    "eval_share",
-)
+from twoclocks.schema import required_keys
+from twoclocks.training.near_copies import lacks_near_copies, near_copy_clocks, near_copy_curve
 
 
 class RunDir:
@@ -165,7 +148,7 @@ class RunDir:
             what = f"no {self.SUMMARY}" if summary is None else f"{self.SUMMARY} does not say finished"
             hint = f" (an unfinished run? {resume} continues it)" if self.exists() else ""
             raise TwoClocksError(f"{self.path}: {what}, not a finished twoclocks run directory{hint}")
-        missing = [k for k in SUMMARY_KEYS if k not in summary]
+        missing = [k for k in required_keys() if k not in summary]
         if missing:
             raise TwoClocksError(f"{self.summary_path} is not a twoclocks summary (it lacks {missing})")
         metrics = self.load_metrics()
@@ -173,7 +156,22 @@ class RunDir:
             raise TwoClocksError(f"{self.metrics_path} ends before step {summary['max_step']}; {resume} restores it")
         if not self.clocks_plot.is_file():
             raise TwoClocksError(f"{self.clocks_plot} is missing; {resume} draws it")
+        if lacks_near_copies(summary, metrics):
+            return self.with_near_copies(summary, metrics)
         return summary, metrics
+
+    def with_near_copies(self, summary: dict, metrics: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
+        """(summary, metrics) of a run written before near copies were measured, with their curve
+        and clock derived from samples/ (twoclocks.training.near_copies); as they are when an
+        evaluation's samples were not kept or cannot be read. Nothing is written."""
+        try:
+            cfg = self.load_config()
+            curve = near_copy_curve(metrics, dict(self.sample_files()), self.load_train_set(), cfg)
+        except (TwoClocksError, OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return summary, metrics
+        if curve is None:
+            return summary, metrics
+        return near_copy_clocks(summary, curve, cfg), curve
 
     # ----- creating ------------------------------------------------------------------------
     def check_creatable(self) -> None:

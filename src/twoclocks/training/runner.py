@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from twoclocks.clocks import PEAK_CURVES, format_clock, window_text
+from twoclocks.clocks import MEM, PEAK_CURVES, format_clock, mem_levels, window_text
 from twoclocks.config import ClockConfig, RunConfig
 from twoclocks.errors import TwoClocksError
 from twoclocks.formats import rule_clocks_of
@@ -138,7 +138,11 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
             when = "tau_mem not reached" if mem is None else ("before" if lost < mem else "after") + " tau_mem"
             text += f"; lost at {lost:,.0f} ({rc.curve} below it again, {when})"
         lines.append(text)
-    lines.append(clock("tau_mem"))
+    lines.append(clock(MEM.tau))
+    for mc in mem_levels()[1:]:
+        if mc.tau in summary:  # absent when a run's samples were not kept
+            theta = th.get(mc.theta, getattr(ClockConfig(), mc.theta))
+            lines.append(f"{clock(mc.tau):<44}{mc.curve} - {mc.chance} >= {theta:g}")
     for rc in rules:
         name = rc.key("window")
         text = window_text(summary, rc)

@@ -12,8 +12,9 @@ reached them later. Waiting for late bounds too would make `mem` runs go on long
 is plain, for a bound that the fits do not use.
 
     none   never stop early (the default: a run shows its whole curve, erosion included)
-    rule   stop when every rule clock is settled: tau_rule (valid >= 0.9), tau_rule_low
-           (most samples valid) and tau_group (groups right); what a learnability map needs.
+    rule   stop when every rule clock (twoclocks.clocks.RULE_CLOCKS) is settled: tau_rule
+           (valid >= 0.9), tau_rule_low (most samples valid) and tau_group (groups right);
+           what a learnability map needs.
            A rule learned at the low and group levels that never passes 0.9 runs to its budget,
            so that every rule clock is the full run's: stopping at the lower clocks alone would
            leave tau_rule censored at a stop step that says nothing about 0.9
@@ -25,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from twoclocks.clocks import MEM, RULE_CLOCKS
 from twoclocks.config import RunConfig
 
 
@@ -35,17 +37,14 @@ def confirmed(values: np.ndarray, theta: float) -> bool:
 
 
 def wanted_curves(cfg: RunConfig, df: pd.DataFrame) -> list[tuple[str, np.ndarray, float]]:
-    """(clock name, curve, threshold) of every clock that `train.stop_at` waits for."""
+    """(clock name, curve, threshold) of every clock that `train.stop_at` waits for: every rule
+    clock of RULE_CLOCKS for `rule`, tau_mem for `mem`."""
     cc = cfg.clocks
     if cfg.train.stop_at == "rule":
-        return [
-            ("tau_rule", df["valid"].to_numpy(), cc.theta_rule),
-            ("tau_rule_low", df["valid"].to_numpy(), cc.theta_rule_low),
-            ("tau_group", df["constraint_acc"].to_numpy(), cc.theta_group),
-        ]
+        return [(rc.tau, df[rc.curve].to_numpy(), getattr(cc, rc.theta)) for rc in RULE_CLOCKS]
     if cfg.train.stop_at == "mem":
-        excess = df["mem"].to_numpy() - df["mem_chance"].to_numpy()
-        return [("tau_mem", excess, cc.theta_mem)]
+        excess = df[MEM.curve].to_numpy() - df[MEM.chance].to_numpy()
+        return [(MEM.tau, excess, getattr(cc, MEM.theta))]
     return []
 
 

@@ -17,11 +17,12 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from twoclocks.clocks import RULE_CLOCKS, compute_clocks, format_clock
+from twoclocks.clocks import MEM, RULE_CLOCKS, compute_clocks, format_clock
 from twoclocks.config import RunConfig, TrainConfig
 from twoclocks.errors import CheckpointError, TrainingDiverged
 from twoclocks.evaluate import save_outcomes, score
 from twoclocks.plots import plot_clocks
+from twoclocks.schema import run_summary
 from twoclocks.training import checkpoint
 from twoclocks.training.experiment import SEED_TRAIN, Experiment
 from twoclocks.training.numerics import generate, precision_context, sample_noise
@@ -297,32 +298,32 @@ class Trainer:
             clocks["ema_clocks"] = compute_clocks(ema_df, cfg.clocks, cfg.train.batch, cfg.data.N)
         task = self.exp.task
         reason = self.stop_reason()
-        summary = {
-            **clocks,
-            "train_seconds": self.train_seconds,
-            "eval_seconds": self.eval_seconds,
-            "wall_seconds": self.prior_wall + self.session_wall(),
-            "eval_share": self.eval_seconds / max(1e-9, self.train_seconds + self.eval_seconds),
-            "steps": cfg.train.steps,
-            "stop_at": cfg.train.stop_at,
-            "stopped_step": None if reason is None else self.step,
-            "stop_reason": reason,
-            "seed": cfg.seed,
-            "N": cfg.data.N,
-            "task": task.describe(),
-            "task_hash": task.content_hash(),
-            "log2_population": task.log2_population,
-            "mem_chance": task.mem_chance(cfg.data.N),
-            "model_family": cfg.model.family,
-            "num_params": self.model.num_params(),
-            "device": str(self.exp.device),
-            "status": "finished",
-            "versions": versions(),
-            "config": cfg.to_dict(),
-        }
+        summary = run_summary(
+            clocks,
+            train_seconds=self.train_seconds,
+            eval_seconds=self.eval_seconds,
+            wall_seconds=self.prior_wall + self.session_wall(),
+            eval_share=self.eval_seconds / max(1e-9, self.train_seconds + self.eval_seconds),
+            num_params=self.model.num_params(),
+            log2_population=task.log2_population,
+            mem_chance=task.mem_chance(cfg.data.N),
+            device=str(self.exp.device),
+            stop_at=cfg.train.stop_at,
+            stopped_step=None if reason is None else self.step,
+            stop_reason=reason,
+            steps=cfg.train.steps,
+            seed=cfg.seed,
+            N=cfg.data.N,
+            task=task.describe(),
+            task_hash=task.content_hash(),
+            model_family=cfg.model.family,
+            status="finished",
+            versions=versions(),
+            config=cfg.to_dict(),
+        )
         title = f"{cfg.model.family} on {task.describe()}, N={cfg.data.N}, seed={cfg.seed}\n" + "  ".join(
             f"{key}={format_clock(summary[key], summary['max_step'])}"
-            for key in (*(rc.tau for rc in RULE_CLOCKS), "tau_mem")
+            for key in (*(rc.tau for rc in RULE_CLOCKS), MEM.tau)
         )
         if reason is not None:
             title += f"  (stopped at step {self.step:,}: train.stop_at={cfg.train.stop_at})"

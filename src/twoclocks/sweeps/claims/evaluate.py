@@ -4,6 +4,10 @@ paper.py) judged at every rule clock, and written as claims.json, claims.csv and
 Rule clocks: every claim is judged at each rule clock of twoclocks.clocks.RULE_CLOCKS with that
 clock's window. The claim's verdict is the one at tau_rule; by_clock has each clock's, and
 robust says whether they are all the same (twoclocks.sweeps.claims.rule_clocks).
+
+Memorisation levels: every claim is judged as well, at tau_rule, with copying read at near
+copies -- tau_mem_near in place of tau_mem, every window recomputed against it. by_mem has the
+verdict at each level and mem_robust whether they agree (twoclocks.sweeps.claims.mem_levels).
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from twoclocks.clocks import PRIMARY, RULE_CLOCKS
+from twoclocks.clocks import PRIMARY, RULE_CLOCKS, mem_levels
 from twoclocks.formats import rule_clocks_of
 from twoclocks.io import write_json, write_table
 from twoclocks.sweeps.claims import paper  # noqa: F401  (registers the paper's claims)
 from twoclocks.sweeps.claims.learned import judge_fits, judge_knob_claim
+from twoclocks.sweeps.claims.mem_levels import judge_mem_levels, mem_note
 from twoclocks.sweeps.claims.registry import CLAIMS, READS, ClaimDefinition, Outcome, Runs, knob_claims
 from twoclocks.sweeps.claims.rule_clocks import clock_labels, clock_view, relabel, relabel_obj
 from twoclocks.sweeps.claims.verdicts import DECISION_RULES, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
@@ -43,6 +48,10 @@ class Claim:
     basis: str = ""  # what the verdict rests on (learned.basis): fits on learned rules, ...
     all_slices: str = ""  # a knob claim's verdict over every slice, learned or not, and its basis
     across_clocks: str = ""  # that, or which verdict holds at which rule clock
+    # At tau_rule, the verdict at every memorisation level (exact, near copies: mem_levels.py).
+    by_mem: dict[str, dict] = field(default_factory=dict)
+    mem_robust: bool | None = None  # the same verdict at every level (None: judged at tau_mem only)
+    across_mem: str = ""  # that, or which verdict holds at which level
 
 
 def evaluate_claims(results: pd.DataFrame, root: str | Path | None = None) -> list[Claim]:
@@ -74,6 +83,7 @@ def evaluate_claims(results: pd.DataFrame, root: str | Path | None = None) -> li
                 "fits": relabel_obj(c.fits, rc),
             }
         claim.robust, claim.across_clocks = across_clocks(claim.by_clock, note)
+    judge_mem_levels(table, claims, claims_at)
     return claims
 
 
@@ -126,6 +136,7 @@ def rules_text() -> str:
     scope = "; ".join(f"claim{'s' * (len(n) > 1)} {', '.join(n)}: {READS[r][0]}" for r, n in reads.items())
     knob = ", ".join(map(str, knob_claims()))
     clocks = ", ".join(rc.label() for rc in RULE_CLOCKS)
+    levels = ", ".join(mc.label() for mc in mem_levels())
     return (
         f"Claims (arXiv 2605.10019) and the fits that test them (x on log10 scale):\n{claims}\n"
         f"Runs read: {scope}.\n"
@@ -134,6 +145,9 @@ def rules_text() -> str:
         f"{DECISION_RULES}\n"
         f"Rule clocks: every claim is judged at each of {clocks}, with that clock's window; the "
         "claim's verdict is the one at tau_rule, by_clock has each clock's, robust whether they agree.\n"
+        f"Memorisation levels: every claim is judged as well, at tau_rule, at each of {levels}, with "
+        "every window recomputed against that level's clock; by_mem has each level's verdict, "
+        "mem_robust whether they agree.\n"
     )
 
 
@@ -146,8 +160,8 @@ def judged_claims() -> list[str]:
 def write_claims(claims: list[Claim], out: Path, scale: str | None = None) -> None:
     rows = []
     for c in claims:
-        row = {k: v for k, v in asdict(c).items() if k not in ("fits", "by_clock")}
-        row.update({f"verdict_{tau}": e["verdict"] for tau, e in c.by_clock.items()})
+        row = {k: v for k, v in asdict(c).items() if k not in ("fits", "by_clock", "by_mem")}
+        row.update({f"verdict_{tau}": e["verdict"] for tau, e in [*c.by_clock.items(), *c.by_mem.items()]})
         rows.append(row)
     write_table(out / "claims.csv", pd.DataFrame(rows))
     write_json(out / "claims.json", {"scale": scale, "rules": rules_text(), "claims": [asdict(c) for c in claims]})
@@ -168,6 +182,9 @@ def claims_text(claims: list[Claim]) -> str:
         if len(c.by_clock) > 1:
             at = " | ".join(f"{tau}: {e['verdict']}" for tau, e in c.by_clock.items())
             lines.append(f"      at each rule clock: {at} -> {c.across_clocks}")
+        if len(c.by_mem) > 1:
+            at = " | ".join(f"{tau}: {e['verdict']}" for tau, e in c.by_mem.items())
+            lines.append(f"      at each memorisation level: {at} -> {c.across_mem}")
     lines += ["", *robustness_note(claims)]
     return "\n".join(lines)
 
@@ -176,7 +193,7 @@ def robustness_note(claims: list[Claim]) -> list[str]:
     """The closing note: which verdicts survive the choice of rule clock and which do not."""
     judged = [c for c in claims if len(c.by_clock) > 1]
     if not judged:
-        return [f"Rule clocks: {claims[0].across_clocks}." if claims else "No claims."]
+        return [f"Rule clocks: {claims[0].across_clocks}." if claims else "No claims.", *mem_note(claims)]
     clocks = "; ".join(e["clock"] for e in judged[0].by_clock.values())
     robust = [str(c.id) for c in judged if c.robust]
     fragile = [f"{c.id} ({c.across_clocks})" for c in judged if not c.robust]
@@ -184,4 +201,5 @@ def robustness_note(claims: list[Claim]) -> list[str]:
         f"Rule clocks: {clocks}.",
         f"Robust to the rule clock (same verdict at each): {', '.join(robust) or 'none'}.",
         f"Depend on the rule clock: {', '.join(fragile) or 'none'}.",
+        *mem_note(claims),
     ]

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twoclocks.clocks import RULE_CLOCKS
+from twoclocks.clocks import MEM_CLOCKS, RULE_CLOCKS, MemClock, RuleClock, mem_levels
 from twoclocks.formats import rule_clocks_of
 
 CONFIG_PREFIXES = ("task", "data.", "model.", "train.", "eval.", "clocks.")
@@ -56,17 +56,25 @@ NON_SLICING = {
     "eval.keep_checkpoints",
     "eval.keep_samples",
 }
-# y column -> (value column, right-censored flag, left-censored flag, fit log10(y)?), for
-# tau_mem and every rule clock (its clock in steps and epochs, and its window).
-Y_COLUMNS: dict[str, tuple[str, str | None, str | None, bool]] = {
-    "tau_mem": ("tau_mem", "tau_mem_censored", "tau_mem_left_censored", True),
-    "tau_mem_epochs": ("tau_mem_epochs", "tau_mem_censored", "tau_mem_left_censored", True),
-}
-WINDOW_COLUMNS = {rc.key("window_log10"): rc for rc in RULE_CLOCKS}  # window column -> its rule clock
-for _rc in RULE_CLOCKS:
-    for _y in (_rc.tau, f"{_rc.tau}_epochs"):
-        Y_COLUMNS[_y] = (_y, f"{_rc.tau}_censored", f"{_rc.tau}_left_censored", True)
-    Y_COLUMNS[_rc.key("window_log10")] = (_rc.key("window_log10"), None, None, False)
+
+
+def y_columns() -> dict[str, tuple[str, str | None, str | None, bool]]:
+    """y column -> (value column, right-censored flag, left-censored flag, fit log10(y)?), for
+    every memorisation clock and every rule clock (its clock in steps and epochs, and its window)."""
+    ys: dict[str, tuple[str, str | None, str | None, bool]] = {}
+    for tau in [mc.tau for mc in MEM_CLOCKS] + [rc.tau for rc in RULE_CLOCKS]:
+        for y in (tau, f"{tau}_epochs"):
+            ys[y] = (y, f"{tau}_censored", f"{tau}_left_censored", True)
+    for rc in RULE_CLOCKS:
+        ys[rc.key("window_log10")] = (rc.key("window_log10"), None, None, False)
+    return ys
+
+
+def window_clock(y: str) -> RuleClock | None:
+    """The rule clock whose window column `y` is, or None."""
+    return next((rc for rc in RULE_CLOCKS if rc.key("window_log10") == y), None)
+
+
 N_BOOT = 2000
 CI_LEVEL = 0.95
 
@@ -177,13 +185,13 @@ def y_values(df: pd.DataFrame, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """(values, right_censored, left_censored, bound) of y for every row; censored values are
     NaN and `bound` holds what is known instead: the clock is later than the last step
     (right) or no later than the first evaluation (left), in y's units; NaN when unknown."""
-    col, right, left, _ = Y_COLUMNS[y]
-    if y in WINDOW_COLUMNS:
-        rc = WINDOW_COLUMNS[y]
+    col, right, left, _ = y_columns()[y]
+    clock = window_clock(y)
+    if clock is not None:
         value = pd.to_numeric(df[y], errors="coerce").to_numpy(dtype=float)
-        vanished = df[rc.key("window_vanished")].fillna(False).astype(bool).to_numpy()
+        vanished = df[clock.key("window_vanished")].fillna(False).astype(bool).to_numpy()
         value = np.where(vanished, 0.0, value)  # an empty window is a known width: 0
-        lower = df[rc.key("window_log10_is_lower_bound")].fillna(False).astype(bool).to_numpy()
+        lower = df[clock.key("window_log10_is_lower_bound")].fillna(False).astype(bool).to_numpy()
         rc = lower | np.isnan(value)
         lc = np.zeros(len(df), dtype=bool)
         bound = np.where(lower, value, np.nan)  # window >= this; neither clock: unknown
@@ -221,7 +229,7 @@ def bootstrap_slopes(xs: list[np.ndarray], ys: list[np.ndarray], n_boot: int, se
 
 def fit_slice(df: pd.DataFrame, x: str, y: str, where: dict[str, Any], n_boot: int = N_BOOT, seed: int = 0) -> Fit:
     """One fit of y on log10(x) over the rows of one slice."""
-    log_y = Y_COLUMNS[y][3]
+    log_y = y_columns()[y][3]
     fit = Fit(x=x, y=y, where=where, log_y=log_y, index=[_native(i) for i in df.index])
     values, rc, lc, bound = y_values(df, y)
     xv = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=float)
@@ -316,14 +324,22 @@ def knob_column(df: pd.DataFrame) -> str | None:
     return col if knob and col in df else None
 
 
+def mem_levels_in(df: pd.DataFrame) -> list[MemClock]:
+    """The memorisation levels measured in some run of a results table (near copies are not
+    where the runs are older than them and their samples were not kept)."""
+    return [mc for mc in mem_levels() if f"{mc.tau}_censored" in df and df[f"{mc.tau}_censored"].notna().any()]
+
+
 def standard_fits(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> list[Fit]:
-    """The relations of the paper, for every x the sweep varies and every rule clock."""
+    """The relations of the paper, for every x the sweep varies, every rule clock and every
+    memorisation level the table has."""
     knob = knob_column(df)
     rules = rule_clocks_of(df.columns)
-    relations = [("data.N", "tau_mem"), ("data.N", "tau_mem_epochs")]
+    mems = [mc.tau for mc in mem_levels_in(df)]
+    relations = [("data.N", y) for tau in mems for y in (tau, f"{tau}_epochs")]
     relations += [("data.N", rc.tau) for rc in rules] + [("data.N", rc.key("window_log10")) for rc in rules]
     if knob:
-        relations += [(knob, rc.tau) for rc in rules] + [(knob, "tau_mem")]
+        relations += [(knob, rc.tau) for rc in rules] + [(knob, tau) for tau in mems]
         relations += [(knob, rc.key("window_log10")) for rc in rules]
     relations += [(x, rc.tau) for x in ("model.depth", "model.width") for rc in rules]
     return [f for x, y in relations for f in fit_relation(df, x, y, n_boot, seed)]

@@ -31,25 +31,35 @@ def clock_view(df: pd.DataFrame, rc: RuleClock) -> pd.DataFrame:
     return view.rename(columns={theirs: ours for ours, theirs in pairs.items() if theirs in df})
 
 
-def relabel(text: str, rc: RuleClock) -> str:
-    """Text written about tau_rule's columns, about `rc`'s instead (whole names only, so
-    tau_rule_censored is not read as tau_rule + _censored)."""
-    mapping = {k: v for k, v in renames(rc).items() if k != v}
+def rename_words(text: str, mapping: dict[str, str]) -> str:
+    """`text` with every whole name in `mapping` replaced (so that tau_rule_censored is not read
+    as tau_rule + _censored)."""
+    mapping = {k: v for k, v in mapping.items() if k != v}
     if not mapping:
         return text
     pattern = re.compile(r"\b(" + "|".join(sorted(map(re.escape, mapping), key=len, reverse=True)) + r")\b")
     return pattern.sub(lambda m: mapping[m.group(1)], text)
 
 
+def rename_obj(obj, mapping: dict[str, str]):
+    """rename_words applied to every string in a nested structure of dicts and lists (fit dicts)."""
+    if isinstance(obj, str):
+        return rename_words(obj, mapping)
+    if isinstance(obj, dict):
+        return {k: rename_obj(v, mapping) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(rename_obj(v, mapping) for v in obj)
+    return obj
+
+
+def relabel(text: str, rc: RuleClock) -> str:
+    """Text written about tau_rule's columns, about `rc`'s instead."""
+    return rename_words(text, renames(rc))
+
+
 def relabel_obj(obj, rc: RuleClock):
     """relabel applied to every string in a nested structure of dicts and lists (fit dicts)."""
-    if isinstance(obj, str):
-        return relabel(obj, rc)
-    if isinstance(obj, dict):
-        return {k: relabel_obj(v, rc) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(relabel_obj(v, rc) for v in obj)
-    return obj
+    return rename_obj(obj, renames(rc))
 
 
 def clock_labels(df: pd.DataFrame) -> dict[str, str]:

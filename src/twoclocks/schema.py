@@ -1,0 +1,69 @@
+"""The keys of summary.json and the results-table columns made from them, declared once.
+
+A run's summary is its clocks (`twoclocks.clocks.clock_keys`, derived from RULE_CLOCKS and
+MEM_CLOCKS) followed by RUN_KEYS, what the trainer knows about the run. Every other list of
+summary keys is derived from here: what readers may rely on in any finished summary
+(`required_keys`), and the columns a sweep copies into results.parquet
+(`twoclocks.sweeps.results`, from RUN_KEYS' `column` flags and the clocks' declarations).
+Adding a clock to its declaration adds it to the summary, the results table and every reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from twoclocks.clocks import MEM, NOVEL_PEAK, PRIMARY, clock_keys, peak_keys
+
+
+@dataclass(frozen=True)
+class RunKey:
+    name: str
+    column: bool = False  # a results.parquet column
+    required: bool = False  # every finished summary has had it, so readers may rely on it
+    timing: bool = False  # differs between two executions of the same run
+
+
+# What a run adds to its clocks, in summary.json's order.
+RUN_KEYS = (
+    RunKey("train_seconds", column=True, required=True, timing=True),
+    RunKey("eval_seconds", column=True, required=True, timing=True),
+    RunKey("wall_seconds", column=True, required=True, timing=True),
+    RunKey("eval_share", column=True, required=True, timing=True),
+    RunKey("num_params", column=True, required=True),
+    RunKey("log2_population", column=True),
+    RunKey("mem_chance", column=True, required=True),
+    RunKey("device", column=True, timing=True),
+    RunKey("stop_at", column=True),
+    RunKey("stopped_step", column=True),
+    RunKey("stop_reason", column=True),
+    RunKey("steps"),
+    RunKey("seed", required=True),
+    RunKey("N", required=True),
+    RunKey("task", required=True),
+    RunKey("task_hash"),
+    RunKey("model_family", required=True),
+    RunKey("status", required=True),
+    RunKey("versions"),
+    RunKey("config", required=True),
+)
+# The clock keys every finished summary has had (summary_lines, compare and the report read them).
+REQUIRED_CLOCK_KEYS = ("max_step", PRIMARY.tau, MEM.tau, *peak_keys(NOVEL_PEAK))
+
+
+def summary_keys() -> list[str]:
+    """Every key of a new summary.json, in its order."""
+    return clock_keys() + [k.name for k in RUN_KEYS]
+
+
+def required_keys() -> list[str]:
+    """The keys a finished summary of any version has."""
+    return [*REQUIRED_CLOCK_KEYS, *(k.name for k in RUN_KEYS if k.required)]
+
+
+def run_summary(clocks: dict, **run: Any) -> dict:
+    """A summary: `clocks` (compute_clocks') then the run's values, one per RUN_KEYS entry."""
+    names = [k.name for k in RUN_KEYS]
+    if set(run) != set(names):
+        raise ValueError(f"a summary needs {sorted(set(names) - set(run))}, not {sorted(set(run) - set(names))}")
+    return {**clocks, **{name: run[name] for name in names}}

@@ -1,0 +1,48 @@
+"""Near copies for a run directory written before they were measured, without retraining.
+
+Every evaluation's samples/step_XXXXXXXX.npz holds each sample's Hamming distance to its
+nearest training item (`nn_hamming`), which is all the near-copy curve needs: mem_near is the
+fraction within NEAR_HAMMING, mem_near_chance the task's chance level for the saved training
+set. The clock is then read off that curve by compute_clocks, as a new run's is. Nothing is
+written: the run's files stay as they are, and what is derived is returned to the reader.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twoclocks.clocks import MEM_CLOCKS, compute_clocks
+from twoclocks.config import RunConfig
+from twoclocks.data import TrainingIndex
+from twoclocks.evaluate import load_outcomes, near_chance, near_copies
+from twoclocks.training.experiment import build_task
+
+# The memorisation clocks that runs written before them lack (their curves come from the samples).
+DERIVED = [mc for mc in MEM_CLOCKS if not mc.first]
+
+
+def lacks_near_copies(summary: dict, metrics: pd.DataFrame) -> bool:
+    return any(mc.tau not in summary or mc.curve not in metrics for mc in DERIVED)
+
+
+def near_copy_curve(
+    metrics: pd.DataFrame, samples: dict[int, Path], train_cells: np.ndarray, cfg: RunConfig
+) -> pd.DataFrame | None:
+    """`metrics` with the near-copy columns from the saved samples, or None when an
+    evaluation's samples were not kept (eval.keep_samples=false)."""
+    steps = [int(s) for s in metrics["step"]]
+    if not steps or any(s not in samples for s in steps):
+        return None
+    task = build_task(cfg)
+    chance = near_chance(task, TrainingIndex(train_cells, task.num_values))
+    rows = [near_copies(load_outcomes(samples[s]).nn_hamming, chance, cfg.clocks.ci_level) for s in steps]
+    return metrics.assign(**pd.DataFrame(rows, index=metrics.index))
+
+
+def near_copy_clocks(summary: dict, metrics: pd.DataFrame, cfg: RunConfig) -> dict:
+    """`summary` with the keys of the near-copy clocks, read off `metrics` (which has their curve)."""
+    clocks = compute_clocks(metrics, cfg.clocks, cfg.train.batch, cfg.data.N)
+    return {**summary, **{k: clocks[k] for mc in DERIVED for k in (mc.tau + s for s in mc.fields)}}
