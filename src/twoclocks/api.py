@@ -7,6 +7,7 @@
     sweep = tc.sweep(grid={"data.N": [16, 32]}, seeds=2, out="sweeps/n")
     tc.load_sweep("sweeps/n").results        # one row per point
     tc.report("sweeps/n"), tc.compare(["runs/a", "runs/b"]), tc.fits("sweeps/n")
+    tc.predict({"data.N": 48}).lines()       # the clocks of a config before training it
 
 Every function takes the same dotted overrides as `twoclocks run key=value ...`, validates them
 the same way, and raises the same one-line `TwoClocksError` (ConfigError for bad input); each
@@ -32,6 +33,7 @@ from twoclocks.config import RunConfig, apply_overrides, flatten, load_yaml, par
 from twoclocks.errors import ConfigError, Interrupted, TwoClocksError
 from twoclocks.evaluate import Outcomes, load_outcomes
 from twoclocks.io import read_json, read_text
+from twoclocks.predict.predict import Prediction, predict_clocks
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.spec import (
@@ -206,6 +208,16 @@ def run(
 def load(path: PathArg) -> Run:
     """The run in a run directory."""
     return Run(path)
+
+
+def predict(
+    overrides: Overrides = None, config: str | Path | None = None, sweeps: Iterable[str | Path] | None = None
+) -> Prediction:
+    """The predicted clocks of a config (`twoclocks predict`), from laws fitted on the shipped
+    reference results, or on the finished runs of `sweeps` (sweep directories)."""
+    merged = load_yaml(config) if config is not None else {}
+    merged.update(override_dict(overrides))
+    return predict_clocks(apply_overrides(RunConfig(), merged), None if sweeps is None else list(sweeps))
 
 
 class Sweep:

@@ -14,7 +14,7 @@ from twoclocks import __version__
 from twoclocks.errors import Interrupted, TwoClocksError
 
 # Subcommand modules, in the order `twoclocks --help` lists them.
-COMMANDS = ["run", "compare", "tasks", "sweep", "basins", "report", "reproduce", "bench"]
+COMMANDS = ["run", "predict", "compare", "tasks", "sweep", "basins", "report", "reproduce", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:

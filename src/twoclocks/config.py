@@ -39,7 +39,8 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    steps: int = 4000  # optimizer steps
+    steps: int | str = 4000  # optimizer steps, or "auto": sized from the predicted clocks (docs/predict.md)
+    max_steps: int = 0  # the ceiling of train.steps=auto; 0 = none
     batch: int = 64  # items per step, drawn i.i.d. from the N training items
     lr: float = 1e-3  # peak learning rate (AdamW), constant after warm-up
     warmup: int = 100  # linear warm-up steps
@@ -100,6 +101,18 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+AUTO_STEPS = "auto"
+
+
+def fixed_steps(cfg: RunConfig) -> int:
+    """train.steps as a number: "auto" is resolved when a run is built
+    (twoclocks.predict.autobudget), and whatever needs the number comes after that."""
+    steps = cfg.train.steps
+    if isinstance(steps, str):
+        raise ConfigError("train.steps=auto is only known once the run is built from its predicted clocks")
+    return steps
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig, "clocks": ClockConfig}
@@ -226,6 +239,8 @@ def validate(cfg: RunConfig) -> None:
     for name, value in cfg.task.items():
         if name not in ("name", "source"):
             _check(f"task.{name}", value, type(value))
+    if isinstance(cfg.train.steps, str) and cfg.train.steps != AUTO_STEPS:
+        raise ConfigError(f"train.steps must be a positive integer or {AUTO_STEPS}, got {cfg.train.steps!r}")
     m = cfg.model
     if m.width % m.heads:
         raise ConfigError(f"model.width={m.width} is not divisible by model.heads={m.heads}")

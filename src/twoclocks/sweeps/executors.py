@@ -10,6 +10,7 @@ written atomically, so a kill leaves a finished summary.json or a resumable last
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from twoclocks.config import AUTO_STEPS, RunConfig
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.io import read_json, write_json, write_table
 from twoclocks.sweeps.results import result_row, results_frame
@@ -47,6 +49,14 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
+def same_point(saved: RunConfig, point: RunConfig) -> bool:
+    """Whether a run directory's saved config is this point's (train.steps=auto is saved as the
+    number it was resolved to)."""
+    if point.train.steps == AUTO_STEPS:
+        point = dataclasses.replace(point, train=dataclasses.replace(point.train, steps=saved.train.steps))
+    return identity_dict(saved) == identity_dict(point)
+
+
 def run_point(cfg_dict: dict, run_dir: str) -> dict:
     """Finish one point: skip it if done, resume it from last.pt, or start it.
 
@@ -64,7 +74,7 @@ def run_point(cfg_dict: dict, run_dir: str) -> dict:
             if summary is not None:
                 return {"status": "finished", "summary": summary, "action": "skipped"}
             if rd.has_checkpoint():
-                if identity_dict(rd.load_config()) != identity_dict(from_dict(cfg_dict)):
+                if not same_point(rd.load_config(), from_dict(cfg_dict)):
                     raise TwoClocksError(f"{rd} holds a run of another config; move it away")
                 return {"status": "finished", "summary": continue_run(rd, progress=False), "action": "resumed"}
             exp = build_experiment(from_dict(cfg_dict))

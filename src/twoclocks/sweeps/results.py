@@ -68,7 +68,8 @@ def result_row(point: Point, summary: dict | None, status: str, error: str | Non
     row: dict[str, Any] = dict(flatten(identity_dict(point.cfg)))
     row.update(summary_columns(summary or {}))
     cfg = point.cfg
-    row["epochs"] = cfg.train.steps * cfg.train.batch / cfg.data.N
+    steps = (summary or {}).get("steps", cfg.train.steps)  # train.steps=auto: what the run was given
+    row["epochs"] = steps * cfg.train.batch / cfg.data.N if isinstance(steps, (int, float)) else None
     row.update({"status": status, "error": error, "point": point.hash, "name": point.name, "run_dir": point.rel_dir})
     row[FORMAT_KEY] = FORMAT
     return row

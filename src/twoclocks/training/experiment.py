@@ -12,13 +12,14 @@ import numpy as np
 import torch
 
 import twoclocks.tasks as tasks
-from twoclocks.config import RunConfig
+from twoclocks.config import RunConfig, fixed_steps
 from twoclocks.data import ItemSets, TrainingIndex, check_training_set_size, draw_training_set, likelihood_sets
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
 from twoclocks.itemfile import training_items
 from twoclocks.models import build_model
 from twoclocks.models.base import GenerativeModel
+from twoclocks.predict.autobudget import resolve_steps
 from twoclocks.tasks.base import Task, with_population
 from twoclocks.training.tensorboard import check_available as check_tensorboard
 
@@ -35,6 +36,7 @@ class Experiment:
     index: TrainingIndex
     model: GenerativeModel
     device: torch.device
+    budget: dict | None = None  # how train.steps=auto was sized (None: the config gave a number)
 
     @property
     def eval_steps(self) -> list[int]:
@@ -77,9 +79,10 @@ def resolve_device(name: str) -> torch.device:
 
 def eval_schedule(cfg: RunConfig) -> list[int]:
     """Geometric grid of `eval.points` steps from `eval.first` to `train.steps`, plus the last."""
-    first = min(cfg.eval.first, cfg.train.steps)
-    grid = np.geomspace(first, cfg.train.steps, num=cfg.eval.points)
-    return sorted({int(round(s)) for s in grid} | {cfg.train.steps})
+    steps = fixed_steps(cfg)
+    first = min(cfg.eval.first, steps)
+    grid = np.geomspace(first, steps, num=cfg.eval.points)
+    return sorted({int(round(s)) for s in grid} | {steps})
 
 
 def build_task(cfg: RunConfig) -> Task:
@@ -108,8 +111,10 @@ def training_set(cfg: RunConfig, task: Task) -> np.ndarray:
 def build_experiment(cfg: RunConfig, train_cells: np.ndarray | None = None) -> Experiment:
     """Everything a run needs, deterministically from the config; raises ConfigError early.
     `train_cells` (a saved training set) replaces the config's items; a run directory's own
-    set is always the one it continues with (`runner.continue_run`)."""
+    set is always the one it continues with (`runner.continue_run`). train.steps=auto becomes
+    the budget its predicted clocks give (the Experiment's config holds the number)."""
     task = build_task(cfg)
+    cfg, budget = resolve_steps(cfg)
     if cfg.train.tensorboard:
         check_tensorboard()
     encoding = task.encoding(cfg.model.encoding)
@@ -125,4 +130,5 @@ def build_experiment(cfg: RunConfig, train_cells: np.ndarray | None = None) -> E
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed + SEED_INIT)
         model = build_model(cfg.model, encoding, train_cells).to(device)
-    return Experiment(cfg, task, encoding, train_cells, TrainingIndex(train_cells, task.num_values), model, device)
+    index = TrainingIndex(train_cells, task.num_values)
+    return Experiment(cfg, task, encoding, train_cells, index, model, device, budget)

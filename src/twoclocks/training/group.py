@@ -289,6 +289,8 @@ def train_group(cfgs: list[RunConfig], out_dirs: list[str | Path], progress: boo
     exps = [build_experiment(c, d.saved_train_set()) for c, d in zip(cfgs, dirs)]  # every config error before any file
     if len({e.encoding for e in exps}) > 1:
         raise ConfigError("cannot train these runs as one group: their tasks encode items differently")
+    if len({e.cfg.train.steps for e in exps}) > 1:  # train.steps=auto sized them differently
+        raise ConfigError("cannot train these runs as one group: their budgets differ")
     summaries = [d.finished_summary() for d in dirs]
     done = [s for s in summaries if s is not None]
     if len(done) == len(summaries):
@@ -302,6 +304,7 @@ def train_group(cfgs: list[RunConfig], out_dirs: list[str | Path], progress: boo
         for exp, d in zip(exps, dirs):
             d.create()
             d.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
+            d.write_budget(exp.budget)
     members = [Trainer(exp, d, progress=False) for exp, d in zip(exps, dirs)]
     if any(started):
         for m in members:

@@ -3,6 +3,7 @@ holds and locks it, with every problem reported as a one-line `TwoClocksError`.
 
     run/
       config.json        resolved config (the single source for resuming)
+      budget.json        how train.steps=auto was sized (only for such a run)
       train_set.npz      the training items (cells, task_hash)
       metrics.parquet    one row per evaluation
       summary.json       clocks, timings, versions; status "finished" once the run is done
@@ -56,8 +57,9 @@ class RunDir:
     METRICS = "metrics.parquet"
     SUMMARY = "summary.json"
     LAST = "last.pt"
+    BUDGET = "budget.json"
     # Every entry a run writes into its directory (what a fresh start may clear).
-    ENTRIES = (CONFIG, TRAIN_SET, METRICS, SUMMARY, "checkpoints", "samples", "plots")
+    ENTRIES = (CONFIG, TRAIN_SET, METRICS, SUMMARY, BUDGET, "checkpoints", "samples", "plots")
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -238,6 +240,15 @@ class RunDir:
         """config.json and the training set, written once when a run starts."""
         write_json(self.config_path, config_record(cfg))
         write_npz(self.train_set_path, {"cells": train_cells, "task_hash": task_hash})
+
+    def write_budget(self, record: dict | None) -> None:
+        """budget.json: the prediction that sized train.steps=auto (nothing for a fixed budget)."""
+        if record is not None:
+            write_json(self.path / self.BUDGET, record)
+
+    def load_budget(self) -> dict | None:
+        path = self.path / self.BUDGET
+        return read_json(path) if path.is_file() else None
 
     def write_metrics(self, df: pd.DataFrame) -> None:
         write_table(self.metrics_path, df)

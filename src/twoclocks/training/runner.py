@@ -53,6 +53,7 @@ def train_new(exp: Experiment, run_dir: RunDir, progress: bool = True) -> dict:
     run_dir.create()
     try:
         run_dir.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
+        run_dir.write_budget(exp.budget)
         return trainer.run()
     except TwoClocksError:
         if not run_dir.has_checkpoint():  # nothing trained yet (a disk full from the start): leave nothing

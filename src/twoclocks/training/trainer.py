@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from twoclocks.clocks import MEM, RULE_CLOCKS, compute_clocks, format_clock
-from twoclocks.config import RunConfig, TrainConfig
+from twoclocks.config import RunConfig, TrainConfig, fixed_steps
 from twoclocks.errors import CheckpointError, TrainingDiverged
 from twoclocks.evaluate import save_outcomes, score
 from twoclocks.plots import plot_clocks
@@ -321,6 +321,9 @@ class Trainer:
             versions=versions(),
             config=cfg.to_dict(),
         )
+        budget = self.run_dir.load_budget()
+        if budget is not None:  # train.steps=auto: the prediction beside the measurement
+            summary["steps_auto"] = budget
         title = f"{cfg.model.family} on {task.describe()}, N={cfg.data.N}, seed={cfg.seed}\n" + "  ".join(
             f"{key}={format_clock(summary[key], summary['max_step'])}"
             for key in (*(rc.tau for rc in RULE_CLOCKS), MEM.tau)
@@ -346,15 +349,16 @@ def train_on_schedule(
     The schedule ends early once `driver.stop_reason()` gives one (train.stop_at).
     """
     cfg = driver.cfg
+    steps = fixed_steps(cfg)
     pending = [s for s in eval_steps if s > driver.step]
     if driver.step == 0:
         driver.save_last()
     bar = tqdm(
-        total=cfg.train.steps, initial=driver.step, disable=not progress, unit="step", desc=desc, dynamic_ncols=True
+        total=steps, initial=driver.step, disable=not progress, unit="step", desc=desc, dynamic_ncols=True
     )
     last_saved = driver.step
     try:
-        while driver.step < cfg.train.steps and driver.stop_reason() is None:
+        while driver.step < steps and driver.stop_reason() is None:
             target = min(pending[0], last_saved + cfg.train.checkpoint_every)
             t0 = time.perf_counter()
             while driver.step < target:

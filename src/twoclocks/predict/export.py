@@ -1,0 +1,110 @@
+"""Write a reference for `twoclocks predict` from finished sweep directories:
+
+    python -m twoclocks.predict.export SWEEP_DIR [SWEEP_DIR ...] --name cpu \\
+        --command "twoclocks reproduce --scale cpu --out DIR" [--repo /path/to/checkout] [--out DIR]
+
+writes OUT/<name>/ (OUT defaults to the package's reference folder): the finished rows of the
+results tables, each run's evaluation curve (step and CURVE_COLUMNS only, no checkpoints or
+samples), and provenance.json (code commit, machine, when the runs were made, the command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from twoclocks.errors import TwoClocksError
+from twoclocks.io import write_json, write_table
+from twoclocks.predict.reference import CURVE_COLUMNS, CURVES, PROVENANCE, REFERENCE_DIR, RESULTS, sweep_runs
+from twoclocks.training.rundir import RunDir
+
+
+def curves_of(table: pd.DataFrame) -> pd.DataFrame:
+    """The evaluation curve of every run of `table` (its `source` names the sweep directory)."""
+    parts = []
+    for _, row in table.iterrows():
+        sweep = Path(str(row["source"]).removeprefix("sweep "))
+        metrics = RunDir(sweep / str(row["run_dir"])).load_metrics()
+        kept = metrics[["step", *(c for c in CURVE_COLUMNS if c in metrics)]].copy()
+        kept.insert(0, "point", row["point"])
+        parts.append(kept)
+    return pd.concat(parts, ignore_index=True)
+
+
+def git_commit(repo: Path) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def run_dates(table: pd.DataFrame) -> tuple[str, str]:
+    """When the first and the last run finished (their summaries' modification times)."""
+    times = [
+        (Path(str(row["source"]).removeprefix("sweep ")) / str(row["run_dir"]) / RunDir.SUMMARY).stat().st_mtime
+        for _, row in table.iterrows()
+    ]
+    iso = [datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat(timespec="seconds") for t in times]
+    return min(iso), max(iso)
+
+
+def provenance_record(table: pd.DataFrame, sweeps: list[str], command: str, repo: Path) -> dict:
+    first, last = run_dates(table)
+    return {
+        "commit": git_commit(repo),
+        "command": command,
+        "sweeps": sweeps,
+        "runs": int(len(table)),
+        "first_run_finished": first,
+        "last_run_finished": last,
+        "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "node": platform.node(),
+            "system": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+        },
+        "devices": sorted(map(str, table["device"].dropna().unique())) if "device" in table else [],
+    }
+
+
+def export(sweeps: list[str], name: str, command: str, repo: Path, out: Path) -> Path:
+    runs = sweep_runs(sweeps)
+    folder = out / name
+    curves = curves_of(runs.table)  # every file is read before anything is written
+    record = provenance_record(runs.table, sweeps, command, repo)
+    table = runs.table.drop(columns=["source"])
+    folder.mkdir(parents=True, exist_ok=True)
+    write_table(folder / RESULTS, table)
+    write_table(folder / CURVES, curves)
+    write_json(folder / PROVENANCE, record)
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m twoclocks.predict.export", description=__doc__.splitlines()[0])
+    ap.add_argument("sweeps", nargs="+", help="finished sweep directories")
+    ap.add_argument("--name", required=True, help="the reference's name (a folder name)")
+    ap.add_argument("--command", required=True, help="the command that made the sweeps, for the record")
+    ap.add_argument("--repo", default=".", help="the checkout the sweeps ran from (its git commit is recorded)")
+    ap.add_argument("--out", default=str(REFERENCE_DIR), help="where the reference folder goes")
+    args = ap.parse_args(argv)
+    try:
+        folder = export(args.sweeps, args.name, args.command, Path(args.repo), Path(args.out))
+    except TwoClocksError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"reference {args.name}: {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""One config -> each clock's predicted median, 80% and 95% predictive intervals, the window,
+P(window open), P(clock within the budget), and an extrapolation warning in words for every
+variable outside the fitted runs.
+
+From the predictive samples y_s of log10 tau (`Law.samples`; S = BOOTSTRAP x PER_DRAW):
+
+    median, intervals       quantiles of 10**y_s: 50%; 10-90%; 2.5-97.5%
+    P(tau <= S steps)       mean_s [y_s <= log10 S]
+    window (log10)          w_s = y_mem,s - y_rule,s;   P(window open) = mean_s [w_s > 0]
+
+The residuals of the clocks are drawn independently of each other. Where the law of tau_mem
+has the regime term L (learned before copying), each sample takes the regime its own draws
+give: L = 1 where the tau_rule draw comes before the L = 1 draw of tau_mem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twoclocks.config import RunConfig
+from twoclocks.errors import ConfigError
+from twoclocks.predict.laws import SEED, Law, fit_law
+from twoclocks.predict.reference import Runs, reference_runs, sweep_runs
+from twoclocks.predict.variables import CLOCKS, config_variables, learned_first, observed, table_variables
+from twoclocks.predict.warnings import extrapolation_warnings
+
+PER_DRAW = 100
+MIN_MEASURED = 3  # runs that reached a clock, the fewest a law of it is fitted on
+LEVELS = (0.8, 0.95)
+
+
+@dataclass
+class Laws:
+    """A law per clock, fitted on the same runs."""
+
+    runs: Runs
+    variables: pd.DataFrame  # of the fitted runs
+    laws: dict[str, Law]
+
+    @classmethod
+    def fit(cls, runs: Runs, forms: dict[str, str] | None = None) -> Laws:
+        """Fit every clock; a clock that too few runs reached has no law (one line)."""
+        v = table_variables(runs.table).assign(learned=learned_first(runs.table))
+        laws = {}
+        for clock in CLOCKS:
+            obs = observed(runs.table, clock)
+            measured = int((~obs.right).sum())
+            if measured < MIN_MEASURED:
+                raise ConfigError(
+                    f"{clock}: only {measured} of {len(runs.table)} fitted runs reached it "
+                    f"({'; '.join(runs.sources)}); a law needs {MIN_MEASURED} (fit on runs long enough to reach it)"
+                )
+            laws[clock] = fit_law(clock, v, obs, (forms or {}).get(clock))
+        return cls(runs, v, laws)
+
+
+@lru_cache(maxsize=1)
+def reference_laws() -> Laws:
+    """The laws of the shipped reference results, fitted once per process."""
+    return Laws.fit(reference_runs())
+
+
+def predict_clocks(cfg: RunConfig, sweeps: list[str | Path] | None = None) -> Prediction:
+    """The prediction for `cfg` from the shipped reference, or from these sweep directories."""
+    return predict_config(reference_laws() if sweeps is None else Laws.fit(sweep_runs(sweeps)), cfg)
+
+
+@dataclass
+class ClockPrediction:
+    clock: str
+    form: str
+    median: float
+    intervals: dict[float, tuple[float, float]]  # level -> (lo, hi) in steps
+    p_within: float  # P(tau <= the config's train.steps)
+
+    def to_dict(self) -> dict:
+        out: dict = {"form": self.form, "median": self.median, "p_within_steps": self.p_within}
+        out.update({f"interval_{round(100 * q)}": list(self.intervals[q]) for q in LEVELS})
+        return out
+
+
+@dataclass
+class Prediction:
+    clocks: dict[str, ClockPrediction]
+    window_log10: tuple[float, float, float]  # median, 95% interval, of tau_mem / tau_rule
+    p_window_open: float
+    steps: int | None  # the budget P(within) refers to
+    fitted_on: str
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "clocks": {c: p.to_dict() for c, p in self.clocks.items()},
+            "window_log10": {"median": self.window_log10[0], "interval_95": list(self.window_log10[1:])},
+            "p_window_open": self.p_window_open,
+            "steps": self.steps,
+            "fitted_on": self.fitted_on,
+            "warnings": self.warnings,
+        }
+
+    def lines(self) -> list[str]:
+        width = max(len(c) for c in self.clocks)
+        out = []
+        for c, p in self.clocks.items():
+            lo80, hi80 = p.intervals[0.8]
+            lo95, hi95 = p.intervals[0.95]
+            within = "" if self.steps is None else f"  P(<= {self.steps:,} steps) = {p.p_within:.2f}"
+            out.append(
+                f"{c:<{width}} ~ {p.median:>9,.0f}  80% [{lo80:,.0f}, {hi80:,.0f}]  "
+                f"95% [{lo95:,.0f}, {hi95:,.0f}]  ({p.form}){within}"
+            )
+        w, wlo, whi = self.window_log10
+        out.append(f"window log10(tau_mem/tau_rule) ~ {w:+.2f}  95% [{wlo:+.2f}, {whi:+.2f}]")
+        out.append(f"P(window open) = {self.p_window_open:.2f}")
+        out.append(f"fitted on {self.fitted_on}")
+        out += [f"warning: {w}" for w in self.warnings]
+        return out
+
+
+def check_predictable(cfg_v: pd.DataFrame, fitted: pd.DataFrame) -> None:
+    """A family or rule the fit never saw has no law: one line, naming the field."""
+    for name, key in (("family", "model.family"), ("task", "task")):
+        value = cfg_v[name].iloc[0]
+        if value not in set(fitted[name]):
+            seen = ", ".join(sorted(set(fitted[name])))
+            raise ConfigError(f"{key}={value}: no fitted run has it (the fit has {seen}); cannot predict")
+
+
+def predict_samples(laws: Laws, v: pd.DataFrame) -> dict[str, np.ndarray]:
+    """log10 tau samples of every clock for the one-row frame v."""
+    rng = np.random.default_rng(SEED)
+    out = {}
+    for clock, law in laws.laws.items():
+        if clock == "tau_mem" and "learned" in law.design.terms:
+            continue
+        out[clock] = law.samples(v.assign(learned=0.0), PER_DRAW, rng)
+    mem = laws.laws["tau_mem"]
+    if "learned" in mem.design.terms:
+        before = mem.samples(v.assign(learned=1.0), PER_DRAW, rng)
+        after = mem.samples(v.assign(learned=0.0), PER_DRAW, rng)
+        out["tau_mem"] = np.where(out["tau_rule"] < before, before, after)
+    return out
+
+
+def predict_config(laws: Laws, cfg: RunConfig) -> Prediction:
+    """The prediction of every clock for `cfg` (see the module docstring)."""
+    v = config_variables(cfg)
+    check_predictable(v, laws.variables)
+    samples = predict_samples(laws, v)
+    steps = cfg.train.steps if isinstance(cfg.train.steps, int) else None
+    clocks = {}
+    for clock in CLOCKS:
+        y = samples[clock]
+        intervals = {
+            q: (float(10 ** np.quantile(y, (1 - q) / 2)), float(10 ** np.quantile(y, (1 + q) / 2))) for q in LEVELS
+        }
+        within = float(np.mean(y <= np.log10(steps))) if steps else float("nan")
+        clocks[clock] = ClockPrediction(clock, laws.laws[clock].form, float(10 ** np.median(y)), intervals, within)
+    w = samples["tau_mem"] - samples["tau_rule"]
+    window = (float(np.median(w)), float(np.quantile(w, 0.025)), float(np.quantile(w, 0.975)))
+    warnings = extrapolation_warnings(cfg, v, laws.runs.table, laws.variables)
+    return Prediction(clocks, window, float(np.mean(w > 0)), steps, laws.runs.describe(), warnings)

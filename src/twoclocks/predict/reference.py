@@ -1,0 +1,99 @@
+"""The finished runs a law is fitted on: the reference results shipped with the package, or the
+results tables of sweep directories given with `--from`.
+
+A shipped reference is a folder of src/twoclocks/reference/ (written by
+`python -m twoclocks.predict.export`):
+
+    reference/<name>/results.parquet    one row per run, the columns of a sweep's results table
+    reference/<name>/curves.parquet     each run's evaluation curve: point, step and CURVE_COLUMNS
+    reference/<name>/provenance.json    code version (git commit), machine, date, command, runs
+
+Tables are read as plain pandas: this module sits below the sweeps and knows only the columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from twoclocks.errors import TwoClocksError
+from twoclocks.io import read_json, read_table
+
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
+RESULTS, CURVES, PROVENANCE = "results.parquet", "curves.parquet", "provenance.json"
+# What a clock is read from, and what `compare --reference` overlays.
+CURVE_COLUMNS = ("valid", "constraint_acc", "mem", "mem_chance", "novel_valid", "loss")
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Finished runs and where they came from."""
+
+    table: pd.DataFrame  # results rows with status "finished", a `source` column added
+    sources: tuple[str, ...]  # "reference cpu (48 runs, commit 1a2b3c4)", "sweep DIR (12 runs)"
+
+    def describe(self) -> str:
+        return f"{len(self.table)} runs: " + "; ".join(self.sources)
+
+
+def shipped_names() -> list[str]:
+    """The reference results shipped with this installation."""
+    if not REFERENCE_DIR.is_dir():
+        return []
+    return sorted(p.name for p in REFERENCE_DIR.iterdir() if (p / RESULTS).is_file())
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise TwoClocksError(f"{path.parent}: no {path.name}, not a twoclocks sweep or reference directory")
+    try:
+        return read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise TwoClocksError(f"{path} is unreadable ({first})") from None
+
+
+def _finished(table: pd.DataFrame, source: str) -> pd.DataFrame:
+    if "status" not in table:
+        raise TwoClocksError(f"{source}: results table has no status column")
+    return table[table["status"] == "finished"].assign(source=source).reset_index(drop=True)
+
+
+def provenance(name: str) -> dict:
+    path = REFERENCE_DIR / name / PROVENANCE
+    return read_json(path) if path.is_file() else {}
+
+
+@lru_cache(maxsize=8)
+def reference_runs(names: tuple[str, ...] | None = None) -> Runs:
+    """The shipped reference results (all of them by default)."""
+    names = tuple(shipped_names()) if names is None else names
+    if not names:
+        raise TwoClocksError(f"no reference results are installed ({REFERENCE_DIR} is empty); fit with --from DIR")
+    tables, sources = [], []
+    for name in names:
+        if name not in shipped_names():
+            raise TwoClocksError(f"no reference named {name!r}; installed: {', '.join(shipped_names()) or 'none'}")
+        table = _finished(_read(REFERENCE_DIR / name / RESULTS), f"reference {name}")
+        commit = str(provenance(name).get("commit", "?"))[:10]
+        tables.append(table)
+        sources.append(f"reference {name} ({len(table)} runs, code {commit})")
+    return Runs(pd.concat(tables, ignore_index=True), tuple(sources))
+
+
+def sweep_runs(dirs: list[str | Path]) -> Runs:
+    """The finished runs of sweep directories (their results.parquet)."""
+    tables, sources = [], []
+    for d in dirs:
+        table = _finished(_read(Path(d) / RESULTS), f"sweep {d}")
+        tables.append(table)
+        sources.append(f"sweep {d} ({len(table)} runs)")
+    return Runs(pd.concat(tables, ignore_index=True), tuple(sources))
+
+
+def reference_curves(name: str) -> pd.DataFrame:
+    """Every run's evaluation curve of one shipped reference (long format: point, step, ...)."""
+    return _read(REFERENCE_DIR / name / CURVES)

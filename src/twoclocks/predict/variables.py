@@ -1,0 +1,132 @@
+"""The variables a law of the clocks is written in, read from a results table or from a config.
+
+One row per run, the same columns whether it comes from a finished run (a results table) or
+from a config nobody ran yet:
+
+    logN        log10 N (training items)
+    bits        log2 of the rule's population: the knob sets it (group parity on 6x6: 36 - 36/G),
+                and so does the rule (mirror symmetry, a linear code)
+    family      model family (categorical)
+    task        the rule (categorical)
+    log2_width, log2_depth, patch, log2_batch, log10_lr    capacity, tokenisation, optimisation
+    layout      where a task has one (categorical)
+
+and, for a finished run, each clock as a censored observation (`Observed`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from twoclocks.clocks import RULE_CLOCKS
+from twoclocks.config import RunConfig, flatten
+from twoclocks.errors import ConfigError
+from twoclocks.tasks import make_task
+
+CLOCKS = (*(rc.tau for rc in RULE_CLOCKS), "tau_mem")
+# Numeric variables: name -> (config key it is read from, transform).
+NUMERIC: dict[str, tuple[str, Callable[[float], float]]] = {
+    "logN": ("data.N", math.log10),
+    "log2_width": ("model.width", math.log2),
+    "log2_depth": ("model.depth", math.log2),
+    "patch": ("model.patch", float),
+    "log2_batch": ("train.batch", math.log2),
+    "log10_lr": ("train.lr", math.log10),
+}
+CATEGORICAL = {"family": "model.family", "task": "task", "layout": "task.layout"}
+# Config keys that say how long or how a run is executed and recorded, not what it learns:
+# never a reason for an extrapolation warning.
+UNMODELLED_OK = {
+    "seed",
+    "data.seed",
+    "train.steps",
+    "train.max_steps",
+    "train.stop_at",
+    "train.device",
+    "train.threads",
+    "train.tensorboard",
+    "train.checkpoint_every",
+    "train.precision",
+    "eval.points",
+    "eval.batch",
+    "eval.keep_checkpoints",
+    "eval.keep_samples",
+    "eval.noise_seed",
+}
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One clock of the runs: y = log10 tau where measured, else the bound it is censored at."""
+
+    y: np.ndarray  # log10 tau, or log10 of the bound
+    right: np.ndarray  # bool: tau > 10**y (not reached by the last evaluation)
+    left: np.ndarray  # bool: tau <= 10**y (reached at the first evaluation)
+
+
+def _bits_of(task_row: dict) -> float:
+    params = {k.removeprefix("task."): v for k, v in task_row.items() if k.startswith("task.")}
+    return float(make_task(str(task_row["task"]), **params).log2_population)
+
+
+def config_variables(cfg: RunConfig) -> pd.DataFrame:
+    """The one-row variable frame of a config (what `table_variables` gives for a finished run)."""
+    flat = flatten(cfg.to_dict())
+    row: dict[str, object] = {name: fn(float(flat[key])) for name, (key, fn) in NUMERIC.items()}
+    row.update({name: str(flat.get(key, "")) for name, key in CATEGORICAL.items()})
+    task_row = {k: v for k, v in flat.items() if k == "task" or k.startswith("task.")}
+    try:
+        row["bits"] = _bits_of(task_row)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"task: {exc}") from None
+    return pd.DataFrame([row])
+
+
+def table_variables(table: pd.DataFrame) -> pd.DataFrame:
+    """The variable frame of finished runs (one row per row of a results table)."""
+    out = pd.DataFrame(index=table.index)
+    for name, (key, fn) in NUMERIC.items():
+        out[name] = pd.to_numeric(table[key]).map(lambda v, f=fn: f(float(v)))
+    for name, key in CATEGORICAL.items():
+        column = table[key] if key in table else pd.Series("", index=table.index)
+        out[name] = column.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    out["bits"] = pd.to_numeric(table["log2_population"]).astype(float)
+    return out
+
+
+def observed(table: pd.DataFrame, clock: str) -> Observed:
+    """Clock `clock` of each run as a censored observation. A right-censored clock's bound is
+    the last evaluated step (`max_step`): the run showed tau > max_step and nothing more."""
+    tau = pd.to_numeric(table[clock]).to_numpy(float)
+    right = table[f"{clock}_censored"].fillna(False).to_numpy(bool)
+    left = table[f"{clock}_left_censored"].fillna(False).to_numpy(bool)
+    bound = pd.to_numeric(table["max_step"]).to_numpy(float)
+    y = np.log10(np.where(right, bound, tau))
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"{clock}: a finished run has neither a clock nor a censoring bound")
+    return Observed(y, right, left & ~right)
+
+
+def learned_first(table: pd.DataFrame) -> np.ndarray:
+    """1.0 where the rule (tau_rule) was learned before copying began (or copying never began
+    while the rule was learned), else 0.0: the regime a run was in."""
+    rule = pd.to_numeric(table["tau_rule"]).to_numpy(float)
+    mem = pd.to_numeric(table["tau_mem"]).to_numpy(float)
+    rule_seen = ~table["tau_rule_censored"].fillna(False).to_numpy(bool)
+    mem_seen = ~table["tau_mem_censored"].fillna(False).to_numpy(bool)
+    return (rule_seen & (~mem_seen | (rule < np.where(mem_seen, mem, np.inf)))).astype(float)
+
+
+def config_key_values(table: pd.DataFrame) -> dict[str, set]:
+    """Every config key of the table (except UNMODELLED_OK) with the values its runs took."""
+    keys = [c for c in table.columns if (c in ("task",) or "." in c) and c not in UNMODELLED_OK]
+    return {k: set(table[k].dropna().map(_hashable)) for k in keys}
+
+
+def _hashable(v: object) -> object:
+    return repr(v) if isinstance(v, (list, dict)) else v

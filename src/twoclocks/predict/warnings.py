@@ -1,0 +1,73 @@
+"""Extrapolation warnings, in words: a law says nothing reliable where its runs never were.
+
+Three kinds, each naming the config field:
+- a modelled variable outside the range of the fitted runs of the same family and rule
+  ("data.N=512 is 2.0x above the largest N fitted for dit on parity (256)");
+- a modelled variable the fit never varied ("every fitted run has model.patch=2");
+- any other config field at a value no fitted run had ("train.warmup=50: ...").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from twoclocks.config import RunConfig, flatten
+from twoclocks.predict.variables import NUMERIC, UNMODELLED_OK, config_key_values
+from twoclocks.tasks import TASKS
+
+
+def _range_warning(key: str, value: float, lo: float, hi: float, where: str) -> str | None:
+    if lo <= value <= hi:
+        return None
+    edge, side = (hi, "above the largest") if value > hi else (lo, "below the smallest")
+    factor = max(value / edge, edge / value) if value > 0 and edge > 0 else float("inf")
+    return f"{key}={value:g} is {factor:.2g}x {side} {key} fitted for {where} ({edge:g}): extrapolated"
+
+
+def _bits_warning(cfg: RunConfig, x: float, lo: float, hi: float, where: str) -> str | None:
+    if lo - 1e-9 <= x <= hi + 1e-9:
+        return None
+    knob = TASKS[cfg.task["name"]].knob
+    return (
+        f"the rule's size (task.{knob}={cfg.task.get(knob)}: log2 population {x:.1f} bits) is outside "
+        f"the {lo:.1f}-{hi:.1f} bits fitted for {where}: extrapolated"
+    )
+
+
+def extrapolation_warnings(cfg: RunConfig, v: pd.DataFrame, table: pd.DataFrame, fitted: pd.DataFrame) -> list[str]:
+    """Every warning for the config with variables `v` (one row), against the fitted runs."""
+    family, task = v["family"].iloc[0], v["task"].iloc[0]
+    same = (fitted["family"] == family) & (fitted["task"] == task)
+    same = same.to_numpy()
+    where = f"{family} on {task}"
+    if not same.any():
+        same = (fitted["family"] == family).to_numpy()
+        where = f"{family} (no fitted run of it on {task})"
+    out: list[str] = []
+    flat = flatten(cfg.to_dict())
+    for key, _ in NUMERIC.values():
+        value, column = float(flat[key]), pd.to_numeric(table[key]).to_numpy(float)
+        if np.ptp(column) == 0:
+            if value != column[0]:
+                out.append(
+                    f"{key}={value:g}: every fitted run has {key}={column[0]:g}; the law does not say what it does"
+                )
+            continue
+        text = _range_warning(key, value, float(column[same].min()), float(column[same].max()), where)
+        out += [text] if text else []
+    bits = fitted["bits"].to_numpy(float)
+    text = _bits_warning(cfg, float(v["bits"].iloc[0]), float(bits[same].min()), float(bits[same].max()), where)
+    out += [text] if text else []
+    modelled = {key for key, _ in NUMERIC.values()} | {"model.family", "task", "task.layout"}
+    for key, values in config_key_values(table).items():
+        if key in modelled or key in UNMODELLED_OK or key.startswith("task.") or key not in flat:
+            continue
+        if values and flat[key] not in values and not _none_like(flat[key], values):
+            shown = ", ".join(sorted(map(str, values)))
+            out.append(f"{key}={flat[key]}: no fitted run has it (they have {shown}); not in the law")
+    return out
+
+
+def _none_like(value: object, values: set) -> bool:
+    return value is None and all(isinstance(x, float) and np.isnan(x) for x in values)
