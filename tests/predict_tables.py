@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.config import RunConfig, apply_overrides, flatten
-from twoclocks.predict.reference import Runs
-from twoclocks.predict.variables import CLOCKS
+from twoclocks.prediction.reference import Runs
+from twoclocks.prediction.variables import CLOCKS
 from twoclocks.tasks import make_task
 
 # log10 tau = A + B log10 N (+ 0.1 per G above 2), with scatter SIGMA; the rule clocks flat in N.

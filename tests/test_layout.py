@@ -31,7 +31,7 @@ FLOORS = [
     ("twoclocks.formats", 4),
     ("twoclocks.plots", 4),
     ("twoclocks.schema", 4),
-    ("twoclocks.predict", 5),
+    ("twoclocks.prediction", 5),
     ("twoclocks.training", 5),
     ("twoclocks.sweeps.claims", 7),  # judges the results table that the sweep below writes
     ("twoclocks.sweeps", 6),

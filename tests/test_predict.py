@@ -11,8 +11,8 @@ import pytest
 from predict_tables import LAW, SIGMA, synthetic_runs
 from twoclocks.config import build_config, fixed_steps
 from twoclocks.errors import ConfigError
-from twoclocks.predict.autobudget import ceil2, resolve_steps
-from twoclocks.predict.predict import Laws, predict_config
+from twoclocks.prediction.autobudget import ceil2, resolve_steps
+from twoclocks.prediction.predict import Laws, predict_config
 from twoclocks.sweeps.spec import config_hash
 
 BASE = ["model.width=64", "model.heads=4", "eval.samples=512"]
@@ -108,3 +108,21 @@ def test_steps_auto_is_a_config_value_that_leaves_old_hashes_alone():
 def test_ceil2_rounds_up_to_two_significant_digits():
     assert [ceil2(x) for x in (7.2, 100.0, 5371.0, 5400.0, 12001.0)] == [8, 100, 5400, 5400, 13000]
     assert np.all(np.diff([ceil2(x) for x in np.geomspace(10, 1e6, 200)]) >= 0)
+
+
+def test_a_run_with_steps_auto_trains_its_budget_and_keeps_the_prediction(laws, tiny_overrides, tmp_path, monkeypatch):
+    from twoclocks.prediction import autobudget
+    from twoclocks.config import RunConfig, apply_overrides, parse_overrides
+    from twoclocks.training.rundir import RunDir
+    from twoclocks.training.runner import resume_run, start_run
+
+    monkeypatch.setattr(autobudget, "reference_laws", lambda: laws)
+    overrides = parse_overrides([*tiny_overrides, "train.steps=auto", "train.max_steps=40", "model.heads=4"])
+    run_dir, summary = start_run(apply_overrides(RunConfig(), {**overrides, "model.width": 64}), tmp_path / "r")
+    assert RunDir(run_dir).load_config().train.steps == 40 == summary["steps"]
+    assert summary["steps_auto"]["steps"] == 40 and "capped by train.max_steps" in summary["steps_auto"]["rule"]
+    assert summary["steps_auto"]["prediction"]["clocks"]["tau_mem"]["interval_95"][1] > 40
+    # A finished run resumed (its outputs restored) keeps the record: it is in the run directory.
+    RunDir(run_dir).summary_path.unlink()
+    _, again = resume_run(run_dir, progress=False)
+    assert again["steps_auto"] == summary["steps_auto"]

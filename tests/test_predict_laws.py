@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from scipy import optimize
 
-from twoclocks.predict.laws import Design, fit_law
-from twoclocks.predict.tobit import fit_tobit, negative_log_posterior
-from twoclocks.predict.variables import Observed
+from twoclocks.prediction.laws import Design, fit_law
+from twoclocks.prediction.tobit import fit_tobit, negative_log_posterior
+from twoclocks.prediction.variables import Observed
 
 TRUE_BETA = np.array([3.0, 1.2])  # log10 tau = 3 + 1.2 (logN - centre)
 TRUE_SIGMA = 0.15

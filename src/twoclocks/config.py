@@ -108,7 +108,7 @@ AUTO_STEPS = "auto"
 
 def fixed_steps(cfg: RunConfig) -> int:
     """train.steps as a number: "auto" is resolved when a run is built
-    (twoclocks.predict.autobudget), and whatever needs the number comes after that."""
+    (twoclocks.prediction.autobudget), and whatever needs the number comes after that."""
     steps = cfg.train.steps
     if isinstance(steps, str):
         raise ConfigError("train.steps=auto is only known once the run is built from its predicted clocks")

@@ -11,10 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, format_clock, window_text
-from twoclocks.config import ClockConfig
+from twoclocks.config import ClockConfig, flatten
 from twoclocks.errors import TwoClocksError
 from twoclocks.formats import rule_clocks_of
 from twoclocks.io import write_figure
+from twoclocks.prediction.reference import reference_curves, reference_runs, shipped_names
+from twoclocks.prediction.variables import UNMODELLED_OK
 from twoclocks.tasks import task_label
 from twoclocks.training.rundir import RunDir
 
@@ -46,6 +48,41 @@ def load_run(path: str | Path) -> Run:
     if missing:
         raise TwoClocksError(f"{rd}: {rd.METRICS} lacks {missing}, not a twoclocks run")
     return Run(rd.path, run_label(summary), metrics, summary)
+
+
+def same_config(row: pd.Series, config: dict) -> bool:
+    """Whether a reference results row is a run of `config` (any seed, budget or execution)."""
+    for key, value in flatten(config).items():
+        if key in UNMODELLED_OK or key not in row.index:
+            continue
+        if row[key] != value and not (value is None and pd.isna(row[key])):
+            return False
+    return True
+
+
+def reference_like(run: Run) -> list[Run]:
+    """The shipped reference runs of `run`'s config (its seed band), as Runs to overlay."""
+    matches = []
+    for name in shipped_names():
+        table = reference_runs((name,)).table
+        rows = table[[same_config(row, run.summary["config"]) for _, row in table.iterrows()]]
+        if rows.empty:
+            continue
+        curves = reference_curves(name)
+        for _, row in rows.iterrows():
+            summary = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+            summary.update(
+                N=row["data.N"], model_family=row["model.family"], config={"train": {"batch": row["train.batch"]}}
+            )
+            metrics = curves[curves["point"] == row["point"]].sort_values("step").reset_index(drop=True)
+            matches.append(
+                Run(Path(name) / str(row["run_dir"]), f"reference {name} seed={row['seed']}", metrics, summary)
+            )
+    if not matches:
+        raise TwoClocksError(
+            f"{run.path}: no shipped reference run has its config (references: {', '.join(shipped_names()) or 'none'})"
+        )
+    return matches
 
 
 def _offset(tau: float | None, ref: float | None, max_step: int, ref_max: int) -> tuple[str, str]:

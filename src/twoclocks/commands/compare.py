@@ -6,7 +6,7 @@ import argparse
 
 import pandas as pd
 
-from twoclocks.analysis.compare import compare_table, load_run, plot_compare
+from twoclocks.analysis.compare import compare_table, load_run, plot_compare, reference_like
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,11 +19,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories; the first is the reference")
     p.add_argument("--out", default="compare.png", help="figure file (default: compare.png)")
     p.add_argument("--x", choices=("step", "epoch"), default="step", help="x axis of the figure")
+    p.add_argument(
+        "--reference", action="store_true", help="add the shipped reference runs of the first run's config (its seeds)"
+    )
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     runs = [load_run(p) for p in args.runs]
+    if args.reference:
+        runs += reference_like(runs[0])
     labels = [r.label for r in runs]
     for r in runs:  # identical labels (e.g. an lr sweep) are told apart by directory name
         if labels.count(r.label) > 1:

@@ -19,7 +19,7 @@ from twoclocks.errors import ConfigError
 from twoclocks.itemfile import training_items
 from twoclocks.models import build_model
 from twoclocks.models.base import GenerativeModel
-from twoclocks.predict.autobudget import resolve_steps
+from twoclocks.prediction.autobudget import resolve_steps
 from twoclocks.tasks.base import Task, with_population
 from twoclocks.training.tensorboard import check_available as check_tensorboard
 

@@ -353,9 +353,7 @@ def train_on_schedule(
     pending = [s for s in eval_steps if s > driver.step]
     if driver.step == 0:
         driver.save_last()
-    bar = tqdm(
-        total=steps, initial=driver.step, disable=not progress, unit="step", desc=desc, dynamic_ncols=True
-    )
+    bar = tqdm(total=steps, initial=driver.step, disable=not progress, unit="step", desc=desc, dynamic_ncols=True)
     last_saved = driver.step
     try:
         while driver.step < steps and driver.stop_reason() is None:

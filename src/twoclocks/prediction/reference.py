@@ -2,7 +2,7 @@
 results tables of sweep directories given with `--from`.
 
 A shipped reference is a folder of src/twoclocks/reference/ (written by
-`python -m twoclocks.predict.export`):
+`python -m twoclocks.prediction.export`):
 
     reference/<name>/results.parquet    one row per run, the columns of a sweep's results table
     reference/<name>/curves.parquet     each run's evaluation curve: point, step and CURVE_COLUMNS

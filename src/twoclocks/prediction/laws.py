@@ -2,7 +2,7 @@
 fitted to finished runs with their censored clocks (`tobit`), its form chosen on held-out runs,
 its uncertainty from a bootstrap over seeds.
 
-The forms (FORMS), in the variables of `twoclocks.predict.variables` (each numeric variable
+The forms (FORMS), in the variables of `twoclocks.prediction.variables` (each numeric variable
 centred at its mean over the fitted runs; a term whose variable never varies is left out):
 
     power     log10 tau = a_family + a_task + b logN + c bits + capacity             (P)
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from twoclocks.predict.tobit import TobitFit, censored_logpdf, fit_tobit
-from twoclocks.predict.variables import CATEGORICAL, NUMERIC, Observed
+from twoclocks.prediction.tobit import TobitFit, censored_logpdf, fit_tobit
+from twoclocks.prediction.variables import CATEGORICAL, NUMERIC, Observed
 
 BASE = ("1", "family", "task", "layout", "logN", "bits", *(n for n in NUMERIC if n != "logN"))
 FORMS: dict[str, tuple[str, ...]] = {

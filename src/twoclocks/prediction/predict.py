@@ -24,10 +24,10 @@ import pandas as pd
 
 from twoclocks.config import RunConfig
 from twoclocks.errors import ConfigError
-from twoclocks.predict.laws import SEED, Law, fit_law
-from twoclocks.predict.reference import Runs, reference_runs, sweep_runs
-from twoclocks.predict.variables import CLOCKS, config_variables, learned_first, observed, table_variables
-from twoclocks.predict.warnings import extrapolation_warnings
+from twoclocks.prediction.laws import BOOTSTRAP, SEED, Law, fit_law
+from twoclocks.prediction.reference import Runs, reference_runs, sweep_runs
+from twoclocks.prediction.variables import CLOCKS, config_variables, learned_first, observed, table_variables
+from twoclocks.prediction.warnings import extrapolation_warnings
 
 PER_DRAW = 100
 MIN_MEASURED = 3  # runs that reached a clock, the fewest a law of it is fitted on
@@ -43,8 +43,9 @@ class Laws:
     laws: dict[str, Law]
 
     @classmethod
-    def fit(cls, runs: Runs, forms: dict[str, str] | None = None) -> Laws:
-        """Fit every clock; a clock that too few runs reached has no law (one line)."""
+    def fit(cls, runs: Runs, forms: dict[str, str] | None = None, draws: int = BOOTSTRAP) -> Laws:
+        """Fit every clock (`draws` bootstrap refits each); a clock that too few runs reached
+        has no law (one line)."""
         v = table_variables(runs.table).assign(learned=learned_first(runs.table))
         laws = {}
         for clock in CLOCKS:
@@ -55,7 +56,7 @@ class Laws:
                     f"{clock}: only {measured} of {len(runs.table)} fitted runs reached it "
                     f"({'; '.join(runs.sources)}); a law needs {MIN_MEASURED} (fit on runs long enough to reach it)"
                 )
-            laws[clock] = fit_law(clock, v, obs, (forms or {}).get(clock))
+            laws[clock] = fit_law(clock, v, obs, (forms or {}).get(clock), draws)
         return cls(runs, v, laws)
 
 

@@ -1,6 +1,6 @@
 """Write a reference for `twoclocks predict` from finished sweep directories:
 
-    python -m twoclocks.predict.export SWEEP_DIR [SWEEP_DIR ...] --name cpu \\
+    python -m twoclocks.prediction.export SWEEP_DIR [SWEEP_DIR ...] --name cpu \\
         --command "twoclocks reproduce --scale cpu --out DIR" [--repo /path/to/checkout] [--out DIR]
 
 writes OUT/<name>/ (OUT defaults to the package's reference folder): the finished rows of the
@@ -22,7 +22,7 @@ import pandas as pd
 
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import write_json, write_table
-from twoclocks.predict.reference import CURVE_COLUMNS, CURVES, PROVENANCE, REFERENCE_DIR, RESULTS, sweep_runs
+from twoclocks.prediction.reference import CURVE_COLUMNS, CURVES, PROVENANCE, REFERENCE_DIR, RESULTS, sweep_runs
 from twoclocks.training.rundir import RunDir
 
 
@@ -90,7 +90,7 @@ def export(sweeps: list[str], name: str, command: str, repo: Path, out: Path) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m twoclocks.predict.export", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m twoclocks.prediction.export", description=__doc__.splitlines()[0])
     ap.add_argument("sweeps", nargs="+", help="finished sweep directories")
     ap.add_argument("--name", required=True, help="the reference's name (a folder name)")
     ap.add_argument("--command", required=True, help="the command that made the sweeps, for the record")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.config import RunConfig, flatten
-from twoclocks.predict.variables import NUMERIC, UNMODELLED_OK, config_key_values
+from twoclocks.prediction.variables import NUMERIC, UNMODELLED_OK, config_key_values
 from twoclocks.tasks import TASKS
 
 

@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.errors import ConfigError
-from twoclocks.predict.predict import LEVELS, Laws, check_predictable, predict_samples
-from twoclocks.predict.reference import Runs
-from twoclocks.predict.variables import CLOCKS, observed, table_variables
+from twoclocks.prediction.laws import BOOTSTRAP
+from twoclocks.prediction.predict import LEVELS, Laws, check_predictable, predict_samples
+from twoclocks.prediction.reference import Runs
+from twoclocks.prediction.variables import CLOCKS, observed, table_variables
 from twoclocks.tasks import TASKS
 
 FACTORS = ("data.N", "knob", "task", "model.width", "model.depth")
@@ -89,7 +90,7 @@ def score(records: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
-def leave_one_level_out(runs: Runs, factors: tuple[str, ...] = FACTORS) -> pd.DataFrame:
+def leave_one_level_out(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP) -> pd.DataFrame:
     """Every held-out prediction, scored (module docstring); one row per run, clock and fold."""
     table = runs.table
     levels = factor_levels(table)
@@ -102,7 +103,7 @@ def leave_one_level_out(runs: Runs, factors: tuple[str, ...] = FACTORS) -> pd.Da
             held = (levels[factor] == value).to_numpy()
             train = Runs(table[~held].reset_index(drop=True), runs.sources)
             try:
-                laws = Laws.fit(train)
+                laws = Laws.fit(train, draws=draws)
             except ConfigError:  # too few runs left that reach some clock
                 continue
             records = pd.DataFrame(predict_heldout(laws, table[held]))

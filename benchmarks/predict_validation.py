@@ -1,0 +1,110 @@
+"""Leave-one-level-out validation of the laws of `twoclocks predict` (docs/predict.md).
+
+    python benchmarks/predict_validation.py [--from SWEEP_DIR ...] [--figure docs/img/predict_calibration.png]
+                                            [--csv FILE]
+
+Each N level, knob level, rule, width and depth of the reference results (or of the given
+sweeps) is held out in turn and predicted by laws fitted on the rest. Prints, per clock, the
+median |log10(predicted / measured)| (all, inside the fitted N range, and 2x or more beyond
+it) and the coverage of the 80% and 95% intervals (a censored measurement is missed only when
+the interval lies wholly on the wrong side of its bound); then the same per held-out factor.
+Takes a few minutes on one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twoclocks.io import atomic_path, write_table
+from twoclocks.prediction.reference import reference_runs, sweep_runs
+from twoclocks.prediction.validation import leave_one_level_out, summarise
+from twoclocks.prediction.variables import CLOCKS
+
+
+def by_factor(scored: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for (factor, clock), part in scored.groupby(["factor", "clock"], sort=False):
+        rows.append(
+            {
+                "held out": factor,
+                "clock": clock,
+                "n": len(part),
+                "median_abs_log10_err": part["error"].median(),
+                "coverage80": part["covered80"].mean(),
+                "coverage95": part["covered95"].mean(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def calibration_figure(scored: pd.DataFrame, path: Path) -> None:
+    """Predicted median vs measured (log-log), 80% intervals as bars; censored measurements
+    drawn at their bound with a right-pointing marker (the truth lies further right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(CLOCKS), figsize=(4 * len(CLOCKS), 4), dpi=110)
+    for ax, clock in zip(axes, CLOCKS):
+        part = scored[scored["clock"] == clock]
+        measured, median = 10 ** part["measured"], 10 ** part["median"]
+        lo, hi = 10 ** part["lo80"], 10 ** part["hi80"]
+        for censored, marker, colour in ((False, "o", "C0"), (True, ">", "C3")):
+            sel = (part["right"] == censored).to_numpy()
+            ax.errorbar(
+                measured[sel],
+                median[sel],
+                yerr=[median[sel] - lo[sel], hi[sel] - median[sel]],
+                fmt=marker,
+                ms=4,
+                color=colour,
+                alpha=0.6,
+                lw=0.8,
+                label="censored (at bound)" if censored else "measured",
+            )
+        span = [min(measured.min(), lo.min()) / 1.5, max(measured.max(), hi.max()) * 1.5]
+        ax.plot(span, span, color="gray", lw=1)
+        ax.set(xscale="log", yscale="log", xlim=span, ylim=span, title=clock, xlabel="measured (steps)")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("predicted median, 80% interval (steps)")
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle("leave-one-level-out: each held-out run predicted from the others")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--from", dest="sweeps", nargs="+", help="sweep directories (default: the shipped reference)")
+    ap.add_argument("--figure", default="docs/img/predict_calibration.png")
+    ap.add_argument("--csv", help="also write every held-out prediction to this table")
+    args = ap.parse_args()
+    runs = sweep_runs(args.sweeps) if args.sweeps else reference_runs()
+    print(f"fitted on {runs.describe()}")
+    scored = leave_one_level_out(runs)
+    with pd.option_context("display.width", 200, "display.max_columns", None, "display.float_format", "{:.3f}".format):
+        print(summarise(scored).to_string(index=False))
+        print()
+        print(by_factor(scored).to_string(index=False))
+    beyond = scored[(scored["beyond_N"] >= 2.0) & scored["error"].notna()]
+    for clock, part in beyond.groupby("clock", sort=False):
+        factors = ", ".join(f"{f:g}x" for f in sorted(set(np.round(part["beyond_N"], 2))))
+        print(
+            f"{clock}: extrapolated in N ({factors} beyond the fitted N): median |log10 err| "
+            f"{part['error'].median():.3f} over {len(part)} measured runs"
+        )
+    calibration_figure(scored, Path(args.figure))
+    print(f"figure: {args.figure}")
+    if args.csv:
+        write_table(args.csv, scored)
+
+
+if __name__ == "__main__":
+    main()
