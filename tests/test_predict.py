@@ -111,8 +111,8 @@ def test_ceil2_rounds_up_to_two_significant_digits():
 
 
 def test_a_run_with_steps_auto_trains_its_budget_and_keeps_the_prediction(laws, tiny_overrides, tmp_path, monkeypatch):
-    from twoclocks.prediction import autobudget
     from twoclocks.config import RunConfig, apply_overrides, parse_overrides
+    from twoclocks.prediction import autobudget
     from twoclocks.training.rundir import RunDir
     from twoclocks.training.runner import resume_run, start_run
 

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 import pandas as pd
-from predict_tables import synthetic_runs
 
+from predict_tables import synthetic_runs
 from twoclocks.prediction.validation import leave_one_level_out, score, summarise
 
 
