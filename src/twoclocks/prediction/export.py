@@ -56,12 +56,12 @@ def run_dates(table: pd.DataFrame) -> tuple[str, str]:
     return min(iso), max(iso)
 
 
-def provenance_record(table: pd.DataFrame, sweeps: list[str], command: str, repo: Path) -> dict:
+def provenance_record(table: pd.DataFrame, sweeps: list[str | Path], command: str, repo: Path) -> dict:
     first, last = run_dates(table)
     return {
         "commit": git_commit(repo),
         "command": command,
-        "sweeps": sweeps,
+        "sweeps": [str(s) for s in sweeps],
         "runs": int(len(table)),
         "first_run_finished": first,
         "last_run_finished": last,
@@ -76,7 +76,7 @@ def provenance_record(table: pd.DataFrame, sweeps: list[str], command: str, repo
     }
 
 
-def export(sweeps: list[str], name: str, command: str, repo: Path, out: Path) -> Path:
+def export(sweeps: list[str | Path], name: str, command: str, repo: Path, out: Path) -> Path:
     runs = sweep_runs(sweeps)
     folder = out / name
     curves = curves_of(runs.table)  # every file is read before anything is written
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(REFERENCE_DIR), help="where the reference folder goes")
     args = ap.parse_args(argv)
     try:
-        folder = export(args.sweeps, args.name, args.command, Path(args.repo), Path(args.out))
+        folder = export(list(args.sweeps), args.name, args.command, Path(args.repo), Path(args.out))
     except TwoClocksError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

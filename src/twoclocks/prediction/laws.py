@@ -140,10 +140,10 @@ class Law:
         """Each coefficient (and sigma): (estimate, lo, hi), the bootstrap percentile interval."""
         q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
         betas = np.array([d.beta for d in self.draws])
-        out = {
-            name: (float(self.fit.beta[j]), *map(float, np.percentile(betas[:, j], q)))
-            for j, name in enumerate(self.design.labels())
-        }
+        out = {}
+        for j, name in enumerate(self.design.labels()):
+            lo, hi = np.percentile(betas[:, j], q)
+            out[name] = (float(self.fit.beta[j]), float(lo), float(hi))
         sigma = np.percentile([d.sigma for d in self.draws], q)
         out["sigma"] = (self.fit.sigma, float(sigma[0]), float(sigma[1]))
         return out

@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from twoclocks.config import RunConfig, apply_overrides, from_dict
+from twoclocks.config import RunConfig, apply_overrides, fixed_steps, from_dict
+from twoclocks.prediction.autobudget import resolve_steps
 from twoclocks.sweeps.spec import Point, SweepSpec, expand
 from twoclocks.training.experiment import build_experiment, eval_schedule
 
@@ -60,11 +61,11 @@ def plan(spec: SweepSpec, device_type: str = "cpu", share: float = 1.0) -> tuple
     params: dict[str, int] = {}
     loads: dict[str, Workload] = {}
     for _keys, cfg_dicts, _dirs in tasks:
-        cfgs = [from_dict(c) for c in cfg_dicts]
+        cfgs = [resolve_steps(from_dict(c))[0] for c in cfg_dicts]  # train.steps=auto: its budget
         fam = cfgs[0].model.family
         w = loads.setdefault(fam, Workload(fam, cfgs[0]))
         factor = max(1.0, num_params(cfgs[0], params) / num_params(w.ref, params))
-        steps = cfgs[0].train.steps
+        steps = fixed_steps(cfgs[0])
         w.points += len(cfgs)
         w.run_steps += steps * len(cfgs)
         n_evals = sum(len(eval_schedule(c)) for c in cfgs)

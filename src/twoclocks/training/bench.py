@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from twoclocks.config import RunConfig, apply_overrides
+from twoclocks.config import RunConfig, apply_overrides, fixed_steps
 from twoclocks.errors import ConfigError
 from twoclocks.evaluate import score
 from twoclocks.training.experiment import Experiment, build_experiment, eval_schedule
@@ -101,8 +101,8 @@ def bench(cfg: RunConfig, steps: int = 50, warmup: int = 10, eval_repeats: int =
     steps_per_s = steps / train_t.seconds
     gen_seconds, score_seconds = min(gen_s), min(score_s)
     eval_seconds = gen_seconds + score_seconds
-    n_evals = len(eval_schedule(cfg))
-    run_train = cfg.train.steps / steps_per_s
+    n_evals = len(eval_schedule(exp.cfg))  # exp.cfg: train.steps=auto resolved to its number
+    run_train = fixed_steps(exp.cfg) / steps_per_s
     return {
         **setting(cfg, exp, prec),
         "samples": ec.samples,
