@@ -50,7 +50,8 @@ def test_leave_one_N_out_on_runs_of_a_known_law():
     assert set(scored.loc[~scored["level"].isin(["4", "64"]), "beyond_N"]) == {1.0}
     summary = summarise(scored).set_index("clock")
     # Laws of the right form on data with a scatter of 0.08 decades.
-    assert summary.loc["tau_mem", "inside_N_range"] < 0.1
+    assert summary.loc["tau_mem", "inside"] < 0.1
+    assert set(scored.loc[scored["inside"], "level"]) == {"8", "16", "32"}
     assert 0.6 <= summary.loc["tau_mem", "coverage80"] <= 1.0
     assert summary["predictions"].eq(len(runs.table)).all()
     assert not math.isnan(summary.loc["tau_mem", "N_2x_beyond"])

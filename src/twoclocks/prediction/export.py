@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from twoclocks.errors import TwoClocksError
-from twoclocks.io import write_json, write_table
+from twoclocks.io import read_json, write_json, write_table
 from twoclocks.prediction.reference import CURVE_COLUMNS, CURVES, PROVENANCE, REFERENCE_DIR, RESULTS, sweep_runs
 from twoclocks.training.rundir import RunDir
 
@@ -63,6 +63,7 @@ def provenance_record(table: pd.DataFrame, sweeps: list[str | Path], command: st
         "command": command,
         "sweeps": [str(s) for s in sweeps],
         "runs": int(len(table)),
+        "points_in_sweeps": sum(len((read_json(Path(d) / "sweep.json") or {}).get("points", [])) for d in sweeps),
         "first_run_finished": first,
         "last_run_finished": last,
         "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

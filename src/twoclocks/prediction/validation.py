@@ -10,6 +10,8 @@ runs only) and predict the held-out ones. Per prediction:
               only when it lies wholly above
     beyond_N  N / the nearest fitted N of the same family and rule, when the held-out N lies
               outside them (1.0 inside): extrapolation in N
+    inside    every numeric variable (N, the rule's size, width, depth, ...) of the held-out run
+              lies within those of the fitted runs of its family and rule: interpolation
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from twoclocks.errors import ConfigError
 from twoclocks.prediction.laws import BOOTSTRAP
 from twoclocks.prediction.predict import LEVELS, Laws, check_predictable, predict_samples
 from twoclocks.prediction.reference import Runs
-from twoclocks.prediction.variables import CLOCKS, observed, table_variables
+from twoclocks.prediction.variables import CLOCKS, NUMERIC, observed, table_variables
 from twoclocks.tasks import TASKS
 
 FACTORS = ("data.N", "knob", "task", "model.width", "model.depth")
@@ -50,6 +52,20 @@ def beyond_N(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
             continue
         lo, hi, n = same["data.N"].min(), same["data.N"].max(), row["data.N"]
         out[i] = n / hi if n > hi else (lo / n if n < lo else 1.0)
+    return out
+
+
+def inside(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    """Whether each held-out run lies inside the fitted runs of its family and rule in every
+    numeric variable (module docstring)."""
+    v_train, v_test = table_variables(train), table_variables(test)
+    numeric = [*NUMERIC, "bits"]
+    out = np.zeros(len(test), bool)
+    for i in range(len(test)):
+        row = v_test.iloc[i]
+        same = v_train[(v_train["family"] == row["family"]) & (v_train["task"] == row["task"])]
+        if not same.empty:
+            out[i] = all(same[c].min() - 1e-9 <= row[c] <= same[c].max() + 1e-9 for c in numeric)
     return out
 
 
@@ -110,18 +126,24 @@ def leave_one_level_out(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: i
             if records.empty:
                 continue
             scored = score(records, table)
-            factor_of_row = dict(zip(table.index[held], beyond_N(train.table, table[held])))
-            parts.append(scored.assign(factor=factor, level=value, beyond_N=scored["row"].map(factor_of_row)))
+            beyond = dict(zip(table.index[held], beyond_N(train.table, table[held])))
+            within = dict(zip(table.index[held], inside(train.table, table[held])))
+            parts.append(
+                scored.assign(
+                    factor=factor, level=value, beyond_N=scored["row"].map(beyond), inside=scored["row"].map(within)
+                )
+            )
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def summarise(scored: pd.DataFrame) -> pd.DataFrame:
-    """Per clock: predictions, measured ones, median |log10 error| (inside the fitted N range and
-    extrapolated 2x or more), coverage of the 80% and 95% intervals."""
+    """Per clock: predictions, censored ones, median |log10 error| (all; inside the fitted runs
+    in every variable; 2x or more beyond the fitted N), coverage of the 80% and 95% intervals
+    (all, and inside)."""
     rows = []
     for clock in CLOCKS:
         part = scored[scored["clock"] == clock]
-        inside = part[part["beyond_N"] <= 1.0]
+        within = part[part["inside"].astype(bool)]
         beyond = part[part["beyond_N"] >= 2.0]
         rows.append(
             {
@@ -129,11 +151,14 @@ def summarise(scored: pd.DataFrame) -> pd.DataFrame:
                 "predictions": len(part),
                 "censored": int(part["right"].sum()),
                 "median_abs_log10_err": float(part["error"].median()),
-                "inside_N_range": float(inside["error"].median()),
+                "inside": float(within["error"].median()),
+                "n_inside": int(within["error"].notna().sum()),
                 "N_2x_beyond": float(beyond["error"].median()),
                 "n_2x_beyond": int(beyond["error"].notna().sum()),
                 "coverage80": float(part["covered80"].mean()),
                 "coverage95": float(part["covered95"].mean()),
+                "coverage80_inside": float(within["covered80"].mean()),
+                "coverage95_inside": float(within["covered95"].mean()),
             }
         )
     return pd.DataFrame(rows)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.config import RunConfig, flatten
-from twoclocks.prediction.variables import NUMERIC, UNMODELLED_OK, config_key_values
+from twoclocks.prediction.variables import NUMERIC, config_key_values
 from twoclocks.tasks import TASKS
 
 
@@ -59,9 +59,11 @@ def extrapolation_warnings(cfg: RunConfig, v: pd.DataFrame, table: pd.DataFrame,
     bits = fitted["bits"].to_numpy(float)
     text = _bits_warning(cfg, float(v["bits"].iloc[0]), float(bits[same].min()), float(bits[same].max()), where)
     out += [text] if text else []
-    modelled = {key for key, _ in NUMERIC.values()} | {"model.family", "task", "task.layout"}
+    # The knob is the rule's size (above); every other field, task.layout included, is checked
+    # for a value no fitted run had.
+    modelled = {key for key, _ in NUMERIC.values()} | {"model.family", "task", f"task.{TASKS[task].knob}"}
     for key, values in config_key_values(table).items():
-        if key in modelled or key in UNMODELLED_OK or key.startswith("task.") or key not in flat:
+        if key in modelled or key not in flat:
             continue
         if values and flat[key] not in values and not _none_like(flat[key], values):
             shown = ", ".join(sorted(map(str, values)))

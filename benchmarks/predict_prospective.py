@@ -1,0 +1,126 @@
+"""The prospective test of `twoclocks predict` (docs/predict.md): configs no reference sweep
+ran, predicted first, then run with train.steps=auto train.stop_at=mem, then compared.
+
+    python benchmarks/predict_prospective.py predict --out DIR              # predictions.json, a table
+    python benchmarks/predict_prospective.py run --out DIR --runs RUNS      # each config, one at a time
+    python benchmarks/predict_prospective.py compare --out DIR --runs RUNS  # prediction vs measurement
+
+`predict` writes DIR/predictions.json (commit it, and the table, before `run`); `run` trains
+RUNS/<name> with the shipped reference sizing each budget; `compare` prints, per config,
+the predicted median and intervals against the measured clock, the steps spent / tau_mem, and
+the fraction of runs that reached tau_mem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import twoclocks as tc
+from twoclocks.io import read_json, write_json
+from twoclocks.prediction.autobudget import ceil2
+
+# The shape of the reference DiT (width 64, depth 2, 4 heads; 256 samples per evaluation).
+MAX_STEPS = 20000  # what one CPU core trains in about 4 minutes
+BASE = ["model.width=64", "model.depth=2", "model.heads=4", "eval.samples=256"]
+# 24 evaluations (not the reference's 16): the step after the one that settles tau_mem comes
+# 1.3x later, not 1.5x, on a grid from step 10 to 5,000.
+RUN = [
+    "train.steps=auto",
+    "train.stop_at=mem",
+    f"train.max_steps={MAX_STEPS}",
+    "eval.points=24",
+    "eval.keep_checkpoints=last",
+    "train.threads=1",
+]
+# name -> overrides: each differs from every reference run in N, width, depth, knob or layout.
+CONFIGS: dict[str, list[str]] = {
+    "N6": ["task.G=2", "data.N=6"],  # a new N inside the fitted 4-8
+    "N12": ["task.G=2", "data.N=12"],  # 1.5x beyond
+    "N24": ["task.G=2", "data.N=24"],  # 3x beyond
+    "width48": ["task.G=2", "data.N=8", "model.width=48"],  # another width
+    "depth1": ["task.G=2", "data.N=8", "model.depth=1"],  # another depth
+    "depth3": ["task.G=2", "data.N=8", "model.depth=3"],  # another depth
+    "G3_N6": ["task.G=3", "data.N=6"],  # a knob level at a new N
+    "G6_N8": ["task.G=6", "data.N=8"],  # another rule size: 30 bits
+    "random_layout": ["task.G=2", "data.N=8", "task.layout=random"],  # the same rule on scattered groups
+}
+CLOCKS = ("tau_rule", "tau_rule_low", "tau_group", "tau_mem")
+
+
+def predict_all(out: Path, runs: Path) -> None:
+    records = {}
+    for name, overrides in CONFIGS.items():
+        p = tc.predict([*BASE, *overrides, *RUN])
+        records[name] = {"overrides": overrides, **p.to_dict()}
+    write_json(out / "predictions.json", records)
+    print("| config | " + " | ".join(f"{c} median [80%] [95%]" for c in CLOCKS) + " | P(open) | budget | warnings |")
+    print("|" + " --- |" * (len(CLOCKS) + 4))
+    for name, r in records.items():
+        cells = []
+        for c in CLOCKS:
+            k = r["clocks"][c]
+            lo80, hi80 = k["interval_80"]
+            lo95, hi95 = k["interval_95"]
+            cells.append(f"{k['median']:,.0f} [{lo80:,.0f}, {hi80:,.0f}] [{lo95:,.0f}, {hi95:,.0f}]")
+        budget = min(ceil2(r["clocks"]["tau_mem"]["interval_95"][1]), MAX_STEPS)
+        print(f"| {name} | " + " | ".join(cells) + f" | {r['p_window_open']:.2f} | {budget:,} | {len(r['warnings'])} |")
+
+
+def run_all(out: Path, runs: Path) -> None:
+    for name, overrides in CONFIGS.items():
+        run_dir = runs / name
+        if (run_dir / "summary.json").is_file():
+            continue
+        print(f"{name}: {' '.join(overrides)}", flush=True)
+        tc.run([*BASE, *overrides, *RUN], out=run_dir, progress=False)
+
+
+def verdict(pred: dict, tau: float | None, censored_at: float) -> str:
+    lo80, hi80 = pred["interval_80"]
+    lo95, hi95 = pred["interval_95"]
+    if tau is None:
+        return "censored: " + ("inside 95%" if hi95 >= censored_at else "95% below the bound")
+    return "inside 80%" if lo80 <= tau <= hi80 else ("inside 95%" if lo95 <= tau <= hi95 else "outside 95%")
+
+
+def compare_all(out: Path, runs: Path) -> None:
+    predictions = read_json(out / "predictions.json")
+    reached, ratios, errors = 0, [], []
+    print("| config | clock | predicted [95%] | measured | log10(pred/meas) | verdict |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, pred in predictions.items():
+        summary = read_json(runs / name / "summary.json")
+        for c in CLOCKS:
+            tau, k = summary[c], pred["clocks"][c]
+            measured = f"{tau:,.0f}" if tau is not None else f"> {summary['max_step']:,}"
+            err = "" if tau is None else f"{math.log10(k['median'] / tau):+.2f}"
+            lo, hi = k["interval_95"]
+            text = verdict(k, tau, summary["max_step"])
+            print(f"| {name} | {c} | {k['median']:,.0f} [{lo:,.0f}, {hi:,.0f}] | {measured} | {err} | {text} |")
+            if c == "tau_mem" and tau is not None:
+                reached += 1
+                ratios.append(summary["max_step"] / tau)
+                errors.append(abs(math.log10(k["median"] / tau)))
+    n = len(predictions)
+    print(
+        f"\ntau_mem reached in {reached} of {n} runs; steps spent / tau_mem: " + ", ".join(f"{r:.2f}" for r in ratios)
+    )
+    if errors:
+        errors.sort()
+        print(f"median |log10(pred/meas)| of tau_mem: {errors[len(errors) // 2]:.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("action", choices=("predict", "run", "compare"))
+    ap.add_argument("--out", required=True, type=Path, help="where predictions.json is")
+    ap.add_argument("--runs", type=Path, default=Path("prospective-runs"), help="the run directories")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    {"predict": predict_all, "run": run_all, "compare": compare_all}[args.action](args.out, args.runs)
+
+
+if __name__ == "__main__":
+    main()
