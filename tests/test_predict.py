@@ -114,14 +114,17 @@ def test_a_run_with_steps_auto_trains_its_budget_and_keeps_the_prediction(laws, 
     from twoclocks.config import RunConfig, apply_overrides, parse_overrides
     from twoclocks.prediction import autobudget
     from twoclocks.training.rundir import RunDir
-    from twoclocks.training.runner import resume_run, start_run
+    from twoclocks.training.runner import resume_run, start_run, summary_lines
 
     monkeypatch.setattr(autobudget, "reference_laws", lambda: laws)
-    overrides = parse_overrides([*tiny_overrides, "train.steps=auto", "train.max_steps=40", "model.heads=4"])
+    overrides = parse_overrides([*tiny_overrides, "train.steps=auto", "train.max_steps=40", "train.stop_at=mem"])
     run_dir, summary = start_run(apply_overrides(RunConfig(), {**overrides, "model.width": 64}), tmp_path / "r")
     assert RunDir(run_dir).load_config().train.steps == 40 == summary["steps"]
     assert summary["steps_auto"]["steps"] == 40 and "capped by train.max_steps" in summary["steps_auto"]["rule"]
     assert summary["steps_auto"]["prediction"]["clocks"]["tau_mem"]["interval_95"][1] > 40
+    assert "train.steps=auto: 40 steps, the upper end of the 95% interval of tau_mem" in "\n".join(
+        summary_lines(summary)
+    )
     # A finished run resumed (its outputs restored) keeps the record: it is in the run directory.
     RunDir(run_dir).summary_path.unlink()
     _, again = resume_run(run_dir, progress=False)

@@ -56,6 +56,7 @@ def budget_record(prediction: Prediction, cfg: RunConfig, steps: int) -> dict:
     capped = cfg.train.max_steps > 0 and steps == cfg.train.max_steps
     return {
         "steps": steps,
+        "waits_for": list(waits),
         "rule": f"upper end of the 95% interval of {', '.join(waits)}"
         + (", capped by train.max_steps" if capped else ""),
         "max_steps": cfg.train.max_steps,

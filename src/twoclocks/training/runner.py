@@ -110,6 +110,16 @@ def mem_chance_text(summary: dict) -> str:
     return f"{summary['mem_chance']:.2e}"
 
 
+def budget_line(record: dict) -> str:
+    """How train.steps=auto sized the run, with the predicted clocks it waited for."""
+    clocks = record["prediction"]["clocks"]
+    predicted = "; ".join(
+        f"{c} ~ {clocks[c]['median']:,.0f} [{clocks[c]['interval_95'][0]:,.0f}, {clocks[c]['interval_95'][1]:,.0f}]"
+        for c in record["waits_for"]
+    )
+    return f"train.steps=auto: {record['steps']:,} steps, the {record['rule']} (predicted {predicted})"
+
+
 def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
     """The human-readable end-of-run summary: the three rule clocks (with erosion), tau_mem,
     each rule clock's window, the peaks."""
@@ -162,6 +172,8 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
     lines.append("; ".join(peaks))
     if stopped:
         lines.append(f"stopped at step {m:,} of {summary['steps']:,}: {summary['stop_reason']}")
+    if summary.get("steps_auto"):
+        lines.append(budget_line(summary["steps_auto"]))
     lines.append(
         f"wall {summary['wall_seconds']:.0f}s (train {summary['train_seconds']:.0f}s, "
         f"eval {summary['eval_seconds']:.0f}s = {100 * summary['eval_share']:.0f}%)"
