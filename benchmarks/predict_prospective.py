@@ -69,12 +69,17 @@ def predict_all(out: Path, runs: Path) -> None:
 
 
 def run_all(out: Path, runs: Path) -> None:
-    for name, overrides in CONFIGS.items():
+    """Every config, cheapest budget first, resuming one that was stopped."""
+    predictions = read_json(out / "predictions.json")
+    for name in sorted(CONFIGS, key=lambda n: predictions[n]["clocks"]["tau_mem"]["interval_95"][1]):
         run_dir = runs / name
         if (run_dir / "summary.json").is_file():
             continue
-        print(f"{name}: {' '.join(overrides)}", flush=True)
-        tc.run([*BASE, *overrides, *RUN], out=run_dir, progress=False)
+        print(f"{name}: {' '.join(CONFIGS[name])}", flush=True)
+        if (run_dir / "config.json").is_file():
+            tc.load(run_dir).resume(progress=False)
+        else:
+            tc.run([*BASE, *CONFIGS[name], *RUN], out=run_dir, progress=False)
 
 
 def verdict(pred: dict, tau: float | None, censored_at: float) -> str:
