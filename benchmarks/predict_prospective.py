@@ -1,11 +1,11 @@
 """The prospective test of `twoclocks predict` (docs/predict.md): configs no reference sweep
 ran, predicted first, then run with train.steps=auto train.stop_at=mem, then compared.
 
-    python benchmarks/predict_prospective.py predict --out DIR              # predictions.json, a table
-    python benchmarks/predict_prospective.py run --out DIR --runs RUNS      # each config, one at a time
-    python benchmarks/predict_prospective.py compare --out DIR --runs RUNS  # prediction vs measurement
+    python benchmarks/predict_prospective.py predict --set S --out DIR             # predictions, a table
+    python benchmarks/predict_prospective.py run --set S --out DIR --runs RUNS     # one at a time
+    python benchmarks/predict_prospective.py compare --set S --out DIR --runs RUNS # pred. vs measured
 
-`predict` writes DIR/predictions.json (commit it, and the table, before `run`); `run` trains
+`predict` writes DIR/predictions-S.json (commit it, and the table, before `run`); `run` trains
 RUNS/<name> with the shipped reference sizing each budget; `compare` prints, per config,
 the predicted median and intervals against the measured clock, the steps spent / tau_mem, and
 the fraction of runs that reached tau_mem.
@@ -34,27 +34,42 @@ RUN = [
     "eval.keep_checkpoints=last",
     "train.threads=1",
 ]
-# name -> overrides: each differs from every reference run in N, width, depth, knob or layout.
-CONFIGS: dict[str, list[str]] = {
-    "N6": ["task.G=2", "data.N=6"],  # a new N inside the fitted 4-8
-    "N12": ["task.G=2", "data.N=12"],  # 1.5x beyond
-    "N24": ["task.G=2", "data.N=24"],  # 3x beyond
-    "width48": ["task.G=2", "data.N=8", "model.width=48"],  # another width
-    "depth1": ["task.G=2", "data.N=8", "model.depth=1"],  # another depth
-    "depth3": ["task.G=2", "data.N=8", "model.depth=3"],  # another depth
-    "G3_N6": ["task.G=3", "data.N=6"],  # a knob level at a new N
-    "G6_N8": ["task.G=6", "data.N=8"],  # another rule size: 30 bits
-    "random_layout": ["task.G=2", "data.N=8", "task.layout=random"],  # the same rule on scattered groups
+# set -> name -> overrides: each differs from every reference run in N, width, depth, knob or
+# layout. The DiT set was predicted from the first 12 reference runs (DiT only), the GPT set
+# once the reference held the GPT runs.
+SETS: dict[str, dict[str, list[str]]] = {
+    "dit": {
+        "N6": ["task.G=2", "data.N=6"],  # a new N inside the fitted 4-8
+        "N12": ["task.G=2", "data.N=12"],  # 1.5x beyond
+        "N24": ["task.G=2", "data.N=24"],  # 3x beyond
+        "width48": ["task.G=2", "data.N=8", "model.width=48"],  # another width
+        "depth1": ["task.G=2", "data.N=8", "model.depth=1"],  # another depth
+        "depth3": ["task.G=2", "data.N=8", "model.depth=3"],  # another depth
+        "G3_N6": ["task.G=3", "data.N=6"],  # a knob level at a new N
+        "G6_N8": ["task.G=6", "data.N=8"],  # another rule size: 30 bits
+        "random_layout": ["task.G=2", "data.N=8", "task.layout=random"],  # the same rule on scattered groups
+    },
+    "gpt": {
+        "gpt_N16": ["model=gpt", "task.G=2", "data.N=16"],  # inside the fitted 8-128
+        "gpt_N64": ["model=gpt", "task.G=2", "data.N=64"],  # inside
+        "gpt_N256": ["model=gpt", "task.G=2", "data.N=256"],  # 2x beyond
+        "gpt_width32": ["model=gpt", "task.G=2", "data.N=32", "model.width=32"],  # another width
+        "gpt_G3": ["model=gpt", "task.G=3", "data.N=32"],  # a knob level GPT never ran
+    },
 }
 CLOCKS = ("tau_rule", "tau_rule_low", "tau_group", "tau_mem")
 
 
-def predict_all(out: Path, runs: Path) -> None:
+def predictions_file(out: Path, name: str) -> Path:
+    return out / f"predictions-{name}.json"
+
+
+def predict_all(out: Path, runs: Path, configs: dict[str, list[str]], file: Path) -> None:
     records = {}
-    for name, overrides in CONFIGS.items():
+    for name, overrides in configs.items():
         p = tc.predict([*BASE, *overrides, *RUN])
         records[name] = {"overrides": overrides, **p.to_dict()}
-    write_json(out / "predictions.json", records)
+    write_json(file, records)
     print("| config | " + " | ".join(f"{c} median [80%] [95%]" for c in CLOCKS) + " | P(open) | budget | warnings |")
     print("|" + " --- |" * (len(CLOCKS) + 4))
     for name, r in records.items():
@@ -68,18 +83,18 @@ def predict_all(out: Path, runs: Path) -> None:
         print(f"| {name} | " + " | ".join(cells) + f" | {r['p_window_open']:.2f} | {budget:,} | {len(r['warnings'])} |")
 
 
-def run_all(out: Path, runs: Path) -> None:
+def run_all(out: Path, runs: Path, configs: dict[str, list[str]], file: Path) -> None:
     """Every config, cheapest budget first, resuming one that was stopped."""
-    predictions = read_json(out / "predictions.json")
-    for name in sorted(CONFIGS, key=lambda n: predictions[n]["clocks"]["tau_mem"]["interval_95"][1]):
+    predictions = read_json(file)
+    for name in sorted(configs, key=lambda n: predictions[n]["clocks"]["tau_mem"]["interval_95"][1]):
         run_dir = runs / name
         if (run_dir / "summary.json").is_file():
             continue
-        print(f"{name}: {' '.join(CONFIGS[name])}", flush=True)
+        print(f"{name}: {' '.join(configs[name])}", flush=True)
         if (run_dir / "config.json").is_file():
             tc.load(run_dir).resume(progress=False)
         else:
-            tc.run([*BASE, *CONFIGS[name], *RUN], out=run_dir, progress=False)
+            tc.run([*BASE, *configs[name], *RUN], out=run_dir, progress=False)
 
 
 def verdict(pred: dict, tau: float | None, censored_at: float) -> str:
@@ -90,8 +105,8 @@ def verdict(pred: dict, tau: float | None, censored_at: float) -> str:
     return "inside 80%" if lo80 <= tau <= hi80 else ("inside 95%" if lo95 <= tau <= hi95 else "outside 95%")
 
 
-def compare_all(out: Path, runs: Path) -> None:
-    predictions = read_json(out / "predictions.json")
+def compare_all(out: Path, runs: Path, configs: dict[str, list[str]], file: Path) -> None:
+    predictions = read_json(file)
     reached, ratios, errors = 0, [], []
     print("| config | clock | predicted [95%] | measured | log10(pred/meas) | verdict |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -120,11 +135,13 @@ def compare_all(out: Path, runs: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("action", choices=("predict", "run", "compare"))
-    ap.add_argument("--out", required=True, type=Path, help="where predictions.json is")
+    ap.add_argument("--out", required=True, type=Path, help="where predictions-SET.json is")
     ap.add_argument("--runs", type=Path, default=Path("prospective-runs"), help="the run directories")
+    ap.add_argument("--set", dest="configs", choices=sorted(SETS), required=True, help="which set of configs")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    {"predict": predict_all, "run": run_all, "compare": compare_all}[args.action](args.out, args.runs)
+    action = {"predict": predict_all, "run": run_all, "compare": compare_all}[args.action]
+    action(args.out, args.runs, SETS[args.configs], predictions_file(args.out, args.configs))
 
 
 if __name__ == "__main__":
