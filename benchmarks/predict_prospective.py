@@ -17,6 +17,8 @@ import argparse
 import math
 from pathlib import Path
 
+import numpy as np
+
 import twoclocks as tc
 from twoclocks.io import read_json, write_json
 from twoclocks.prediction.autobudget import ceil2
@@ -97,39 +99,57 @@ def run_all(out: Path, runs: Path, configs: dict[str, list[str]], file: Path) ->
             tc.run([*BASE, *configs[name], *RUN], out=run_dir, progress=False)
 
 
-def verdict(pred: dict, tau: float | None, censored_at: float) -> str:
-    lo80, hi80 = pred["interval_80"]
-    lo95, hi95 = pred["interval_95"]
-    if tau is None:
-        return "censored: " + ("inside 95%" if hi95 >= censored_at else "95% below the bound")
-    return "inside 80%" if lo80 <= tau <= hi80 else ("inside 95%" if lo95 <= tau <= hi95 else "outside 95%")
+def covered(pred: dict, tau: float | None, bound: float) -> tuple[bool, bool]:
+    """Whether the 80% and the 95% interval hold the measurement; a censored clock (tau > bound)
+    is missed only by an interval that lies wholly below its bound."""
+    out = []
+    for level in ("interval_80", "interval_95"):
+        lo, hi = pred[level]
+        out.append(hi >= bound if tau is None else lo <= tau <= hi)
+    return out[0], out[1]
+
+
+def verdict(pred: dict, tau: float | None, bound: float) -> str:
+    in80, in95 = covered(pred, tau, bound)
+    text = "inside 80%" if in80 else ("inside 95%" if in95 else "outside 95%")
+    return ("censored: " if tau is None else "") + text
 
 
 def compare_all(out: Path, runs: Path, configs: dict[str, list[str]], file: Path) -> None:
     predictions = read_json(file)
-    reached, ratios, errors = 0, [], []
-    print("| config | clock | predicted [95%] | measured | log10(pred/meas) | verdict |")
+    summaries = {
+        name: read_json(runs / name / "summary.json")
+        for name in predictions
+        if (runs / name / "summary.json").is_file()
+    }
+    print("| config | budget (auto) | stopped at | tau_mem | steps / tau_mem |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, s in summaries.items():
+        tau = s["tau_mem"]
+        ratio = f"{s['max_step'] / tau:.2f}" if tau is not None else "not reached"
+        mem = f"{tau:,.0f}" if tau is not None else f"> {s['max_step']:,}"
+        print(f"| {name} | {s['steps']:,} | {s['max_step']:,} | {mem} | {ratio} |")
+    print("\n| config | clock | predicted [95%] | measured | log10(pred/meas) | verdict |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for name, pred in predictions.items():
-        summary = read_json(runs / name / "summary.json")
+    errors: dict[str, list[float]] = {c: [] for c in CLOCKS}
+    hits: dict[str, list[tuple[bool, bool]]] = {c: [] for c in CLOCKS}
+    for name, s in summaries.items():
         for c in CLOCKS:
-            tau, k = summary[c], pred["clocks"][c]
-            measured = f"{tau:,.0f}" if tau is not None else f"> {summary['max_step']:,}"
+            tau, k = s[c], predictions[name]["clocks"][c]
+            measured = f"{tau:,.0f}" if tau is not None else f"> {s['max_step']:,}"
             err = "" if tau is None else f"{math.log10(k['median'] / tau):+.2f}"
             lo, hi = k["interval_95"]
-            text = verdict(k, tau, summary["max_step"])
+            text = verdict(k, tau, s["max_step"])
+            hits[c].append(covered(k, tau, s["max_step"]))
+            if tau is not None:
+                errors[c].append(abs(math.log10(k["median"] / tau)))
             print(f"| {name} | {c} | {k['median']:,.0f} [{lo:,.0f}, {hi:,.0f}] | {measured} | {err} | {text} |")
-            if c == "tau_mem" and tau is not None:
-                reached += 1
-                ratios.append(summary["max_step"] / tau)
-                errors.append(abs(math.log10(k["median"] / tau)))
-    n = len(predictions)
-    print(
-        f"\ntau_mem reached in {reached} of {n} runs; steps spent / tau_mem: " + ", ".join(f"{r:.2f}" for r in ratios)
-    )
-    if errors:
-        errors.sort()
-        print(f"median |log10(pred/meas)| of tau_mem: {errors[len(errors) // 2]:.3f}")
+    reached = [s for s in summaries.values() if s["tau_mem"] is not None]
+    print(f"\ntau_mem reached in {len(reached)} of {len(summaries)} runs ({len(predictions)} predicted)")
+    for c in CLOCKS:
+        n80, n95, n = sum(h[0] for h in hits[c]), sum(h[1] for h in hits[c]), len(hits[c])
+        med = float(np.median(errors[c])) if errors[c] else float("nan")
+        print(f"{c}: median |log10(pred/meas)| {med:.3f}; inside 80%: {n80}/{n}, inside 95%: {n95}/{n}")
 
 
 def main() -> None:
