@@ -210,8 +210,9 @@ def load(path: PathArg) -> Run:
     return Run(path)
 
 
+@checked
 def predict(
-    overrides: Overrides = None, config: str | Path | None = None, sweeps: Iterable[str | Path] | None = None
+    overrides: Overrides = None, config: PathArg | None = None, sweeps: Iterable[PathArg] | None = None
 ) -> Prediction:
     """The predicted clocks of a config (`twoclocks predict`), from laws fitted on the shipped
     reference results, or on the finished runs of `sweeps` (sweep directories)."""
