@@ -92,6 +92,7 @@ def calls(made: dict[str, Path]) -> list[tuple[str, Any, dict[str, Any], dict[st
         "report": (tc.report, {"path": never}),
         "compare": (tc.compare, {"runs": [made["run"]], "out": never / "c.png"}),
         "fits": (tc.fits, {"sweep": never}),
+        "predict": (tc.predict, {"overrides": SMALL}),
         "Run": (tc.Run, {"path": made["run"]}),
         "Sweep": (tc.Sweep, {"path": made["sweep"]}),
         "Run.samples": (run.samples, {}),
