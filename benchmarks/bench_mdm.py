@@ -36,9 +36,8 @@ from torch import nn
 
 from common import interleaved, parse_timing_args, report, timing_parser
 from plain_models import PlainBlock, sincos
-from twoclocks.config import build_config, from_dict
+from twoclocks.config import build_config
 from twoclocks.evaluate import score
-from twoclocks.io import read_json
 from twoclocks.models.mdm import MaskedDiffusionBase
 from twoclocks.models.mdm_reference import AnalyticMDM, empirical_posterior, population_posterior
 from twoclocks.training import checkpoint
@@ -140,7 +139,7 @@ def bench_train(argv: list[str]) -> int:
 
 # ----- sampler accuracy ------------------------------------------------------------------------
 def study(run_dir: Path, levels: list[int], every: int) -> pd.DataFrame:
-    cfg = from_dict(read_json(run_dir / "config.json"))
+    cfg = RunDir(run_dir).load_config()
     cfg.train.device = "cpu"
     exp = build_experiment(cfg)
     if not isinstance(exp.model, MaskedDiffusionBase):

@@ -28,9 +28,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from twoclocks.config import from_dict
 from twoclocks.evaluate import score
-from twoclocks.io import read_json
 from twoclocks.models.edm import SAMPLERS, AnalyticDiffusion, DiffusionBase
 from twoclocks.models.reference import empirical_denoiser, population_denoiser
 from twoclocks.training import checkpoint
@@ -58,7 +56,7 @@ def network_evaluations(fields: dict) -> int:
 
 
 def study(run_dir: Path, schedules: list[str], every: int) -> pd.DataFrame:
-    cfg = from_dict(read_json(run_dir / "config.json"))
+    cfg = RunDir(run_dir).load_config()
     cfg.train.device = "cpu"
     exp = build_experiment(cfg)
     if not isinstance(exp.model, DiffusionBase):

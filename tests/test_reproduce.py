@@ -213,7 +213,7 @@ def test_rule_clocks_recomputed_from_the_runs_of_an_older_sweep(tmp_path):
             df = df.assign(mem_chance=0.0, novel_valid=valid * (1 - mem), samples=256)
             for c in ("valid", "mem"):
                 df[f"{c}_lo"], df[f"{c}_hi"] = df[c] * 0.95, np.minimum(1, df[c] * 1.05)
-            write_table(tmp_path / "runs" / name / "metrics.parquet", df)
+            write_table(tmp_path / "runs" / name / "metrics.parquet", df, parents=True)
             cfg = RunConfig(task={"name": "parity", "G": G})
             write_json(tmp_path / "runs" / name / "config.json", cfg.to_dict())
             summary = compute_clocks(df, cfg.clocks, cfg.train.batch, cfg.data.N)
