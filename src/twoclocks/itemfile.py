@@ -62,9 +62,12 @@ def describe(path: str) -> tuple[str, str, int]:
     """(absolute path, content hash, number of items) of an items file."""
     if not path.strip():
         raise ConfigError("data.path must not be empty")
-    resolved = Path(path).expanduser().resolve()
-    count = len(read_items(resolved))
-    return str(resolved), file_hash(resolved), count
+    try:
+        resolved = Path(path).expanduser().resolve()
+        count = len(read_items(resolved))
+        return str(resolved), file_hash(resolved), count
+    except (ValueError, UnicodeError, RuntimeError) as exc:  # a NUL, a name the file system cannot encode
+        raise ConfigError(f"data.path {path!r} is not a usable path ({type(exc).__name__})") from None
 
 
 def training_items(task: Task, path: str, N: int, digest: str | None) -> np.ndarray:
