@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from twoclocks.clocks import MEM, PEAK_CURVES, format_clock, mem_levels, window_text
+from twoclocks.clocks import MEM, PEAK_CURVES, RuleClock, format_clock, mem_levels, window_text
 from twoclocks.config import ClockConfig, RunConfig
 from twoclocks.errors import TwoClocksError
 from twoclocks.formats import rule_clocks_of
@@ -120,6 +120,18 @@ def budget_line(record: dict) -> str:
     return f"train.steps=auto: {record['steps']:,} steps, the {record['rule']} (predicted {predicted})"
 
 
+def window_line(summary: dict, rc: RuleClock) -> str:
+    """A rule clock's window as text, saying why when it vanished or is undefined."""
+    text = window_text(summary, rc)
+    if text == "vanished" and summary.get(rc.tau) is None:
+        return text + f" (copying began and {rc.tau} was never reached)"
+    if text == "vanished":
+        return text + f" (copying starts no later than {rc.tau})"
+    if text == "undefined":
+        return text + f" (neither {rc.tau} nor tau_mem reached)"
+    return text
+
+
 def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
     """The human-readable end-of-run summary: the three rule clocks (with erosion), tau_mem,
     each rule clock's window, the peaks."""
@@ -154,16 +166,7 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
         if mc.tau in summary:  # absent when a run's samples were not kept
             theta = th.get(mc.theta, getattr(ClockConfig(), mc.theta))
             lines.append(f"{clock(mc.tau):<44}{mc.curve} - {mc.chance} >= {theta:g}")
-    for rc in rules:
-        name = rc.key("window")
-        text = window_text(summary, rc)
-        if text == "vanished" and summary.get(rc.tau) is None:
-            text += f" (copying began and {rc.tau} was never reached)"
-        elif text == "vanished":
-            text += f" (copying starts no later than {rc.tau})"
-        elif text == "undefined":
-            text += f" (neither {rc.tau} nor tau_mem reached)"
-        lines.append(f"{name:<{width}} = {text}")
+    lines += [f"{rc.key('window'):<{width}} = {window_line(summary, rc)}" for rc in rules]
     peaks = [
         f"peak {c} = {summary[f'peak_{c}']:.3f} at step {summary[f'peak_{c}_step']:,}"
         for c in (*PEAK_CURVES, "novel_valid")
