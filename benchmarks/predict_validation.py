@@ -7,8 +7,9 @@ Each N level, knob level, rule, width and depth of the reference results (or of 
 sweeps) is held out in turn and predicted by laws fitted on the rest. Prints, per clock, the
 median |log10(predicted / measured)| (all, inside the fitted N range, and 2x or more beyond
 it) and the coverage of the 80% and 95% intervals (a censored measurement is missed only when
-the interval lies wholly on the wrong side of its bound); then the same per held-out factor.
-Takes a few minutes on one core.
+the interval lies wholly on the wrong side of its bound), calibrated (each fold's calibration
+fitted on the other folds' held-out runs) and from the laws alone (`_law`); then the same per
+held-out factor. Takes a few minutes on one core.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def by_factor(scored: pd.DataFrame) -> pd.DataFrame:
                 "median_abs_log10_err": part["error"].median(),
                 "coverage80": part["covered80"].mean(),
                 "coverage95": part["covered95"].mean(),
+                "coverage80_law": part["covered80_law"].mean(),
+                "coverage95_law": part["covered95_law"].mean(),
             }
         )
     return pd.DataFrame(rows)

@@ -13,7 +13,7 @@ from conftest import run_cli
 from twoclocks.analysis.compare import Run, reference_like
 from twoclocks.config import RunConfig, apply_overrides
 from twoclocks.errors import TwoClocksError
-from twoclocks.prediction.predict import predict_clocks
+from twoclocks.prediction.fitted import predict_clocks
 from twoclocks.prediction.reference import (
     REFERENCE_DIR,
     provenance,

@@ -33,7 +33,8 @@ from twoclocks.config import RunConfig, apply_overrides, flatten, load_yaml, par
 from twoclocks.errors import ConfigError, Interrupted, TwoClocksError
 from twoclocks.evaluate import Outcomes, load_outcomes
 from twoclocks.io import read_json, read_text
-from twoclocks.prediction.predict import Prediction, predict_clocks
+from twoclocks.prediction.fitted import predict_clocks
+from twoclocks.prediction.predict import Prediction
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.spec import (

@@ -18,7 +18,8 @@ import math
 from twoclocks.clocks import RULE_CLOCKS
 from twoclocks.config import AUTO_STEPS, RunConfig
 from twoclocks.domains import BIG
-from twoclocks.prediction.predict import Laws, Prediction, predict_config, reference_laws
+from twoclocks.prediction.fitted import reference_laws
+from twoclocks.prediction.predict import Laws, Prediction, predict_config
 from twoclocks.prediction.variables import CLOCKS
 
 WAITS_FOR = {"mem": ("tau_mem",), "rule": tuple(rc.tau for rc in RULE_CLOCKS), "none": CLOCKS}

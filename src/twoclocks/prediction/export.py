@@ -5,7 +5,9 @@
 
 writes OUT/<name>/ (OUT defaults to the package's reference folder): the finished rows of the
 results tables, each run's evaluation curve (step and CURVE_COLUMNS only, no checkpoints or
-samples), and provenance.json (code commit, machine, when the runs were made, the command).
+samples), and provenance.json (code commit, machine, when the runs were made, the command);
+then OUT/calibration.json, the intervals' calibration refitted on every reference in OUT
+together (`validation.calibrate`, a few minutes). `--calibration-only` rewrites just that.
 """
 
 from __future__ import annotations
@@ -22,7 +24,18 @@ import pandas as pd
 
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import read_json, write_json, write_table
-from twoclocks.prediction.reference import CURVE_COLUMNS, CURVES, PROVENANCE, REFERENCE_DIR, RESULTS, sweep_runs
+from twoclocks.prediction.reference import (
+    CALIBRATION,
+    CURVE_COLUMNS,
+    CURVES,
+    PROVENANCE,
+    REFERENCE_DIR,
+    RESULTS,
+    reference_counts,
+    reference_runs,
+    sweep_runs,
+)
+from twoclocks.prediction.validation import calibrate
 from twoclocks.training.rundir import RunDir
 
 
@@ -90,20 +103,33 @@ def export(sweeps: list[str | Path], name: str, command: str, repo: Path, out: P
     return folder
 
 
+def write_calibration(out: Path) -> Path:
+    """OUT/calibration.json from the held-out runs of every reference folder in OUT."""
+    runs = reference_runs(folder=out)
+    record = {**calibrate(runs).to_dict(), "references": reference_counts(runs)}
+    write_json(out / CALIBRATION, record)
+    return out / CALIBRATION
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m twoclocks.prediction.export", description=__doc__.splitlines()[0])
-    ap.add_argument("sweeps", nargs="+", help="finished sweep directories")
-    ap.add_argument("--name", required=True, help="the reference's name (a folder name)")
-    ap.add_argument("--command", required=True, help="the command that made the sweeps, for the record")
+    ap.add_argument("sweeps", nargs="*", help="finished sweep directories")
+    ap.add_argument("--name", help="the reference's name (a folder name)")
+    ap.add_argument("--command", help="the command that made the sweeps, for the record")
+    ap.add_argument("--calibration-only", action="store_true", help="only refit OUT/calibration.json")
     ap.add_argument("--repo", default=".", help="the checkout the sweeps ran from (its git commit is recorded)")
     ap.add_argument("--out", default=str(REFERENCE_DIR), help="where the reference folder goes")
     args = ap.parse_args(argv)
+    if not args.calibration_only and not (args.sweeps and args.name and args.command):
+        ap.error("give SWEEP_DIR ..., --name and --command (or --calibration-only)")
     try:
-        folder = export(list(args.sweeps), args.name, args.command, Path(args.repo), Path(args.out))
+        if not args.calibration_only:
+            folder = export(list(args.sweeps), args.name, args.command, Path(args.repo), Path(args.out))
+            print(f"reference {args.name}: {folder}")
+        print(f"calibration: {write_calibration(Path(args.out))}")
     except TwoClocksError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"reference {args.name}: {folder}")
     return 0
 
 

@@ -8,7 +8,10 @@ From the predictive samples y_s of log10 tau (`Law.samples`; S = BOOTSTRAP x PER
     P(tau <= S steps)       mean_s [y_s <= log10 S]
     window (log10)          w_s = y_mem,s - y_rule,s;   P(window open) = mean_s [w_s > 0]
 
-The residuals of the clocks are drawn independently of each other. Where the law of tau_mem
+Where the laws carry a calibration (`calibration`: the shipped reference's, or one fitted on
+the held-out runs of the given sweeps), each sample y_s adds N(0, extra^2), extra growing with
+the config's reach from the runs that measured that clock (`reach`). The residuals of the
+clocks are drawn independently of each other. Where the law of tau_mem
 has the regime term L (learned before copying), each sample takes the regime its own draws
 give: L = 1 where the tau_rule draw comes before the L = 1 draw of tau_mem.
 """
@@ -16,16 +19,16 @@ give: L = 1 where the tau_rule draw comes before the L = 1 draw of tau_mem.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from twoclocks.config import RunConfig
 from twoclocks.errors import ConfigError
+from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.laws import BOOTSTRAP, SEED, Law, fit_law
-from twoclocks.prediction.reference import Runs, reference_runs, sweep_runs
+from twoclocks.prediction.reach import Reach, clock_warnings, reach_of
+from twoclocks.prediction.reference import Runs
 from twoclocks.prediction.variables import CLOCKS, config_variables, learned_first, observed, table_variables
 from twoclocks.prediction.warnings import extrapolation_warnings
 
@@ -41,6 +44,7 @@ class Laws:
     runs: Runs
     variables: pd.DataFrame  # of the fitted runs
     laws: dict[str, Law]
+    calibration: Calibration | None = None  # None: intervals from the laws alone
 
     @classmethod
     def fit(cls, runs: Runs, forms: dict[str, str] | None = None, draws: int = BOOTSTRAP) -> Laws:
@@ -59,16 +63,12 @@ class Laws:
             laws[clock] = fit_law(clock, v, obs, (forms or {}).get(clock), draws)
         return cls(runs, v, laws)
 
+    def reach(self, clock: str, v: pd.DataFrame) -> Reach:
+        """How far the one-row config frame `v` lies from the runs that measured `clock`."""
+        return reach_of(v, self.variables, ~observed(self.runs.table, clock).right)
 
-@lru_cache(maxsize=1)
-def reference_laws() -> Laws:
-    """The laws of the shipped reference results, fitted once per process."""
-    return Laws.fit(reference_runs())
-
-
-def predict_clocks(cfg: RunConfig, sweeps: list[str | Path] | None = None) -> Prediction:
-    """The prediction for `cfg` from the shipped reference, or from these sweep directories."""
-    return predict_config(reference_laws() if sweeps is None else Laws.fit(sweep_runs(sweeps)), cfg)
+    def calibrated(self, calibration: Calibration) -> Laws:
+        return Laws(self.runs, self.variables, self.laws, calibration)
 
 
 @dataclass
@@ -93,6 +93,7 @@ class Prediction:
     steps: int | None  # the budget P(within) refers to
     fitted_on: str
     warnings: list[str] = field(default_factory=list)
+    calibrated_on: str | None = None  # what the intervals' calibration was fitted on
 
     def to_dict(self) -> dict:
         return {
@@ -101,6 +102,7 @@ class Prediction:
             "p_window_open": self.p_window_open,
             "steps": self.steps,
             "fitted_on": self.fitted_on,
+            "calibrated_on": self.calibrated_on,
             "warnings": self.warnings,
         }
 
@@ -111,6 +113,7 @@ class Prediction:
             lo80, hi80 = p.intervals[0.8]
             lo95, hi95 = p.intervals[0.95]
             within = "" if self.steps is None else f"  P(<= {self.steps:,} steps) = {p.p_within:.2f}"
+            lo80, lo95 = max(lo80, 1.0), max(lo95, 1.0)  # no clock ticks before step 1
             out.append(
                 f"{c:<{width}} ~ {p.median:>9,.0f}  80% [{lo80:,.0f}, {hi80:,.0f}]  "
                 f"95% [{lo95:,.0f}, {hi95:,.0f}]  ({p.form}){within}"
@@ -119,6 +122,11 @@ class Prediction:
         out.append(f"window log10(tau_mem/tau_rule) ~ {w:+.2f}  95% [{wlo:+.2f}, {whi:+.2f}]")
         out.append(f"P(window open) = {self.p_window_open:.2f}")
         out.append(f"fitted on {self.fitted_on}")
+        out.append(
+            f"intervals calibrated on {self.calibrated_on}"
+            if self.calibrated_on
+            else "intervals from the laws alone (not calibrated on held-out runs): too narrow away from the runs"
+        )
         out += [f"warning: {w}" for w in self.warnings]
         return out
 
@@ -145,6 +153,10 @@ def predict_samples(laws: Laws, v: pd.DataFrame) -> dict[str, np.ndarray]:
         before = mem.samples(v.assign(learned=1.0), PER_DRAW, rng)
         after = mem.samples(v.assign(learned=0.0), PER_DRAW, rng)
         out["tau_mem"] = np.where(out["tau_rule"] < before, before, after)
+    if laws.calibration is not None:
+        for clock, y in out.items():
+            extra = laws.calibration.extra_sd(clock, laws.reach(clock, v))
+            out[clock] = y + extra * rng.standard_normal(len(y))
     return out
 
 
@@ -165,4 +177,7 @@ def predict_config(laws: Laws, cfg: RunConfig) -> Prediction:
     w = samples["tau_mem"] - samples["tau_rule"]
     window = (float(np.median(w)), float(np.quantile(w, 0.025)), float(np.quantile(w, 0.975)))
     warnings = extrapolation_warnings(cfg, v, laws.runs.table, laws.variables)
-    return Prediction(clocks, window, float(np.mean(w > 0)), steps, laws.runs.describe(), warnings)
+    known = reach_of(v, laws.variables, np.ones(len(laws.variables), bool), by_size=False)
+    warnings += clock_warnings({clock: laws.reach(clock, v) for clock in CLOCKS}, cfg.data.N, known, v)
+    calibrated_on = laws.calibration.fitted_on if laws.calibration else None
+    return Prediction(clocks, window, float(np.mean(w > 0)), steps, laws.runs.describe(), warnings, calibrated_on)

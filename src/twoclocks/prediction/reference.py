@@ -7,6 +7,8 @@ A shipped reference is a folder of src/twoclocks/reference/ (written by
     reference/<name>/results.parquet    one row per run, the columns of a sweep's results table
     reference/<name>/curves.parquet     each run's evaluation curve: point, step and CURVE_COLUMNS
     reference/<name>/provenance.json    code version (git commit), machine, date, command, runs
+    reference/calibration.json          the intervals' calibration, fitted on every shipped
+                                        reference together (`calibration`), with their run counts
 
 Tables are read as plain pandas: this module sits below the sweeps and knows only the columns.
 """
@@ -24,6 +26,7 @@ from twoclocks.io import read_json, read_table
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
 RESULTS, CURVES, PROVENANCE = "results.parquet", "curves.parquet", "provenance.json"
+CALIBRATION = "calibration.json"
 # What a clock is read from, and what `compare --reference` overlays.
 CURVE_COLUMNS = ("valid", "constraint_acc", "mem", "mem_chance", "novel_valid", "loss")
 
@@ -39,11 +42,11 @@ class Runs:
         return f"{len(self.table)} runs: " + "; ".join(self.sources)
 
 
-def shipped_names() -> list[str]:
-    """The reference results shipped with this installation."""
-    if not REFERENCE_DIR.is_dir():
+def shipped_names(folder: Path = REFERENCE_DIR) -> list[str]:
+    """The reference results in `folder` (by default those shipped with this installation)."""
+    if not folder.is_dir():
         return []
-    return sorted(p.name for p in REFERENCE_DIR.iterdir() if (p / RESULTS).is_file())
+    return sorted(p.name for p in folder.iterdir() if (p / RESULTS).is_file())
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -62,23 +65,24 @@ def _finished(table: pd.DataFrame, source: str) -> pd.DataFrame:
     return table[table["status"] == "finished"].assign(source=source).reset_index(drop=True)
 
 
-def provenance(name: str) -> dict:
-    path = REFERENCE_DIR / name / PROVENANCE
+def provenance(name: str, folder: Path = REFERENCE_DIR) -> dict:
+    path = folder / name / PROVENANCE
     return read_json(path) if path.is_file() else {}
 
 
 @lru_cache(maxsize=8)
-def reference_runs(names: tuple[str, ...] | None = None) -> Runs:
-    """The shipped reference results (all of them by default)."""
-    names = tuple(shipped_names()) if names is None else names
+def reference_runs(names: tuple[str, ...] | None = None, folder: Path = REFERENCE_DIR) -> Runs:
+    """The shipped reference results (all of them by default), or those of another folder."""
+    installed = shipped_names(folder)
+    names = tuple(installed) if names is None else names
     if not names:
-        raise TwoClocksError(f"no reference results are installed ({REFERENCE_DIR} is empty); fit with --from DIR")
+        raise TwoClocksError(f"no reference results are installed ({folder} is empty); fit with --from DIR")
     tables, sources = [], []
     for name in names:
-        if name not in shipped_names():
-            raise TwoClocksError(f"no reference named {name!r}; installed: {', '.join(shipped_names()) or 'none'}")
-        table = _finished(_read(REFERENCE_DIR / name / RESULTS), f"reference {name}")
-        commit = str(provenance(name).get("commit", "?"))[:10]
+        if name not in installed:
+            raise TwoClocksError(f"no reference named {name!r}; installed: {', '.join(installed) or 'none'}")
+        table = _finished(_read(folder / name / RESULTS), f"reference {name}")
+        commit = str(provenance(name, folder).get("commit", "?"))[:10]
         tables.append(table)
         sources.append(f"reference {name} ({len(table)} runs, code {commit})")
     return Runs(pd.concat(tables, ignore_index=True), tuple(sources))
@@ -97,3 +101,17 @@ def sweep_runs(dirs: list[str | Path]) -> Runs:
 def reference_curves(name: str) -> pd.DataFrame:
     """Every run's evaluation curve of one shipped reference (long format: point, step, ...)."""
     return _read(REFERENCE_DIR / name / CURVES)
+
+
+def reference_counts(runs: Runs) -> dict[str, int]:
+    """Runs per shipped reference, as a calibration records what it was fitted on."""
+    return {str(k).removeprefix("reference "): int(v) for k, v in runs.table["source"].value_counts().items()}
+
+
+def reference_calibration(runs: Runs) -> dict | None:
+    """The shipped calibration, where it was fitted on exactly these reference runs."""
+    path = REFERENCE_DIR / CALIBRATION
+    if not path.is_file():
+        return None
+    record = read_json(path)
+    return record if record.get("references") == reference_counts(runs) else None

@@ -100,7 +100,9 @@ def fit_tobit(
     return TobitFit(theta[:-1], max(float(np.exp(theta[-1])), SIGMA_FLOOR), float(ll.sum()))
 
 
-def censored_logpdf(mu: np.ndarray, sigma: float, y: np.ndarray, right: np.ndarray, left: np.ndarray) -> np.ndarray:
+def censored_logpdf(
+    mu: np.ndarray, sigma: float | np.ndarray, y: np.ndarray, right: np.ndarray, left: np.ndarray
+) -> np.ndarray:
     """Log predictive density (2) of held-out runs: what the choice of a law's form scores."""
     z = (y - mu) / sigma
     return np.where(right, log_ndtr(-z), np.where(left, log_ndtr(z), log_phi(z) - np.log(sigma)))

@@ -12,14 +12,21 @@ runs only) and predict the held-out ones. Per prediction:
               outside them (1.0 inside): extrapolation in N
     inside    every numeric variable (N, the rule's size, width, depth, ...) of the held-out run
               lies within those of the fitted runs of its family and rule: interpolation
+
+Each prediction is scored twice: by the law's own samples (`*_law` columns) and calibrated
+(`calibration`), with each fold's calibration fitted on the held-out predictions of the runs
+outside that fold. The same held-out predictions of all runs give the calibration a
+prediction uses (`calibrate`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from twoclocks.errors import ConfigError
+from twoclocks.prediction.calibration import Calibration, extra_sd, fit_calibration
 from twoclocks.prediction.laws import BOOTSTRAP
 from twoclocks.prediction.predict import LEVELS, Laws, check_predictable, predict_samples
 from twoclocks.prediction.reference import Runs
@@ -69,8 +76,13 @@ def inside(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
     return out
 
 
+QUANTILES = np.linspace(0.0005, 0.9995, 1000)  # a held-out prediction's samples, kept as quantiles
+NOISE = norm.ppf(np.linspace(0.005, 0.995, 100))  # N(0, 1) at evenly spaced quantiles
+
+
 def predict_heldout(laws: Laws, test: pd.DataFrame) -> list[dict]:
-    """One record per held-out run and clock."""
+    """One record per held-out run and clock: the law's predictive samples (as QUANTILES), their
+    standard deviation, and the run's reach from the runs that measured the clock."""
     v = table_variables(test)
     records = []
     for i in range(len(test)):
@@ -81,19 +93,38 @@ def predict_heldout(laws: Laws, test: pd.DataFrame) -> list[dict]:
             continue
         samples = predict_samples(laws, row)
         for clock in CLOCKS:
-            y = samples[clock]
-            record = {"clock": clock, "median": float(np.median(y))}
-            for q in LEVELS:
-                record[f"lo{round(100 * q)}"] = float(np.quantile(y, (1 - q) / 2))
-                record[f"hi{round(100 * q)}"] = float(np.quantile(y, (1 + q) / 2))
-            records.append({"row": test.index[i], **record})
+            y, r = samples[clock], laws.reach(clock, row)
+            records.append(
+                {
+                    "row": test.index[i],
+                    "clock": clock,
+                    "sd": float(np.std(y)),
+                    "q": np.quantile(y, QUANTILES),
+                    "decades_N": r.decades_N,
+                    "rule_outside": r.rule_outside,
+                    "outside": r.outside,
+                }
+            )
     return records
+
+
+def with_intervals(records: pd.DataFrame, extra: np.ndarray) -> pd.DataFrame:
+    """Median and LEVELS intervals of each record's samples plus N(0, extra^2) (`calibration`)."""
+    medians: list[float] = []
+    bounds: dict[str, list[float]] = {f"{side}{round(100 * q)}": [] for q in LEVELS for side in ("lo", "hi")}
+    for q_values, e in zip(records["q"], extra):
+        y = (q_values[:, None] + e * NOISE[None, :]).ravel()
+        medians.append(float(np.median(y)))
+        for q in LEVELS:
+            bounds[f"lo{round(100 * q)}"].append(float(np.quantile(y, (1 - q) / 2)))
+            bounds[f"hi{round(100 * q)}"].append(float(np.quantile(y, (1 + q) / 2)))
+    return records.assign(median=medians, **bounds)
 
 
 def score(records: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """Add measured, censoring, error and coverage to the prediction records."""
     out = []
-    for clock, part in records.groupby("clock"):
+    for clock, part in records.groupby("clock", sort=False):
         obs = observed(table.loc[part["row"]], str(clock))
         part = part.assign(measured=obs.y, right=obs.right, left=obs.left)
         exact = ~(obs.right | obs.left)
@@ -103,11 +134,12 @@ def score(records: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
             inside = (lo <= obs.y) & (obs.y <= hi)
             part[f"covered{round(100 * q)}"] = np.where(obs.right, hi >= obs.y, np.where(obs.left, lo <= obs.y, inside))
         out.append(part)
-    return pd.concat(out, ignore_index=True)
+    return pd.concat(out).sort_index()
 
 
-def leave_one_level_out(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP) -> pd.DataFrame:
-    """Every held-out prediction, scored (module docstring); one row per run, clock and fold."""
+def heldout_records(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP) -> pd.DataFrame:
+    """Every held-out prediction of the laws alone, with the measurement; one row per run,
+    clock and fold (factor, level)."""
     table = runs.table
     levels = factor_levels(table)
     parts = []
@@ -125,15 +157,47 @@ def leave_one_level_out(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: i
             records = pd.DataFrame(predict_heldout(laws, table[held]))
             if records.empty:
                 continue
-            scored = score(records, table)
             beyond = dict(zip(table.index[held], beyond_N(train.table, table[held])))
             within = dict(zip(table.index[held], inside(train.table, table[held])))
             parts.append(
-                scored.assign(
-                    factor=factor, level=value, beyond_N=scored["row"].map(beyond), inside=scored["row"].map(within)
+                records.assign(
+                    factor=factor, level=value, beyond_N=records["row"].map(beyond), inside=records["row"].map(within)
                 )
             )
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not parts:
+        return pd.DataFrame()
+    records = pd.concat(parts, ignore_index=True)
+    scored = score(with_intervals(records, np.zeros(len(records))), table)
+    return scored.drop(columns=[c for c in scored if c.startswith(("lo", "hi", "covered"))])
+
+
+def calibrate(runs: Runs, draws: int = BOOTSTRAP) -> Calibration:
+    """The calibration (`calibration`) of the laws of these runs, from their held-out errors."""
+    return fit_calibration(heldout_records(runs, draws=draws), f"leave-one-level-out of {runs.describe()}")
+
+
+def leave_one_level_out(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP) -> pd.DataFrame:
+    """Every held-out prediction, scored twice (module docstring): by the law alone
+    (`covered80_law`, ...) and calibrated, each fold's calibration fitted on the held-out
+    predictions of the *other* runs only (so no run's own error widens its interval)."""
+    records = heldout_records(runs, factors, draws)
+    if records.empty:
+        return records
+    table = runs.table
+    law = score(with_intervals(records, np.zeros(len(records))), table)
+    extra = np.zeros(len(records))
+    for (_factor, _level), fold in records.groupby(["factor", "level"], sort=False):
+        others = records[~records["row"].isin(set(fold["row"]))]
+        cal = fit_calibration(others, "the other folds")
+        for i, rec in fold.iterrows():
+            p = cal.clocks.get(str(rec["clock"]))
+            if p is not None:
+                extra[records.index.get_loc(i)] = extra_sd(p, rec["decades_N"], rec["rule_outside"], rec["outside"])
+    calibrated = score(with_intervals(records.drop(columns=["median"]), extra), table)
+    for q in LEVELS:
+        calibrated[f"covered{round(100 * q)}_law"] = law[f"covered{round(100 * q)}"].to_numpy()
+    calibrated["error_law"] = law["error"].to_numpy()
+    return calibrated.assign(extra=extra)
 
 
 def summarise(scored: pd.DataFrame) -> pd.DataFrame:
@@ -157,6 +221,8 @@ def summarise(scored: pd.DataFrame) -> pd.DataFrame:
                 "n_2x_beyond": int(beyond["error"].notna().sum()),
                 "coverage80": float(part["covered80"].mean()),
                 "coverage95": float(part["covered95"].mean()),
+                "coverage80_law": float(part["covered80_law"].mean()),
+                "coverage95_law": float(part["covered95_law"].mean()),
                 "coverage80_inside": float(within["covered80"].mean()),
                 "coverage95_inside": float(within["covered95"].mean()),
             }

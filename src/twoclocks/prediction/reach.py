@@ -1,0 +1,115 @@
+"""How far a config lies from the runs that measured a clock: the evidence a law's prediction
+of that clock rests on.
+
+A law is fitted on every run, but a clock is seen only where a run reached it: tau_mem at
+N = 64 in a run stopped at 1,500 steps says only "tau_mem > 1,500". So the reach of a
+prediction is read against the runs that *measured* the clock (not censored), of the same
+family and rule, and, for N, of the same rule size where any such run exists (a G = 3
+config at N = 128 is as far from the evidence as the nearest G = 3 run that measured it):
+
+    decades_N   log10 of the factor by which N lies outside the measured runs' N range (0 inside)
+    rule_outside  1 where the rule's size lies outside the measured runs' sizes, else 0
+    outside     how many other numeric variables (width, depth, patch, batch, lr) lie outside
+                the measured runs' range, or differ from a value they all share
+
+Both enter the calibrated width of the intervals (`calibration`) and the warnings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from twoclocks.prediction.variables import NUMERIC
+
+OTHER = ("bits", *(n for n in NUMERIC if n != "logN"))
+TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Reach:
+    decades_N: float
+    outside: int  # numeric variables outside the evidence, the rule's size not counted
+    N_range: tuple[float, float] | None  # the N range of the measured runs it is read against
+    where: str  # "dit on parity", in words, for the warnings
+    N_where: str = ""  # "dit on parity with this rule size", where N_range comes from
+    outside_vars: tuple[str, ...] = ()  # every numeric variable outside, "bits" included
+
+    @property
+    def rule_outside(self) -> int:
+        return int(self.N_range is None or "bits" in self.outside_vars)
+
+
+def evidence(v: pd.DataFrame, fitted: pd.DataFrame, measured: np.ndarray) -> tuple[pd.DataFrame, str]:
+    """The measured runs of the config's family and rule (of its family only, if none)."""
+    family, task = v["family"].iloc[0], v["task"].iloc[0]
+    same = (fitted["family"] == family).to_numpy() & measured
+    both = same & (fitted["task"] == task).to_numpy()
+    if both.any():
+        return fitted[both], f"{family} on {task}"
+    return fitted[same], f"{family} (no run of it on {task} measured this clock)"
+
+
+def reach_of(v: pd.DataFrame, fitted: pd.DataFrame, measured: np.ndarray, by_size: bool = True) -> Reach:
+    """The reach of the one-row config frame `v` against the fitted runs whose clock was
+    measured (`measured`, one bool per row of `fitted`); N against the runs of the same rule
+    size where there are any, unless `by_size` is False."""
+    runs, where = evidence(v, fitted, measured)
+    if runs.empty:
+        return Reach(float("inf"), len(OTHER) - 1, None, where)
+    bits = float(v["bits"].iloc[0])
+    same_bits = runs[(runs["bits"] - bits).abs() < TOL] if by_size else runs.iloc[:0]
+    n_runs, n_where = (same_bits, f"{where} with this rule size") if not same_bits.empty else (runs, where)
+    logN = float(v["logN"].iloc[0])
+    lo, hi = float(n_runs["logN"].min()), float(n_runs["logN"].max())
+    decades = max(lo - logN, logN - hi, 0.0)
+    out = tuple(
+        name for name in OTHER if not (runs[name].min() - TOL <= float(v[name].iloc[0]) <= runs[name].max() + TOL)
+    )
+    return Reach(decades, len([x for x in out if x != "bits"]), (10**lo, 10**hi), where, n_where, out)
+
+
+def _named(name: str, v: pd.DataFrame) -> str:
+    if name == "bits":
+        return f"the rule's size ({float(v['bits'].iloc[0]):.1f} bits)"
+    key, fn = NUMERIC[name]
+    value = float(v[name].iloc[0])
+    shown = next((x for x in (2**value, 10**value, value) if abs(fn(x) - value) < 1e-9 and x > 0), value)
+    return f"{key}={shown:g}"
+
+
+def reach_words(r: Reach, N: int, known: Reach, v: pd.DataFrame) -> list[str]:
+    """The warnings of a clock whose measured runs lie away from the config, without the
+    clock's name (`clock_warnings` puts the names of the clocks that share a text in front).
+    What `known` (the reach from every fitted run) already shows, the config's own warnings
+    say (`warnings`): not repeated."""
+    if r.N_range is None:
+        return [f"no fitted run of {r.where} measured it; the law rests on other families"]
+    out = []
+    if r.decades_N > TOL and r.N_range != known.N_range:
+        lo, hi = r.N_range
+        edge, side = (hi, "above the largest") if N > hi else (lo, "below the smallest")
+        out.append(
+            f"data.N={N} is {10**r.decades_N:.2g}x {side} N of the runs of {r.N_where} "
+            f"that measured it ({edge:,.0f}): extrapolated"
+        )
+    for name in (x for x in r.outside_vars if x not in known.outside_vars):
+        out.append(f"{_named(name, v)} lies outside every run of {r.where} that measured it")
+    return out
+
+
+def clock_warnings(reaches: dict[str, Reach], N: int, known: Reach, v: pd.DataFrame) -> list[str]:
+    """Every clock's reach warnings, clocks with the same text on one line."""
+    texts: dict[str, list[str]] = {}
+    for clock, r in reaches.items():
+        for text in reach_words(r, N, known, v):
+            texts.setdefault(text, []).append(clock)
+    return [f"{', '.join(clocks)}: {text}" for text, clocks in texts.items()]
+
+
+def decades(x: float) -> float:
+    """Finite stand-in for an infinite reach (no measured run at all): two decades."""
+    return 2.0 if math.isinf(x) else x

@@ -1,0 +1,132 @@
+"""Calibrated intervals: the extra uncertainty is recovered from held-out errors, grows with
+the distance from the runs that measured a clock, and only censored-free evidence counts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from predict_tables import synthetic_runs
+from twoclocks.config import build_config
+from twoclocks.prediction.calibration import Calibration, fit_clock
+from twoclocks.prediction.predict import Laws, predict_config
+from twoclocks.prediction.reference import reference_calibration, reference_runs
+from twoclocks.prediction.validation import leave_one_level_out
+from twoclocks.prediction.variables import config_variables
+
+BASE = ["model.width=64", "model.heads=4", "eval.samples=512"]
+
+
+def held_out(n: int, s0: float, kN: float, seed: int = 0) -> pd.DataFrame:
+    """Held-out predictions whose errors have a known extra spread: sd_law 0.05, extra
+    sqrt(s0^2 + (kN d)^2) for d in 0 .. 1 decades of N."""
+    rng = np.random.default_rng(seed)
+    d = rng.uniform(0, 1, n) * (rng.uniform(size=n) < 0.5)
+    sd = np.full(n, 0.05)
+    err = rng.standard_normal(n) * np.sqrt(sd**2 + s0**2 + (kN * d) ** 2)
+    return pd.DataFrame(
+        {
+            "median": 3.0,
+            "sd": sd,
+            "measured": 3.0 + err,
+            "right": False,
+            "left": False,
+            "decades_N": d,
+            "rule_outside": 0,
+            "outside": 0,
+        }
+    )
+
+
+def test_the_extra_spread_of_held_out_errors_is_recovered():
+    p = fit_clock(held_out(2000, s0=0.15, kN=0.4))
+    assert p["s0"] == pytest.approx(0.15, abs=0.03)
+    assert p["kN"] == pytest.approx(0.4, abs=0.08)
+    # Errors no wider than the law's own: nothing extra inside the evidence.
+    none = fit_clock(held_out(2000, s0=0.0, kN=0.0))
+    assert none["s0"] < 0.03 and none["kN"] < 0.1
+
+
+def test_a_censored_held_out_run_counts_as_a_bound():
+    records = held_out(1000, s0=0.2, kN=0.0)
+    exact = fit_clock(records)["s0"]
+    # The same runs censored where they came out late: bounds at 3.1, beyond which the
+    # truth lies. Treated as bounds, the spread stays near the truth; treated as exact
+    # values at 3.1 it would shrink.
+    late = records["measured"] > 3.1
+    censored = records.assign(measured=np.where(late, 3.1, records["measured"]), right=late)
+    assert fit_clock(censored)["s0"] == pytest.approx(exact, abs=0.04)
+    clipped = records.assign(measured=np.where(late, 3.1, records["measured"]))
+    assert fit_clock(clipped)["s0"] < exact - 0.04
+
+
+def test_reach_counts_only_runs_that_measured_the_clock():
+    laws = Laws.fit(synthetic_runs())  # tau_mem is censored at N = 64 in most runs
+    table = laws.runs.table
+    measured_64 = (~table.loc[table["data.N"] == 64, "tau_mem_censored"].astype(bool)).sum()
+    v = config_variables(build_config([*BASE, "data.N=128", "task.G=2"]))
+    mem, rule = laws.reach("tau_mem", v), laws.reach("tau_rule", v)
+    assert rule.decades_N == pytest.approx(math.log10(128 / 64))
+    largest = 64 if measured_64 else 32
+    assert mem.N_range is not None and mem.N_range[1] == pytest.approx(largest)
+    # A rule size no run had: outside for every clock.
+    v4 = config_variables(build_config([*BASE, "data.N=16", "task.G=4"]))
+    assert laws.reach("tau_rule", v4).rule_outside == 1 and laws.reach("tau_rule", v).rule_outside == 0
+
+
+def test_a_calibrated_prediction_is_wider_the_further_it_reaches():
+    laws = Laws.fit(synthetic_runs())
+    cal = Calibration({c: {"s0": 0.0, "kN": 0.5, "sb": 1.0, "sx": 0.3} for c in laws.laws}, "test")
+    inside = build_config([*BASE, "data.N=16", "task.G=2", "train.steps=100000"])
+    beyond = build_config([*BASE, "data.N=640", "task.G=2", "train.steps=100000"])
+
+    def width(laws: Laws, cfg) -> float:
+        lo, hi = predict_config(laws, cfg).clocks["tau_rule"].intervals[0.95]
+        return math.log10(hi / lo)
+
+    assert width(laws.calibrated(cal), inside) == pytest.approx(width(laws, inside), rel=0.05)
+    # One decade beyond N = 64: 0.5 decades of extra sd, about +-1 decade at 95%.
+    assert width(laws.calibrated(cal), beyond) > width(laws, beyond) + 1.2
+    p = predict_config(laws.calibrated(cal), beyond)
+    assert p.calibrated_on == "test" and "intervals calibrated on test" in p.lines()
+    assert "data.N=640 is 10x above the largest data.N fitted for dit on parity (64): extrapolated" in p.warnings
+
+
+def test_a_clock_measured_over_a_narrower_range_says_so_once():
+    laws = Laws.fit(synthetic_runs())
+    p = predict_config(laws, build_config([*BASE, "data.N=128", "task.G=3"]))
+    assert p.warnings == [
+        "data.N=128 is 2x above the largest data.N fitted for dit on parity (64): extrapolated",
+        "tau_mem: data.N=128 is 4x above the largest N of the runs of dit on parity with this rule size "
+        "that measured it (32): extrapolated",
+    ]
+
+
+def test_calibration_widens_what_the_law_alone_gets_wrong():
+    # A law whose exponent bends (1.0 below N = 16, 1.6 above): held out at the ends, a
+    # straight law's intervals miss; calibrated on the other folds they cover more.
+    runs = synthetic_runs(seeds=3, Ns=(4, 8, 16, 32, 64, 128), budget=10**7)
+    table = runs.table.copy()
+    logN = np.log10(table["data.N"].to_numpy(float))
+    bend = 0.6 * np.maximum(logN - math.log10(16), 0.0)
+    table["tau_mem"] = table["tau_mem"].to_numpy(float) * 10**bend
+    runs = type(runs)(table, runs.sources)
+    scored = leave_one_level_out(runs, factors=("data.N",), draws=10)
+    mem = scored[scored["clock"] == "tau_mem"]
+    assert mem["covered80_law"].mean() < 0.75  # the law alone: too narrow where it bends
+    assert mem["covered80"].mean() >= mem["covered80_law"].mean() + 0.1
+    assert mem["covered95"].mean() >= mem["covered95_law"].mean()
+
+
+def test_the_shipped_calibration_belongs_to_the_shipped_runs():
+    runs = reference_runs()
+    record = reference_calibration(runs)
+    assert record is not None, "reference/calibration.json is missing or was fitted on other runs"
+    cal = Calibration.from_dict(record)
+    assert set(cal.clocks) == {"tau_rule", "tau_rule_low", "tau_group", "tau_mem"}
+    assert all(0 < p[k] <= 3.0 + 1e-9 for p in cal.clocks.values() for k in p)  # decades
+    fewer = type(runs)(runs.table.iloc[1:], runs.sources)
+    assert reference_calibration(fewer) is None
