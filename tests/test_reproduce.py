@@ -161,11 +161,19 @@ def test_reproduce_tiny_end_to_end(tmp_path, capsys):
     assert text.count("at each rule clock: tau_rule: ") == 9 and "Robust to the rule clock" in text
     assert all(list(c["by_clock"]) == [rc.tau for rc in RULE_CLOCKS] for c in claims)
     assert {f"verdict_{rc.tau}" for rc in RULE_CLOCKS} <= set(pd.read_csv(out / "claims.csv").columns)
-    # A results table without the group-level columns gets the same values from the runs.
+    # A results table without the group-level columns, or (format 3) without the near-copy
+    # clock, gets the same values from the runs.
     df = pd.read_parquet(out / "results.parquet")
     new = [c for c in summary_columns({}) if c not in FIRST_COLUMNS and c.startswith(("tau_group", "tau_rule_low"))]
-    again, note = results_table.with_rule_clocks(df.drop(columns=[*new, FORMAT_KEY]), out)
+    again, note = results_table.with_later_clocks(df.drop(columns=[*new, FORMAT_KEY]), out)
     assert "recomputed" in note
+    pd.testing.assert_frame_equal(again[new].astype(float), df[new].astype(float))
+    near = [c for c in summary_columns({}) if c.startswith("tau_mem_near")]
+    assert df[near].notna().any().any()  # a censored flag at least
+    again, note = results_table.with_later_clocks(df.drop(columns=near).assign(**{FORMAT_KEY: 3}), out)
+    assert note == "recomputed tau_mem_near from the runs' metrics.parquet and samples"
+    pd.testing.assert_frame_equal(again[near].astype(float), df[near].astype(float))
+    new = near
     pd.testing.assert_frame_equal(again[new].astype(float), df[new].astype(float))
 
 
@@ -231,7 +239,7 @@ def test_rule_clocks_recomputed_from_the_runs_of_an_older_sweep(tmp_path):
                 }
             )
     table = pd.DataFrame(rows)
-    full, note = results_table.with_rule_clocks(table, tmp_path)
+    full, note = results_table.with_later_clocks(table, tmp_path)
     assert "recomputed" in note and "tau_group" not in table
     # The last run written (G=3, seed 1) is the last row; its tau_group is its own curve's.
     assert full["tau_group"].iloc[-1] == pytest.approx(compute_clocks(df, cfg.clocks, 64, 8)["tau_group"])
@@ -240,7 +248,7 @@ def test_rule_clocks_recomputed_from_the_runs_of_an_older_sweep(tmp_path):
     assert list(claims[1].by_clock) == [rc.tau for rc in RULE_CLOCKS]
     assert claims[1].by_clock["tau_rule"]["verdict"] == SUPPORTED  # by censoring bounds at G=3
     assert "tau_group vs task.G" in claims[1].by_clock["tau_group"]["evidence"]
-    assert results_table.with_rule_clocks(table, tmp_path / "nowhere")[0] is table
+    assert results_table.with_later_clocks(table, tmp_path / "nowhere")[0] is table
 
 
 def test_knob_claims_are_judged_on_the_slices_where_every_level_was_learned():

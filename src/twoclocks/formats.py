@@ -7,6 +7,9 @@ Format versions (FORMAT, written as "format" in config.json and as a column of r
      No version was recorded yet: a directory without one is told apart from version 1 by its
      content (`results_format`, `rule_clocks_of`).
   3  the version recorded in config.json and results.parquet.
+  4  the near-copy clock (tau_mem_near) in summary.json and results.parquet. A table of any
+     older version gets the clocks it lacks from its runs (`with_later_clocks`): rule clocks
+     from metrics.parquet, near copies from the samples the runs saved.
 
 Point hashes stay stable without a hand-kept list of later fields: a point's hash covers every
 field of FIELDS_AT_1 (the config's fields when sweeps were first hashed, a record of version 1
@@ -23,11 +26,11 @@ from typing import Any
 
 import pandas as pd
 
-from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock
+from twoclocks.clocks import MEM_CLOCKS, PRIMARY, RULE_CLOCKS, RuleClock
 from twoclocks.config import RunConfig
 from twoclocks.errors import ConfigError, TwoClocksError
 
-FORMAT = 3
+FORMAT = 4
 FORMAT_KEY = "format"  # in config.json, and a column of results.parquet
 # The config fields of version 1, per section (task and seed: every one of their fields).
 FIELDS_AT_1 = {
@@ -112,18 +115,21 @@ def results_format(results: pd.DataFrame) -> int:
     return 2 if len(rule_clocks_of(results.columns)) == len(RULE_CLOCKS) else 1
 
 
-def with_rule_clocks(
+def with_later_clocks(
     results: pd.DataFrame, root: str | Path | None, columns: list[str], run_columns: Callable[[Path], dict[str, Any]]
 ) -> tuple[pd.DataFrame, str]:
-    """A version-1 results table with the later rule clocks' `columns`, recomputed by
-    `run_columns(run_dir)` for each finished run under `root` (the sweep directory), and a note
-    ('' when nothing was missing). Without `root`, or when a run directory cannot be read, the
-    table is returned as it is and the note says why. Columns already present are kept."""
+    """A results table older than some of `columns` (the clocks added since its version) with
+    them recomputed by `run_columns(run_dir)` for each finished run under `root` (the sweep
+    directory), and a note ('' when nothing was missing). Without `root`, or when a run
+    directory cannot be read, the table is returned as it is and the note says why. Columns
+    already present are kept; a value a run cannot give (near copies of a run that kept no
+    samples) stays empty."""
     missing = [c for c in columns if c not in results]
-    if not missing or results_format(results) >= 2:
+    if not missing:
         return results, ""
+    clocks = ", ".join(c for c in dict.fromkeys(_clock_of(c) for c in missing) if c) or "the later columns"
     if root is None:
-        return results, "the results table has tau_rule only (no sweep directory to recompute the others from)"
+        return results, f"the results table lacks {clocks} (no sweep directory to recompute them from)"
     done = results["status"] == "finished" if "status" in results else pd.Series(True, index=results.index)
     filled: dict[str, list] = {c: [None] * len(results) for c in missing}
     try:
@@ -131,11 +137,16 @@ def with_rule_clocks(
             if ok:
                 row = run_columns(Path(root) / rel)
                 for c in missing:
-                    filled[c][pos] = row[c]
+                    filled[c][pos] = row.get(c)
     except (TwoClocksError, OSError, KeyError, ValueError) as exc:
-        return results, f"the other rule clocks could not be recomputed from the run directories: {exc}"
-    later = ", ".join(rc.tau for rc in RULE_CLOCKS if rc != PRIMARY)
-    return results.assign(**filled), f"recomputed {later} from the runs' metrics.parquet"
+        return results, f"{clocks} could not be recomputed from the run directories: {exc}"
+    return results.assign(**filled), f"recomputed {clocks} from the runs' metrics.parquet and samples"
+
+
+def _clock_of(column: str) -> str:
+    """The clock a results column belongs to ('tau_group' for 'tau_group_ci_lo'), else ''."""
+    names = [rc.tau for rc in RULE_CLOCKS] + [mc.tau for mc in MEM_CLOCKS]
+    return max((n for n in names if column == n or column.startswith(n + "_")), key=len, default="")
 
 
 # ----- claims.json ---------------------------------------------------------------------------------

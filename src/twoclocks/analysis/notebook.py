@@ -24,7 +24,7 @@ from twoclocks.analysis.report import results_table, table_html
 from twoclocks.clocks import CLOCK_KEYS, RULE_CLOCKS
 from twoclocks.plots import clocks_figure
 from twoclocks.sweeps.claims.fits import finished, fits_frame, standard_fits
-from twoclocks.sweeps.results import with_rule_clocks
+from twoclocks.sweeps.results import with_later_clocks
 from twoclocks.training.runner import summary_lines
 
 # The numeric columns of `compare_frame`, beside the text offsets of `compare_table`.
@@ -102,6 +102,6 @@ def compare_frame(paths: list[str | Path], out: str | Path | None = None, x: str
 
 def sweep_fits(sweep_dir: Path, results: pd.DataFrame) -> pd.DataFrame:
     """The fits of the report (censored clocks excluded, 95% bootstrap CI over seeds)."""
-    results, _ = with_rule_clocks(results, sweep_dir)
+    results, _ = with_later_clocks(results, sweep_dir)
     done = finished(results).reset_index(drop=True)
     return fits_frame(standard_fits(done)) if len(done) else fits_frame([])

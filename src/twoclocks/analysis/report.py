@@ -43,7 +43,7 @@ from twoclocks.sweeps.claims.fits import (
 )
 from twoclocks.sweeps.claims.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
 from twoclocks.sweeps.claims.learned import map_runs
-from twoclocks.sweeps.results import read_results, with_rule_clocks
+from twoclocks.sweeps.results import read_results, with_later_clocks
 from twoclocks.sweeps.spec import sweep_description
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import summary_lines
@@ -334,7 +334,7 @@ def build_report(path: str | Path) -> Path:
                 f"{root}: {len(lost)} point(s) recorded as finished are missing "
                 f"({lost[0].relative_to(root)}); `twoclocks sweep --out {root}` runs them again"
             )
-        results, _ = with_rule_clocks(results, root)
+        results, _ = with_later_clocks(results, root)
         inp = ReportInput(root, "sweep", results, run_dirs)
         title = f"twoclocks sweep {root.name}"
         sections = sweep_sections(root, results, out)

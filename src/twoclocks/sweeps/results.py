@@ -15,7 +15,7 @@ from twoclocks.clocks import MEM, MEM_CLOCKS, NOVEL_PEAK, PEAK_CURVES, PRIMARY, 
 from twoclocks.config import flatten
 from twoclocks.errors import TwoClocksError
 from twoclocks.formats import FORMAT, FORMAT_KEY
-from twoclocks.formats import with_rule_clocks as upgrade
+from twoclocks.formats import with_later_clocks as upgrade
 from twoclocks.io import read_table
 from twoclocks.schema import RUN_KEYS
 from twoclocks.sweeps.spec import Point, identity_dict
@@ -96,8 +96,9 @@ def run_columns(run_dir: Path) -> dict[str, Any]:
     return summary_columns(compute_clocks(metrics, cfg.clocks, cfg.train.batch, cfg.data.N))
 
 
-def with_rule_clocks(results: pd.DataFrame, root: str | Path | None) -> tuple[pd.DataFrame, str]:
-    """`results` with every rule clock's columns, and a note ('' when nothing was missing): a
-    table older than the later rule clocks gets them from its runs (twoclocks.formats)."""
+def with_later_clocks(results: pd.DataFrame, root: str | Path | None) -> tuple[pd.DataFrame, str]:
+    """`results` with every clock's columns, and a note ('' when nothing was missing): a table
+    older than the later rule clocks or the near-copy clock gets them from its runs
+    (twoclocks.formats)."""
     later = [c for c in summary_columns({}) if c not in FIRST_COLUMNS]
     return upgrade(results, root, later, run_columns)

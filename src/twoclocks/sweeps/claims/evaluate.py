@@ -26,7 +26,7 @@ from twoclocks.sweeps.claims.mem_levels import judge_mem_levels, mem_note
 from twoclocks.sweeps.claims.registry import CLAIMS, READS, ClaimDefinition, Outcome, Runs, knob_claims
 from twoclocks.sweeps.claims.rule_clocks import clock_labels, clock_view, relabel, relabel_obj
 from twoclocks.sweeps.claims.verdicts import DECISION_RULES, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
-from twoclocks.sweeps.results import with_rule_clocks
+from twoclocks.sweeps.results import with_later_clocks
 
 __all__ = ["INCONCLUSIVE", "NOT_SUPPORTED", "SUPPORTED", "Claim", "evaluate_claims", "write_claims", "claims_text"]
 
@@ -63,7 +63,7 @@ def evaluate_claims(results: pd.DataFrame, root: str | Path | None = None) -> li
     run directories under `root` (the sweep directory). The returned claims carry the verdict
     at tau_rule in their main fields and every rule clock's in `by_clock`.
     """
-    table, note = with_rule_clocks(results, root)
+    table, note = with_later_clocks(results, root)
     labels = clock_labels(table)
     # Matched by claim id, so a claim that some clock's table leaves out cannot shift the rest.
     per_clock = {rc.tau: {c.id: c for c in claims_at(clock_view(table, rc))} for rc in rule_clocks_of(table.columns)}
