@@ -46,6 +46,7 @@ RUN_KEYS = (
     RunKey("status", required=True),
     RunKey("versions"),
     RunKey("config", required=True),
+    RunKey("steps_auto"),  # train.steps=auto: the prediction that sized the budget, else None
 )
 # The clock keys every finished summary has had (summary_lines, compare and the report read them).
 REQUIRED_CLOCK_KEYS = ("max_step", PRIMARY.tau, MEM.tau, *peak_keys(NOVEL_PEAK))

@@ -320,10 +320,8 @@ class Trainer:
             status="finished",
             versions=versions(),
             config=cfg.to_dict(),
+            steps_auto=self.run_dir.load_budget(),  # the prediction beside the measurement
         )
-        budget = self.run_dir.load_budget()
-        if budget is not None:  # train.steps=auto: the prediction beside the measurement
-            summary["steps_auto"] = budget
         title = f"{cfg.model.family} on {task.describe()}, N={cfg.data.N}, seed={cfg.seed}\n" + "  ".join(
             f"{key}={format_clock(summary[key], summary['max_step'])}"
             for key in (*(rc.tau for rc in RULE_CLOCKS), MEM.tau)
