@@ -5,10 +5,15 @@ ran, predicted first, then run with train.steps=auto train.stop_at=mem, then com
     python benchmarks/predict_prospective.py run --set S --out DIR --runs RUNS     # one at a time
     python benchmarks/predict_prospective.py compare --set S --out DIR --runs RUNS # pred. vs measured
 
+    python benchmarks/predict_prospective.py sweep --predictions FILE.json --runs SWEEP_DIR ...
+
 `predict` writes DIR/predictions-S.json (commit it, and the table, before `run`); `run` trains
 RUNS/<name> with the shipped reference sizing each budget; `compare` prints, per config,
 the predicted median and intervals against the measured clock, the steps spent / tau_mem, and
-the fraction of runs that reached tau_mem.
+the fraction of runs that reached tau_mem. `sweep` does what `compare` does for predictions of
+the points of sweep specs (docs/prospective/*.json: {"predictions": {name: {"overrides",
+"prediction"}}}) against every finished run of the given sweep directories whose config has
+those overrides (all its seeds).
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import twoclocks as tc
+from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides
 from twoclocks.io import read_json, write_json
 from twoclocks.prediction.autobudget import ceil2
 
@@ -152,13 +159,68 @@ def compare_all(out: Path, runs: Path, configs: dict[str, list[str]], file: Path
         print(f"{c}: median |log10(pred/meas)| {med:.3f}; inside 80%: {n80}/{n}, inside 95%: {n95}/{n}")
 
 
+def matching_runs(overrides: list[str], tables: list[pd.DataFrame]) -> list[dict]:
+    """The finished rows of `tables` whose config has every one of `overrides`."""
+    want = flatten(apply_overrides(RunConfig(), parse_overrides(overrides)).to_dict())
+    keys = [k for k in parse_overrides(overrides) if k != "train.steps" or want[k] != "auto"]
+    rows = []
+    for table in (t for t in tables if "status" in t):
+        for _, row in table[table["status"] == "finished"].iterrows():
+            if all(k in row and str(row[k]) == str(want[k]) for k in keys):
+                rows.append(row.to_dict())
+    return rows
+
+
+def compare_sweeps(predictions_path: Path, sweeps: list[Path]) -> None:
+    records = read_json(predictions_path)["predictions"]
+    tables = [pd.read_parquet(d / "results.parquet") for d in sweeps]
+    print("| config | runs | clock | predicted [80%] [95%] | measured (per seed) | inside 80% / 95% |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    hits: dict[str, list[tuple[bool, bool]]] = {c: [] for c in CLOCKS}
+    reached, spent = [], []
+    for name, rec in records.items():
+        runs = matching_runs(rec["overrides"], tables)
+        if not runs or "clocks" not in rec["prediction"]:
+            continue
+        for c in CLOCKS:
+            k = rec["prediction"]["clocks"][c]
+            cov = [covered(k, None if r[f"{c}_censored"] else float(r[c]), r["max_step"]) for r in runs]
+            hits[c] += cov
+            shown = ", ".join(f"> {r['max_step']:,}" if r[f"{c}_censored"] else f"{r[c]:,.0f}" for r in runs)
+            lo80, hi80 = k["interval_80"]
+            lo95, hi95 = k["interval_95"]
+            n80, n95 = sum(h[0] for h in cov), sum(h[1] for h in cov)
+            print(
+                f"| {name} | {len(runs)} | {c} | {k['median']:,.0f} [{lo80:,.0f}, {hi80:,.0f}] [{lo95:,.0f}, "
+                f"{hi95:,.0f}] | {shown} | {n80}/{len(runs)}, {n95}/{len(runs)} |"
+            )
+        reached += [not r["tau_mem_censored"] for r in runs]
+        spent += [r["max_step"] / r["tau_mem"] for r in runs if not r["tau_mem_censored"]]
+    for c in CLOCKS:
+        n = len(hits[c])
+        print(f"{c}: inside 80%: {sum(h[0] for h in hits[c])}/{n}, inside 95%: {sum(h[1] for h in hits[c])}/{n}")
+    if spent:
+        print(
+            f"tau_mem reached in {sum(reached)}/{len(reached)} runs; steps / tau_mem {min(spent):.2f}-{max(spent):.2f}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("action", choices=("predict", "run", "compare"))
-    ap.add_argument("--out", required=True, type=Path, help="where predictions-SET.json is")
-    ap.add_argument("--runs", type=Path, default=Path("prospective-runs"), help="the run directories")
-    ap.add_argument("--set", dest="configs", choices=sorted(SETS), required=True, help="which set of configs")
+    ap.add_argument("action", choices=("predict", "run", "compare", "sweep"))
+    ap.add_argument("--out", type=Path, help="where predictions-SET.json is")
+    ap.add_argument("--runs", type=Path, nargs="+", default=[Path("prospective-runs")], help="run or sweep directories")
+    ap.add_argument("--set", dest="configs", choices=sorted(SETS), help="which set of configs")
+    ap.add_argument("--predictions", type=Path, help="sweep: a predictions file of sweep points")
     args = ap.parse_args()
+    if args.action == "sweep":
+        if args.predictions is None:
+            ap.error("sweep needs --predictions FILE")
+        compare_sweeps(args.predictions, list(args.runs))
+        return
+    if args.out is None or args.configs is None:
+        ap.error(f"{args.action} needs --out and --set")
+    args.runs = args.runs[0]
     args.out.mkdir(parents=True, exist_ok=True)
     action = {"predict": predict_all, "run": run_all, "compare": compare_all}[args.action]
     action(args.out, args.runs, SETS[args.configs], predictions_file(args.out, args.configs))
