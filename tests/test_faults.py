@@ -233,3 +233,16 @@ def test_a_real_full_disk(tmp_path, size):
     assert rc_text == "rc=1" and "cannot write" in line and FULL in line, res.stderr
     if "run/checkpoints/last.pt" not in found:  # nothing trained: nothing left
         assert found == [], found
+
+
+@pytest.mark.parametrize("at", [1, 3])
+def test_a_group_that_fails_before_its_first_checkpoint_leaves_no_directory(tmp_path, monkeypatch, at):
+    from twoclocks.config import build_config
+    from twoclocks.errors import TwoClocksError
+    from twoclocks.training.group import train_group
+
+    cfgs = [build_config([*SMALL, f"seed={s}"]) for s in (0, 1)]
+    FullDisk(monkeypatch, at=at)  # the first member's first file, or its third
+    with pytest.raises(TwoClocksError, match=FULL):
+        train_group(cfgs, [tmp_path / "a", tmp_path / "b"])
+    assert tree(tmp_path) == []

@@ -38,8 +38,8 @@ import torch
 from torch import nn
 
 from twoclocks.config import RunConfig, flatten
-from twoclocks.errors import ConfigError
-from twoclocks.training.experiment import build_experiment
+from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.training.experiment import Experiment, build_experiment
 from twoclocks.training.numerics import precision_context
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.trainer import Trainer, make_optimizer, train_on_schedule
@@ -298,17 +298,32 @@ def train_group(cfgs: list[RunConfig], out_dirs: list[str | Path], progress: boo
     started = [d.has_checkpoint() for d in dirs]
     if any(started) and not all(started):
         raise ConfigError("some of these runs have started and others have not; resume or start them separately")
-    if not any(started):
-        for d in dirs:
-            d.check_creatable()
-        for exp, d in zip(exps, dirs):
-            d.create()
-            d.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
-            d.write_budget(exp.budget)
-    members = [Trainer(exp, d, progress=False) for exp, d in zip(exps, dirs)]
     if any(started):
+        members = [Trainer(exp, d, progress=False) for exp, d in zip(exps, dirs)]
         for m in members:
             m.resume()
         if len({m.step for m in members}) > 1:
             raise ConfigError("these runs stopped at different steps; resume them separately")
-    return GroupTrainer(members, progress).run()
+        return GroupTrainer(members, progress).run()
+    return start_group(exps, dirs, progress)
+
+
+def start_group(exps: list[Experiment], dirs: list[RunDir], progress: bool) -> list[dict]:
+    """Create every member's directory and train the group; a fault before the first checkpoint
+    (a full disk from the start) leaves none of the directories behind, as `train_new` does."""
+    for d in dirs:
+        d.check_creatable()
+    members = [Trainer(exp, d, progress=False) for exp, d in zip(exps, dirs)]  # before any file
+    created: list[RunDir] = []
+    try:
+        for exp, d in zip(exps, dirs):
+            d.create()
+            created.append(d)
+            d.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
+            d.write_budget(exp.budget)
+        return GroupTrainer(members, progress).run()
+    except TwoClocksError:
+        if not any(d.has_checkpoint() for d in created):
+            for d in created:
+                d.remove_created()
+        raise
