@@ -11,6 +11,11 @@ the pace and tau_mem may differ for reasons of its own.
 "Approximately invariant" is read as: the ratio stays below TOLERANCE = 2, the change of
 tau_mem that doubling N gives (tau_mem grows about linearly with N, claim 4), so a rule moves
 tau_mem less than a factor-two change of the training set would.
+
+A rule whose tau_mem most runs did not reach has no median, only a lower bound: the median of
+its runs with each censored clock at its bound (`max_step`). Against the largest tau_mem
+measured for the other rules it bounds the ratio from below; a bound above TOLERANCE is "not
+supported, by censoring bounds alone" (the verdict says so), a bound below it is inconclusive.
 """
 
 from __future__ import annotations
@@ -77,8 +82,7 @@ def judge(name: str, parts: dict[str, pd.DataFrame]) -> RuleSet:
     if len(parts) < 2:
         return RuleSet(name, medians, censored, None, None, INCONCLUSIVE, f"{len(parts)} rule(s) in this set")
     if any(censored[r] * 2 >= len(parts[r]) for r in parts):
-        late = [r for r in parts if censored[r] * 2 >= len(parts[r])]
-        return RuleSet(name, medians, censored, None, None, INCONCLUSIVE, f"tau_mem not reached in most runs of {late}")
+        return judge_by_bounds(name, parts, medians, censored)
     if any(len(v) < 2 for v in reached.values()):
         ratio = max(medians.values()) / min(medians.values())
         return RuleSet(name, medians, censored, ratio, None, INCONCLUSIVE, "fewer than 2 runs with tau_mem per rule")
@@ -90,6 +94,36 @@ def judge(name: str, parts: dict[str, pd.DataFrame]) -> RuleSet:
     else:
         verdict, why = INCONCLUSIVE, f"max/min {ratio:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] straddles {TOLERANCE:g}"
     return RuleSet(name, medians, censored, ratio, ci, verdict, why)
+
+
+def judge_by_bounds(name: str, parts: dict[str, pd.DataFrame], medians: dict, censored: dict) -> RuleSet:
+    """The set's verdict where some rules reached tau_mem in at most half their runs (module
+    docstring): their median's lower bound against the largest tau_mem of the others."""
+    late = [r for r in parts if censored[r] * 2 >= len(parts[r])]
+    reached = [r for r in parts if r not in late]
+    why = f"tau_mem not reached in most runs of {late}"
+    if not reached or "max_step" not in parts[late[0]]:
+        return RuleSet(name, medians, censored, None, None, INCONCLUSIVE, why)
+    lower = {r: float(np.median(parts[r]["tau_mem"].fillna(parts[r]["max_step"]).to_numpy(float))) for r in late}
+    slow = max(lower, key=lambda r: lower[r])
+    top = max(float(parts[r]["tau_mem"].max()) for r in reached)
+    bound = lower[slow] / top
+    text = (
+        f"{slow}: median tau_mem > {lower[slow]:,.0f} (censoring bound) against at most {top:,.0f} "
+        f"measured for {reached}"
+    )
+    if bound > TOLERANCE:
+        why = f"by censoring bounds alone: {text}: max/min > {bound:.2f} > {TOLERANCE:g}"
+        return RuleSet(name, medians, censored, bound, None, NOT_SUPPORTED, why)
+    return RuleSet(
+        name,
+        medians,
+        censored,
+        None,
+        None,
+        INCONCLUSIVE,
+        f"{why} ({text}: max/min > {bound:.2f}, not above {TOLERANCE:g})",
+    )
 
 
 def rule_family_sets(df: pd.DataFrame, rule_clock: str = "tau_rule") -> list[RuleSet]:

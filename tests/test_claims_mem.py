@@ -1,4 +1,5 @@
-"""Claim 4's second reading: whether tau_mem's exponent in N is constant."""
+"""Claims on tau_mem: whether its exponent in N is constant (claim 4), and a rule copied beyond
+twice the others' tau_mem judged by its censoring bound (claim 3)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,19 @@ def test_censored_runs_are_bounds_not_values():
 
 def test_two_levels_are_not_enough():
     assert tau_mem_curvature(table(lambda x: x)[lambda d: d["data.N"] <= 8]) is None
+
+
+def level(tau: list[float | None], bound: float) -> pd.DataFrame:
+    return pd.DataFrame({"tau_mem": [np.nan if t is None else t for t in tau], "max_step": bound})
+
+
+def test_a_rule_copied_beyond_twice_the_others_budget_is_not_invariant_by_bounds_alone():
+    from twoclocks.sweeps.claims.rule_families import judge
+    from twoclocks.sweeps.claims.verdicts import INCONCLUSIVE, NOT_SUPPORTED
+
+    g2 = level([67763.0, 97981.0, 75543.0], 160000)
+    late = judge("levels", {"G=2": g2, "G=3": level([None, None, None], 241000)})
+    assert late.verdict == NOT_SUPPORTED and late.why.startswith("by censoring bounds alone")
+    assert "max/min > 2.46" in late.why
+    early = judge("levels", {"G=2": g2, "G=3": level([None, None, None], 162329)})
+    assert early.verdict == INCONCLUSIVE and "max/min > 1.66, not above 2" in early.why
