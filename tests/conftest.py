@@ -53,6 +53,29 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subpro
     )
 
 
+TIMING = ["train_seconds", "eval_seconds"]  # metrics columns that differ between two executions
+
+
+def run_metrics(run_dir: Path) -> pd.DataFrame:
+    """A run's metrics.parquet without its timing columns: what two executions share."""
+    return pd.read_parquet(run_dir / "metrics.parquet").drop(columns=TIMING)
+
+
+def each_bad_input_is_one_line(tmp_path: Path, monkeypatch, capsys, cases: list[tuple[list[str], str]]) -> None:
+    """`twoclocks run TINY WORDS` for each (words, message) of `cases`, each in a fresh working
+    folder: exit 1, one line on stderr holding the message, no traceback, nothing written."""
+    from twoclocks import cli
+
+    for i, (words, message) in enumerate(cases):
+        cwd = tmp_path / str(i)
+        cwd.mkdir()
+        monkeypatch.chdir(cwd)
+        code = cli.main(["run", *TINY, *words, "--out", str(cwd / "r"), "--quiet"])
+        err = capsys.readouterr().err.strip()
+        assert code == 1 and len(err.splitlines()) == 1 and message in err, (words, err)
+        assert "Traceback" not in err and not any(cwd.iterdir()), (words, list(cwd.iterdir()))
+
+
 def add_rule_clocks(df: pd.DataFrame, factors: dict[str, float]) -> pd.DataFrame:
     """A results table with tau_rule_low and tau_group at tau_rule times a factor (uncensored)
     and their windows."""

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import twoclocks as tc
-from conftest import TINY, crash_at_step, kill_after_evaluations, run_cli
+from conftest import TINY, crash_at_step, each_bad_input_is_one_line, kill_after_evaluations, run_cli, run_metrics
 from plugin_files import RULE
 from twoclocks import cli
 from twoclocks.config import build_config
@@ -22,7 +22,6 @@ from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import resume_run, train_new
 from twoclocks.training.trainer import Trainer
 
-TIMING = ["train_seconds", "eval_seconds"]
 LONGER = [*TINY, "train.steps=300", "eval.points=6", "train.checkpoint_every=30"]  # killable midway
 
 
@@ -38,10 +37,6 @@ def items_file(tmp_path: Path) -> Path:
     path = tmp_path / "items.npy"
     np.save(path, items)
     return path
-
-
-def metrics(run_dir: Path) -> pd.DataFrame:
-    return pd.read_parquet(run_dir / "metrics.parquet").drop(columns=TIMING)
 
 
 def test_a_run_trains_on_exactly_the_file_s_first_n_items(tmp_path, items_file):
@@ -60,7 +55,7 @@ def test_an_npz_with_a_cells_array_works_as_a_run_s_train_set_does(tmp_path, ite
     second = tc.run(
         [*TINY, f"data.path={first.path / 'train_set.npz'}", "data.N=6"], out=tmp_path / "b", progress=False
     )
-    pd.testing.assert_frame_equal(metrics(first.path), metrics(second.path))
+    pd.testing.assert_frame_equal(run_metrics(first.path), run_metrics(second.path))
 
 
 def test_a_data_file_run_resumes_after_kill_9_to_the_same_metrics_on_the_same_items(tmp_path, items_file):
@@ -70,19 +65,19 @@ def test_a_data_file_run_resumes_after_kill_9_to_the_same_metrics_on_the_same_it
     assert not (tmp_path / "killed" / "summary.json").exists(), "the run ended before it was killed"
     resumed = run_cli("run", "--resume", str(tmp_path / "killed"), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
-    pd.testing.assert_frame_equal(metrics(full.path), metrics(tmp_path / "killed"))
+    pd.testing.assert_frame_equal(run_metrics(full.path), run_metrics(tmp_path / "killed"))
     assert np.array_equal(tc.load(tmp_path / "killed").train_set, np.load(items_file)[:8])  # TINY: data.N=8
 
 
 def test_a_changed_data_file_is_refused_on_resume_in_one_line(tmp_path, items_file):
     tc.run([*TINY, f"data.path={items_file}"], out=tmp_path / "r", progress=False)
     (tmp_path / "r" / "summary.json").unlink()  # unfinished: resuming must check the file
-    before = metrics(tmp_path / "r")
+    before = run_metrics(tmp_path / "r")
     np.save(items_file, np.load(items_file)[::-1])
     done = run_cli("run", "--resume", str(tmp_path / "r"))
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "changed since the run was configured" in done.stderr and str(items_file) in done.stderr
-    pd.testing.assert_frame_equal(before, metrics(tmp_path / "r"))
+    pd.testing.assert_frame_equal(before, run_metrics(tmp_path / "r"))
 
 
 def test_items_given_to_build_experiment_are_the_items_a_resumed_run_trains_on(tmp_path, monkeypatch):
@@ -99,7 +94,7 @@ def test_items_given_to_build_experiment_are_the_items_a_resumed_run_trains_on(t
         train_new(build_experiment(cfg, train_cells=items), crashed, progress=False)
     resume_run(crashed.path, progress=False)
     assert np.array_equal(crashed.load_train_set(), items)
-    pd.testing.assert_frame_equal(metrics(full.path), metrics(crashed.path))
+    pd.testing.assert_frame_equal(run_metrics(full.path), run_metrics(crashed.path))
     drawn = build_experiment(cfg).train_cells
     assert not np.array_equal(drawn, items)  # the config alone would have drawn others
 
@@ -154,14 +149,7 @@ def bad_files(folder: Path) -> list[tuple[list[str], str]]:
 def test_every_bad_data_input_is_one_line_exit_1_and_writes_nothing(tmp_path, capsys, monkeypatch):
     files = tmp_path / "files"
     files.mkdir()
-    for i, (words, message) in enumerate(bad_files(files)):
-        cwd = tmp_path / str(i)
-        cwd.mkdir()
-        monkeypatch.chdir(cwd)
-        code = cli.main(["run", *TINY, *words, "--out", str(cwd / "r"), "--quiet"])
-        err = capsys.readouterr().err.strip()
-        assert code == 1 and len(err.splitlines()) == 1 and message in err, (words, err)
-        assert "Traceback" not in err and not any(cwd.iterdir()), (words, list(cwd.iterdir()))
+    each_bad_input_is_one_line(tmp_path, monkeypatch, capsys, bad_files(files))
 
 
 def test_a_sweep_over_data_n_of_a_file_refuses_an_n_beyond_it_before_writing(tmp_path, items_file):

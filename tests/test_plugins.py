@@ -13,22 +13,17 @@ import pandas as pd
 import pytest
 
 import twoclocks as tc
-from conftest import TINY, kill_after_evaluations, run_cli
+from conftest import TINY, each_bad_input_is_one_line, kill_after_evaluations, run_cli, run_metrics
 from plugin_files import FAMILY, RULE
-from twoclocks import cli
 from twoclocks.config import build_config, parse_overrides
 from twoclocks.errors import ConfigError
 from twoclocks.sweeps.executors import run_point
 
-TIMING = ["train_seconds", "eval_seconds"]
 LONGER = [*TINY, "train.steps=300", "eval.points=6", "train.checkpoint_every=30"]  # killable midway
 
 
 def same_metrics(a: Path, b: Path) -> None:
-    pd.testing.assert_frame_equal(
-        pd.read_parquet(a / "metrics.parquet").drop(columns=TIMING),
-        pd.read_parquet(b / "metrics.parquet").drop(columns=TIMING),
-    )
+    pd.testing.assert_frame_equal(run_metrics(a), run_metrics(b))
 
 
 @pytest.fixture
@@ -221,11 +216,4 @@ def bad_plugins(folder: Path) -> list[tuple[list[str], str]]:
 def test_every_bad_plugin_is_one_line_exit_1_and_writes_nothing(tmp_path, capsys, monkeypatch):
     files = tmp_path / "files"
     files.mkdir()
-    for i, (words, message) in enumerate(bad_plugins(files)):
-        cwd = tmp_path / str(i)
-        cwd.mkdir()
-        monkeypatch.chdir(cwd)
-        code = cli.main(["run", *TINY, *words, "--out", str(cwd / "r"), "--quiet"])
-        err = capsys.readouterr().err.strip()
-        assert code == 1 and len(err.splitlines()) == 1 and message in err, (words, err)
-        assert "Traceback" not in err and not any(cwd.iterdir()), (words, list(cwd.iterdir()))
+    each_bad_input_is_one_line(tmp_path, monkeypatch, capsys, bad_plugins(files))
