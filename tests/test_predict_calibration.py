@@ -68,13 +68,13 @@ def test_reach_counts_only_runs_that_measured_the_clock():
     table = laws.runs.table
     measured_64 = (~table.loc[table["data.N"] == 64, "tau_mem_censored"].astype(bool)).sum()
     v = config_variables(build_config([*BASE, "data.N=128", "task.G=2"]))
-    mem, rule = laws.reach("tau_mem", v), laws.reach("tau_rule", v)
+    mem, rule = laws.reaches(v)["tau_mem"], laws.reaches(v)["tau_rule"]
     assert rule.decades_N == pytest.approx(math.log10(128 / 64))
     largest = 64 if measured_64 else 32
     assert mem.N_range is not None and mem.N_range[1] == pytest.approx(largest)
     # A rule size no run had: outside for every clock.
     v4 = config_variables(build_config([*BASE, "data.N=16", "task.G=4"]))
-    assert laws.reach("tau_rule", v4).rule_outside == 1 and laws.reach("tau_rule", v).rule_outside == 0
+    assert laws.reaches(v4)["tau_rule"].rule_outside == 1 and rule.rule_outside == 0
 
 
 def test_a_calibrated_prediction_is_wider_the_further_it_reaches():

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from twoclocks.config import RunConfig
+from twoclocks.config import RunConfig, flatten
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.laws import BOOTSTRAP, SEED, Law, fit_law
@@ -63,9 +63,9 @@ class Laws:
             laws[clock] = fit_law(clock, v, obs, (forms or {}).get(clock), draws)
         return cls(runs, v, laws)
 
-    def reach(self, clock: str, v: pd.DataFrame) -> Reach:
-        """How far the one-row config frame `v` lies from the runs that measured `clock`."""
-        return reach_of(v, self.variables, ~observed(self.runs.table, clock).right)
+    def reaches(self, v: pd.DataFrame) -> dict[str, Reach]:
+        """How far the one-row config frame `v` lies from the runs that measured each clock."""
+        return {clock: reach_of(v, self.variables, ~observed(self.runs.table, clock).right) for clock in CLOCKS}
 
     def calibrated(self, calibration: Calibration) -> Laws:
         return Laws(self.runs, self.variables, self.laws, calibration)
@@ -140,8 +140,9 @@ def check_predictable(cfg_v: pd.DataFrame, fitted: pd.DataFrame) -> None:
             raise ConfigError(f"{key}={value}: no fitted run has it (the fit has {seen}); cannot predict")
 
 
-def predict_samples(laws: Laws, v: pd.DataFrame) -> dict[str, np.ndarray]:
-    """log10 tau samples of every clock for the one-row frame v."""
+def predict_samples(laws: Laws, v: pd.DataFrame, reaches: dict[str, Reach] | None = None) -> dict[str, np.ndarray]:
+    """log10 tau samples of every clock for the one-row frame v (`reaches`: `Laws.reaches(v)`,
+    where the caller has them already)."""
     rng = np.random.default_rng(SEED)
     out = {}
     for clock, law in laws.laws.items():
@@ -154,8 +155,9 @@ def predict_samples(laws: Laws, v: pd.DataFrame) -> dict[str, np.ndarray]:
         after = mem.samples(v.assign(learned=0.0), PER_DRAW, rng)
         out["tau_mem"] = np.where(out["tau_rule"] < before, before, after)
     if laws.calibration is not None:
+        reaches = laws.reaches(v) if reaches is None else reaches
         for clock, y in out.items():
-            extra = laws.calibration.extra_sd(clock, laws.reach(clock, v))
+            extra = laws.calibration.extra_sd(clock, reaches[clock])
             out[clock] = y + extra * rng.standard_normal(len(y))
     return out
 
@@ -164,7 +166,8 @@ def predict_config(laws: Laws, cfg: RunConfig) -> Prediction:
     """The prediction of every clock for `cfg` (see the module docstring)."""
     v = config_variables(cfg)
     check_predictable(v, laws.variables)
-    samples = predict_samples(laws, v)
+    reaches = laws.reaches(v)
+    samples = predict_samples(laws, v, reaches)
     steps = cfg.train.steps if isinstance(cfg.train.steps, int) else None
     clocks = {}
     for clock in CLOCKS:
@@ -178,6 +181,6 @@ def predict_config(laws: Laws, cfg: RunConfig) -> Prediction:
     window = (float(np.median(w)), float(np.quantile(w, 0.025)), float(np.quantile(w, 0.975)))
     warnings = extrapolation_warnings(cfg, v, laws.runs.table, laws.variables)
     known = reach_of(v, laws.variables, np.ones(len(laws.variables), bool), by_size=False)
-    warnings += clock_warnings({clock: laws.reach(clock, v) for clock in CLOCKS}, cfg.data.N, known, v)
+    warnings += clock_warnings(reaches, known, v, flatten(cfg.to_dict()))
     calibrated_on = laws.calibration.fitted_on if laws.calibration else None
     return Prediction(clocks, window, float(np.mean(w > 0)), steps, laws.runs.describe(), warnings, calibrated_on)

@@ -91,9 +91,10 @@ def predict_heldout(laws: Laws, test: pd.DataFrame) -> list[dict]:
             check_predictable(row, laws.variables)
         except ConfigError:
             continue
-        samples = predict_samples(laws, row)
+        reaches = laws.reaches(row)
+        samples = predict_samples(laws, row, reaches)
         for clock in CLOCKS:
-            y, r = samples[clock], laws.reach(clock, row)
+            y, r = samples[clock], reaches[clock]
             records.append(
                 {
                     "row": test.index[i],
@@ -138,8 +139,8 @@ def score(records: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def heldout_records(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP) -> pd.DataFrame:
-    """Every held-out prediction of the laws alone, with the measurement; one row per run,
-    clock and fold (factor, level)."""
+    """Every held-out prediction of the laws alone, scored (its intervals, the measurement, error
+    and coverage); one row per run, clock and fold (factor, level)."""
     table = runs.table
     levels = factor_levels(table)
     parts = []
@@ -167,8 +168,7 @@ def heldout_records(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int =
     if not parts:
         return pd.DataFrame()
     records = pd.concat(parts, ignore_index=True)
-    scored = score(with_intervals(records, np.zeros(len(records))), table)
-    return scored.drop(columns=[c for c in scored if c.startswith(("lo", "hi", "covered"))])
+    return score(with_intervals(records, np.zeros(len(records))), table)
 
 
 def calibrate(runs: Runs, draws: int = BOOTSTRAP) -> Calibration:
@@ -180,11 +180,10 @@ def leave_one_level_out(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: i
     """Every held-out prediction, scored twice (module docstring): by the law alone
     (`covered80_law`, ...) and calibrated, each fold's calibration fitted on the held-out
     predictions of the *other* runs only (so no run's own error widens its interval)."""
-    records = heldout_records(runs, factors, draws)
-    if records.empty:
-        return records
-    table = runs.table
-    law = score(with_intervals(records, np.zeros(len(records))), table)
+    law = heldout_records(runs, factors, draws)
+    if law.empty:
+        return law
+    records = law.drop(columns=[c for c in law if c.startswith(("lo", "hi", "covered"))])
     extra = np.zeros(len(records))
     for (_factor, _level), fold in records.groupby(["factor", "level"], sort=False):
         others = records[~records["row"].isin(set(fold["row"]))]
@@ -193,7 +192,7 @@ def leave_one_level_out(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: i
             p = cal.clocks.get(str(rec["clock"]))
             if p is not None:
                 extra[records.index.get_loc(i)] = extra_sd(p, rec["decades_N"], rec["rule_outside"], rec["outside"])
-    calibrated = score(with_intervals(records.drop(columns=["median"]), extra), table)
+    calibrated = score(with_intervals(records, extra), runs.table)
     for q in LEVELS:
         calibrated[f"covered{round(100 * q)}_law"] = law[f"covered{round(100 * q)}"].to_numpy()
     calibrated["error_law"] = law["error"].to_numpy()
