@@ -18,7 +18,13 @@ def table(exponent, scatter: float = 0.03, budget: float = 1e9, seeds: int = 3) 
         for _ in range(seeds):
             y = 2.4 + exponent(np.log10(N)) + scatter * rng.standard_normal()
             rows.append(
-                {"data.N": N, "tau_mem": min(10**y, budget), "tau_mem_censored": 10**y > budget, "max_step": budget}
+                {
+                    "data.N": N,
+                    "tau_mem": min(10**y, budget),
+                    "tau_mem_censored": 10**y > budget,
+                    "tau_mem_left_censored": False,
+                    "max_step": budget,
+                }
             )
     return pd.DataFrame(rows)
 

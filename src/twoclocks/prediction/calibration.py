@@ -25,7 +25,7 @@ reference whose rule sizes all share one N): a factor of 2 (0.3 decades) per oth
 0.3 decades per decade of N beyond, and a decade for a rule size outside (the rule clocks move
 by orders of magnitude between rule sizes, docs/sweeps.md), not zero. Held-out runs that do
 inform a parameter outweigh its prior. A prediction then adds N(0, extra^2) to each
-predictive sample, extra^2 = s0^2 + (kN d_N)^2 + sx^2 n_out.
+predictive sample, extra^2 = s0^2 + (kN d_N)^2 + sb^2 b_out + sx^2 n_out.
 """
 
 from __future__ import annotations

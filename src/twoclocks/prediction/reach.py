@@ -65,30 +65,30 @@ def reach_of(v: pd.DataFrame, fitted: pd.DataFrame, measured: np.ndarray, by_siz
     n_runs, n_where = (same_bits, f"{where} with this rule size") if not same_bits.empty else (runs, where)
     logN = float(v["logN"].iloc[0])
     lo, hi = float(n_runs["logN"].min()), float(n_runs["logN"].max())
-    decades = max(lo - logN, logN - hi, 0.0)
+    d_N = max(lo - logN, logN - hi, 0.0)
     out = tuple(
         name for name in OTHER if not (runs[name].min() - TOL <= float(v[name].iloc[0]) <= runs[name].max() + TOL)
     )
-    return Reach(decades, len([x for x in out if x != "bits"]), (10**lo, 10**hi), where, n_where, out)
+    return Reach(d_N, len([x for x in out if x != "bits"]), (10**lo, 10**hi), where, n_where, out)
 
 
-def _named(name: str, v: pd.DataFrame) -> str:
+def _named(name: str, v: pd.DataFrame, config: dict) -> str:
+    """'model.width=32' for a numeric variable (the config's own value), the rule's size in bits."""
     if name == "bits":
         return f"the rule's size ({float(v['bits'].iloc[0]):.1f} bits)"
-    key, fn = NUMERIC[name]
-    value = float(v[name].iloc[0])
-    shown = next((x for x in (2**value, 10**value, value) if abs(fn(x) - value) < 1e-9 and x > 0), value)
-    return f"{key}={shown:g}"
+    key = NUMERIC[name][0]
+    return f"{key}={config[key]}"
 
 
-def reach_words(r: Reach, N: int, known: Reach, v: pd.DataFrame) -> list[str]:
-    """The warnings of a clock whose measured runs lie away from the config, without the
-    clock's name (`clock_warnings` puts the names of the clocks that share a text in front).
-    What `known` (the reach from every fitted run) already shows, the config's own warnings
-    say (`warnings`): not repeated."""
+def reach_words(r: Reach, known: Reach, v: pd.DataFrame, config: dict) -> list[str]:
+    """The warnings of a clock whose measured runs lie away from the config (`config`: its
+    flattened fields), without the clock's name (`clock_warnings` puts the names of the clocks
+    that share a text in front). What `known` (the reach from every fitted run) already shows,
+    the config's own warnings say (`warnings`): not repeated."""
     if r.N_range is None:
         return [f"no fitted run of {r.where} measured it; the law rests on other families"]
     out = []
+    N = config["data.N"]
     if r.decades_N > TOL and r.N_range != known.N_range:
         lo, hi = r.N_range
         edge, side = (hi, "above the largest") if N > hi else (lo, "below the smallest")
@@ -97,15 +97,15 @@ def reach_words(r: Reach, N: int, known: Reach, v: pd.DataFrame) -> list[str]:
             f"that measured it ({edge:,.0f}): extrapolated"
         )
     for name in (x for x in r.outside_vars if x not in known.outside_vars):
-        out.append(f"{_named(name, v)} lies outside every run of {r.where} that measured it")
+        out.append(f"{_named(name, v, config)} lies outside every run of {r.where} that measured it")
     return out
 
 
-def clock_warnings(reaches: dict[str, Reach], N: int, known: Reach, v: pd.DataFrame) -> list[str]:
+def clock_warnings(reaches: dict[str, Reach], known: Reach, v: pd.DataFrame, config: dict) -> list[str]:
     """Every clock's reach warnings, clocks with the same text on one line."""
     texts: dict[str, list[str]] = {}
     for clock, r in reaches.items():
-        for text in reach_words(r, N, known, v):
+        for text in reach_words(r, known, v, config):
             texts.setdefault(text, []).append(clock)
     return [f"{', '.join(clocks)}: {text}" for text, clocks in texts.items()]
 

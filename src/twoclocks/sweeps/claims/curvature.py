@@ -6,8 +6,9 @@ least three N levels the second is tested by a censored quadratic in x = log10 N
 
     log10 tau_mem = a + b (x - xbar) + q (x - xbar)^2 + sigma eps                        (1)
 
-fitted with the Tobit likelihood of `twoclocks.prediction.tobit` (a run censored at its budget
-enters as "tau_mem > budget"), q's 95% interval from refits on seeds resampled within each N
+fitted with the Tobit likelihood of `twoclocks.prediction.tobit` on the runs' censored
+observations (`prediction.variables.observed`: a run censored at its budget enters as
+"tau_mem > budget"), q's 95% interval from refits on seeds resampled within each N
 level (CURVE_BOOT). The local slope at x is b + 2 q (x - xbar): the exponent at the smallest
 and the largest N is quoted, and between adjacent levels the slope of their median tau_mem.
 q > 0 with its interval above 0: the exponent rises with N, it is not constant.
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.prediction.tobit import fit_tobit
+from twoclocks.prediction.variables import observed
 
 CURVE_BOOT = 400
 CURVE_SEED = 4  # the resampling draws' seed: the same table, the same interval
@@ -62,15 +64,13 @@ def tau_mem_curvature(df: pd.DataFrame, x: str = "data.N", y: str = "tau_mem") -
     """(1) on the rows of one slice, or None with fewer than three N levels or three measured
     runs."""
     N = pd.to_numeric(df[x]).to_numpy(float)
-    censored = df[f"{y}_censored"].fillna(False).to_numpy(bool)
-    tau = pd.to_numeric(df[y]).to_numpy(float)
-    bound = pd.to_numeric(df["max_step"]).to_numpy(float)
+    obs = observed(df, y)
+    ys, censored, left = obs.y, obs.right, obs.left
     levels = np.unique(N)
     if len(levels) < 3 or (~censored).sum() < 3:
         return None
-    xs, ys = np.log10(N), np.log10(np.where(censored, bound, tau))
+    xs = np.log10(N)
     xbar = float(xs.mean())
-    left = np.zeros_like(censored)
     fit = fit_tobit(_design(xs, xbar), ys, censored, left)
     rng = np.random.default_rng(CURVE_SEED)
     groups = [np.flatnonzero(N == v) for v in levels]
