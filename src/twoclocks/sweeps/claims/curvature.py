@@ -17,6 +17,7 @@ q > 0 with its interval above 0: the exponent rises with N, it is not constant.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ class Curvature:
     q: float  # decades of tau_mem per decade of N, squared: (1)
     ci: tuple[float, float]
     slope_ends: tuple[float, float]  # the local exponent at the smallest and the largest N
-    local: list[tuple[float, float, float | None]]  # (N_lo, N_hi, slope of the medians; None if censored)
+    local: tuple[tuple[float, float, float | None], ...]  # (N_lo, N_hi, slope of the medians; None if censored)
 
     @property
     def rises(self) -> bool:
@@ -63,26 +64,35 @@ def _design(x: np.ndarray, xbar: float) -> np.ndarray:
 def tau_mem_curvature(df: pd.DataFrame, x: str = "data.N", y: str = "tau_mem") -> Curvature | None:
     """(1) on the rows of one slice, or None with fewer than three N levels or three measured
     runs."""
-    N = pd.to_numeric(df[x]).to_numpy(float)
     obs = observed(df, y)
-    ys, censored, left = obs.y, obs.right, obs.left
+    N = tuple(pd.to_numeric(df[x]).to_numpy(float))
+    return curvature_of(N, tuple(obs.y), tuple(obs.right), tuple(obs.left))
+
+
+@lru_cache(maxsize=64)
+def curvature_of(
+    N_values: tuple[float, ...], y: tuple[float, ...], right: tuple[bool, ...], left: tuple[bool, ...]
+) -> Curvature | None:
+    """(1) on these observations. Cached: a claim reading tau_mem is judged at every rule clock
+    on the same runs, and the bootstrap need not run again for each."""
+    N, ys, censored, below = np.array(N_values), np.array(y), np.array(right), np.array(left)
     levels = np.unique(N)
     if len(levels) < 3 or (~censored).sum() < 3:
         return None
     xs = np.log10(N)
     xbar = float(xs.mean())
-    fit = fit_tobit(_design(xs, xbar), ys, censored, left)
+    fit = fit_tobit(_design(xs, xbar), ys, censored, below)
     rng = np.random.default_rng(CURVE_SEED)
     groups = [np.flatnonzero(N == v) for v in levels]
     qs = []
     for _ in range(CURVE_BOOT):
         idx = np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
         start = np.append(fit.beta, np.log(fit.sigma))
-        qs.append(fit_tobit(_design(xs[idx], xbar), ys[idx], censored[idx], left[idx], start=start).beta[2])
+        qs.append(fit_tobit(_design(xs[idx], xbar), ys[idx], censored[idx], below[idx], start=start).beta[2])
     lo, hi = np.percentile(qs, [2.5, 97.5])
     b, q = float(fit.beta[1]), float(fit.beta[2])
     ends = (b + 2 * q * (xs.min() - xbar), b + 2 * q * (xs.max() - xbar))
-    return Curvature(q, (float(lo), float(hi)), ends, local_slopes(levels, N, ys, censored))
+    return Curvature(q, (float(lo), float(hi)), ends, tuple(local_slopes(levels, N, ys, censored)))
 
 
 def local_slopes(
