@@ -56,9 +56,7 @@ class Design:
         levels = {c: sorted(v[c].unique()) for c in CATEGORICAL if c in v}
         numeric = [*NUMERIC, "bits", "learned"]
         centres = {c: float(v[c].mean()) for c in numeric if c in v}
-        probe = cls(form, levels, centres)
-        kept = tuple(t for t in form if t == "1" or np.ptp(probe.columns(t, v), axis=0).max(initial=0) > 1e-9)
-        return cls(kept, levels, centres)
+        return cls(identified(cls(form, levels, centres), v), levels, centres)
 
     def columns(self, term: str, v: pd.DataFrame) -> np.ndarray:
         """The (runs, k) block of one term."""
@@ -89,6 +87,22 @@ class Design:
 
     def labels(self) -> list[str]:
         return [label for t in self.terms for label in self.term_labels(t)]
+
+
+def identified(design: Design, v: pd.DataFrame) -> tuple[str, ...]:
+    """The terms of `design`, in order, that the runs `v` can tell apart from the terms before
+    them: each kept term raises the rank of the design matrix by its number of columns. A term
+    that varies but lies in the span of the others (an exponent per rule size where every other
+    size has one N; an exponent per regime where one regime has one N per family) would be set
+    by the coefficients' prior alone, and extrapolate as the prior says, not as any run does."""
+    kept: list[str] = []
+    block = np.ones((len(v), 0))
+    for term in design.terms:
+        trial = np.concatenate([block, design.columns(term, v)], axis=1)
+        if np.linalg.matrix_rank(trial) == trial.shape[1]:
+            kept.append(term)
+            block = trial
+    return tuple(kept)
 
 
 @dataclass
