@@ -5,12 +5,15 @@ ran, predicted first, then run with train.steps=auto train.stop_at=mem, then com
     python benchmarks/predict_prospective.py run --set S --out DIR --runs RUNS     # one at a time
     python benchmarks/predict_prospective.py compare --set S --out DIR --runs RUNS # pred. vs measured
 
+    python benchmarks/predict_prospective.py plan --spec SPEC.yaml --predictions FILE.json
     python benchmarks/predict_prospective.py sweep --predictions FILE.json --runs SWEEP_DIR ...
 
 `predict` writes DIR/predictions-S.json (commit it, and the table, before `run`); `run` trains
 RUNS/<name> with the shipped reference sizing each budget; `compare` prints, per config,
 the predicted median and intervals against the measured clock, the steps spent / tau_mem, and
-the fraction of runs that reached tau_mem. `sweep` does what `compare` does for predictions of
+the fraction of runs that reached tau_mem. `plan` writes the predictions of the points of a
+sweep spec (seed 0 of each: the laws do not see the seed) to FILE.json and prints them;
+`sweep` does what `compare` does for predictions of
 the points of sweep specs (docs/prospective/*.json: {"predictions": {name: {"overrides",
 "prediction"}}}) against every finished run of the given sweep directories whose config has
 those overrides (all its seeds).
@@ -19,6 +22,7 @@ those overrides (all its seeds).
 from __future__ import annotations
 
 import argparse
+import datetime
 import math
 from pathlib import Path
 
@@ -29,6 +33,7 @@ import twoclocks as tc
 from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides
 from twoclocks.io import read_json, write_json
 from twoclocks.prediction.autobudget import ceil2
+from twoclocks.sweeps.spec import expand, load_spec
 
 # The shape of the reference DiT (width 64, depth 2, 4 heads; 256 samples per evaluation).
 MAX_STEPS = 20000  # what one CPU core trains in about 4 minutes
@@ -171,6 +176,25 @@ def matching_runs(overrides: list[str], tables: list[pd.DataFrame]) -> list[dict
     return rows
 
 
+def plan_predictions(spec_path: Path, file: Path) -> None:
+    """Predict every seed-0 point of a sweep spec with the shipped reference, before it runs."""
+    points = [p for p in expand(load_spec(spec_path)) if p.overrides["seed"] == 0]
+    records, fitted_on = {}, ""
+    for point in points:
+        overrides = [f"{k}={v}" for k, v in point.overrides.items() if k != "seed"]
+        p = tc.predict(overrides)
+        fitted_on = p.fitted_on + (f"; intervals calibrated on {p.calibrated_on}" if p.calibrated_on else "")
+        records[point.name.rsplit("-", 1)[0]] = {"overrides": overrides, "prediction": p.to_dict()}
+    made = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    runs = f"twoclocks sweep {spec_path}, not started when these were written"
+    write_json(file, {"made": made, "fitted_on": fitted_on, "runs": runs, "predictions": records})
+    for name, rec in records.items():
+        k = rec["prediction"]["clocks"]["tau_mem"]
+        (lo80, hi80), (lo95, hi95) = k["interval_80"], k["interval_95"]
+        shown = f"{k['median']:,.0f} [{lo80:,.0f}, {hi80:,.0f}] [{lo95:,.0f}, {hi95:,.0f}]"
+        print(f"{name}: tau_mem {shown}, budget {ceil2(hi95):,}")
+
+
 def compare_sweeps(predictions_path: Path, sweeps: list[Path]) -> None:
     records = read_json(predictions_path)["predictions"]
     tables = [pd.read_parquet(d / "results.parquet") for d in sweeps]
@@ -207,12 +231,18 @@ def compare_sweeps(predictions_path: Path, sweeps: list[Path]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("action", choices=("predict", "run", "compare", "sweep"))
+    ap.add_argument("action", choices=("predict", "run", "compare", "plan", "sweep"))
     ap.add_argument("--out", type=Path, help="where predictions-SET.json is")
     ap.add_argument("--runs", type=Path, nargs="+", default=[Path("prospective-runs")], help="run or sweep directories")
     ap.add_argument("--set", dest="configs", choices=sorted(SETS), help="which set of configs")
-    ap.add_argument("--predictions", type=Path, help="sweep: a predictions file of sweep points")
+    ap.add_argument("--predictions", type=Path, help="plan, sweep: a predictions file of sweep points")
+    ap.add_argument("--spec", type=Path, help="plan: the sweep spec whose points are predicted")
     args = ap.parse_args()
+    if args.action == "plan":
+        if args.predictions is None or args.spec is None:
+            ap.error("plan needs --spec SPEC.yaml and --predictions FILE")
+        plan_predictions(args.spec, args.predictions)
+        return
     if args.action == "sweep":
         if args.predictions is None:
             ap.error("sweep needs --predictions FILE")
