@@ -11,7 +11,7 @@ from scipy import optimize
 
 from twoclocks.prediction.laws import Design, fit_law
 from twoclocks.prediction.tobit import fit_tobit, negative_log_posterior
-from twoclocks.prediction.variables import Observed
+from twoclocks.prediction.variables import Observed, waited_for
 
 TRUE_BETA = np.array([3.0, 1.2])  # log10 tau = 3 + 1.2 (logN - centre)
 TRUE_SIGMA = 0.15
@@ -120,3 +120,30 @@ def test_design_drops_terms_that_never_vary_and_labels_its_columns():
     assert design.terms == ("1", "family", "logN", "logN:family")
     assert design.labels() == ["1", "family=gpt", "logN", "logN:family=gpt"]
     assert design.matrix(v).shape == (len(v), 4)
+
+
+def test_design_drops_a_term_the_runs_cannot_tell_from_the_others():
+    # G = 2 over N = 4-128, a second rule size at N = 8 only: the exponent's change with the
+    # rule size (logN:bits) varies but lies in the span of 1, logN and bits, so only the prior
+    # would set it; a second N for that size identifies it.
+    rng = np.random.default_rng(7)
+    v, _ = synthetic_runs(rng, seeds=2, budget=1e9)
+    other = v[v["logN"] == np.log10(8)].assign(bits=24.0)
+    form = ("1", "logN", "bits", "logN:bits")
+    one_N = pd.concat([v, other], ignore_index=True)
+    assert Design.learn(form, one_N).terms == ("1", "logN", "bits")
+    two_N = pd.concat([one_N, other.assign(logN=np.log10(16))], ignore_index=True)
+    assert Design.learn(form, two_N).terms == form
+
+
+def test_a_run_stopped_at_its_rule_clocks_is_no_observation_of_tau_mem():
+    table = pd.DataFrame(
+        {
+            "train.stop_at": ["rule", "rule", "mem", "none"],
+            "tau_mem_censored": [True, False, True, True],
+            "tau_rule_censored": [False, False, True, True],
+        }
+    )
+    assert waited_for(table, "tau_mem").tolist() == [False, True, True, True]
+    assert waited_for(table, "tau_rule").tolist() == [True] * 4
+    assert waited_for(table.drop(columns="train.stop_at"), "tau_mem").tolist() == [True] * 4

@@ -29,7 +29,14 @@ from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.laws import BOOTSTRAP, SEED, Law, fit_law
 from twoclocks.prediction.reach import Reach, clock_warnings, reach_of
 from twoclocks.prediction.reference import Runs
-from twoclocks.prediction.variables import CLOCKS, config_variables, learned_first, observed, table_variables
+from twoclocks.prediction.variables import (
+    CLOCKS,
+    config_variables,
+    learned_first,
+    observed,
+    table_variables,
+    waited_for,
+)
 from twoclocks.prediction.warnings import extrapolation_warnings
 
 PER_DRAW = 100
@@ -53,14 +60,15 @@ class Laws:
         v = table_variables(runs.table).assign(learned=learned_first(runs.table))
         laws = {}
         for clock in CLOCKS:
-            obs = observed(runs.table, clock)
+            keep = waited_for(runs.table, clock)
+            obs = observed(runs.table[keep], clock)
             measured = int((~obs.right).sum())
             if measured < MIN_MEASURED:
                 raise ConfigError(
                     f"{clock}: only {measured} of {len(runs.table)} fitted runs reached it "
                     f"({'; '.join(runs.sources)}); a law needs {MIN_MEASURED} (fit on runs long enough to reach it)"
                 )
-            laws[clock] = fit_law(clock, v, obs, (forms or {}).get(clock), draws)
+            laws[clock] = fit_law(clock, v[keep].reset_index(drop=True), obs, (forms or {}).get(clock), draws)
         return cls(runs, v, laws)
 
     def reaches(self, v: pd.DataFrame) -> dict[str, Reach]:

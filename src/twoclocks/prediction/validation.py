@@ -30,7 +30,7 @@ from twoclocks.prediction.calibration import Calibration, extra_sd, fit_calibrat
 from twoclocks.prediction.laws import BOOTSTRAP
 from twoclocks.prediction.predict import LEVELS, Laws, check_predictable, predict_samples
 from twoclocks.prediction.reference import Runs
-from twoclocks.prediction.variables import CLOCKS, NUMERIC, observed, table_variables
+from twoclocks.prediction.variables import CLOCKS, NUMERIC, observed, table_variables, waited_for
 from twoclocks.tasks import TASKS
 
 FACTORS = ("data.N", "knob", "task", "model.width", "model.depth")
@@ -126,6 +126,7 @@ def score(records: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """Add measured, censoring, error and coverage to the prediction records."""
     out = []
     for clock, part in records.groupby("clock", sort=False):
+        part = part[waited_for(table.loc[part["row"]], str(clock))]  # no observation of it: not scored
         obs = observed(table.loc[part["row"]], str(clock))
         part = part.assign(measured=obs.y, right=obs.right, left=obs.left)
         exact = ~(obs.right | obs.left)

@@ -112,6 +112,19 @@ def observed(table: pd.DataFrame, clock: str) -> Observed:
     return Observed(y, right, left & ~right)
 
 
+def waited_for(table: pd.DataFrame, clock: str) -> np.ndarray:
+    """False for tau_mem of the runs that `train.stop_at=rule` ended before they copied (a
+    learnability run): their bound is where the rule clocks settled, a few hundred steps
+    against a tau_mem of 10^5, so they are no observation of it; True for every other run and
+    clock. (A rule clock of a run stopped at tau_mem is kept: "not learned before copying" is
+    what the regime term of tau_mem's law is about.)"""
+    keep = np.ones(len(table), bool)
+    if clock != "tau_mem" or "train.stop_at" not in table:
+        return keep
+    by_rule = (table["train.stop_at"].astype(str) == "rule").to_numpy()
+    return keep & ~(by_rule & table["tau_mem_censored"].fillna(False).to_numpy(bool))
+
+
 def learned_first(table: pd.DataFrame) -> np.ndarray:
     """1.0 where the rule (tau_rule) was learned before copying began (or copying never began
     while the rule was learned), else 0.0: the regime a run was in."""
