@@ -17,7 +17,7 @@ from conftest import TINY, each_bad_input_is_one_line, kill_after_evaluations, r
 from plugin_files import FAMILY, RULE
 from twoclocks.config import build_config, parse_overrides
 from twoclocks.errors import ConfigError
-from twoclocks.sweeps.executors import run_point
+from twoclocks.sweeps.worker import run_point
 
 LONGER = [*TINY, "train.steps=300", "eval.points=6", "train.checkpoint_every=30"]  # killable midway
 

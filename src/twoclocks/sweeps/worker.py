@@ -1,0 +1,112 @@
+"""What runs inside a sweep's worker (a pool process or a Ray worker): one point, or one
+batched group of points, finished whatever state its run directories are in.
+
+A point's run directory is named by its config hash, and the worker holds an exclusive lock on
+it while it trains (the OS drops the lock when a process dies), so a leftover worker of a killed
+sweep and a new one never write one run at once; every file is written atomically, so a kill
+leaves a finished summary.json or a resumable last.pt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import signal
+import threading
+import time
+
+from twoclocks.config import AUTO_STEPS, RunConfig
+from twoclocks.errors import TwoClocksError
+from twoclocks.sweeps.spec import identity_dict
+from twoclocks.training.rundir import RunDir
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+def same_point(saved: RunConfig, point: RunConfig) -> bool:
+    """Whether a run directory's saved config is this point's (train.steps=auto is saved as the
+    number it was resolved to)."""
+    if point.train.steps == AUTO_STEPS:
+        point = dataclasses.replace(point, train=dataclasses.replace(point.train, steps=saved.train.steps))
+    return identity_dict(saved) == identity_dict(point)
+
+
+def run_point(cfg_dict: dict, run_dir: str) -> dict:
+    """Finish one point: skip it if done, resume it from last.pt, or start it.
+
+    Returns {"status": "finished", "summary": ..., "action": skipped|resumed|started} or
+    {"status": "failed", "error": one line}. Never raises for a run's own errors.
+    """
+    from twoclocks.config import from_dict
+    from twoclocks.training.experiment import build_experiment
+    from twoclocks.training.runner import continue_run, train_new
+
+    rd = RunDir(run_dir)
+    try:
+        with rd.lock(wait=True):
+            summary = rd.finished_summary()
+            if summary is not None:
+                return {"status": "finished", "summary": summary, "action": "skipped"}
+            if rd.has_checkpoint():
+                if not same_point(rd.load_config(), from_dict(cfg_dict)):
+                    raise TwoClocksError(f"{rd} holds a run of another config; move it away")
+                return {"status": "finished", "summary": continue_run(rd, progress=False), "action": "resumed"}
+            exp = build_experiment(from_dict(cfg_dict))
+            if rd.path.exists():  # killed before its first checkpoint: nothing trained, start over
+                shutil.rmtree(rd.path)
+            return {"status": "finished", "summary": train_new(exp, rd, progress=False), "action": "started"}
+    except Exception as exc:  # the sweep records it and goes on with the other points
+        return {"status": "failed", "error": one_line(exc)}
+
+
+def run_points(cfg_dicts: list[dict], run_dirs: list[str]) -> list[dict]:
+    """Finish a task: one point with `run_point`, several as one batched group
+    (`multi.train_group`, whose members are bit-identical to single runs on the CPU). A group
+    that cannot run together (e.g. some members were resumed separately) falls back to
+    running its points one by one, so grouping never changes a result, only the speed."""
+    if len(cfg_dicts) == 1:
+        return [run_point(cfg_dicts[0], run_dirs[0])]
+    from twoclocks.config import from_dict
+    from twoclocks.training.group import train_group
+
+    dirs = [RunDir(d) for d in run_dirs]
+    try:
+        with contextlib.ExitStack() as stack:
+            for rd in dirs:
+                stack.enter_context(rd.lock(wait=True))
+            for rd in dirs:
+                if rd.path.exists() and not rd.has_checkpoint() and rd.finished_summary() is None:
+                    shutil.rmtree(rd.path)  # killed before its first checkpoint: nothing to keep
+            summaries = train_group([from_dict(c) for c in cfg_dicts], [rd.path for rd in dirs])
+        return [{"status": "finished", "summary": s, "action": "grouped"} for s in summaries]
+    except TwoClocksError:
+        return [run_point(c, d) for c, d in zip(cfg_dicts, run_dirs)]
+    except Exception as exc:  # a crash of the group: record it for every member
+        return [{"status": "failed", "error": one_line(exc)} for _ in cfg_dicts]
+
+
+def exit_with_parent(parent: int) -> None:
+    """Pool-worker initializer: a worker whose driver died (kill -9) must stop training."""
+    try:  # Linux: have the kernel kill us when the parent dies
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:  # portable fallback
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+    def stop(signum: int, frame: object) -> None:  # the driver stops us: release the point's lock
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
