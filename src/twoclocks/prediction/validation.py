@@ -33,7 +33,7 @@ from twoclocks.prediction.reference import Runs
 from twoclocks.prediction.variables import CLOCKS, NUMERIC, observed, table_variables, waited_for
 from twoclocks.tasks import TASKS
 
-FACTORS = ("data.N", "knob", "task", "model.width", "model.depth")
+FACTORS = ("data.N", "knob", "task", "model.width", "model.depth", "model.patch")
 
 
 def factor_levels(table: pd.DataFrame) -> pd.DataFrame:
