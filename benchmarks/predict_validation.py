@@ -3,7 +3,7 @@
     python benchmarks/predict_validation.py [--from SWEEP_DIR ...] [--figure docs/img/predict_calibration.png]
                                             [--csv FILE]
 
-Each N level, knob level, rule, width and depth of the reference results (or of the given
+Each N level, knob level, rule, width, depth and patch size of the reference results (or of the given
 sweeps) is held out in turn and predicted by laws fitted on the rest. Prints, per clock, the
 median |log10(predicted / measured)| (all, inside the fitted N range, and 2x or more beyond
 it) and the coverage of the 80% and 95% intervals (a censored measurement is missed only when

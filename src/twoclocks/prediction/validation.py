@@ -1,8 +1,8 @@
 """Leave-one-level-out validation of the laws on finished runs.
 
-Each level of each factor (every N, every knob level, every rule, every width, every depth)
-is held out in turn; the laws are fitted again on the other runs (forms chosen again, on those
-runs only) and predict the held-out ones. Per prediction:
+Each level of each factor (every N, every knob level, every rule, every width, every depth,
+every patch size) is held out in turn; the laws are fitted again on the other runs (forms chosen
+again, on those runs only) and predict the held-out ones. Per prediction:
 
     error     |log10(median / measured)|, for a measured clock
     covered   measured inside the interval; a right-censored clock (tau > bound) is missed only
