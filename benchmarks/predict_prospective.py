@@ -32,7 +32,7 @@ import pandas as pd
 import twoclocks as tc
 from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides
 from twoclocks.io import read_json, write_json
-from twoclocks.prediction.autobudget import ceil2
+from twoclocks.prediction.autobudget import budget_from, ceil2
 from twoclocks.sweeps.spec import expand, load_spec
 
 # The shape of the reference DiT (width 64, depth 2, 4 heads; 256 samples per evaluation).
@@ -179,20 +179,21 @@ def matching_runs(overrides: list[str], tables: list[pd.DataFrame]) -> list[dict
 def plan_predictions(spec_path: Path, file: Path) -> None:
     """Predict every seed-0 point of a sweep spec with the shipped reference, before it runs."""
     points = [p for p in expand(load_spec(spec_path)) if p.overrides["seed"] == 0]
-    records, fitted_on = {}, ""
+    records, lines = {}, []
     for point in points:
         overrides = [f"{k}={v}" for k, v in point.overrides.items() if k != "seed"]
         p = tc.predict(overrides)
-        fitted_on = p.fitted_on + (f"; intervals calibrated on {p.calibrated_on}" if p.calibrated_on else "")
-        records[point.name.rsplit("-", 1)[0]] = {"overrides": overrides, "prediction": p.to_dict()}
+        name = point.name.rsplit("-", 1)[0]
+        records[name] = {"overrides": overrides, "prediction": p.to_dict()}
+        (lo80, hi80), (lo95, hi95) = p.clocks["tau_mem"].intervals[0.8], p.clocks["tau_mem"].intervals[0.95]
+        budget = budget_from(p, point.cfg.train.stop_at, point.cfg.train.max_steps)
+        shown = f"{p.clocks['tau_mem'].median:,.0f} [{lo80:,.0f}, {hi80:,.0f}] [{lo95:,.0f}, {hi95:,.0f}]"
+        lines.append(f"{name}: tau_mem {shown}, budget {budget:,}")
+    fitted_on = p.fitted_on + (f"; intervals calibrated on {p.calibrated_on}" if p.calibrated_on else "")
     made = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     runs = f"twoclocks sweep {spec_path}, not started when these were written"
     write_json(file, {"made": made, "fitted_on": fitted_on, "runs": runs, "predictions": records})
-    for name, rec in records.items():
-        k = rec["prediction"]["clocks"]["tau_mem"]
-        (lo80, hi80), (lo95, hi95) = k["interval_80"], k["interval_95"]
-        shown = f"{k['median']:,.0f} [{lo80:,.0f}, {hi80:,.0f}] [{lo95:,.0f}, {hi95:,.0f}]"
-        print(f"{name}: tau_mem {shown}, budget {ceil2(hi95):,}")
+    print("\n".join(lines))
 
 
 def compare_sweeps(predictions_path: Path, sweeps: list[Path]) -> None:

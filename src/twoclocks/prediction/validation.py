@@ -126,8 +126,9 @@ def score(records: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """Add measured, censoring, error and coverage to the prediction records."""
     out = []
     for clock, part in records.groupby("clock", sort=False):
-        part = part[waited_for(table.loc[part["row"]], str(clock))]  # no observation of it: not scored
-        obs = observed(table.loc[part["row"]], str(clock))
+        runs = table.loc[part["row"]]
+        keep = waited_for(runs, str(clock))  # no observation of the clock: not scored
+        part, obs = part[keep], observed(runs[keep], str(clock))
         part = part.assign(measured=obs.y, right=obs.right, left=obs.left)
         exact = ~(obs.right | obs.left)
         part["error"] = np.where(exact, np.abs(part["median"] - obs.y), np.nan)

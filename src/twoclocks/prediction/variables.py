@@ -118,11 +118,10 @@ def waited_for(table: pd.DataFrame, clock: str) -> np.ndarray:
     against a tau_mem of 10^5, so they are no observation of it; True for every other run and
     clock. (A rule clock of a run stopped at tau_mem is kept: "not learned before copying" is
     what the regime term of tau_mem's law is about.)"""
-    keep = np.ones(len(table), bool)
     if clock != "tau_mem" or "train.stop_at" not in table:
-        return keep
+        return np.ones(len(table), bool)
     by_rule = (table["train.stop_at"].astype(str) == "rule").to_numpy()
-    return keep & ~(by_rule & table["tau_mem_censored"].fillna(False).to_numpy(bool))
+    return ~(by_rule & table["tau_mem_censored"].fillna(False).to_numpy(bool))
 
 
 def learned_first(table: pd.DataFrame) -> np.ndarray:
