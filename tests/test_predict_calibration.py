@@ -20,13 +20,13 @@ from twoclocks.prediction.variables import config_variables
 BASE = ["model.width=64", "model.heads=4", "eval.samples=512"]
 
 
-def held_out(n: int, s0: float, kN: float, seed: int = 0) -> pd.DataFrame:
-    """Held-out predictions whose errors have a known extra spread: sd_law 0.05, extra
-    sqrt(s0^2 + (kN d)^2) for d in 0 .. 1 decades of N."""
+def held_out(n: int, s0: float, kN: float, a: float = 1.0, seed: int = 0) -> pd.DataFrame:
+    """Held-out predictions whose errors have a known spread: the law's own sd_law (0.02-0.3
+    decades) times a, and extra sqrt(s0^2 + (kN d)^2) for d in 0 .. 1 decades of N."""
     rng = np.random.default_rng(seed)
     d = rng.uniform(0, 1, n) * (rng.uniform(size=n) < 0.5)
-    sd = np.full(n, 0.05)
-    err = rng.standard_normal(n) * np.sqrt(sd**2 + s0**2 + (kN * d) ** 2)
+    sd = rng.uniform(0.02, 0.3, n)
+    err = rng.standard_normal(n) * np.sqrt((a * sd) ** 2 + s0**2 + (kN * d) ** 2)
     return pd.DataFrame(
         {
             "median": 3.0,
@@ -48,6 +48,16 @@ def test_the_extra_spread_of_held_out_errors_is_recovered():
     # Errors no wider than the law's own: nothing extra inside the evidence.
     none = fit_clock(held_out(2000, s0=0.0, kN=0.0))
     assert none["s0"] < 0.03 and none["kN"] < 0.1
+    assert p["a"] == pytest.approx(1.0, abs=0.15) and none["a"] == pytest.approx(1.0, abs=0.1)
+
+
+def test_a_law_spread_too_wide_is_narrowed():
+    # Errors half as wide as the law's own spread says: a = 0.5, nothing extra.
+    p = fit_clock(held_out(2000, s0=0.0, kN=0.0, a=0.5))
+    assert p["a"] == pytest.approx(0.5, abs=0.06) and p["s0"] < 0.03
+    # And twice as wide: a = 2, not an extra spread the same for every prediction.
+    wide = fit_clock(held_out(2000, s0=0.0, kN=0.0, a=2.0))
+    assert wide["a"] == pytest.approx(2.0, abs=0.2) and wide["s0"] < 0.05
 
 
 def test_a_censored_held_out_run_counts_as_a_bound():
@@ -77,9 +87,22 @@ def test_reach_counts_only_runs_that_measured_the_clock():
     assert laws.reaches(v4)["tau_rule"].rule_outside == 1 and rule.rule_outside == 0
 
 
+def test_a_layout_no_measured_run_had_counts_as_outside():
+    laws = Laws.fit(synthetic_runs())  # every run has the contiguous layout
+    same = config_variables(build_config([*BASE, "data.N=16", "task.G=2"]))
+    other = config_variables(build_config([*BASE, "data.N=16", "task.G=2", "task.layout=random"]))
+    assert laws.reaches(same)["tau_rule"].outside == 0
+    r = laws.reaches(other)["tau_rule"]
+    assert r.outside == 1 and r.outside_vars == ("layout",) and r.rule_outside == 0
+    p = predict_config(laws, build_config([*BASE, "data.N=16", "task.G=2", "task.layout=random"]))
+    assert [w for w in p.warnings if "layout" in w] == [
+        "task.layout=random: no fitted run has it (they have contiguous); not in the law"
+    ]
+
+
 def test_a_calibrated_prediction_is_wider_the_further_it_reaches():
     laws = Laws.fit(synthetic_runs())
-    cal = Calibration({c: {"s0": 0.0, "kN": 0.5, "sb": 1.0, "sx": 0.3} for c in laws.laws}, "test")
+    cal = Calibration({c: {"a": 1.0, "s0": 0.0, "kN": 0.5, "sb": 1.0, "sx": 0.3} for c in laws.laws}, "test")
     inside = build_config([*BASE, "data.N=16", "task.G=2", "train.steps=100000"])
     beyond = build_config([*BASE, "data.N=640", "task.G=2", "train.steps=100000"])
 
@@ -127,6 +150,7 @@ def test_the_shipped_calibration_belongs_to_the_shipped_runs():
     assert record is not None, "reference/calibration.json is missing or was fitted on other runs"
     cal = Calibration.from_dict(record)
     assert set(cal.clocks) == {"tau_rule", "tau_rule_low", "tau_group", "tau_mem"}
-    assert all(0 < p[k] <= 3.0 + 1e-9 for p in cal.clocks.values() for k in p)  # decades
+    assert all(0.2 - 1e-9 <= p["a"] <= 5.0 + 1e-9 for p in cal.clocks.values())
+    assert all(0 < p[k] <= 3.0 + 1e-9 for p in cal.clocks.values() for k in p if k != "a")  # decades
     fewer = type(runs)(runs.table.iloc[1:], runs.sources)
     assert reference_calibration(fewer) is None

@@ -9,8 +9,9 @@ From the predictive samples y_s of log10 tau (`Law.samples`; S = BOOTSTRAP x PER
     window (log10)          w_s = y_mem,s - y_rule,s;   P(window open) = mean_s [w_s > 0]
 
 Where the laws carry a calibration (`calibration`: the shipped reference's, or one fitted on
-the held-out runs of the given sweeps), each sample y_s adds N(0, extra^2), extra growing with
-the config's reach from the runs that measured that clock (`reach`). The residuals of the
+the held-out runs of the given sweeps), each sample y_s lies a times as far from the samples'
+median and adds N(0, extra^2), extra growing with the config's reach from the runs that
+measured that clock (`reach`). The residuals of the
 clocks are drawn independently of each other. Where the law of tau_mem
 has the regime term L (learned before copying), each sample takes the regime its own draws
 give: L = 1 where the tau_rule draw comes before the L = 1 draw of tau_mem.
@@ -25,7 +26,7 @@ import pandas as pd
 
 from twoclocks.config import RunConfig, flatten
 from twoclocks.errors import ConfigError
-from twoclocks.prediction.calibration import Calibration
+from twoclocks.prediction.calibration import Calibration, calibrated_samples
 from twoclocks.prediction.laws import BOOTSTRAP, SEED, Law, fit_law
 from twoclocks.prediction.reach import Reach, clock_warnings, reach_of
 from twoclocks.prediction.reference import Runs
@@ -165,8 +166,8 @@ def predict_samples(laws: Laws, v: pd.DataFrame, reaches: dict[str, Reach] | Non
     if laws.calibration is not None:
         reaches = laws.reaches(v) if reaches is None else reaches
         for clock, y in out.items():
-            extra = laws.calibration.extra_sd(clock, reaches[clock])
-            out[clock] = y + extra * rng.standard_normal(len(y))
+            extra, a = laws.calibration.extra_sd(clock, reaches[clock]), laws.calibration.scale(clock)
+            out[clock] = calibrated_samples(y, a, extra, rng.standard_normal(len(y)))
     return out
 
 

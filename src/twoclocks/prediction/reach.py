@@ -9,8 +9,9 @@ config at N = 128 is as far from the evidence as the nearest G = 3 run that meas
 
     decades_N   log10 of the factor by which N lies outside the measured runs' N range (0 inside)
     rule_outside  1 where the rule's size lies outside the measured runs' sizes, else 0
-    outside     how many other numeric variables (width, depth, patch, batch, lr) lie outside
-                the measured runs' range, or differ from a value they all share
+    outside     how many other variables lie outside the measured runs: a numeric one (width,
+                depth, patch, batch, lr) outside their range, or differing from a value they
+                all share; a categorical one (the layout) at a level none of them had
 
 Both enter the calibrated width of the intervals (`calibration`) and the warnings.
 """
@@ -23,9 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from twoclocks.prediction.variables import NUMERIC
+from twoclocks.prediction.variables import CATEGORICAL, NUMERIC
 
 OTHER = ("bits", *(n for n in NUMERIC if n != "logN"))
+LEVELS = tuple(c for c in CATEGORICAL if c not in ("family", "task"))  # family, task: `evidence`
 TOL = 1e-9
 
 
@@ -59,7 +61,7 @@ def reach_of(v: pd.DataFrame, fitted: pd.DataFrame, measured: np.ndarray, by_siz
     size where there are any, unless `by_size` is False."""
     runs, where = evidence(v, fitted, measured)
     if runs.empty:
-        return Reach(float("inf"), len(OTHER) - 1, None, where)
+        return Reach(float("inf"), len(OTHER) - 1 + len(LEVELS), None, where)
     bits = float(v["bits"].iloc[0])
     same_bits = runs[(runs["bits"] - bits).abs() < TOL] if by_size else runs.iloc[:0]
     n_runs, n_where = (same_bits, f"{where} with this rule size") if not same_bits.empty else (runs, where)
@@ -68,15 +70,15 @@ def reach_of(v: pd.DataFrame, fitted: pd.DataFrame, measured: np.ndarray, by_siz
     d_N = max(lo - logN, logN - hi, 0.0)
     out = tuple(
         name for name in OTHER if not (runs[name].min() - TOL <= float(v[name].iloc[0]) <= runs[name].max() + TOL)
-    )
+    ) + tuple(name for name in LEVELS if v[name].iloc[0] not in set(runs[name]))
     return Reach(d_N, len([x for x in out if x != "bits"]), (10**lo, 10**hi), where, n_where, out)
 
 
 def _named(name: str, v: pd.DataFrame, config: dict) -> str:
-    """'model.width=32' for a numeric variable (the config's own value), the rule's size in bits."""
+    """'model.width=32' for a variable (the config's own value), the rule's size in bits."""
     if name == "bits":
         return f"the rule's size ({float(v['bits'].iloc[0]):.1f} bits)"
-    key = NUMERIC[name][0]
+    key = CATEGORICAL[name] if name in CATEGORICAL else NUMERIC[name][0]
     return f"{key}={config[key]}"
 
 
@@ -97,7 +99,10 @@ def reach_words(r: Reach, known: Reach, v: pd.DataFrame, config: dict) -> list[s
             f"that measured it ({edge:,.0f}): extrapolated"
         )
     for name in (x for x in r.outside_vars if x not in known.outside_vars):
-        out.append(f"{_named(name, v, config)} lies outside every run of {r.where} that measured it")
+        if name in CATEGORICAL:
+            out.append(f"no run of {r.where} that measured it had {_named(name, v, config)}")
+        else:
+            out.append(f"{_named(name, v, config)} lies outside every run of {r.where} that measured it")
     return out
 
 

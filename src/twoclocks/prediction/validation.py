@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from twoclocks.errors import ConfigError
-from twoclocks.prediction.calibration import Calibration, extra_sd, fit_calibration
+from twoclocks.prediction.calibration import Calibration, calibrated_samples, extra_sd, fit_calibration
 from twoclocks.prediction.laws import BOOTSTRAP
 from twoclocks.prediction.predict import LEVELS, Laws, check_predictable, predict_samples
 from twoclocks.prediction.reference import Runs
@@ -104,17 +104,19 @@ def predict_heldout(laws: Laws, test: pd.DataFrame) -> list[dict]:
                     "decades_N": r.decades_N,
                     "rule_outside": r.rule_outside,
                     "outside": r.outside,
+                    "outside_vars": ",".join(x for x in r.outside_vars if x != "bits"),
                 }
             )
     return records
 
 
-def with_intervals(records: pd.DataFrame, extra: np.ndarray) -> pd.DataFrame:
-    """Median and LEVELS intervals of each record's samples plus N(0, extra^2) (`calibration`)."""
+def with_intervals(records: pd.DataFrame, extra: np.ndarray, scale: np.ndarray) -> pd.DataFrame:
+    """Median and LEVELS intervals of each record's samples, their spread scaled by `scale` and
+    N(0, extra^2) added (`calibration.calibrated_samples`)."""
     medians: list[float] = []
     bounds: dict[str, list[float]] = {f"{side}{round(100 * q)}": [] for q in LEVELS for side in ("lo", "hi")}
-    for q_values, e in zip(records["q"], extra):
-        y = (q_values[:, None] + e * NOISE[None, :]).ravel()
+    for q_values, e, a in zip(records["q"], extra, scale):
+        y = calibrated_samples(q_values[:, None], a, e, NOISE[None, :]).ravel()
         medians.append(float(np.median(y)))
         for q in LEVELS:
             bounds[f"lo{round(100 * q)}"].append(float(np.quantile(y, (1 - q) / 2)))
@@ -170,7 +172,7 @@ def heldout_records(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int =
     if not parts:
         return pd.DataFrame()
     records = pd.concat(parts, ignore_index=True)
-    return score(with_intervals(records, np.zeros(len(records))), table)
+    return score(with_intervals(records, np.zeros(len(records)), np.ones(len(records))), table)
 
 
 def calibrate(runs: Runs, draws: int = BOOTSTRAP) -> Calibration:
@@ -186,19 +188,21 @@ def leave_one_level_out(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: i
     if law.empty:
         return law
     records = law.drop(columns=[c for c in law if c.startswith(("lo", "hi", "covered"))])
-    extra = np.zeros(len(records))
+    extra, scale = np.zeros(len(records)), np.ones(len(records))
     for (_factor, _level), fold in records.groupby(["factor", "level"], sort=False):
         others = records[~records["row"].isin(set(fold["row"]))]
         cal = fit_calibration(others, "the other folds")
         for i, rec in fold.iterrows():
             p = cal.clocks.get(str(rec["clock"]))
             if p is not None:
-                extra[records.index.get_loc(i)] = extra_sd(p, rec["decades_N"], rec["rule_outside"], rec["outside"])
-    calibrated = score(with_intervals(records, extra), runs.table)
+                j = records.index.get_loc(i)
+                extra[j] = extra_sd(p, rec["decades_N"], rec["rule_outside"], rec["outside"])
+                scale[j] = p["a"]
+    calibrated = score(with_intervals(records, extra, scale), runs.table)
     for q in LEVELS:
         calibrated[f"covered{round(100 * q)}_law"] = law[f"covered{round(100 * q)}"].to_numpy()
     calibrated["error_law"] = law["error"].to_numpy()
-    return calibrated.assign(extra=extra)
+    return calibrated.assign(extra=extra, scale=scale)
 
 
 def summarise(scored: pd.DataFrame) -> pd.DataFrame:
