@@ -32,7 +32,7 @@ import pandas as pd
 import twoclocks as tc
 from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides
 from twoclocks.io import read_json, write_json
-from twoclocks.prediction.autobudget import budget_from, ceil2
+from twoclocks.prediction.autobudget import budget_from
 from twoclocks.sweeps.spec import expand, load_spec
 
 # The shape of the reference DiT (width 64, depth 2, 4 heads; 256 samples per evaluation).
@@ -79,10 +79,11 @@ def predictions_file(out: Path, name: str) -> Path:
 
 
 def predict_all(out: Path, runs: Path, configs: dict[str, list[str]], file: Path) -> None:
-    records = {}
+    records, budgets = {}, {}
     for name, overrides in configs.items():
         p = tc.predict([*BASE, *overrides, *RUN])
         records[name] = {"overrides": overrides, **p.to_dict()}
+        budgets[name] = budget_from(p, "mem", MAX_STEPS)
     write_json(file, records)
     print("| config | " + " | ".join(f"{c} median [80%] [95%]" for c in CLOCKS) + " | P(open) | budget | warnings |")
     print("|" + " --- |" * (len(CLOCKS) + 4))
@@ -93,8 +94,8 @@ def predict_all(out: Path, runs: Path, configs: dict[str, list[str]], file: Path
             lo80, hi80 = k["interval_80"]
             lo95, hi95 = k["interval_95"]
             cells.append(f"{k['median']:,.0f} [{lo80:,.0f}, {hi80:,.0f}] [{lo95:,.0f}, {hi95:,.0f}]")
-        budget = min(ceil2(r["clocks"]["tau_mem"]["interval_95"][1]), MAX_STEPS)
-        print(f"| {name} | " + " | ".join(cells) + f" | {r['p_window_open']:.2f} | {budget:,} | {len(r['warnings'])} |")
+        tail = f" | {r['p_window_open']:.2f} | {budgets[name]:,} | {len(r['warnings'])} |"
+        print(f"| {name} | " + " | ".join(cells) + tail)
 
 
 def run_all(out: Path, runs: Path, configs: dict[str, list[str]], file: Path) -> None:
