@@ -129,6 +129,13 @@ def test_a_run_with_steps_auto_trains_its_budget_and_keeps_the_prediction(laws, 
     RunDir(run_dir).summary_path.unlink()
     _, again = resume_run(run_dir, progress=False)
     assert again["steps_auto"] == summary["steps_auto"]
+    # Killed before its first checkpoint (what a kill then leaves: the inputs, budget.json
+    # among them), it starts again from its saved config, whose steps are resolved: the
+    # record of how they were sized must survive the restart.
+    rd = RunDir(run_dir)
+    rd.clear(keep=(rd.CONFIG, rd.TRAIN_SET, rd.BUDGET))
+    _, restarted = resume_run(run_dir, progress=False)
+    assert restarted["steps_auto"] == summary["steps_auto"] and restarted["steps"] == 40
 
 
 def test_a_sweep_point_with_steps_auto_is_the_run_its_budget_was_resolved_into():

@@ -152,7 +152,7 @@ def test_resume_before_the_first_checkpoint_starts_afresh(finished, tmp_path, ca
     exp = build_experiment(RunDir(finished).load_config())
     rd = RunDir(run)
     rd.create()
-    rd.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
+    rd.write_inputs(exp)
     (run / ".metrics.parquet.x1y2.tmp").write_bytes(b"half")  # a writer killed midway
     assert cli.main(["run", *TINY, "--out", str(run), "--quiet"]) == 1
     assert "--resume" in capsys.readouterr().err

@@ -38,10 +38,10 @@ import torch
 from torch import nn
 
 from twoclocks.config import RunConfig, flatten
-from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.errors import ConfigError
 from twoclocks.training.experiment import Experiment, build_experiment
 from twoclocks.training.numerics import precision_context
-from twoclocks.training.rundir import RunDir
+from twoclocks.training.rundir import RunDir, fresh_dirs
 from twoclocks.training.trainer import Trainer, make_optimizer, train_on_schedule
 
 # Config fields in which the members of one group may differ. The task may differ too (e.g.
@@ -314,16 +314,7 @@ def start_group(exps: list[Experiment], dirs: list[RunDir], progress: bool) -> l
     for d in dirs:
         d.check_creatable()
     members = [Trainer(exp, d, progress=False) for exp, d in zip(exps, dirs)]  # before any file
-    created: list[RunDir] = []
-    try:
+    with fresh_dirs(dirs):
         for exp, d in zip(exps, dirs):
-            d.create()
-            created.append(d)
-            d.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
-            d.write_budget(exp.budget)
+            d.write_inputs(exp)
         return GroupTrainer(members, progress).run()
-    except TwoClocksError:
-        if not any(d.has_checkpoint() for d in created):
-            for d in created:
-                d.remove_created()
-        raise

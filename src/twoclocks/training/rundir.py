@@ -23,7 +23,7 @@ import os
 import shlex
 import shutil
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,7 @@ from twoclocks.io import (
 )
 from twoclocks.locks import hold_lock, lock_path_beside
 from twoclocks.schema import required_keys
+from twoclocks.training.experiment import Experiment
 from twoclocks.training.near_copies import lacks_near_copies, near_copy_clocks, near_copy_curve
 
 
@@ -236,15 +237,13 @@ class RunDir:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
 
-    def write_inputs(self, cfg: RunConfig, train_cells: np.ndarray, task_hash: str) -> None:
-        """config.json and the training set, written once when a run starts."""
-        write_json(self.config_path, config_record(cfg))
-        write_npz(self.train_set_path, {"cells": train_cells, "task_hash": task_hash})
-
-    def write_budget(self, record: dict | None) -> None:
-        """budget.json: the prediction that sized train.steps=auto (nothing for a fixed budget)."""
-        if record is not None:
-            write_json(self.path / self.BUDGET, record)
+    def write_inputs(self, exp: Experiment) -> None:
+        """config.json, the training set and budget.json (the prediction that sized
+        train.steps=auto; none for a fixed budget), written once when a run starts."""
+        write_json(self.config_path, config_record(exp.cfg))
+        write_npz(self.train_set_path, {"cells": exp.train_cells, "task_hash": exp.task.content_hash()})
+        if exp.budget is not None:
+            write_json(self.path / self.BUDGET, exp.budget)
 
     def load_budget(self) -> dict | None:
         path = self.path / self.BUDGET
@@ -336,3 +335,21 @@ def _stepped_files(folder: Path, suffix: str) -> list[tuple[int, Path]]:
         except (IndexError, ValueError):
             continue
     return sorted(found)
+
+
+@contextlib.contextmanager
+def fresh_dirs(dirs: Sequence[RunDir]) -> Iterator[None]:
+    """Create `dirs` for runs that start inside the block; a fault there before any of them
+    holds a checkpoint (a full disk from the start) takes back every directory made, so no
+    half-started run is left behind."""
+    made: list[RunDir] = []
+    try:
+        for d in dirs:
+            d.create()
+            made.append(d)
+        yield
+    except TwoClocksError:
+        if not any(d.has_checkpoint() for d in made):
+            for d in made:
+                d.remove_created()
+        raise

@@ -13,7 +13,7 @@ from twoclocks.errors import TwoClocksError
 from twoclocks.formats import rule_clocks_of
 from twoclocks.tasks import task_class
 from twoclocks.training.experiment import Experiment, build_experiment
-from twoclocks.training.rundir import RunDir
+from twoclocks.training.rundir import RunDir, fresh_dirs
 from twoclocks.training.trainer import Trainer
 
 
@@ -50,15 +50,9 @@ def train_new(exp: Experiment, run_dir: RunDir, progress: bool = True) -> dict:
     """Create `run_dir` for `exp`, write its inputs and train (the caller holds the lock)."""
     trainer = Trainer(exp, run_dir, progress=progress)  # optimizer and noise, before any file
     say_notes(exp, progress)
-    run_dir.create()
-    try:
-        run_dir.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
-        run_dir.write_budget(exp.budget)
+    with fresh_dirs([run_dir]):
+        run_dir.write_inputs(exp)
         return trainer.run()
-    except TwoClocksError:
-        if not run_dir.has_checkpoint():  # nothing trained yet (a disk full from the start): leave nothing
-            run_dir.remove_created()
-        raise
 
 
 def resume_run(run_dir: str | Path, progress: bool = True) -> tuple[Path, dict]:
@@ -86,10 +80,11 @@ def continue_run(run_dir: RunDir, progress: bool = True) -> dict:
                 f"so they cannot be restored; start the run again in a new directory"
             )
         # Nothing was trained: start again. The inputs stay until they are written again
-        # (atomically), so that a failing restart still leaves a run that can be resumed.
-        run_dir.clear(keep=(run_dir.CONFIG, run_dir.TRAIN_SET))
+        # (atomically), so that a failing restart still leaves a run that can be resumed; the
+        # budget record too, which the saved config (its steps resolved) cannot give again.
+        run_dir.clear(keep=(run_dir.CONFIG, run_dir.TRAIN_SET, run_dir.BUDGET))
         trainer = Trainer(exp, run_dir, progress=progress)
-        run_dir.write_inputs(exp.cfg, exp.train_cells, exp.task.content_hash())
+        run_dir.write_inputs(exp)
         return trainer.run()
     trainer = Trainer(exp, run_dir, progress=progress)
     trainer.resume()
