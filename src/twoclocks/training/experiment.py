@@ -5,6 +5,7 @@ at run time (sampling noise, generation, precision) is in `twoclocks.training.nu
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -57,6 +58,12 @@ class Experiment:
                 f"(tau_mem measures mem itself) and the rule reference of likelihood metrics is NaN; "
                 f"give data.population=COUNT if you know it"
             )
+        if self.cfg.train.precision == "bf16" and not native_bf16(self.device):
+            out.append(
+                "train.precision=bf16 on a CPU without bf16 instructions (AVX-512 BF16 or AMX): "
+                "each step runs several times slower than with train.precision=fp32 here (6x "
+                "measured on an AVX2 CPU); the clocks are the same in both (docs/performance.md)"
+            )
         if self.model.uses_item_sets and not len(self.item_sets.heldout):
             out.append(
                 f"{self.task.describe()} gave no valid items outside the training set: the "
@@ -75,6 +82,20 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device=cuda but no CUDA device is available")
     return torch.device(name)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether the device computes in bf16 natively, so that bf16 autocast speeds it up; False
+    only where that is known not to hold (an x86 CPU without AVX-512 BF16 or AMX, a GPU
+    without bf16), where bf16 is emulated and slower than fp32."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu" or platform.machine().lower() not in ("x86_64", "amd64"):
+        return True
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if any(p is None for p in probes):  # a torch without the probes: nothing known
+        return True
+    return any(bool(p()) for p in probes if p is not None)
 
 
 def eval_schedule(cfg: RunConfig) -> list[int]:
