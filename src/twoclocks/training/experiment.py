@@ -86,16 +86,15 @@ def resolve_device(name: str) -> torch.device:
 
 def native_bf16(device: torch.device) -> bool:
     """Whether the device computes in bf16 natively, so that bf16 autocast speeds it up; False
-    only where that is known not to hold (an x86 CPU without AVX-512 BF16 or AMX, a GPU
-    without bf16), where bf16 is emulated and slower than fp32."""
-    if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
+    only where that is known not to hold and was measured (an x86 CPU without AVX-512 BF16 or
+    AMX, where bf16 is emulated and slower than fp32: docs/performance.md)."""
     if device.type != "cpu" or platform.machine().lower() not in ("x86_64", "amd64"):
         return True
-    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-    if any(p is None for p in probes):  # a torch without the probes: nothing known
+    names = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    probes = [p for p in (getattr(torch.cpu, name, None) for name in names) if p is not None]
+    if len(probes) < len(names):  # a torch without the probes: nothing known
         return True
-    return any(bool(p()) for p in probes if p is not None)
+    return any(bool(p()) for p in probes)
 
 
 def eval_schedule(cfg: RunConfig) -> list[int]:
