@@ -188,17 +188,3 @@ def test_widths_that_are_not_multiples_of_four(tmp_path):
     # width 30 with 2 heads is valid: the position embedding pads its odd channels with zeros
     _, s = start_run(build_config(TINY + ["model.width=30", "train.steps=20"]), tmp_path / "r", progress=False)
     assert s["status"] == "finished"
-
-
-def test_bf16_where_the_cpu_lacks_bf16_instructions_is_a_note(monkeypatch):
-    from twoclocks.training import experiment
-
-    cfg = build_config([*TINY, "train.device=cpu"])
-    exp = experiment.build_experiment(cfg)
-    monkeypatch.setattr(experiment, "native_bf16", lambda device: False)
-    slow = [n for n in exp.notes() if "train.precision=bf16" in n]
-    assert len(slow) == 1 and "train.precision=fp32" in slow[0]
-    fp32 = experiment.build_experiment(build_config([*TINY, "train.device=cpu", "train.precision=fp32"]))
-    assert not [n for n in fp32.notes() if "precision" in n]
-    monkeypatch.setattr(experiment, "native_bf16", lambda device: True)
-    assert not [n for n in exp.notes() if "precision" in n]

@@ -49,7 +49,7 @@ class TrainConfig:
     beta2: float = 0.99
     grad_clip: float = 0.0  # max global grad norm; 0 = off
     ema: float = 0.0  # EMA decay; 0 = off (it smears the clocks). If on, both are evaluated
-    precision: str = "bf16"  # bf16 (autocast; same clocks as fp32: docs/performance.md) | fp32
+    precision: str = "auto"  # auto (bf16 where the device computes it natively, else fp32) | bf16 | fp32
     device: str = "auto"  # auto (cuda when present) | cpu | cuda
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
     checkpoint_every: int = 500  # full training state saved at least this often (steps)
@@ -104,6 +104,7 @@ class RunConfig:
 
 
 AUTO_STEPS = "auto"
+AUTO_PRECISION = "auto"  # train.precision resolved per device when a run is built
 
 
 def fixed_steps(cfg: RunConfig) -> int:

@@ -89,7 +89,7 @@ DOMAINS: dict[str, Domain] = {
     "train.beta2": FRACTION,
     "train.grad_clip": _closed(0.0, 1e6),  # 0 = off
     "train.ema": FRACTION,
-    "train.precision": Domain(choices=("bf16", "fp32")),
+    "train.precision": Domain(choices=("auto", "bf16", "fp32")),
     "train.device": Domain(choices=("auto", "cpu", "cuda")),
     "train.threads": _closed(0, 1024),  # 0 = torch's default
     "train.checkpoint_every": _closed(1, BIG),

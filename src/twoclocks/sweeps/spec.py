@@ -40,8 +40,11 @@ EXECUTORS = ("local", "ray")
 # before any point is built (docs/sweeps.md).
 MAX_POINTS = 10_000
 # Config fields that say how a point is executed, not what it computes: left out of its hash
-# so that the same point run by 1 or 8 workers (threads 0 or 1) is the same point.
-EXECUTION_FIELDS = {("train", "threads"): 0, ("train", "tensorboard"): False}
+# so that the same point run by 1 or 8 workers (threads 0 or 1), or on a CPU with or without
+# bf16 instructions (train.precision=auto: the same clocks, docs/default.md), is the same
+# point. Each is hashed at its neutral value: precision at bf16, the default of every sweep
+# made before it was chosen per machine, so that those sweeps keep their hashes and resume.
+EXECUTION_FIELDS = {("train", "threads"): 0, ("train", "tensorboard"): False, ("train", "precision"): "bf16"}
 
 
 @dataclass
@@ -250,6 +253,13 @@ def expand(spec: SweepSpec) -> list[Point]:
     grids = spec.grids or [{}]
     if "seed" in spec.base or any("seed" in g for g in grids):
         raise ConfigError("give seeds with --seeds (or `seeds:` in a spec), not as a base or grid key")
+    execution = [f"{s}.{n}" for s, n in EXECUTION_FIELDS]
+    gridded = sorted({k for g in grids for k in g if k in execution and len(g[k]) > 1})
+    if gridded:
+        raise ConfigError(
+            f"{', '.join(gridded)} says how a point runs, not what it computes (it is no part of a "
+            f"point's identity): give it one value, not a grid"
+        )
     # Keys that take several values anywhere in the union of grids go into the point names.
     values: dict[str, set[str]] = {}
     for g in grids:

@@ -85,7 +85,7 @@ def bench(cfg: RunConfig, steps: int = 50, warmup: int = 10, eval_repeats: int =
         # Counted on a throwaway step: the counter's dispatch overhead must not be timed.
         step_flops = count_flops(trainer.train_step)
 
-        ec, prec = cfg.eval, cfg.train.precision
+        ec, prec = cfg.eval, exp.cfg.train.precision  # exp.cfg: train.precision=auto resolved
         generate(trainer.model, trainer.noise[:FLOP_SAMPLES], ec.batch, prec)  # warm-up
         gen_s, score_s = [], []
         for _ in range(eval_repeats):
@@ -166,7 +166,7 @@ def bench_group(cfg: RunConfig, K: int, steps: int = 10, warmup: int = 2, reps: 
     single_rate = 1 / statistics.median(seconds["single"])
     group_rate = 1 / statistics.median(seconds["group"])
     return {
-        **setting(cfg, exp, cfg.train.precision),
+        **setting(cfg, exp, exp.cfg.train.precision),
         "K": K,
         "steps": steps,
         "reps": reps,

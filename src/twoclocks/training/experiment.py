@@ -5,6 +5,7 @@ at run time (sampling noise, generation, precision) is in `twoclocks.training.nu
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from dataclasses import dataclass
 from functools import cached_property
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 import twoclocks.tasks as tasks
-from twoclocks.config import RunConfig, fixed_steps
+from twoclocks.config import AUTO_PRECISION, RunConfig, fixed_steps
 from twoclocks.data import ItemSets, TrainingIndex, check_training_set_size, draw_training_set, likelihood_sets
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
@@ -58,12 +59,7 @@ class Experiment:
                 f"(tau_mem measures mem itself) and the rule reference of likelihood metrics is NaN; "
                 f"give data.population=COUNT if you know it"
             )
-        if self.cfg.train.precision == "bf16" and not native_bf16(self.device):
-            out.append(
-                "train.precision=bf16 on a CPU without bf16 instructions (AVX-512 BF16 or AMX): "
-                "each step runs several times slower than with train.precision=fp32 here (6x "
-                "measured on an AVX2 CPU); the clocks are the same in both (docs/performance.md)"
-            )
+        out.append(precision_note(self.cfg, self.device))
         if self.model.uses_item_sets and not len(self.item_sets.heldout):
             out.append(
                 f"{self.task.describe()} gave no valid items outside the training set: the "
@@ -85,9 +81,12 @@ def resolve_device(name: str) -> torch.device:
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether the device computes in bf16 natively, so that bf16 autocast speeds it up; False
-    only where that is known not to hold and was measured (an x86 CPU without AVX-512 BF16 or
-    AMX, where bf16 is emulated and slower than fp32: docs/performance.md)."""
+    """Whether the device computes in bf16 natively, so that bf16 autocast speeds it up. On an
+    x86 CPU that needs AVX-512 BF16 or AMX: without them bf16 is emulated, 6-8x slower than fp32
+    (measured: docs/performance.md); a CUDA device says so itself; other CPUs (ARM) are taken
+    as native, as nothing measured says otherwise."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
     if device.type != "cpu" or platform.machine().lower() not in ("x86_64", "amd64"):
         return True
     names = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
@@ -95,6 +94,28 @@ def native_bf16(device: torch.device) -> bool:
     if len(probes) < len(names):  # a torch without the probes: nothing known
         return True
     return any(bool(p()) for p in probes)
+
+
+def resolve_precision(cfg: RunConfig, device: torch.device) -> RunConfig:
+    """cfg with train.precision=auto replaced by what this device computes fastest: bf16 where it
+    is native (`native_bf16`), fp32 elsewhere. The clocks are the same in both (docs/default.md),
+    so a sweep point's identity leaves precision out (`sweeps.spec.EXECUTION_FIELDS`)."""
+    if cfg.train.precision != AUTO_PRECISION:
+        return cfg
+    precision = "bf16" if native_bf16(device) else "fp32"
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, precision=precision))
+
+
+def precision_note(cfg: RunConfig, device: torch.device) -> str:
+    """The run's first line on its precision: what it computes in, and why."""
+    if cfg.train.precision == "bf16" and not native_bf16(device):
+        return (
+            "train.precision=bf16 on a CPU without bf16 instructions (AVX-512 BF16 or AMX): "
+            "each step runs several times slower than with train.precision=fp32 here (6x "
+            "measured on an AVX2 CPU); the clocks are the same in both (docs/performance.md)"
+        )
+    where = f"{device.type} {'with' if native_bf16(device) else 'without'} native bf16"
+    return f"precision {cfg.train.precision} ({where})"
 
 
 def eval_schedule(cfg: RunConfig) -> list[int]:
@@ -146,6 +167,7 @@ def build_experiment(cfg: RunConfig, train_cells: np.ndarray | None = None) -> E
             f"the config asks for data.N={cfg.data.N} items of {task.shape}"
         )
     device = resolve_device(cfg.train.device)
+    cfg = resolve_precision(cfg, device)
     # Weight init draws from torch's global RNG: seed it inside a fork so no state leaks out.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed + SEED_INIT)

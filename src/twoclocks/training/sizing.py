@@ -65,7 +65,7 @@ def member_footprint(cfg: RunConfig) -> MemberFootprint:
     x = model.encode(exp.train_cells)
     batch = x[torch.randint(len(x), (cfg.train.batch,), generator=gen)]
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        with precision_context(exp.device, cfg.train.precision):
+        with precision_context(exp.device, exp.cfg.train.precision):
             loss = model.loss(batch, gen)
     del loss
     n = model.num_params()
