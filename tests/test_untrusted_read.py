@@ -110,6 +110,7 @@ def test_reading_calls_never_import_a_plugin(planted, tmp_path):
     rebuilt = run.metrics[["mem_near", "mem_near_chance"]]  # from samples/ and the recorded chance
     pd.testing.assert_frame_equal(rebuilt, planted["near_curve"])
     assert run.summary["task_knob"] == "n" and run.config.model.family.endswith("evilfamily.py:build")
+    assert run.config.model.kernel == 5  # the family's own field, as recorded
     assert len(run.samples().cells) == 64 and run.show_samples(n=4) is not None
     assert run.plot(tmp_path / "p.png") is not None and "tau_rule" in run._repr_html_()
     with pytest.warns(ReadNote, match="not rebuilt"):

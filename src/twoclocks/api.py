@@ -115,8 +115,8 @@ class Run:
     @cached_property
     @reads_only
     def config(self) -> RunConfig:
-        """config.json as recorded (`twoclocks.recorded`): a plugin family's section holds the
-        fields every family shares (its own are in `self.dir.read_config().sections`)."""
+        """config.json as recorded (`twoclocks.recorded`); a plugin family's own fields are
+        there as recorded, in a ModelConfig that is not the plugin's dataclass."""
         return self.dir.read_config().cfg
 
     @property

@@ -4,16 +4,18 @@ its type and domain, and no plugin imported.
 Anyone who can write to a run or sweep folder can point its config.json at code of theirs,
 so a reader (report, compare, `tc.load`, predict --from) never runs what a config names. A
 built-in rule or model family is resolved here as a new run's would be (its code is ours); a
-plugin's task section is kept as recorded and its model section gives the fields every family
-shares. What readers need from a plugin's code (the rule's short name, knob and near-copy
+plugin's task section is kept as recorded, and its model section is a ModelConfig extended by
+the family's own fields as recorded. What readers need from a plugin's code (the rule's short name, knob and near-copy
 chance) the run recorded in summary.json when it ran (`twoclocks.schema`). Executing a saved
 config (resuming a run, a sweep continuing its points) resolves it in full (`config.resolve`).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ class Recorded:
 
     path: Path  # the config.json it was read from
     sections: dict  # every section as recorded (a plugin family's own fields included)
-    cfg: RunConfig  # built-ins resolved; a plugin's task section as recorded, its model section's shared fields
+    cfg: RunConfig  # built-ins resolved; a plugin's sections as recorded
 
     @property
     def task_plugin(self) -> str | None:
@@ -90,8 +92,16 @@ def _task_section(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def _model_section(values: dict[str, Any]) -> ModelConfig:
+    """A built-in family's config; a plugin's as a ModelConfig extended by its own fields as
+    recorded, each typed by its value (their dataclass is the plugin's, never imported here)."""
     family = coerce(values.get("family", "dit"), str, "model.family")
     if family in models.BUILTIN:
         return models.resolve_model(values)
     shared = {f.name for f in dataclasses.fields(ModelConfig)}
-    return fill(ModelConfig, {k: v for k, v in values.items() if k in shared}, "model", f"model {family!r}")
+    own = {k: v for k, v in values.items() if k not in shared}
+    try:
+        fields = [(k, type(v), dataclasses.field(default_factory=partial(copy.deepcopy, v))) for k, v in own.items()]
+        cls = dataclasses.make_dataclass("RecordedModelConfig", fields, bases=(ModelConfig,))
+    except TypeError:  # a key that cannot be a field name
+        raise ConfigError(f"model {family!r}: its own fields {sorted(own)} are not all field names") from None
+    return fill(cls, values, "model", f"model {family!r}")
