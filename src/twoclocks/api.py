@@ -95,7 +95,6 @@ class Run:
     def path(self) -> Path:
         return self.dir.path
 
-    @reads_only
     def __repr__(self) -> str:
         s = self.summary
         if s is None:
@@ -106,17 +105,12 @@ class Run:
     def _repr_html_(self) -> str:
         from twoclocks.analysis.notebook import run_html
 
-        try:
-            summary, metrics = self.dir.load_finished()
-        except TwoClocksError as exc:  # unfinished, or a damaged file: its one line
-            return run_html(self.path, None, None, str(exc))
-        return run_html(self.path, summary, metrics)
+        return run_html(self.dir)
 
     @cached_property
     @reads_only
     def config(self) -> RunConfig:
-        """config.json as recorded (`twoclocks.recorded`); a plugin family's own fields are
-        there as recorded, in a ModelConfig that is not the plugin's dataclass."""
+        """config.json as recorded (`twoclocks.recorded`), no plugin imported."""
         return self.dir.read_config().cfg
 
     @property
@@ -178,7 +172,6 @@ class Run:
         title = f"{self.path.name}: samples at step {when:,} ({shown.stop} of {len(out.cells)})"
         return samples_figure(out.cells[shown], out.valid[shown], out.train_match[shown], title)
 
-    @reads_only
     def text(self) -> str:
         """The end-of-run summary as the command line prints it."""
         s = self.summary
@@ -249,11 +242,9 @@ class Sweep:
         if not (self.path / "sweep.json").is_file():
             raise TwoClocksError(f"{self.path}: no sweep.json, not a twoclocks sweep directory")
 
-    @reads_only
     def __repr__(self) -> str:
         return f"Sweep({str(self.path)!r}, {len(self.results)} points)"
 
-    @reads_only
     def _repr_html_(self) -> str:
         from twoclocks.analysis.notebook import sweep_html
 

@@ -22,9 +22,11 @@ import pandas as pd
 from twoclocks.analysis.compare import compare_table, load_run, plot_compare
 from twoclocks.analysis.report import progress_text, results_table, table_html
 from twoclocks.clocks import CLOCK_KEYS, RULE_CLOCKS
+from twoclocks.errors import TwoClocksError
 from twoclocks.plots import clocks_figure
 from twoclocks.sweeps.claims.fits import finished, fits_frame, standard_fits
 from twoclocks.sweeps.results import with_later_clocks
+from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import summary_lines
 
 # The numeric columns of `compare_frame`, beside the text offsets of `compare_table`.
@@ -57,12 +59,14 @@ def figure_data_uri(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def run_html(path: Path, summary: dict | None, metrics: pd.DataFrame | None, problem: str = "") -> str:
+def run_html(run_dir: RunDir) -> str:
     """A run: its clocks and windows as the command line prints them, and the clocks figure;
-    without a summary, `problem` (why it has none to show)."""
-    head = f"<p><b>twoclocks run</b> <code>{html.escape(str(path))}</code></p>"
-    if summary is None or metrics is None:
-        return head + f"<p>{html.escape(problem or 'unfinished: Run.resume() finishes it')}</p>"
+    an unfinished or damaged run: the one line that says so."""
+    head = f"<p><b>twoclocks run</b> <code>{html.escape(str(run_dir.path))}</code></p>"
+    try:
+        summary, metrics = run_dir.load_finished()
+    except TwoClocksError as exc:
+        return head + f"<p>{html.escape(str(exc))}</p>"
     title = f"{summary.get('model_family')} on {summary.get('task')}, N={summary.get('N')}"
     uri = figure_data_uri(clocks_figure(metrics, summary, title))
     text = html.escape("\n".join(summary_lines(summary)))
