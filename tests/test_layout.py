@@ -29,6 +29,7 @@ FLOORS = [
     ("twoclocks.evaluate", 4),
     ("twoclocks.clocks", 4),
     ("twoclocks.formats", 4),
+    ("twoclocks.recorded", 4),
     ("twoclocks.plots", 4),
     ("twoclocks.schema", 4),
     ("twoclocks.prediction", 5),

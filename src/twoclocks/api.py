@@ -12,7 +12,9 @@
 Every function takes the same dotted overrides as `twoclocks run key=value ...`, validates them
 the same way, and raises the same one-line `TwoClocksError` (ConfigError for bad input); each
 function checks its own arguments against its annotations first (`api_args.checked`). In a
-notebook a Run or a Sweep shows its clocks (and a run its clocks figure) as HTML.
+notebook a Run or a Sweep shows its clocks (and a run its clocks figure) as HTML. Reading a run
+or a sweep (everything but `run`, `Run.resume` and `sweep`) never imports the plugin its
+config names (`plugins.reads_only`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from twoclocks.config import RunConfig, apply_overrides, flatten, load_yaml, par
 from twoclocks.errors import ConfigError, Interrupted, TwoClocksError
 from twoclocks.evaluate import Outcomes, load_outcomes
 from twoclocks.io import read_json, read_text
+from twoclocks.plugins import reads_only
 from twoclocks.prediction.fitted import predict_clocks
 from twoclocks.prediction.predict import Prediction
 from twoclocks.sweeps.executors import run_sweep
@@ -98,17 +101,20 @@ class Run:
             return f"Run({str(self.path)!r}, unfinished)"
         return f"Run({str(self.path)!r}, tau_rule={s.get('tau_rule')}, tau_mem={s.get('tau_mem')})"
 
+    @reads_only
     def _repr_html_(self) -> str:
         from twoclocks.analysis.notebook import run_html
 
-        summary = self.dir.finished_summary()
-        return run_html(self.path, summary, self.metrics if summary is not None else None)
+        return run_html(self.dir)
 
     @cached_property
+    @reads_only
     def config(self) -> RunConfig:
-        return self.dir.load_config()
+        """config.json as recorded (`twoclocks.recorded`), no plugin imported."""
+        return self.dir.read_config().cfg
 
     @property
+    @reads_only
     def summary(self) -> dict | None:
         """summary.json (clocks, window, timings), or None while the run is unfinished. A run
         written before near copies were measured has them, from its samples (RunDir.load_finished)."""
@@ -116,10 +122,12 @@ class Run:
         return finished if finished is not None else self.dir.load_summary()
 
     @property
+    @reads_only
     def finished(self) -> bool:
         return self.dir.finished_summary() is not None
 
     @property
+    @reads_only
     def metrics(self) -> pd.DataFrame:
         """One row per evaluation, sorted by step (docs/protocol.md defines every column); the
         near-copy columns of a finished run written before them come from its samples."""
@@ -170,6 +178,7 @@ class Run:
         return "unfinished run" if s is None else "\n".join(summary_lines(s, self.path))
 
     @checked
+    @reads_only
     def plot(self, path: PathArg | None = None) -> Any:
         """The clocks figure (a matplotlib Figure); saved to `path` as well when given (its
         folder must exist)."""
@@ -242,6 +251,7 @@ class Sweep:
         return sweep_html(self.path, self.results)
 
     @property
+    @reads_only
     def results(self) -> pd.DataFrame:
         """One row per point: its config keys, clocks (NaN when censored, with the bound in
         `<clock>_censored_at`), window and status."""
@@ -350,6 +360,7 @@ class Report:
 
 
 @checked
+@reads_only
 def report(path: PathArg | Run | Sweep) -> Report:
     """Write the report of a run or sweep directory (figures and one self-contained page)."""
     from twoclocks.analysis.report import build_report
@@ -358,6 +369,7 @@ def report(path: PathArg | Run | Sweep) -> Report:
 
 
 @checked
+@reads_only
 def compare(runs: Iterable[PathArg | Run], out: PathArg | None = None, x: str = "step") -> pd.DataFrame:
     """The clocks of finished runs side by side (`twoclocks compare`): one row per run, every
     clock NaN when censored with `<clock>_censored_at` beside it, the windows, the offsets from
@@ -376,6 +388,7 @@ def compare(runs: Iterable[PathArg | Run], out: PathArg | None = None, x: str = 
 
 
 @checked
+@reads_only
 def fits(sweep: PathArg | Sweep) -> pd.DataFrame:
     """The log-log fits of a sweep's clocks (the report's table): one row per relation and
     slice, slope with its 95% bootstrap CI over seeds; censored clocks excluded and counted."""

@@ -7,11 +7,12 @@ import importlib
 import shlex
 import signal
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from twoclocks import __version__
-from twoclocks.errors import Interrupted, TwoClocksError
+from twoclocks.errors import Interrupted, ReadNote, TwoClocksError
 
 # Subcommand modules, in the order `twoclocks --help` lists them.
 COMMANDS = ["run", "predict", "compare", "tasks", "sweep", "basins", "report", "reproduce", "bench"]
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), notes_as_lines():
             return int(args.func(args) or 0)
     except TwoClocksError as exc:
         print(f"twoclocks: error: {exc}", file=sys.stderr)
@@ -66,6 +67,24 @@ def interrupted_line(signum: int, resume: str | None, argv: list[str]) -> str:
     if resume is not None:
         return f"interrupted ({how}); continue with: {resume}"
     return f"interrupted ({how}); run the same command again to continue: {shlex.join(['twoclocks', *argv])}"
+
+
+@contextmanager
+def notes_as_lines() -> Iterator[None]:
+    """Each ReadNote (what a reader could not give) is one `twoclocks: note:` line on stderr, once."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ReadNote)
+        shown, said = warnings.showwarning, set[str]()
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if not issubclass(category, ReadNote):
+                shown(message, category, filename, lineno, file, line)
+            elif str(message) not in said:
+                said.add(str(message))
+                print(f"twoclocks: note: {message}", file=sys.stderr)
+
+        warnings.showwarning = show
+        yield
 
 
 @contextmanager

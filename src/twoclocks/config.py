@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,15 +253,15 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"clocks.theta_mem_high={c.theta_mem_high} must be at least clocks.theta_mem={c.theta_mem}")
 
 
-def from_dict(d: dict) -> RunConfig:
+def from_dict(d: dict, model: Callable[[dict[str, Any]], ModelConfig] = resolve_model) -> RunConfig:
     """Rebuild a RunConfig from its dict form (config.json), checking every key (the model
-    section's against its family's fields); the task section is resolved by `resolve`."""
+    section's by `model`: against its family's fields); the task section is resolved by `resolve`."""
     d = dict(d)
     cfg = RunConfig()
     for section, cls in SECTIONS.items():
         values = d.pop(section, {}) or {}
         if section == "model":
-            cfg.model = resolve_model(dict(values))
+            cfg.model = model(dict(values))
             continue
         obj = cls()
         for k, v in values.items():

@@ -21,6 +21,11 @@ class TrainingDiverged(TwoClocksError):
     """The loss became NaN/inf; the last good checkpoint is kept."""
 
 
+class ReadNote(UserWarning):
+    """What a reader of a run or sweep could not give (a clock it cannot rebuild without running
+    a plugin's code), in one line: a warning in Python, a `twoclocks: note:` line on the command line."""
+
+
 class Interrupted(KeyboardInterrupt):
     """The work was stopped by a signal (SIGINT, i.e. Ctrl-C, or SIGTERM). `resume` is the
     command that continues it, when that is not the same command again."""

@@ -19,6 +19,7 @@ import errno
 import io as _io
 import json
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -123,6 +124,29 @@ def check_resolvable(path: str | os.PathLike) -> None:
             raise TwoClocksError(f"{p} is {what}") from None
 
 
+def safe_name(text: object, limit: int = 64) -> str:
+    """`text` as one folder name that stays inside the folder it is put in, whatever a config
+    value holds: characters other than letters, digits and `._+-` become `_`, and so does a
+    leading dot (no `..`, no hidden name); at most `limit` characters, never empty."""
+    name = re.sub(r"[^A-Za-z0-9._+-]", "_", str(text))[:limit]
+    return "_" + name[1:] if name.startswith(".") else name or "_"
+
+
+def check_no_links(root: str | os.PathLike, *folders: str | os.PathLike) -> None:
+    """A one-line error when a folder twoclocks writes into below `root` (each of `folders`,
+    relative to it) or a folder between them is a symbolic link, which would carry the writes
+    out of `root`."""
+    root = Path(root)
+    for folder in folders:
+        p = root
+        for part in Path(folder).parts:
+            p = p / part
+            if p.is_symlink():
+                raise TwoClocksError(
+                    f"{p} is a symbolic link; twoclocks writes only into real folders inside {root} (remove the link)"
+                )
+
+
 def make_dirs(path: str | os.PathLike) -> list[Path]:
     """mkdir -p `path`; returns the folders it created, the deepest last."""
     path = Path(path)
@@ -155,13 +179,40 @@ def write_json(path: str | os.PathLike, obj: Any, parents: bool = False) -> None
 
 
 def write_table(path: str | os.PathLike, df: pd.DataFrame, parents: bool = False) -> None:
-    """Write a DataFrame as parquet (or CSV when the suffix is .csv), atomically."""
+    """Write a DataFrame as parquet (or CSV when the suffix is .csv), atomically. A column of
+    values of several kinds (a config key swept over `auto` and numbers) is written as text,
+    which parquet can hold; a missing value stays missing."""
     if Path(path).suffix == ".csv":
         write_text(path, df.to_csv(index=False), parents)
-    else:
-        buf = _io.BytesIO()
+        return
+    import pyarrow as pa
+
+    buf = _io.BytesIO()
+    try:
         df.to_parquet(buf, index=False)
-        write_bytes(path, buf.getvalue(), parents)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        buf = _io.BytesIO()
+        try:
+            as_text(df).to_parquet(buf, index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise TwoClocksError(f"cannot write {path} ({cause(exc)})") from None
+    write_bytes(path, buf.getvalue(), parents)
+
+
+def as_text(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with every object column whose values are of several kinds (number, bool, text,
+    other) as text."""
+
+    def kind(v: Any) -> str:
+        if isinstance(v, (bool, np.bool_)):
+            return "bool"
+        return "number" if isinstance(v, (int, float, np.number)) else type(v).__name__
+
+    def missing(v: Any) -> bool:
+        return v is None or (isinstance(v, float) and v != v)
+
+    mixed = [c for c in df.columns if df[c].dtype == object and len({kind(v) for v in df[c] if not missing(v)}) > 1]
+    return df.assign(**{c: [None if missing(v) else str(v) for v in df[c]] for c in mixed})
 
 
 def write_npz(path: str | os.PathLike, arrays: dict[str, Any], parents: bool = False) -> None:

@@ -22,8 +22,11 @@ import importlib.metadata
 import importlib.util
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,29 @@ from twoclocks.errors import ConfigError
 
 HASH_CHARS = 16  # hex digits of a file's sha256 kept in a config
 _FILE_MODULE = "twoclocks_plugin_"  # prefix of the module name a plugin file is loaded as
+_READING = ContextVar("twoclocks_reading", default=False)  # inside never_imported
+
+
+@contextmanager
+def never_imported() -> Iterator[None]:
+    """Inside the block no plugin is imported: loading one is a one-line ConfigError (built-in
+    and registered names still resolve, their code is already in this process)."""
+    token = _READING.set(True)
+    try:
+        yield
+    finally:
+        _READING.reset(token)
+
+
+def reads_only(fn: Callable) -> Callable:
+    """`fn` runs inside `never_imported` (a reader of run and sweep folders)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with never_imported():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -93,6 +119,8 @@ def _load(
         obj, ref = registered[text], text
         if source is not None:
             raise ConfigError(f"{text!r} is registered by name; {SOURCES[kind]}={source!r} is for a {kind} file")
+    elif _READING.get():
+        raise ConfigError(f"{kind} {text!r} is a plugin, and reading a run or sweep never imports one")
     elif ":" in text:
         obj, ref, found = _load_reference(text, kind)
         if source is not None and found != source:

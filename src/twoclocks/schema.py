@@ -10,6 +10,7 @@ Adding a clock to its declaration adds it to the summary, the results table and 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ RUN_KEYS = (
     RunKey("num_params", column=True, required=True),
     RunKey("log2_population", column=True),
     RunKey("mem_chance", column=True, required=True),
+    RunKey("mem_near_chance"),  # what rebuilding tau_mem_near needs from the rule
     RunKey("device", column=True, timing=True),
     RunKey("stop_at", column=True),
     RunKey("stopped_step", column=True),
@@ -41,6 +43,10 @@ RUN_KEYS = (
     RunKey("seed", required=True),
     RunKey("N", required=True),
     RunKey("task", required=True),
+    # The rule's short name and knob ("" when none). Like mem_near_chance, recorded because a
+    # reader never imports a plugin's rule to ask it (twoclocks.recorded).
+    RunKey("task_name"),
+    RunKey("task_knob", column=True),
     RunKey("task_hash"),
     RunKey("model_family", required=True),
     RunKey("status", required=True),
@@ -68,3 +74,18 @@ def run_summary(clocks: dict, **run: Any) -> dict:
     if set(run) != set(names):
         raise ValueError(f"a summary needs {sorted(set(names) - set(run))}, not {sorted(set(run) - set(names))}")
     return {**clocks, **{name: run[name] for name in names}}
+
+
+def bad_clock_value(summary: dict) -> tuple[str, Any] | None:
+    """(key, value) of the first clock key of a summary whose value no run writes (NaN,
+    infinite, text where a number belongs), or None when every clock key is sound."""
+    for key in clock_keys():
+        if key not in summary or key == "thresholds":
+            continue
+        value = summary[key]
+        for v in value if isinstance(value, list) else [value]:
+            if v is None or isinstance(v, bool):
+                continue
+            if not isinstance(v, (int, float)) or not math.isfinite(v):
+                return key, value
+    return None

@@ -34,7 +34,7 @@ from twoclocks.config import apply_overrides
 from twoclocks.data import TrainingIndex
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
-from twoclocks.io import write_json, write_npz, write_table
+from twoclocks.io import check_no_links, write_json, write_npz, write_table
 from twoclocks.models.edm import Denoiser, DiffusionBase
 from twoclocks.models.reference import empirical_denoiser
 from twoclocks.tasks.base import Task
@@ -131,8 +131,16 @@ def run_basins(
     t0 = time.perf_counter()
     settings = settings or BasinSettings()
     run = RunDir(run_dir).require()
+    if out is None:
+        check_no_links(run.path, "basins")
     out = Path(out) if out else run.path / "basins"
-    cfg = apply_overrides(run.load_config(), {"train.device": device})
+    recorded = run.read_config()
+    if recorded.plugins():
+        raise ConfigError(
+            f"{run.path}: basins would run the code of {' and '.join(recorded.plugins())}, and reading a run "
+            f"never imports a plugin; basins analyses runs of the built-in rules and families"
+        )
+    cfg = apply_overrides(recorded.cfg, {"train.device": device})
     # The saved training set is the truth (the model's sigma_data was measured on it).
     exp = build_experiment(cfg, train_cells=run.load_train_set())
     model = exp.model

@@ -17,7 +17,7 @@ from twoclocks.formats import rule_clocks_of
 from twoclocks.io import write_figure
 from twoclocks.prediction.reference import reference_curves, reference_runs, shipped_names
 from twoclocks.prediction.variables import UNMODELLED_OK
-from twoclocks.tasks import task_label
+from twoclocks.recorded import task_label
 from twoclocks.training.rundir import RunDir
 
 # metric -> (line style, legend label); runs are told apart by colour.
@@ -33,9 +33,11 @@ class Run:
 
 
 def run_label(summary: dict) -> str:
-    """family + task (with its complexity knob) + N + seed, e.g. 'gpt parity G=2 N=32 seed=0'."""
+    """family + task (with its complexity knob) + N + seed, e.g. 'gpt parity G=2 N=32 seed=0':
+    the rule's name and knob as the run recorded them, else as the config names them."""
     task = summary.get("config", {}).get("task", {})
     name, knob = task_label(task["name"]) if "name" in task else (summary.get("task", "?"), "")
+    name, knob = summary.get("task_name") or name, summary.get("task_knob", knob)
     knob_part = f" {knob}={task[knob]}" if knob and knob in task else ""
     return f"{summary['model_family']} {name}{knob_part} N={summary['N']} seed={summary['seed']}"
 

@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.analysis.compare import compare_table, load_run, plot_compare
-from twoclocks.analysis.report import results_table, table_html
+from twoclocks.analysis.report import progress_text, results_table, table_html
 from twoclocks.clocks import CLOCK_KEYS, RULE_CLOCKS
+from twoclocks.errors import TwoClocksError
 from twoclocks.plots import clocks_figure
 from twoclocks.sweeps.claims.fits import finished, fits_frame, standard_fits
 from twoclocks.sweeps.results import with_later_clocks
+from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import summary_lines
 
 # The numeric columns of `compare_frame`, beside the text offsets of `compare_table`.
@@ -57,11 +59,14 @@ def figure_data_uri(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def run_html(path: Path, summary: dict | None, metrics: pd.DataFrame | None) -> str:
-    """A run: its clocks and windows as the command line prints them, and the clocks figure."""
-    head = f"<p><b>twoclocks run</b> <code>{html.escape(str(path))}</code></p>"
-    if summary is None or metrics is None:
-        return head + "<p>unfinished: <code>Run.resume()</code> finishes it</p>"
+def run_html(run_dir: RunDir) -> str:
+    """A run: its clocks and windows as the command line prints them, and the clocks figure;
+    an unfinished or damaged run: the one line that says so."""
+    head = f"<p><b>twoclocks run</b> <code>{html.escape(str(run_dir.path))}</code></p>"
+    try:
+        summary, metrics = run_dir.load_finished()
+    except TwoClocksError as exc:
+        return head + f"<p>{html.escape(str(exc))}</p>"
     title = f"{summary.get('model_family')} on {summary.get('task')}, N={summary.get('N')}"
     uri = figure_data_uri(clocks_figure(metrics, summary, title))
     text = html.escape("\n".join(summary_lines(summary)))
@@ -71,9 +76,9 @@ def run_html(path: Path, summary: dict | None, metrics: pd.DataFrame | None) -> 
 def sweep_html(path: Path, results: pd.DataFrame) -> str:
     """A sweep: its points with their clocks (censored as '> max step') and status."""
     done = int((results["status"] == "finished").sum()) if "status" in results else 0
-    head = (
-        f"<p><b>twoclocks sweep</b> <code>{html.escape(str(path))}</code>: {len(results)} points, {done} finished</p>"
-    )
+    failed = int((results["status"] != "finished").sum()) if "status" in results else 0
+    counts = html.escape(progress_text(path, results, done, failed))
+    head = f"<p><b>twoclocks sweep</b> <code>{html.escape(str(path))}</code>: {counts}</p>"
     return head + (table_html(results_table(results)) if len(results) else "")
 
 

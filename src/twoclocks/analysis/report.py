@@ -20,6 +20,7 @@ import base64
 import html
 import importlib
 import importlib.util
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +31,9 @@ from twoclocks.analysis.learnability import plot_learnability
 from twoclocks.analysis.report_claims import claims_html
 from twoclocks.analysis.report_figures import fig_families, fig_phase, fig_relations, fig_small_multiples
 from twoclocks.clocks import RULE_CLOCKS
-from twoclocks.errors import TwoClocksError
+from twoclocks.errors import ReadNote, TwoClocksError
 from twoclocks.formats import rule_clocks_of
-from twoclocks.io import read_bytes, read_json, write_text
+from twoclocks.io import check_no_links, read_bytes, read_json, write_text
 from twoclocks.plots import plot_clocks
 from twoclocks.sweeps.claims.fits import (
     finished,
@@ -44,7 +45,7 @@ from twoclocks.sweeps.claims.fits import (
 from twoclocks.sweeps.claims.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
 from twoclocks.sweeps.claims.learned import map_runs
 from twoclocks.sweeps.results import read_results, with_later_clocks
-from twoclocks.sweeps.spec import sweep_description
+from twoclocks.sweeps.spec import pending_points, sweep_description
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import summary_lines
 
@@ -207,8 +208,20 @@ def overview_sections(root: Path, results: pd.DataFrame, n_finished: int) -> lis
     n_fail = int((results["status"] != "finished").sum()) if "status" in results else 0
     description = sweep_description(root)
     about = f"<p>{html.escape(description)}</p>" if description else ""
-    secs.append(("Sweep", f"{about}<p>{len(results)} points, {n_finished} finished, {n_fail} failed.</p>"))
+    secs.append(("Sweep", f"{about}<p>{html.escape(progress_text(root, results, n_finished, n_fail))}</p>"))
     return secs
+
+
+def progress_text(root: Path, results: pd.DataFrame, n_finished: int, n_fail: int) -> str:
+    """'12 points, 10 finished, 2 failed.', and what is pending when the sweep is incomplete."""
+    pending = pending_points(root, set(results["point"]) if "point" in results else set())
+    text = f"{len(results) + pending} points, {n_finished} finished, {n_fail} failed"
+    if not pending:
+        return text + "."
+    return (
+        f"{text}, {pending} pending: the sweep is incomplete (still running, or stopped: "
+        f"`twoclocks sweep --out {root}` continues it), and this report shows the finished points."
+    )
 
 
 def n_figures(df: pd.DataFrame, out: Path) -> list[Figure]:
@@ -325,6 +338,7 @@ def build_report(path: str | Path) -> Path:
     """Write DIR/report/index.html (and its PNGs) for a run or sweep directory."""
     root = Path(path)
     out = root / "report"
+    check_no_links(root, out.name)
     if (root / "results.parquet").is_file():
         results = read_results(root)
         run_dirs = [root / r for r in finished(results)["run_dir"]]
@@ -335,6 +349,9 @@ def build_report(path: str | Path) -> Path:
                 f"({lost[0].relative_to(root)}); `twoclocks sweep --out {root}` runs them again"
             )
         results, _ = with_later_clocks(results, root)
+        pending = pending_points(root, set(results["point"]) if "point" in results else set())
+        if pending:
+            warnings.warn(f"{root}: {pending} point(s) pending, the report shows the finished ones", ReadNote, 2)
         inp = ReportInput(root, "sweep", results, run_dirs)
         title = f"twoclocks sweep {root.name}"
         sections = sweep_sections(root, results, out)

@@ -8,6 +8,7 @@ import argparse
 from twoclocks.analysis.basins_report import format_sigma_half
 from twoclocks.analysis.basins_run import BasinSettings, run_basins
 from twoclocks.errors import ConfigError
+from twoclocks.plugins import reads_only
 
 _D = BasinSettings()
 
@@ -66,6 +67,7 @@ def parse_sigmas(text: str, flag: str) -> tuple[float, ...]:
     return tuple(values)
 
 
+@reads_only
 def main(args: argparse.Namespace) -> int:
     if args.ode_steps < 1:
         raise ConfigError(f"--ode-steps must be >= 1, got {args.ode_steps}")

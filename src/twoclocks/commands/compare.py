@@ -7,6 +7,7 @@ import argparse
 import pandas as pd
 
 from twoclocks.analysis.compare import compare_table, load_run, plot_compare, reference_like
+from twoclocks.plugins import reads_only
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
+@reads_only
 def main(args: argparse.Namespace) -> int:
     runs = [load_run(p) for p in args.runs]
     if args.reference:

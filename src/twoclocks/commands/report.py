@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from twoclocks.analysis.report import build_report
+from twoclocks.plugins import reads_only
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
+@reads_only
 def main(args: argparse.Namespace) -> int:
     index = build_report(args.dir)
     print(f"report: {index}")

@@ -20,7 +20,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from twoclocks.errors import ConfigError, TwoClocksError
-from twoclocks.io import read_json, write_json, write_table
+from twoclocks.io import check_no_links, read_json, write_json, write_table
 from twoclocks.sweeps.results import result_row, results_frame
 from twoclocks.sweeps.spec import (
     Point,
@@ -171,6 +171,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
     """Run every point of `spec` that is not finished yet; results.parquet after each one."""
     out = Path(out)
     points = expand(spec)  # config errors surface before any file is written
+    check_no_links(out, *(p.rel_dir for p in points))
     check_executable(spec, points)  # and so do a missing Ray and a rule workers cannot load
     by_hash = {p.hash: p for p in points}
     with sweep_lock(out):

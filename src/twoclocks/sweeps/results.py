@@ -91,8 +91,8 @@ def run_columns(run_dir: Path) -> dict[str, Any]:
     """The summary columns of a finished run, its clocks recomputed from metrics.parquet and
     config.json (compute_clocks, the same function a run uses)."""
     rd = RunDir(run_dir)
-    cfg = rd.load_config()
-    _, metrics = rd.with_near_copies({}, rd.load_metrics())  # near copies from samples/, where kept
+    cfg = rd.read_config().cfg
+    _, metrics = rd.with_near_copies(rd.load_summary() or {}, rd.load_metrics())  # near copies from samples/
     return summary_columns(compute_clocks(metrics, cfg.clocks, cfg.train.batch, cfg.data.N))
 
 

@@ -19,7 +19,6 @@ import hashlib
 import itertools
 import json
 import math
-import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides, parse_value, read_yaml_mapping
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.formats import hashed_identity
-from twoclocks.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, write_json
+from twoclocks.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, safe_name, write_json
 from twoclocks.locks import hold_lock
 from twoclocks.training.experiment import build_task, check_training_set
 
@@ -215,24 +214,22 @@ def config_hash(cfg: RunConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _short(value: Any) -> str:
-    return re.sub(r"[^A-Za-z0-9.+-]", "_", str(value))[:24]
-
-
 def point_name(cfg: RunConfig, varied: list[str], digest: str) -> str:
-    """parity-G2_dit_N16_depth2_seed0-1a2b3c4d: task, knob, family, N, other varied keys, seed."""
+    """parity-G2_dit_N16_depth2_seed0-1a2b3c4d: task, knob, family, N, other varied keys, seed;
+    one folder name whatever the config's values hold (`io.safe_name`)."""
     from twoclocks.tasks import task_label
 
     task, knob = task_label(cfg.task["name"])
-    family = cfg.model.family.rpartition(":")[2]
-    parts = [f"{task}-{knob}{_short(cfg.task[knob])}" if knob in cfg.task else task, family, f"N{cfg.data.N}"]
+    task = safe_name(task, 40)
+    family = safe_name(cfg.model.family.rpartition(":")[2], 40)
+    parts = [f"{task}-{knob}{safe_name(cfg.task[knob], 24)}" if knob in cfg.task else task, family, f"N{cfg.data.N}"]
     flat = flatten(cfg.to_dict())
     for key in varied:
         if key in ("task", f"task.{knob}", "data.N", "model", "model.family", "seed") or key not in flat:
             continue
-        parts.append(f"{key.rsplit('.', 1)[-1]}{_short(flat[key])}")
+        parts.append(f"{key.rsplit('.', 1)[-1]}{safe_name(flat[key], 24)}")
     parts.append(f"seed{cfg.seed}")
-    return f"{'_'.join(parts)}-{digest[:8]}"
+    return f"{safe_name('_'.join(parts), 240)}-{digest[:8]}"
 
 
 def plan_size(spec: SweepSpec) -> int:
@@ -295,6 +292,18 @@ def expand(spec: SweepSpec) -> list[Point]:
     if not points:
         raise ConfigError("the sweep has no points")
     return points
+
+
+def pending_points(sweep_dir: str | Path, done: set[str]) -> int:
+    """How many points DIR/sweep.json lists whose hash is not in `done` (the results table's
+    rows): points still running or never started; 0 when sweep.json is unreadable."""
+    try:
+        data = read_json(Path(sweep_dir) / "sweep.json")
+    except TwoClocksError:
+        return 0
+    points = data.get("points") if isinstance(data, dict) else None
+    hashes = {p.get("hash") for p in points if isinstance(p, dict)} if isinstance(points, list) else set()
+    return len(hashes - done)
 
 
 def sweep_description(sweep_dir: str | Path) -> str:

@@ -5,10 +5,14 @@ nearest training item (`nn_hamming`), which is all the near-copy curve needs: me
 fraction within NEAR_HAMMING, mem_near_chance the task's chance level for the saved training
 set. The clock is then read off that curve by compute_clocks, as a new run's is. Nothing is
 written: the run's files stay as they are, and what is derived is returned to the reader.
+
+The chance level is what the run recorded (its metrics' column, its summary's key), else a
+built-in rule's own; a plugin's rule is never imported to compute it (`twoclocks.recorded`).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,27 +22,44 @@ from twoclocks.clocks import MEM_CLOCKS, compute_clocks
 from twoclocks.config import RunConfig
 from twoclocks.data import TrainingIndex
 from twoclocks.evaluate import load_outcomes, near_chance, near_copies
+from twoclocks.recorded import Recorded
 from twoclocks.training.experiment import build_task
 
 # The memorisation clocks that runs written before them lack (their curves come from the samples).
 DERIVED = [mc for mc in MEM_CLOCKS if not mc.first]
+NEAR = DERIVED[0]
 
 
 def lacks_near_copies(summary: dict, metrics: pd.DataFrame) -> bool:
     return any(mc.tau not in summary or mc.curve not in metrics for mc in DERIVED)
 
 
+def recorded_chance(summary: dict, metrics: pd.DataFrame) -> float | None:
+    """The near-copy chance level the run recorded (a metrics column, a summary key), or None."""
+    values = [*(metrics[NEAR.chance].dropna() if NEAR.chance in metrics else []), summary.get(NEAR.chance)]
+    for value in values:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    return None
+
+
+def builtin_chance(recorded: Recorded, train_cells: np.ndarray) -> float | None:
+    """The near-copy chance level of a built-in rule on these training items; None for a plugin."""
+    if recorded.task_plugin is not None:
+        return None
+    task = build_task(recorded.cfg)
+    return near_chance(task, TrainingIndex(train_cells, task.num_values))
+
+
 def near_copy_curve(
-    metrics: pd.DataFrame, samples: dict[int, Path], train_cells: np.ndarray, cfg: RunConfig
+    metrics: pd.DataFrame, samples: dict[int, Path], chance: float, ci_level: float
 ) -> pd.DataFrame | None:
     """`metrics` with the near-copy columns from the saved samples, or None when an
     evaluation's samples were not kept (eval.keep_samples=false)."""
     steps = [int(s) for s in metrics["step"]]
     if not steps or any(s not in samples for s in steps):
         return None
-    task = build_task(cfg)
-    chance = near_chance(task, TrainingIndex(train_cells, task.num_values))
-    rows = [near_copies(load_outcomes(samples[s]).nn_hamming, chance, cfg.clocks.ci_level) for s in steps]
+    rows = [near_copies(load_outcomes(samples[s]).nn_hamming, chance, ci_level) for s in steps]
     return metrics.assign(**pd.DataFrame(rows, index=metrics.index))
 
 

@@ -22,6 +22,7 @@ import contextlib
 import os
 import shlex
 import shutil
+import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,11 +30,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from twoclocks.config import SECTIONS, RunConfig, from_dict, resolve
-from twoclocks.errors import ConfigError, TwoClocksError
-from twoclocks.formats import config_record, config_sections
+from twoclocks.config import RunConfig, from_dict, resolve
+from twoclocks.errors import ConfigError, ReadNote, TwoClocksError
+from twoclocks.formats import config_record
 from twoclocks.io import (
     TEMP_SUFFIX,
+    check_no_links,
     check_resolvable,
     make_dirs,
     read_json,
@@ -45,9 +47,17 @@ from twoclocks.io import (
     write_table,
 )
 from twoclocks.locks import hold_lock, lock_path_beside
-from twoclocks.schema import required_keys
+from twoclocks.recorded import Recorded, read_config
+from twoclocks.schema import bad_clock_value, required_keys
 from twoclocks.training.experiment import Experiment
-from twoclocks.training.near_copies import lacks_near_copies, near_copy_clocks, near_copy_curve
+from twoclocks.training.near_copies import (
+    NEAR,
+    builtin_chance,
+    lacks_near_copies,
+    near_copy_clocks,
+    near_copy_curve,
+    recorded_chance,
+)
 
 
 class RunDir:
@@ -59,8 +69,9 @@ class RunDir:
     SUMMARY = "summary.json"
     LAST = "last.pt"
     BUDGET = "budget.json"
+    FOLDERS = ("checkpoints", "samples", "plots", "tensorboard")  # the folders a run writes into
     # Every entry a run writes into its directory (what a fresh start may clear).
-    ENTRIES = (CONFIG, TRAIN_SET, METRICS, SUMMARY, BUDGET, "checkpoints", "samples", "plots")
+    ENTRIES = (CONFIG, TRAIN_SET, METRICS, SUMMARY, BUDGET, *FOLDERS[:3])
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -166,15 +177,27 @@ class RunDir:
     def with_near_copies(self, summary: dict, metrics: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
         """(summary, metrics) of a run written before near copies were measured, with their curve
         and clock derived from samples/ (twoclocks.training.near_copies); as they are when an
-        evaluation's samples were not kept or cannot be read. Nothing is written."""
+        evaluation's samples were not kept or cannot be read, or when the chance level would
+        need a plugin's rule (a ReadNote says so). Nothing is written, nothing imported."""
         try:
-            cfg = self.load_config()
-            curve = near_copy_curve(metrics, dict(self.sample_files()), self.load_train_set(), cfg)
+            recorded = self.read_config()
+            chance = recorded_chance(summary, metrics)
+            if chance is None:
+                chance = builtin_chance(recorded, self.load_train_set())
+            if chance is None:
+                warnings.warn(
+                    f"{NEAR.tau} is not rebuilt for runs of the task plugin {recorded.task_plugin}: they "
+                    f"recorded no near-copy chance, and reading a run never imports a plugin",
+                    ReadNote,
+                    stacklevel=2,
+                )
+                return summary, metrics
+            curve = near_copy_curve(metrics, dict(self.sample_files()), chance, recorded.cfg.clocks.ci_level)
         except (TwoClocksError, OSError, ValueError, KeyError, zipfile.BadZipFile):
             return summary, metrics
         if curve is None:
             return summary, metrics
-        return near_copy_clocks(summary, curve, cfg), curve
+        return near_copy_clocks(summary, curve, recorded.cfg), curve
 
     # ----- creating ------------------------------------------------------------------------
     def check_creatable(self) -> None:
@@ -195,6 +218,11 @@ class RunDir:
             raise ConfigError(
                 f"output directory {self.path} already exists and is not empty; {hint} choose another --out"
             )
+
+    def check_folders(self) -> None:
+        """A one-line error when a folder the run writes into is a symbolic link (planted in a
+        shared run directory, it would carry a resumed run's writes elsewhere)."""
+        check_no_links(self.path, *self.FOLDERS)
 
     def create(self) -> None:
         """Make the directory (and the folders above it that are missing); `remove_created`
@@ -268,25 +296,29 @@ class RunDir:
         return self
 
     def load_config(self) -> RunConfig:
-        """config.json, resolved and validated as a new run's config would be."""
-        data = read_json(self.config_path)
-        shaped = isinstance(data, dict) and all(isinstance(data.get(k) or {}, dict) for k in ("task", *SECTIONS))
-        if not shaped:
-            raise TwoClocksError(f"{self.config_path} is not a twoclocks config (expected a JSON object of sections)")
+        """config.json, resolved and validated as a new run's config would be, its plugins
+        imported: for running it (a resumed run); a reader takes `read_config`."""
+        recorded = self.read_config()
         try:
-            _, sections = config_sections(data)
-            cfg = resolve(from_dict(sections))
+            return resolve(from_dict(recorded.sections))
         except ConfigError as exc:
             raise ConfigError(f"{self.config_path}: {exc}") from None
-        return cfg
+
+    def read_config(self) -> Recorded:
+        """config.json as recorded, checked, with no plugin imported (twoclocks.recorded)."""
+        return read_config(self.config_path)
 
     def load_summary(self) -> dict | None:
-        """summary.json, or None when the run has not written one yet."""
+        """summary.json, or None when the run has not written one yet; a clock no run writes
+        (NaN, infinite, text) is a one-line error naming the key: the file is damaged."""
         if not self.summary_path.is_file():
             return None
         data = read_json(self.summary_path)
         if not isinstance(data, dict) or "max_step" not in data or "status" not in data:
             raise TwoClocksError(f"{self.summary_path} is not a twoclocks summary (no max_step or status)")
+        bad = bad_clock_value(data)
+        if bad is not None:
+            raise TwoClocksError(f"{self.summary_path} is damaged: {bad[0]} is {bad[1]!r}, not a step count or null")
         return data
 
     def load_metrics(self) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from twoclocks.clocks import MEM, PEAK_CURVES, RuleClock, format_clock, mem_leve
 from twoclocks.config import ClockConfig, RunConfig
 from twoclocks.errors import TwoClocksError
 from twoclocks.formats import rule_clocks_of
+from twoclocks.io import safe_name
 from twoclocks.tasks import task_class
 from twoclocks.training.experiment import Experiment, build_experiment
 from twoclocks.training.rundir import RunDir, fresh_dirs
@@ -18,16 +19,18 @@ from twoclocks.training.trainer import Trainer
 
 
 def default_run_name(cfg: RunConfig) -> str:
-    """A readable directory name: task, its knob, family, N, seed and a timestamp."""
+    """A readable directory name: task, its knob, family, N, seed and a timestamp; one folder
+    name whatever the rule's name and parameters hold (`io.safe_name`)."""
     cls = task_class(cfg.task["name"])
-    knob_part = f"-{cls.knob}{cfg.task[cls.knob]}" if cls.knob in cfg.task else ""
+    knob_part = f"-{cls.knob}{safe_name(cfg.task[cls.knob], 24)}" if cls.knob in cfg.task else ""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return f"{cls.name}{knob_part}_{family_label(cfg.model.family)}_N{cfg.data.N}_seed{cfg.seed}_{stamp}"
+    name = f"{safe_name(cls.name, 40)}{knob_part}_{family_label(cfg.model.family)}_N{cfg.data.N}_seed{cfg.seed}"
+    return f"{safe_name(name, 200)}_{stamp}"
 
 
 def family_label(family: str) -> str:
     """A model family's short name: a registered name as it is, a builder's name from its path."""
-    return family.rpartition(":")[2]
+    return safe_name(family.rpartition(":")[2], 40)
 
 
 def start_run(cfg: RunConfig, out: str | Path | None = None, progress: bool = True) -> tuple[Path, dict]:
@@ -71,6 +74,7 @@ def continue_run(run_dir: RunDir, progress: bool = True) -> dict:
     summary = run_dir.finished_summary()
     if summary is not None:
         return summary
+    run_dir.check_folders()
     exp = experiment_of(run_dir)
     run_dir.remove_temp_files()
     if not run_dir.has_checkpoint():

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from twoclocks.clocks import MEM, RULE_CLOCKS, compute_clocks, format_clock
 from twoclocks.config import RunConfig, TrainConfig, fixed_steps
 from twoclocks.errors import CheckpointError, TrainingDiverged
-from twoclocks.evaluate import save_outcomes, score
+from twoclocks.evaluate import near_chance, save_outcomes, score
 from twoclocks.plots import plot_clocks
 from twoclocks.schema import run_summary
 from twoclocks.training import checkpoint
@@ -307,6 +307,7 @@ class Trainer:
             num_params=self.model.num_params(),
             log2_population=task.log2_population,
             mem_chance=task.mem_chance(cfg.data.N),
+            mem_near_chance=near_chance(task, self.exp.index),
             device=str(self.exp.device),
             stop_at=cfg.train.stop_at,
             stopped_step=None if reason is None else self.step,
@@ -315,6 +316,8 @@ class Trainer:
             seed=cfg.seed,
             N=cfg.data.N,
             task=task.describe(),
+            task_name=task.name,
+            task_knob=task.knob,
             task_hash=task.content_hash(),
             model_family=cfg.model.family,
             status="finished",

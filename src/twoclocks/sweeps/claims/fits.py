@@ -313,13 +313,16 @@ def _native(v: Any) -> Any:
 
 
 def knob_column(df: pd.DataFrame) -> str | None:
-    """The complexity knob of the sweep's task (task.G for parity), if a single task is swept."""
-    from twoclocks.tasks import task_label
+    """The complexity knob of the sweep's task (task.G for parity), if a single task is swept:
+    as its runs recorded it, else a built-in rule's (a plugin is never imported to ask it)."""
+    from twoclocks.recorded import task_label
 
-    names = finished(df)["task"].dropna().unique() if "task" in df else []
+    done = finished(df)
+    names = done["task"].dropna().unique() if "task" in df else []
     if len(names) != 1:
         return None
-    knob = task_label(names[0])[1]
+    knobs = done["task_knob"].dropna().unique() if "task_knob" in df else []
+    knob = str(knobs[0]) if len(knobs) == 1 else task_label(names[0])[1]
     col = f"task.{knob}"
     return col if knob and col in df else None
 
