@@ -29,8 +29,9 @@ import torch
 from tqdm import tqdm
 
 from twoclocks.evaluate import score
-from twoclocks.models.edm import SAMPLERS, AnalyticDiffusion, DiffusionBase
+from twoclocks.models.edm import AnalyticDiffusion, DiffusionBase
 from twoclocks.models.reference import empirical_denoiser, population_denoiser
+from twoclocks.models.samplers import SAMPLERS
 from twoclocks.training import checkpoint
 from twoclocks.training.experiment import build_experiment
 from twoclocks.training.numerics import generate, sample_noise

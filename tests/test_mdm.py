@@ -16,7 +16,7 @@ from twoclocks.config import build_config
 from twoclocks.data import hash_cells
 from twoclocks.errors import ConfigError
 from twoclocks.evaluate import score
-from twoclocks.models.mdm import MDM, count_weights, elbo_weight, revealed_counts
+from twoclocks.models.mdm import MDM, revealed_counts
 from twoclocks.models.mdm_reference import (
     AnalyticMDM,
     empirical_posterior,
@@ -24,6 +24,7 @@ from twoclocks.models.mdm_reference import (
     population_posterior,
     set_posterior,
 )
+from twoclocks.models.schedules import count_weights, elbo_weight
 from twoclocks.training.experiment import build_experiment
 from twoclocks.training.group import group_blocker
 from twoclocks.training.runner import resume_run, start_run

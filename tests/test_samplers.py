@@ -11,8 +11,8 @@ import torch
 
 from conftest import TINY, run_cli
 from twoclocks.config import build_config
-from twoclocks.models.edm import dpmpp_2m_sample, heun_sample, sigma_schedule
 from twoclocks.models.reference import population_denoiser
+from twoclocks.models.samplers import dpmpp_2m_sample, heun_sample, sigma_schedule
 from twoclocks.training.experiment import build_experiment
 
 

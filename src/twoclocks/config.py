@@ -20,7 +20,18 @@ from typing import Any
 import yaml
 
 import twoclocks.itemfile as itemfile
-from twoclocks.domains import base_type, domain_of
+from twoclocks.domains import (
+    BIG,
+    FRACTION,
+    SEED,
+    UNIT_HALF,
+    UNIT_OPEN,
+    Domain,
+    check_value,
+    closed,
+    role_of,
+    setting,
+)
 from twoclocks.errors import ConfigError
 from twoclocks.fields import coerce, field_types
 from twoclocks.io import read_text
@@ -28,57 +39,70 @@ from twoclocks.models import resolve_model
 from twoclocks.models.config import ModelConfig
 from twoclocks.tasks import resolve_task
 
+STOP_AT = ("none", "rule", "mem")  # train.stop_at (twoclocks.training.stopping)
+
 
 @dataclass
 class DataConfig:
-    N: int = 16  # number of distinct training items (with path: the first N; default all of them)
-    seed: int | None = None  # seed of the training-set draw; None = the run's seed
+    N: int = setting(16, domain=closed(1, BIG))  # distinct training items (with path: the first N; default all)
+    seed: int | None = setting(None, domain=SEED, role="seed")  # seed of the training-set draw; None = the run's
     path: str | None = None  # a .npy/.npz file of items to train on (twoclocks.itemfile); None = draw
     hash: str | None = None  # content hash of the path's file, set when resolved
-    population: float | None = None  # number of valid items, for a rule that does not know it
+    population: float | None = setting(None, domain=Domain(1.0, 2.0**1000))  # valid items, for a rule without
 
 
 @dataclass
 class TrainConfig:
-    steps: int | str = 4000  # optimizer steps, or "auto": sized from the predicted clocks (docs/predict.md)
-    max_steps: int = 0  # the ceiling of train.steps=auto; 0 = none
-    batch: int = 64  # items per step, drawn i.i.d. from the N training items
-    lr: float = 1e-3  # peak learning rate (AdamW), constant after warm-up
-    warmup: int = 100  # linear warm-up steps
-    weight_decay: float = 0.0  # AdamW weight decay
-    beta1: float = 0.9
-    beta2: float = 0.99
-    grad_clip: float = 0.0  # max global grad norm; 0 = off
-    ema: float = 0.0  # EMA decay; 0 = off (it smears the clocks). If on, both are evaluated
-    precision: str = "auto"  # auto (bf16 where the device computes it natively, else fp32) | bf16 | fp32
-    device: str = "auto"  # auto (cuda when present) | cpu | cuda
-    threads: int = 0  # torch CPU threads; 0 = leave torch's default
-    checkpoint_every: int = 500  # full training state saved at least this often (steps)
-    stop_at: str = "none"  # none | rule | mem: end at the evaluation that settles those clocks
-    tensorboard: bool = False  # write each evaluation's metrics as TensorBoard scalars (an extra)
+    # optimizer steps, or "auto": sized from the predicted clocks (docs/predict.md)
+    steps: int | str = setting(4000, domain=closed(1, BIG), role="budget")
+    max_steps: int = setting(0, role="budget")  # the ceiling of train.steps=auto; 0 = none
+    batch: int = setting(64, domain=closed(1, 2**20))  # items per step, drawn i.i.d. from the N training items
+    # Peak learning rate (AdamW), constant after warm-up. A rate too large to train with is
+    # caught by the divergence check; beyond 1e30 the first update overflows float32: a typo.
+    lr: float = setting(1e-3, domain=Domain(0.0, 1e30, lo_open=True))
+    warmup: int = setting(100, domain=closed(0, BIG))  # linear warm-up steps
+    weight_decay: float = setting(0.0, domain=closed(0.0, 100.0))  # AdamW weight decay
+    beta1: float = setting(0.9, domain=FRACTION)
+    beta2: float = setting(0.99, domain=FRACTION)
+    grad_clip: float = setting(0.0, domain=closed(0.0, 1e6))  # max global grad norm; 0 = off
+    ema: float = setting(0.0, domain=FRACTION)  # EMA decay; 0 = off (it smears the clocks). If on, both are evaluated
+    # auto (bf16 where the device computes it natively, else fp32) | bf16 | fp32: the same clocks
+    precision: str = setting("auto", domain=Domain(choices=("auto", "bf16", "fp32")), role="execution", neutral="bf16")
+    device: str = setting("auto", domain=Domain(choices=("auto", "cpu", "cuda")), role="execution")  # cuda if any
+    threads: int = setting(0, domain=closed(0, 1024), role="execution", neutral=0)  # torch CPU threads; 0 = default
+    # full training state saved at least this often (steps)
+    checkpoint_every: int = setting(500, domain=closed(1, BIG), role="recording")
+    # none | rule | mem: end at the evaluation that settles those clocks (training/stopping.py)
+    stop_at: str = setting("none", domain=Domain(choices=STOP_AT), role="budget")
+    # write each evaluation's metrics as TensorBoard scalars (an extra)
+    tensorboard: bool = setting(False, role="execution", neutral=False)
 
 
 @dataclass
 class EvalConfig:
-    samples: int = 512  # M generated samples per evaluation (same noise every time)
-    points: int = 24  # evaluations on a geometric grid from `first` to train.steps
-    first: int = 10  # first evaluation step
-    batch: int = 0  # samples generated per chunk; 0 = auto: 128 on a CPU (a
-    # chunk's activations stay in cache: 1.5x faster than 512),
-    # all at once on a GPU
-    keep_checkpoints: str = "all"  # all | last: keep the model weights of every evaluation?
-    keep_samples: bool = True  # save per-sample outcomes (packed samples, NN distance)
-    noise_seed: int | None = None  # seed of the fixed per-sample sampling noise; None = run seed
+    # M generated samples per evaluation (same noise every time)
+    samples: int = setting(512, domain=closed(1, 2**22), role="measurement")
+    points: int = setting(24, domain=closed(1, 10**4), role="recording")  # evaluations, geometric from `first`
+    first: int = setting(10, domain=closed(1, BIG), role="measurement")  # first evaluation step
+    # Samples generated per chunk; 0 = auto: 128 on a CPU (a chunk's activations stay in cache:
+    # 1.5x faster than 512), all at once on a GPU.
+    batch: int = setting(0, domain=closed(0, 2**22), role="execution")
+    # all | last: keep the model weights of every evaluation?
+    keep_checkpoints: str = setting("all", domain=Domain(choices=("all", "last")), role="recording")
+    keep_samples: bool = setting(True, role="recording")  # save per-sample outcomes (packed samples, NN distance)
+    # seed of the fixed per-sample sampling noise; None = run seed
+    noise_seed: int | None = setting(None, domain=SEED, role="seed")
 
 
 @dataclass
 class ClockConfig:
-    theta_rule: float = 0.9  # tau_rule: first step where valid >= theta_rule
-    theta_mem: float = 0.1  # tau_mem: first step where mem - mem_chance >= theta_mem
-    theta_mem_high: float = 0.5  # also reported: tau_mem at this higher threshold
-    theta_rule_low: float = 0.5  # tau_rule_low: first step where valid >= this (most samples valid)
-    theta_group: float = 0.95  # tau_group: first step where constraint_acc >= this (docs/protocol.md, section 4)
-    ci_level: float = 0.95  # binomial (Wilson) confidence level
+    theta_rule: float = setting(0.9, domain=UNIT_HALF)  # tau_rule: first step where valid >= theta_rule
+    theta_mem: float = setting(0.1, domain=UNIT_HALF)  # tau_mem: first step where mem - mem_chance >= theta_mem
+    theta_mem_high: float = setting(0.5, domain=UNIT_HALF)  # also reported: tau_mem at this higher threshold
+    theta_rule_low: float = setting(0.5, domain=UNIT_HALF)  # tau_rule_low: valid >= this (most samples valid)
+    # tau_group: first step where constraint_acc >= this (docs/protocol.md, section 4)
+    theta_group: float = setting(0.95, domain=UNIT_HALF)
+    ci_level: float = setting(0.95, domain=UNIT_OPEN)  # binomial (Wilson) confidence level
 
 
 @dataclass
@@ -89,7 +113,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     clocks: ClockConfig = field(default_factory=ClockConfig)
-    seed: int = 0  # master seed: data draw, init, training noise, sampling noise
+    seed: int = setting(0, domain=SEED, role="seed")  # master seed: data draw, init, training noise, sampling noise
 
     # ----- derived seeds (each stream has its own generator) ----------------------------
     @property
@@ -201,26 +225,31 @@ def _resolve_data(data: DataConfig, all_items: bool) -> None:
     data.path, data.hash = path, digest
 
 
-def config_fields(cfg: RunConfig | None = None) -> list[tuple[str, Any]]:
-    """(dotted key, annotated type) of every field of RunConfig except the task's, in order;
-    with `cfg`, its model family's own fields too."""
-    out: list[tuple[str, Any]] = [("seed", int)]
+def config_fields(cfg: RunConfig | None = None) -> list[tuple[str, dataclasses.Field, Any]]:
+    """(dotted key, field, annotated type) of every field of RunConfig except the task's, in
+    order; with `cfg`, its model family's own fields too."""
+    seed = next(f for f in dataclasses.fields(RunConfig) if f.name == "seed")
+    out: list[tuple[str, dataclasses.Field, Any]] = [("seed", seed, int)]
     for section, cls in SECTIONS.items():
         if cfg is not None:
             cls = type(getattr(cfg, section))
         hints = typing.get_type_hints(cls)
-        out += [(f"{section}.{f.name}", hints[f.name]) for f in dataclasses.fields(cls)]
+        out += [(f"{section}.{f.name}", f, hints[f.name]) for f in dataclasses.fields(cls)]
     return out
 
 
-def _check(key: str, value: Any, annotation: Any) -> None:
-    if value is None:
-        return  # an optional field left at its default
-    if base_type(annotation) is str and not str(value).strip():
-        raise ConfigError(f"{key} must not be empty")
-    domain = domain_of(key, annotation)
-    if domain is not None and not domain.contains(value):
-        raise ConfigError(f"{key} must be {domain.describe()}, got {value!r}")
+def keys_of_role(*roles: str) -> set[str]:
+    """The dotted keys of the run's fields whose role (domains.ROLES) is one of `roles`."""
+    return {key for key, f, _ in config_fields() if role_of(f) in roles}
+
+
+def execution_neutrals() -> dict[tuple[str, str], Any]:
+    """(section, name) -> neutral value of every field that a sweep point's hash leaves out."""
+    return {
+        tuple(key.split(".", 1)): f.metadata["neutral"]  # type: ignore[misc]
+        for key, f, _ in config_fields()
+        if "neutral" in f.metadata
+    }
 
 
 def _value(cfg: RunConfig, key: str) -> Any:
@@ -235,12 +264,9 @@ def validate(cfg: RunConfig) -> None:
     the first problem is a one-line ConfigError that names the field. What needs the task (a G
     that divides the image, N within the population, a patch that divides H) is checked when
     the task and model are built, also before any file is written."""
-    for key, annotation in config_fields(cfg):
-        _check(key, _value(cfg, key), annotation)
-    # The task's own fields get their type's domain here; the task checks the rest when built.
-    for name, value in cfg.task.items():
-        if name not in ("name", "source"):
-            _check(f"task.{name}", value, type(value))
+    for key, f, annotation in config_fields(cfg):
+        check_value(key, _value(cfg, key), f, annotation)
+    # The task's own fields were checked against its Params' domains when it was resolved.
     if isinstance(cfg.train.steps, str) and cfg.train.steps != AUTO_STEPS:
         raise ConfigError(f"train.steps must be a positive integer or {AUTO_STEPS}, got {cfg.train.steps!r}")
     m = cfg.model

@@ -1,24 +1,40 @@
-"""The domain of every config field: the values it may take, checked by `config.validate`
-before any file is written. A field gets its domain from DOMAINS, or (a new field, a task's
-field) from its type's default in DEFAULT_DOMAINS.
+"""The facts of a config field, declared on the field itself (dataclass field metadata, through
+`setting`): its domain (the values it may take, checked before any file is written) and its
+role (what kind of fact it is). Every list of fields of one kind is derived from these: the
+fields a sweep point's hash leaves out, the fields fits never slice by, the fields the laws of
+prediction need not model. A field without a declared domain gets its type's default domain
+(DEFAULT_DOMAINS), a task's fields as well as a plugin's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import types
 import typing
 from dataclasses import dataclass
 from typing import Any
 
-from twoclocks.encoding import SCHEMES
-from twoclocks.models.edm import SAMPLERS
-from twoclocks.models.mdm import SCHEDULES
-
-STOP_AT = ("none", "rule", "mem")  # train.stop_at (twoclocks.training.stopping)
+from twoclocks.errors import ConfigError
 
 SEED_MAX = 2**62  # seeds plus the stream offsets of training.experiment stay below torch's 2**64
 BIG = 10**9  # the largest count or step number any field takes
+
+# What kind of fact a field is. Only `science` fields say what a run computes; the others say
+# which draw it is, how long it goes, how its clocks are read or kept, or how it is executed.
+ROLES = {
+    "science": "what the run computes: the variables of fits and laws",
+    "seed": "which draw of the same process",
+    "budget": "how long the run goes (the clocks are those of any longer run)",
+    "measurement": "how the clocks are read off the curves (their noise and resolution)",
+    "recording": "what the run keeps on disk",
+    "execution": "how the run is executed, with the same numbers whatever it is set to",
+}
+# Roles whose fields never make runs different in what they learn: fits pool across them, and a
+# prediction is not extrapolating when they differ from the fitted runs (measurement excepted:
+# the laws were fitted at the measured noise and resolution of the clocks).
+POOLED = ("seed", "budget", "measurement", "recording", "execution")
+UNMODELLED = ("seed", "budget", "recording", "execution")
 
 
 @dataclass(frozen=True)
@@ -31,6 +47,7 @@ class Domain:
     lo_open: bool = False
     hi_open: bool = False
     choices: tuple[str, ...] | None = None
+    why: str = ""  # what the bound is for, said with it
 
     def contains(self, value: Any) -> bool:
         if self.choices is not None:
@@ -44,7 +61,11 @@ class Domain:
         return self.hi is None or (value < self.hi if self.hi_open else value <= self.hi)
 
     def describe(self) -> str:
-        """'one of a, b', 'positive and at most 1e+09', 'in (0, 1]': what a bad value is told."""
+        """'one of a, b', 'positive and at most 1e+09', 'in (0, 1]': what a bad value is told,
+        with what the bound is for when the field says."""
+        return f"{self._bounds()} ({self.why})" if self.why else self._bounds()
+
+    def _bounds(self) -> str:
         if self.choices is not None:
             return "one of " + ", ".join(self.choices)
         if self.lo is None or self.hi is None or self.hi <= 1:
@@ -62,75 +83,17 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e12 else f"{x:g}"
 
 
-def _closed(lo: float, hi: float) -> Domain:
-    return Domain(lo, hi)
+def closed(lo: float, hi: float, why: str = "") -> Domain:
+    return Domain(lo, hi, why=why)
 
 
 UNIT_OPEN = Domain(0.0, 1.0, lo_open=True, hi_open=True)
 UNIT_HALF = Domain(0.0, 1.0, lo_open=True)  # (0, 1]
 FRACTION = Domain(0.0, 1.0, hi_open=True)  # [0, 1)
-SEED = _closed(0, SEED_MAX)
-# The domain of every field that needs more than its type's default (DEFAULT_DOMAINS). Bounds
-# are generous, but finite: a 20-digit step count or a width of 10^9 would fail deep in torch
-# after the run directory was written, so it is refused here.
-DOMAINS: dict[str, Domain] = {
-    "seed": SEED,
-    "data.N": _closed(1, BIG),
-    "data.seed": SEED,
-    "data.population": Domain(1.0, 2.0**1000),
-    "train.steps": _closed(1, BIG),
-    "train.batch": _closed(1, 2**20),
-    # A rate too large to train with is caught by the divergence check (a one-line error with the
-    # last good checkpoint kept); beyond 1e30 the first update overflows float32: a typo.
-    "train.lr": Domain(0.0, 1e30, lo_open=True),
-    "train.warmup": _closed(0, BIG),
-    "train.weight_decay": _closed(0.0, 100.0),
-    "train.beta1": FRACTION,
-    "train.beta2": FRACTION,
-    "train.grad_clip": _closed(0.0, 1e6),  # 0 = off
-    "train.ema": FRACTION,
-    "train.precision": Domain(choices=("auto", "bf16", "fp32")),
-    "train.device": Domain(choices=("auto", "cpu", "cuda")),
-    "train.threads": _closed(0, 1024),  # 0 = torch's default
-    "train.checkpoint_every": _closed(1, BIG),
-    "train.stop_at": Domain(choices=STOP_AT),
-    "eval.samples": _closed(1, 2**22),
-    "eval.points": _closed(1, 10**4),
-    "eval.first": _closed(1, BIG),
-    "eval.batch": _closed(0, 2**22),  # 0 = auto
-    "eval.keep_checkpoints": Domain(choices=("all", "last")),
-    "eval.noise_seed": SEED,
-    "clocks.theta_rule": UNIT_HALF,
-    "clocks.theta_mem": UNIT_HALF,
-    "clocks.theta_mem_high": UNIT_HALF,
-    "clocks.theta_rule_low": UNIT_HALF,
-    "clocks.theta_group": UNIT_HALF,
-    "clocks.ci_level": UNIT_OPEN,
-    "model.width": _closed(1, 2**14),
-    "model.depth": _closed(1, 256),
-    "model.heads": _closed(1, 1024),
-    "model.patch": _closed(1, 64),
-    "model.mlp_ratio": Domain(0.0, 64.0, lo_open=True),
-    "model.encoding": Domain(choices=SCHEMES),
-    "model.sigma_data": Domain(0.0, 1e6, lo_open=True),
-    "model.P_mean": _closed(-20.0, 20.0),  # ln(sigma): e^20 is far beyond any noise level used
-    "model.P_std": _closed(0.0, 20.0),
-    "model.sigma_min": Domain(0.0, 1e6, lo_open=True),
-    "model.sigma_max": Domain(0.0, 1e6, lo_open=True),
-    "model.rho": Domain(0.0, 100.0, lo_open=True),
-    "model.sample_steps": _closed(1, 10**4),
-    "model.sampler": Domain(choices=tuple(SAMPLERS)),
-    "model.temperature": Domain(0.0, 100.0, lo_open=True),
-    "model.mask_schedule": Domain(choices=tuple(SCHEDULES)),
-    # Grid sides of the tasks: items of up to 64 x 64 cells (the copy index and the models hold
-    # every item in memory; a side of 10^5 would ask for tens of GB before any check fails).
-    "task.n": _closed(1, 64),
-    "task.rows": _closed(1, 256),
-    "task.width": _closed(1, 256),
-}
-# A field not in DOMAINS (a new one, or a task's) gets its type's domain: counts and steps are
+SEED = closed(0, SEED_MAX)
+# A field that declares no domain (a new one, or a task's) gets its type's domain: counts and steps are
 # >= 0 (seeds: SEED), numbers are finite and bounded, strings are not empty.
-DEFAULT_DOMAINS: dict[type, Domain] = {int: _closed(0, BIG), float: _closed(-1e6, 1e6)}
+DEFAULT_DOMAINS: dict[type, Domain] = {int: closed(0, BIG), float: closed(-1e6, 1e6)}
 
 
 def base_type(annotation: Any) -> Any:
@@ -139,11 +102,45 @@ def base_type(annotation: Any) -> Any:
     return options[0] if typing.get_origin(annotation) in (typing.Union, types.UnionType) else annotation
 
 
-def domain_of(key: str, annotation: Any) -> Domain | None:
-    """The domain of field `key` (None: any value of its type, e.g. a bool)."""
-    if key in DOMAINS:
-        return DOMAINS[key]
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    domain: Domain | None = None,
+    role: str = "science",
+    neutral: Any = dataclasses.MISSING,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
+    """A dataclass field with its facts: its `domain`, its `role` (ROLES), and, for a field of
+    role execution that a sweep point's hash leaves out, the `neutral` value it is hashed at."""
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} is not one of {sorted(ROLES)}")
+    metadata: dict[str, Any] = {"domain": domain, "role": role}
+    if neutral is not dataclasses.MISSING:
+        metadata["neutral"] = neutral
+    return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
+
+
+def role_of(f: dataclasses.Field) -> str:
+    return f.metadata.get("role", "science")
+
+
+def domain_of(f: dataclasses.Field, annotation: Any) -> Domain | None:
+    """The domain of field `f` (None: any value of its type, e.g. a bool)."""
+    declared = f.metadata.get("domain")
+    if declared is not None:
+        return declared
     kind = base_type(annotation)
-    if kind is int and key.endswith("seed"):  # e.g. task.layout_seed
+    if kind is int and f.name.endswith("seed"):  # e.g. task.layout_seed
         return SEED
     return DEFAULT_DOMAINS.get(kind)
+
+
+def check_value(key: str, value: Any, f: dataclasses.Field, annotation: Any) -> None:
+    """A one-line ConfigError naming `key` unless `value` lies in field `f`'s domain."""
+    if value is None:
+        return  # an optional field left at its default
+    if base_type(annotation) is str and not str(value).strip():
+        raise ConfigError(f"{key} must not be empty")
+    domain = domain_of(f, annotation)
+    if domain is not None and not domain.contains(value):
+        raise ConfigError(f"{key} must be {domain.describe()}, got {value!r}")

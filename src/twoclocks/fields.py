@@ -10,6 +10,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+from twoclocks.domains import check_value
 from twoclocks.errors import ConfigError
 
 _NAMES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "None": type(None)}
@@ -76,4 +77,7 @@ def fill(cls: type, values: Mapping[str, Any], section: str, owner: str) -> Any:
     for key in values:
         if key not in types_:
             raise ConfigError(f"unknown field {section}.{key} for {owner}; it has {sorted(types_)}")
-    return cls(**{k: coerce(v, types_[k], f"{section}.{k}") for k, v in values.items()})
+    out = cls(**{k: coerce(v, types_[k], f"{section}.{k}") for k, v in values.items()})
+    for f in dataclasses.fields(cls):
+        check_value(f"{section}.{f.name}", getattr(out, f.name), f, types_[f.name])
+    return out

@@ -22,8 +22,8 @@ import torch
 from twoclocks.data import TrainingIndex, hash_cells
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
-from twoclocks.models.edm import Denoiser, heun_sample, sigma_schedule
 from twoclocks.models.reference import closed_form_denoiser, population_denoiser
+from twoclocks.models.samplers import Denoiser, heun_sample, sigma_schedule
 from twoclocks.tasks.base import Task
 
 SETS = ("train", "heldout", "invalid")

@@ -35,8 +35,9 @@ from twoclocks.data import TrainingIndex
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
 from twoclocks.io import check_no_links, write_json, write_npz, write_table
-from twoclocks.models.edm import Denoiser, DiffusionBase
+from twoclocks.models.edm import DiffusionBase
 from twoclocks.models.reference import empirical_denoiser
+from twoclocks.models.samplers import Denoiser
 from twoclocks.tasks.base import Task
 from twoclocks.training import checkpoint
 from twoclocks.training.experiment import build_experiment

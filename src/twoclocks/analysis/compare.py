@@ -11,12 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, format_clock, window_text
-from twoclocks.config import ClockConfig, flatten
+from twoclocks.config import ClockConfig, flatten, keys_of_role
+from twoclocks.domains import UNMODELLED
 from twoclocks.errors import TwoClocksError
 from twoclocks.formats import rule_clocks_of
 from twoclocks.io import write_figure
 from twoclocks.prediction.reference import reference_curves, reference_runs, shipped_names
-from twoclocks.prediction.variables import UNMODELLED_OK
 from twoclocks.recorded import task_label
 from twoclocks.training.rundir import RunDir
 
@@ -54,8 +54,9 @@ def load_run(path: str | Path) -> Run:
 
 def same_config(row: pd.Series, config: dict) -> bool:
     """Whether a reference results row is a run of `config` (any seed, budget or execution)."""
+    unmodelled = keys_of_role(*UNMODELLED)
     for key, value in flatten(config).items():
-        if key in UNMODELLED_OK or key not in row.index:
+        if key in unmodelled or key not in row.index:
             continue
         if row[key] != value and not (value is None and pd.isna(row[key])):
             return False

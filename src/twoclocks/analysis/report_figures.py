@@ -11,7 +11,7 @@ import pandas as pd
 from twoclocks.clocks import RULE_CLOCKS
 from twoclocks.io import write_figure
 from twoclocks.plots import CURVES
-from twoclocks.sweeps.claims.fits import NON_SLICING, Fit, fit_relation, varied_columns, y_values
+from twoclocks.sweeps.claims.fits import Fit, fit_relation, non_slicing, varied_columns, y_values
 from twoclocks.training.rundir import RunDir
 
 
@@ -104,7 +104,7 @@ def modal_slice(df: pd.DataFrame, keep: set[str], ref: pd.DataFrame | None = Non
     ref = df if ref is None else ref
     chosen = {}
     for col in varied_columns(df):
-        if col in keep or col in NON_SLICING:
+        if col in keep or col in non_slicing():
             continue
         value = ref[col].astype(str).mode().iloc[0]
         chosen[col] = value

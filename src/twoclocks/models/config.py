@@ -9,31 +9,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from twoclocks.domains import Domain, closed, setting
+from twoclocks.encoding import SCHEMES
+from twoclocks.models.samplers import SAMPLERS
+from twoclocks.models.schedules import SCHEDULES
+
+POSITIVE = Domain(0.0, 1e6, lo_open=True)
+
 
 @dataclass
 class ModelConfig:
     family: str = "dit"  # dit | gpt | mlp | mdm, an entry point's name, pkg.module:builder or file.py:builder
     source: str | None = None  # content hash of a family file (file.py:builder), set when resolved
-    width: int = 128  # embedding width
-    depth: int = 4  # number of transformer blocks (MLP: hidden layers)
-    heads: int = 4  # attention heads
-    patch: int = 2  # DiT: p x p cells per token (must divide H and W)
-    mlp_ratio: float = 4.0  # hidden width of each block's MLP, as a multiple of width
-    encoding: str = "auto"  # categorical cells for diffusion: auto/onehot | analog
+    width: int = setting(128, domain=closed(1, 2**14))  # embedding width
+    depth: int = setting(4, domain=closed(1, 256))  # number of transformer blocks (MLP: hidden layers)
+    heads: int = setting(4, domain=closed(1, 1024))  # attention heads
+    patch: int = setting(2, domain=closed(1, 64))  # DiT: p x p cells per token (must divide H and W)
+    # hidden width of each block's MLP, as a multiple of width
+    mlp_ratio: float = setting(4.0, domain=Domain(0.0, 64.0, lo_open=True))
+    # categorical cells for diffusion: auto/onehot | analog
+    encoding: str = setting("auto", domain=Domain(choices=SCHEMES))
     # EDM (Karras et al. 2022) preconditioning and sampling, for the diffusion families.
-    sigma_data: float | None = None  # std of the encoded data; None = measured on the training set
-    P_mean: float = -1.2  # mean of ln(sigma) during training
-    P_std: float = 1.2  # std of ln(sigma) during training
+    # std of the encoded data; None = measured on the training set
+    sigma_data: float | None = setting(None, domain=POSITIVE)
+    # mean of ln(sigma) during training (e^20 is far beyond any noise level used)
+    P_mean: float = setting(-1.2, domain=closed(-20.0, 20.0))
+    P_std: float = setting(1.2, domain=closed(0.0, 20.0))  # std of ln(sigma) during training
     # The sampler: the cheapest measured schedule whose error stays within about one Wilson
     # half-width of a 96-step solve at every checkpoint (docs/protocol.md "Sampler accuracy",
     # benchmarks/sampler_accuracy.py). EDM's image range (80 -> 0.002) with 12 Heun steps
     # under-counted `valid` by up to 5 half-widths during the rule transition.
-    sigma_min: float = 0.02  # last noise level of the sampler
-    sigma_max: float = 20.0  # first noise level of the sampler
-    rho: float = 7.0  # time-step exponent of the sampler's noise schedule
-    sample_steps: int = 16  # noise levels of the sampler (then 0); MDM: unmasking levels
-    sampler: str = "dpmpp_2m"  # dpmpp_2m (steps network evaluations per sample) | heun (2*steps-1)
+    sigma_min: float = setting(0.02, domain=POSITIVE)  # last noise level of the sampler
+    sigma_max: float = setting(20.0, domain=POSITIVE)  # first noise level of the sampler
+    rho: float = setting(7.0, domain=Domain(0.0, 100.0, lo_open=True))  # time-step exponent of the noise levels
+    # noise levels of the sampler (then 0); MDM: unmasking levels
+    sample_steps: int = setting(16, domain=closed(1, 10**4))
+    # dpmpp_2m (steps network evaluations per sample) | heun (2*steps-1)
+    sampler: str = setting("dpmpp_2m", domain=Domain(choices=tuple(SAMPLERS)))
     # Autoregressive sampling.
-    temperature: float = 1.0  # GPT, MDM: softmax temperature of ancestral sampling
+    # GPT, MDM: softmax temperature of ancestral sampling
+    temperature: float = setting(1.0, domain=Domain(0.0, 100.0, lo_open=True))
     # Masked diffusion.
-    mask_schedule: str = "linear"  # MDM: alpha(t) = 1 - t (linear) | cos(pi t / 2) (cosine)
+    # MDM: alpha(t) = 1 - t (linear) | cos(pi t / 2) (cosine)
+    mask_schedule: str = setting("linear", domain=Domain(choices=tuple(SCHEDULES)))

@@ -16,7 +16,7 @@ import torch
 
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
-from twoclocks.models.edm import Denoiser
+from twoclocks.models.samplers import Denoiser
 from twoclocks.tasks.base import ParityGroups, Task
 
 MAX_ENUMERATED = 1 << 18  # largest population whose softmax denoiser we evaluate exactly

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.clocks import RULE_CLOCKS
-from twoclocks.config import RunConfig, flatten
+from twoclocks.config import RunConfig, flatten, keys_of_role
+from twoclocks.domains import UNMODELLED
 from twoclocks.errors import ConfigError
 from twoclocks.tasks import make_task
 
@@ -39,25 +40,6 @@ NUMERIC: dict[str, tuple[str, Callable[[float], float]]] = {
     "log10_lr": ("train.lr", math.log10),
 }
 CATEGORICAL = {"family": "model.family", "task": "task", "layout": "task.layout"}
-# Config keys that say how long or how a run is executed and recorded, not what it learns:
-# never a reason for an extrapolation warning.
-UNMODELLED_OK = {
-    "seed",
-    "data.seed",
-    "train.steps",
-    "train.max_steps",
-    "train.stop_at",
-    "train.device",
-    "train.threads",
-    "train.tensorboard",
-    "train.checkpoint_every",
-    "train.precision",
-    "eval.points",
-    "eval.batch",
-    "eval.keep_checkpoints",
-    "eval.keep_samples",
-    "eval.noise_seed",
-}
 
 
 @dataclass(frozen=True)
@@ -135,8 +117,11 @@ def learned_first(table: pd.DataFrame) -> np.ndarray:
 
 
 def config_key_values(table: pd.DataFrame) -> dict[str, set]:
-    """Every config key of the table (except UNMODELLED_OK) with the values its runs took."""
-    keys = [c for c in table.columns if (c in ("task",) or "." in c) and c not in UNMODELLED_OK]
+    """Every config key of the table with the values its runs took, except the keys that say which
+    draw a run is, how long it goes, how it is executed and recorded (domains.UNMODELLED): never a
+    reason for an extrapolation warning."""
+    unmodelled = keys_of_role(*UNMODELLED)
+    keys = [c for c in table.columns if (c in ("task",) or "." in c) and c not in unmodelled]
     return {k: set(table[k].dropna().map(_hashable)) for k in keys}
 
 

@@ -24,7 +24,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides, parse_value, read_yaml_mapping
+from twoclocks.config import (
+    RunConfig,
+    apply_overrides,
+    execution_neutrals,
+    flatten,
+    parse_overrides,
+    parse_value,
+    read_yaml_mapping,
+)
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.formats import hashed_identity
 from twoclocks.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, safe_name, write_json
@@ -38,12 +46,6 @@ EXECUTORS = ("local", "ray")
 # time on bookkeeping; a larger study is several sweeps. Refused from the grid sizes alone,
 # before any point is built (docs/sweeps.md).
 MAX_POINTS = 10_000
-# Config fields that say how a point is executed, not what it computes: left out of its hash
-# so that the same point run by 1 or 8 workers (threads 0 or 1), or on a CPU with or without
-# bf16 instructions (train.precision=auto: the same clocks, docs/default.md), is the same
-# point. Each is hashed at its neutral value: precision at bf16, the default of every sweep
-# made before it was chosen per machine, so that those sweeps keep their hashes and resume.
-EXECUTION_FIELDS = {("train", "threads"): 0, ("train", "tensorboard"): False, ("train", "precision"): "bf16"}
 
 
 @dataclass
@@ -202,9 +204,13 @@ def spec_from_args(overrides: list[str], grid_args: list[str], seeds: Any) -> Sw
 
 # ----- points ------------------------------------------------------------------------------------
 def identity_dict(cfg: RunConfig) -> dict:
-    """cfg.to_dict() with execution-only fields at their neutral value."""
+    """cfg.to_dict() with the fields that say how a point is executed, not what it computes, at
+    their neutral value (config.execution_neutrals), so that the same point run by 1 or 8 workers,
+    or on a CPU with or without bf16 instructions (train.precision=auto: the same clocks,
+    docs/default.md), is the same point. Precision is hashed at bf16, the default of every sweep
+    made before it was chosen per machine, so that those sweeps keep their hashes and resume."""
     d = cfg.to_dict()
-    for (section, name), neutral in EXECUTION_FIELDS.items():
+    for (section, name), neutral in execution_neutrals().items():
         d[section][name] = neutral
     return d
 
@@ -250,7 +256,7 @@ def expand(spec: SweepSpec) -> list[Point]:
     grids = spec.grids or [{}]
     if "seed" in spec.base or any("seed" in g for g in grids):
         raise ConfigError("give seeds with --seeds (or `seeds:` in a spec), not as a base or grid key")
-    execution = [f"{s}.{n}" for s, n in EXECUTION_FIELDS]
+    execution = [f"{s}.{n}" for s, n in execution_neutrals()]
     gridded = sorted({k for g in grids for k in g if k in execution and len(g[k]) > 1})
     if gridded:
         raise ConfigError(

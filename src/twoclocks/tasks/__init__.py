@@ -101,12 +101,6 @@ def portable(task: dict) -> bool:
     return task["name"] not in TASKS or TASKS[task["name"]] in BUILTIN
 
 
-def task_params(name: str, **params: Any):
-    """Resolve `params` against the task's Params dataclass: coerced to its field types, with
-    its defaults for the rest (an unknown field is a one-line ConfigError)."""
-    return fill(task_class(name).Params, params, "task", f"task {name!r}")
-
-
 def resolve_task(task: dict) -> dict:
     """A config's task section with the reference config.json keeps, the file hash of a rule
     file, and every parameter coerced and filled in."""

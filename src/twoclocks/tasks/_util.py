@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from twoclocks.domains import closed
 from twoclocks.errors import ConfigError
 
+# Grid sides of the tasks: items of up to 64 x 64 cells (the copy index and the models hold
+# every item in memory; a side of 10^5 would ask for tens of GB before any check fails).
+SIDE = closed(1, 64, "items of up to 64 x 64 cells")
 MAX_ENUMERATE_LOG2 = 18  # enumerate() returns None above 2^18 items (reference.MAX_ENUMERATED)
 
 

@@ -200,12 +200,3 @@ class ParityGroups(Protocol):
     groups: np.ndarray
 
     def posterior_mean(self, y: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor: ...
-
-
-def check_positive(field: str, value: int) -> None:
-    if not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ConfigError(f"task.{field} must be a positive integer, got {value!r}")
-
-
-def log2_of_int(count: int) -> float:
-    return math.log2(count)

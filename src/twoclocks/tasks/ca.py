@@ -13,15 +13,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twoclocks.tasks._util import MAX_ENUMERATE_LOG2, bit_vectors, check_int_range
+from twoclocks.domains import closed, setting
+from twoclocks.tasks._util import MAX_ENUMERATE_LOG2, bit_vectors
 from twoclocks.tasks.base import Task
 
 
 @dataclass
 class CAParams:
-    rows: int = 6  # image height: the first row plus rows-1 updates
-    width: int = 6  # image width = automaton size (periodic boundary)
-    rule: int = 90  # Wolfram rule number in [0, 255], e.g. 90, 30, 110
+    rows: int = setting(
+        6, domain=closed(2, 255, "the first row and at least one update")
+    )  # image height: the first row plus rows-1 updates
+    width: int = setting(
+        6, domain=closed(3, 255, "each cell needs two distinct neighbours")
+    )  # image width = automaton size (periodic boundary)
+    rule: int = setting(90, domain=closed(0, 255, "Wolfram numbering of elementary rules"))  # e.g. 90, 30, 110
 
 
 class CellularAutomaton(Task):
@@ -32,9 +37,6 @@ class CellularAutomaton(Task):
 
     def __init__(self, params: CAParams):
         super().__init__(params)
-        check_int_range("rows", params.rows, 2, 255, "the first row and at least one update")
-        check_int_range("width", params.width, 3, 255, "each cell needs two distinct neighbours")
-        check_int_range("rule", params.rule, 0, 255, "Wolfram numbering of elementary rules")
         # table[4*left + 2*centre + right] = next state (Wolfram's numbering).
         self.table = ((params.rule >> np.arange(8)) & 1).astype(np.uint8)
 

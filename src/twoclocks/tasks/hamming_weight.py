@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twoclocks.tasks._util import MAX_ENUMERATE_LOG2, check_int_range
-from twoclocks.tasks.base import Task, check_positive
+from twoclocks.domains import setting
+from twoclocks.tasks._util import MAX_ENUMERATE_LOG2, SIDE, check_int_range
+from twoclocks.tasks.base import Task
 
 
 @dataclass
 class HammingWeightParams:
-    n: int = 6  # image side; the image has n*n bits
+    n: int = setting(6, domain=SIDE)  # image side; the image has n*n bits
     w: int = 3  # number of ones in every row, 0 <= w <= n
 
 
@@ -31,7 +32,6 @@ class HammingWeight(Task):
 
     def __init__(self, params: HammingWeightParams):
         super().__init__(params)
-        check_positive("n", params.n)
         check_int_range("w", params.w, 0, params.n, "ones per row of an n-wide image")
 
     @property

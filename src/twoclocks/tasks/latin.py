@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twoclocks.errors import ConfigError
-from twoclocks.tasks._util import check_int_range, lines_are_permutations, random_permutations
+from twoclocks.domains import BIG, Domain, closed, setting
+from twoclocks.tasks._util import lines_are_permutations, random_permutations
 from twoclocks.tasks.base import Task
 
 # OEIS A002860: number of Latin squares of order n, n = 1..11 (McKay & Wanless 2005 for n=11).
@@ -47,9 +47,12 @@ MAX_ENUMERATE_N = 5  # 161280 squares <= 2^18; n=6 has 8e8
 
 @dataclass
 class LatinParams:
-    n: int = 5  # order: an n x n grid over n symbols, 2 <= n <= 32
-    sampler: str = "jm"  # jm (Jacobson-Matthews, uniform) | isotopy (fast, not uniform)
-    mix_steps: int | None = None  # jm moves per round; None = n^3
+    # order: an n x n grid over n symbols
+    n: int = setting(5, domain=closed(2, 32, "the Jacobson-Matthews cube has n^3 cells per item"))
+    sampler: str = setting(
+        "jm", domain=Domain(choices=SAMPLERS)
+    )  # jm (Jacobson-Matthews, uniform) | isotopy (fast, not uniform)
+    mix_steps: int | None = setting(None, domain=closed(1, BIG))  # jm moves per round; None = n^3
 
 
 def _log2_bounds(n: int) -> tuple[float, float]:
@@ -170,11 +173,6 @@ class LatinSquare(Task):
 
     def __init__(self, params: LatinParams):
         super().__init__(params)
-        check_int_range("n", params.n, 2, 32, "the Jacobson-Matthews cube has n^3 cells per item")
-        if params.sampler not in SAMPLERS:
-            raise ConfigError(f"task.sampler must be one of {SAMPLERS}, got {params.sampler!r}")
-        if params.mix_steps is not None:
-            check_int_range("mix_steps", params.mix_steps, 1)
         self._log2, self._exact = log2_latin_count(params.n)
 
     @property

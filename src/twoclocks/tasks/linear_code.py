@@ -13,14 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twoclocks.tasks._util import MAX_ENUMERATE_LOG2, bit_vectors, check_int_range
-from twoclocks.tasks.base import Task, check_positive
+from twoclocks.domains import BIG, closed, setting
+from twoclocks.tasks._util import MAX_ENUMERATE_LOG2, SIDE, bit_vectors, check_int_range
+from twoclocks.tasks.base import Task
 
 
 @dataclass
 class LinearCodeParams:
-    n: int = 6  # image side; the image has n*n bits
-    m: int | None = None  # number of parity checks; None = n*n // 2
+    n: int = setting(6, domain=SIDE)  # image side; the image has n*n bits
+    m: int | None = setting(None, domain=closed(1, BIG))  # number of parity checks; None = n*n // 2
     check_size: int = 3  # bits per check, 1 <= check_size <= n*n
     code_seed: int = 0  # seed of the draw of the checks
 
@@ -72,12 +73,10 @@ class LinearCode(Task):
 
     def __init__(self, params: LinearCodeParams):
         super().__init__(params)
-        check_positive("n", params.n)
         d = params.n * params.n
         if params.m is not None:
             check_int_range("m", params.m, 1)
         check_int_range("check_size", params.check_size, 1, d, "a check covers bits of the n*n image")
-        check_int_range("code_seed", params.code_seed, 0)
         m = self.num_checks
         code_rng = np.random.default_rng(params.code_seed)
         # checks: int64 (m, check_size) flat raster indices, distinct within a check.

@@ -12,17 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twoclocks.errors import ConfigError
-from twoclocks.tasks._util import MAX_ENUMERATE_LOG2, bit_vectors
-from twoclocks.tasks.base import Task, check_positive
+from twoclocks.domains import Domain, setting
+from twoclocks.tasks._util import MAX_ENUMERATE_LOG2, SIDE, bit_vectors
+from twoclocks.tasks.base import Task
 
 AXES = ("lr", "ud", "both")
 
 
 @dataclass
 class MirrorParams:
-    n: int = 6  # image side; the image has n*n bits
-    axes: str = "lr"  # lr (left-right) | ud (up-down) | both
+    n: int = setting(6, domain=SIDE)  # image side; the image has n*n bits
+    axes: str = setting("lr", domain=Domain(choices=AXES))  # lr (left-right) | ud (up-down) | both
 
 
 class Mirror(Task):
@@ -33,9 +33,6 @@ class Mirror(Task):
 
     def __init__(self, params: MirrorParams):
         super().__init__(params)
-        check_positive("n", params.n)
-        if params.axes not in AXES:
-            raise ConfigError(f"task.axes must be one of {AXES}, got {params.axes!r}")
         n = params.n
         self.flip_lr = params.axes in ("lr", "both")
         self.flip_ud = params.axes in ("ud", "both")

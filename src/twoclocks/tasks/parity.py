@@ -14,18 +14,20 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from twoclocks.domains import Domain, closed, setting
 from twoclocks.errors import ConfigError
-from twoclocks.tasks._util import bit_vectors
-from twoclocks.tasks.base import Task, check_positive
+from twoclocks.tasks._util import SIDE, bit_vectors
+from twoclocks.tasks.base import Task
 
 LAYOUTS = ("contiguous", "random", "blocks")
 
 
 @dataclass
 class ParityParams:
-    n: int = 6  # image side; the image has n*n bits
-    G: int = 2  # group size; must divide n*n
-    layout: str = "contiguous"  # contiguous (raster runs) | random (seeded permutation) | blocks
+    n: int = setting(6, domain=SIDE)  # image side; the image has n*n bits
+    G: int = setting(2, domain=closed(1, 64 * 64))  # group size; must divide n*n
+    # contiguous (raster runs) | random (seeded permutation) | blocks
+    layout: str = setting("contiguous", domain=Domain(choices=LAYOUTS))
     layout_seed: int = 0  # seed of the permutation used by layout=random
 
 
@@ -37,13 +39,9 @@ class GroupParity(Task):
 
     def __init__(self, params: ParityParams):
         super().__init__(params)
-        check_positive("n", params.n)
-        check_positive("G", params.G)
         n, G = params.n, params.G
         if (n * n) % G != 0:
             raise ConfigError(f"task.G={G} does not divide the image size n*n={n * n}")
-        if params.layout not in LAYOUTS:
-            raise ConfigError(f"task.layout must be one of {LAYOUTS}, got {params.layout!r}")
         self.groups = self._make_groups()  # (n*n/G, G) flat raster indices
 
     def _make_groups(self) -> np.ndarray:

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twoclocks.tasks._util import MAX_ENUMERATE_LOG2, bit_vectors, check_int_range
-from twoclocks.tasks.base import Task, check_positive
+from twoclocks.domains import setting
+from twoclocks.tasks._util import MAX_ENUMERATE_LOG2, SIDE, bit_vectors, check_int_range
+from twoclocks.tasks.base import Task
 
 
 @dataclass
 class SparseParityParams:
-    n: int = 6  # image side; the image has n*n bits
+    n: int = setting(6, domain=SIDE)  # image side; the image has n*n bits
     k: int = 3  # size of the hidden parity subset, 1 <= k <= n*n
     subset_seed: int = 0  # seed of the draw of the hidden subset
 
@@ -31,9 +32,7 @@ class SparseParity(Task):
 
     def __init__(self, params: SparseParityParams):
         super().__init__(params)
-        check_positive("n", params.n)
         check_int_range("k", params.k, 1, params.n * params.n, "the subset lies in the n*n image")
-        check_int_range("subset_seed", params.subset_seed, 0)
         subset_rng = np.random.default_rng(params.subset_seed)
         # Sorted flat raster indices of the hidden subset, int64 (k,).
         self.subset = np.sort(subset_rng.choice(self.num_cells, size=params.k, replace=False))

@@ -24,8 +24,9 @@ from functools import cached_property
 
 import numpy as np
 
+from twoclocks.domains import closed, setting
 from twoclocks.errors import ConfigError
-from twoclocks.tasks._util import check_int_range, lines_are_permutations, random_permutations
+from twoclocks.tasks._util import lines_are_permutations, random_permutations
 from twoclocks.tasks.base import Task
 
 # Number of completed grids: 4x4 by enumeration; 9x9 from Felgenhauer & Jarvis (2005).
@@ -35,7 +36,7 @@ GRID_COUNTS = {4: 288, 9: 6_670_903_752_021_072_936_960}
 @dataclass
 class SudokuParams:
     size: int = 9  # grid side: 4 (2x2 boxes) or 9 (3x3 boxes)
-    bases: int = 64  # size 9: pool grids whose orbits the sampler covers
+    bases: int = setting(64, domain=closed(1, 100_000))  # size 9: pool grids whose orbits the sampler covers
     base_seed: int = 0  # size 9: seed of the backtracking fill of the pool
 
 
@@ -151,8 +152,6 @@ class Sudoku(Task):
         super().__init__(params)
         if params.size not in GRID_COUNTS:
             raise ConfigError(f"task.size must be 4 or 9 (2x2 or 3x3 boxes), got {params.size!r}")
-        check_int_range("bases", params.bases, 1, 100_000)
-        check_int_range("base_seed", params.base_seed, 0)
         self.box = math.isqrt(params.size)
 
     @property

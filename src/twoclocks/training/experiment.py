@@ -99,7 +99,7 @@ def native_bf16(device: torch.device) -> bool:
 def resolve_precision(cfg: RunConfig, device: torch.device) -> RunConfig:
     """cfg with train.precision=auto replaced by what this device computes fastest: bf16 where it
     is native (`native_bf16`), fp32 elsewhere. The clocks are the same in both (docs/default.md),
-    so a sweep point's identity leaves precision out (`sweeps.spec.EXECUTION_FIELDS`)."""
+    so a sweep point's identity leaves precision out (its neutral value in config.py)."""
     if cfg.train.precision != AUTO_PRECISION:
         return cfg
     precision = "bf16" if native_bf16(device) else "fp32"

@@ -36,26 +36,17 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.clocks import MEM_CLOCKS, RULE_CLOCKS, MemClock, RuleClock, mem_levels
+from twoclocks.config import keys_of_role
+from twoclocks.domains import POOLED
 from twoclocks.formats import rule_clocks_of
 
 CONFIG_PREFIXES = ("task", "data.", "model.", "train.", "eval.", "clocks.")
-# Columns that never split a sweep into slices: seeds, and fields that set the measuring
-# budget or the execution but not the training trajectory.
-NON_SLICING = {
-    "seed",
-    "data.seed",
-    "eval.noise_seed",
-    "train.threads",
-    "train.device",
-    "train.steps",
-    "train.checkpoint_every",
-    "eval.points",
-    "eval.first",
-    "eval.batch",
-    "eval.samples",
-    "eval.keep_checkpoints",
-    "eval.keep_samples",
-}
+
+
+def non_slicing() -> set[str]:
+    """Columns that never split a sweep into slices: fields that say which draw a run is, how long
+    it goes, how its clocks are read and kept, or how it is executed (domains.POOLED)."""
+    return keys_of_role(*POOLED)
 
 
 def y_columns() -> dict[str, tuple[str, str | None, str | None, bool]]:
@@ -297,7 +288,8 @@ def fit_relation(df: pd.DataFrame, x: str, y: str, n_boot: int = N_BOOT, seed: i
     df = finished(df)
     if x not in df or df[x].nunique() < 2:
         return []
-    keys = [c for c in varied_columns(df) if c != x and c not in NON_SLICING]
+    pooled = non_slicing()
+    keys = [c for c in varied_columns(df) if c != x and c not in pooled]
     groups = df.groupby([df[k].astype(str) for k in keys], sort=True, dropna=False) if keys else [((), df)]
     fits = []
     for _, part in groups:
