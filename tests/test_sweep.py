@@ -18,6 +18,7 @@ import pytest
 
 from conftest import TINY, run_cli
 from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.io import read_table
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import TIMING_COLUMNS
 from twoclocks.sweeps.spec import SweepSpec, expand, load_spec, parse_grid_args, spec_from_args
@@ -226,7 +227,8 @@ def kill_restart(out: Path, extra: list[str]) -> None:
         while time.monotonic() < deadline and proc.poll() is None:
             tree |= _descendants(proc.pid)
             path = out / "results.parquet"
-            if path.is_file() and len(pd.read_parquet(path)) >= 1:
+            # read_table reads the file's bytes once: the driver replaces it between reads.
+            if path.is_file() and len(read_table(path)) >= 1:
                 break
             time.sleep(0.05)
         tree |= _descendants(proc.pid)

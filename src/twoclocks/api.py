@@ -42,10 +42,10 @@ from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.spec import (
     SweepSpec,
-    check_exec_options,
     load_recorded_spec,
     load_spec,
     parse_seeds,
+    set_options,
 )
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import default_run_name, resume_run, start_run, summary_lines
@@ -272,9 +272,6 @@ class Sweep:
         return [Run(self.path / rel) for rel in done["run_dir"]]
 
 
-EXECUTION_KEYS = ("executor", "workers", "threads", "address", "gpus_per_run", "group", "group_size", "gpus_per_group")
-
-
 @checked
 def sweep_spec(
     spec: PathArg | None = None,
@@ -286,7 +283,7 @@ def sweep_spec(
 ) -> tuple[SweepSpec, Path]:
     """The spec and directory of a sweep: a YAML spec file (its grid keys replaced by `grid`'s),
     or base overrides x grid x seeds, or (with `out` alone) the sweep recorded in OUT/sweep.json.
-    `execution` sets the spec's execution keys (EXECUTION_KEYS; None values are left as they are)."""
+    `execution` sets the spec's execution options (spec.EXECUTION_OPTIONS; None leaves one as it is)."""
     base = override_dict(overrides)
     if spec is not None:
         sweep_spec = load_spec(spec)
@@ -305,14 +302,7 @@ def sweep_spec(
         sweep_spec.grids = [{**g, **extra} for g in (sweep_spec.grids or [{}])]
     if seeds is not None:
         sweep_spec.seeds = parse_seeds(list(seeds) if isinstance(seeds, (list, tuple, range)) else seeds)
-    for key, value in execution.items():
-        if key not in EXECUTION_KEYS:
-            raise ConfigError(f"unknown sweep option {key!r}; choose from {sorted(EXECUTION_KEYS)}")
-        if value is not None:
-            setattr(sweep_spec, key, value)
-    if sweep_spec.address is not None and not isinstance(sweep_spec.address, str):
-        raise ConfigError(f"address must be a Ray address such as 'auto', got {sweep_spec.address!r}")
-    check_exec_options(sweep_spec)
+    set_options(sweep_spec, execution)
     return sweep_spec, directory
 
 

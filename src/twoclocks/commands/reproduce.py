@@ -10,12 +10,12 @@ import argparse
 from pathlib import Path
 
 from twoclocks.analysis.report import build_report
-from twoclocks.commands.sweep import EXECUTION_OPTIONS, add_execution_options
+from twoclocks.commands.sweep import add_execution_options
 from twoclocks.sweeps.claims.evaluate import claims_text, evaluate_claims, judged_claims, write_claims
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.scales import SCALES, scale_spec
-from twoclocks.sweeps.spec import SweepSpec, check_exec_options
+from twoclocks.sweeps.spec import EXECUTION_OPTIONS, SweepSpec, set_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -49,11 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     spec = scale_spec(args.scale)
-    for key in EXECUTION_OPTIONS:
-        if getattr(args, key) is not None:
-            setattr(spec, key, getattr(args, key))
-    spec.group = spec.group or bool(args.group)
-    check_exec_options(spec)
+    set_options(spec, {k: getattr(args, k) for k in EXECUTION_OPTIONS})
     out = Path(args.out) if args.out else Path("reproduce") / args.scale
     if args.dry_run:
         return dry_run(spec, args.scale, bench=not args.no_bench)

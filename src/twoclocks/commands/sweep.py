@@ -15,10 +15,12 @@ import pandas as pd
 
 from twoclocks.api import sweep_spec
 from twoclocks.clocks import format_clock
+from twoclocks.domains import base_type
 from twoclocks.errors import ConfigError
+from twoclocks.fields import field_types
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
-from twoclocks.sweeps.spec import EXECUTORS, SweepSpec, parse_grid_args
+from twoclocks.sweeps.spec import EXECUTION_OPTIONS, OPTION_FIELDS, SweepSpec, parse_grid_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -49,37 +51,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-# The options that say how a sweep runs, as SweepSpec fields (besides `group`).
-EXECUTION_OPTIONS = ("executor", "address", "workers", "threads", "gpus_per_run", "group_size", "gpus_per_group")
-
-
 def add_execution_options(p: argparse.ArgumentParser) -> None:
-    """Where and how the points run, and --retry-failed (shared with `reproduce`)."""
-    p.add_argument("--executor", choices=EXECUTORS, help="local process pool (default) or Ray tasks")
-    p.add_argument("--address", help="Ray cluster address (e.g. auto or ray://head:10001); default: a local Ray")
-    p.add_argument("--workers", type=int, help="concurrent runs (default: cores // threads)")
-    p.add_argument("--threads", type=int, help="torch threads per run (default 1 when runs share the machine)")
-    p.add_argument("--gpus-per-run", type=float, help="Ray: GPUs per run on CUDA devices (default 1)")
-    p.add_argument(
-        "--group",
-        action="store_const",
-        const=True,
-        help="train points that differ only in seed, data.N or a task of the same item shape "
-        "(e.g. task.G) as batched groups (DiT and MLP; see docs/performance.md)",
-    )
-    p.add_argument(
-        "--group-size",
-        type=int,
-        metavar="K",
-        help="with --group: at most K runs per group (default: from the model's and the device's "
-        "memory, capped at a measured working point; docs/performance.md)",
-    )
-    p.add_argument(
-        "--gpus-per-group",
-        type=float,
-        metavar="G",
-        help="Ray: GPUs requested by a group task (e.g. 0.25 packs four groups on one GPU; default --gpus-per-run)",
-    )
+    """Where and how the points run (SweepSpec's options, as --name-with-dashes), and
+    --retry-failed (shared with `reproduce`). An option not given is None: the spec's own stays."""
+    for name, f in OPTION_FIELDS.items():
+        flag, kind = "--" + name.replace("_", "-"), base_type(field_types(SweepSpec)[name])
+        help_, metavar, domain = f.metadata["help"], f.metadata["metavar"], f.metadata["domain"]
+        if kind is bool:
+            p.add_argument(flag, action="store_const", const=True, help=help_)
+        elif domain is not None and domain.choices is not None:
+            p.add_argument(flag, choices=domain.choices, help=help_)
+        else:
+            p.add_argument(flag, type=kind, metavar=metavar, help=help_)
     p.add_argument("--retry-failed", action="store_true", help="run points that failed before again")
 
 
@@ -95,7 +78,7 @@ def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
         parse_grid_args(args.grid) if args.grid else None,
         args.seeds,
         args.out,
-        **{k: getattr(args, k) for k in (*EXECUTION_OPTIONS, "group")},
+        **{k: getattr(args, k) for k in EXECUTION_OPTIONS},
     )
 
 

@@ -20,7 +20,7 @@ import itertools
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,9 @@ from twoclocks.config import (
     parse_value,
     read_yaml_mapping,
 )
+from twoclocks.domains import Domain, check_value, closed
 from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.fields import coerce, field_types
 from twoclocks.formats import hashed_identity
 from twoclocks.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, safe_name, write_json
 from twoclocks.locks import hold_lock
@@ -48,6 +50,16 @@ EXECUTORS = ("local", "ray")
 MAX_POINTS = 10_000
 
 
+COUNT = closed(1, 4096)
+GPUS = Domain(0.0, 1024.0, lo_open=True)
+
+
+def option(default: Any, help: str, domain: Domain | None = None, metavar: str | None = None) -> Any:
+    """A field of SweepSpec that says how a sweep runs, with its help text and domain."""
+    meta = {"option": True, "help": help, "domain": domain, "metavar": metavar}
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class SweepSpec:
     """What to run: base overrides, one or more grids (their union), and seeds."""
@@ -55,20 +67,40 @@ class SweepSpec:
     base: dict[str, Any] = field(default_factory=dict)  # dotted key -> value
     grids: list[dict[str, list]] = field(default_factory=list)  # each: dotted key -> values
     seeds: list[int] = field(default_factory=lambda: [0])
-    # How to run it (not part of the sweep's identity; may change between restarts).
-    executor: str = "local"
-    workers: int | None = None  # concurrent runs; None = cores // threads (local), Ray's CPUs
-    address: str | None = None  # Ray cluster address; None = start a local Ray
-    threads: int | None = None  # torch threads per run; None = 1 when several runs share the machine
-    gpus_per_run: float = 1.0  # Ray: GPUs requested by a run on a CUDA device
-    group: bool = False  # train points that differ only in seed/N as one batched group (training/group.py)
-    group_size: int | None = None  # most members per group; None = from memory (training/sizing.py)
-    gpus_per_group: float | None = None  # Ray: GPUs requested by a group task; None = gpus_per_run
+    # How to run it (not part of the sweep's identity; may change between restarts): the options
+    # of a spec file, `twoclocks sweep`/`reproduce` (--name-with-dashes) and `tc.sweep(name=...)`.
+    executor: str = option("local", "local process pool (default) or Ray tasks", Domain(choices=EXECUTORS))
+    workers: int | None = option(None, "concurrent runs (default: cores // threads; Ray: its CPUs)", COUNT)
+    address: str | None = option(None, "Ray cluster address (e.g. auto or ray://head:10001); default: a local Ray")
+    threads: int | None = option(None, "torch threads per run (default 1 when runs share the machine)", COUNT)
+    gpus_per_run: float = option(1.0, "Ray: GPUs per run on CUDA devices (default 1)", GPUS)
+    group: bool = option(
+        False,
+        "train points that differ only in seed, data.N or a task of the same item shape (e.g. task.G) "
+        "as batched groups (training/group.py; docs/performance.md)",
+    )
+    group_size: int | None = option(
+        None,
+        "with --group: at most K runs per group (default: from the model's and the device's memory, "
+        "capped at a measured working point; docs/performance.md)",
+        COUNT,
+        metavar="K",
+    )
+    gpus_per_group: float | None = option(
+        None,
+        "Ray: GPUs requested by a group task (e.g. 0.25 packs four groups on one GPU; default --gpus-per-run)",
+        GPUS,
+        metavar="G",
+    )
     description: str = ""  # what the sweep is for, in words (kept in sweep.json, shown in the report)
 
     def identity(self) -> dict:
         """The part of the spec that decides which points exist."""
         return {"base": self.base, "grids": self.grids, "seeds": self.seeds}
+
+
+OPTION_FIELDS = {f.name: f for f in fields(SweepSpec) if f.metadata.get("option")}
+EXECUTION_OPTIONS = tuple(OPTION_FIELDS)
 
 
 @dataclass
@@ -134,21 +166,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     """A YAML sweep spec (see docs/sweeps.md); every point is validated by expand()."""
     path = Path(path)
     data = read_yaml_mapping(path, f"sweep spec {path}")
-    known = {
-        "base",
-        "grid",
-        "grids",
-        "seeds",
-        "executor",
-        "workers",
-        "address",
-        "threads",
-        "gpus_per_run",
-        "group",
-        "group_size",
-        "gpus_per_group",
-        "description",
-    }
+    known = {"base", "grid", "grids", "seeds", "description", *EXECUTION_OPTIONS}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"sweep spec {path}: unknown key(s) {unknown}; it may have {sorted(known)}")
@@ -170,28 +188,25 @@ def load_spec(path: str | Path) -> SweepSpec:
         if not isinstance(description, str):
             raise ConfigError(f"sweep spec {path}: description must be text, got {description!r}")
         spec.description = description.strip()
-    for key in ("executor", "workers", "address", "threads", "gpus_per_run", "group", "group_size", "gpus_per_group"):
-        if data.get(key) is not None:
-            setattr(spec, key, data[key])
-    check_exec_options(spec)
+    set_options(spec, {k: data[k] for k in EXECUTION_OPTIONS if k in data})
     return spec
 
 
-def check_exec_options(spec: SweepSpec) -> None:
-    if spec.executor not in EXECUTORS:
-        raise ConfigError(f"executor must be one of {list(EXECUTORS)}, got {spec.executor!r}")
-    for key in ("workers", "threads", "group_size"):
-        v = getattr(spec, key)
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
-            raise ConfigError(f"{key} must be a positive integer, got {v!r}")
-    if not isinstance(spec.group, bool):
-        raise ConfigError(f"group must be true or false, got {spec.group!r}")
-    r = spec.gpus_per_run
-    if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r:
-        raise ConfigError(f"gpus_per_run must be positive, got {spec.gpus_per_run!r}")
-    g = spec.gpus_per_group
-    if g is not None and (isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 < g):
-        raise ConfigError(f"gpus_per_group must be positive, got {g!r}")
+def set_options(spec: SweepSpec, values: dict[str, Any]) -> None:
+    """Set the execution options given (None leaves one as it is), each coerced to its type and
+    checked against its domain: one ConfigError line naming the option."""
+    for key, value in values.items():
+        if key not in EXECUTION_OPTIONS:
+            raise ConfigError(f"unknown sweep option {key!r}; choose from {sorted(EXECUTION_OPTIONS)}")
+        if value is None:
+            continue
+        f, annotation = OPTION_FIELDS[key], field_types(SweepSpec)[key]
+        # An address or executor is text as given: coerce() would read the number 5 as "5".
+        if annotation in (str, str | None) and not isinstance(value, str):
+            raise ConfigError(f"{key} must be text, got {value!r}")
+        value = coerce(value, annotation, key)
+        check_value(key, value, f, annotation)
+        setattr(spec, key, value)
 
 
 def spec_from_args(overrides: list[str], grid_args: list[str], seeds: Any) -> SweepSpec:
