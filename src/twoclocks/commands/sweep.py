@@ -65,7 +65,7 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
         action="store_const",
         const=True,
         help="train points that differ only in seed, data.N or a task of the same item shape "
-        "(e.g. task.G) as batched groups (DiT and MLP; see docs/performance.md)",
+        "(e.g. task.G) as batched groups (every built-in family; see docs/performance.md)",
     )
     p.add_argument(
         "--group-size",
