@@ -42,7 +42,7 @@ def step_benchmark(K: int, threads: int, reps: int, steps: int, overrides: list[
         for fn in cands.values():
             fn()
         times = interleaved(cands, reps, steps)
-    cfg = cfgs[0]
+        cfg = singles[0].cfg  # train.precision resolved (auto: what this CPU computes natively)
     return report(
         f"{K} x {cfg.model.family} width {cfg.model.width} ({cfg.train.precision}), {threads} threads: member-steps/s",
         times,

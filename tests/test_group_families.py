@@ -20,6 +20,7 @@ from twoclocks.models.gpt import GPT, GroupedGPT
 from twoclocks.models.mdm import GroupedMDM
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.plan import plan
+from twoclocks.sweeps.results import TIMING_COLUMNS
 from twoclocks.sweeps.spec import spec_from_args
 from twoclocks.training.experiment import build_experiment
 from twoclocks.training.group import GroupTrainer, can_group, group_blocker, train_group
@@ -153,7 +154,8 @@ def test_which_gpt_and_mdm_runs_group():
 
 
 def test_grouped_sweep_groups_gpt_and_mdm_points(tmp_path, monkeypatch):
-    """`sweep --group`: one group per family (two seeds each), every point finished."""
+    """`sweep --group`: one group per family (two seeds each), every point finished, and its
+    results.parquet (timings aside) that of the same sweep run point by point."""
     short = [*TINY, "train.steps=20", "eval.points=2", "eval.samples=16"]
     base = [o for o in short if not o.startswith("train.threads")]
     grouped_families = []
@@ -162,14 +164,21 @@ def test_grouped_sweep_groups_gpt_and_mdm_points(tmp_path, monkeypatch):
         grouped_families.append((cfgs[0].model.family, len(cfgs)))
         return train_group(cfgs, dirs, progress)
 
-    spec = spec_from_args(base, ["model.family=gpt,mdm"], 2)
-    spec.workers, spec.group = 1, True
     monkeypatch.setattr(group_module, "train_group", counting)
-    outcome = run_sweep(spec, tmp_path / "sweep", progress=False)
-    assert (outcome.executed, outcome.failed) == (4, 0)
-    assert sorted(grouped_families) == [("gpt", 2), ("mdm", 2)]
-    results = pd.read_parquet(tmp_path / "sweep" / "results.parquet")
-    assert (results["status"] == "finished").all() and sorted(results["seed"]) == [0, 0, 1, 1]
+    results = {}
+    for group in (True, False):
+        spec = spec_from_args(base, ["model.family=gpt,mdm"], 2)
+        spec.workers, spec.group = 1, group
+        outcome = run_sweep(spec, tmp_path / f"sweep_{group}", progress=False)
+        assert (outcome.executed, outcome.failed) == (4, 0)
+        table = pd.read_parquet(tmp_path / f"sweep_{group}" / "results.parquet")  # in the spec's order
+        results[group] = table.drop(columns=[c for c in TIMING_COLUMNS if c in table])
+    assert sorted(grouped_families) == [("gpt", 2), ("mdm", 2)]  # the ungrouped sweep grouped nothing
+    grouped = results[True]
+    assert (grouped["status"] == "finished").all() and sorted(grouped["seed"]) == [0, 0, 1, 1]
+    # Each member's own outcome is compared, not one model's K times: the seeds' peaks differ.
+    assert (grouped.groupby("model.family")["peak_constraint_acc"].nunique() == 2).all()
+    pd.testing.assert_frame_equal(grouped, results[False])
 
 
 def test_gpu_plan_groups_gpt_and_mdm():
