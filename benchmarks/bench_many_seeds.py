@@ -2,12 +2,14 @@
 same K runs stepped one after another in the same process, interleaved, median ratio.
 
     python benchmarks/bench_many_seeds.py [--threads 2] [--K 4 8] [--reps 15] [--steps 10]
-                                          [--end-to-end] [overrides ...]
+                                          [--family dit gpt mdm] [--end-to-end] [overrides ...]
 
 The sequential side is exactly K single runs' `Trainer.train_step` (the throughput of K
 sequential runs); the grouped side is `GroupTrainer.train_step`, which produces bit-identical
-members. With --end-to-end it also times whole short runs (train.steps=200, 4 evaluations of
-128 samples): K `start_run` calls against one `train_group` call.
+members. --family names the model families to measure, one after another (default: dit), each
+at its default size unless the overrides say otherwise. With --end-to-end it also times whole
+short runs (train.steps=200, 4 evaluations of 128 samples): K `start_run` calls against one
+`train_group` call.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def step_benchmark(K: int, threads: int, reps: int, steps: int, overrides: list[
         for fn in cands.values():
             fn()
         times = interleaved(cands, reps, steps)
-    cfg = cfgs[0]
+        cfg = singles[0].cfg  # train.precision resolved (auto: what this CPU computes natively)
     return report(
         f"{K} x {cfg.model.family} width {cfg.model.width} ({cfg.train.precision}), {threads} threads: member-steps/s",
         times,
@@ -72,11 +74,15 @@ def main() -> int:
     ap = timing_parser(__doc__, reps=15)
     ap.add_argument("--K", type=int, nargs="+", default=[4, 8])
     ap.add_argument("--steps", type=int, default=10, help="group steps per candidate per repetition")
+    ap.add_argument("--family", nargs="+", default=["dit"], help="model families, one after another")
     ap.add_argument("--end-to-end", action="store_true")
     args = parse_timing_args(ap)
-    results = [step_benchmark(K, args.threads, args.reps, args.steps, args.overrides) for K in args.K]
-    if args.end_to_end:
-        results += [end_to_end(K, args.threads, args.overrides) for K in args.K]
+    results = []
+    for family in args.family:
+        overrides = [f"model={family}", *args.overrides]
+        results += [step_benchmark(K, args.threads, args.reps, args.steps, overrides) for K in args.K]
+        if args.end_to_end:
+            results += [end_to_end(K, args.threads, overrides) for K in args.K]
     if args.json:
         print(json.dumps(results))
     return 0

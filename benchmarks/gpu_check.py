@@ -268,8 +268,9 @@ def nan(base: list[str], run: list[str]) -> dict:
 
 
 def packing(base: list[str], counts: list[int], steps: int) -> list[dict]:
-    """P processes of `twoclocks bench model=gpt` (not groupable) at once on the device: their
-    summed steps/s against one alone, the gain from packing single runs onto one GPU."""
+    """P processes of `twoclocks bench model=gpt` at once on the device: their summed steps/s
+    against one alone, the gain from packing single runs (points that share no group, e.g. the
+    sizes of a depth x width grid) onto one GPU."""
     cmd = [sys.executable, "-m", "twoclocks.cli", "bench", *base, "model=gpt", "--steps", str(steps), "--json"]
     rows = []
     for P in counts:

@@ -52,7 +52,7 @@ def test_bench_group_auto_and_bad_input(capsys):
     text = capsys.readouterr().out
     assert f"group of {sizing.MAX_GROUP['cpu']}" in text and "run-steps/s" in text and "the cpu cap" in text
     assert cli_main(["bench", *TINY, "--group", "0"]) == 1
-    assert cli_main(["bench", *TINY, "model=gpt", "--group", "2"]) == 1
+    assert cli_main(["bench", *TINY, "train.ema=0.9", "--group", "2"]) == 1
     assert "not groupable" in capsys.readouterr().err
 
 

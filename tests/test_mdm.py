@@ -26,7 +26,6 @@ from twoclocks.models.mdm_reference import (
 )
 from twoclocks.models.schedules import count_weights, elbo_weight
 from twoclocks.training.experiment import build_experiment
-from twoclocks.training.group import group_blocker
 from twoclocks.training.runner import resume_run, start_run
 from twoclocks.training.trainer import Trainer
 
@@ -189,12 +188,6 @@ def test_categorical_task_and_bad_schedule():
     assert exp.model.generate(exp.model.make_sample_noise(4, torch.Generator())).max() < exp.task.num_values
     with pytest.raises(ConfigError, match="mask_schedule"):
         build_config(["model=mdm", "model.mask_schedule=cubic"])
-
-
-def test_sweep_group_runs_mdm_points_one_by_one():
-    # The batched group step is written for EDM denoisers; `sweep --group` runs mdm points singly.
-    cfgs = [build_config([*TINY_MDM, f"seed={s}"]) for s in range(2)]
-    assert "not groupable" in (group_blocker(cfgs) or "")
 
 
 RUN = [

@@ -12,6 +12,9 @@ function of the weights, exactly like the fixed Gaussian noise of the diffusion 
 
 Likelihood view (`extra_metrics`): exact log-likelihoods of fixed item sets, which no
 diffusion model offers cheaply; see docs/families.md.
+
+Grouped training (`GroupedGPT`): K GPTs of one shape as one network whose every layer holds
+the K members' weights (twoclocks.models.grouped), on (K*B, L) batches, member-major.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from torch import nn
 
 from twoclocks.data import ItemSets
 from twoclocks.encoding import Encoding
-from twoclocks.models.base import GenerativeModel
+from twoclocks.models.base import GenerativeModel, GroupedModel
 from twoclocks.models.config import ModelConfig
+from twoclocks.models.grouped import LearnedPositions, stack_backbone, stacking_blocker
 
 KV = tuple[torch.Tensor, torch.Tensor]  # cached keys and values, each (B, h, S, d)
 
@@ -96,7 +100,7 @@ class GPT(GenerativeModel):
         D, L, K = cfg.width, encoding.seq_len, encoding.num_values
         self.L, self.K = L, K
         self.tok = nn.Embedding(encoding.vocab_size, D)
-        self.pos = nn.Embedding(L, D)
+        self.pos = LearnedPositions(L, D)
         self.blocks = nn.ModuleList(Block(D, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
         self.ln_f = nn.LayerNorm(D)
         # Tied: the output weights are the first K rows of the token embedding (BOS excluded).
@@ -111,7 +115,7 @@ class GPT(GenerativeModel):
         # nanoGPT: N(0, 0.02) everywhere, residual output projections scaled by 1/sqrt(2*depth)
         # so the residual stream's variance does not grow with depth.
         for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Embedding)):
+            if isinstance(m, (nn.Linear, nn.Embedding, LearnedPositions)):
                 nn.init.normal_(m.weight, std=0.02)
             if isinstance(m, nn.Linear) and m.bias is not None:
                 nn.init.zeros_(m.bias)
@@ -129,15 +133,14 @@ class GPT(GenerativeModel):
         Returns (logits (B, T, K) over the next cell value, per-block keys/values). With
         `past` (from positions 0..start-1), T must be 1.
         """
-        T = inputs.shape[1]
-        positions = torch.arange(start, start + T, device=inputs.device)
-        h = self.tok(inputs) + self.pos(positions)
+        h = self.pos(self.tok(inputs), start)  # (B, T, D): token plus position embeddings
         presents = []
         for i, block in enumerate(self.blocks):
             h, kv = block(h, None if past is None else past[i])
             presents.append(kv)
-        w = self.tok.weight[: self.K] if self.head is None else self.head.weight
-        return F.linear(self.ln_f(h), w), presents
+        if self.head is None:
+            return F.linear(self.ln_f(h), self.tok.weight[: self.K]), presents
+        return self.head(self.ln_f(h)), presents
 
     def shifted(self, tokens: torch.Tensor) -> torch.Tensor:
         """Targets (B, L) -> inputs (B, L): BOS followed by tokens 0..L-2."""
@@ -155,7 +158,28 @@ class GPT(GenerativeModel):
         Deterministic given the batch, so `gen` is unused (accepted for the interface).
         """
         logits, _ = self(self.shifted(batch))
-        return F.cross_entropy(logits.float().reshape(-1, self.K), batch.reshape(-1))
+        return self.token_loss(logits, batch)
+
+    def token_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of logits (B, L, K) against tokens (B, L), in fp32."""
+        return F.cross_entropy(logits.float().reshape(-1, self.K), targets.reshape(-1))
+
+    # ----- grouping ------------------------------------------------------------------------------
+    def loss_draws(self, batch: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """The loss draws nothing."""
+        return ()
+
+    def group_blocker(self) -> str | None:
+        if self.head is None:
+            return "its output layer is tied to the token embedding"
+        return stacking_blocker(self)
+
+    @classmethod
+    def grouped(cls, members: list[GenerativeModel]) -> GroupedModel:
+        gpts = [m for m in members if isinstance(m, GPT)]
+        if len(gpts) < len(members):
+            raise TypeError("only GPTs group with GPTs")
+        return GroupedGPT(gpts)
 
     def make_sample_noise(self, num: int, gen: torch.Generator) -> torch.Tensor:
         """Uniforms (num, L) in [0, 1) on gen.device: u[i, t] picks token t of sample i."""
@@ -222,3 +246,21 @@ class GPT(GenerativeModel):
         ll["ll_ref_rule"] = -item_sets.log2_population * math.log(2.0)
         ll["ll_ref_copy"] = -math.log(item_sets.num_train)
         return ll
+
+
+class GroupedGPT(GPT, GroupedModel):
+    """K GPTs of one shape as one: the layers of a stacked copy (`stack_backbone`), under the
+    members' names, each holding the K members' weights. Tokens (K*B, L), member-major; the
+    loss is each member's own mean over its B rows. Used for training only: every member
+    samples and scores with its own GPT."""
+
+    def __init__(self, members: list[GPT]):
+        first = members[0]
+        GenerativeModel.__init__(self, first.encoding)
+        self.cfg, self.L, self.K = first.cfg, first.L, first.K
+        for name, layer in stack_backbone(list(members)).named_children():
+            self.add_module(name, layer)
+
+    def member_losses(self, batches: list[torch.Tensor], draws: list[tuple[torch.Tensor, ...]]) -> list[torch.Tensor]:
+        logits, _ = self(self.shifted(torch.cat(batches)))
+        return [self.token_loss(part, batch) for part, batch in zip(logits.chunk(len(batches)), batches)]

@@ -51,10 +51,11 @@ from torch import nn
 
 from twoclocks.data import ItemSets
 from twoclocks.encoding import Encoding
-from twoclocks.models.base import GenerativeModel
+from twoclocks.models.base import GenerativeModel, GroupedModel
 from twoclocks.models.config import ModelConfig
 from twoclocks.models.dit import DiTBody, NoiseEmbedding
 from twoclocks.models.gpt import inverse_cdf
+from twoclocks.models.grouped import stack_backbone, stacking_blocker
 from twoclocks.models.schedules import alpha, count_weights
 
 ELBO_SEED = 5_000_011  # fixed generator of the ELBO metrics' (t, mask) draws (same every eval)
@@ -231,15 +232,49 @@ class MDM(MaskedDiffusionBase):
         return subs(logits.double().log_softmax(dim=-1), z, self.mask_id)
 
     def loss(self, batch: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """NELBO in bits per cell of tokens (B, L) (the estimator of `nelbo_terms`), one (t, mask)
-        draw per item from gen in this order: one uniform u0, t_b = 1 - frac(u0 + b/B) in (0, 1]
-        (stratified over the batch, as in MDLM), then the mask uniforms (B, L)."""
+        """NELBO in bits per cell of tokens (B, L): the mean of `item_losses` over the batch, one
+        (t, mask) draw per item (`loss_draws`)."""
+        return self.item_losses(batch, *self.loss_draws(batch, gen)).mean() / (self.L * LN2)
+
+    def loss_draws(self, batch: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (t, mask) draws of tokens (B, L), from gen in this order: one uniform u0, then the
+        mask uniforms u (B, L). Returns t (B,) with t_b = 1 - frac(u0 + b/B) in (0, 1]
+        (stratified over the batch, as in MDLM) and u."""
         B = batch.shape[0]
         u0 = torch.rand(1, generator=gen, device=batch.device)
         t = 1.0 - torch.remainder(u0 + torch.arange(B, device=batch.device) / B, 1.0)
-        u = torch.rand(B, self.L, generator=gen, device=batch.device)
+        return t, torch.rand(B, self.L, generator=gen, device=batch.device)
+
+    def item_losses(self, batch: torch.Tensor, t: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """The estimator of `nelbo_terms` in float32 and differentiable, in nats per item: tokens
+        (B, L), times t (B,), mask uniforms u (B, L) -> (B,)."""
         z, masked = self.mask(batch, t, u)
         logits = self.net(z, masked.float().mean(dim=1)).float()
-        nll = F.cross_entropy(logits.reshape(-1, self.K), batch.reshape(-1), reduction="none").reshape(B, self.L)
-        per_item = self.weight(masked).float() * (nll * masked).sum(dim=1)
-        return per_item.mean() / (self.L * LN2)
+        nll = F.cross_entropy(logits.reshape(-1, self.K), batch.reshape(-1), reduction="none").reshape(masked.shape)
+        return self.weight(masked).float() * (nll * masked).sum(dim=1)
+
+    # ----- grouping ------------------------------------------------------------------------------
+    def group_blocker(self) -> str | None:
+        return stacking_blocker(self.net)
+
+    @classmethod
+    def grouped(cls, members: list[GenerativeModel]) -> GroupedModel:
+        mdms = [m for m in members if isinstance(m, MDM)]
+        if len(mdms) < len(members):
+            raise TypeError("only masked diffusion models group with masked diffusion models")
+        return GroupedMDM(mdms)
+
+
+class GroupedMDM(MDM, GroupedModel):
+    """K masked diffusion models of one shape as one: a stacked network (`stack_backbone`) on
+    (K*B, L) tokens, member-major; each member's loss is the mean over its own B items. Used
+    for training only: every member samples and scores with its own model."""
+
+    def __init__(self, members: list[MDM]):
+        MaskedDiffusionBase.__init__(self, members[0].encoding, members[0].cfg)
+        self.net = stack_backbone([m.net for m in members])
+
+    def member_losses(self, batches: list[torch.Tensor], draws: list[tuple[torch.Tensor, ...]]) -> list[torch.Tensor]:
+        ts, us = zip(*draws)
+        per_item = self.item_losses(torch.cat(batches), torch.cat(ts), torch.cat(us))
+        return [part.mean() / (self.L * LN2) for part in per_item.chunk(len(batches))]

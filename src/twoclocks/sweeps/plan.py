@@ -33,7 +33,8 @@ STATED = {
     "eval_seconds": 0.0,
     "source": "stated, not measured: 68 steps/s is the default DiT's single-run rate on an H200 "
     "quoted in the GPU issue; 1,360 run-steps/s at K=64 is that issue's target for grouped "
-    "training, not a measurement; evaluations are not counted; the GPT is assumed at the DiT's rates",
+    "training, not a measurement; evaluations are not counted; the GPT and the masked diffusion are "
+    "assumed at the DiT's rates",
 }
 
 

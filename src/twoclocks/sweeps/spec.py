@@ -77,7 +77,7 @@ class SweepSpec:
     group: bool = option(
         False,
         "train points that differ only in seed, data.N or a task of the same item shape (e.g. task.G) "
-        "as batched groups (training/group.py; docs/performance.md)",
+        "as batched groups (every built-in family; training/group.py, docs/performance.md)",
     )
     group_size: int | None = option(
         None,

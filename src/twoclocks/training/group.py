@@ -3,16 +3,17 @@
 K runs whose configs differ only in their seeds, training-set size (`seed`, `data.N`,
 `data.seed`, `eval.noise_seed`) and task (of one item shape and cell values, e.g. parity's G)
 share every tensor shape, so their models can be stacked into one `GroupedModel` (the
-family's `GenerativeModel.grouped`; for the EDM families, twoclocks.models.grouped stacks the
-backbone's linear layers), and the K batches travel as one (K*B, ...) batch, member-major.
+family's `GenerativeModel.grouped`: twoclocks.models.grouped stacks the network's linear,
+norm and embedding layers), and the K batches travel as one (K*B, ...) batch, member-major.
 
 Each member keeps its own seed streams: its training set, initial weights (built exactly as a
-single run builds them), its training generator (batch indices, sigma and noise are drawn from
-it in the single run's order) and its fixed sampling noise. On the CPU a grouped step gives
-each member bit-identical weights to its single run (tests/test_perf.py), so a member's run
-directory (config.json, train_set.npz, metrics.parquet, summary.json, checkpoints/, samples/,
-plots/) is the single run's, timings aside; each member's checkpoints/last.pt is an ordinary
-single-run state, so a member also resumes with `twoclocks run --resume DIR`.
+single run builds them), its training generator (the batch indices and whatever the loss
+draws, sigma and noise or masking times and uniforms, in the single run's order) and its fixed
+sampling noise. On the CPU a grouped step gives each member bit-identical weights to its
+single run (tests/test_perf.py, tests/test_group_families.py), so a member's run directory
+(config.json, train_set.npz, metrics.parquet, summary.json, checkpoints/, samples/, plots/) is
+the single run's, timings aside; each member's checkpoints/last.pt is an ordinary single-run
+state, so a member also resumes with `twoclocks run --resume DIR`.
 
 Use from a sweep:
 
@@ -22,10 +23,11 @@ Use from a sweep:
         else: start_run(...) for each
 
 `group_key(cfg)` is equal for configs that may share a group; `can_group(cfgs)` also asks the
-model whether it can be grouped (`GenerativeModel.group_blocker`: the DiT and MLP denoisers
-can, the GPT and the MDM cannot) and checks that neither EMA nor gradient clipping is on. On
-CPUs a group is about as fast as its runs one after another on one thread, and faster with
-two threads per process (docs/performance.md); on a GPU it is the way to fill it.
+model whether it can be grouped (`GenerativeModel.group_blocker`: every built-in family can,
+a backbone of one's own whose parameters sit outside stackable layers cannot) and checks that
+neither EMA nor gradient clipping is on. On CPUs a group is 1.2-1.3x faster than its runs one
+after another on one thread, and faster with two threads per process (docs/performance.md);
+on a GPU it is the way to fill it.
 """
 
 from __future__ import annotations
