@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,9 +37,75 @@ TINY = [
 ]
 
 
+# Fewer steps and evaluations than TINY, for tests that run a command many times over.
+SMALL = [
+    "model.width=32",
+    "model.depth=1",
+    "model.heads=2",
+    "train.steps=20",
+    "eval.points=2",
+    "eval.samples=16",
+    "data.N=8",
+    "train.checkpoint_every=10",
+    "train.threads=1",
+]
+
+
+# TINY, long enough to be killed after its second evaluation (step 17, past the checkpoint of
+# step 10) and well before its end.
+KILLABLE = [*TINY, "train.steps=150", "eval.points=6", "train.checkpoint_every=10"]
+
+
 @pytest.fixture
 def tiny_overrides() -> list[str]:
     return list(TINY)
+
+
+def digest(root: Path) -> dict[str, str]:
+    """sha256 of every file under root, by relative path."""
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@contextlib.contextmanager
+def unchanged(root: Path) -> Iterator[Path]:
+    """Yields root; afterwards, fails if any file under it was added, removed or changed."""
+    before = digest(root)
+    yield root
+    assert digest(root) == before, f"a test changed the shared {root}: copy it with copy_run instead"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Iterator[Path]:
+    """A finished run of TINY (written under umask 022), made once per test process and shared
+    by the tests that only read a run: a test that changes a run works on `copy_run` of it."""
+    from twoclocks.config import build_config
+    from twoclocks.training.runner import start_run
+
+    old = os.umask(0o022)
+    try:
+        run_dir, _ = start_run(build_config(TINY), tmp_path_factory.mktemp("tiny") / "run", progress=False)
+    finally:
+        os.umask(old)
+    with unchanged(run_dir):
+        yield run_dir
+
+
+@pytest.fixture(scope="session")
+def small_sweep(tmp_path_factory) -> Iterator[Path]:
+    """A finished sweep of SMALL over data.N = 4, 8 (in this process), made once per test
+    process and shared by the tests that only read a sweep: copy it to change it."""
+    from twoclocks import cli
+
+    out = tmp_path_factory.mktemp("small") / "sweep"
+    assert cli.main(["sweep", *SMALL, "--grid", "data.N=4,8", "--workers", "1", "--out", str(out), "--quiet"]) == 0
+    with unchanged(out):
+        yield out
+
+
+def copy_run(src: Path, dst: Path) -> Path:
+    """A copy of a run or sweep directory at `dst` (its parents made), to change freely."""
+    return Path(shutil.copytree(src, dst))
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

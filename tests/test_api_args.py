@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import twoclocks as tc
-from test_faults import SMALL
+from conftest import SMALL
 from twoclocks.api_args import matches
 from twoclocks.config import parse_overrides
 from twoclocks.errors import ConfigError, TwoClocksError

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import TINY
+from conftest import copy_run
 from twoclocks.analysis import basins_report
 from twoclocks.analysis.basins import (
     basin_rows,
@@ -28,7 +28,6 @@ from twoclocks.models.reference import empirical_denoiser
 from twoclocks.tasks import TASKS
 from twoclocks.tasks.base import Task
 from twoclocks.training.experiment import build_experiment
-from twoclocks.training.runner import start_run
 
 SIGMAS = (0.35, 0.7, 1.0)
 
@@ -198,8 +197,8 @@ def test_select_checkpoints():
         select_checkpoints(snaps, "23", None)
 
 
-def test_end_to_end_tiny_run(tmp_path):
-    run_dir, _ = start_run(build_config(TINY), tmp_path / "r", progress=False)
+def test_end_to_end_tiny_run(tiny_run, tmp_path):
+    run_dir = copy_run(tiny_run, tmp_path / "r")
     code = cli_main(
         [
             "basins",

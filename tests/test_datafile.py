@@ -12,7 +12,15 @@ import pandas as pd
 import pytest
 
 import twoclocks as tc
-from conftest import TINY, crash_at_step, each_bad_input_is_one_line, kill_after_evaluations, run_cli, run_metrics
+from conftest import (
+    KILLABLE,
+    TINY,
+    crash_at_step,
+    each_bad_input_is_one_line,
+    kill_after_evaluations,
+    run_cli,
+    run_metrics,
+)
 from plugin_files import RULE
 from twoclocks import cli
 from twoclocks.config import build_config
@@ -21,8 +29,6 @@ from twoclocks.training.experiment import build_experiment
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import resume_run, train_new
 from twoclocks.training.trainer import Trainer
-
-LONGER = [*TINY, "train.steps=300", "eval.points=6", "train.checkpoint_every=30"]  # killable midway
 
 
 def parity_items(count: int, seed: int = 3) -> np.ndarray:
@@ -59,7 +65,7 @@ def test_an_npz_with_a_cells_array_works_as_a_run_s_train_set_does(tmp_path, ite
 
 
 def test_a_data_file_run_resumes_after_kill_9_to_the_same_metrics_on_the_same_items(tmp_path, items_file):
-    args = [*LONGER, f"data.path={items_file}"]
+    args = [*KILLABLE, f"data.path={items_file}"]
     full = tc.run(args, out=tmp_path / "full", progress=False)
     kill_after_evaluations(args, tmp_path / "killed", evaluations=2)
     assert not (tmp_path / "killed" / "summary.json").exists(), "the run ended before it was killed"
@@ -152,10 +158,14 @@ def test_every_bad_data_input_is_one_line_exit_1_and_writes_nothing(tmp_path, ca
     each_bad_input_is_one_line(tmp_path, monkeypatch, capsys, bad_files(files))
 
 
-def test_a_sweep_over_data_n_of_a_file_refuses_an_n_beyond_it_before_writing(tmp_path, items_file):
+def test_a_sweep_over_data_n_of_a_file_refuses_an_n_beyond_it_before_writing(tmp_path, items_file, capsys):
+    """The first as a user runs it (a fresh process), the second in this one."""
     done = run_cli("sweep", *TINY, f"data.path={items_file}", "--grid", "data.N=4,20", "--out", str(tmp_path / "s"))
     assert done.returncode == 1 and "data.N=20 but data.path" in done.stderr, done.stderr
     assert not (tmp_path / "s").exists()
-    done = run_cli("sweep", *TINY, f"data.path={items_file}", "task.G=3", "--seeds", "2", "--out", str(tmp_path / "s"))
-    assert done.returncode == 1 and "break the rule of parity(n=6, G=3" in done.stderr, done.stderr
+    code = cli.main(
+        ["sweep", *TINY, f"data.path={items_file}", "task.G=3", "--seeds", "2", "--out", str(tmp_path / "s")]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "break the rule of parity(n=6, G=3" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "s").exists()

@@ -15,21 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SMALL
 from twoclocks import cli, io
 from twoclocks.training.rundir import RunDir
 
-# Fewer steps and evaluations than conftest.TINY: the walk runs once per write.
-SMALL = [
-    "model.width=32",
-    "model.depth=1",
-    "model.heads=2",
-    "train.steps=20",
-    "eval.points=2",
-    "eval.samples=16",
-    "data.N=8",
-    "train.checkpoint_every=10",
-    "train.threads=1",
-]
 FULL = "No space left on device"
 
 
@@ -154,13 +143,6 @@ def test_full_disk_at_every_write_of_a_sweep(tmp_path, monkeypatch, capsys):
     assert tried == clean > 20
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("finished") / "run"
-    assert cli.main(["run", *SMALL, "--out", str(run), "--quiet"]) == 0
-    return run
-
-
 def report_walk(source: Path, tmp_path: Path, monkeypatch, capsys) -> tuple[int, int]:
     """ENOSPC from each write of `twoclocks report` on a copy of `source` on."""
     n = count_writes(monkeypatch, ["report", str(shutil.copytree(source, tmp_path / "count"))])
@@ -181,8 +163,8 @@ def report_walk(source: Path, tmp_path: Path, monkeypatch, capsys) -> tuple[int,
     return tried, clean
 
 
-def test_full_disk_at_every_write_of_a_run_report(finished_run, tmp_path, monkeypatch, capsys):
-    assert report_walk(finished_run, tmp_path, monkeypatch, capsys) == (2, 2)  # the figure, index.html
+def test_full_disk_at_every_write_of_a_run_report(tiny_run, tmp_path, monkeypatch, capsys):
+    assert report_walk(tiny_run, tmp_path, monkeypatch, capsys) == (2, 2)  # the figure, index.html
 
 
 @pytest.mark.slow

@@ -28,7 +28,6 @@ from twoclocks.sweeps.spec import expand, spec_from_args
 from twoclocks.training import sizing
 from twoclocks.training.experiment import build_experiment
 from twoclocks.training.group import GroupTrainer, group_key, train_group
-from twoclocks.training.runner import start_run
 from twoclocks.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,20 +89,19 @@ def test_auto_group_size_reads_cuda_memory(monkeypatch):
 
 
 # ----- groups across tasks of one shape ---------------------------------------------------------
-def test_a_group_may_mix_G_bit_identically(tmp_path):
+def test_a_group_may_mix_G_bit_identically(tiny_run, tmp_path):
     """Members on parity with G = 2, 3, 4 (the same 6x6 bits) train as one group, each equal
     to its single run; a task of another item shape does not join."""
-    from test_perf import assert_same_state, metrics
+    from test_perf import assert_same_state, metrics, single_runs
 
     cfgs = [build_config(TINY + [f"task.G={G}", f"seed={i}"]) for i, G in enumerate((2, 3, 4))]
     assert len({group_key(c) for c in cfgs}) == 1
     assert group_key(build_config(TINY + ["task.n=4"])) != group_key(cfgs[0])
-    for i, c in enumerate(cfgs):
-        start_run(c, tmp_path / f"single{i}", progress=False)
+    singles = single_runs(tiny_run, tmp_path, cfgs)
     train_group(cfgs, [tmp_path / f"group{i}" for i in range(3)])
     for i in range(3):
-        pd.testing.assert_frame_equal(metrics(tmp_path / f"single{i}"), metrics(tmp_path / f"group{i}"))
-        assert_same_state(tmp_path / f"single{i}", tmp_path / f"group{i}")
+        pd.testing.assert_frame_equal(metrics(singles[i]), metrics(tmp_path / f"group{i}"))
+        assert_same_state(singles[i], tmp_path / f"group{i}")
 
 
 # ----- sweeps: chunks of K, fractional GPUs ------------------------------------------------------

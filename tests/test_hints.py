@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 import twoclocks as tc
-from test_faults import SMALL, leftovers, one_error_line
+from conftest import SMALL, copy_run
+from test_faults import leftovers, one_error_line
 from twoclocks import cli
 from twoclocks.errors import TwoClocksError
 from twoclocks.training.rundir import RunDir
@@ -86,23 +87,16 @@ def test_a_stopped_sweep_says_to_run_the_same_command(tmp_path, signum, workers)
     assert set(tc.load_sweep(out).results["status"]) == {"finished"} and not leftovers(tmp_path)
 
 
-@pytest.fixture(scope="module")
-def sweep_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("hints") / "sweep"
-    assert cli.main(["sweep", *SMALL, "--grid", "data.N=4,8", "--workers", "1", "--out", str(out), "--quiet"]) == 0
-    return out
-
-
-def copy(src: Path, dst: Path) -> Path:
-    import shutil
-
-    return Path(shutil.copytree(src, dst))
+@pytest.fixture
+def sweep_dir(small_sweep) -> Path:
+    """`twoclocks sweep SMALL --grid data.N=4,8` (shared, never modified: tests copy it)."""
+    return small_sweep
 
 
 def test_report_on_a_sweep_with_a_lost_point(sweep_dir, tmp_path, capsys):
     import shutil
 
-    out = copy(sweep_dir, tmp_path / "sweep")
+    out = copy_run(sweep_dir, tmp_path / "sweep")
     shutil.rmtree(out / tc.load_sweep(out).results["run_dir"].iloc[0])
     assert cli.main(["report", str(out)]) == 1
     line = one_error_line(capsys.readouterr().err)
@@ -111,7 +105,7 @@ def test_report_on_a_sweep_with_a_lost_point(sweep_dir, tmp_path, capsys):
 
 
 def test_another_sweep_into_the_same_directory(sweep_dir, tmp_path, capsys):
-    out = copy(sweep_dir, tmp_path / "sweep")
+    out = copy_run(sweep_dir, tmp_path / "sweep")
     assert cli.main(["sweep", *SMALL, "--grid", "data.N=4,16", "--out", str(out), "--quiet"]) == 1
     line = one_error_line(capsys.readouterr().err)
     assert follow(hint_of(line), "") == 0
@@ -139,7 +133,7 @@ def test_a_file_given_as_a_run_directory(sweep_dir, capsys):
 
 
 def test_damaged_samples_are_one_line(sweep_dir, tmp_path):
-    out = copy(sweep_dir, tmp_path / "sweep")
+    out = copy_run(sweep_dir, tmp_path / "sweep")
     run = tc.load_sweep(out).runs()[0]
     path = dict(run.dir.sample_files())[run.steps[-1]]
     data = path.read_bytes()
@@ -174,7 +168,7 @@ def test_lock_files_do_not_outlive_their_runs(sweep_dir, tmp_path, capsys):
 def test_a_refused_start_leaves_nothing(sweep_dir, tmp_path, capsys):
     """A second process on a run, a symlink loop, a bad value: each refused in one line, and no
     directory or lock file appears."""
-    run = copy(tc.load_sweep(sweep_dir).runs()[0].path, tmp_path / "run")
+    run = copy_run(tc.load_sweep(sweep_dir).runs()[0].path, tmp_path / "run")
     (run / "summary.json").unlink()
     loop = tmp_path / "loop"
     loop.symlink_to(loop)

@@ -13,14 +13,12 @@ import pandas as pd
 import pytest
 
 import twoclocks as tc
-from conftest import TINY
-from twoclocks.config import build_config
+from conftest import copy_run
 from twoclocks.data import TrainingIndex
 from twoclocks.evaluate import NEAR_HAMMING, near_chance, near_copies
 from twoclocks.io import write_json, write_table
 from twoclocks.tasks.parity import GroupParity, ParityParams
 from twoclocks.training.rundir import RunDir
-from twoclocks.training.runner import start_run
 
 NEAR_KEYS = [f"tau_mem_near{s}" for s in ("", "_censored", "_left_censored", "_ci", "_epochs")]
 
@@ -66,9 +64,10 @@ def digest(rd: RunDir) -> dict[str, str]:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(rd.path.rglob("*")) if p.is_file()}
 
 
-def test_a_run_without_near_copies_gets_them_from_its_samples(tmp_path):
-    run, summary = start_run(build_config(TINY), tmp_path / "run", progress=False)
+def test_a_run_without_near_copies_gets_them_from_its_samples(tiny_run, tmp_path):
+    run = copy_run(tiny_run, tmp_path / "run")
     rd = RunDir(run)
+    summary = json.loads(rd.summary_path.read_text())
     metrics = rd.load_metrics()
     assert {"mem_near", "mem_near_lo", "mem_near_hi", "mem_near_chance"} <= set(metrics)
     assert (metrics["mem_near"] >= metrics["mem"]).all() and set(NEAR_KEYS) <= set(summary)

@@ -14,7 +14,7 @@ import pytest
 from matplotlib.colors import to_rgba
 
 import twoclocks as tc
-from test_faults import SMALL
+from conftest import SMALL
 from twoclocks import cli
 from twoclocks.clocks import CLOCK_KEYS
 from twoclocks.errors import TwoClocksError

@@ -4,6 +4,7 @@ No timings are asserted here (see benchmarks/ and docs/performance.md)."""
 
 import json
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,8 @@ import torch
 
 import twoclocks.data
 import twoclocks.encoding as hashing
-from conftest import TINY, crash_at_step, run_cli
+from conftest import TINY, crash_at_step
+from twoclocks import cli
 from twoclocks.config import build_config
 from twoclocks.data import TrainingIndex
 from twoclocks.training.experiment import build_experiment
@@ -39,13 +41,22 @@ def assert_same_state(a_dir, b_dir) -> None:
     assert torch.equal(a["rng"], b["rng"])
 
 
-def test_group_is_bit_identical_to_single_runs(tmp_path):
+def single_runs(tiny_run: Path, tmp_path: Path, cfgs: list) -> list[Path]:
+    """The single run of each config; the first member (TINY, seed 0) is the shared tiny run."""
+    assert cfgs[0] == build_config(TINY)
+    for i, c in enumerate(cfgs[1:], 1):
+        start_run(c, tmp_path / f"single{i}", progress=False)
+    return [tiny_run, *(tmp_path / f"single{i}" for i in range(1, len(cfgs)))]
+
+
+def test_group_is_bit_identical_to_single_runs(tiny_run, tmp_path):
     cfgs = [build_config(TINY + m) for m in MEMBERS]
-    singles = [start_run(c, tmp_path / f"single{i}", progress=False)[1] for i, c in enumerate(cfgs)]
+    dirs = single_runs(tiny_run, tmp_path, cfgs)
+    singles = [json.loads((d / "summary.json").read_text()) for d in dirs]
     group = train_group(cfgs, [tmp_path / f"group{i}" for i in range(len(cfgs))])
     for i, (s, g) in enumerate(zip(singles, group)):
-        pd.testing.assert_frame_equal(metrics(tmp_path / f"single{i}"), metrics(tmp_path / f"group{i}"))
-        assert_same_state(tmp_path / f"single{i}", tmp_path / f"group{i}")
+        pd.testing.assert_frame_equal(metrics(dirs[i]), metrics(tmp_path / f"group{i}"))
+        assert_same_state(dirs[i], tmp_path / f"group{i}")
         for key in ("tau_rule", "tau_mem", "window_log10", "N", "seed", "num_params"):
             assert s[key] == g[key], key
         for name in ("config.json", "train_set.npz", "summary.json", "plots/clocks.png"):
@@ -106,17 +117,16 @@ def assert_group_steps_match_singles(cfgs, steps: int) -> GroupTrainer:
     return group
 
 
-def test_group_resumes_after_a_crash(tmp_path, monkeypatch):
+def test_group_resumes_after_a_crash(tiny_run, tmp_path, monkeypatch):
     cfgs = [build_config(TINY + m) for m in MEMBERS[:2]]
-    for i, c in enumerate(cfgs):
-        start_run(c, tmp_path / f"single{i}", progress=False)
+    singles = single_runs(tiny_run, tmp_path, cfgs)
     dirs = [tmp_path / f"group{i}" for i in range(2)]
     with crash_at_step(monkeypatch, GroupTrainer):
         train_group(cfgs, dirs)
     train_group(cfgs, dirs)
     for i in range(2):
-        pd.testing.assert_frame_equal(metrics(tmp_path / f"single{i}"), metrics(dirs[i]))
-        assert_same_state(tmp_path / f"single{i}", dirs[i])
+        pd.testing.assert_frame_equal(metrics(singles[i]), metrics(dirs[i]))
+        assert_same_state(singles[i], dirs[i])
 
 
 def test_which_runs_can_be_grouped():
@@ -128,10 +138,9 @@ def test_which_runs_can_be_grouped():
     assert not can_group([])
 
 
-def test_bench_json_reports_throughput():
-    proc = run_cli("bench", *TINY, "--steps", "2", "--warmup", "1", "--json")
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
+def test_bench_json_reports_throughput(capsys):
+    assert cli.main(["bench", *TINY, "--steps", "2", "--warmup", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
     for key in (
         "train_steps_per_s",
         "sample_per_s",

@@ -13,13 +13,12 @@ import pandas as pd
 import pytest
 
 import twoclocks as tc
-from conftest import TINY, each_bad_input_is_one_line, kill_after_evaluations, run_cli, run_metrics
+from conftest import KILLABLE, TINY, each_bad_input_is_one_line, kill_after_evaluations, run_cli, run_metrics
 from plugin_files import FAMILY, RULE
+from twoclocks import cli
 from twoclocks.config import build_config, parse_overrides
 from twoclocks.errors import ConfigError
 from twoclocks.sweeps.worker import run_point
-
-LONGER = [*TINY, "train.steps=300", "eval.points=6", "train.checkpoint_every=30"]  # killable midway
 
 
 def same_metrics(a: Path, b: Path) -> None:
@@ -49,11 +48,11 @@ def test_a_relative_rule_path_is_kept_absolute(tmp_path, rule_file, monkeypatch)
     assert cfg.task["name"] == f"{rule_file.resolve()}:RowParity" and cfg.task["n"] == 3
 
 
-def test_a_rule_file_sweeps_with_two_workers_to_the_clocks_of_single_runs(tmp_path, rule_file):
+def test_a_rule_file_sweeps_with_two_workers_to_the_clocks_of_single_runs(tmp_path, rule_file, capsys):
+    """The sweep's two pool workers are fresh processes that load the rule from its file."""
     run = tc.run([f"task={rule_file}:RowParity", *TINY], out=tmp_path / "single", progress=False)
     args = ["sweep", f"task={rule_file}:RowParity", *TINY, "--seeds", "2", "--workers", "2", "--out"]
-    done = run_cli(*args, str(tmp_path / "sweep"))
-    assert done.returncode == 0, done.stderr
+    assert cli.main([*args, str(tmp_path / "sweep"), "--quiet"]) == 0, capsys.readouterr().err
     results = tc.load_sweep(tmp_path / "sweep").results
     assert list(results["status"]) == ["finished", "finished"], results.get("error")
     seed0 = results[results["seed"] == 0].iloc[0]
@@ -72,7 +71,7 @@ def test_a_rule_file_sweeps_on_ray(tmp_path, rule_file):
 
 
 def test_a_rule_file_resumes_in_a_fresh_process_after_kill_9(tmp_path, rule_file):
-    args = [f"task={rule_file}:RowParity", *LONGER]
+    args = [f"task={rule_file}:RowParity", *KILLABLE]
     full = tc.run(args, out=tmp_path / "full", progress=False)
     kill_after_evaluations(args, tmp_path / "killed", evaluations=2)
     assert not (tmp_path / "killed" / "summary.json").exists(), "the run ended before it was killed"

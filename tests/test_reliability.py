@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -16,34 +15,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TINY
+from conftest import TINY, copy_run
 from twoclocks import cli, io
 from twoclocks.analysis.report import build_report
-from twoclocks.config import build_config
 from twoclocks.io import write_json
 from twoclocks.sweeps.results import result_row, results_frame
 from twoclocks.sweeps.spec import expand, load_recorded_spec, load_spec, record_spec
 from twoclocks.training.experiment import build_experiment
 from twoclocks.training.rundir import RunDir
-from twoclocks.training.runner import start_run
 
 BASINS = ["--sigmas", "1", "--loss-sigmas", "1", "--per-set", "2", "--ode-steps", "2", "--device", "cpu"]
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    """A finished tiny run, written under umask 022 (never modified: tests copy it)."""
-    old = os.umask(0o022)
-    try:
-        run_dir, _ = start_run(build_config(TINY), tmp_path_factory.mktemp("pristine") / "run", progress=False)
-    finally:
-        os.umask(old)
-    return run_dir
-
-
-def copy_run(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
+@pytest.fixture
+def finished(tiny_run) -> Path:
+    """A finished tiny run, written under umask 022 (shared, never modified: tests copy it)."""
+    return tiny_run
 
 
 def run_files(run: Path) -> list[str]:

@@ -8,13 +8,11 @@ import re
 
 import pandas as pd
 
-from conftest import TINY, add_rule_clocks
+from conftest import add_rule_clocks, copy_run
 from twoclocks.analysis import report
 from twoclocks.cli import main as cli_main
-from twoclocks.config import build_config
 from twoclocks.io import write_table
 from twoclocks.sweeps.claims.evaluate import evaluate_claims, write_claims
-from twoclocks.training.runner import start_run
 
 
 def images(html: str) -> list[bytes]:
@@ -51,8 +49,8 @@ def test_report_extra_section_hook(sweep_dir, monkeypatch):
     assert "this section failed: RuntimeError: boom" in html
 
 
-def test_single_run_report_and_cli(tmp_path, capsys):
-    run_dir, _ = start_run(build_config(TINY), tmp_path / "run", progress=False)
+def test_single_run_report_and_cli(tiny_run, tmp_path, capsys):
+    run_dir = copy_run(tiny_run, tmp_path / "run")
     assert cli_main(["report", str(run_dir)]) == 0
     assert str(run_dir / "report" / "index.html") in capsys.readouterr().out
     html = (run_dir / "report" / "index.html").read_text()

@@ -147,7 +147,8 @@ def test_dry_run_lists_the_points(tmp_path, capsys):
 
 def test_reproduce_tiny_end_to_end(tmp_path, capsys):
     out = tmp_path / "tiny"
-    assert cli_main(["reproduce", "--scale", "tiny", "--out", str(out), "--quiet"]) == 0
+    # one worker: the points run in this process, without starting a pool's interpreters
+    assert cli_main(["reproduce", "--scale", "tiny", "--out", str(out), "--workers", "1", "--quiet"]) == 0
     text = capsys.readouterr().out
     for i in range(1, 10):
         assert f"({i}) " in text

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import TINY, crash_at_step, kill_after_evaluations, run_cli
+from conftest import TINY, copy_run, crash_at_step, kill_after_evaluations, run_cli
+from twoclocks import cli
 from twoclocks.config import build_config
 from twoclocks.errors import CheckpointError, TrainingDiverged
 from twoclocks.training import checkpoint
@@ -22,8 +23,8 @@ def deterministic(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=[c for c in TIMING if c in df]).reset_index(drop=True)
 
 
-def test_run_directory_contents(tmp_path):
-    run_dir, summary = start_run(build_config(TINY), tmp_path / "r", progress=False)
+def test_run_directory_contents(tiny_run):
+    run_dir = tiny_run  # start_run(build_config(TINY)), shared
     for name in (
         "config.json",
         "metrics.parquet",
@@ -67,10 +68,9 @@ def test_run_directory_contents(tmp_path):
     assert len(RunDir(run_dir).snapshots()) == len(df)
 
 
-def test_same_seed_same_metrics(tmp_path):
-    _, a = start_run(build_config(TINY), tmp_path / "a", progress=False)
+def test_same_seed_same_metrics(tiny_run, tmp_path):
     _, b = start_run(build_config(TINY), tmp_path / "b", progress=False)
-    da = deterministic(pd.read_parquet(tmp_path / "a" / "metrics.parquet"))
+    da = deterministic(pd.read_parquet(tiny_run / "metrics.parquet"))
     db = deterministic(pd.read_parquet(tmp_path / "b" / "metrics.parquet"))
     pd.testing.assert_frame_equal(da, db)
     _, c = start_run(build_config(TINY + ["seed=1"]), tmp_path / "c", progress=False)
@@ -78,31 +78,30 @@ def test_same_seed_same_metrics(tmp_path):
     assert not np.allclose(da["loss"], dc["loss"])
 
 
-def test_crash_and_resume_is_identical(tmp_path, monkeypatch):
-    cfg = build_config(TINY)
-    start_run(cfg, tmp_path / "full", progress=False)
-
+def test_crash_and_resume_is_identical(tiny_run, tmp_path, monkeypatch):
     with crash_at_step(monkeypatch, Trainer):
-        start_run(cfg, tmp_path / "crashed", progress=False)
+        start_run(build_config(TINY), tmp_path / "crashed", progress=False)
     assert not (tmp_path / "crashed" / "summary.json").exists()
     resume_run(tmp_path / "crashed", progress=False)
     pd.testing.assert_frame_equal(
-        deterministic(pd.read_parquet(tmp_path / "full" / "metrics.parquet")),
+        deterministic(pd.read_parquet(tiny_run / "metrics.parquet")),
         deterministic(pd.read_parquet(tmp_path / "crashed" / "metrics.parquet")),
     )
-    a = torch.load(tmp_path / "full" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    a = torch.load(tiny_run / "checkpoints" / "last.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "crashed" / "checkpoints" / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_kill_dash_nine_then_resume_is_identical(tmp_path):
-    """A real SIGKILL in the middle of training; --resume ends with identical metrics."""
-    args = TINY + ["train.steps=1500", "eval.points=8", "train.checkpoint_every=50"]
-    full = run_cli("run", *args, "--out", str(tmp_path / "full"), "--quiet")
-    assert full.returncode == 0, full.stderr
+    """A real SIGKILL in the middle of training (after the third evaluation, at step 26, past
+    the checkpoint of step 20); --resume in a fresh process ends with the metrics of a run that
+    was never killed (this one's)."""
+    args = TINY + ["train.steps=300", "eval.points=8", "train.checkpoint_every=20"]
+    start_run(build_config(args), tmp_path / "full", progress=False)
     killed_dir = tmp_path / "killed"
     kill_after_evaluations(args, killed_dir, evaluations=3)
     assert not (killed_dir / "summary.json").exists(), "run finished before it could be killed"
+    assert RunDir(killed_dir).has_checkpoint(), "run killed before its first checkpoint"
     resumed = run_cli("run", "--resume", str(killed_dir), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     pd.testing.assert_frame_equal(
@@ -137,7 +136,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "args,needle",
     [
-        (["task=sudokuu"], "unknown task"),
+        (["task=sudokuu"], "unknown task"),  # also in a subprocess, as a user runs it
         (["model=rnn"], "unknown model"),
         (["task.G=5"], "task.G=5 does not divide"),
         (["task.n=2", "task.G=2", "data.N=5", "model.patch=1"], "data.N=5 is larger than the population"),
@@ -147,13 +146,19 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
         (["model.patch=4"], "model.patch=4 does not divide"),
     ],
 )
-def test_bad_input_one_line_error_no_run_dir(tmp_path, args, needle):
+def test_bad_input_one_line_error_no_run_dir(tmp_path, capsys, args, needle):
+    """`twoclocks run ARGS` in this process; the first case also in a fresh one (nothing else
+    on stderr then either: no warning at import)."""
     out = tmp_path / "r"
-    res = run_cli("run", *args, "--out", str(out), "--quiet", timeout=120)
-    assert res.returncode != 0
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and needle in lines[0], res.stderr
+    code = cli.main(["run", *args, "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], err
     assert not out.exists()
+    if args == ["task=sudokuu"]:
+        res = run_cli("run", *args, "--out", str(out), "--quiet", timeout=120)
+        assert res.returncode == code and res.stderr == err and not out.exists(), res.stderr
 
 
 def test_unwritable_output_dir(tmp_path):
@@ -164,8 +169,8 @@ def test_unwritable_output_dir(tmp_path):
     assert res.returncode != 0 and "not writable" in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
-def test_corrupt_checkpoint_on_resume(tmp_path):
-    run_dir, _ = start_run(build_config(TINY), tmp_path / "r", progress=False)
+def test_corrupt_checkpoint_on_resume(tiny_run, tmp_path):
+    run_dir = copy_run(tiny_run, tmp_path / "r")
     (run_dir / "summary.json").unlink()  # pretend it stopped before finishing
     last = run_dir / "checkpoints" / "last.pt"
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])

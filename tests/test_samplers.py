@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import TINY, run_cli
 from twoclocks.config import build_config
 from twoclocks.models.reference import population_denoiser
 from twoclocks.models.samplers import dpmpp_2m_sample, heun_sample, sigma_schedule
@@ -56,11 +55,10 @@ def test_unknown_sampler_is_a_config_error():
         build_config(["model.sampler=euler"])
 
 
-def test_sampler_accuracy_script_on_a_tiny_run(tmp_path):
+def test_sampler_accuracy_script_on_a_tiny_run(tiny_run, tmp_path):
     """benchmarks/sampler_accuracy.py on a finished run: every checkpoint and both analytic
     references, the reference schedule agreeing with itself, the population denoiser valid."""
-    run = tmp_path / "run"
-    assert run_cli("run", *TINY, "--out", str(run), "--quiet").returncode == 0
+    run = tiny_run
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "sampler_accuracy.py"
     out = subprocess.run(
         [

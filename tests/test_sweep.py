@@ -122,9 +122,10 @@ def test_ray_missing_is_one_line(tmp_path, monkeypatch):
 # ----- execution -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
-    """An uninterrupted sweep on the local process pool (2 workers)."""
+    """An uninterrupted sweep, its points run one by one in this process with one thread each,
+    as pool workers run them: the pool's sweeps (killed, grouped) must end with its results."""
     out = tmp_path_factory.mktemp("ref") / "sweep"
-    outcome = run_sweep(spec(workers=2), out, progress=False)
+    outcome = run_sweep(spec(workers=1, threads=1), out, progress=False)
     assert (outcome.points, outcome.done_before, outcome.executed, outcome.failed) == (4, 0, 4, 0)
     return out
 
