@@ -19,6 +19,7 @@ from twoclocks.errors import ConfigError
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.spec import EXECUTORS, SweepSpec, parse_grid_args
+from twoclocks.sweeps.sweepdir import SweepDir
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -108,7 +109,7 @@ def main(args: argparse.Namespace) -> int:
         f"{outcome.failed} failed; results in {outcome.results_path}"
     )
     if outcome.failed:
-        print(f"failed points are listed in {out / 'failures.json'}; rerun with --retry-failed to retry them")
+        print(f"failed points are listed in {SweepDir(out).failures}; rerun with --retry-failed to retry them")
         return 1
     return 0
 

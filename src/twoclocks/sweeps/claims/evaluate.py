@@ -27,6 +27,7 @@ from twoclocks.sweeps.claims.registry import CLAIMS, READS, ClaimDefinition, Out
 from twoclocks.sweeps.claims.verdicts import DECISION_RULES, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 from twoclocks.sweeps.claims.views import PAPER, At, across, clock_labels, table_at, views
 from twoclocks.sweeps.results import with_later_clocks
+from twoclocks.sweeps.sweepdir import SweepDir
 
 __all__ = ["INCONCLUSIVE", "NOT_SUPPORTED", "SUPPORTED", "Claim", "evaluate_claims", "write_claims", "claims_text"]
 
@@ -144,8 +145,8 @@ def write_claims(claims: list[Claim], out: Path, scale: str | None = None) -> No
         row = {k: v for k, v in asdict(c).items() if k not in ("fits", "by_clock", "by_mem")}
         row.update({f"verdict_{tau}": e["verdict"] for tau, e in [*c.by_clock.items(), *c.by_mem.items()]})
         rows.append(row)
-    write_table(out / "claims.csv", pd.DataFrame(rows))
-    write_json(out / "claims.json", {"scale": scale, "rules": rules_text(), "claims": [asdict(c) for c in claims]})
+    write_table(SweepDir(out).claims_table, pd.DataFrame(rows))
+    write_json(SweepDir(out).claims, {"scale": scale, "rules": rules_text(), "claims": [asdict(c) for c in claims]})
 
 
 def claims_text(claims: list[Claim]) -> str:
