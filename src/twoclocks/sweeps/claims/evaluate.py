@@ -57,8 +57,8 @@ class Claim:
     def entry(self, label: str, slices: bool = True) -> dict:
         """This verdict as an entry of by_clock (by_mem: `slices` False, no all_slices),
         labelled with the clock it was judged at."""
-        fields = ("verdict", "evidence", "reason", "basis", *("all_slices",) * slices, "fits")
-        return {"clock": label, **{k: getattr(self, k) for k in fields}}
+        fields = ("verdict", "evidence", "reason", "basis", "all_slices", "fits")
+        return {"clock": label, **{k: getattr(self, k) for k in fields if slices or k != "all_slices"}}
 
 
 def evaluate_claims(results: pd.DataFrame, root: str | Path | None = None) -> list[Claim]:
@@ -67,10 +67,11 @@ def evaluate_claims(results: pd.DataFrame, root: str | Path | None = None) -> li
     every memorisation level's in `by_mem`. A table older than some clock gets its columns from
     the run directories under `root` (the sweep directory)."""
     table, note = with_later_clocks(results, root)
-    tables = {mc: table_at(table, mc) for mc in dict.fromkeys(at.mem for at in views(table))}
+    pairs = views(table)
+    tables = {mc: table_at(table, mc) for mc in dict.fromkeys(at.mem for at in pairs)}
     runs = {mc: Runs.of(t) for mc, t in tables.items()}
     # Matched by claim id, so a claim that some view's table leaves out cannot shift the rest.
-    judged = {at: {c.id: c for c in claims_at(tables[at.mem], at, runs[at.mem])} for at in views(table)}
+    judged = {at: {c.id: c for c in claims_at(tables[at.mem], at, runs[at.mem])} for at in pairs}
     labels, levels = clock_labels(table), mem_levels_in(table)
     claims = list(judged[PAPER].values())
     for claim in claims:
