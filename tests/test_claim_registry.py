@@ -20,7 +20,7 @@ TENTH = ClaimDefinition(
     "tau_mem grows with N at every {knob}",
     "main, measuring tau_mem",
     "tau_mem vs data.N, slope > 0 (a test's own claim)",
-    along(("data.N",), "tau_mem", increases),
+    along(("data.N",), "mem", increases),
     missing="no runs vary data.N",
 )
 
@@ -51,7 +51,7 @@ def test_a_registered_claim_is_judged_and_written_everywhere(sweep_dir, tmp_path
 
 def test_a_knob_claim_is_judged_on_learned_slices_and_listed_as_one(tenth_claim, monkeypatch):
     knob = ClaimDefinition(
-        11, "tau_rule rises with {knob}", "main", "slope > 0", along(("knob",), "tau_rule", increases), True
+        11, "tau_rule rises with {knob}", "main", "slope > 0", along(("knob",), "rule", increases), True
     )
     register(knob)
     try:
@@ -67,4 +67,4 @@ def test_a_claim_number_is_registered_once_and_reads_a_known_cut():
     with pytest.raises(ValueError, match="registered twice"):
         register(registry.CLAIMS[0])
     with pytest.raises(ValueError, match="reads 'nothing'"):
-        register(ClaimDefinition(12, "x", "nothing", "", along(("data.N",), "tau_mem", increases)))
+        register(ClaimDefinition(12, "x", "nothing", "", along(("data.N",), "mem", increases)))

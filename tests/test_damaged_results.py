@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import twoclocks as tc
 from conftest import TINY
 from twoclocks import cli
-from twoclocks.clocks import CLOCK_KEYS
+from twoclocks.clocks import clock_names
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import read_table, write_table
 from twoclocks.training.rundir import RunDir
@@ -74,7 +74,7 @@ def damage(run_dir: Path, key: str, value: object) -> None:
 
 
 @settings(max_examples=30, deadline=None)
-@given(key=st.sampled_from([*CLOCK_KEYS, "max_step"]), value=st.sampled_from([math.nan, math.inf, -math.inf, "1e3"]))
+@given(key=st.sampled_from([*clock_names(), "max_step"]), value=st.sampled_from([math.nan, math.inf, -math.inf, "1e3"]))
 def test_a_clock_that_is_not_a_number_is_a_damaged_file(sweep, tmp_path_factory, key, value):
     run_dir = shutil.copytree(next((sweep / "runs").iterdir()), tmp_path_factory.mktemp("r") / "r")
     damage(run_dir, key, value)

@@ -34,6 +34,7 @@ FLOORS = [
     ("twoclocks.schema", 4),
     ("twoclocks.prediction", 5),
     ("twoclocks.training", 5),
+    ("twoclocks.sweeps.sweepdir", 5),  # a sweep directory's names, beside a run directory's
     ("twoclocks.sweeps.claims", 7),  # judges the results table that the sweep below writes
     ("twoclocks.sweeps", 6),
     ("twoclocks.analysis", 8),
@@ -107,9 +108,16 @@ def test_no_import_circle():
             visit(m, [m])
 
 
-def test_file_names_of_a_run_directory_are_spelled_once():
+@pytest.mark.parametrize(
+    "owner, names",
+    [
+        ("rundir.py", ("last.pt", "config.json", "train_set.npz", "metrics.parquet")),
+        ("sweepdir.py", ("sweep.json", ".sweep.lock", "results.parquet", "failures.json", "claims.json", "claims.csv")),
+    ],
+)
+def test_file_names_of_a_run_or_sweep_directory_are_spelled_once(owner, names):
     spelled = {
-        name: [p.name for p in ROOT.rglob("*.py") if f'"{name}"' in p.read_text()]
-        for name in ("last.pt", "config.json", "train_set.npz", "metrics.parquet")
+        name: [p.name for p in ROOT.rglob("*.py") if any(f"{q}{name}{q}" in p.read_text() for q in "\"'")]
+        for name in names
     }
-    assert all(files == ["rundir.py"] for files in spelled.values()), spelled
+    assert all(files == [owner] for files in spelled.values()), spelled

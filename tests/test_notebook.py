@@ -16,7 +16,7 @@ from matplotlib.colors import to_rgba
 import twoclocks as tc
 from conftest import SMALL
 from twoclocks import cli
-from twoclocks.clocks import CLOCK_KEYS
+from twoclocks.clocks import clock_names
 from twoclocks.errors import TwoClocksError
 from twoclocks.plots import SAMPLE_FRAMES, sample_kind
 
@@ -56,14 +56,14 @@ def test_a_sweep_shows_its_points(sweep_dir):
 
 def test_censored_clocks_are_explicit(sweep_dir):
     results = tc.load_sweep(sweep_dir).results
-    for key in CLOCK_KEYS:
+    for key in clock_names():
         bound = results[f"{key}_censored_at"]
         censored = results[f"{key}_censored"].astype(bool)
         assert results.loc[censored, key].isna().all()
         assert (bound[censored] == results.loc[censored, "max_step"]).all()
         assert bound[~censored].isna().all()
     table = tc.compare([tc.load_sweep(sweep_dir).runs()[0], sweep_dir / results["run_dir"].iloc[1]])
-    for key in CLOCK_KEYS:
+    for key in clock_names():
         censored = table[f"{key}_censored"]
         assert (table.loc[censored, f"{key}_censored_at"] == table.loc[censored, "max_step"]).all()
         assert table.loc[~censored, f"{key}_censored_at"].isna().all()

@@ -30,7 +30,7 @@ TENTH = registry.ClaimDefinition(
     "tau_mem grows with N at every {knob}",
     "main, measuring tau_mem",
     "tau_mem vs data.N, slope > 0 (a test's own claim)",
-    along(("data.N",), "tau_mem", increases),
+    along(("data.N",), "mem", increases),
     missing="no runs vary data.N",
 )
 STEPS = np.unique(np.geomspace(10, 20000, 16).round().astype(int))

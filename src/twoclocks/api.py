@@ -47,6 +47,7 @@ from twoclocks.sweeps.spec import (
     parse_seeds,
     set_options,
 )
+from twoclocks.sweeps.sweepdir import SweepDir
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import default_run_name, resume_run, start_run, summary_lines
 
@@ -236,11 +237,7 @@ class Sweep:
 
     @checked
     def __init__(self, path: PathArg):
-        self.path = Path(path)
-        if self.path.is_file():
-            raise TwoClocksError(f"{self.path} is a file, not a sweep directory (the directory that holds sweep.json)")
-        if not (self.path / "sweep.json").is_file():
-            raise TwoClocksError(f"{self.path}: no sweep.json, not a twoclocks sweep directory")
+        self.path = SweepDir(path).require().path
 
     def __repr__(self) -> str:
         return f"Sweep({str(self.path)!r}, {len(self.results)} points)"
@@ -261,9 +258,10 @@ class Sweep:
 
     @property
     def spec(self) -> dict:
-        recorded = read_json(self.path / "sweep.json")
+        path = SweepDir(self.path).record
+        recorded = read_json(path)
         if not isinstance(recorded, dict) or not isinstance(recorded.get("spec"), dict):
-            raise TwoClocksError(f"{self.path / 'sweep.json'} is not a twoclocks sweep record (no spec)")
+            raise TwoClocksError(f"{path} is not a twoclocks sweep record (no spec)")
         return recorded["spec"]
 
     def runs(self) -> list[Run]:

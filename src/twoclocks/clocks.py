@@ -169,8 +169,11 @@ MEM_CLOCKS: list[MemClock] = [
     ),
 ]
 MEM = MEM_CLOCKS[0]
-# every clock; each has a `<key>_censored` flag
-CLOCK_KEYS = (*(rc.tau for rc in RULE_CLOCKS), *(mc.tau for mc in MEM_CLOCKS))
+
+
+def clock_names() -> list[str]:
+    """Every clock's summary key (each has a `<key>_censored` flag)."""
+    return [*(rc.tau for rc in RULE_CLOCKS), *(mc.tau for mc in MEM_CLOCKS)]
 
 
 def mem_levels() -> list[MemClock]:

@@ -5,7 +5,7 @@ clocks are explicit values.
 A censored clock (not reached by the last evaluated step) is NaN in a numeric column, so that
 arithmetic on it cannot mistake it for a step; beside it, `<clock>_censored_at` holds the last
 evaluated step, the bound the clock is known to exceed, and is NaN where the clock was reached.
-The clocks are `clocks.CLOCK_KEYS`.
+The clocks are `clocks.clock_names()`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pandas as pd
 
 from twoclocks.analysis.compare import compare_table, load_run, plot_compare
 from twoclocks.analysis.report import progress_text, results_table, table_html
-from twoclocks.clocks import CLOCK_KEYS, RULE_CLOCKS
+from twoclocks.clocks import RULE_CLOCKS, clock_names
 from twoclocks.errors import TwoClocksError
 from twoclocks.plots import clocks_figure
 from twoclocks.sweeps.claims.fits import finished, fits_frame, standard_fits
@@ -29,15 +29,12 @@ from twoclocks.sweeps.results import with_later_clocks
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import summary_lines
 
-# The numeric columns of `compare_frame`, beside the text offsets of `compare_table`.
-WINDOW_KEYS = tuple(rc.key(k) for rc in RULE_CLOCKS for k in ("window_log10", "window_vanished"))
-
 
 def with_censored_at(df: pd.DataFrame) -> pd.DataFrame:
     """`df` with `<clock>_censored_at` after each clock that has a `<clock>_censored` flag:
     max_step where the clock was not reached, else NaN."""
     df = df.copy()
-    for key in CLOCK_KEYS:
+    for key in clock_names():
         flag = f"{key}_censored"
         if key not in df or flag not in df or "max_step" not in df:
             continue
@@ -87,15 +84,17 @@ def compare_frame(paths: list[str | Path], out: str | Path | None = None, x: str
     `_censored_at`, the windows, and the offsets from the first run as `twoclocks compare`
     prints them; the overlay figure is written to `out` when given."""
     runs = [load_run(p) for p in paths]
+    # the numeric window columns, beside the text offsets of `compare_table`
+    windows = [rc.key(k) for rc in RULE_CLOCKS for k in ("window_log10", "window_vanished")]
     rows = []
     for run in runs:
         s = run.summary
         row: dict[str, Any] = {"run": run.label, "run_dir": str(run.path), "max_step": s["max_step"]}
-        for key in CLOCK_KEYS:
+        for key in clock_names():
             if key in s:
                 row[key] = np.nan if s[key] is None else float(s[key])
                 row[f"{key}_censored"] = bool(s.get(f"{key}_censored", s[key] is None))
-        row.update({k: s[k] for k in WINDOW_KEYS if k in s})
+        row.update({k: s[k] for k in windows if k in s})
         rows.append(row)
     text = compare_table(runs)
     offsets = text[[c for c in text if c.endswith(("_vs_first", "_dec"))]]

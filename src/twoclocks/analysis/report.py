@@ -46,6 +46,7 @@ from twoclocks.sweeps.claims.learnability import depth_extends_range, learnabili
 from twoclocks.sweeps.claims.learned import map_runs
 from twoclocks.sweeps.results import read_results, with_later_clocks
 from twoclocks.sweeps.spec import pending_points, sweep_description
+from twoclocks.sweeps.sweepdir import SweepDir
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import summary_lines
 
@@ -203,8 +204,8 @@ def sweep_sections(root: Path, results: pd.DataFrame, out: Path) -> list[Section
 def overview_sections(root: Path, results: pd.DataFrame, n_finished: int) -> list[Section]:
     """The claims table (when reproduce wrote claims.json) and the sweep's description and counts."""
     secs: list[Section] = []
-    if (root / "claims.json").is_file():
-        secs.append(("Claims of the paper", claims_html(read_json(root / "claims.json")["claims"])))
+    if SweepDir(root).claims.is_file():
+        secs.append(("Claims of the paper", claims_html(read_json(SweepDir(root).claims)["claims"])))
     n_fail = int((results["status"] != "finished").sum()) if "status" in results else 0
     description = sweep_description(root)
     about = f"<p>{html.escape(description)}</p>" if description else ""
@@ -337,9 +338,9 @@ def run_sections(root: Path, out: Path) -> list[Section]:
 def build_report(path: str | Path) -> Path:
     """Write DIR/report/index.html (and its PNGs) for a run or sweep directory."""
     root = Path(path)
-    out = root / "report"
+    out = SweepDir(root).report
     check_no_links(root, out.name)
-    if (root / "results.parquet").is_file():
+    if SweepDir(root).results.is_file():
         results = read_results(root)
         run_dirs = [root / r for r in finished(results)["run_dir"]]
         lost = [d for d in run_dirs if not d.is_dir()]

@@ -16,6 +16,7 @@ from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.scales import SCALES, scale_spec
 from twoclocks.sweeps.spec import EXECUTION_OPTIONS, SweepSpec, set_options
+from twoclocks.sweeps.sweepdir import SweepDir
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
     write_claims(claims, out, args.scale)
     index = build_report(out)
     print(claims_text(claims))
-    print(f"claims: {out / 'claims.csv'}, {out / 'claims.json'}; report: {index}")
+    print(f"claims: {SweepDir(out).claims_table}, {SweepDir(out).claims}; report: {index}")
     return 0
 
 

@@ -21,6 +21,7 @@ from twoclocks.fields import field_types
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.spec import EXECUTION_OPTIONS, OPTION_FIELDS, SweepSpec, parse_grid_args
+from twoclocks.sweeps.sweepdir import SweepDir
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -91,7 +92,7 @@ def main(args: argparse.Namespace) -> int:
         f"{outcome.failed} failed; results in {outcome.results_path}"
     )
     if outcome.failed:
-        print(f"failed points are listed in {out / 'failures.json'}; rerun with --retry-failed to retry them")
+        print(f"failed points are listed in {SweepDir(out).failures}; rerun with --retry-failed to retry them")
         return 1
     return 0
 

@@ -36,6 +36,7 @@ from twoclocks.prediction.reference import (
     sweep_runs,
 )
 from twoclocks.prediction.validation import calibrate
+from twoclocks.sweeps.sweepdir import SweepDir
 from twoclocks.training.rundir import RunDir
 
 
@@ -76,7 +77,7 @@ def provenance_record(table: pd.DataFrame, sweeps: list[str | Path], command: st
         "command": command,
         "sweeps": [str(s) for s in sweeps],
         "runs": int(len(table)),
-        "points_in_sweeps": sum(len((read_json(Path(d) / "sweep.json") or {}).get("points", [])) for d in sweeps),
+        "points_in_sweeps": sum(len((read_json(SweepDir(d).record) or {}).get("points", [])) for d in sweeps),
         "first_run_finished": first,
         "last_run_finished": last,
         "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

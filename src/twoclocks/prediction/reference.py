@@ -23,9 +23,10 @@ import pandas as pd
 
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import read_json, read_table
+from twoclocks.sweeps.sweepdir import SweepDir
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
-RESULTS, CURVES, PROVENANCE = "results.parquet", "curves.parquet", "provenance.json"
+RESULTS, CURVES, PROVENANCE = SweepDir.RESULTS, "curves.parquet", "provenance.json"
 CALIBRATION = "calibration.json"
 # What a clock is read from, and what `compare --reference` overlays.
 CURVE_COLUMNS = ("valid", "constraint_acc", "mem", "mem_chance", "novel_valid", "loss")

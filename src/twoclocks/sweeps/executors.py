@@ -29,6 +29,7 @@ from twoclocks.sweeps.spec import (
     record_spec,
     sweep_lock,
 )
+from twoclocks.sweeps.sweepdir import SweepDir
 from twoclocks.sweeps.worker import exit_with_parent, one_line, run_points
 from twoclocks.training.rundir import RunDir
 
@@ -176,7 +177,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
     by_hash = {p.hash: p for p in points}
     with sweep_lock(out):
         record_spec(out, spec, points)
-        failures_path = out / "failures.json"
+        failures_path, results_path = SweepDir(out).failures, SweepDir(out).results
         failures: dict[str, dict] = read_json(failures_path) if failures_path.exists() else {}
         if not isinstance(failures, dict):
             raise TwoClocksError(f"{failures_path} is not a twoclocks failure record (expected a JSON object)")
@@ -191,7 +192,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
             else:
                 pending.append(p)
         done_before = len(rows)
-        write_table(out / "results.parquet", results_frame(points, rows))
+        write_table(results_path, results_frame(points, rows))
         threads = spec.threads or 1
         workers = spec.workers or max(1, usable_cpus() // threads)
         # The executor first: where the points run (CPU or GPU, and its share) sizes the groups.
@@ -217,16 +218,14 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
                     failures[key] = {"name": p.name, "run_dir": p.rel_dir, "error": res["error"]}
                     bar.write(f"failed: {p.name}: {res['error']}", file=sys.stderr)
                 write_json(failures_path, failures)
-                write_table(out / "results.parquet", results_frame(points, rows))
+                write_table(results_path, results_frame(points, rows))
                 bar.update(1)
         finally:
             bar.close()
             if executor is not None:
                 executor.close()
         n_failed = sum(1 for r in rows.values() if r["status"] == "failed")
-        return SweepOutcome(
-            len(points), done_before, sum(len(keys) for keys, _, _ in tasks), n_failed, out / "results.parquet"
-        )
+        return SweepOutcome(len(points), done_before, sum(len(keys) for keys, _, _ in tasks), n_failed, results_path)
 
 
 def check_executable(spec: SweepSpec, points: list[Point]) -> None:

@@ -19,6 +19,7 @@ from twoclocks.formats import with_later_clocks as upgrade
 from twoclocks.io import read_table
 from twoclocks.schema import RUN_KEYS
 from twoclocks.sweeps.spec import Point, identity_dict
+from twoclocks.sweeps.sweepdir import SweepDir
 from twoclocks.training.rundir import RunDir
 
 # Columns of results.parquet that differ between two executions of the same points.
@@ -81,9 +82,9 @@ def results_frame(points: list[Point], rows: dict[str, dict]) -> pd.DataFrame:
 
 
 def read_results(sweep_dir: str | Path) -> pd.DataFrame:
-    path = Path(sweep_dir) / "results.parquet"
+    path = SweepDir(sweep_dir).results
     if not path.is_file():
-        raise TwoClocksError(f"{sweep_dir}: no results.parquet, not a twoclocks sweep directory")
+        raise TwoClocksError(f"{sweep_dir}: no {path.name}, not a twoclocks sweep directory")
     return read_table(path)
 
 

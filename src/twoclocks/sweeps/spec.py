@@ -1,15 +1,10 @@
 """Sweeps: a grid of runs, each identified by the hash of its resolved config, run by a local
 process pool or by Ray, resumable after any interruption, collected into one results table.
 
-A sweep directory DIR holds
-  sweep.json       the spec (base overrides, grids, seeds) and the list of its points
-  runs/<name>-<hash8>/   one ordinary run directory per point (see twoclocks.training.trainer)
-  results.parquet  one row per finished (or failed) point: flattened config + clocks
-  failures.json    {hash: {name, run_dir, error}} for points whose run raised an error
-
-Restarting the same sweep skips finished points (summary.json status "finished"), resumes
-unfinished ones from checkpoints/last.pt, and leaves failed ones alone unless asked to retry.
-Only the driver writes results.parquet and failures.json, atomically, after every point.
+A sweep directory (`twoclocks.sweeps.sweepdir.SweepDir`) holds the spec and its points, one
+run directory per point (runs/<name>-<hash8>/), and the results table. Restarting the same sweep
+skips finished points (summary.json status "finished"), resumes unfinished ones from
+checkpoints/last.pt, and leaves failed ones alone unless asked to retry.
 """
 
 from __future__ import annotations
@@ -39,6 +34,7 @@ from twoclocks.fields import coerce, field_types
 from twoclocks.formats import hashed_identity
 from twoclocks.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, safe_name, write_json
 from twoclocks.locks import hold_lock
+from twoclocks.sweeps.sweepdir import SweepDir
 from twoclocks.training.experiment import build_task, check_training_set
 
 EXECUTORS = ("local", "ray")
@@ -114,7 +110,7 @@ class Point:
 
     @property
     def rel_dir(self) -> str:
-        return f"runs/{self.name}"
+        return SweepDir.run_dir(self.name)
 
 
 # ----- building a spec ------------------------------------------------------------------------
@@ -319,7 +315,7 @@ def pending_points(sweep_dir: str | Path, done: set[str]) -> int:
     """How many points DIR/sweep.json lists whose hash is not in `done` (the results table's
     rows): points still running or never started; 0 when sweep.json is unreadable."""
     try:
-        data = read_json(Path(sweep_dir) / "sweep.json")
+        data = read_json(SweepDir(sweep_dir).record)
     except TwoClocksError:
         return 0
     points = data.get("points") if isinstance(data, dict) else None
@@ -330,7 +326,7 @@ def pending_points(sweep_dir: str | Path, done: set[str]) -> int:
 def sweep_description(sweep_dir: str | Path) -> str:
     """The description recorded in DIR/sweep.json ("" when there is none or it is unreadable)."""
     try:
-        data = read_json(Path(sweep_dir) / "sweep.json")
+        data = read_json(SweepDir(sweep_dir).record)
     except TwoClocksError:
         return ""
     description = data.get("description") if isinstance(data, dict) else None
@@ -343,7 +339,7 @@ def sweep_lock(sweep_dir: Path) -> Iterator[None]:
     check_resolvable(sweep_dir)
     made = make_dirs(sweep_dir)
     try:
-        with hold_lock(sweep_dir / ".sweep.lock", f"another sweep is running in {sweep_dir}; wait for it or stop it"):
+        with hold_lock(SweepDir(sweep_dir).lock, f"another sweep is running in {sweep_dir}; wait for it or stop it"):
             yield
     finally:  # a sweep refused before it wrote anything leaves no directory
         remove_empty_dirs(made)
@@ -351,7 +347,7 @@ def sweep_lock(sweep_dir: Path) -> Iterator[None]:
 
 def record_spec(sweep_dir: Path, spec: SweepSpec, points: list[Point]) -> None:
     """Write sweep.json; a directory that holds a different sweep is an error."""
-    path = sweep_dir / "sweep.json"
+    path = SweepDir(sweep_dir).record
     identity = json.loads(json.dumps(spec.identity(), default=str))
     description = spec.description
     if path.is_file():
@@ -361,7 +357,7 @@ def record_spec(sweep_dir: Path, spec: SweepSpec, points: list[Point]) -> None:
         description = description or str(recorded.get("description") or "")  # a bare restart keeps it
         if old is not None and old != identity:
             raise TwoClocksError(
-                f"{sweep_dir} holds a different sweep (its sweep.json has another base, grid "
+                f"{sweep_dir} holds a different sweep (its {path.name} has another base, grid "
                 f"or seeds); choose another --out, or run `twoclocks sweep --out {sweep_dir}` "
                 f"alone to continue it"
             )
@@ -378,9 +374,9 @@ def record_spec(sweep_dir: Path, spec: SweepSpec, points: list[Point]) -> None:
 
 def load_recorded_spec(sweep_dir: str | Path) -> SweepSpec:
     """The spec saved in DIR/sweep.json, to continue a sweep with no other arguments."""
-    path = Path(sweep_dir) / "sweep.json"
+    path = SweepDir(sweep_dir).record
     if not path.is_file():
-        raise ConfigError(f"{sweep_dir}: no sweep.json; give a spec file or --grid to start a sweep")
+        raise ConfigError(f"{sweep_dir}: no {path.name}; give a spec file or --grid to start a sweep")
     data = read_json(path)
     known = set(SweepSpec().identity())
     if not isinstance(data, dict) or not isinstance(data.get("spec"), dict) or set(data["spec"]) != known:

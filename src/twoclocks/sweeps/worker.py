@@ -66,8 +66,8 @@ def run_point(cfg_dict: dict, run_dir: str) -> dict:
 
 def run_points(cfg_dicts: list[dict], run_dirs: list[str]) -> list[dict]:
     """Finish a task: one point with `run_point`, several as one batched group
-    (`multi.train_group`, whose members are bit-identical to single runs on the CPU). A group
-    that cannot run together (e.g. some members were resumed separately) falls back to
+    (`training.group.train_group`, whose members are bit-identical to single runs on the CPU).
+    A group that cannot run together (e.g. some members were resumed separately) falls back to
     running its points one by one, so grouping never changes a result, only the speed."""
     if len(cfg_dicts) == 1:
         return [run_point(cfg_dicts[0], run_dirs[0])]

@@ -18,20 +18,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from twoclocks.clocks import MEM_CLOCKS, compute_clocks
+from twoclocks.clocks import MEM_CLOCKS, MemClock, compute_clocks
 from twoclocks.config import RunConfig
 from twoclocks.data import TrainingIndex
 from twoclocks.evaluate import load_outcomes, near_chance, near_copies
 from twoclocks.recorded import Recorded
 from twoclocks.training.experiment import build_task
 
-# The memorisation clocks that runs written before them lack (their curves come from the samples).
-DERIVED = [mc for mc in MEM_CLOCKS if not mc.first]
-NEAR = DERIVED[0]
+
+def derived() -> list[MemClock]:
+    """The memorisation clocks that runs written before them lack (their curves come from the samples)."""
+    return [mc for mc in MEM_CLOCKS if not mc.first]
+
+
+NEAR = derived()[0]  # the near-copy clock, whose curve and chance level the others share
 
 
 def lacks_near_copies(summary: dict, metrics: pd.DataFrame) -> bool:
-    return any(mc.tau not in summary or mc.curve not in metrics for mc in DERIVED)
+    return any(mc.tau not in summary or mc.curve not in metrics for mc in derived())
 
 
 def recorded_chance(summary: dict, metrics: pd.DataFrame) -> float | None:
@@ -66,4 +70,4 @@ def near_copy_curve(
 def near_copy_clocks(summary: dict, metrics: pd.DataFrame, cfg: RunConfig) -> dict:
     """`summary` with the keys of the near-copy clocks, read off `metrics` (which has their curve)."""
     clocks = compute_clocks(metrics, cfg.clocks, cfg.train.batch, cfg.data.N)
-    return {**summary, **{k: clocks[k] for mc in DERIVED for k in (mc.tau + s for s in mc.fields)}}
+    return {**summary, **{k: clocks[k] for mc in derived() for k in (mc.tau + s for s in mc.fields)}}

@@ -1,13 +1,14 @@
 """`twoclocks reproduce`'s verdicts: every registered claim (registry.py; the paper's nine in
-paper.py) judged at every rule clock, and written as claims.json, claims.csv and text.
+paper.py) judged at every pair of clocks of views.py, and written as claims.json, claims.csv and
+text.
 
 Rule clocks: every claim is judged at each rule clock of twoclocks.clocks.RULE_CLOCKS with that
 clock's window. The claim's verdict is the one at tau_rule; by_clock has each clock's, and
-robust says whether they are all the same (twoclocks.sweeps.claims.rule_clocks).
+robust says whether they are all the same.
 
 Memorisation levels: every claim is judged as well, at tau_rule, with copying read at near
-copies -- tau_mem_near in place of tau_mem, every window recomputed against it. by_mem has the
-verdict at each level and mem_robust whether they agree (twoclocks.sweeps.claims.mem_levels).
+copies -- tau_mem_near in place of tau_mem, every window measured to it. by_mem has the verdict
+at each level and mem_robust whether they agree.
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from twoclocks.clocks import PRIMARY, RULE_CLOCKS, mem_levels
-from twoclocks.formats import rule_clocks_of
+from twoclocks.clocks import MEM, PRIMARY, RULE_CLOCKS, mem_levels
 from twoclocks.io import write_json, write_table
 from twoclocks.sweeps.claims import paper  # noqa: F401  (registers the paper's claims)
+from twoclocks.sweeps.claims.fits import mem_levels_in
 from twoclocks.sweeps.claims.learned import judge_fits, judge_knob_claim
-from twoclocks.sweeps.claims.mem_levels import judge_mem_levels, mem_note
 from twoclocks.sweeps.claims.registry import CLAIMS, READS, ClaimDefinition, Outcome, Runs, knob_claims
-from twoclocks.sweeps.claims.rule_clocks import clock_labels, clock_view, relabel, relabel_obj
 from twoclocks.sweeps.claims.verdicts import DECISION_RULES, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+from twoclocks.sweeps.claims.views import PAPER, At, across, clock_labels, table_at, views
 from twoclocks.sweeps.results import with_later_clocks
+from twoclocks.sweeps.sweepdir import SweepDir
 
 __all__ = ["INCONCLUSIVE", "NOT_SUPPORTED", "SUPPORTED", "Claim", "evaluate_claims", "write_claims", "claims_text"]
 
@@ -42,89 +43,71 @@ class Claim:
     reason: str
     fits: list[dict] = field(default_factory=list)
     # The fields above are the verdict at tau_rule (the paper's clock). by_clock holds the
-    # verdict at every rule clock: {tau: {clock, verdict, evidence, reason}} (rule_clocks.py).
+    # verdict at every rule clock: {tau: {clock, verdict, evidence, reason, ...}}.
     by_clock: dict[str, dict] = field(default_factory=dict)
     robust: bool | None = None  # the same verdict at every rule clock (None: judged at one only)
     basis: str = ""  # what the verdict rests on (learned.basis): fits on learned rules, ...
     all_slices: str = ""  # a knob claim's verdict over every slice, learned or not, and its basis
     across_clocks: str = ""  # that, or which verdict holds at which rule clock
-    # At tau_rule, the verdict at every memorisation level (exact, near copies: mem_levels.py).
+    # At tau_rule, the verdict at every memorisation level (exact, near copies).
     by_mem: dict[str, dict] = field(default_factory=dict)
     mem_robust: bool | None = None  # the same verdict at every level (None: judged at tau_mem only)
     across_mem: str = ""  # that, or which verdict holds at which level
 
+    def entry(self, label: str, slices: bool = True) -> dict:
+        """This verdict as an entry of by_clock (by_mem: `slices` False, no all_slices),
+        labelled with the clock it was judged at."""
+        fields = ("verdict", "evidence", "reason", "basis", "all_slices", "fits")
+        return {"clock": label, **{k: getattr(self, k) for k in fields if slices or k != "all_slices"}}
+
 
 def evaluate_claims(results: pd.DataFrame, root: str | Path | None = None) -> list[Claim]:
-    """Every claim judged at every rule clock (tau_rule, tau_rule_low, tau_group).
-
-    Each claim is written against tau_rule's columns and judged on `clock_view(table, clock)`,
-    in which those columns hold the other clock's values, so a new claim is judged at every
-    rule clock as well. A table made before the group-level clocks existed gets them from the
-    run directories under `root` (the sweep directory). The returned claims carry the verdict
-    at tau_rule in their main fields and every rule clock's in `by_clock`.
-    """
+    """Every claim judged at every pair of clocks of `views`; the returned claims carry the
+    verdict at tau_rule and tau_mem in their main fields, every rule clock's in `by_clock` and
+    every memorisation level's in `by_mem`. A table older than some clock gets its columns from
+    the run directories under `root` (the sweep directory)."""
     table, note = with_later_clocks(results, root)
-    labels = clock_labels(table)
-    # Matched by claim id, so a claim that some clock's table leaves out cannot shift the rest.
-    per_clock = {rc.tau: {c.id: c for c in claims_at(clock_view(table, rc))} for rc in rule_clocks_of(table.columns)}
-    claims = list(per_clock[PRIMARY.tau].values())
+    pairs = views(table)
+    tables = {mc: table_at(table, mc) for mc in dict.fromkeys(at.mem for at in pairs)}
+    runs = {mc: Runs.of(t) for mc, t in tables.items()}
+    # Matched by claim id, so a claim that some view's table leaves out cannot shift the rest.
+    judged = {at: {c.id: c for c in claims_at(tables[at.mem], at, runs[at.mem])} for at in pairs}
+    labels, levels = clock_labels(table), mem_levels_in(table)
+    claims = list(judged[PAPER].values())
     for claim in claims:
-        for rc in rule_clocks_of(table.columns):
-            c = per_clock[rc.tau].get(claim.id)
-            if c is None:
-                continue
-            claim.by_clock[rc.tau] = {
-                "clock": labels[rc.tau],
-                "verdict": c.verdict,
-                "evidence": relabel(c.evidence, rc),
-                "reason": relabel(c.reason, rc),
-                "basis": c.basis,
-                "all_slices": c.all_slices,
-                "fits": relabel_obj(c.fits, rc),
-            }
-        claim.robust, claim.across_clocks = across_clocks(claim.by_clock, note)
-    judge_mem_levels(table, claims, claims_at)
+        at = {a: judged[a][claim.id] for a in judged if claim.id in judged[a]}
+        claim.by_clock = {a.rule.tau: c.entry(labels[a.rule.tau]) for a, c in at.items() if a.mem == MEM}
+        by_mem = [(a.mem.tau, c) for a, c in at.items() if a.rule == PRIMARY and a.mem in levels]
+        claim.by_mem = {tau: c.entry(labels[tau], slices=False) for tau, c in by_mem}
+        alone = f"judged at {PRIMARY.tau} only" + (f" ({note})" if note else "")
+        claim.robust, claim.across_clocks = across(claim.by_clock, "rule clock", alone)
+        alone = f"judged at {MEM.tau} only (no run measures near copies)"
+        claim.mem_robust, claim.across_mem = across(claim.by_mem, "memorisation level", alone)
     return claims
 
 
-def across_clocks(by_clock: dict[str, dict], note: str = "") -> tuple[bool | None, str]:
-    """(robust, text): whether a claim's verdict is the same at every rule clock, and if not,
-    which verdict holds at which clock."""
-    if len(by_clock) < 2:
-        return None, f"judged at tau_rule only ({note})" if note else "judged at tau_rule only"
-    verdicts: dict[str, list[str]] = {}
-    for tau, entry in by_clock.items():
-        verdicts.setdefault(entry["verdict"], []).append(tau)
-    if len(verdicts) == 1:
-        [verdict] = verdicts
-        # A claim that reads no rule clock (tau_mem vs N) has the same evidence at each (so has one
-        # whose every clock is censored alike).
-        same = len({e["evidence"] for e in by_clock.values()}) == 1
-        return True, f"{verdict} at every rule clock" + (" (the same evidence at each)" if same else "")
-    return False, "; ".join(f"{v} at {', '.join(taus)}" for v, taus in verdicts.items())
-
-
-def judge_claim(claim: ClaimDefinition, runs: Runs) -> Claim:
-    """One claim at the rule clock in the tau_rule columns of `runs`."""
+def judge_claim(claim: ClaimDefinition, runs: Runs, at: At) -> Claim:
+    """One claim at the clocks `at`."""
     df = READS[claim.reads][1](runs)
-    tested = claim.test(df, runs)
+    tested = claim.test(df, runs, at)
     if isinstance(tested, Outcome):
         out = tested
         out.basis = claim.fixed_basis(out)
     else:
         missing = claim.missing.format(knob=runs.kname)
-        out = judge_knob_claim(tested, missing, df, runs.knob) if claim.compares_knob else judge_fits(tested, missing)
+        knob = claim.compares_knob
+        out = judge_knob_claim(tested, missing, df, runs.knob, at) if knob else judge_fits(tested, missing)
     fits, text = [f.to_dict() for f in out.fits], claim.text(runs)
     return Claim(
         claim.number, text, out.evidence, out.verdict, out.reason, fits, basis=out.basis, all_slices=out.all_slices
     )
 
 
-def claims_at(results: pd.DataFrame) -> list[Claim]:
-    """Every registered claim's verdict from a sweep's results table, at the rule clock in its
-    tau_rule columns (decision rules: `rules_text`)."""
-    runs = Runs.of(results)
-    return [judge_claim(c, runs) for c in CLAIMS]
+def claims_at(results: pd.DataFrame, at: At = PAPER, runs: Runs | None = None) -> list[Claim]:
+    """Every registered claim's verdict from a sweep's results table at the clocks `at`
+    (decision rules: `rules_text`)."""
+    runs = runs or Runs.of(results)
+    return [judge_claim(c, runs, at) for c in CLAIMS]
 
 
 def rules_text() -> str:
@@ -163,8 +146,8 @@ def write_claims(claims: list[Claim], out: Path, scale: str | None = None) -> No
         row = {k: v for k, v in asdict(c).items() if k not in ("fits", "by_clock", "by_mem")}
         row.update({f"verdict_{tau}": e["verdict"] for tau, e in [*c.by_clock.items(), *c.by_mem.items()]})
         rows.append(row)
-    write_table(out / "claims.csv", pd.DataFrame(rows))
-    write_json(out / "claims.json", {"scale": scale, "rules": rules_text(), "claims": [asdict(c) for c in claims]})
+    write_table(SweepDir(out).claims_table, pd.DataFrame(rows))
+    write_json(SweepDir(out).claims, {"scale": scale, "rules": rules_text(), "claims": [asdict(c) for c in claims]})
 
 
 def claims_text(claims: list[Claim]) -> str:
@@ -190,16 +173,23 @@ def claims_text(claims: list[Claim]) -> str:
 
 
 def robustness_note(claims: list[Claim]) -> list[str]:
-    """The closing note: which verdicts survive the choice of rule clock and which do not."""
+    """The closing note: which verdicts survive the choice of rule clock and of memorisation
+    level, and which do not."""
     judged = [c for c in claims if len(c.by_clock) > 1]
     if not judged:
-        return [f"Rule clocks: {claims[0].across_clocks}." if claims else "No claims.", *mem_note(claims)]
-    clocks = "; ".join(e["clock"] for e in judged[0].by_clock.values())
-    robust = [str(c.id) for c in judged if c.robust]
-    fragile = [f"{c.id} ({c.across_clocks})" for c in judged if not c.robust]
-    return [
-        f"Rule clocks: {clocks}.",
-        f"Robust to the rule clock (same verdict at each): {', '.join(robust) or 'none'}.",
-        f"Depend on the rule clock: {', '.join(fragile) or 'none'}.",
-        *mem_note(claims),
-    ]
+        lines = [f"Rule clocks: {claims[0].across_clocks}." if claims else "No claims."]
+    else:
+        lines = [f"Rule clocks: {'; '.join(e['clock'] for e in judged[0].by_clock.values())}."]
+        rules = [(c.id, c.robust, c.across_clocks) for c in judged]
+        lines += _split(rules, "Robust to the rule clock (same verdict at each)", "Depend on the rule clock")
+    levels = [(c.id, c.mem_robust, c.across_mem) for c in claims if len(c.by_mem) > 1]
+    if levels:
+        lines += _split(levels, "Robust to the memorisation level (exact and near copies)", "Depend on it")
+    return lines
+
+
+def _split(judged: list[tuple[int, bool | None, str]], robust: str, depend: str) -> list[str]:
+    """The claims (id, robust, across) robust to a choice of clock, and those that depend on it."""
+    ok = [str(i) for i, same, _ in judged if same]
+    fragile = [f"{i} ({text})" for i, same, text in judged if not same]
+    return [f"{robust}: {', '.join(ok) or 'none'}.", f"{depend}: {', '.join(fragile) or 'none'}."]

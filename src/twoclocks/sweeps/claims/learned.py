@@ -24,11 +24,14 @@ from twoclocks.sweeps.claims.fits import Fit
 from twoclocks.sweeps.claims.registry import Outcome, Tested
 from twoclocks.sweeps.claims.rule_families import learned_before_copying
 from twoclocks.sweeps.claims.verdicts import INCONCLUSIVE, combine
+from twoclocks.sweeps.claims.views import At
 
 
-def unlearned_levels(df: pd.DataFrame, knob: str) -> list:
-    """The knob values at which the rule was not learned before copying (in most runs)."""
-    return [k for k, part in df.groupby(knob, sort=True) if not learned_before_copying(part, "tau_rule")]
+def unlearned_levels(df: pd.DataFrame, knob: str, at: At) -> list:
+    """The knob values at which the rule was not learned before copying (in most runs), by the
+    clocks `at`."""
+    groups = df.groupby(knob, sort=True)
+    return [k for k, part in groups if not learned_before_copying(part, at.rule.tau, at.mem.tau)]
 
 
 def basis(verdict: str, reason: str, unlearned: dict[str, str] | None = None) -> str:
@@ -51,17 +54,18 @@ def judge_fits(tested: Tested, missing: str) -> Outcome:
     return Outcome(verdict, evidence, reason, [f for f, _, _ in tested], basis(verdict, reason))
 
 
-def unlearned_text(fit: Fit, df: pd.DataFrame, knob: str) -> str:
+def unlearned_text(fit: Fit, df: pd.DataFrame, knob: str, at: At) -> str:
     """'G=3, 4': the knob levels of the fit's slice not learned before copying in most of their
     runs ('' when all were)."""
-    levels = unlearned_levels(df.loc[fit.index], knob)
+    levels = unlearned_levels(df.loc[fit.index], knob, at)
     return f"{knob.split('.', 1)[-1]}={', '.join(f'{v:g}' for v in levels)}" if levels else ""
 
 
-def judge_knob_claim(tested: Tested, missing: str, df: pd.DataFrame, knob: str | None) -> Outcome:
-    """The verdict on learned rules where some slice has them, else on every slice (whose basis
-    then says which levels were not learned where); `all_slices` is the verdict over every slice."""
-    unlearned = [unlearned_text(f, df, knob) if knob else "" for f, _, _ in tested]
+def judge_knob_claim(tested: Tested, missing: str, df: pd.DataFrame, knob: str | None, at: At) -> Outcome:
+    """The verdict on learned rules (learned before copying, by the clocks `at`) where some slice
+    has them, else on every slice (whose basis then says which levels were not learned where);
+    `all_slices` is the verdict over every slice."""
+    unlearned = [unlearned_text(f, df, knob, at) if knob else "" for f, _, _ in tested]
     verdict, evidence, reason = combine(tested, missing)
     whole = basis(verdict, reason, {f.where_text(): u for (f, _, _), u in zip(tested, unlearned)})
     all_slices = f"{verdict} ({whole})"

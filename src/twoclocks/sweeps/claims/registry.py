@@ -16,6 +16,7 @@ import pandas as pd
 
 from twoclocks.sweeps.claims.fits import Fit, finished, knob_column
 from twoclocks.sweeps.claims.verdicts import INCONCLUSIVE
+from twoclocks.sweeps.claims.views import At
 
 # A fit and what one decision rule made of it: (fit, verdict, why).
 Tested = list[tuple[Fit, str, str]]
@@ -23,7 +24,7 @@ Tested = list[tuple[Fit, str, str]]
 
 @dataclass(frozen=True)
 class Runs:
-    """The finished runs of a results table (at one rule clock), cut the ways claims read them."""
+    """The finished runs of a results table, cut the ways claims read them."""
 
     every: pd.DataFrame  # every finished run
     reference: pd.DataFrame  # the DiT's runs (every run when the sweep has no DiT)
@@ -64,7 +65,7 @@ READS: dict[str, tuple[str, Callable[[Runs], pd.DataFrame]]] = {
 
 @dataclass
 class Outcome:
-    """A claim's verdict at one rule clock, with what it rests on."""
+    """A claim's verdict at one pair of clocks, with what it rests on."""
 
     verdict: str
     evidence: str
@@ -76,9 +77,10 @@ class Outcome:
 
 @dataclass(frozen=True)
 class ClaimDefinition:
-    """One claim. `test(runs_read, runs)` returns either the fits it tested (`Tested`), which
-    are combined by the rules of verdicts.py -- on learned slices first when `compares_knob`
-    (learned.judge_knob_claim) -- or a finished `Outcome`. `basis`: for a test that returns an
+    """One claim. `test(runs_read, runs, at)`, judged at the clocks `at` (views.At), returns
+    either the fits it tested (`Tested`), which are combined by the rules of verdicts.py -- on
+    learned slices first when `compares_knob` (learned.judge_knob_claim) -- or a finished
+    `Outcome`. `basis`: for a test that returns an
     Outcome without one, the fixed text of what it rests on ("" for none), replaced by "no
     evidence" when the claim is inconclusive for want of runs."""
 
@@ -86,7 +88,7 @@ class ClaimDefinition:
     statement: str  # "{knob}" stands for the knob's name
     reads: str  # a key of READS
     rule: str  # how the test decides, in words (claims.json "rules", the dry run)
-    test: Callable[[pd.DataFrame, Runs], Tested | Outcome]
+    test: Callable[[pd.DataFrame, Runs, At], Tested | Outcome]
     compares_knob: bool = False  # compares levels of the rule's knob within slices
     missing: str = ""  # the reason when the test finds no fit ("{knob}" as above)
     basis: str = ""

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from twoclocks.clocks import MEM, PRIMARY
 from twoclocks.sweeps.claims.fits import finished
 from twoclocks.sweeps.claims.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 
@@ -54,11 +55,11 @@ def rule_label(row: pd.Series) -> str:
     return f"{row['task']}({inner})"
 
 
-def learned_before_copying(part: pd.DataFrame, rule_clock: str) -> bool:
-    """True when in most runs the rule clock was reached and came before tau_mem (or tau_mem was
-    not reached at all)."""
+def learned_before_copying(part: pd.DataFrame, rule_clock: str, mem_clock: str) -> bool:
+    """True when in most runs the rule clock was reached and came before the memorisation clock
+    (or that was not reached at all)."""
     rule = part[rule_clock].to_numpy(dtype=float)
-    mem = part["tau_mem"].to_numpy(dtype=float)
+    mem = part[mem_clock].to_numpy(dtype=float)
     before = ~np.isnan(rule) & (np.isnan(mem) | (rule < mem))
     return bool(before.sum() * 2 > len(part))
 
@@ -75,17 +76,18 @@ def spread(groups: dict[str, np.ndarray], seed: int = 0) -> tuple[float, tuple[f
     return float(medians.max() / medians.min()), (float(lo), float(hi))
 
 
-def judge(name: str, parts: dict[str, pd.DataFrame]) -> RuleSet:
-    censored = {r: int(p["tau_mem"].isna().sum()) for r, p in parts.items()}
-    reached = {r: p["tau_mem"].dropna().to_numpy(dtype=float) for r, p in parts.items()}
+def judge(name: str, parts: dict[str, pd.DataFrame], mem: str = MEM.tau) -> RuleSet:
+    """The spread of the rules' (`parts`') median memorisation clock `mem` (module docstring)."""
+    censored = {r: int(p[mem].isna().sum()) for r, p in parts.items()}
+    reached = {r: p[mem].dropna().to_numpy(dtype=float) for r, p in parts.items()}
     medians = {r: float(np.median(v)) for r, v in reached.items() if len(v)}
     if len(parts) < 2:
         return RuleSet(name, medians, censored, None, None, INCONCLUSIVE, f"{len(parts)} rule(s) in this set")
     if any(censored[r] * 2 >= len(parts[r]) for r in parts):
-        return judge_by_bounds(name, parts, medians, censored)
+        return judge_by_bounds(name, parts, medians, censored, mem)
     if any(len(v) < 2 for v in reached.values()):
         ratio = max(medians.values()) / min(medians.values())
-        return RuleSet(name, medians, censored, ratio, None, INCONCLUSIVE, "fewer than 2 runs with tau_mem per rule")
+        return RuleSet(name, medians, censored, ratio, None, INCONCLUSIVE, f"fewer than 2 runs with {mem} per rule")
     ratio, ci = spread(reached)
     if ci[1] <= TOLERANCE:
         verdict, why = SUPPORTED, f"max/min {ratio:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] <= {TOLERANCE:g}"
@@ -96,21 +98,20 @@ def judge(name: str, parts: dict[str, pd.DataFrame]) -> RuleSet:
     return RuleSet(name, medians, censored, ratio, ci, verdict, why)
 
 
-def judge_by_bounds(name: str, parts: dict[str, pd.DataFrame], medians: dict, censored: dict) -> RuleSet:
-    """The set's verdict where some rules reached tau_mem in at most half their runs (module
-    docstring): their median's lower bound against the largest tau_mem of the others."""
+def judge_by_bounds(name: str, parts: dict[str, pd.DataFrame], medians: dict, censored: dict, mem: str) -> RuleSet:
+    """The set's verdict where some rules reached `mem` in at most half their runs (module
+    docstring): their median's lower bound against the largest `mem` of the others."""
     late = [r for r in parts if censored[r] * 2 >= len(parts[r])]
     reached = [r for r in parts if r not in late]
-    why = f"tau_mem not reached in most runs of {late}"
+    why = f"{mem} not reached in most runs of {late}"
     if not reached or "max_step" not in parts[late[0]]:
         return RuleSet(name, medians, censored, None, None, INCONCLUSIVE, why)
-    lower = {r: float(np.median(parts[r]["tau_mem"].fillna(parts[r]["max_step"]).to_numpy(float))) for r in late}
+    lower = {r: float(np.median(parts[r][mem].fillna(parts[r]["max_step"]).to_numpy(float))) for r in late}
     slow = max(lower, key=lambda r: lower[r])
-    top = max(float(parts[r]["tau_mem"].max()) for r in reached)
+    top = max(float(parts[r][mem].max()) for r in reached)
     bound = lower[slow] / top
     text = (
-        f"{slow}: median tau_mem > {lower[slow]:,.0f} (censoring bound) against at most {top:,.0f} "
-        f"measured for {reached}"
+        f"{slow}: median {mem} > {lower[slow]:,.0f} (censoring bound) against at most {top:,.0f} measured for {reached}"
     )
     if bound > TOLERANCE:
         why = f"by censoring bounds alone: {text}: max/min > {bound:.2f} > {TOLERANCE:g}"
@@ -126,7 +127,7 @@ def judge_by_bounds(name: str, parts: dict[str, pd.DataFrame], medians: dict, ce
     )
 
 
-def rule_family_sets(df: pd.DataFrame, rule_clock: str = "tau_rule") -> list[RuleSet]:
+def rule_family_sets(df: pd.DataFrame, rule_clock: str = PRIMARY.tau, mem_clock: str = MEM.tau) -> list[RuleSet]:
     """The two rule sets of a sweep's finished runs that share one N and one model but differ in
     the rule. Runs of the sweep's most common (N, family, depth, width) are used."""
     done = finished(df).copy()
@@ -140,9 +141,9 @@ def rule_family_sets(df: pd.DataFrame, rule_clock: str = "tau_rule") -> list[Rul
         key=lambda kv: (kv[1]["rule"].nunique(), len(kv[1])),
     )[1]
     parts = {r: p for r, p in best.groupby("rule", sort=True)}
-    learned = {r: p for r, p in parts.items() if learned_before_copying(p, rule_clock)}
+    learned = {r: p for r, p in parts.items() if learned_before_copying(p, rule_clock, mem_clock)}
     copied = {r: p for r, p in parts.items() if r not in learned}
-    return [judge("learned before copying", learned), judge("learned only by copying", copied)]
+    return [judge("learned before copying", learned, mem_clock), judge("learned only by copying", copied, mem_clock)]
 
 
 def sets_text(sets: list[RuleSet]) -> str:
@@ -152,10 +153,10 @@ def sets_text(sets: list[RuleSet]) -> str:
     )
 
 
-def claim3_families(df: pd.DataFrame, rule_clock: str = "tau_rule") -> tuple[str, str]:
+def claim3_families(df: pd.DataFrame, rule_clock: str = PRIMARY.tau, mem_clock: str = MEM.tau) -> tuple[str, str]:
     """(verdict, why) of claim 3 across rule families, judged on the rules learned before
     copying; the other set is reported beside it."""
-    sets = rule_family_sets(df, rule_clock)
+    sets = rule_family_sets(df, rule_clock, mem_clock)
     if not sets:
         return INCONCLUSIVE, "no runs of several rules at one N"
     learned = sets[0]
