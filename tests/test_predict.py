@@ -118,7 +118,8 @@ def test_a_run_with_steps_auto_trains_its_budget_and_keeps_the_prediction(laws, 
 
     monkeypatch.setattr(autobudget, "reference_laws", lambda: laws)
     overrides = parse_overrides([*tiny_overrides, "train.steps=auto", "train.max_steps=40", "train.stop_at=mem"])
-    run_dir, summary = start_run(apply_overrides(RunConfig(), {**overrides, "model.width": 64}), tmp_path / "r")
+    auto = apply_overrides(RunConfig(), {**overrides, "model.width": 64})
+    run_dir, summary = start_run(auto, tmp_path / "r", resolve=autobudget.resolve_steps)
     assert RunDir(run_dir).load_config().train.steps == 40 == summary["steps"]
     assert summary["steps_auto"]["steps"] == 40 and "capped by train.max_steps" in summary["steps_auto"]["rule"]
     assert summary["steps_auto"]["prediction"]["clocks"]["tau_mem"]["interval_95"][1] > 40

@@ -16,6 +16,7 @@ import pandas as pd
 from twoclocks.api import sweep_spec
 from twoclocks.clocks import format_clock
 from twoclocks.errors import ConfigError
+from twoclocks.prediction.autobudget import resolve_steps
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.spec import EXECUTORS, SweepSpec, parse_grid_args
@@ -101,7 +102,7 @@ def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
 
 def main(args: argparse.Namespace) -> int:
     spec, out = build_spec(args)
-    outcome = run_sweep(spec, out, retry_failed=args.retry_failed, progress=not args.quiet)
+    outcome = run_sweep(spec, out, retry_failed=args.retry_failed, progress=not args.quiet, resolve=resolve_steps)
     print(clock_table(read_results(out)))
     print(
         f"{outcome.points} points: {outcome.done_before} done earlier, {outcome.executed} run now, "

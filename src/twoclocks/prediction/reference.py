@@ -10,7 +10,7 @@ A shipped reference is a folder of src/twoclocks/reference/ (written by
     reference/calibration.json          the intervals' calibration, fitted on every shipped
                                         reference together (`calibration`), with their run counts
 
-Tables are read as plain pandas: this module sits below the sweeps and knows only the columns.
+Results tables are read as a sweep's are (`sweeps.results.read_results`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pandas as pd
 
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import read_json, read_table
+from twoclocks.sweeps.results import read_results
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
 RESULTS, CURVES, PROVENANCE = "results.parquet", "curves.parquet", "provenance.json"
@@ -50,8 +51,9 @@ def shipped_names(folder: Path = REFERENCE_DIR) -> list[str]:
 
 
 def _read(path: Path) -> pd.DataFrame:
+    """A table other than a results table (a reference's curves)."""
     if not path.is_file():
-        raise TwoClocksError(f"{path.parent}: no {path.name}, not a twoclocks sweep or reference directory")
+        raise TwoClocksError(f"{path.parent}: no {path.name}, not a twoclocks reference directory")
     try:
         return read_table(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
@@ -81,7 +83,7 @@ def reference_runs(names: tuple[str, ...] | None = None, folder: Path = REFERENC
     for name in names:
         if name not in installed:
             raise TwoClocksError(f"no reference named {name!r}; installed: {', '.join(installed) or 'none'}")
-        table = _finished(_read(folder / name / RESULTS), f"reference {name}")
+        table = _finished(read_results(folder / name), f"reference {name}")
         commit = str(provenance(name, folder).get("commit", "?"))[:10]
         tables.append(table)
         sources.append(f"reference {name} ({len(table)} runs, code {commit})")
@@ -92,7 +94,7 @@ def sweep_runs(dirs: list[str | Path]) -> Runs:
     """The finished runs of sweep directories (their results.parquet)."""
     tables, sources = [], []
     for d in dirs:
-        table = _finished(_read(Path(d) / RESULTS), f"sweep {d}")
+        table = _finished(read_results(d), f"sweep {d}")
         tables.append(table)
         sources.append(f"sweep {d} ({len(table)} runs)")
     return Runs(pd.concat(tables, ignore_index=True), tuple(sources))

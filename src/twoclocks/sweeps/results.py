@@ -81,10 +81,15 @@ def results_frame(points: list[Point], rows: dict[str, dict]) -> pd.DataFrame:
 
 
 def read_results(sweep_dir: str | Path) -> pd.DataFrame:
+    """The results table of a sweep directory (or of a shipped reference, which keeps one)."""
     path = Path(sweep_dir) / "results.parquet"
     if not path.is_file():
         raise TwoClocksError(f"{sweep_dir}: no results.parquet, not a twoclocks sweep directory")
-    return read_table(path)
+    try:
+        return read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise TwoClocksError(f"{path} is unreadable ({first})") from None
 
 
 def run_columns(run_dir: Path) -> dict[str, Any]:
