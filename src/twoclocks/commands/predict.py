@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     prediction = predict(args.overrides, config=args.config, sweeps=args.sweeps)
     if args.json:
-        print(json.dumps(prediction.to_dict(), indent=2))
+        print(json.dumps(prediction.to_dict(), indent=2, allow_nan=False))  # strict JSON: null, never NaN
     else:
         print("\n".join(prediction.lines()))
     return 0

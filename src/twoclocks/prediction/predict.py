@@ -89,9 +89,16 @@ class ClockPrediction:
     p_within: float  # P(tau <= the config's train.steps)
 
     def to_dict(self) -> dict:
-        out: dict = {"form": self.form, "median": self.median, "p_within_steps": self.p_within}
-        out.update({f"interval_{round(100 * q)}": list(self.intervals[q]) for q in LEVELS})
+        """Strict JSON: a value that does not exist (P(within) without a budget, a bound beyond
+        a float) is None, never NaN or infinity."""
+        out: dict = {"form": self.form, "median": number(self.median), "p_within_steps": number(self.p_within)}
+        out.update({f"interval_{round(100 * q)}": [number(x) for x in self.intervals[q]] for q in LEVELS})
         return out
+
+
+def number(x: float) -> float | None:
+    """x, or None where it is not a finite number (JSON has no NaN or infinity)."""
+    return float(x) if np.isfinite(x) else None
 
 
 @dataclass
@@ -107,8 +114,11 @@ class Prediction:
     def to_dict(self) -> dict:
         return {
             "clocks": {c: p.to_dict() for c, p in self.clocks.items()},
-            "window_log10": {"median": self.window_log10[0], "interval_95": list(self.window_log10[1:])},
-            "p_window_open": self.p_window_open,
+            "window_log10": {
+                "median": number(self.window_log10[0]),
+                "interval_95": [number(x) for x in self.window_log10[1:]],
+            },
+            "p_window_open": number(self.p_window_open),
             "steps": self.steps,
             "fitted_on": self.fitted_on,
             "calibrated_on": self.calibrated_on,
