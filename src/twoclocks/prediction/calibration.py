@@ -41,7 +41,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from twoclocks.prediction.reach import Reach, decades
 from twoclocks.prediction.tobit import censored_logpdf
@@ -123,6 +122,8 @@ def fit_clock(part: pd.DataFrame) -> dict[str, float]:
     """The parameters of one clock's held-out predictions (columns: median, sd, measured,
     right, left, decades_N, rule_outside, outside; log10 units)."""
     start = np.log(PRIOR)
+    from scipy import optimize  # a fit only: a prediction from cached laws needs none (0.3 s)
+
     res = optimize.minimize(negative_loglik, start, args=(part,), method="L-BFGS-B", bounds=BOUNDS)
     return dict(zip(PARAMS, map(float, np.exp(res.x))))
 

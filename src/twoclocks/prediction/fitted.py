@@ -1,5 +1,6 @@
 """The laws a prediction uses: the shipped reference's with its shipped calibration, or those
-of the given sweep directories, calibrated on their own held-out runs.
+of the given sweep directories, calibrated on their own held-out runs; fitted once and then
+read back (`cache`).
 
 Calibrating a sweep's laws refits them once per held-out level (`validation.calibrate`), with
 CALIBRATION_DRAWS bootstrap refits each: seconds to a minute for a few dozen runs.
@@ -7,34 +8,49 @@ CALIBRATION_DRAWS bootstrap refits each: seconds to a minute for a few dozen run
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 from twoclocks.config import RunConfig
+from twoclocks.prediction.cache import cached
 from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.predict import Laws, Prediction, predict_config
-from twoclocks.prediction.reference import reference_calibration, reference_runs, sweep_runs
-from twoclocks.prediction.validation import calibrate
+from twoclocks.prediction.reference import Runs, reference_calibration, reference_runs, sweep_runs
 
 CALIBRATION_DRAWS = 20
 
 
+def fit_record(runs: Runs, calibrated: bool) -> dict:
+    """The laws of `runs` as a record, calibrated on their held-out runs if asked."""
+    laws = Laws.fit(runs)
+    if calibrated:
+        from twoclocks.prediction.validation import calibrate  # only where a fit is made
+
+        laws = laws.calibrated(calibrate(runs, CALIBRATION_DRAWS))
+    return laws.to_dict()
+
+
 @lru_cache(maxsize=1)
 def reference_laws() -> Laws:
-    """The laws of the shipped reference results, fitted once per process, with the shipped
-    calibration where it was fitted on these same runs."""
+    """The laws of the shipped reference results, fitted once (then read from the user's cache),
+    with the shipped calibration where it was fitted on these same runs."""
     runs = reference_runs()
-    laws = Laws.fit(runs)
-    record = reference_calibration(runs)
-    return laws.calibrated(Calibration.from_dict(record)) if record else laws
+    record = cached(runs, "reference-laws", lambda: fit_record(runs, False))
+    laws = Laws.from_dict(runs, record)
+    calibration = reference_calibration(runs)
+    return laws.calibrated(Calibration.from_dict(calibration)) if calibration else laws
 
 
-def sweep_laws(sweeps: list[str | Path], calibrated: bool = True) -> Laws:
+def sweep_laws(sweeps: Sequence[str | Path], calibrated: bool = True) -> Laws:
+    """The laws of the finished runs of sweep directories, fitted once and cached beside a single
+    sweep (in the user's cache for several)."""
     runs = sweep_runs(sweeps)
-    laws = Laws.fit(runs)
-    return laws.calibrated(calibrate(runs, CALIBRATION_DRAWS)) if calibrated else laws
+    beside = Path(sweeps[0]) if len(sweeps) == 1 else None
+    purpose = "sweep-laws-calibrated" if calibrated else "sweep-laws"
+    return Laws.from_dict(runs, cached(runs, purpose, lambda: fit_record(runs, calibrated), sweep=beside))
 
 
-def predict_clocks(cfg: RunConfig, sweeps: list[str | Path] | None = None) -> Prediction:
+def predict_clocks(cfg: RunConfig, sweeps: Sequence[str | Path] | None = None) -> Prediction:
     """The prediction for `cfg` from the shipped reference, or from these sweep directories."""
     return predict_config(reference_laws() if sweeps is None else sweep_laws(sweeps), cfg)

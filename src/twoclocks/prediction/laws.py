@@ -150,6 +150,29 @@ class Law:
         t = rng.standard_t(self.dof, (len(self.draws), per_draw))
         return (mus[:, None] + self.scatter * t).ravel()
 
+    def to_dict(self) -> dict:
+        """Everything a prediction reads of the law, as JSON (`from_dict` reads it back to the
+        same floats, so a cached law predicts what the fit did)."""
+        return {
+            "clock": self.clock,
+            "form": self.form,
+            "terms": list(self.design.terms),
+            "levels": self.design.levels,
+            "centres": self.design.centres,
+            "fit": self.fit.to_dict(),
+            "draws": [d.to_dict() for d in self.draws],
+            "heldout": {f: (v if math.isfinite(v) else None) for f, v in self.heldout.items()},
+            "runs": self.runs,
+            "seeds_per_config": self.seeds_per_config,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Law:
+        design = Design(tuple(d["terms"]), {k: list(v) for k, v in d["levels"].items()}, dict(d["centres"]))
+        heldout = {f: (-math.inf if v is None else float(v)) for f, v in d["heldout"].items()}
+        fit, draws = TobitFit.from_dict(d["fit"]), [TobitFit.from_dict(x) for x in d["draws"]]
+        return cls(d["clock"], d["form"], design, fit, draws, heldout, d["runs"], d["seeds_per_config"])
+
     def parameter_intervals(self, level: float = 0.95) -> dict[str, tuple[float, float, float]]:
         """Each coefficient (and sigma): (estimate, lo, hi), the bootstrap percentile interval."""
         q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]

@@ -35,6 +35,7 @@ from twoclocks.prediction.variables import (
     config_variables,
     learned_first,
     observed,
+    recorded_clocks,
     table_variables,
     waited_for,
 )
@@ -56,11 +57,11 @@ class Laws:
 
     @classmethod
     def fit(cls, runs: Runs, forms: dict[str, str] | None = None, draws: int = BOOTSTRAP) -> Laws:
-        """Fit every clock (`draws` bootstrap refits each); a clock that too few runs reached
-        has no law (one line)."""
-        v = table_variables(runs.table).assign(learned=learned_first(runs.table))
+        """Fit every clock the runs recorded (`draws` bootstrap refits each); a clock that too
+        few runs reached has no law (one line)."""
+        v = run_variables(runs.table)
         laws = {}
-        for clock in CLOCKS:
+        for clock in recorded_clocks(runs.table):
             keep = waited_for(runs.table, clock)
             obs = observed(runs.table[keep], clock)
             measured = int((~obs.right).sum())
@@ -72,12 +73,29 @@ class Laws:
             laws[clock] = fit_law(clock, v[keep].reset_index(drop=True), obs, (forms or {}).get(clock), draws)
         return cls(runs, v, laws)
 
+    def to_dict(self) -> dict:
+        """The fitted laws and their calibration as JSON (`from_dict`; `cache`)."""
+        calibration = None if self.calibration is None else self.calibration.to_dict()
+        return {"laws": {c: law.to_dict() for c, law in self.laws.items()}, "calibration": calibration}
+
+    @classmethod
+    def from_dict(cls, runs: Runs, d: dict) -> Laws:
+        """The laws `to_dict` wrote, for the runs they were fitted on."""
+        laws = {str(c): Law.from_dict(law) for c, law in d["laws"].items()}
+        calibration = None if d.get("calibration") is None else Calibration.from_dict(d["calibration"])
+        return cls(runs, run_variables(runs.table), laws, calibration)
+
     def reaches(self, v: pd.DataFrame) -> dict[str, Reach]:
         """How far the one-row config frame `v` lies from the runs that measured each clock."""
-        return {clock: reach_of(v, self.variables, ~observed(self.runs.table, clock).right) for clock in CLOCKS}
+        return {clock: reach_of(v, self.variables, ~observed(self.runs.table, clock).right) for clock in self.laws}
 
     def calibrated(self, calibration: Calibration) -> Laws:
         return Laws(self.runs, self.variables, self.laws, calibration)
+
+
+def run_variables(table: pd.DataFrame) -> pd.DataFrame:
+    """The variables of finished runs, with the regime each was in (`learned_first`)."""
+    return table_variables(table).assign(learned=learned_first(table))
 
 
 @dataclass
@@ -189,7 +207,7 @@ def predict_config(laws: Laws, cfg: RunConfig) -> Prediction:
     samples = predict_samples(laws, v, reaches)
     steps = cfg.train.steps if isinstance(cfg.train.steps, int) else None
     clocks = {}
-    for clock in CLOCKS:
+    for clock in laws.laws:
         y = samples[clock]
         intervals = {
             q: (float(10 ** np.quantile(y, (1 - q) / 2)), float(10 ** np.quantile(y, (1 + q) / 2))) for q in LEVELS
@@ -201,5 +219,9 @@ def predict_config(laws: Laws, cfg: RunConfig) -> Prediction:
     warnings = extrapolation_warnings(cfg, v, laws.runs.table, laws.variables)
     known = reach_of(v, laws.variables, np.ones(len(laws.variables), bool), by_size=False)
     warnings += clock_warnings(reaches, known, v, flatten(cfg.to_dict()))
+    unrecorded = [c for c in CLOCKS if c not in laws.laws]
+    if unrecorded:
+        older = "a results table older than it"
+        warnings.append(f"{', '.join(unrecorded)}: not predicted; no fitted run recorded it ({older})")
     calibrated_on = laws.calibration.fitted_on if laws.calibration else None
     return Prediction(clocks, window, float(np.mean(w > 0)), steps, laws.runs.describe(), warnings, calibrated_on)

@@ -15,12 +15,14 @@ Results tables are read as a sweep's are (`sweeps.results.read_results`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
+from twoclocks.config import RunConfig, flatten
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import read_json, read_table
 from twoclocks.sweeps.results import read_results
@@ -61,10 +63,29 @@ def _read(path: Path) -> pd.DataFrame:
         raise TwoClocksError(f"{path} is unreadable ({first})") from None
 
 
+# What the laws read of every run besides its config (`variables`): a table without one of
+# these cannot be fitted. A later clock's columns may be missing (a table older than the clock):
+# that clock is then not predicted (`predict.Laws.fit`).
+REQUIRED = ("status", "max_step", "log2_population", "task", "model.family", "tau_rule", "tau_mem")
+
+
 def _finished(table: pd.DataFrame, source: str) -> pd.DataFrame:
-    if "status" not in table:
-        raise TwoClocksError(f"{source}: results table has no status column")
-    return table[table["status"] == "finished"].assign(source=source).reset_index(drop=True)
+    """The finished runs of a results table, with every run-config column (a column the table
+    lacks is a field added after it was written, or one its writer did not keep: at its default)."""
+    missing = [c for c in REQUIRED if c not in table]
+    if missing:
+        raise TwoClocksError(f"{source}: the results table lacks {', '.join(missing)}, which the laws need")
+    defaults = {k: v for k, v in flatten(RunConfig().to_dict()).items() if not k.startswith("task")}
+    absent = {k: v for k, v in defaults.items() if k not in table and not isinstance(v, (list, dict))}
+    return table[table["status"] == "finished"].assign(**absent, source=source).reset_index(drop=True)
+
+
+def distinct_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """Each run once: rows of the same point (its config hash, seed included) given twice, by
+    the same sweep named twice or copied into another, are one run."""
+    if "point" not in table:
+        return table
+    return table.drop_duplicates("point").reset_index(drop=True)
 
 
 def provenance(name: str, folder: Path = REFERENCE_DIR) -> dict:
@@ -76,7 +97,7 @@ def provenance(name: str, folder: Path = REFERENCE_DIR) -> dict:
 def reference_runs(names: tuple[str, ...] | None = None, folder: Path = REFERENCE_DIR) -> Runs:
     """The shipped reference results (all of them by default), or those of another folder."""
     installed = shipped_names(folder)
-    names = tuple(installed) if names is None else names
+    names = tuple(installed) if names is None else tuple(dict.fromkeys(names))
     if not names:
         raise TwoClocksError(f"no reference results are installed ({folder} is empty); fit with --from DIR")
     tables, sources = [], []
@@ -87,17 +108,20 @@ def reference_runs(names: tuple[str, ...] | None = None, folder: Path = REFERENC
         commit = str(provenance(name, folder).get("commit", "?"))[:10]
         tables.append(table)
         sources.append(f"reference {name} ({len(table)} runs, code {commit})")
-    return Runs(pd.concat(tables, ignore_index=True), tuple(sources))
+    return Runs(distinct_runs(pd.concat(tables, ignore_index=True)), tuple(sources))
 
 
-def sweep_runs(dirs: list[str | Path]) -> Runs:
+def sweep_runs(dirs: Sequence[str | Path]) -> Runs:
     """The finished runs of sweep directories (their results.parquet)."""
+    named: dict[Path, str | Path] = {}
+    for d in dirs:  # a directory named twice (or by two spellings) is read once
+        named.setdefault(Path(d).resolve(), d)
     tables, sources = [], []
-    for d in dirs:
+    for d in named.values():
         table = _finished(read_results(d), f"sweep {d}")
         tables.append(table)
         sources.append(f"sweep {d} ({len(table)} runs)")
-    return Runs(pd.concat(tables, ignore_index=True), tuple(sources))
+    return Runs(distinct_runs(pd.concat(tables, ignore_index=True)), tuple(sources))
 
 
 def reference_curves(name: str) -> pd.DataFrame:

@@ -31,7 +31,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
 from scipy.special import log_ndtr
 
 PRIOR_SD = 3.0
@@ -44,6 +43,14 @@ class TobitFit:
     beta: np.ndarray
     sigma: float
     loglik: float  # l(beta, sigma) of (2), without the penalty
+
+    def to_dict(self) -> dict:
+        """JSON numbers that read back to the same floats (`from_dict`)."""
+        return {"beta": [float(b) for b in self.beta], "sigma": float(self.sigma), "loglik": float(self.loglik)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TobitFit:
+        return cls(np.asarray(d["beta"], dtype=float), float(d["sigma"]), float(d["loglik"]))
 
 
 def log_phi(z: np.ndarray) -> np.ndarray:
@@ -87,6 +94,8 @@ def fit_tobit(
         coef, *_ = np.linalg.lstsq(X, y, rcond=None)
         spread = np.std(y - X @ coef) if len(y) > X.shape[1] else 0.3
         start = np.append(coef, np.log(max(spread, 0.05)))
+    from scipy import optimize  # a fit only: a prediction from cached laws needs none (0.3 s)
+
     result = optimize.minimize(
         negative_log_posterior,
         start,

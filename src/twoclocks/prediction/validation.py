@@ -30,24 +30,24 @@ from twoclocks.prediction.calibration import Calibration, calibrated_samples, ex
 from twoclocks.prediction.laws import BOOTSTRAP
 from twoclocks.prediction.predict import LEVELS, Laws, check_predictable, predict_samples
 from twoclocks.prediction.reference import Runs
-from twoclocks.prediction.variables import CLOCKS, NUMERIC, observed, table_variables, waited_for
-from twoclocks.tasks import TASKS
+from twoclocks.prediction.variables import CLOCKS, NUMERIC, observed, table_variables, task_knob, waited_for
 
 FACTORS = ("data.N", "knob", "task", "model.width", "model.depth", "model.patch")
 
 
 def factor_levels(table: pd.DataFrame) -> pd.DataFrame:
-    """The level of every factor for every run ('knob' is 'task:knob=value')."""
+    """The level of every factor for every run ('knob' is 'task:knob=value' for a built-in rule,
+    'task:B bits' by the recorded log2 population for a rule named by import path)."""
     out = pd.DataFrame(index=table.index)
     for f in FACTORS:
-        if f == "knob":
-            out[f] = [
-                f"{t}:{TASKS[t].knob}={row.get(f'task.{TASKS[t].knob}')}"
-                for t, (_, row) in zip(table["task"], table.iterrows())
-            ]
-        else:
-            out[f] = table[f].astype(str)
+        out[f] = [knob_level(row) for _, row in table.iterrows()] if f == "knob" else table[f].astype(str)
     return out
+
+
+def knob_level(row: pd.Series) -> str:
+    task = str(row["task"])
+    knob = task_knob(task)
+    return f"{task}:{row['log2_population']:g} bits" if knob is None else f"{task}:{knob}={row.get(f'task.{knob}')}"
 
 
 def beyond_N(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
@@ -93,7 +93,7 @@ def predict_heldout(laws: Laws, test: pd.DataFrame) -> list[dict]:
             continue
         reaches = laws.reaches(row)
         samples = predict_samples(laws, row, reaches)
-        for clock in CLOCKS:
+        for clock in laws.laws:
             y, r = samples[clock], reaches[clock]
             records.append(
                 {
@@ -210,7 +210,7 @@ def summarise(scored: pd.DataFrame) -> pd.DataFrame:
     in every variable; 2x or more beyond the fitted N), coverage of the 80% and 95% intervals
     (all, and inside)."""
     rows = []
-    for clock in CLOCKS:
+    for clock in (c for c in CLOCKS if c in set(scored["clock"])):
         part = scored[scored["clock"] == clock]
         within = part[part["inside"].astype(bool)]
         beyond = part[part["beyond_N"] >= 2.0]

@@ -27,7 +27,7 @@ from twoclocks.clocks import RULE_CLOCKS
 from twoclocks.config import RunConfig, flatten, keys_of_role
 from twoclocks.domains import UNMODELLED
 from twoclocks.errors import ConfigError
-from twoclocks.tasks import make_task
+from twoclocks.tasks import TASKS, make_task
 
 CLOCKS = (*(rc.tau for rc in RULE_CLOCKS), "tau_mem")
 # Numeric variables: name -> (config key it is read from, transform).
@@ -81,12 +81,31 @@ def table_variables(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def recorded_clocks(table: pd.DataFrame) -> tuple[str, ...]:
+    """The clocks of CLOCKS a results table has (one older than a clock lacks its columns)."""
+    return tuple(c for c in CLOCKS if c in table)
+
+
+def task_knob(name: str) -> str | None:
+    """The knob (the parameter that sets the rule's size) of a built-in rule; None for a rule
+    named by import path, which is never imported to ask (its runs recorded their log2
+    population, which is what the laws read)."""
+    cls = TASKS.get(name)
+    return None if cls is None else cls.knob
+
+
+def flag(table: pd.DataFrame, column: str) -> np.ndarray:
+    """A boolean column, False where it is empty or the table lacks it."""
+    return table[column].fillna(False).to_numpy(bool) if column in table else np.zeros(len(table), bool)
+
+
 def observed(table: pd.DataFrame, clock: str) -> Observed:
     """Clock `clock` of each run as a censored observation. A right-censored clock's bound is
-    the last evaluated step (`max_step`): the run showed tau > max_step and nothing more."""
+    the last evaluated step (`max_step`): the run showed tau > max_step and nothing more; a
+    clock with no value and no censoring flag is taken as censored at that bound."""
     tau = pd.to_numeric(table[clock]).to_numpy(float)
-    right = table[f"{clock}_censored"].fillna(False).to_numpy(bool)
-    left = table[f"{clock}_left_censored"].fillna(False).to_numpy(bool)
+    right = flag(table, f"{clock}_censored") | np.isnan(tau)
+    left = flag(table, f"{clock}_left_censored")
     bound = pd.to_numeric(table["max_step"]).to_numpy(float)
     y = np.log10(np.where(right, bound, tau))
     if not np.all(np.isfinite(y)):
@@ -103,7 +122,7 @@ def waited_for(table: pd.DataFrame, clock: str) -> np.ndarray:
     if clock != "tau_mem" or "train.stop_at" not in table:
         return np.ones(len(table), bool)
     by_rule = (table["train.stop_at"].astype(str) == "rule").to_numpy()
-    return ~(by_rule & table["tau_mem_censored"].fillna(False).to_numpy(bool))
+    return ~(by_rule & flag(table, "tau_mem_censored"))
 
 
 def learned_first(table: pd.DataFrame) -> np.ndarray:
@@ -111,8 +130,8 @@ def learned_first(table: pd.DataFrame) -> np.ndarray:
     while the rule was learned), else 0.0: the regime a run was in."""
     rule = pd.to_numeric(table["tau_rule"]).to_numpy(float)
     mem = pd.to_numeric(table["tau_mem"]).to_numpy(float)
-    rule_seen = ~table["tau_rule_censored"].fillna(False).to_numpy(bool)
-    mem_seen = ~table["tau_mem_censored"].fillna(False).to_numpy(bool)
+    rule_seen = ~(flag(table, "tau_rule_censored") | np.isnan(rule))
+    mem_seen = ~(flag(table, "tau_mem_censored") | np.isnan(mem))
     return (rule_seen & (~mem_seen | (rule < np.where(mem_seen, mem, np.inf)))).astype(float)
 
 

@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.config import RunConfig, flatten
-from twoclocks.prediction.variables import NUMERIC, config_key_values
-from twoclocks.tasks import TASKS
+from twoclocks.prediction.variables import NUMERIC, config_key_values, task_knob
 
 
 def _range_warning(key: str, value: float, lo: float, hi: float, where: str) -> str | None:
@@ -28,9 +27,10 @@ def _range_warning(key: str, value: float, lo: float, hi: float, where: str) -> 
 def _bits_warning(cfg: RunConfig, x: float, lo: float, hi: float, where: str) -> str | None:
     if lo - 1e-9 <= x <= hi + 1e-9:
         return None
-    knob = TASKS[cfg.task["name"]].knob
+    knob = task_knob(cfg.task["name"])
+    setting = "" if knob is None else f"task.{knob}={cfg.task.get(knob)}: "
     return (
-        f"the rule's size (task.{knob}={cfg.task.get(knob)}: log2 population {x:.1f} bits) is outside "
+        f"the rule's size ({setting}log2 population {x:.1f} bits) is outside "
         f"the {lo:.1f}-{hi:.1f} bits fitted for {where}: extrapolated"
     )
 
@@ -61,7 +61,7 @@ def extrapolation_warnings(cfg: RunConfig, v: pd.DataFrame, table: pd.DataFrame,
     out += [text] if text else []
     # The knob is the rule's size (above); every other field, task.layout included, is checked
     # for a value no fitted run had.
-    modelled = {key for key, _ in NUMERIC.values()} | {"model.family", "task", f"task.{TASKS[task].knob}"}
+    modelled = {key for key, _ in NUMERIC.values()} | {"model.family", "task", f"task.{task_knob(task)}"}
     for key, values in config_key_values(table).items():
         if key in modelled or key not in flat:
             continue

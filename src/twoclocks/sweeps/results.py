@@ -19,7 +19,6 @@ from twoclocks.formats import with_later_clocks as upgrade
 from twoclocks.io import read_table
 from twoclocks.schema import RUN_KEYS
 from twoclocks.sweeps.spec import Point, identity_dict
-from twoclocks.training.rundir import RunDir
 
 # Columns of results.parquet that differ between two executions of the same points.
 TIMING_COLUMNS = tuple(k.name for k in RUN_KEYS if k.timing)
@@ -95,6 +94,8 @@ def read_results(sweep_dir: str | Path) -> pd.DataFrame:
 def run_columns(run_dir: Path) -> dict[str, Any]:
     """The summary columns of a finished run, its clocks recomputed from metrics.parquet and
     config.json (compute_clocks, the same function a run uses)."""
+    from twoclocks.training.rundir import RunDir  # torch: only to recompute from a run's files
+
     rd = RunDir(run_dir)
     cfg = rd.read_config().cfg
     _, metrics = rd.with_near_copies(rd.load_summary() or {}, rd.load_metrics())  # near copies from samples/
