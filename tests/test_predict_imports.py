@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BLOCKED = ("torch", "matplotlib", "scipy.optimize")
+BLOCKED = ("torch", "matplotlib", "scipy.optimize", "scipy.special", "scipy.stats")
 
 
 def test_the_predict_command_imports_no_trainer():

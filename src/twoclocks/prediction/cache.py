@@ -24,10 +24,8 @@ import json
 import os
 from collections.abc import Callable
 from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
-
-import numpy as np
-import scipy
 
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import read_json, write_text
@@ -45,7 +43,7 @@ def user_cache_dir() -> Path:
 def code_digest() -> str:
     """The source of the prediction package and the numeric libraries' versions: what a fit of
     the same runs depends on besides the runs."""
-    h = hashlib.sha256(f"numpy {np.__version__} scipy {scipy.__version__}".encode())
+    h = hashlib.sha256(f"numpy {version('numpy')} scipy {version('scipy')}".encode())
     for path in sorted(Path(__file__).parent.glob("*.py")):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()

@@ -31,7 +31,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import log_ndtr
 
 PRIOR_SD = 3.0
 LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
@@ -65,6 +64,8 @@ def _parts(theta: np.ndarray, X: np.ndarray, y: np.ndarray, right: np.ndarray, l
     mu = X @ beta
     z = (y - mu) / sigma
     exact = ~(right | left)
+    from scipy.special import log_ndtr  # here, not at the top: a cached law predicts without scipy
+
     log_sf, log_cdf = log_ndtr(-z), log_ndtr(z)
     ll = np.where(exact, log_phi(z) - np.log(sigma), np.where(right, log_sf, log_cdf))
     # d ll / d mu and d ll / d log sigma; the hazard ratios in log space, stable in the tails.
@@ -114,4 +115,6 @@ def censored_logpdf(
 ) -> np.ndarray:
     """Log predictive density (2) of held-out runs: what the choice of a law's form scores."""
     z = (y - mu) / sigma
+    from scipy.special import log_ndtr
+
     return np.where(right, log_ndtr(-z), np.where(left, log_ndtr(z), log_phi(z) - np.log(sigma)))
