@@ -1,10 +1,14 @@
 """Leave-one-level-out validation of the laws of `twoclocks predict` (docs/predict.md).
 
-    python benchmarks/predict_validation.py [--from SWEEP_DIR ...] [--figure docs/img/predict_calibration.png]
-                                            [--csv FILE]
+    python benchmarks/predict_validation.py [--from SWEEP_DIR ...] [--with-reference]
+        [--factors task train.batch ...] [--batch free|per_sample] [--draws B]
+        [--figure docs/img/predict_calibration.png] [--csv FILE]
 
-Each N level, knob level, rule, width, depth and patch size of the reference results (or of the given
-sweeps) is held out in turn and predicted by laws fitted on the rest. Prints, per clock, the
+Each N level, knob level, rule (leave-one-rule-out), width, depth, patch size, batch and learning
+rate (leave-one-optimiser-level-out) of the reference results (or of the given sweeps, with the
+reference too under --with-reference) is held out in turn and predicted by laws fitted on the
+rest; --factors holds out only those, --batch forces a batch law (the steps-per-sample law
+against a free exponent) instead of the one held-out runs choose. Prints, per clock, the
 median |log10(predicted / measured)| (all, inside the fitted N range, and 2x or more beyond
 it) and the coverage of the 80% and 95% intervals (a censored measurement is missed only when
 the interval lies wholly on the wrong side of its bound), calibrated (each fold's calibration
@@ -21,8 +25,10 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.io import atomic_path, write_table
-from twoclocks.prediction.reference import reference_runs, sweep_runs
-from twoclocks.prediction.validation import leave_one_level_out, summarise
+from twoclocks.prediction.design import BATCH_LAWS
+from twoclocks.prediction.laws import BOOTSTRAP
+from twoclocks.prediction.reference import Runs, distinct_runs, reference_runs, sweep_runs
+from twoclocks.prediction.validation import FACTORS, leave_one_level_out, summarise
 from twoclocks.prediction.variables import CLOCKS
 
 
@@ -88,10 +94,18 @@ def main() -> None:
     ap.add_argument("--from", dest="sweeps", nargs="+", help="sweep directories (default: the shipped reference)")
     ap.add_argument("--figure", default="docs/img/predict_calibration.png")
     ap.add_argument("--csv", help="also write every held-out prediction to this table")
+    ap.add_argument("--with-reference", action="store_true", help="fit the shipped reference with the sweeps")
+    ap.add_argument("--factors", nargs="+", choices=FACTORS, default=list(FACTORS), help="the factors held out")
+    ap.add_argument("--batch", choices=sorted(BATCH_LAWS), help="a batch law for every fit (default: chosen)")
+    ap.add_argument("--draws", type=int, default=BOOTSTRAP, help="bootstrap refits per law")
     args = ap.parse_args()
     runs = sweep_runs(args.sweeps) if args.sweeps else reference_runs()
+    if args.sweeps and args.with_reference:
+        ref = reference_runs()
+        table = distinct_runs(pd.concat([ref.table, runs.table], ignore_index=True))
+        runs = Runs(table, (*ref.sources, *runs.sources))
     print(f"fitted on {runs.describe()}")
-    scored = leave_one_level_out(runs)
+    scored = leave_one_level_out(runs, tuple(args.factors), args.draws, args.batch)
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.float_format", "{:.3f}".format):
         print(summarise(scored).to_string(index=False))
         print()

@@ -64,8 +64,9 @@ def test_extrapolation_is_said_in_words_for_each_variable(laws):
     assert "warning: data.N=256" in "\n".join(p.lines())
 
 
-@pytest.mark.parametrize(("override", "field"), [("model=gpt", "model.family=gpt"), ("task=mirror", "task=mirror")])
-def test_a_family_or_rule_never_fitted_is_refused_in_one_line(laws, override, field):
+# A rule never fitted is predicted by its features (tests/test_predict_rules.py).
+@pytest.mark.parametrize(("override", "field"), [("model=gpt", "model.family=gpt")])
+def test_a_family_never_fitted_is_refused_in_one_line(laws, override, field):
     with pytest.raises(ConfigError) as exc:
         predict_config(laws, build_config([override]))
     assert str(exc.value).startswith(f"{field}: no fitted run has it") and "\n" not in str(exc.value)

@@ -30,9 +30,9 @@ def quick_fit(monkeypatch):
     calls = []
     fit = Laws.fit
 
-    def counted(runs, forms=None, draws=DRAWS):
+    def counted(runs, forms=None, draws=DRAWS, **kw):
         calls.append(len(runs.table))
-        return fit(runs, forms, DRAWS)
+        return fit(runs, forms, DRAWS, **kw)
 
     monkeypatch.setattr(Laws, "fit", staticmethod(counted))
     return calls

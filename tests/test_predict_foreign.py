@@ -21,6 +21,7 @@ from twoclocks.prediction import fitted
 from twoclocks.prediction.autobudget import resolve_steps
 from twoclocks.prediction.predict import Laws, predict_config
 from twoclocks.prediction.reference import sweep_runs
+from twoclocks.prediction.variables import config_variables
 
 DRAWS = 6
 LATER = ("tau_rule_low", "tau_group")
@@ -42,7 +43,9 @@ def quick(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(fitted, "CALIBRATION_DRAWS", 2)
     fit = Laws.fit
-    monkeypatch.setattr(Laws, "fit", staticmethod(lambda runs, forms=None, draws=DRAWS: fit(runs, forms, DRAWS)))
+    monkeypatch.setattr(
+        Laws, "fit", staticmethod(lambda runs, forms=None, draws=DRAWS, **kw: fit(runs, forms, DRAWS, **kw))
+    )
 
 
 def sweep(path: Path, table: pd.DataFrame) -> Path:
@@ -72,8 +75,10 @@ def test_a_sweep_of_a_rule_named_by_path_is_fitted_and_calibrated_without_import
     laws = fitted.sweep_laws([d])  # the calibration holds out each rung count by its bits
     assert set(laws.laws) == {"tau_rule", "tau_rule_low", "tau_group", "tau_mem"} and laws.calibration
     assert not rule_file.with_suffix(".imported").exists()
-    with pytest.raises(ConfigError, match="^task=parity: no fitted run has it"):
-        predict_config(laws, build_config(["data.N=12"]))
+    # A built-in rule the sweep never ran is predicted by its features, as a rule unseen.
+    parity = build_config(["data.N=12", "model.width=48", "model.heads=4"])
+    assert predict_config(laws, parity).clocks["tau_mem"].median > 0
+    assert laws.reaches(config_variables(parity))["tau_mem"].rule_unseen == 1
 
 
 def test_a_table_older_than_the_later_rule_clocks_predicts_the_clocks_it_has(tmp_path, capsys):

@@ -27,6 +27,7 @@ import pandas as pd
 from twoclocks.config import RunConfig, flatten
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.calibration import Calibration, calibrated_samples
+from twoclocks.prediction.features import RULE_FEATURES
 from twoclocks.prediction.laws import BOOTSTRAP, SEED, Law, fit_law
 from twoclocks.prediction.reach import Reach, clock_warnings, reach_of
 from twoclocks.prediction.reference import Runs
@@ -56,9 +57,12 @@ class Laws:
     calibration: Calibration | None = None  # None: intervals from the laws alone
 
     @classmethod
-    def fit(cls, runs: Runs, forms: dict[str, str] | None = None, draws: int = BOOTSTRAP) -> Laws:
-        """Fit every clock the runs recorded (`draws` bootstrap refits each); a clock that too
-        few runs reached has no law (one line)."""
+    def fit(
+        cls, runs: Runs, forms: dict[str, str] | None = None, draws: int = BOOTSTRAP, batch: str | None = None
+    ) -> Laws:
+        """Fit every clock the runs recorded (`draws` bootstrap refits each; `batch`: a batch
+        law to use instead of the one held-out runs choose); a clock that too few runs reached
+        has no law (one line)."""
         v = run_variables(runs.table)
         laws = {}
         for clock in recorded_clocks(runs.table):
@@ -70,7 +74,8 @@ class Laws:
                     f"{clock}: only {measured} of {len(runs.table)} fitted runs reached it "
                     f"({'; '.join(runs.sources)}); a law needs {MIN_MEASURED} (fit on runs long enough to reach it)"
                 )
-            laws[clock] = fit_law(clock, v[keep].reset_index(drop=True), obs, (forms or {}).get(clock), draws)
+            law = fit_law(clock, v[keep].reset_index(drop=True), obs, (forms or {}).get(clock), draws, batch)
+            laws[clock] = law
         return cls(runs, v, laws)
 
     def to_dict(self) -> dict:
@@ -114,6 +119,12 @@ class ClockPrediction:
         return out
 
 
+def steps_text(x: float) -> str:
+    """A number of steps as text: 12,345; beyond a billion (a rule the law puts out of reach)
+    in powers of ten, 3.0e+26."""
+    return f"{x:,.0f}" if x < 1e9 else f"{x:.1e}"
+
+
 def number(x: float) -> float | None:
     """x, or None where it is not a finite number (JSON has no NaN or infinity)."""
     return float(x) if np.isfinite(x) else None
@@ -152,8 +163,8 @@ class Prediction:
             within = "" if self.steps is None else f"  P(<= {self.steps:,} steps) = {p.p_within:.2f}"
             lo80, lo95 = max(lo80, 1.0), max(lo95, 1.0)  # no clock ticks before step 1
             out.append(
-                f"{c:<{width}} ~ {p.median:>9,.0f}  80% [{lo80:,.0f}, {hi80:,.0f}]  "
-                f"95% [{lo95:,.0f}, {hi95:,.0f}]  ({p.form}){within}"
+                f"{c:<{width}} ~ {steps_text(p.median):>9}  80% [{steps_text(lo80)}, {steps_text(hi80)}]  "
+                f"95% [{steps_text(lo95)}, {steps_text(hi95)}]  ({p.form}){within}"
             )
         w, wlo, whi = self.window_log10
         out.append(f"window log10(tau_mem/tau_rule) ~ {w:+.2f}  95% [{wlo:+.2f}, {whi:+.2f}]")
@@ -169,12 +180,23 @@ class Prediction:
 
 
 def check_predictable(cfg_v: pd.DataFrame, fitted: pd.DataFrame) -> None:
-    """A family or rule the fit never saw has no law: one line, naming the field."""
-    for name, key in (("family", "model.family"), ("task", "task")):
-        value = cfg_v[name].iloc[0]
-        if value not in set(fitted[name]):
-            seen = ", ".join(sorted(set(fitted[name])))
-            raise ConfigError(f"{key}={value}: no fitted run has it (the fit has {seen}); cannot predict")
+    """A family the fit never saw has no law; nor has a rule it never saw whose features are
+    unknown (a rule named by path: it needs runs of its own). One line, naming the field."""
+    family, task = cfg_v["family"].iloc[0], cfg_v["task"].iloc[0]
+    if family not in set(fitted["family"]):
+        seen = ", ".join(sorted(set(fitted["family"])))
+        raise ConfigError(f"model.family={family}: no fitted run has it (the fit has {seen}); cannot predict")
+    if task not in set(fitted["task"]) and cfg_v[list(RULE_FEATURES)].isna().any(axis=None):
+        raise ConfigError(pilot_runs_needed(task))
+
+
+def pilot_runs_needed(task: str) -> str:
+    """What a prediction of a rule of one's own needs, in one line."""
+    return (
+        f"task={task}: no fitted run has this rule and its features are unknown (it is not built in); "
+        f"give the laws 2-3 pilot runs of it: twoclocks sweep task={task} --grid data.N=8,16,32 "
+        f"train.stop_at=mem --out PILOT, then twoclocks predict task={task} ... --from PILOT"
+    )
 
 
 def predict_samples(laws: Laws, v: pd.DataFrame, reaches: dict[str, Reach] | None = None) -> dict[str, np.ndarray]:

@@ -1,8 +1,10 @@
 """Leave-one-level-out validation of the laws on finished runs.
 
 Each level of each factor (every N, every knob level, every rule, every width, every depth,
-every patch size) is held out in turn; the laws are fitted again on the other runs (forms chosen
-again, on those runs only) and predict the held-out ones. Per prediction:
+every patch size, every batch and every learning rate) is held out in turn; the laws are fitted
+again on the other runs (forms chosen again, on those runs only) and predict the held-out ones:
+holding out a rule is a rule the laws know by its features alone, holding out a batch or a
+learning rate of two levels is one the fitted runs never varied. Per prediction:
 
     error     |log10(median / measured)|, for a measured clock
     covered   measured inside the interval; a right-censored clock (tau > bound) is missed only
@@ -26,13 +28,20 @@ import pandas as pd
 from scipy.stats import norm
 
 from twoclocks.errors import ConfigError
-from twoclocks.prediction.calibration import Calibration, calibrated_samples, extra_sd, fit_calibration
+from twoclocks.prediction.calibration import (
+    REACH_TERMS,
+    Calibration,
+    calibrated_samples,
+    extra_sd,
+    fit_calibration,
+)
 from twoclocks.prediction.laws import BOOTSTRAP
 from twoclocks.prediction.predict import LEVELS, Laws, check_predictable, predict_samples
+from twoclocks.prediction.reach import decades
 from twoclocks.prediction.reference import Runs
 from twoclocks.prediction.variables import CLOCKS, NUMERIC, observed, table_variables, task_knob, waited_for
 
-FACTORS = ("data.N", "knob", "task", "model.width", "model.depth", "model.patch")
+FACTORS = ("data.N", "knob", "task", "model.width", "model.depth", "model.patch", "train.batch", "train.lr")
 
 
 def factor_levels(table: pd.DataFrame) -> pd.DataFrame:
@@ -101,9 +110,8 @@ def predict_heldout(laws: Laws, test: pd.DataFrame) -> list[dict]:
                     "clock": clock,
                     "sd": float(np.std(y)),
                     "q": np.quantile(y, QUANTILES),
+                    **r.terms(),
                     "decades_N": r.decades_N,
-                    "rule_outside": r.rule_outside,
-                    "outside": r.outside,
                     "outside_vars": ",".join(x for x in r.outside_vars if x != "bits"),
                 }
             )
@@ -142,7 +150,9 @@ def score(records: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(out).sort_index()
 
 
-def heldout_records(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP) -> pd.DataFrame:
+def heldout_records(
+    runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP, batch: str | None = None
+) -> pd.DataFrame:
     """Every held-out prediction of the laws alone, scored (its intervals, the measurement, error
     and coverage); one row per run, clock and fold (factor, level)."""
     table = runs.table
@@ -156,7 +166,7 @@ def heldout_records(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int =
             held = (levels[factor] == value).to_numpy()
             train = Runs(table[~held].reset_index(drop=True), runs.sources)
             try:
-                laws = Laws.fit(train, draws=draws)
+                laws = Laws.fit(train, draws=draws, batch=batch)
             except ConfigError:  # too few runs left that reach some clock
                 continue
             records = pd.DataFrame(predict_heldout(laws, table[held]))
@@ -180,11 +190,13 @@ def calibrate(runs: Runs, draws: int = BOOTSTRAP) -> Calibration:
     return fit_calibration(heldout_records(runs, draws=draws), f"leave-one-level-out of {runs.describe()}")
 
 
-def leave_one_level_out(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP) -> pd.DataFrame:
+def leave_one_level_out(
+    runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP, batch: str | None = None
+) -> pd.DataFrame:
     """Every held-out prediction, scored twice (module docstring): by the law alone
     (`covered80_law`, ...) and calibrated, each fold's calibration fitted on the held-out
     predictions of the *other* runs only (so no run's own error widens its interval)."""
-    law = heldout_records(runs, factors, draws)
+    law = heldout_records(runs, factors, draws, batch)
     if law.empty:
         return law
     records = law.drop(columns=[c for c in law if c.startswith(("lo", "hi", "covered"))])
@@ -196,7 +208,7 @@ def leave_one_level_out(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: i
             p = cal.clocks.get(str(rec["clock"]))
             if p is not None:
                 j = records.index.get_loc(i)
-                extra[j] = extra_sd(p, rec["decades_N"], rec["rule_outside"], rec["outside"])
+                extra[j] = extra_sd(p, {t: rec[t] for t in REACH_TERMS} | {"decades_N": decades(rec["decades_N"])})
                 scale[j] = p["a"]
     calibrated = score(with_intervals(records, extra, scale), runs.table)
     for q in LEVELS:

@@ -27,6 +27,7 @@ from twoclocks.clocks import RULE_CLOCKS
 from twoclocks.config import RunConfig, flatten, keys_of_role
 from twoclocks.domains import UNMODELLED
 from twoclocks.errors import ConfigError
+from twoclocks.prediction.features import RULE_FEATURES, rule_features
 from twoclocks.tasks import TASKS, make_task
 
 CLOCKS = (*(rc.tau for rc in RULE_CLOCKS), "tau_mem")
@@ -56,6 +57,27 @@ def _bits_of(task_row: dict) -> float:
     return float(make_task(str(task_row["task"]), **params).log2_population)
 
 
+def task_params(row: dict | pd.Series) -> tuple[tuple[str, object], ...]:
+    """A rule's parameters as sorted (name, value) pairs from a flattened config or a results
+    row (a column of another rule is empty there; a whole number read as a float is an int)."""
+    out = []
+    for key, value in row.items():
+        if not str(key).startswith("task.") or key == "task.source" or value is None:
+            continue
+        if isinstance(value, float):
+            if math.isnan(value):
+                continue
+            value = int(value) if value.is_integer() else value
+        out.append((str(key).removeprefix("task."), value))
+    return tuple(sorted(out))
+
+
+def with_features(out: pd.DataFrame, names: list[str], params: list[tuple]) -> pd.DataFrame:
+    """`out` with RULE_FEATURES, one rule's per row (`features.rule_features`)."""
+    rows = [rule_features(n, p) for n, p in zip(names, params)]
+    return out.assign(**{f: [r[f] for r in rows] for f in RULE_FEATURES})
+
+
 def config_variables(cfg: RunConfig) -> pd.DataFrame:
     """The one-row variable frame of a config (what `table_variables` gives for a finished run)."""
     flat = flatten(cfg.to_dict())
@@ -66,7 +88,7 @@ def config_variables(cfg: RunConfig) -> pd.DataFrame:
         row["bits"] = _bits_of(task_row)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"task: {exc}") from None
-    return pd.DataFrame([row])
+    return with_features(pd.DataFrame([row]), [str(flat["task"])], [task_params(task_row)])
 
 
 def table_variables(table: pd.DataFrame) -> pd.DataFrame:
@@ -78,7 +100,8 @@ def table_variables(table: pd.DataFrame) -> pd.DataFrame:
         column = table[key] if key in table else pd.Series("", index=table.index)
         out[name] = column.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
     out["bits"] = pd.to_numeric(table["log2_population"]).astype(float)
-    return out
+    params = [task_params(row) for _, row in table.filter(like="task.").iterrows()]
+    return with_features(out, [str(t) for t in table["task"]], params)
 
 
 def recorded_clocks(table: pd.DataFrame) -> tuple[str, ...]:
