@@ -37,7 +37,7 @@ from twoclocks.evaluate import Outcomes, load_outcomes
 from twoclocks.io import read_json, read_text
 from twoclocks.plugins import reads_only
 from twoclocks.prediction.autobudget import resolve_steps
-from twoclocks.prediction.fitted import predict_clocks
+from twoclocks.prediction.fitted import predict_overrides
 from twoclocks.prediction.predict import Prediction
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
@@ -229,7 +229,7 @@ def predict(
     reference results, or on the finished runs of `sweeps` (sweep directories)."""
     merged = load_yaml(config) if config is not None else {}
     merged.update(override_dict(overrides))
-    return predict_clocks(apply_overrides(RunConfig(), merged), None if sweeps is None else list(sweeps))
+    return predict_overrides(merged, None if sweeps is None else list(sweeps))
 
 
 class Sweep:

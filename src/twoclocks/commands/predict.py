@@ -6,9 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from twoclocks.config import build_config
+from twoclocks.config import load_yaml, parse_overrides
 from twoclocks.errors import ConfigError
-from twoclocks.prediction.fitted import predict_clocks
+from twoclocks.prediction.fitted import predict_overrides
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,9 +38,10 @@ def main(args: argparse.Namespace) -> int:
     sweeps, more = split_words(args.sweeps) if args.sweeps else (None, [])
     if sweeps == []:
         raise ConfigError(f"--from needs a sweep directory; got only overrides: {' '.join(more)}")
-    # The config as `tc.predict` builds it (twoclocks.api), without importing the trainer.
-    cfg = build_config([*args.overrides, *more], args.config)
-    prediction = predict_clocks(cfg, sweeps or None)
+    # The overrides as `tc.predict` merges them (twoclocks.api), without importing the trainer.
+    merged = load_yaml(args.config) if args.config is not None else {}
+    merged.update(parse_overrides([*args.overrides, *more]))
+    prediction = predict_overrides(merged, sweeps or None)
     if args.json:
         print(json.dumps(prediction.to_dict(), indent=2, allow_nan=False))  # strict JSON: null, never NaN
     else:

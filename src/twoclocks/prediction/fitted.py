@@ -8,13 +8,15 @@ CALIBRATION_DRAWS bootstrap refits each: seconds to a minute for a few dozen run
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from twoclocks.config import RunConfig
+from twoclocks.config import RunConfig, apply_overrides
 from twoclocks.prediction.cache import cached
 from twoclocks.prediction.calibration import Calibration
+from twoclocks.prediction.pilots import config_without_rule, joint_runs, own_rule, pilot_sweeps, recorded_rule
 from twoclocks.prediction.predict import Laws, Prediction, predict_config
 from twoclocks.prediction.reference import Runs, reference_calibration, reference_runs, sweep_runs
 
@@ -49,6 +51,26 @@ def sweep_laws(sweeps: Sequence[str | Path], calibrated: bool = True) -> Laws:
     beside = Path(sweeps[0]) if len(sweeps) == 1 else None
     purpose = "sweep-laws-calibrated" if calibrated else "sweep-laws"
     return Laws.from_dict(runs, cached(runs, purpose, lambda: fit_record(runs, calibrated), sweep=beside))
+
+
+def pilot_laws(pilots: Runs) -> Laws:
+    """The laws of the shipped reference and a rule's pilot runs together (`pilots`), fitted
+    once, with the shipped calibration."""
+    runs = joint_runs(pilots)
+    laws = Laws.from_dict(runs, cached(runs, "pilot-laws", lambda: fit_record(runs, False)))
+    calibration = reference_calibration(reference_runs())
+    return laws.calibrated(Calibration.from_dict(calibration)) if calibration else laws
+
+
+def predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path] | None = None) -> Prediction:
+    """The prediction for a config given as overrides: `predict_clocks`, or for a rule of one's
+    own (not built in) from the reference and its pilot runs in `sweeps`, the rule never imported."""
+    name = own_rule(overrides)
+    if name is None:
+        return predict_clocks(apply_overrides(RunConfig(), dict(overrides)), sweeps)
+    cfg, params = config_without_rule(overrides)
+    pilots = sweep_runs(pilot_sweeps(sweeps, name))
+    return predict_config(pilot_laws(pilots), cfg, recorded_rule(name, params, pilots.table))
 
 
 def predict_clocks(cfg: RunConfig, sweeps: Sequence[str | Path] | None = None) -> Prediction:

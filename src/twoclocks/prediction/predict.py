@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from twoclocks.config import RunConfig, flatten
+from twoclocks.config import RunConfig
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.calibration import Calibration, calibrated_samples
 from twoclocks.prediction.features import RULE_FEATURES
@@ -33,6 +33,8 @@ from twoclocks.prediction.reach import Reach, clock_warnings, reach_of
 from twoclocks.prediction.reference import Runs
 from twoclocks.prediction.variables import (
     CLOCKS,
+    RecordedRule,
+    config_flat,
     config_variables,
     learned_first,
     observed,
@@ -221,9 +223,11 @@ def predict_samples(laws: Laws, v: pd.DataFrame, reaches: dict[str, Reach] | Non
     return out
 
 
-def predict_config(laws: Laws, cfg: RunConfig) -> Prediction:
-    """The prediction of every clock for `cfg` (see the module docstring)."""
-    v = config_variables(cfg)
+def predict_config(laws: Laws, cfg: RunConfig, rule: RecordedRule | None = None) -> Prediction:
+    """The prediction of every clock for `cfg` (see the module docstring); with `rule`, for the
+    config with that rule of one's own as its runs recorded it (`pilots`)."""
+    v = config_variables(cfg, rule)
+    flat = config_flat(cfg, rule)
     check_predictable(v, laws.variables)
     reaches = laws.reaches(v)
     samples = predict_samples(laws, v, reaches)
@@ -238,9 +242,9 @@ def predict_config(laws: Laws, cfg: RunConfig) -> Prediction:
         clocks[clock] = ClockPrediction(clock, laws.laws[clock].form, float(10 ** np.median(y)), intervals, within)
     w = samples["tau_mem"] - samples["tau_rule"]
     window = (float(np.median(w)), float(np.quantile(w, 0.025)), float(np.quantile(w, 0.975)))
-    warnings = extrapolation_warnings(cfg, v, laws.runs.table, laws.variables)
+    warnings = extrapolation_warnings(flat, v, laws.runs.table, laws.variables)
     known = reach_of(v, laws.variables, np.ones(len(laws.variables), bool), by_size=False)
-    warnings += clock_warnings(reaches, known, v, flatten(cfg.to_dict()))
+    warnings += clock_warnings(reaches, known, v, flat)
     unrecorded = [c for c in CLOCKS if c not in laws.laws]
     if unrecorded:
         older = "a results table older than it"

@@ -78,12 +78,35 @@ def with_features(out: pd.DataFrame, names: list[str], params: list[tuple]) -> p
     return out.assign(**{f: [r[f] for r in rows] for f in RULE_FEATURES})
 
 
-def config_variables(cfg: RunConfig) -> pd.DataFrame:
-    """The one-row variable frame of a config (what `table_variables` gives for a finished run)."""
-    flat = flatten(cfg.to_dict())
+@dataclass(frozen=True)
+class RecordedRule:
+    """A rule of one's own as its runs recorded it (`pilots`): never imported to ask."""
+
+    name: str  # the task column of its runs
+    params: tuple[tuple[str, object], ...]  # its task.* parameters, as sorted pairs
+    bits: float  # the log2 population its runs recorded for these parameters
+
+
+def config_flat(cfg: RunConfig, rule: RecordedRule | None = None) -> dict:
+    """The flattened config; with `rule`, its task keys are the recorded rule's (`cfg` then
+    holds every other field, its own task a stand-in)."""
+    flat = dict(flatten(cfg.to_dict()))
+    if rule is None:
+        return flat
+    flat = {k: v for k, v in flat.items() if k != "task" and not k.startswith("task.")}
+    return {**flat, "task": rule.name, **{f"task.{k}": v for k, v in rule.params}}
+
+
+def config_variables(cfg: RunConfig, rule: RecordedRule | None = None) -> pd.DataFrame:
+    """The one-row variable frame of a config (what `table_variables` gives for a finished run);
+    with `rule`, of the config with that recorded rule (its size as recorded, its features unknown)."""
+    flat = config_flat(cfg, rule)
     row: dict[str, object] = {name: fn(float(flat[key])) for name, (key, fn) in NUMERIC.items()}
     row.update({name: str(flat.get(key, "")) for name, key in CATEGORICAL.items()})
     task_row = {k: v for k, v in flat.items() if k == "task" or k.startswith("task.")}
+    if rule is not None:
+        row["bits"] = rule.bits
+        return with_features(pd.DataFrame([row]), [rule.name], [rule.params])
     try:
         row["bits"] = _bits_of(task_row)
     except (ValueError, TypeError) as exc:
