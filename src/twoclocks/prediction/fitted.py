@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from twoclocks.config import RunConfig, apply_overrides
+from twoclocks.plugins import never_imported
 from twoclocks.prediction.cache import cached
 from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.pilots import config_without_rule, joint_runs, own_rule, pilot_sweeps, recorded_rule
@@ -64,7 +65,13 @@ def pilot_laws(pilots: Runs) -> Laws:
 
 def predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path] | None = None) -> Prediction:
     """The prediction for a config given as overrides: `predict_clocks`, or for a rule of one's
-    own (not built in) from the reference and its pilot runs in `sweeps`, the rule never imported."""
+    own (not built in) from the reference and its pilot runs in `sweeps`. A prediction reads
+    tables and configs: a plugin the overrides name is never imported (one line instead)."""
+    with never_imported():
+        return _predict_overrides(overrides, sweeps)
+
+
+def _predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path] | None) -> Prediction:
     name = own_rule(overrides)
     if name is None:
         return predict_clocks(apply_overrides(RunConfig(), dict(overrides)), sweeps)
