@@ -144,13 +144,22 @@ def heldout_loglik(
     total = []
     for k in range(fold.max() + 1):
         test = fold == k
-        if not test.any() or test.all():
+        if not test.any() or test.all() or (by is not None and not informative_fold(test)):
             continue
         design, fit = fit_form(form, v[~test], _subset(obs, ~test), batch)
         mu = predict_mu(design, fit, v[test])
         o = _subset(obs, test)
         total.append(censored_logpdf(mu, fit.sigma, o.y, o.right, o.left))
     return float(np.concatenate(total).mean()) if total else -np.inf
+
+
+def informative_fold(held: np.ndarray) -> bool:
+    """Whether a fold that holds out the runs `held` (bool, one per run) tests the level they
+    share: it leaves at least half of the runs. The level most runs have (the base of a
+    one-at-a-time design: batch 64 beside 16 and 128) would leave a thin slice that varies
+    little else, so the fold would score that slice's ignorance of every other variable, not
+    how a law carries to the held-out level."""
+    return 2 * int(np.count_nonzero(held)) <= len(held)
 
 
 def _subset(obs: Observed, mask: np.ndarray) -> Observed:
@@ -161,7 +170,8 @@ def choose_form(clock: str, v: pd.DataFrame, obs: Observed) -> tuple[str, str, d
     """(form, batch law, held-out scores): the form with the highest held-out log-likelihood
     (same folds for every form), its batch exponent free; then, where the runs vary the batch,
     the batch law (BATCH_LAWS) of that form that predicts each batch level held out best (the
-    question a batch law answers: a batch no fitted run had)."""
+    question a batch law answers: a batch no fitted run had; the level most runs have is not
+    held out, `informative_fold`)."""
     forms = [*RULE_FORMS, "learned"] if clock == "tau_mem" else list(RULE_FORMS)
     scores = {f: heldout_loglik(f, v, obs, np.random.default_rng(SEED)) for f in forms}
     form = max(scores, key=lambda f: scores[f])

@@ -4,7 +4,9 @@ Each level of each factor (every N, every knob level, every rule, every width, e
 every patch size, every batch and every learning rate) is held out in turn; the laws are fitted
 again on the other runs (forms chosen again, on those runs only) and predict the held-out ones:
 holding out a rule is a rule the laws know by its features alone, holding out a batch or a
-learning rate of two levels is one the fitted runs never varied. Per prediction:
+learning rate of two levels is one the fitted runs never varied. A level that most of the runs
+have is not held out (`laws.informative_fold`: the rest would be a thin slice of the design). Per
+prediction:
 
     error     |log10(median / measured)|, for a measured clock
     covered   measured inside the interval; a right-censored clock (tau > bound) is missed only
@@ -35,7 +37,7 @@ from twoclocks.prediction.calibration import (
     extra_sd,
     fit_calibration,
 )
-from twoclocks.prediction.laws import BOOTSTRAP
+from twoclocks.prediction.laws import BOOTSTRAP, informative_fold
 from twoclocks.prediction.predict import LEVELS, Laws, check_predictable, predict_samples
 from twoclocks.prediction.reach import decades
 from twoclocks.prediction.reference import Runs
@@ -164,6 +166,8 @@ def heldout_records(
             continue
         for value in values:
             held = (levels[factor] == value).to_numpy()
+            if not informative_fold(held):
+                continue
             train = Runs(table[~held].reset_index(drop=True), runs.sources)
             try:
                 laws = Laws.fit(train, draws=draws, batch=batch)
