@@ -1,10 +1,16 @@
 """Leave-one-level-out validation of the laws of `twoclocks predict` (docs/predict.md).
 
-    python benchmarks/predict_validation.py [--from SWEEP_DIR ...] [--figure docs/img/predict_calibration.png]
-                                            [--csv FILE]
+    python benchmarks/predict_validation.py [--from SWEEP_DIR ...] [--with-reference]
+        [--factors task train.batch ...] [--batch free|per_sample] [--draws B] [--pilots 2 3]
+        [--figure docs/img/predict_calibration.png] [--csv FILE]
 
-Each N level, knob level, rule, width, depth and patch size of the reference results (or of the given
-sweeps) is held out in turn and predicted by laws fitted on the rest. Prints, per clock, the
+Each N level, knob level, rule (leave-one-rule-out), width, depth, patch size, batch and learning
+rate (leave-one-optimiser-level-out) of the reference results (or of the given sweeps, with the
+reference too under --with-reference) is held out in turn and predicted by laws fitted on the
+rest; --factors holds out only those, --batch forces a batch law (the steps-per-sample law
+against a free exponent) instead of the one held-out runs choose. --pilots K ... validates the
+pilot-run route instead: each rule held out as if it were a user's, predicted from its K
+smallest configs and the other rules' runs, with the shipped calibration. Prints, per clock, the
 median |log10(predicted / measured)| (all, inside the fitted N range, and 2x or more beyond
 it) and the coverage of the 80% and 95% intervals (a censored measurement is missed only when
 the interval lies wholly on the wrong side of its bound), calibrated (each fold's calibration
@@ -21,8 +27,12 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.io import atomic_path, write_table
-from twoclocks.prediction.reference import reference_runs, sweep_runs
-from twoclocks.prediction.validation import leave_one_level_out, summarise
+from twoclocks.prediction.calibration import Calibration
+from twoclocks.prediction.design import BATCH_LAWS
+from twoclocks.prediction.laws import BOOTSTRAP
+from twoclocks.prediction.pilot_validation import pilot_records
+from twoclocks.prediction.reference import Runs, distinct_runs, reference_calibration, reference_runs, sweep_runs
+from twoclocks.prediction.validation import FACTORS, leave_one_level_out, summarise
 from twoclocks.prediction.variables import CLOCKS
 
 
@@ -83,15 +93,47 @@ def calibration_figure(scored: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+def pilot_summary(runs: Runs, ks: list[int], draws: int) -> None:
+    """Per K and clock: held-out runs, median |log10 error|, 80% and 95% coverage, per rule too."""
+    shipped = reference_calibration(reference_runs())
+    calibration = Calibration.from_dict(shipped) if shipped else None
+    print(f"calibration: {calibration.fitted_on if calibration else 'none (the laws alone)'}")
+    for k in ks:
+        scored = pilot_records(runs, k, calibration, draws)
+        if scored.empty:
+            print(f"pilots={k}: no rule has more than {k} configs")
+            continue
+        for keys, part in scored.groupby(["clock"], sort=False):
+            print(
+                f"pilots={k} {keys[0]:<13} n={len(part):3d}  median |log10 err| {part['error'].median():.3f}  "
+                f"coverage80 {part['covered80'].mean():.2f}  coverage95 {part['covered95'].mean():.2f}"
+            )
+        by_rule = scored.groupby(["level", "clock"])[["covered80", "covered95"]].mean().unstack()
+        with pd.option_context("display.width", 200, "display.float_format", "{:.2f}".format):
+            print(by_rule.to_string())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--from", dest="sweeps", nargs="+", help="sweep directories (default: the shipped reference)")
     ap.add_argument("--figure", default="docs/img/predict_calibration.png")
     ap.add_argument("--csv", help="also write every held-out prediction to this table")
+    ap.add_argument("--with-reference", action="store_true", help="fit the shipped reference with the sweeps")
+    ap.add_argument("--factors", nargs="+", choices=FACTORS, default=list(FACTORS), help="the factors held out")
+    ap.add_argument("--batch", choices=sorted(BATCH_LAWS), help="a batch law for every fit (default: chosen)")
+    ap.add_argument("--draws", type=int, default=BOOTSTRAP, help="bootstrap refits per law")
+    ap.add_argument("--pilots", type=int, nargs="+", help="validate the pilot-run route with K pilot configs")
     args = ap.parse_args()
     runs = sweep_runs(args.sweeps) if args.sweeps else reference_runs()
+    if args.sweeps and args.with_reference:
+        ref = reference_runs()
+        table = distinct_runs(pd.concat([ref.table, runs.table], ignore_index=True))
+        runs = Runs(table, (*ref.sources, *runs.sources))
     print(f"fitted on {runs.describe()}")
-    scored = leave_one_level_out(runs)
+    if args.pilots:
+        pilot_summary(runs, args.pilots, args.draws)
+        return
+    scored = leave_one_level_out(runs, tuple(args.factors), args.draws, args.batch)
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.float_format", "{:.3f}".format):
         print(summarise(scored).to_string(index=False))
         print()

@@ -64,8 +64,9 @@ def test_extrapolation_is_said_in_words_for_each_variable(laws):
     assert "warning: data.N=256" in "\n".join(p.lines())
 
 
-@pytest.mark.parametrize(("override", "field"), [("model=gpt", "model.family=gpt"), ("task=mirror", "task=mirror")])
-def test_a_family_or_rule_never_fitted_is_refused_in_one_line(laws, override, field):
+# A rule never fitted is predicted by its features (tests/test_predict_rules.py).
+@pytest.mark.parametrize(("override", "field"), [("model=gpt", "model.family=gpt")])
+def test_a_family_never_fitted_is_refused_in_one_line(laws, override, field):
     with pytest.raises(ConfigError) as exc:
         predict_config(laws, build_config([override]))
     assert str(exc.value).startswith(f"{field}: no fitted run has it") and "\n" not in str(exc.value)
@@ -118,7 +119,8 @@ def test_a_run_with_steps_auto_trains_its_budget_and_keeps_the_prediction(laws, 
 
     monkeypatch.setattr(autobudget, "reference_laws", lambda: laws)
     overrides = parse_overrides([*tiny_overrides, "train.steps=auto", "train.max_steps=40", "train.stop_at=mem"])
-    run_dir, summary = start_run(apply_overrides(RunConfig(), {**overrides, "model.width": 64}), tmp_path / "r")
+    auto = apply_overrides(RunConfig(), {**overrides, "model.width": 64})
+    run_dir, summary = start_run(auto, tmp_path / "r", resolve=autobudget.resolve_steps)
     assert RunDir(run_dir).load_config().train.steps == 40 == summary["steps"]
     assert summary["steps_auto"]["steps"] == 40 and "capped by train.max_steps" in summary["steps_auto"]["rule"]
     assert summary["steps_auto"]["prediction"]["clocks"]["tau_mem"]["interval_95"][1] > 40

@@ -93,7 +93,8 @@ def test_a_layout_no_measured_run_had_counts_as_outside():
     other = config_variables(build_config([*BASE, "data.N=16", "task.G=2", "task.layout=random"]))
     assert laws.reaches(same)["tau_rule"].outside == 0
     r = laws.reaches(other)["tau_rule"]
-    assert r.outside == 1 and r.outside_vars == ("layout",) and r.rule_outside == 0
+    # No fitted run varied the layout: the law has no term for it (`unvaried`, not `outside`).
+    assert r.unvaried == 1 and r.outside == 0 and r.outside_vars == ("layout",) and r.rule_outside == 0
     p = predict_config(laws, build_config([*BASE, "data.N=16", "task.G=2", "task.layout=random"]))
     assert [w for w in p.warnings if "layout" in w] == [
         "task.layout=random: no fitted run has it (they have contiguous); not in the law"

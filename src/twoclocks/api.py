@@ -36,7 +36,8 @@ from twoclocks.errors import ConfigError, Interrupted, TwoClocksError
 from twoclocks.evaluate import Outcomes, load_outcomes
 from twoclocks.io import read_json, read_text
 from twoclocks.plugins import reads_only
-from twoclocks.prediction.fitted import predict_clocks
+from twoclocks.prediction.autobudget import resolve_steps
+from twoclocks.prediction.fitted import predict_overrides
 from twoclocks.prediction.predict import Prediction
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
@@ -211,7 +212,7 @@ def run(
     cfg = apply_overrides(RunConfig(), merged)
     run_dir = RunDir(out if out is not None else Path("runs") / default_run_name(cfg))
     with resumable(run_dir):
-        start_run(cfg, run_dir.path, progress=progress)
+        start_run(cfg, run_dir.path, progress=progress, resolve=resolve_steps)
     return Run(run_dir.path)
 
 
@@ -229,7 +230,7 @@ def predict(
     reference results, or on the finished runs of `sweeps` (sweep directories)."""
     merged = load_yaml(config) if config is not None else {}
     merged.update(override_dict(overrides))
-    return predict_clocks(apply_overrides(RunConfig(), merged), None if sweeps is None else list(sweeps))
+    return predict_overrides(merged, None if sweeps is None else list(sweeps))
 
 
 class Sweep:
@@ -318,7 +319,7 @@ def sweep(
     """Run (or continue) a sweep (see `sweep_spec` for the arguments) and return it; failed
     points are recorded in its results with their one-line error."""
     the_spec, directory = sweep_spec(spec, overrides, grid, seeds, out, **execution)
-    run_sweep(the_spec, directory, retry_failed=retry_failed, progress=progress)
+    run_sweep(the_spec, directory, retry_failed=retry_failed, progress=progress, resolve=resolve_steps)
     return Sweep(directory)
 
 

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from twoclocks.errors import ConfigError
+
+if TYPE_CHECKING:  # imported by the methods that make tensors: a config is read without torch
+    import torch
 
 SCHEMES = ("auto", "onehot", "analog")
 
@@ -53,6 +56,8 @@ class Encoding:
 
     def to_continuous(self, cells: np.ndarray | torch.Tensor) -> torch.Tensor:
         """uint8 (n, H, W) -> float32 (n, C, H, W) with entries in {-1, +1}."""
+        import torch
+
         c = torch.as_tensor(np.asarray(cells), dtype=torch.long)
         s = self.resolved_scheme
         if s == "binary":
@@ -66,6 +71,8 @@ class Encoding:
 
     def from_continuous(self, x: torch.Tensor) -> np.ndarray:
         """float (n, C, H, W) -> uint8 cells (n, H, W)."""
+        import torch
+
         s = self.resolved_scheme
         x = x.detach().float().cpu()
         if s == "binary":
@@ -97,11 +104,15 @@ class Encoding:
 
     def to_tokens(self, cells: np.ndarray | torch.Tensor) -> torch.Tensor:
         """uint8 (n, H, W) -> long (n, H*W) in token order (no BOS)."""
+        import torch
+
         flat = torch.as_tensor(np.asarray(cells), dtype=torch.long).reshape(len(cells), self.seq_len)
         return flat[:, torch.as_tensor(self._order())]
 
     def from_tokens(self, tokens: torch.Tensor) -> np.ndarray:
         """long (n, H*W) in token order -> uint8 (n, H, W)."""
+        import torch
+
         tokens = tokens.detach().cpu().long().clamp(max=self.num_values - 1)
         flat = torch.empty_like(tokens)
         flat[:, torch.as_tensor(self._order())] = tokens

@@ -120,7 +120,7 @@ def _load(
         if source is not None:
             raise ConfigError(f"{text!r} is registered by name; {SOURCES[kind]}={source!r} is for a {kind} file")
     elif _READING.get():
-        raise ConfigError(f"{kind} {text!r} is a plugin, and reading a run or sweep never imports one")
+        raise ConfigError(f"{kind} {text!r} is a plugin, and reading runs or sweeps (or predicting) never imports one")
     elif ":" in text:
         obj, ref, found = _load_reference(text, kind)
         if source is not None and found != source:

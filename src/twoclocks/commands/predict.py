@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
-from twoclocks.api import predict
+from twoclocks.config import load_yaml, parse_overrides
+from twoclocks.errors import ConfigError
+from twoclocks.prediction.fitted import predict_overrides
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,10 +27,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
+def split_words(sweeps: list[str]) -> tuple[list[str], list[str]]:
+    """(directories, overrides) of the words after --from: a key=value word that is not a
+    directory is an override (argparse gives --from every word up to the next option)."""
+    overrides = [w for w in sweeps if "=" in w and not Path(w).is_dir()]
+    return [w for w in sweeps if w not in overrides], overrides
+
+
 def main(args: argparse.Namespace) -> int:
-    prediction = predict(args.overrides, config=args.config, sweeps=args.sweeps)
+    sweeps, more = split_words(args.sweeps) if args.sweeps else (None, [])
+    if sweeps == []:
+        raise ConfigError(f"--from needs a sweep directory; got only overrides: {' '.join(more)}")
+    # The overrides as `tc.predict` merges them (twoclocks.api), without importing the trainer.
+    merged = load_yaml(args.config) if args.config is not None else {}
+    merged.update(parse_overrides([*args.overrides, *more]))
+    prediction = predict_overrides(merged, sweeps or None)
     if args.json:
-        print(json.dumps(prediction.to_dict(), indent=2))
+        print(json.dumps(prediction.to_dict(), indent=2, allow_nan=False))  # strict JSON: null, never NaN
     else:
         print("\n".join(prediction.lines()))
     return 0

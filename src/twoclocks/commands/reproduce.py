@@ -11,6 +11,7 @@ from pathlib import Path
 
 from twoclocks.analysis.report import build_report
 from twoclocks.commands.sweep import add_execution_options
+from twoclocks.prediction.autobudget import resolve_steps
 from twoclocks.sweeps.claims.evaluate import claims_text, evaluate_claims, judged_claims, write_claims
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
@@ -55,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
     if args.dry_run:
         return dry_run(spec, args.scale, bench=not args.no_bench)
     if not args.no_run:
-        run_sweep(spec, out, retry_failed=args.retry_failed, progress=not args.quiet)
+        run_sweep(spec, out, retry_failed=args.retry_failed, progress=not args.quiet, resolve=resolve_steps)
     claims = evaluate_claims(read_results(out), out)
     write_claims(claims, out, args.scale)
     index = build_report(out)
@@ -72,7 +73,7 @@ def dry_run(spec: SweepSpec, scale: str, bench: bool) -> int:
     # Stated figures are a GPU's: plan the groups as on one. Measured ones: as on this device.
     device_type = resolve_device(expand_device(spec)).type if bench else "cuda"
     share = (spec.gpus_per_group or spec.gpus_per_run) if spec.executor == "ray" and device_type == "cuda" else 1.0
-    points, loads = plan(spec, device_type, min(1.0, share))
+    points, loads = plan(spec, device_type, min(1.0, share), resolve_steps)
     print("\n".join(p.name for p in points))
     print(f"\nclaims judged by the {scale} scale:")
     print("\n".join(f"  {c}" for c in judged_claims()))

@@ -18,6 +18,7 @@ from twoclocks.clocks import format_clock
 from twoclocks.domains import base_type
 from twoclocks.errors import ConfigError
 from twoclocks.fields import field_types
+from twoclocks.prediction.autobudget import resolve_steps
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.spec import EXECUTION_OPTIONS, OPTION_FIELDS, SweepSpec, parse_grid_args
@@ -85,7 +86,7 @@ def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
 
 def main(args: argparse.Namespace) -> int:
     spec, out = build_spec(args)
-    outcome = run_sweep(spec, out, retry_failed=args.retry_failed, progress=not args.quiet)
+    outcome = run_sweep(spec, out, retry_failed=args.retry_failed, progress=not args.quiet, resolve=resolve_steps)
     print(clock_table(read_results(out)))
     print(
         f"{outcome.points} points: {outcome.done_before} done earlier, {outcome.executed} run now, "

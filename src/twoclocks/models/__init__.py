@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,11 +19,13 @@ import twoclocks.plugins as plugins
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
 from twoclocks.fields import coerce, fill
-from twoclocks.models.base import GenerativeModel
 from twoclocks.models.config import ModelConfig
 
+if TYPE_CHECKING:  # the models are torch modules, imported where one is built: a config needs none
+    from twoclocks.models.base import GenerativeModel
+
 ENTRY_POINTS = "twoclocks.models"  # the entry-point group of installed packages' families
-Builder = Callable[[ModelConfig, Encoding, np.ndarray], GenerativeModel]
+Builder = Callable[[ModelConfig, Encoding, np.ndarray], "GenerativeModel"]
 FAMILIES: dict[str, Builder] = {}
 BUILTIN = ("dit", "mlp", "gpt", "mdm")
 
@@ -120,6 +122,8 @@ def build_mdm(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> 
 
 def build_model(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -> GenerativeModel:
     """The model of a resolved model section (`resolve_model`)."""
+    from twoclocks.models.base import GenerativeModel
+
     found = family_plugin(cfg.family, cfg.source)
     model = found.obj(cfg, encoding, train_cells)
     if not isinstance(model, GenerativeModel):

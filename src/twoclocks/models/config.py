@@ -11,9 +11,12 @@ from dataclasses import dataclass
 
 from twoclocks.domains import Domain, closed, setting
 from twoclocks.encoding import SCHEMES
-from twoclocks.models.samplers import SAMPLERS
-from twoclocks.models.schedules import SCHEDULES
 
+# The choices of model.sampler and model.mask_schedule, named here without torch so that a config
+# is read without it; `models.samplers.SAMPLERS` and `models.schedules.SCHEDULES` give each name
+# its function.
+SAMPLER_NAMES = ("heun", "dpmpp_2m")
+SCHEDULE_NAMES = ("linear", "cosine")
 POSITIVE = Domain(0.0, 1e6, lo_open=True)
 
 
@@ -45,10 +48,10 @@ class ModelConfig:
     # noise levels of the sampler (then 0); MDM: unmasking levels
     sample_steps: int = setting(16, domain=closed(1, 10**4))
     # dpmpp_2m (steps network evaluations per sample) | heun (2*steps-1)
-    sampler: str = setting("dpmpp_2m", domain=Domain(choices=tuple(SAMPLERS)))
+    sampler: str = setting("dpmpp_2m", domain=Domain(choices=SAMPLER_NAMES))
     # Autoregressive sampling.
     # GPT, MDM: softmax temperature of ancestral sampling
     temperature: float = setting(1.0, domain=Domain(0.0, 100.0, lo_open=True))
     # Masked diffusion.
     # MDM: alpha(t) = 1 - t (linear) | cos(pi t / 2) (cosine)
-    mask_schedule: str = setting("linear", domain=Domain(choices=tuple(SCHEDULES)))
+    mask_schedule: str = setting("linear", domain=Domain(choices=SCHEDULE_NAMES))

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import torch
 
+from twoclocks.models.config import SAMPLER_NAMES
+
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # D(x (B,C,H,W), sigma (B,))
 
 
@@ -78,5 +80,5 @@ def dpmpp_2m_sample(denoise: Denoiser, x_start: torch.Tensor, sigmas: torch.Tens
     return x.float()
 
 
-# The choices of model.sampler (models/config.py).
-SAMPLERS = {"heun": heun_sample, "dpmpp_2m": dpmpp_2m_sample}
+# The function of each choice of model.sampler (named in models/config.py).
+SAMPLERS = dict(zip(SAMPLER_NAMES, (heun_sample, dpmpp_2m_sample), strict=True))

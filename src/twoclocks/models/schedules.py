@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from twoclocks.models.config import SCHEDULE_NAMES
+
 
 def _linear_count_weights(cells: int) -> torch.Tensor:
     """W_k of the linear schedule in closed form: P(k | t) = Binomial(L, t), so
@@ -35,11 +37,17 @@ class Schedule:
     closed_count_weights: Callable[[int], torch.Tensor] | None = None
 
 
-# The choices of model.mask_schedule (models/config.py).
-SCHEDULES: dict[str, Schedule] = {
-    "linear": Schedule(lambda t: 1.0 - t, lambda t: 1.0 / t, _linear_count_weights),
-    "cosine": Schedule(lambda t: torch.cos(0.5 * math.pi * t), _cosine_weight),
-}
+# The schedule of each choice of model.mask_schedule (named in models/config.py).
+SCHEDULES: dict[str, Schedule] = dict(
+    zip(
+        SCHEDULE_NAMES,
+        (
+            Schedule(lambda t: 1.0 - t, lambda t: 1.0 / t, _linear_count_weights),
+            Schedule(lambda t: torch.cos(0.5 * math.pi * t), _cosine_weight),
+        ),
+        strict=True,
+    )
+)
 
 
 def alpha(t: torch.Tensor, schedule: str) -> torch.Tensor:

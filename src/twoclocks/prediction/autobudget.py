@@ -18,6 +18,7 @@ import math
 from twoclocks.clocks import RULE_CLOCKS
 from twoclocks.config import AUTO_STEPS, RunConfig
 from twoclocks.domains import BIG
+from twoclocks.errors import ConfigError
 from twoclocks.prediction.fitted import reference_laws
 from twoclocks.prediction.predict import Laws, Prediction, predict_config
 from twoclocks.prediction.variables import CLOCKS
@@ -34,6 +35,9 @@ def ceil2(x: float) -> int:
 
 
 def budget_from(prediction: Prediction, stop_at: str, max_steps: int) -> int:
+    unknown = [c for c in WAITS_FOR[stop_at] if c not in prediction.clocks]
+    if unknown:
+        raise ConfigError(f"train.steps=auto: the laws have no {', '.join(unknown)} to size train.stop_at={stop_at} by")
     upper = max(prediction.clocks[c].intervals[0.95][1] for c in WAITS_FOR[stop_at])
     steps = min(ceil2(upper), BIG)
     return min(steps, max_steps) if max_steps > 0 else steps

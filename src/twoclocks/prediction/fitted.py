@@ -1,5 +1,6 @@
 """The laws a prediction uses: the shipped reference's with its shipped calibration, or those
-of the given sweep directories, calibrated on their own held-out runs.
+of the given sweep directories, calibrated on their own held-out runs; fitted once and then
+read back (`cache`).
 
 Calibrating a sweep's laws refits them once per held-out level (`validation.calibrate`), with
 CALIBRATION_DRAWS bootstrap refits each: seconds to a minute for a few dozen runs.
@@ -7,34 +8,78 @@ CALIBRATION_DRAWS bootstrap refits each: seconds to a minute for a few dozen run
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from twoclocks.config import RunConfig
+from twoclocks.config import RunConfig, apply_overrides
+from twoclocks.plugins import never_imported
+from twoclocks.prediction.cache import cached
 from twoclocks.prediction.calibration import Calibration
+from twoclocks.prediction.pilots import config_without_rule, joint_runs, own_rule, pilot_sweeps, recorded_rule
 from twoclocks.prediction.predict import Laws, Prediction, predict_config
-from twoclocks.prediction.reference import reference_calibration, reference_runs, sweep_runs
-from twoclocks.prediction.validation import calibrate
+from twoclocks.prediction.reference import Runs, reference_calibration, reference_runs, sweep_runs
 
 CALIBRATION_DRAWS = 20
 
 
+def fit_record(runs: Runs, calibrated: bool) -> dict:
+    """The laws of `runs` as a record, calibrated on their held-out runs if asked."""
+    laws = Laws.fit(runs)
+    if calibrated:
+        from twoclocks.prediction.validation import calibrate  # only where a fit is made
+
+        laws = laws.calibrated(calibrate(runs, CALIBRATION_DRAWS))
+    return laws.to_dict()
+
+
 @lru_cache(maxsize=1)
 def reference_laws() -> Laws:
-    """The laws of the shipped reference results, fitted once per process, with the shipped
-    calibration where it was fitted on these same runs."""
+    """The laws of the shipped reference results, fitted once (then read from the user's cache),
+    with the shipped calibration where it was fitted on these same runs."""
     runs = reference_runs()
-    laws = Laws.fit(runs)
-    record = reference_calibration(runs)
-    return laws.calibrated(Calibration.from_dict(record)) if record else laws
+    record = cached(runs, "reference-laws", lambda: fit_record(runs, False))
+    laws = Laws.from_dict(runs, record)
+    calibration = reference_calibration(runs)
+    return laws.calibrated(Calibration.from_dict(calibration)) if calibration else laws
 
 
-def sweep_laws(sweeps: list[str | Path], calibrated: bool = True) -> Laws:
+def sweep_laws(sweeps: Sequence[str | Path], calibrated: bool = True) -> Laws:
+    """The laws of the finished runs of sweep directories, fitted once and cached beside a single
+    sweep (in the user's cache for several)."""
     runs = sweep_runs(sweeps)
-    laws = Laws.fit(runs)
-    return laws.calibrated(calibrate(runs, CALIBRATION_DRAWS)) if calibrated else laws
+    beside = Path(sweeps[0]) if len(sweeps) == 1 else None
+    purpose = "sweep-laws-calibrated" if calibrated else "sweep-laws"
+    return Laws.from_dict(runs, cached(runs, purpose, lambda: fit_record(runs, calibrated), sweep=beside))
 
 
-def predict_clocks(cfg: RunConfig, sweeps: list[str | Path] | None = None) -> Prediction:
+def pilot_laws(pilots: Runs) -> Laws:
+    """The laws of the shipped reference and a rule's pilot runs together (`pilots`), fitted
+    once, with the shipped calibration."""
+    runs = joint_runs(pilots)
+    laws = Laws.from_dict(runs, cached(runs, "pilot-laws", lambda: fit_record(runs, False)))
+    calibration = reference_calibration(reference_runs())
+    return laws.calibrated(Calibration.from_dict(calibration)) if calibration else laws
+
+
+def predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path] | None = None) -> Prediction:
+    """The prediction for a config given as overrides: `predict_clocks`, or for a rule of one's
+    own (not built in) from the reference and its pilot runs in `sweeps`. A prediction reads
+    tables and configs: a plugin the overrides name is never imported (one line instead)."""
+    with never_imported():
+        return _predict_overrides(overrides, sweeps)
+
+
+def _predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path] | None) -> Prediction:
+    name = own_rule(overrides)
+    if name is None:
+        return predict_clocks(apply_overrides(RunConfig(), dict(overrides)), sweeps)
+    cfg, params = config_without_rule(overrides)
+    pilots = sweep_runs(pilot_sweeps(sweeps, name))
+    return predict_config(pilot_laws(pilots), cfg, recorded_rule(name, params, pilots.table))
+
+
+def predict_clocks(cfg: RunConfig, sweeps: Sequence[str | Path] | None = None) -> Prediction:
     """The prediction for `cfg` from the shipped reference, or from these sweep directories."""
     return predict_config(reference_laws() if sweeps is None else sweep_laws(sweeps), cfg)

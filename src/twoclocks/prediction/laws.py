@@ -26,83 +26,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from twoclocks.prediction.design import BATCH_LAWS, FORMS, Design
 from twoclocks.prediction.tobit import TobitFit, censored_logpdf, fit_tobit
-from twoclocks.prediction.variables import CATEGORICAL, NUMERIC, Observed
+from twoclocks.prediction.variables import Observed
 
-BASE = ("1", "family", "task", "layout", "logN", "bits", *(n for n in NUMERIC if n != "logN"))
-FORMS: dict[str, tuple[str, ...]] = {
-    "power": BASE,
-    "family": (*BASE, "logN:family"),
-    "regime": (*BASE, "logN:family", "logN:bits"),
-    "curved": (*BASE, "logN:family", "logN:bits", "logN^2"),
-    "learned": (*BASE, "logN:family", "logN:bits", "learned", "logN:learned"),
-}
 RULE_FORMS = ("power", "family", "regime", "curved")  # "learned" needs a rule clock to lean on
 FOLDS = 5
 BOOTSTRAP = 100
 SEED = 20260501  # the seed of every draw a law makes: folds, bootstrap, predictive samples
-
-
-@dataclass(frozen=True)
-class Design:
-    """The columns of one form over the variables of the fitted runs."""
-
-    terms: tuple[str, ...]  # the form's terms that vary in the fitted runs
-    levels: dict[str, list[str]]  # categorical -> levels seen, the first is the reference
-    centres: dict[str, float]  # numeric -> mean over the fitted runs
-
-    @classmethod
-    def learn(cls, form: tuple[str, ...], v: pd.DataFrame) -> Design:
-        levels = {c: sorted(v[c].unique()) for c in CATEGORICAL if c in v}
-        numeric = [*NUMERIC, "bits", "learned"]
-        centres = {c: float(v[c].mean()) for c in numeric if c in v}
-        return cls(identified(cls(form, levels, centres), v), levels, centres)
-
-    def columns(self, term: str, v: pd.DataFrame) -> np.ndarray:
-        """The (runs, k) block of one term."""
-        if term == "1":
-            return np.ones((len(v), 1))
-        if ":" in term:
-            a, b = term.split(":")
-            return self.columns(a, v) * self.columns(b, v)
-        if term == "logN^2":
-            return self.columns("logN", v) ** 2
-        if term in self.levels:
-            rest = self.levels[term][1:]
-            block = np.stack([(v[term] == level).to_numpy(float) for level in rest], axis=1) if rest else None
-            return block if block is not None else np.zeros((len(v), 1))
-        return (v[term].to_numpy(float) - self.centres[term])[:, None]
-
-    def matrix(self, v: pd.DataFrame) -> np.ndarray:
-        return np.concatenate([self.columns(t, v) for t in self.terms], axis=1)
-
-    def term_labels(self, term: str) -> list[str]:
-        """One label per column of `columns(term)`, e.g. 'logN:family=gpt'."""
-        if ":" in term:
-            a, b = term.split(":")
-            return [f"{x}:{y}" for x in self.term_labels(a) for y in self.term_labels(b)]
-        if term in self.levels and len(self.levels[term]) > 1:
-            return [f"{term}={level}" for level in self.levels[term][1:]]
-        return [term]
-
-    def labels(self) -> list[str]:
-        return [label for t in self.terms for label in self.term_labels(t)]
-
-
-def identified(design: Design, v: pd.DataFrame) -> tuple[str, ...]:
-    """The terms of `design`, in order, that the runs `v` can tell apart from the terms before
-    them: each kept term raises the rank of the design matrix by its number of columns. A term
-    that varies but lies in the span of the others (an exponent per rule size where every other
-    size has one N; an exponent per regime where one regime has one N per family) would be set
-    by the coefficients' prior alone, and extrapolate as the prior says, not as any run does."""
-    kept: list[str] = []
-    block = np.ones((len(v), 0))
-    for term in design.terms:
-        trial = np.concatenate([block, design.columns(term, v)], axis=1)
-        if np.linalg.matrix_rank(trial) == trial.shape[1]:
-            kept.append(term)
-            block = trial
-    return tuple(kept)
 
 
 @dataclass
@@ -146,9 +77,30 @@ class Law:
         shrunk the same way."""
         x = self.design.matrix(v)[0]
         mu = x @ self.fit.beta
-        mus = mu + self.shrinkage * (np.array([x @ d.beta for d in self.draws]) - mu)
+        mus = mu + self.shrinkage * (np.array([x @ d.beta for d in self.draws]) - mu) + self.design.offset(v)[0]
         t = rng.standard_t(self.dof, (len(self.draws), per_draw))
         return (mus[:, None] + self.scatter * t).ravel()
+
+    def to_dict(self) -> dict:
+        """Everything a prediction reads of the law, as JSON (`from_dict` reads it back to the
+        same floats, so a cached law predicts what the fit did)."""
+        return {
+            "clock": self.clock,
+            "form": self.form,
+            "design": self.design.to_dict(),
+            "fit": self.fit.to_dict(),
+            "draws": [d.to_dict() for d in self.draws],
+            "heldout": {f: (v if math.isfinite(v) else None) for f, v in self.heldout.items()},
+            "runs": self.runs,
+            "seeds_per_config": self.seeds_per_config,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Law:
+        design = Design.from_dict(d["design"])
+        heldout = {f: (-math.inf if v is None else float(v)) for f, v in d["heldout"].items()}
+        fit, draws = TobitFit.from_dict(d["fit"]), [TobitFit.from_dict(x) for x in d["draws"]]
+        return cls(d["clock"], d["form"], design, fit, draws, heldout, d["runs"], d["seeds_per_config"])
 
     def parameter_intervals(self, level: float = 0.95) -> dict[str, tuple[float, float, float]]:
         """Each coefficient (and sigma): (estimate, lo, hi), the bootstrap percentile interval."""
@@ -165,39 +117,69 @@ class Law:
 
 def cells(v: pd.DataFrame) -> np.ndarray:
     """An id per run, equal for runs that differ only in their seed."""
-    return v.round(9).astype(str).agg("|".join, axis=1).factorize()[0]
+    return v.round(9).astype(str).fillna("").agg("|".join, axis=1).factorize()[0]  # NaN: an unknown feature
 
 
-def fit_form(form: str, v: pd.DataFrame, obs: Observed) -> tuple[Design, TobitFit]:
-    design = Design.learn(FORMS[form], v)
-    return design, fit_tobit(design.matrix(v), obs.y, obs.right, obs.left)
+def fit_form(form: str, v: pd.DataFrame, obs: Observed, batch: str = "free") -> tuple[Design, TobitFit]:
+    design = Design.learn(FORMS[form], v, batch)
+    y = obs.y - design.offset(v)
+    return design, fit_tobit(design.matrix(v), y, obs.right, obs.left, prior_sd=design.prior_sd())
 
 
-def heldout_loglik(form: str, v: pd.DataFrame, obs: Observed, rng: np.random.Generator) -> float:
-    """Mean censored log-likelihood of held-out runs, FOLDS folds of whole configs."""
-    cell = cells(v)
-    fold_of = rng.permutation(cell.max() + 1) % FOLDS
+def predict_mu(design: Design, fit: TobitFit, v: pd.DataFrame) -> np.ndarray:
+    """The law's log10 tau at each row of `v`."""
+    return design.matrix(v) @ fit.beta + design.offset(v)
+
+
+def heldout_loglik(
+    form: str, v: pd.DataFrame, obs: Observed, rng: np.random.Generator, batch: str = "free", by: str | None = None
+) -> float:
+    """Mean censored log-likelihood of held-out runs: FOLDS folds of whole configs, or (`by`, a
+    variable) one fold per level of that variable."""
+    if by is None:
+        cell = cells(v)
+        fold = (rng.permutation(cell.max() + 1) % FOLDS)[cell]
+    else:
+        fold = v[by].factorize()[0]
     total = []
-    for k in range(FOLDS):
-        test = fold_of[cell] == k
-        if not test.any() or test.all():
+    for k in range(fold.max() + 1):
+        test = fold == k
+        if not test.any() or test.all() or (by is not None and not informative_fold(test)):
             continue
-        design, fit = fit_form(form, v[~test], _subset(obs, ~test))
-        mu = design.matrix(v[test]) @ fit.beta
+        design, fit = fit_form(form, v[~test], _subset(obs, ~test), batch)
+        mu = predict_mu(design, fit, v[test])
         o = _subset(obs, test)
         total.append(censored_logpdf(mu, fit.sigma, o.y, o.right, o.left))
     return float(np.concatenate(total).mean()) if total else -np.inf
+
+
+def informative_fold(held: np.ndarray) -> bool:
+    """Whether a fold that holds out the runs `held` (bool, one per run) tests the level they
+    share: it leaves at least half of the runs. The level most runs have (the base of a
+    one-at-a-time design: batch 64 beside 16 and 128) would leave a thin slice that varies
+    little else, so the fold would score that slice's ignorance of every other variable, not
+    how a law carries to the held-out level."""
+    return 2 * int(np.count_nonzero(held)) <= len(held)
 
 
 def _subset(obs: Observed, mask: np.ndarray) -> Observed:
     return Observed(obs.y[mask], obs.right[mask], obs.left[mask])
 
 
-def choose_form(clock: str, v: pd.DataFrame, obs: Observed) -> tuple[str, dict[str, float]]:
-    """The form with the highest held-out log-likelihood (same folds for every form)."""
+def choose_form(clock: str, v: pd.DataFrame, obs: Observed) -> tuple[str, str, dict[str, float]]:
+    """(form, batch law, held-out scores): the form with the highest held-out log-likelihood
+    (same folds for every form), its batch exponent free; then, where the runs vary the batch,
+    the batch law (BATCH_LAWS) of that form that predicts each batch level held out best (the
+    question a batch law answers: a batch no fitted run had; the level most runs have is not
+    held out, `informative_fold`)."""
     forms = [*RULE_FORMS, "learned"] if clock == "tau_mem" else list(RULE_FORMS)
     scores = {f: heldout_loglik(f, v, obs, np.random.default_rng(SEED)) for f in forms}
-    return max(scores, key=lambda f: scores[f]), scores
+    form = max(scores, key=lambda f: scores[f])
+    if v["log2_batch"].nunique() < 2:
+        return form, "free", scores
+    batches = {b: heldout_loglik(form, v, obs, np.random.default_rng(SEED), b, "log2_batch") for b in BATCH_LAWS}
+    scores.update({f"{form}+batch={b}": s for b, s in batches.items()})
+    return form, max(batches, key=lambda b: batches[b]), scores
 
 
 def bootstrap(
@@ -207,21 +189,30 @@ def bootstrap(
     from its own seeds, so the design (and every censored group) stays what it is."""
     cell = cells(v)
     groups = [np.flatnonzero(cell == c) for c in range(cell.max() + 1)]
-    X = design.matrix(v)
+    X, y, prior = design.matrix(v), obs.y - design.offset(v), design.prior_sd()
     start = np.append(fit.beta, np.log(fit.sigma))
     fits = []
     for _ in range(draws):
         idx = np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
-        fits.append(fit_tobit(X[idx], obs.y[idx], obs.right[idx], obs.left[idx], start=start))
+        fits.append(fit_tobit(X[idx], y[idx], obs.right[idx], obs.left[idx], start=start, prior_sd=prior))
     return fits
 
 
-def fit_law(clock: str, v: pd.DataFrame, obs: Observed, form: str | None = None, draws: int = BOOTSTRAP) -> Law:
-    """Choose the form (unless given), fit it to every run, and bootstrap it (`draws` refits)."""
+def fit_law(
+    clock: str,
+    v: pd.DataFrame,
+    obs: Observed,
+    form: str | None = None,
+    draws: int = BOOTSTRAP,
+    batch: str | None = None,
+) -> Law:
+    """Choose the form and the batch law (unless given), fit them to every run, and bootstrap
+    the fit (`draws` refits)."""
     scores: dict[str, float] = {}
     if form is None:
-        form, scores = choose_form(clock, v, obs)
-    design, fit = fit_form(form, v, obs)
+        form, chosen, scores = choose_form(clock, v, obs)
+        batch = batch or chosen
+    design, fit = fit_form(form, v, obs, batch or "free")
     fits = bootstrap(design, v, obs, fit, np.random.default_rng(SEED), draws)
     cell = cells(v)
     return Law(clock, form, design, fit, fits, scores, runs=len(v), seeds_per_config=len(v) / (cell.max() + 1))

@@ -24,17 +24,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from twoclocks.config import RunConfig, flatten
+from twoclocks.config import RunConfig
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.calibration import Calibration, calibrated_samples
+from twoclocks.prediction.features import RULE_FEATURES
 from twoclocks.prediction.laws import BOOTSTRAP, SEED, Law, fit_law
 from twoclocks.prediction.reach import Reach, clock_warnings, reach_of
 from twoclocks.prediction.reference import Runs
 from twoclocks.prediction.variables import (
     CLOCKS,
+    RecordedRule,
+    config_flat,
     config_variables,
     learned_first,
     observed,
+    recorded_clocks,
     table_variables,
     waited_for,
 )
@@ -55,12 +59,15 @@ class Laws:
     calibration: Calibration | None = None  # None: intervals from the laws alone
 
     @classmethod
-    def fit(cls, runs: Runs, forms: dict[str, str] | None = None, draws: int = BOOTSTRAP) -> Laws:
-        """Fit every clock (`draws` bootstrap refits each); a clock that too few runs reached
+    def fit(
+        cls, runs: Runs, forms: dict[str, str] | None = None, draws: int = BOOTSTRAP, batch: str | None = None
+    ) -> Laws:
+        """Fit every clock the runs recorded (`draws` bootstrap refits each; `batch`: a batch
+        law to use instead of the one held-out runs choose); a clock that too few runs reached
         has no law (one line)."""
-        v = table_variables(runs.table).assign(learned=learned_first(runs.table))
+        v = run_variables(runs.table)
         laws = {}
-        for clock in CLOCKS:
+        for clock in recorded_clocks(runs.table):
             keep = waited_for(runs.table, clock)
             obs = observed(runs.table[keep], clock)
             measured = int((~obs.right).sum())
@@ -69,15 +76,33 @@ class Laws:
                     f"{clock}: only {measured} of {len(runs.table)} fitted runs reached it "
                     f"({'; '.join(runs.sources)}); a law needs {MIN_MEASURED} (fit on runs long enough to reach it)"
                 )
-            laws[clock] = fit_law(clock, v[keep].reset_index(drop=True), obs, (forms or {}).get(clock), draws)
+            law = fit_law(clock, v[keep].reset_index(drop=True), obs, (forms or {}).get(clock), draws, batch)
+            laws[clock] = law
         return cls(runs, v, laws)
+
+    def to_dict(self) -> dict:
+        """The fitted laws and their calibration as JSON (`from_dict`; `cache`)."""
+        calibration = None if self.calibration is None else self.calibration.to_dict()
+        return {"laws": {c: law.to_dict() for c, law in self.laws.items()}, "calibration": calibration}
+
+    @classmethod
+    def from_dict(cls, runs: Runs, d: dict) -> Laws:
+        """The laws `to_dict` wrote, for the runs they were fitted on."""
+        laws = {str(c): Law.from_dict(law) for c, law in d["laws"].items()}
+        calibration = None if d.get("calibration") is None else Calibration.from_dict(d["calibration"])
+        return cls(runs, run_variables(runs.table), laws, calibration)
 
     def reaches(self, v: pd.DataFrame) -> dict[str, Reach]:
         """How far the one-row config frame `v` lies from the runs that measured each clock."""
-        return {clock: reach_of(v, self.variables, ~observed(self.runs.table, clock).right) for clock in CLOCKS}
+        return {clock: reach_of(v, self.variables, ~observed(self.runs.table, clock).right) for clock in self.laws}
 
     def calibrated(self, calibration: Calibration) -> Laws:
         return Laws(self.runs, self.variables, self.laws, calibration)
+
+
+def run_variables(table: pd.DataFrame) -> pd.DataFrame:
+    """The variables of finished runs, with the regime each was in (`learned_first`)."""
+    return table_variables(table).assign(learned=learned_first(table))
 
 
 @dataclass
@@ -89,9 +114,22 @@ class ClockPrediction:
     p_within: float  # P(tau <= the config's train.steps)
 
     def to_dict(self) -> dict:
-        out: dict = {"form": self.form, "median": self.median, "p_within_steps": self.p_within}
-        out.update({f"interval_{round(100 * q)}": list(self.intervals[q]) for q in LEVELS})
+        """Strict JSON: a value that does not exist (P(within) without a budget, a bound beyond
+        a float) is None, never NaN or infinity."""
+        out: dict = {"form": self.form, "median": number(self.median), "p_within_steps": number(self.p_within)}
+        out.update({f"interval_{round(100 * q)}": [number(x) for x in self.intervals[q]] for q in LEVELS})
         return out
+
+
+def steps_text(x: float) -> str:
+    """A number of steps as text: 12,345; beyond a billion (a rule the law puts out of reach)
+    in powers of ten, 3.0e+26."""
+    return f"{x:,.0f}" if x < 1e9 else f"{x:.1e}"
+
+
+def number(x: float) -> float | None:
+    """x, or None where it is not a finite number (JSON has no NaN or infinity)."""
+    return float(x) if np.isfinite(x) else None
 
 
 @dataclass
@@ -107,8 +145,11 @@ class Prediction:
     def to_dict(self) -> dict:
         return {
             "clocks": {c: p.to_dict() for c, p in self.clocks.items()},
-            "window_log10": {"median": self.window_log10[0], "interval_95": list(self.window_log10[1:])},
-            "p_window_open": self.p_window_open,
+            "window_log10": {
+                "median": number(self.window_log10[0]),
+                "interval_95": [number(x) for x in self.window_log10[1:]],
+            },
+            "p_window_open": number(self.p_window_open),
             "steps": self.steps,
             "fitted_on": self.fitted_on,
             "calibrated_on": self.calibrated_on,
@@ -124,8 +165,8 @@ class Prediction:
             within = "" if self.steps is None else f"  P(<= {self.steps:,} steps) = {p.p_within:.2f}"
             lo80, lo95 = max(lo80, 1.0), max(lo95, 1.0)  # no clock ticks before step 1
             out.append(
-                f"{c:<{width}} ~ {p.median:>9,.0f}  80% [{lo80:,.0f}, {hi80:,.0f}]  "
-                f"95% [{lo95:,.0f}, {hi95:,.0f}]  ({p.form}){within}"
+                f"{c:<{width}} ~ {steps_text(p.median):>9}  80% [{steps_text(lo80)}, {steps_text(hi80)}]  "
+                f"95% [{steps_text(lo95)}, {steps_text(hi95)}]  ({p.form}){within}"
             )
         w, wlo, whi = self.window_log10
         out.append(f"window log10(tau_mem/tau_rule) ~ {w:+.2f}  95% [{wlo:+.2f}, {whi:+.2f}]")
@@ -141,12 +182,23 @@ class Prediction:
 
 
 def check_predictable(cfg_v: pd.DataFrame, fitted: pd.DataFrame) -> None:
-    """A family or rule the fit never saw has no law: one line, naming the field."""
-    for name, key in (("family", "model.family"), ("task", "task")):
-        value = cfg_v[name].iloc[0]
-        if value not in set(fitted[name]):
-            seen = ", ".join(sorted(set(fitted[name])))
-            raise ConfigError(f"{key}={value}: no fitted run has it (the fit has {seen}); cannot predict")
+    """A family the fit never saw has no law; nor has a rule it never saw whose features are
+    unknown (a rule named by path: it needs runs of its own). One line, naming the field."""
+    family, task = cfg_v["family"].iloc[0], cfg_v["task"].iloc[0]
+    if family not in set(fitted["family"]):
+        seen = ", ".join(sorted(set(fitted["family"])))
+        raise ConfigError(f"model.family={family}: no fitted run has it (the fit has {seen}); cannot predict")
+    if task not in set(fitted["task"]) and cfg_v[list(RULE_FEATURES)].isna().any(axis=None):
+        raise ConfigError(pilot_runs_needed(task))
+
+
+def pilot_runs_needed(task: str) -> str:
+    """What a prediction of a rule of one's own needs, in one line."""
+    return (
+        f"task={task}: no fitted run has this rule and its features are unknown (it is not built in); "
+        f"give the laws 2-3 pilot runs of it: twoclocks sweep task={task} --grid data.N=8,16,32 "
+        f"train.stop_at=mem --out PILOT, then twoclocks predict task={task} ... --from PILOT"
+    )
 
 
 def predict_samples(laws: Laws, v: pd.DataFrame, reaches: dict[str, Reach] | None = None) -> dict[str, np.ndarray]:
@@ -171,15 +223,17 @@ def predict_samples(laws: Laws, v: pd.DataFrame, reaches: dict[str, Reach] | Non
     return out
 
 
-def predict_config(laws: Laws, cfg: RunConfig) -> Prediction:
-    """The prediction of every clock for `cfg` (see the module docstring)."""
-    v = config_variables(cfg)
+def predict_config(laws: Laws, cfg: RunConfig, rule: RecordedRule | None = None) -> Prediction:
+    """The prediction of every clock for `cfg` (see the module docstring); with `rule`, for the
+    config with that rule of one's own as its runs recorded it (`pilots`)."""
+    v = config_variables(cfg, rule)
+    flat = config_flat(cfg, rule)
     check_predictable(v, laws.variables)
     reaches = laws.reaches(v)
     samples = predict_samples(laws, v, reaches)
     steps = cfg.train.steps if isinstance(cfg.train.steps, int) else None
     clocks = {}
-    for clock in CLOCKS:
+    for clock in laws.laws:
         y = samples[clock]
         intervals = {
             q: (float(10 ** np.quantile(y, (1 - q) / 2)), float(10 ** np.quantile(y, (1 + q) / 2))) for q in LEVELS
@@ -188,8 +242,12 @@ def predict_config(laws: Laws, cfg: RunConfig) -> Prediction:
         clocks[clock] = ClockPrediction(clock, laws.laws[clock].form, float(10 ** np.median(y)), intervals, within)
     w = samples["tau_mem"] - samples["tau_rule"]
     window = (float(np.median(w)), float(np.quantile(w, 0.025)), float(np.quantile(w, 0.975)))
-    warnings = extrapolation_warnings(cfg, v, laws.runs.table, laws.variables)
+    warnings = extrapolation_warnings(flat, v, laws.runs.table, laws.variables)
     known = reach_of(v, laws.variables, np.ones(len(laws.variables), bool), by_size=False)
-    warnings += clock_warnings(reaches, known, v, flatten(cfg.to_dict()))
+    warnings += clock_warnings(reaches, known, v, flat)
+    unrecorded = [c for c in CLOCKS if c not in laws.laws]
+    if unrecorded:
+        older = "a results table older than it"
+        warnings.append(f"{', '.join(unrecorded)}: not predicted; no fitted run recorded it ({older})")
     calibrated_on = laws.calibration.fitted_on if laws.calibration else None
     return Prediction(clocks, window, float(np.mean(w > 0)), steps, laws.runs.describe(), warnings, calibrated_on)

@@ -12,6 +12,11 @@ config at N = 128 is as far from the evidence as the nearest G = 3 run that meas
     outside     how many other variables lie outside the measured runs: a numeric one (width,
                 depth, patch, batch, lr) outside their range, or differing from a value they
                 all share; a categorical one (the layout) at a level none of them had
+    unvaried    how many of those no fitted run varied at all, so that the law has no term for
+                them (counted here, not in `outside`): the law cannot say which way they move
+                the clock, only the calibration how far such a variable has moved it
+    rule_unseen 1 where no measured run of the family had this rule: the law gives it its
+                features' prediction, without the rule's own offset
 
 Both enter the calibrated width of the intervals (`calibration`) and the warnings.
 """
@@ -34,15 +39,27 @@ TOL = 1e-9
 @dataclass(frozen=True)
 class Reach:
     decades_N: float
-    outside: int  # numeric variables outside the evidence, the rule's size not counted
+    outside: int  # variables outside the evidence that the fitted runs varied, the size not counted
     N_range: tuple[float, float] | None  # the N range of the measured runs it is read against
     where: str  # "dit on parity", in words, for the warnings
     N_where: str = ""  # "dit on parity with this rule size", where N_range comes from
-    outside_vars: tuple[str, ...] = ()  # every numeric variable outside, "bits" included
+    outside_vars: tuple[str, ...] = ()  # every variable outside, "bits" and the unvaried included
+    unvaried: int = 0  # variables outside that no fitted run varied (not in `outside`)
+    rule_unseen: int = 0  # 1: no measured run of the family had the rule
 
     @property
     def rule_outside(self) -> int:
         return int(self.N_range is None or "bits" in self.outside_vars)
+
+    def terms(self) -> dict[str, float]:
+        """What the calibration's extra spread grows with (`calibration.extra_variance`)."""
+        return {
+            "decades_N": decades(self.decades_N),
+            "rule_outside": float(self.rule_outside),
+            "outside": float(self.outside),
+            "unvaried": float(self.unvaried),
+            "rule_unseen": float(self.rule_unseen),
+        }
 
 
 def evidence(v: pd.DataFrame, fitted: pd.DataFrame, measured: np.ndarray) -> tuple[pd.DataFrame, str]:
@@ -60,8 +77,9 @@ def reach_of(v: pd.DataFrame, fitted: pd.DataFrame, measured: np.ndarray, by_siz
     measured (`measured`, one bool per row of `fitted`); N against the runs of the same rule
     size where there are any, unless `by_size` is False."""
     runs, where = evidence(v, fitted, measured)
+    unseen = int(not (runs["task"] == v["task"].iloc[0]).any()) if not runs.empty else 1
     if runs.empty:
-        return Reach(float("inf"), len(OTHER) - 1 + len(LEVELS), None, where)
+        return Reach(float("inf"), len(OTHER) - 1 + len(LEVELS), None, where, rule_unseen=unseen)
     bits = float(v["bits"].iloc[0])
     same_bits = runs[(runs["bits"] - bits).abs() < TOL] if by_size else runs.iloc[:0]
     n_runs, n_where = (same_bits, f"{where} with this rule size") if not same_bits.empty else (runs, where)
@@ -71,7 +89,15 @@ def reach_of(v: pd.DataFrame, fitted: pd.DataFrame, measured: np.ndarray, by_siz
     out = tuple(
         name for name in OTHER if not (runs[name].min() - TOL <= float(v[name].iloc[0]) <= runs[name].max() + TOL)
     ) + tuple(name for name in LEVELS if v[name].iloc[0] not in set(runs[name]))
-    return Reach(d_N, len([x for x in out if x != "bits"]), (10**lo, 10**hi), where, n_where, out)
+    fixed = unvaried_in(fitted)
+    n_unvaried = len([x for x in out if x in fixed])
+    n_out = len([x for x in out if x != "bits" and x not in fixed])
+    return Reach(d_N, n_out, (10**lo, 10**hi), where, n_where, out, n_unvaried, unseen)
+
+
+def unvaried_in(fitted: pd.DataFrame) -> set[str]:
+    """The variables of OTHER and LEVELS (the rule's size aside) every fitted run has at one value."""
+    return {name for name in (*OTHER, *LEVELS) if name != "bits" and fitted[name].nunique(dropna=False) < 2}
 
 
 def _named(name: str, v: pd.DataFrame, config: dict) -> str:

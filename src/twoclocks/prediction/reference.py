@@ -10,19 +10,22 @@ A shipped reference is a folder of src/twoclocks/reference/ (written by
     reference/calibration.json          the intervals' calibration, fitted on every shipped
                                         reference together (`calibration`), with their run counts
 
-Tables are read as plain pandas: this module sits below the sweeps and knows only the columns.
+Results tables are read as a sweep's are (`sweeps.results.read_results`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
+from twoclocks.config import RunConfig, flatten
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import read_json, read_table
+from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.sweepdir import SweepDir
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
@@ -51,8 +54,9 @@ def shipped_names(folder: Path = REFERENCE_DIR) -> list[str]:
 
 
 def _read(path: Path) -> pd.DataFrame:
+    """A table other than a results table (a reference's curves)."""
     if not path.is_file():
-        raise TwoClocksError(f"{path.parent}: no {path.name}, not a twoclocks sweep or reference directory")
+        raise TwoClocksError(f"{path.parent}: no {path.name}, not a twoclocks reference directory")
     try:
         return read_table(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
@@ -60,10 +64,29 @@ def _read(path: Path) -> pd.DataFrame:
         raise TwoClocksError(f"{path} is unreadable ({first})") from None
 
 
+# What the laws read of every run besides its config (`variables`): a table without one of
+# these cannot be fitted. A later clock's columns may be missing (a table older than the clock):
+# that clock is then not predicted (`predict.Laws.fit`).
+REQUIRED = ("status", "max_step", "log2_population", "task", "model.family", "tau_rule", "tau_mem")
+
+
 def _finished(table: pd.DataFrame, source: str) -> pd.DataFrame:
-    if "status" not in table:
-        raise TwoClocksError(f"{source}: results table has no status column")
-    return table[table["status"] == "finished"].assign(source=source).reset_index(drop=True)
+    """The finished runs of a results table, with every run-config column (a column the table
+    lacks is a field added after it was written, or one its writer did not keep: at its default)."""
+    missing = [c for c in REQUIRED if c not in table]
+    if missing:
+        raise TwoClocksError(f"{source}: the results table lacks {', '.join(missing)}, which the laws need")
+    defaults = {k: v for k, v in flatten(RunConfig().to_dict()).items() if not k.startswith("task")}
+    absent = {k: v for k, v in defaults.items() if k not in table and not isinstance(v, (list, dict))}
+    return table[table["status"] == "finished"].assign(**absent, source=source).reset_index(drop=True)
+
+
+def distinct_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """Each run once: rows of the same point (its config hash, seed included) given twice, by
+    the same sweep named twice or copied into another, are one run."""
+    if "point" not in table:
+        return table
+    return table.drop_duplicates("point").reset_index(drop=True)
 
 
 def provenance(name: str, folder: Path = REFERENCE_DIR) -> dict:
@@ -75,28 +98,31 @@ def provenance(name: str, folder: Path = REFERENCE_DIR) -> dict:
 def reference_runs(names: tuple[str, ...] | None = None, folder: Path = REFERENCE_DIR) -> Runs:
     """The shipped reference results (all of them by default), or those of another folder."""
     installed = shipped_names(folder)
-    names = tuple(installed) if names is None else names
+    names = tuple(installed) if names is None else tuple(dict.fromkeys(names))
     if not names:
         raise TwoClocksError(f"no reference results are installed ({folder} is empty); fit with --from DIR")
     tables, sources = [], []
     for name in names:
         if name not in installed:
             raise TwoClocksError(f"no reference named {name!r}; installed: {', '.join(installed) or 'none'}")
-        table = _finished(_read(folder / name / RESULTS), f"reference {name}")
+        table = _finished(read_results(folder / name), f"reference {name}")
         commit = str(provenance(name, folder).get("commit", "?"))[:10]
         tables.append(table)
         sources.append(f"reference {name} ({len(table)} runs, code {commit})")
-    return Runs(pd.concat(tables, ignore_index=True), tuple(sources))
+    return Runs(distinct_runs(pd.concat(tables, ignore_index=True)), tuple(sources))
 
 
-def sweep_runs(dirs: list[str | Path]) -> Runs:
+def sweep_runs(dirs: Sequence[str | Path]) -> Runs:
     """The finished runs of sweep directories (their results.parquet)."""
+    named: dict[Path, str | Path] = {}
+    for d in dirs:  # a directory named twice (or by two spellings) is read once
+        named.setdefault(Path(d).resolve(), d)
     tables, sources = [], []
-    for d in dirs:
-        table = _finished(_read(Path(d) / RESULTS), f"sweep {d}")
+    for d in named.values():
+        table = _finished(read_results(d), f"sweep {d}")
         tables.append(table)
         sources.append(f"sweep {d} ({len(table)} runs)")
-    return Runs(pd.concat(tables, ignore_index=True), tuple(sources))
+    return Runs(distinct_runs(pd.concat(tables, ignore_index=True)), tuple(sources))
 
 
 def reference_curves(name: str) -> pd.DataFrame:

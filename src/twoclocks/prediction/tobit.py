@@ -12,11 +12,12 @@ With mu_i = x_i . beta and z_i = (y_i - mu_i) / sigma, the log-likelihood is
                    + sum_right log(1 - Phi(z_i))          P(y > bound)   log_ndtr(-z)
                    + sum_left  log Phi(z_i)               P(y <= bound)  log_ndtr(z)
 
-and the fit maximises l(beta, sigma) - sum_{j>0} beta_j^2 / (2 PRIOR_SD^2)                 (3)
+and the fit maximises l(beta, sigma) - sum_{j>0} beta_j^2 / (2 sd_j^2)                     (3)
 
 The penalty (a normal prior on every coefficient but the intercept) is what keeps a fit finite
 where a group of runs is censored throughout (a rule never learned): the likelihood alone rises
-without bound as that group's coefficient grows. PRIOR_SD = 3 decades is wide next to every
+without bound as that group's coefficient grows. sd_j = PRIOR_SD = 3 decades by default, wide
+next to every
 effect measured. Why not dropping censored runs or setting them to the budget: both pull the
 law below the truth exactly where the clock is slow (tests/test_predict_laws.py measures it).
 
@@ -31,8 +32,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
-from scipy.special import log_ndtr
 
 PRIOR_SD = 3.0
 LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
@@ -44,6 +43,14 @@ class TobitFit:
     beta: np.ndarray
     sigma: float
     loglik: float  # l(beta, sigma) of (2), without the penalty
+
+    def to_dict(self) -> dict:
+        """JSON numbers that read back to the same floats (`from_dict`)."""
+        return {"beta": [float(b) for b in self.beta], "sigma": float(self.sigma), "loglik": float(self.loglik)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TobitFit:
+        return cls(np.asarray(d["beta"], dtype=float), float(d["sigma"]), float(d["loglik"]))
 
 
 def log_phi(z: np.ndarray) -> np.ndarray:
@@ -58,6 +65,8 @@ def _parts(theta: np.ndarray, X: np.ndarray, y: np.ndarray, right: np.ndarray, l
     mu = X @ beta
     z = (y - mu) / sigma
     exact = ~(right | left)
+    from scipy.special import log_ndtr  # here, not at the top: a cached law predicts without scipy
+
     log_sf, log_cdf = log_ndtr(-z), log_ndtr(z)
     ll = np.where(exact, log_phi(z) - np.log(sigma), np.where(right, log_sf, log_cdf))
     # d ll / d mu and d ll / d log sigma; the hazard ratios in log space, stable in the tails.
@@ -69,24 +78,35 @@ def _parts(theta: np.ndarray, X: np.ndarray, y: np.ndarray, right: np.ndarray, l
 
 
 def negative_log_posterior(theta, X, y, right, left, penalised) -> tuple[float, np.ndarray]:
-    """Minus (3) and its gradient in theta = (beta, log sigma)."""
+    """Minus (3) and its gradient in theta = (beta, log sigma); `penalised`: PRIOR_SD / sd_j of
+    each coefficient (0: no prior)."""
     ll, d_mu, d_log_sigma = _parts(theta, X, y, right, left)
     beta = theta[:-1]
     value = -ll.sum() + 0.5 * np.sum((beta * penalised) ** 2) / PRIOR_SD**2
-    grad_beta = -(X.T @ d_mu) + beta * penalised / PRIOR_SD**2
+    grad_beta = -(X.T @ d_mu) + beta * penalised**2 / PRIOR_SD**2
     return float(value), np.append(grad_beta, -d_log_sigma.sum())
 
 
 def fit_tobit(
-    X: np.ndarray, y: np.ndarray, right: np.ndarray, left: np.ndarray, start: np.ndarray | None = None
+    X: np.ndarray,
+    y: np.ndarray,
+    right: np.ndarray,
+    left: np.ndarray,
+    start: np.ndarray | None = None,
+    prior_sd: np.ndarray | None = None,
 ) -> TobitFit:
-    """The penalised maximum-likelihood fit of (1)-(3); column 0 of X is the intercept."""
-    penalised = np.ones(X.shape[1])
-    penalised[0] = 0.0
+    """The penalised maximum-likelihood fit of (1)-(3); column 0 of X is the intercept, with no
+    prior unless `prior_sd` (one sd per column, inf: none) says otherwise."""
+    if prior_sd is None:
+        prior_sd = np.full(X.shape[1], PRIOR_SD)
+        prior_sd[0] = np.inf
+    penalised = PRIOR_SD / np.asarray(prior_sd, dtype=float)
     if start is None:
         coef, *_ = np.linalg.lstsq(X, y, rcond=None)
         spread = np.std(y - X @ coef) if len(y) > X.shape[1] else 0.3
         start = np.append(coef, np.log(max(spread, 0.05)))
+    from scipy import optimize  # a fit only: a prediction from cached laws needs none (0.3 s)
+
     result = optimize.minimize(
         negative_log_posterior,
         start,
@@ -105,4 +125,6 @@ def censored_logpdf(
 ) -> np.ndarray:
     """Log predictive density (2) of held-out runs: what the choice of a law's form scores."""
     z = (y - mu) / sigma
+    from scipy.special import log_ndtr
+
     return np.where(right, log_ndtr(-z), np.where(left, log_ndtr(z), log_phi(z) - np.log(sigma)))

@@ -1,8 +1,12 @@
 """Leave-one-level-out validation of the laws on finished runs.
 
 Each level of each factor (every N, every knob level, every rule, every width, every depth,
-every patch size) is held out in turn; the laws are fitted again on the other runs (forms chosen
-again, on those runs only) and predict the held-out ones. Per prediction:
+every patch size, every batch and every learning rate) is held out in turn; the laws are fitted
+again on the other runs (forms chosen again, on those runs only) and predict the held-out ones:
+holding out a rule is a rule the laws know by its features alone, holding out a batch or a
+learning rate of two levels is one the fitted runs never varied. A level that most of the runs
+have is not held out (`laws.informative_fold`: the rest would be a thin slice of the design). Per
+prediction:
 
     error     |log10(median / measured)|, for a measured clock
     covered   measured inside the interval; a right-censored clock (tau > bound) is missed only
@@ -26,28 +30,35 @@ import pandas as pd
 from scipy.stats import norm
 
 from twoclocks.errors import ConfigError
-from twoclocks.prediction.calibration import Calibration, calibrated_samples, extra_sd, fit_calibration
-from twoclocks.prediction.laws import BOOTSTRAP
+from twoclocks.prediction.calibration import (
+    REACH_TERMS,
+    Calibration,
+    calibrated_samples,
+    extra_sd,
+    fit_calibration,
+)
+from twoclocks.prediction.laws import BOOTSTRAP, informative_fold
 from twoclocks.prediction.predict import LEVELS, Laws, check_predictable, predict_samples
+from twoclocks.prediction.reach import decades
 from twoclocks.prediction.reference import Runs
-from twoclocks.prediction.variables import CLOCKS, NUMERIC, observed, table_variables, waited_for
-from twoclocks.tasks import TASKS
+from twoclocks.prediction.variables import CLOCKS, NUMERIC, observed, table_variables, task_knob, waited_for
 
-FACTORS = ("data.N", "knob", "task", "model.width", "model.depth", "model.patch")
+FACTORS = ("data.N", "knob", "task", "model.width", "model.depth", "model.patch", "train.batch", "train.lr")
 
 
 def factor_levels(table: pd.DataFrame) -> pd.DataFrame:
-    """The level of every factor for every run ('knob' is 'task:knob=value')."""
+    """The level of every factor for every run ('knob' is 'task:knob=value' for a built-in rule,
+    'task:B bits' by the recorded log2 population for a rule named by import path)."""
     out = pd.DataFrame(index=table.index)
     for f in FACTORS:
-        if f == "knob":
-            out[f] = [
-                f"{t}:{TASKS[t].knob}={row.get(f'task.{TASKS[t].knob}')}"
-                for t, (_, row) in zip(table["task"], table.iterrows())
-            ]
-        else:
-            out[f] = table[f].astype(str)
+        out[f] = [knob_level(row) for _, row in table.iterrows()] if f == "knob" else table[f].astype(str)
     return out
+
+
+def knob_level(row: pd.Series) -> str:
+    task = str(row["task"])
+    knob = task_knob(task)
+    return f"{task}:{row['log2_population']:g} bits" if knob is None else f"{task}:{knob}={row.get(f'task.{knob}')}"
 
 
 def beyond_N(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
@@ -93,7 +104,7 @@ def predict_heldout(laws: Laws, test: pd.DataFrame) -> list[dict]:
             continue
         reaches = laws.reaches(row)
         samples = predict_samples(laws, row, reaches)
-        for clock in CLOCKS:
+        for clock in laws.laws:
             y, r = samples[clock], reaches[clock]
             records.append(
                 {
@@ -101,9 +112,8 @@ def predict_heldout(laws: Laws, test: pd.DataFrame) -> list[dict]:
                     "clock": clock,
                     "sd": float(np.std(y)),
                     "q": np.quantile(y, QUANTILES),
+                    **r.terms(),
                     "decades_N": r.decades_N,
-                    "rule_outside": r.rule_outside,
-                    "outside": r.outside,
                     "outside_vars": ",".join(x for x in r.outside_vars if x != "bits"),
                 }
             )
@@ -142,7 +152,9 @@ def score(records: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(out).sort_index()
 
 
-def heldout_records(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP) -> pd.DataFrame:
+def heldout_records(
+    runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP, batch: str | None = None
+) -> pd.DataFrame:
     """Every held-out prediction of the laws alone, scored (its intervals, the measurement, error
     and coverage); one row per run, clock and fold (factor, level)."""
     table = runs.table
@@ -154,9 +166,11 @@ def heldout_records(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int =
             continue
         for value in values:
             held = (levels[factor] == value).to_numpy()
+            if not informative_fold(held):
+                continue
             train = Runs(table[~held].reset_index(drop=True), runs.sources)
             try:
-                laws = Laws.fit(train, draws=draws)
+                laws = Laws.fit(train, draws=draws, batch=batch)
             except ConfigError:  # too few runs left that reach some clock
                 continue
             records = pd.DataFrame(predict_heldout(laws, table[held]))
@@ -180,11 +194,13 @@ def calibrate(runs: Runs, draws: int = BOOTSTRAP) -> Calibration:
     return fit_calibration(heldout_records(runs, draws=draws), f"leave-one-level-out of {runs.describe()}")
 
 
-def leave_one_level_out(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP) -> pd.DataFrame:
+def leave_one_level_out(
+    runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP, batch: str | None = None
+) -> pd.DataFrame:
     """Every held-out prediction, scored twice (module docstring): by the law alone
     (`covered80_law`, ...) and calibrated, each fold's calibration fitted on the held-out
     predictions of the *other* runs only (so no run's own error widens its interval)."""
-    law = heldout_records(runs, factors, draws)
+    law = heldout_records(runs, factors, draws, batch)
     if law.empty:
         return law
     records = law.drop(columns=[c for c in law if c.startswith(("lo", "hi", "covered"))])
@@ -196,7 +212,7 @@ def leave_one_level_out(runs: Runs, factors: tuple[str, ...] = FACTORS, draws: i
             p = cal.clocks.get(str(rec["clock"]))
             if p is not None:
                 j = records.index.get_loc(i)
-                extra[j] = extra_sd(p, rec["decades_N"], rec["rule_outside"], rec["outside"])
+                extra[j] = extra_sd(p, {t: rec[t] for t in REACH_TERMS} | {"decades_N": decades(rec["decades_N"])})
                 scale[j] = p["a"]
     calibrated = score(with_intervals(records, extra, scale), runs.table)
     for q in LEVELS:
@@ -210,7 +226,7 @@ def summarise(scored: pd.DataFrame) -> pd.DataFrame:
     in every variable; 2x or more beyond the fitted N), coverage of the 80% and 95% intervals
     (all, and inside)."""
     rows = []
-    for clock in CLOCKS:
+    for clock in (c for c in CLOCKS if c in set(scored["clock"])):
         part = scored[scored["clock"] == clock]
         within = part[part["inside"].astype(bool)]
         beyond = part[part["beyond_N"] >= 2.0]

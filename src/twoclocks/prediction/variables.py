@@ -27,7 +27,8 @@ from twoclocks.clocks import RULE_CLOCKS
 from twoclocks.config import RunConfig, flatten, keys_of_role
 from twoclocks.domains import UNMODELLED
 from twoclocks.errors import ConfigError
-from twoclocks.tasks import make_task
+from twoclocks.prediction.features import RULE_FEATURES, rule_features
+from twoclocks.tasks import TASKS, make_task
 
 CLOCKS = (*(rc.tau for rc in RULE_CLOCKS), "tau_mem")
 # Numeric variables: name -> (config key it is read from, transform).
@@ -56,17 +57,61 @@ def _bits_of(task_row: dict) -> float:
     return float(make_task(str(task_row["task"]), **params).log2_population)
 
 
-def config_variables(cfg: RunConfig) -> pd.DataFrame:
-    """The one-row variable frame of a config (what `table_variables` gives for a finished run)."""
-    flat = flatten(cfg.to_dict())
+def task_params(row: dict | pd.Series) -> tuple[tuple[str, object], ...]:
+    """A rule's parameters as sorted (name, value) pairs from a flattened config or a results
+    row (a column of another rule is empty there; a whole number read as a float is an int)."""
+    out = []
+    for key, value in row.items():
+        if not str(key).startswith("task.") or key == "task.source" or value is None:
+            continue
+        if isinstance(value, float):
+            if math.isnan(value):
+                continue
+            value = int(value) if value.is_integer() else value
+        out.append((str(key).removeprefix("task."), value))
+    return tuple(sorted(out))
+
+
+def with_features(out: pd.DataFrame, names: list[str], params: list[tuple]) -> pd.DataFrame:
+    """`out` with RULE_FEATURES, one rule's per row (`features.rule_features`)."""
+    rows = [rule_features(n, p) for n, p in zip(names, params)]
+    return out.assign(**{f: [r[f] for r in rows] for f in RULE_FEATURES})
+
+
+@dataclass(frozen=True)
+class RecordedRule:
+    """A rule of one's own as its runs recorded it (`pilots`): never imported to ask."""
+
+    name: str  # the task column of its runs
+    params: tuple[tuple[str, object], ...]  # its task.* parameters, as sorted pairs
+    bits: float  # the log2 population its runs recorded for these parameters
+
+
+def config_flat(cfg: RunConfig, rule: RecordedRule | None = None) -> dict:
+    """The flattened config; with `rule`, its task keys are the recorded rule's (`cfg` then
+    holds every other field, its own task a stand-in)."""
+    flat = dict(flatten(cfg.to_dict()))
+    if rule is None:
+        return flat
+    flat = {k: v for k, v in flat.items() if k != "task" and not k.startswith("task.")}
+    return {**flat, "task": rule.name, **{f"task.{k}": v for k, v in rule.params}}
+
+
+def config_variables(cfg: RunConfig, rule: RecordedRule | None = None) -> pd.DataFrame:
+    """The one-row variable frame of a config (what `table_variables` gives for a finished run);
+    with `rule`, of the config with that recorded rule (its size as recorded, its features unknown)."""
+    flat = config_flat(cfg, rule)
     row: dict[str, object] = {name: fn(float(flat[key])) for name, (key, fn) in NUMERIC.items()}
     row.update({name: str(flat.get(key, "")) for name, key in CATEGORICAL.items()})
     task_row = {k: v for k, v in flat.items() if k == "task" or k.startswith("task.")}
+    if rule is not None:
+        row["bits"] = rule.bits
+        return with_features(pd.DataFrame([row]), [rule.name], [rule.params])
     try:
         row["bits"] = _bits_of(task_row)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"task: {exc}") from None
-    return pd.DataFrame([row])
+    return with_features(pd.DataFrame([row]), [str(flat["task"])], [task_params(task_row)])
 
 
 def table_variables(table: pd.DataFrame) -> pd.DataFrame:
@@ -78,15 +123,35 @@ def table_variables(table: pd.DataFrame) -> pd.DataFrame:
         column = table[key] if key in table else pd.Series("", index=table.index)
         out[name] = column.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
     out["bits"] = pd.to_numeric(table["log2_population"]).astype(float)
-    return out
+    params = [task_params(row) for _, row in table.filter(like="task.").iterrows()]
+    return with_features(out, [str(t) for t in table["task"]], params)
+
+
+def recorded_clocks(table: pd.DataFrame) -> tuple[str, ...]:
+    """The clocks of CLOCKS a results table has (one older than a clock lacks its columns)."""
+    return tuple(c for c in CLOCKS if c in table)
+
+
+def task_knob(name: str) -> str | None:
+    """The knob (the parameter that sets the rule's size) of a built-in rule; None for a rule
+    named by import path, which is never imported to ask (its runs recorded their log2
+    population, which is what the laws read)."""
+    cls = TASKS.get(name)
+    return None if cls is None else cls.knob
+
+
+def flag(table: pd.DataFrame, column: str) -> np.ndarray:
+    """A boolean column, False where it is empty or the table lacks it."""
+    return table[column].fillna(False).to_numpy(bool) if column in table else np.zeros(len(table), bool)
 
 
 def observed(table: pd.DataFrame, clock: str) -> Observed:
     """Clock `clock` of each run as a censored observation. A right-censored clock's bound is
-    the last evaluated step (`max_step`): the run showed tau > max_step and nothing more."""
+    the last evaluated step (`max_step`): the run showed tau > max_step and nothing more; a
+    clock with no value and no censoring flag is taken as censored at that bound."""
     tau = pd.to_numeric(table[clock]).to_numpy(float)
-    right = table[f"{clock}_censored"].fillna(False).to_numpy(bool)
-    left = table[f"{clock}_left_censored"].fillna(False).to_numpy(bool)
+    right = flag(table, f"{clock}_censored") | np.isnan(tau)
+    left = flag(table, f"{clock}_left_censored")
     bound = pd.to_numeric(table["max_step"]).to_numpy(float)
     y = np.log10(np.where(right, bound, tau))
     if not np.all(np.isfinite(y)):
@@ -103,7 +168,7 @@ def waited_for(table: pd.DataFrame, clock: str) -> np.ndarray:
     if clock != "tau_mem" or "train.stop_at" not in table:
         return np.ones(len(table), bool)
     by_rule = (table["train.stop_at"].astype(str) == "rule").to_numpy()
-    return ~(by_rule & table["tau_mem_censored"].fillna(False).to_numpy(bool))
+    return ~(by_rule & flag(table, "tau_mem_censored"))
 
 
 def learned_first(table: pd.DataFrame) -> np.ndarray:
@@ -111,8 +176,8 @@ def learned_first(table: pd.DataFrame) -> np.ndarray:
     while the rule was learned), else 0.0: the regime a run was in."""
     rule = pd.to_numeric(table["tau_rule"]).to_numpy(float)
     mem = pd.to_numeric(table["tau_mem"]).to_numpy(float)
-    rule_seen = ~table["tau_rule_censored"].fillna(False).to_numpy(bool)
-    mem_seen = ~table["tau_mem_censored"].fillna(False).to_numpy(bool)
+    rule_seen = ~(flag(table, "tau_rule_censored") | np.isnan(rule))
+    mem_seen = ~(flag(table, "tau_mem_censored") | np.isnan(mem))
     return (rule_seen & (~mem_seen | (rule < np.where(mem_seen, mem, np.inf)))).astype(float)
 
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from twoclocks.config import RunConfig, flatten
-from twoclocks.prediction.variables import NUMERIC, config_key_values
-from twoclocks.tasks import TASKS
+from twoclocks.prediction.variables import NUMERIC, config_key_values, task_knob
 
 
 def _range_warning(key: str, value: float, lo: float, hi: float, where: str) -> str | None:
@@ -25,18 +23,20 @@ def _range_warning(key: str, value: float, lo: float, hi: float, where: str) -> 
     return f"{key}={value:g} is {factor:.2g}x {side} {key} fitted for {where} ({edge:g}): extrapolated"
 
 
-def _bits_warning(cfg: RunConfig, x: float, lo: float, hi: float, where: str) -> str | None:
+def _bits_warning(flat: dict, x: float, lo: float, hi: float, where: str) -> str | None:
     if lo - 1e-9 <= x <= hi + 1e-9:
         return None
-    knob = TASKS[cfg.task["name"]].knob
+    knob = task_knob(str(flat["task"]))
+    setting = "" if knob is None else f"task.{knob}={flat.get(f'task.{knob}')}: "
     return (
-        f"the rule's size (task.{knob}={cfg.task.get(knob)}: log2 population {x:.1f} bits) is outside "
+        f"the rule's size ({setting}log2 population {x:.1f} bits) is outside "
         f"the {lo:.1f}-{hi:.1f} bits fitted for {where}: extrapolated"
     )
 
 
-def extrapolation_warnings(cfg: RunConfig, v: pd.DataFrame, table: pd.DataFrame, fitted: pd.DataFrame) -> list[str]:
-    """Every warning for the config with variables `v` (one row), against the fitted runs."""
+def extrapolation_warnings(flat: dict, v: pd.DataFrame, table: pd.DataFrame, fitted: pd.DataFrame) -> list[str]:
+    """Every warning for the config (`flat`: its flattened fields) with variables `v` (one row),
+    against the fitted runs."""
     family, task = v["family"].iloc[0], v["task"].iloc[0]
     same = (fitted["family"] == family) & (fitted["task"] == task)
     same = same.to_numpy()
@@ -45,7 +45,6 @@ def extrapolation_warnings(cfg: RunConfig, v: pd.DataFrame, table: pd.DataFrame,
         same = (fitted["family"] == family).to_numpy()
         where = f"{family} (no fitted run of it on {task})"
     out: list[str] = []
-    flat = flatten(cfg.to_dict())
     for key, _ in NUMERIC.values():
         value, column = float(flat[key]), pd.to_numeric(table[key]).to_numpy(float)
         if np.ptp(column) == 0:
@@ -57,11 +56,11 @@ def extrapolation_warnings(cfg: RunConfig, v: pd.DataFrame, table: pd.DataFrame,
         text = _range_warning(key, value, float(column[same].min()), float(column[same].max()), where)
         out += [text] if text else []
     bits = fitted["bits"].to_numpy(float)
-    text = _bits_warning(cfg, float(v["bits"].iloc[0]), float(bits[same].min()), float(bits[same].max()), where)
+    text = _bits_warning(flat, float(v["bits"].iloc[0]), float(bits[same].min()), float(bits[same].max()), where)
     out += [text] if text else []
     # The knob is the rule's size (above); every other field, task.layout included, is checked
     # for a value no fitted run had.
-    modelled = {key for key, _ in NUMERIC.values()} | {"model.family", "task", f"task.{TASKS[task].knob}"}
+    modelled = {key for key, _ in NUMERIC.values()} | {"model.family", "task", f"task.{task_knob(task)}"}
     for key, values in config_key_values(table).items():
         if key in modelled or key not in flat:
             continue

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
@@ -32,6 +32,9 @@ from twoclocks.sweeps.spec import (
 from twoclocks.sweeps.sweepdir import SweepDir
 from twoclocks.sweeps.worker import exit_with_parent, one_line, run_points
 from twoclocks.training.rundir import RunDir
+
+if TYPE_CHECKING:
+    from twoclocks.training.runner import StepsResolver
 
 # One unit of work: (point hashes, config dicts to run, absolute run directories). A single point
 # is a one-element unit; with spec.group, points that differ only in seed / data.N share one.
@@ -57,10 +60,10 @@ class LocalExecutor:
         # The pool's processes share this machine's one device: a group gets its share of it.
         self.device_share = 1.0 / workers
 
-    def run(self, tasks: list[WorkUnit]) -> Iterator[tuple[str, dict]]:
+    def run(self, tasks: list[WorkUnit], resolve: StepsResolver | None = None) -> Iterator[tuple[str, dict]]:
         if self.workers == 1 or len(tasks) == 1:  # no pool to start: run the points one by one here
             for keys, cfgs, run_dirs in tasks:
-                yield from zip(keys, run_points(cfgs, run_dirs))
+                yield from zip(keys, run_points(cfgs, run_dirs, resolve))
             return
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -73,7 +76,7 @@ class LocalExecutor:
             initializer=exit_with_parent,
             initargs=(os.getpid(),),
         ) as pool:
-            futures = {pool.submit(run_points, cfgs, run_dirs): keys for keys, cfgs, run_dirs in tasks}
+            futures = {pool.submit(run_points, cfgs, run_dirs, resolve): keys for keys, cfgs, run_dirs in tasks}
             try:
                 for fut in as_completed(futures):
                     try:
@@ -139,10 +142,10 @@ class RayExecutor:
         """Ray resources of one task: a group asks for group_gpus, a single point for gpus."""
         return {"num_cpus": self.threads, "num_gpus": self.group_gpus if len(task[0]) > 1 else self.gpus}
 
-    def run(self, tasks: list[WorkUnit]) -> Iterator[tuple[str, dict]]:
+    def run(self, tasks: list[WorkUnit], resolve: StepsResolver | None = None) -> Iterator[tuple[str, dict]]:
         ray = self.ray
         remote = ray.remote(run_points)
-        refs = {remote.options(**self.task_options(t)).remote(t[1], t[2]): t[0] for t in tasks}
+        refs = {remote.options(**self.task_options(t)).remote(t[1], t[2], resolve): t[0] for t in tasks}
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
             for ref in done:
@@ -168,8 +171,16 @@ class SweepOutcome:
     results_path: Path
 
 
-def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, progress: bool = True) -> SweepOutcome:
-    """Run every point of `spec` that is not finished yet; results.parquet after each one."""
+def run_sweep(
+    spec: SweepSpec,
+    out: str | Path,
+    retry_failed: bool = False,
+    progress: bool = True,
+    resolve: StepsResolver | None = None,
+) -> SweepOutcome:
+    """Run every point of `spec` that is not finished yet; results.parquet after each one.
+    `resolve` sizes the points of train.steps=auto where they start (a module-level function,
+    so that worker processes receive it)."""
     out = Path(out)
     points = expand(spec)  # config errors surface before any file is written
     check_no_links(out, *(p.rel_dir for p in points))
@@ -208,7 +219,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, retry_failed: bool = False, prog
             total=len(points), initial=done_before, desc="sweep", unit="point", disable=not progress, dynamic_ncols=True
         )
         try:
-            for key, res in executor.run(tasks) if executor else []:
+            for key, res in executor.run(tasks, resolve) if executor else []:
                 p = by_hash[key]
                 if res["status"] == "finished":
                     rows[key] = result_row(p, res["summary"], "finished")

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from twoclocks.config import RunConfig, apply_overrides, fixed_steps, from_dict
-from twoclocks.prediction.autobudget import resolve_steps
 from twoclocks.sweeps.spec import Point, SweepSpec, expand
 from twoclocks.training.experiment import build_experiment, eval_schedule
+from twoclocks.training.runner import StepsResolver, resolved
 
 # Figures used when nothing is measured (`--no-bench`), with where they come from.
 STATED = {
@@ -52,9 +52,11 @@ class Workload:
     eval_units: float = 0.0  # evaluations, times their size factor
 
 
-def plan(spec: SweepSpec, device_type: str = "cpu", share: float = 1.0) -> tuple[list[Point], dict[str, Workload]]:
+def plan(
+    spec: SweepSpec, device_type: str = "cpu", share: float = 1.0, resolve: StepsResolver | None = None
+) -> tuple[list[Point], dict[str, Workload]]:
     """Expand the spec (no training) and split its work into group and single-point tasks as
-    `run_sweep` would on a device of this type."""
+    `run_sweep` would on a device of this type; `resolve` sizes train.steps=auto."""
     from twoclocks.sweeps.executors import make_tasks
 
     points = expand(spec)
@@ -62,7 +64,7 @@ def plan(spec: SweepSpec, device_type: str = "cpu", share: float = 1.0) -> tuple
     params: dict[str, int] = {}
     loads: dict[str, Workload] = {}
     for _keys, cfg_dicts, _dirs in tasks:
-        cfgs = [resolve_steps(from_dict(c))[0] for c in cfg_dicts]  # train.steps=auto: its budget
+        cfgs = [resolved(from_dict(c), resolve)[0] for c in cfg_dicts]  # train.steps=auto: its budget
         fam = cfgs[0].model.family
         w = loads.setdefault(fam, Workload(fam, cfgs[0]))
         factor = max(1.0, num_params(cfgs[0], params) / num_params(w.ref, params))

@@ -20,7 +20,6 @@ from twoclocks.io import read_table
 from twoclocks.schema import RUN_KEYS
 from twoclocks.sweeps.spec import Point, identity_dict
 from twoclocks.sweeps.sweepdir import SweepDir
-from twoclocks.training.rundir import RunDir
 
 # Columns of results.parquet that differ between two executions of the same points.
 TIMING_COLUMNS = tuple(k.name for k in RUN_KEYS if k.timing)
@@ -82,6 +81,7 @@ def results_frame(points: list[Point], rows: dict[str, dict]) -> pd.DataFrame:
 
 
 def read_results(sweep_dir: str | Path) -> pd.DataFrame:
+    """The results table of a sweep directory (or of a shipped reference, which keeps one)."""
     path = SweepDir(sweep_dir).results
     if not path.is_file():
         raise TwoClocksError(f"{sweep_dir}: no {path.name}, not a twoclocks sweep directory")
@@ -91,6 +91,8 @@ def read_results(sweep_dir: str | Path) -> pd.DataFrame:
 def run_columns(run_dir: Path) -> dict[str, Any]:
     """The summary columns of a finished run, its clocks recomputed from metrics.parquet and
     config.json (compute_clocks, the same function a run uses)."""
+    from twoclocks.training.rundir import RunDir  # torch: only to recompute from a run's files
+
     rd = RunDir(run_dir)
     cfg = rd.read_config().cfg
     _, metrics = rd.with_near_copies(rd.load_summary() or {}, rd.load_metrics())  # near copies from samples/

@@ -35,7 +35,6 @@ from twoclocks.formats import hashed_identity
 from twoclocks.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, safe_name, write_json
 from twoclocks.locks import hold_lock
 from twoclocks.sweeps.sweepdir import SweepDir
-from twoclocks.training.experiment import build_task, check_training_set
 
 EXECUTORS = ("local", "ray")
 # The most points one sweep may have. Planning validates and hashes every point (about 4 ms
@@ -261,6 +260,8 @@ def too_many() -> str:
 
 def expand(spec: SweepSpec) -> list[Point]:
     """Every point of the spec, validated, in a fixed order, duplicates (same hash) dropped."""
+    from twoclocks.training.experiment import build_task, check_training_set  # torch: only to plan
+
     size = plan_size(spec)
     if size > MAX_POINTS:
         raise ConfigError(f"the sweep has {size:,} points; {too_many()}")

@@ -16,11 +16,15 @@ import shutil
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from twoclocks.config import AUTO_STEPS, RunConfig
 from twoclocks.errors import TwoClocksError
 from twoclocks.sweeps.spec import identity_dict
 from twoclocks.training.rundir import RunDir
+
+if TYPE_CHECKING:  # the trainer (torch) is imported where a point runs, not where a sweep is read
+    from twoclocks.training.runner import StepsResolver
 
 
 def one_line(exc: BaseException) -> str:
@@ -36,15 +40,16 @@ def same_point(saved: RunConfig, point: RunConfig) -> bool:
     return identity_dict(saved) == identity_dict(point)
 
 
-def run_point(cfg_dict: dict, run_dir: str) -> dict:
-    """Finish one point: skip it if done, resume it from last.pt, or start it.
+def run_point(cfg_dict: dict, run_dir: str, resolve: StepsResolver | None = None) -> dict:
+    """Finish one point: skip it if done, resume it from last.pt, or start it (train.steps=auto
+    sized by `resolve`, the driver's).
 
     Returns {"status": "finished", "summary": ..., "action": skipped|resumed|started} or
     {"status": "failed", "error": one line}. Never raises for a run's own errors.
     """
     from twoclocks.config import from_dict
     from twoclocks.training.experiment import build_experiment
-    from twoclocks.training.runner import continue_run, train_new
+    from twoclocks.training.runner import continue_run, resolved, train_new
 
     rd = RunDir(run_dir)
     try:
@@ -56,7 +61,8 @@ def run_point(cfg_dict: dict, run_dir: str) -> dict:
                 if not same_point(rd.load_config(), from_dict(cfg_dict)):
                     raise TwoClocksError(f"{rd} holds a run of another config; move it away")
                 return {"status": "finished", "summary": continue_run(rd, progress=False), "action": "resumed"}
-            exp = build_experiment(from_dict(cfg_dict))
+            cfg, budget = resolved(from_dict(cfg_dict), resolve)
+            exp = build_experiment(cfg, budget=budget)
             if rd.path.exists():  # killed before its first checkpoint: nothing trained, start over
                 shutil.rmtree(rd.path)
             return {"status": "finished", "summary": train_new(exp, rd, progress=False), "action": "started"}
@@ -64,15 +70,17 @@ def run_point(cfg_dict: dict, run_dir: str) -> dict:
         return {"status": "failed", "error": one_line(exc)}
 
 
-def run_points(cfg_dicts: list[dict], run_dirs: list[str]) -> list[dict]:
+def run_points(cfg_dicts: list[dict], run_dirs: list[str], resolve: StepsResolver | None = None) -> list[dict]:
     """Finish a task: one point with `run_point`, several as one batched group
     (`training.group.train_group`, whose members are bit-identical to single runs on the CPU).
     A group that cannot run together (e.g. some members were resumed separately) falls back to
-    running its points one by one, so grouping never changes a result, only the speed."""
+    running its points one by one, so grouping never changes a result, only the speed.
+    `resolve` sizes train.steps=auto (the driver passes it; this layer knows no laws)."""
     if len(cfg_dicts) == 1:
-        return [run_point(cfg_dicts[0], run_dirs[0])]
+        return [run_point(cfg_dicts[0], run_dirs[0], resolve)]
     from twoclocks.config import from_dict
     from twoclocks.training.group import train_group
+    from twoclocks.training.runner import resolved
 
     dirs = [RunDir(d) for d in run_dirs]
     try:
@@ -82,10 +90,11 @@ def run_points(cfg_dicts: list[dict], run_dirs: list[str]) -> list[dict]:
             for rd in dirs:
                 if rd.path.exists() and not rd.has_checkpoint() and rd.finished_summary() is None:
                     shutil.rmtree(rd.path)  # killed before its first checkpoint: nothing to keep
-            summaries = train_group([from_dict(c) for c in cfg_dicts], [rd.path for rd in dirs])
+            sized = [resolved(from_dict(c), resolve) for c in cfg_dicts]
+            summaries = train_group([c for c, _ in sized], [rd.path for rd in dirs], budgets=[b for _, b in sized])
         return [{"status": "finished", "summary": s, "action": "grouped"} for s in summaries]
     except TwoClocksError:
-        return [run_point(c, d) for c, d in zip(cfg_dicts, run_dirs)]
+        return [run_point(c, d, resolve) for c, d in zip(cfg_dicts, run_dirs)]
     except Exception as exc:  # a crash of the group: record it for every member
         return [{"status": "failed", "error": one_line(exc)} for _ in cfg_dicts]
 

@@ -14,12 +14,14 @@ import hashlib
 import json
 import math
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
-import torch
 
 from twoclocks.errors import ConfigError
+
+if TYPE_CHECKING:  # a task's rule is numpy; torch is imported where a model runs
+    import torch
 
 
 class Task(ABC):

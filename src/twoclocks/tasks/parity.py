@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from twoclocks.domains import Domain, closed, setting
 from twoclocks.errors import ConfigError
 from twoclocks.tasks._util import SIDE, bit_vectors
 from twoclocks.tasks.base import Task
+
+if TYPE_CHECKING:  # imported where the denoiser runs: reading a config needs no torch
+    import torch
 
 LAYOUTS = ("contiguous", "random", "blocks")
 
@@ -125,6 +128,8 @@ class GroupParity(Task):
             sigma: (B,) noise levels.
         Returns (B, 1, H, W) posterior means, dtype of y.
         """
+        import torch
+
         B = y.shape[0]
         a = y.double().reshape(B, -1) / sigma.double().reshape(B, 1) ** 2
         groups = torch.as_tensor(self.groups, device=y.device)

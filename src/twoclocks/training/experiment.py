@@ -21,7 +21,6 @@ from twoclocks.errors import ConfigError
 from twoclocks.itemfile import training_items
 from twoclocks.models import build_model
 from twoclocks.models.base import GenerativeModel
-from twoclocks.prediction.autobudget import resolve_steps
 from twoclocks.tasks.base import Task, with_population
 from twoclocks.training.tensorboard import check_available as check_tensorboard
 
@@ -149,13 +148,14 @@ def training_set(cfg: RunConfig, task: Task) -> np.ndarray:
     return draw_training_set(task, cfg.data.N, np.random.default_rng(cfg.data_seed + SEED_DATA))
 
 
-def build_experiment(cfg: RunConfig, train_cells: np.ndarray | None = None) -> Experiment:
+def build_experiment(cfg: RunConfig, train_cells: np.ndarray | None = None, budget: dict | None = None) -> Experiment:
     """Everything a run needs, deterministically from the config; raises ConfigError early.
     `train_cells` (a saved training set) replaces the config's items; a run directory's own
-    set is always the one it continues with (`runner.continue_run`). train.steps=auto becomes
-    the budget its predicted clocks give (the Experiment's config holds the number)."""
+    set is always the one it continues with (`runner.continue_run`). A run trains for the
+    number of steps its config holds: train.steps=auto is resolved where a run starts, and
+    `budget` is the record of how (`runner.StepsResolver`); a config that still says auto
+    builds (its model, to count parameters or size a group) but cannot be trained."""
     task = build_task(cfg)
-    cfg, budget = resolve_steps(cfg)
     if cfg.train.tensorboard:
         check_tensorboard()
     encoding = task.encoding(cfg.model.encoding)

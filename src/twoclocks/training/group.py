@@ -278,17 +278,21 @@ class GroupTrainer:
         return "every member stopped" if not self.active() else None
 
 
-def train_group(cfgs: list[RunConfig], out_dirs: list[str | Path], progress: bool = False) -> list[dict]:
+def train_group(
+    cfgs: list[RunConfig], out_dirs: list[str | Path], progress: bool = False, budgets: list[dict | None] | None = None
+) -> list[dict]:
     """Train K runs as one group and write each one's ordinary run directory; returns their
     summaries in order. Directories that all hold a checkpoint resume from it (they must have
-    stopped at the same step); all finished: their summaries are returned as they are."""
+    stopped at the same step); all finished: their summaries are returned as they are.
+    `budgets`: how train.steps=auto sized each config (`runner.StepsResolver`), if it did."""
     blocker = group_blocker(cfgs)
     if blocker:
         raise ConfigError(f"cannot train these runs as one group: {blocker}")
     if len(out_dirs) != len(cfgs):
         raise ConfigError(f"{len(cfgs)} configs but {len(out_dirs)} output directories")
     dirs = [RunDir(d) for d in out_dirs]
-    exps = [build_experiment(c, d.saved_train_set()) for c, d in zip(cfgs, dirs)]  # every config error before any file
+    budgets = budgets or [None] * len(cfgs)
+    exps = [build_experiment(c, d.saved_train_set(), b) for c, d, b in zip(cfgs, dirs, budgets)]  # errors before files
     if len({e.encoding for e in exps}) > 1:
         raise ConfigError("cannot train these runs as one group: their tasks encode items differently")
     if len({e.cfg.train.steps for e in exps}) > 1:  # train.steps=auto sized them differently

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from twoclocks.clocks import MEM, PEAK_CURVES, RuleClock, format_clock, mem_levels, window_text
-from twoclocks.config import ClockConfig, RunConfig
-from twoclocks.errors import TwoClocksError
+from twoclocks.config import AUTO_STEPS, ClockConfig, RunConfig
+from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.formats import rule_clocks_of
 from twoclocks.io import safe_name
 from twoclocks.tasks import task_class
@@ -33,9 +34,31 @@ def family_label(family: str) -> str:
     return safe_name(family.rpartition(":")[2], 40)
 
 
-def start_run(cfg: RunConfig, out: str | Path | None = None, progress: bool = True) -> tuple[Path, dict]:
-    """Validate everything, then create the run directory and train. Returns (dir, summary)."""
-    exp = build_experiment(cfg)  # all config errors surface here
+# train.steps=auto -> (the config with its budget, the record of how it was sized). The entry
+# points (`twoclocks run`, `tc.run`, a sweep's driver) pass the one of the prediction layer
+# down, so that nothing below it imports the laws.
+StepsResolver = Callable[[RunConfig], tuple[RunConfig, dict | None]]
+
+
+def resolved(cfg: RunConfig, resolve: StepsResolver | None) -> tuple[RunConfig, dict | None]:
+    """`cfg` with a number of steps and the record of how train.steps=auto was sized (None for
+    a config that gave the number)."""
+    if cfg.train.steps != AUTO_STEPS:
+        return cfg, None
+    if resolve is None:
+        raise ConfigError(
+            "train.steps=auto needs the predicted clocks: start the run with twoclocks run, tc.run or a sweep"
+        )
+    return resolve(cfg)
+
+
+def start_run(
+    cfg: RunConfig, out: str | Path | None = None, progress: bool = True, resolve: StepsResolver | None = None
+) -> tuple[Path, dict]:
+    """Validate everything, then create the run directory and train. Returns (dir, summary).
+    train.steps=auto is sized by `resolve`."""
+    cfg, budget = resolved(cfg, resolve)
+    exp = build_experiment(cfg, budget=budget)  # all config errors surface here
     run_dir = RunDir(out if out is not None else Path("runs") / default_run_name(cfg))
     run_dir.check_creatable()
     with run_dir.lock():
@@ -85,7 +108,7 @@ def continue_run(run_dir: RunDir, progress: bool = True) -> dict:
             )
         # Nothing was trained: start again. The inputs stay until they are written again
         # (atomically), so that a failing restart still leaves a run that can be resumed; the
-        # budget record too, which the saved config (its steps resolved) cannot give again.
+        # budget record too (`experiment_of` carries it into the inputs written again).
         run_dir.clear(keep=(run_dir.CONFIG, run_dir.TRAIN_SET, run_dir.BUDGET))
         trainer = Trainer(exp, run_dir, progress=progress)
         run_dir.write_inputs(exp)
@@ -97,9 +120,10 @@ def continue_run(run_dir: RunDir, progress: bool = True) -> dict:
 
 
 def experiment_of(run_dir: RunDir) -> Experiment:
-    """The experiment of a run directory: its saved config, on its saved training set (when a
+    """The experiment of a run directory: its saved config (train.steps=auto saved as the number
+    it was sized to, with budget.json the record of how), on its saved training set (when a
     run was killed before writing it, the set its config names)."""
-    return build_experiment(run_dir.load_config(), train_cells=run_dir.saved_train_set())
+    return build_experiment(run_dir.load_config(), run_dir.saved_train_set(), run_dir.load_budget())
 
 
 def mem_chance_text(summary: dict) -> str:
