@@ -162,7 +162,8 @@ def test_unknown_length_is_one_line(tmp_path, capsys, monkeypatch):
 
 def test_run_defaults_apply_where_not_given():
     cfg = build_config(["task=words"])
-    assert cfg.model.patch == 1 and cfg.to_dict()["model"]["patch"] == 1
+    assert cfg.model.patch == 1 and cfg.to_dict()["model"]["patch"] == 1 and cfg.data.N == 32
+    assert build_config(["task=words", "data.N=8"]).data.N == 8
     assert build_config(["task=words", "model.patch=2"]).model.patch == 2  # the user's value wins
     assert build_config(["task=parity"]).model.patch == 2
     # Once the task is chosen, later overrides keep what the config holds.
@@ -208,3 +209,17 @@ def test_summary_shows_samples_as_words(tiny_run):
     assert all(w in train for w in shown_copies) and len(shown_copies) <= SHOWN
     # A grid task shows no text.
     assert sample_lines({**summary, "config": {**summary["config"], "task": {"name": "parity"}}}, tiny_run) == []
+
+
+def test_sweep_report_lists_samples_as_text(tiny_run):
+    from twoclocks.analysis.report import ReportInput, sample_text_section
+
+    section = sample_text_section(ReportInput(tiny_run.parent, "sweep", None, [tiny_run]))
+    assert section is not None and section[0] == "Samples as text" and tiny_run.name in section[1]
+    assert sample_text_section(ReportInput(tiny_run, "run", None, [tiny_run])) is None  # in its summary
+
+
+def test_a_data_file_without_data_n_gives_all_its_items(tmp_path):
+    items = tmp_path / "words.npy"
+    np.save(items, as_cells(shipped_words(5)[:40]))
+    assert build_config(["task=words", f"data.path={items}"]).data.N == 40  # not the run default
