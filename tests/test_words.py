@@ -223,3 +223,14 @@ def test_a_data_file_without_data_n_gives_all_its_items(tmp_path):
     items = tmp_path / "words.npy"
     np.save(items, as_cells(shipped_words(5)[:40]))
     assert build_config(["task=words", f"data.path={items}"]).data.N == 40  # not the run default
+
+
+def test_packaged_sweep_spec_plans_every_family():
+    from twoclocks.sweeps.spec import expand, load_spec
+
+    spec = load_spec(Path(__file__).parents[1] / "src/twoclocks/sweeps/specs/words_cpu.yaml")
+    points = expand(spec)
+    assert len(points) == 3 * 4 * 2 * 3
+    assert {p.cfg.model.family for p in points} == {"dit", "gpt", "mdm"}
+    assert all(p.cfg.model.patch == 1 and p.cfg.task["name"] == "words" for p in points)
+    assert {p.cfg.data.N for p in points} == {64, 128, 256, 512}
