@@ -4,6 +4,8 @@ with a plain Python set of the shipped words."""
 
 from __future__ import annotations
 
+import ast
+import fnmatch
 import itertools
 import math
 from pathlib import Path
@@ -234,3 +236,16 @@ def test_packaged_sweep_spec_plans_every_family():
     assert {p.cfg.model.family for p in points} == {"dit", "gpt", "mdm"}
     assert all(p.cfg.model.patch == 1 and p.cfg.task["name"] == "words" for p in points)
     assert {p.cfg.data.N for p in points} == {64, 128, 256, 512}
+
+
+def test_package_data_ships_the_lexicon_and_its_licence():
+    """Every data file beside the lexicon's code matches a package-data glob of pyproject.toml,
+    so a wheel or `pip install .` carries the word lists and SCOWL's notices."""
+    root = Path(__file__).parents[1]
+    # The package-data table's one line (tomllib is not in Python 3.10, which the package supports).
+    table = (root / "pyproject.toml").read_text(encoding="utf-8").split("[tool.setuptools.package-data]\n")[1]
+    globs = ast.literal_eval(table.splitlines()[0].split("=", 1)[1].strip())
+    package = root / "src/twoclocks"
+    data = {p.relative_to(package).as_posix() for p in lexicon_file(5).parent.iterdir() if p.suffix == ".txt"}
+    assert {"tasks/lexicon/SCOWL-COPYRIGHT.txt", *(f"tasks/lexicon/words{n}.txt" for n in LENGTHS)} <= data
+    assert all(any(fnmatch.fnmatch(f, g) for g in globs) for f in data)
