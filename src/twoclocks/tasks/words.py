@@ -41,7 +41,7 @@ class Words(Task):
     family = "natural"
     knob = "length"
     Params = WordsParams
-    # A 1 x L row has no 2 x 2 patch. N = 32 puts tau_mem of the default DiT (~1,400 steps) well
+    # A 1 x L row has no 2 x 2 patch. N = 32 puts tau_mem of the default DiT (~1,500 steps) well
     # inside the default 4,000 steps, with novel words made on the way (docs/tasks.md, "words").
     run_defaults: ClassVar[dict[str, Any]] = {"model.patch": 1, "data.N": 32}
 
