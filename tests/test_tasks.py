@@ -55,6 +55,8 @@ CASES = [
     ("queens", ()),
     ("queens", (("n", 5),)),
     ("queens", (("n", 10),)),
+    ("words", ()),
+    ("words", (("length", 8),)),
 ]
 IDS = [name + "".join(f"-{k}={v}" for k, v in params) for name, params in CASES]
 SEEDS = st.integers(0, 2**32 - 1)
@@ -120,7 +122,7 @@ def test_ca_row0_exception():
 def test_every_registered_task_is_covered():
     assert {name for name, _ in CASES} == set(TASKS)
     for cls in TASKS.values():
-        assert cls.family in ("binary", "puzzle")
+        assert cls.family in ("binary", "puzzle", "natural")
         assert cls.knob in {f.name for f in dataclasses.fields(cls.Params)}
 
 
@@ -136,7 +138,11 @@ def test_samples_are_valid(name, params, seed):
     assert (task.constraint_acc(cells) == 1.0).all()
 
 
-@pytest.mark.parametrize("name,params", CASES, ids=IDS)
+# A lexicon has words one letter apart (bake, bale), so no letter of a word is always sensitive.
+CORRUPTIBLE = [(case, i) for case, i in zip(CASES, IDS) if case[0] != "words"]
+
+
+@pytest.mark.parametrize("name,params", [c for c, _ in CORRUPTIBLE], ids=[i for _, i in CORRUPTIBLE])
 @FEW
 @given(seed=SEEDS)
 def test_single_cell_corruption_is_caught(name, params, seed):

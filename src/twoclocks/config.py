@@ -37,7 +37,7 @@ from twoclocks.fields import coerce, field_types
 from twoclocks.io import read_text
 from twoclocks.models import resolve_model
 from twoclocks.models.config import ModelConfig
-from twoclocks.tasks import resolve_task
+from twoclocks.tasks import resolve_task, run_defaults
 
 STOP_AT = ("none", "rule", "mem")  # train.stop_at (twoclocks.training.stopping)
 
@@ -160,7 +160,11 @@ def _set_field(section_obj: Any, section: str, name: str, value: Any) -> None:
 
 
 def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
-    """Apply {dotted key: value} overrides in order; returns a new, resolved config."""
+    """Apply {dotted key: value} overrides in order; returns a new, resolved config. A `task`
+    override also applies that task's run defaults (Task.run_defaults) to the keys not given."""
+    given = overrides
+    if "task" in overrides:
+        overrides = {**{k: v for k, v in run_defaults(overrides["task"]).items() if k not in given}, **given}
     cfg = from_dict(cfg.to_dict())
     task = dict(cfg.task)
     model = dataclasses.asdict(cfg.model)
@@ -183,7 +187,7 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     if "data.path" in overrides and "data.hash" not in overrides:
         cfg.data.hash = None  # the hash of the file named now
     cfg.task, cfg.model = task, resolve_model(_family_fields(model, overrides))
-    return resolve(cfg, all_items="data.path" in overrides and "data.N" not in overrides)
+    return resolve(cfg, all_items="data.path" in given and "data.N" not in given)
 
 
 def _family_fields(model: dict[str, Any], overrides: dict[str, Any]) -> Any:

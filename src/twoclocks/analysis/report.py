@@ -49,6 +49,7 @@ from twoclocks.sweeps.spec import pending_points, sweep_description
 from twoclocks.sweeps.sweepdir import SweepDir
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import summary_lines
+from twoclocks.training.sample_text import shown_samples
 
 Section = tuple[str, str]  # (title, self-contained html)
 
@@ -80,6 +81,29 @@ def basins_sections(inp: ReportInput) -> list[Section] | None:
         return None
     mod = importlib.import_module("twoclocks.analysis.basins_report")
     return [(f"{t} ({d.name})", h) for d in dirs for t, h in [mod.section(d)]]
+
+
+@register_section
+def sample_text_section(inp: ReportInput) -> Section | None:
+    """A sweep's samples as text, one row per run whose task writes its items as text (a run's
+    page has them in its summary)."""
+    if inp.kind != "sweep":
+        return None
+    rows = []
+    for d in inp.run_dirs:
+        summary = RunDir(d).load_summary() or {}
+        shown = shown_samples(summary, d)
+        if shown is not None:
+            novel = f"({shown.novel_distinct}) {', '.join(shown.novel)}"
+            copies = f"({shown.copies_distinct}) {', '.join(shown.copies)}"
+            rows.append({"run": d.name, "step": shown.step, "at": shown.at, "novel valid": novel, "copies": copies})
+    if not rows:
+        return None
+    caption = (
+        "<p>Each run's samples at the first evaluation at or after tau_mem (the last when it was not "
+        "reached): distinct novel valid items and distinct copies, with their counts.</p>"
+    )
+    return "Samples as text", caption + table_html(pd.DataFrame(rows))
 
 
 # ----- html ----------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from twoclocks.tasks.parity import GroupParity
 from twoclocks.tasks.queens import Queens
 from twoclocks.tasks.sparse_parity import SparseParity
 from twoclocks.tasks.sudoku import Sudoku
+from twoclocks.tasks.words import Words
 
 ENTRY_POINTS = "twoclocks.tasks"  # the entry-point group of installed packages' tasks
 SOURCE = "source"  # the task-section key that holds a rule file's content hash
@@ -40,6 +41,9 @@ def task_problem(obj: Any) -> str | None:
     reserved = [f.name for f in dataclasses.fields(obj.Params) if f.name in RESERVED]
     if reserved:
         return f"uses the reserved parameter name(s) {reserved}"
+    defaults = getattr(obj, "run_defaults", {})
+    if not isinstance(defaults, dict) or any(not isinstance(k, str) or k.split(".")[0] == "task" for k in defaults):
+        return "has `run_defaults` that are not a dict of config keys outside the task section"
     if inspect.isabstract(obj):
         return f"does not implement {sorted(getattr(obj, '__abstractmethods__', ()))}"
     return None
@@ -56,7 +60,7 @@ def register(cls: type[Task]) -> type[Task]:
     return cls
 
 
-# Binary rules, then puzzles; `twoclocks tasks` lists them in this order.
+# Binary rules, then puzzles, then natural data; `twoclocks tasks` lists them in this order.
 BUILTIN: tuple[type[Task], ...] = (
     GroupParity,
     SparseParity,
@@ -67,6 +71,7 @@ BUILTIN: tuple[type[Task], ...] = (
     Sudoku,
     LatinSquare,
     Queens,
+    Words,
 )
 for _cls in BUILTIN:
     register(_cls)
@@ -99,6 +104,11 @@ def task_label(name: str) -> tuple[str, str]:
 def portable(task: dict) -> bool:
     """Whether a process other than this one can load the task a resolved section names."""
     return task["name"] not in TASKS or TASKS[task["name"]] in BUILTIN
+
+
+def run_defaults(name: Any) -> dict[str, Any]:
+    """The config values the task `name` takes where a run does not set them (Task.run_defaults)."""
+    return dict(task_class(coerce(name, str, "task")).run_defaults)
 
 
 def resolve_task(task: dict) -> dict:

@@ -33,12 +33,16 @@ class Task(ABC):
         knob:    the parameter that controls rule complexity (for sweeps and `twoclocks tasks`;
                  "" when there is none).
         Params:  a dataclass with the task's parameters and their defaults.
+        run_defaults: dotted config keys and values (e.g. {"model.patch": 1}) that a run of this
+                 task takes where the user did not set those keys; applied and validated as
+                 overrides (`twoclocks.config.apply_overrides`), so config.json records them.
     """
 
     name: ClassVar[str]
     family: ClassVar[str] = "custom"
     knob: ClassVar[str] = ""
     Params: ClassVar[type]
+    run_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, params: Any):
         self.params = params
@@ -133,6 +137,11 @@ class Task(ABC):
 
     def enumerate(self) -> np.ndarray | None:
         """All valid items (uint8 (P, H, W)) when the population is small enough, else None."""
+        return None
+
+    def as_text(self, cells: np.ndarray) -> list[str] | None:
+        """Each item as a line of text (uint8 (n, H, W) -> n strings) for a rule whose items read
+        as text, e.g. words; None when an item is shown as its grid."""
         return None
 
     # ----- encodings (conveniences over twoclocks.encoding.Encoding) ----------------------

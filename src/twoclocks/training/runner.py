@@ -16,6 +16,7 @@ from twoclocks.io import safe_name
 from twoclocks.tasks import task_class
 from twoclocks.training.experiment import Experiment, build_experiment
 from twoclocks.training.rundir import RunDir, fresh_dirs
+from twoclocks.training.sample_text import sample_lines
 from twoclocks.training.trainer import Trainer
 
 
@@ -157,7 +158,8 @@ def window_line(summary: dict, rc: RuleClock) -> str:
 
 def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
     """The human-readable end-of-run summary: the three rule clocks (with erosion), tau_mem,
-    each rule clock's window, the peaks."""
+    each rule clock's window, the peaks; with `run_dir`, a few samples as text where the task
+    writes its items as text (training.sample_text)."""
     m = summary["max_step"]
     th = summary.get("thresholds", {})
     rules = rule_clocks_of(summary)
@@ -200,6 +202,8 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
         lines.append(f"stopped at step {m:,} of {summary['steps']:,}: {summary['stop_reason']}")
     if summary.get("steps_auto"):
         lines.append(budget_line(summary["steps_auto"]))
+    if run_dir is not None:
+        lines += sample_lines(summary, run_dir)
     lines.append(
         f"wall {summary['wall_seconds']:.0f}s (train {summary['train_seconds']:.0f}s, "
         f"eval {summary['eval_seconds']:.0f}s = {100 * summary['eval_share']:.0f}%)"
