@@ -194,7 +194,7 @@ def cache_dir() -> Path:
 def probe_key(data: ProbeData, spec: ProbeSpec) -> str:
     """A hash of everything the trained weights depend on."""
     h = hashlib.sha256()
-    settings = {"format": FORMAT, "torch": torch.__version__, "spec": dataclasses.asdict(spec)}
+    settings = {"format": FORMAT, "torch": str(torch.__version__), "spec": dataclasses.asdict(spec)}
     settings.update(levels=data.levels, classes=data.classes)
     h.update(json.dumps(settings, sort_keys=True).encode())
     for array in (data.train, data.train_labels, data.test, data.test_labels):
@@ -220,7 +220,7 @@ def get_probe(data: ProbeData, spec: ProbeSpec, log: Callable[[str], None] | Non
         start = time.perf_counter()
         net = train_net(data, spec)
         seconds = time.perf_counter() - start
-        probe = Probe(net, data.levels, {"key": key, "train_seconds": seconds, "torch": torch.__version__})
+        probe = Probe(net, data.levels, {"key": key, "train_seconds": seconds, "torch": str(torch.__version__)})
         probe.meta["test_accuracy"] = float((probe.predict(data.test) == data.test_labels).mean())
         probe.meta["test_recognisable"] = float(probe.recognisable(data.test).mean())
         try:

@@ -74,7 +74,15 @@ def load(name: str, root: str | None = None) -> Splits:
     source = SOURCES[name]
     if not source.from_files:
         return _digits()
-    return _idx_splits(source, str(idx_root(source, root)))
+    folder = idx_root(source, root)
+    return _idx_splits(source, str(folder), _stamp(folder))
+
+
+def _stamp(folder: Path) -> tuple:
+    """What tells that the files in `folder` changed (path, size, modification time), so that
+    the in-memory copy of a data set is never stale."""
+    paths = [find_file(folder, _spellings(stem)) for stem in IDX_FILES]
+    return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p is not None)
 
 
 def idx_root(source: Source, root: str | None) -> Path:
@@ -100,9 +108,9 @@ def _spellings(stem: str) -> tuple[str, str]:
 
 
 @functools.lru_cache(maxsize=2)
-def _idx_splits(source: Source, root: str) -> Splits:
-    """The four IDX files of `source` in `root`, checked against each other (kept in memory:
-    a run builds its task several times)."""
+def _idx_splits(source: Source, root: str, stamp: tuple) -> Splits:
+    """The four IDX files of `source` in `root`, checked against each other (kept in memory
+    while `stamp` holds: a run builds its task several times)."""
     arrays = []
     for stem in IDX_FILES:
         path = find_file(Path(root), _spellings(stem))
@@ -152,9 +160,14 @@ def quantise(images: np.ndarray, maxval: int, size: int, levels: int) -> np.ndar
     """
     n, side = len(images), images.shape[-1]
     f = side // size
-    sums = images.astype(np.int64).reshape(n, size, f, size, f).sum(axis=(2, 4))
+    sums = images
+    if f > 1:  # block sums, one axis at a time (uint16 holds 16 x 255)
+        sums = images.astype(np.uint16).reshape(n, size, f, side).sum(axis=2, dtype=np.uint16)
+        sums = sums.reshape(n, size, size, f).sum(axis=3, dtype=np.uint16)
     q = f * f * maxval
-    return ((2 * sums * (levels - 1) + q) // (2 * q)).astype(np.uint8)
+    every_sum = np.arange(q + 1, dtype=np.int64)
+    level_of = ((2 * every_sum * (levels - 1) + q) // (2 * q)).astype(np.uint8)
+    return level_of[sums]
 
 
 def intensity(cells: np.ndarray, levels: int) -> np.ndarray:
