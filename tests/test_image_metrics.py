@@ -131,6 +131,15 @@ def test_frechet_from_moments_matches_closed_forms():
     assert frechet_from_moments(mu1, np.diag(a), mu1, np.diag(a)) == pytest.approx(0.0, abs=1e-8)
 
 
+def test_frechet_of_singular_covariances_matches_the_closed_form():
+    """Fewer vectors than features and features that never fire, as probe features can be."""
+    rng = np.random.default_rng(8)
+    a, b = np.maximum(rng.normal(size=(16, 64)), 0), np.maximum(rng.normal(size=(300, 64)), 0)
+    a[:, :5] = b[:, :5] = 0
+    expected = closed_form_frechet(*gaussian_fit(a), *gaussian_fit(b))
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-7)
+
+
 def test_frechet_of_samples_approaches_the_gaussians_distance():
     rng = np.random.default_rng(5)
     c1, c2 = np.diag([1.0, 2.0, 0.5]), np.array([[1.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 0.8]])

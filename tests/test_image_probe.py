@@ -1,6 +1,7 @@
 """The generalisation probe: deterministic training, a cache keyed by everything that makes
 the weights (written atomically, read back with weights_only, retrained when damaged),
-`recognisable` as the top class probability against 0.9, and the digits probe's accuracy."""
+`recognisable` as the top class probability against 0.9 (noise and shuffled images are
+not), and the digits probe's accuracy."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import torch
 
 from twoclocks.tasks import make_task
 from twoclocks.tasks.images import probe as probe_module
-from twoclocks.tasks.images.probe import CONFIDENT, ProbeData, ProbeSpec, get_probe, probe_key, shifted
+from twoclocks.tasks.images.probe import CONFIDENT, ProbeData, ProbeSpec, get_probe, negatives, probe_key, shifted
 
-SPEC = ProbeSpec(epochs=3, batch=16)
+SPEC = ProbeSpec(epochs=12, batch=16)
 
 
 def two_class_data(n: int = 64, side: int = 8, levels: int = 3) -> ProbeData:
@@ -85,8 +86,8 @@ def test_the_key_covers_data_and_settings():
     flipped[0, 0, 0] = (flipped[0, 0, 0] + 1) % data.levels
     other = ProbeData(data.name, data.levels, 2, flipped, data.train_labels, data.test, data.test_labels)
     assert probe_key(other, SPEC) != key
-    assert probe_key(data, ProbeSpec(epochs=4, batch=16)) != key
-    assert probe_key(data, ProbeSpec(epochs=3, batch=16)) == key
+    assert probe_key(data, ProbeSpec(epochs=13, batch=16)) != key
+    assert probe_key(data, ProbeSpec(epochs=12, batch=16)) == key
 
 
 def test_recognisable_is_the_top_probability_against_the_threshold():
@@ -95,11 +96,33 @@ def test_recognisable_is_the_top_probability_against_the_threshold():
     cells = np.concatenate([data.test, np.random.default_rng(1).integers(0, 3, (32, 8, 8)).astype(np.uint8)])
     with torch.no_grad():
         logits = probe.net(torch.tensor(cells, dtype=torch.float32)[:, None] - 1.0)  # 3 levels: 0, 1, 2 -> -1, 0, 1
-    top = torch.softmax(logits.double(), dim=1).max(dim=1).values.numpy()
+    probs = torch.softmax(logits.double(), dim=1).numpy()
+    assert probs.shape == (len(cells), 3)  # two classes and the reject class
     got = probe.recognisable(cells)
-    assert (got == (top >= CONFIDENT)).all() and 0 < got.mean() < 1
+    assert (got == (probs[:, :2].max(axis=1) >= CONFIDENT)).all() and 0 < got.mean() < 1
+    assert (probe.predict(cells) == probs[:, :2].argmax(axis=1)).all()
     assert probe.features(cells).shape == (len(cells), SPEC.features)
     assert probe.recognisable(cells[:0]).shape == (0,)
+
+
+def test_noise_and_shuffled_images_are_not_recognisable():
+    data = two_class_data()
+    probe = get_probe(data, SPEC, log=None)
+    rng = np.random.default_rng(2)
+    noise = rng.integers(0, 3, size=(200, 8, 8)).astype(np.uint8)
+    shuffled = np.stack([rng.permutation(x.ravel()).reshape(8, 8) for x in data.test])
+    assert probe.recognisable(data.test).mean() >= 0.8
+    assert probe.recognisable(noise).mean() <= 0.05 and probe.recognisable(shuffled).mean() <= 0.1
+
+
+def test_negatives_are_noise_and_shuffled_training_images():
+    x = torch.linspace(-1, 1, 16).reshape(1, 1, 4, 4).repeat(3, 1, 1, 1)
+    fake = negatives(x, 6, 5, torch.Generator().manual_seed(0))
+    assert fake.shape == (6, 1, 4, 4)
+    grey = (fake[:3] + 1) * 2  # 5 levels: -1..1 -> 0..4
+    assert torch.equal(grey, grey.round()) and grey.min() >= 0 and grey.max() <= 4
+    for image in fake[3:]:  # the training image's cells, in another order
+        assert torch.equal(image.flatten().sort().values, x[0].flatten().sort().values)
 
 
 def test_shifted_moves_each_image_within_its_offset():
