@@ -46,6 +46,16 @@ def timed_probe(task) -> tuple[Probe, float, float]:
     return probe, wall, cpu
 
 
+def non_images(task, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """2,000 noise images (each cell lit at a random grey level with probability 0.3) and the
+    held-out images with their cells shuffled: neither should be recognisable."""
+    levels, shape = task.num_values, task.shape
+    noise = np.where(rng.random((2000, *shape)) < 0.3, rng.integers(1, levels, (2000, *shape)), 0).astype(np.uint8)
+    flat = task.heldout.reshape(len(task.heldout), -1)
+    shuffled = np.stack([rng.permutation(row) for row in flat]).reshape(task.heldout.shape)
+    return noise, shuffled
+
+
 def chance_rows(task, probe: Probe, Ns: list[int], seeds: int) -> list[str]:
     """One markdown row per N: each criterion's chance (mean and range over seeds) and the
     Fréchet distance between the training set's and the test split's probe features."""
@@ -83,10 +93,12 @@ def main() -> None:
         probe, wall, cpu = timed_probe(task)
         feats = probe.features(task.heldout)
         train_feats = probe.features(task.train_split)
+        noise, shuffled = non_images(task, np.random.default_rng(0))
         print(
             f"levels={levels}: probe trained in {wall:.1f} s wall, {cpu:.1f} s CPU; test accuracy "
             f"{probe.test_accuracy:.4f}; recognisable: test {probe.recognisable(task.heldout).mean():.4f}, "
-            f"train {probe.recognisable(task.train_split).mean():.4f}; Fréchet floor (test halves of "
+            f"train {probe.recognisable(task.train_split).mean():.4f}, noise {probe.recognisable(noise).mean():.4f}, "
+            f"shuffled test {probe.recognisable(shuffled).mean():.4f}; Fréchet floor (test halves of "
             f"{len(feats) // 2}) {frechet_floor(feats):.2f}; FD(train split, test) "
             f"{frechet_distance(train_feats, feats):.2f}"
         )

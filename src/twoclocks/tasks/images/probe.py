@@ -185,6 +185,7 @@ def train_net(data: ProbeData, spec: ProbeSpec) -> ProbeNet:
     (seeded, one thread)."""
     net = new_net(data, spec)
     with one_thread(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed + 2)  # dropout draws from the global generator
         order = torch.Generator().manual_seed(spec.seed + 1)
         x = as_input(data.train, data.levels)
         y = torch.tensor(data.train_labels)
