@@ -27,6 +27,7 @@ FLOORS = [
     ("twoclocks.models", 3),
     ("twoclocks.config", 4),
     ("twoclocks.evaluate", 4),
+    ("twoclocks.imagemetrics", 4),
     ("twoclocks.clocks", 4),
     ("twoclocks.formats", 4),
     ("twoclocks.recorded", 4),

@@ -14,6 +14,7 @@ from twoclocks.fields import coerce, fill
 from twoclocks.tasks.base import Task
 from twoclocks.tasks.ca import CellularAutomaton
 from twoclocks.tasks.hamming_weight import HammingWeight
+from twoclocks.tasks.images import MNIST, Digits, FashionMNIST
 from twoclocks.tasks.latin import LatinSquare
 from twoclocks.tasks.linear_code import LinearCode
 from twoclocks.tasks.mirror import Mirror
@@ -72,6 +73,9 @@ BUILTIN: tuple[type[Task], ...] = (
     LatinSquare,
     Queens,
     Words,
+    Digits,
+    MNIST,
+    FashionMNIST,
 )
 for _cls in BUILTIN:
     register(_cls)

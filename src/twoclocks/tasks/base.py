@@ -63,6 +63,11 @@ class Task(ABC):
         return self.shape[0] * self.shape[1]
 
     # ----- the rule -----------------------------------------------------------------------
+    # False for a data set without a rule (twoclocks.tasks.images): `sample` draws from the
+    # data set, `constraints` is a learned probe's verdict on each item, the population is
+    # unknown, and each copy criterion's chance level is measured on held-out items.
+    has_rule: ClassVar[bool] = True
+
     @abstractmethod
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Draw n valid items, i.i.d. (uniform over the valid set unless the docs say not).
