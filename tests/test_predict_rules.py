@@ -96,7 +96,7 @@ def test_an_unseen_rule_is_wider_by_the_calibrated_rule_term():
 
 def test_every_built_in_rule_gets_intervals_from_laws_of_one_rule():
     laws = Laws.fit(synthetic_runs(seeds=2, Ns=(8, 16, 32)), draws=10)  # group parity only
-    for cls in BUILTIN:
+    for cls in (c for c in BUILTIN if c.has_rule):  # a data set without a rule has no rule features
         config = cfg(f"task={cls.name}", "data.N=64")
         p = predict_config(laws, config)
         assert set(p.clocks) == set(CLOCKS), cls.name

@@ -27,7 +27,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,39 +35,11 @@ from torch import nn
 
 from twoclocks.errors import TwoClocksError
 from twoclocks.io import read_torch, write_torch
+from twoclocks.tasks.images.probe_spec import ProbeData, ProbeSpec
 
 CONFIDENT = 0.9  # recognisable: the top class has at least this probability
 FORMAT = 2  # part of the cache key: a change of what is stored retrains
 EVAL_CHUNK = 1024  # images per forward pass when the trained probe scores or embeds
-
-
-@dataclass(frozen=True)
-class ProbeSpec:
-    """The architecture and training settings of a probe (all part of its cache key)."""
-
-    epochs: int
-    batch: int
-    lr: float = 2e-3  # the peak of a one-cycle schedule
-    weight_decay: float = 1e-4
-    channels: tuple[int, int] = (32, 64)
-    features: int = 64
-    dropout: float = 0.3  # before the features layer
-    shift: int = 1  # augmentation: each training image moved by up to this many cells each way
-    negatives: float = 0.5  # images of the reject class per training image in a batch
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class ProbeData:
-    """What a probe learns from: uint8 cells (n, H, W) in [0, levels) and int64 labels (n,)."""
-
-    name: str  # the data set, for file names and messages
-    levels: int
-    classes: int
-    train: np.ndarray
-    train_labels: np.ndarray
-    test: np.ndarray
-    test_labels: np.ndarray
 
 
 class ProbeNet(nn.Module):

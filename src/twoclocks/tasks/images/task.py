@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -36,7 +36,10 @@ import twoclocks.tasks.images.sources as sources
 from twoclocks.errors import ConfigError
 from twoclocks.tasks._util import check_int_range
 from twoclocks.tasks.base import Task
-from twoclocks.tasks.images.probe import Probe, ProbeData, ProbeSpec, get_probe
+from twoclocks.tasks.images.probe_spec import ProbeData, ProbeSpec
+
+if TYPE_CHECKING:
+    from twoclocks.tasks.images.probe import Probe
 
 SPLITS = ("all", "A", "B")  # the whole train split, or one of its two fixed halves
 MAX_LEVELS = 17  # the digits' own 0..16; more levels only lengthen the one-hot encodings
@@ -134,6 +137,8 @@ class ImageTask(Task):
         """The data set's classifier at this size and these levels, trained on the whole
         train split (whatever task.split says, so both halves are judged alike); trained on
         first use and cached (`probe.get_probe`)."""
+        from twoclocks.tasks.images.probe import get_probe  # torch: only once items are judged
+
         s = self.splits
         data = ProbeData(
             f"{self.source}-{self.params.size}px-{self.params.levels}lv",
