@@ -27,19 +27,19 @@ import pandas as pd
 from twoclocks.config import RunConfig, apply_overrides
 from twoclocks.errors import ConfigError
 from twoclocks.plugins import file_hash, is_path_reference
-from twoclocks.prediction.features import BUILTIN_NAMES
+from twoclocks.prediction.features import DESCRIBED
 from twoclocks.prediction.predict import pilot_runs_needed
 from twoclocks.prediction.reference import Runs, distinct_runs, reference_runs
 from twoclocks.prediction.variables import RecordedRule, task_params
 
 
 def own_rule(overrides: Mapping[str, Any]) -> str | None:
-    """The task an override dict names when it is not a built-in rule (a rule of one's own),
-    else None."""
+    """The task an override dict names when the rule features do not describe it (a rule of
+    one's own, or a built-in task of natural data: `features.DESCRIBED`), else None."""
     name = overrides.get("task", overrides.get("task.name"))
     if isinstance(name, dict):
         name = name.get("name")
-    return None if name is None or str(name) in BUILTIN_NAMES else str(name)
+    return None if name is None or str(name) in DESCRIBED else str(name)
 
 
 def config_without_rule(overrides: Mapping[str, Any]) -> tuple[RunConfig, tuple[tuple[str, object], ...]]:
