@@ -12,7 +12,7 @@ import math
 import pandas as pd
 import pytest
 
-from test_predict_rules import BASE, SIGMA, rule_runs, truth
+from test_predict_rules import BASE, RULES, SIGMA, rule_runs, truth
 from twoclocks.cli import main as cli_main
 from twoclocks.config import RunConfig, apply_overrides, flatten
 from twoclocks.io import write_table
@@ -61,9 +61,12 @@ def test_predict_answers_or_says_what_it_needs_for_every_task(name, reference, c
     out, err = capsys.readouterr()
     if name in DESCRIBED:
         assert rc == 0, err
-        for clock, c in json.loads(out)["clocks"].items():
+        answer = json.loads(out)
+        for clock, c in answer["clocks"].items():
             lo, hi = c["interval_95"]
             assert 0 < lo < c["median"] < hi < math.inf, (name, clock)
+        unseen = [w for w in answer["warnings"] if w.startswith(f"task={name}: no fitted run has this rule")]
+        assert len(unseen) == (name not in RULES), answer["warnings"]
     else:
         assert rc == 1 and out == ""
         line = err.strip()

@@ -1,6 +1,7 @@
 """Extrapolation warnings, in words: a law says nothing reliable where its runs never were.
 
-Three kinds, each naming the config field:
+A rule no fitted run has (predicted from its features: `features`), then three kinds, each
+naming the config field:
 - a modelled variable outside the range of the fitted runs of the same family and rule
   ("data.N=512 is 2.0x above the largest N fitted for dit on parity (256)");
 - a modelled variable the fit never varied ("every fitted run has model.patch=2");
@@ -45,6 +46,12 @@ def extrapolation_warnings(flat: dict, v: pd.DataFrame, table: pd.DataFrame, fit
         same = (fitted["family"] == family).to_numpy()
         where = f"{family} (no fitted run of it on {task})"
     out: list[str] = []
+    if task not in set(fitted["task"]):
+        shown = ", ".join(f"{f} {float(v[f].iloc[0]):.3g}" for f in ("bits", "order"))
+        out.append(
+            f"task={task}: no fitted run has this rule; predicted from its measured features ({shown}), "
+            "its own offset unknown: the interval carries the calibrated cost of an unseen rule"
+        )
     for key, _ in NUMERIC.values():
         value, column = float(flat[key]), pd.to_numeric(table[key]).to_numpy(float)
         if np.ptp(column) == 0:
