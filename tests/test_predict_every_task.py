@@ -134,3 +134,19 @@ def test_predict_answers_or_says_what_it_needs_from_the_shipped_reference(name, 
     for c in json.loads(out)["clocks"].values():
         lo, hi = c["interval_95"]
         assert 0 < lo < c["median"] < hi, name
+
+
+def test_an_unseen_rule_outside_the_fitted_sizes_is_predicted_at_the_nearest_one():
+    from predict_tables import synthetic_runs
+    from test_predict_rules import cfg
+    from twoclocks.prediction.predict import predict_config
+    from twoclocks.prediction.variables import config_variables
+
+    laws = Laws.fit(synthetic_runs(seeds=2, Ns=(8, 16, 32)), draws=10)  # parity G = 2, 3: 18 and 24 bits
+    small, inside = cfg("task=sudoku", "task.size=4", "data.N=16"), cfg("task=mirror", "data.N=16")
+    assert float(config_variables(small)["bits"].iloc[0]) < 18 == float(config_variables(inside)["bits"].iloc[0])
+    at, edge = predict_config(laws, small), predict_config(laws, inside)  # mirror: 18 bits, unseen too
+    for clock in CLOCKS:  # one rule fitted: the features are not in the law, the size is all that differs
+        assert at.clocks[clock].median == pytest.approx(edge.clocks[clock].median, rel=1e-9), clock
+    assert laws.reaches(config_variables(small))["tau_mem"].rule_outside == 1  # still widened by sb
+    assert any("predicted at the nearest fitted size, 18.0 bits" in w for w in at.warnings)

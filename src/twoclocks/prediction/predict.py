@@ -205,9 +205,27 @@ def pilot_runs_needed(task: str) -> str:
     )
 
 
+def at_fitted_size(v: pd.DataFrame, fitted: pd.DataFrame) -> pd.DataFrame:
+    """v with the size (bits) of a rule no fitted run has held inside the sizes of the fitted runs
+    of its family. Of a rule with runs the law knows how its clocks move with its size; across
+    rules it does not: the size effect is fitted on other rules (group parity's bits go with its
+    group size G), and carried 10-50 bits beyond them it puts Sudoku 4x4's rule clocks below one
+    step and a sparse parity's past 10^8. The reach keeps the size as it is, so the interval
+    still carries the calibrated cost of a size outside (sb) and of an unseen rule (sr)."""
+    family, task, bits = v["family"].iloc[0], v["task"].iloc[0], float(v["bits"].iloc[0])
+    sizes = fitted.loc[(fitted["family"] == family).to_numpy(), "bits"].dropna()
+    if task in set(fitted["task"]) or sizes.empty or not np.isfinite(bits):
+        return v
+    return v.assign(bits=float(np.clip(bits, sizes.min(), sizes.max())))
+
+
 def predict_samples(laws: Laws, v: pd.DataFrame, reaches: dict[str, Reach] | None = None) -> dict[str, np.ndarray]:
     """log10 tau samples of every clock for the one-row frame v (`reaches`: `Laws.reaches(v)`,
-    where the caller has them already)."""
+    where the caller has them already; a rule no fitted run has at a size inside theirs:
+    `at_fitted_size`)."""
+    if reaches is None and laws.calibration is not None:
+        reaches = laws.reaches(v)  # of the rule's own size
+    v = at_fitted_size(v, laws.variables)
     rng = np.random.default_rng(SEED)
     out = {}
     for clock, law in laws.laws.items():
@@ -219,8 +237,7 @@ def predict_samples(laws: Laws, v: pd.DataFrame, reaches: dict[str, Reach] | Non
         before = mem.samples(v.assign(learned=1.0), PER_DRAW, rng)
         after = mem.samples(v.assign(learned=0.0), PER_DRAW, rng)
         out["tau_mem"] = np.where(out["tau_rule"] < before, before, after)
-    if laws.calibration is not None:
-        reaches = laws.reaches(v) if reaches is None else reaches
+    if laws.calibration is not None and reaches is not None:
         for clock, y in out.items():
             extra, a = laws.calibration.extra_sd(clock, reaches[clock]), laws.calibration.scale(clock)
             out[clock] = calibrated_samples(y, a, extra, rng.standard_normal(len(y)))
