@@ -117,10 +117,16 @@ def test_a_natural_data_task_is_predicted_from_its_pilot_runs(task, log2_populat
     assert not (reference / "cache" / "twoclocks" / "probes").exists()
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One cache directory for every task: the shipped reference's laws are fitted once."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(TASKS))
-def test_predict_answers_or_says_what_it_needs_from_the_shipped_reference(name, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+def test_predict_answers_or_says_what_it_needs_from_the_shipped_reference(name, shared_cache, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared_cache))
     fitted.reference_laws.cache_clear()
     try:
         rc = cli_main(["predict", f"task={name}", "data.N=64", "--json"])
@@ -134,6 +140,8 @@ def test_predict_answers_or_says_what_it_needs_from_the_shipped_reference(name, 
     for c in json.loads(out)["clocks"].values():
         lo, hi = c["interval_95"]
         assert 0 < lo < c["median"] < hi, name
+        assert 1 <= c["median"] <= 1e7, name  # an unseen rule is held inside the fitted sizes
+    assert not (shared_cache / "twoclocks" / "probes").exists()
 
 
 def test_an_unseen_rule_outside_the_fitted_sizes_is_predicted_at_the_nearest_one():
