@@ -17,8 +17,9 @@ it) and the coverage of the 80% and 95% intervals (a censored measurement is mis
 the interval lies wholly on the wrong side of its bound), calibrated (each fold's calibration
 fitted on the other folds' held-out runs) and from the laws alone (`_law`); then the same per
 held-out factor. Takes a few minutes on one core. --summary writes, per group of factors (every
-factor; the optimiser levels, batch and learning rate; the rules) and clock, the coverage of the
-80% and 95% intervals against their targets as JSON (null where a group has no held-out run);
+factor; the optimiser levels, batch and learning rate; the rules) and clock, and per reference
+(its runs held out by any factor), the coverage of the 80% and 95% intervals against their
+targets as JSON (null where a group has no held-out run);
 --scored reads the held-out predictions an earlier --csv wrote instead of fitting again.
 
     python benchmarks/predict_validation.py --csv /tmp/loo.parquet --summary docs/measured/predict_validation.json
@@ -72,26 +73,36 @@ TARGETS = {80: (0.70, 0.90), 95: (0.88, 0.99)}  # percent level -> (lowest, high
 def coverage_summary(scored: pd.DataFrame) -> dict:
     """Per group of GROUPS and clock: held-out predictions (censored ones), median |log10 error|,
     the coverage of each interval calibrated and by the law alone, and whether the calibrated
-    coverage lies inside its target (TARGETS); null where the group has no held-out run."""
+    coverage lies inside its target (TARGETS); null where the group has no held-out run. Then
+    the same per source (each reference or sweep: its runs held out by any factor)."""
+    out: dict = {"targets": {f"coverage{q}": list(t) for q, t in TARGETS.items()}, "groups": {}, "sources": {}}
+    for group, factors in GROUPS.items():
+        chosen = scored[scored["factor"].isin(factors)]
+        out["groups"][group] = {"factors": list(factors), "clocks": clock_coverage(chosen)}
+    if "source" in scored:
+        for source, part in scored.groupby("source", sort=True):
+            out["sources"][str(source)] = {"clocks": clock_coverage(part)}
+    return out
+
+
+def clock_coverage(scored: pd.DataFrame) -> dict:
+    """coverage_summary's figures, per clock, of these held-out predictions."""
 
     def value(x: float) -> float | None:
         return round(float(x), 4) if np.isfinite(x) else None
 
-    out: dict = {"targets": {f"coverage{q}": list(t) for q, t in TARGETS.items()}, "groups": {}}
-    for group, factors in GROUPS.items():
-        clocks = {}
-        for clock in CLOCKS:
-            part = scored[scored["factor"].isin(factors) & (scored["clock"] == clock)]
-            row: dict = {"n": len(part), "censored": int(part["right"].sum())}
-            row["median_abs_log10_err"] = value(part["error"].median()) if len(part) else None
-            for q, (lo, hi) in TARGETS.items():
-                cover = float(part[f"covered{q}"].mean()) if len(part) else float("nan")
-                row[f"coverage{q}"] = value(cover)
-                row[f"coverage{q}_law"] = value(float(part[f"covered{q}_law"].mean())) if len(part) else None
-                row[f"coverage{q}_on_target"] = bool(lo <= cover <= hi) if len(part) else None
-            clocks[clock] = row
-        out["groups"][group] = {"factors": list(factors), "clocks": clocks}
-    return out
+    clocks = {}
+    for clock in CLOCKS:
+        part = scored[scored["clock"] == clock]
+        row: dict = {"n": len(part), "censored": int(part["right"].sum())}
+        row["median_abs_log10_err"] = value(part["error"].median()) if len(part) else None
+        for q, (lo, hi) in TARGETS.items():
+            cover = float(part[f"covered{q}"].mean()) if len(part) else float("nan")
+            row[f"coverage{q}"] = value(cover)
+            row[f"coverage{q}_law"] = value(float(part[f"covered{q}_law"].mean())) if len(part) else None
+            row[f"coverage{q}_on_target"] = bool(lo <= cover <= hi) if len(part) else None
+        clocks[clock] = row
+    return clocks
 
 
 def calibration_figure(scored: pd.DataFrame, path: Path) -> None:

@@ -29,7 +29,8 @@ def scored_table(seed: int = 0) -> pd.DataFrame:
         for clock in CLOCKS:
             for _ in range(int(rng.integers(3, 9))):
                 right = bool(rng.random() < 0.2)
-                row = {"factor": factor, "clock": clock, "right": right}
+                source = str(rng.choice(["reference cpu", "reference optim"]))
+                row = {"factor": factor, "clock": clock, "right": right, "source": source}
                 row["error"] = np.nan if right else float(rng.random())
                 for q in (80, 95):
                     row[f"covered{q}"] = bool(rng.random() < q / 100)
@@ -58,5 +59,9 @@ def test_the_summary_counts_each_group_of_factors_as_a_loop_does():
                 assert got[f"coverage{q}_on_target"] == (lo <= cover <= hi)
             errors = sorted(r["error"] for r in rows if not np.isnan(r["error"]))
             assert got["median_abs_log10_err"] == (round(float(np.median(errors)), 4) if errors else None)
+    for source in ("reference cpu", "reference optim"):
+        got = summary["sources"][source]["clocks"]["tau_mem"]
+        rows = [r for r in scored.to_dict("records") if r["source"] == source and r["clock"] == "tau_mem"]
+        assert got["n"] == len(rows) and got["coverage95"] == round(sum(r["covered95"] for r in rows) / len(rows), 4)
     assert summary["groups"]["optimiser"]["clocks"]["tau_mem"]["n"] > 0
     assert summary["groups"]["rule"]["clocks"]["tau_mem"]["n"] == 0
