@@ -158,3 +158,16 @@ def test_an_unseen_rule_outside_the_fitted_sizes_is_predicted_at_the_nearest_one
         assert at.clocks[clock].median == pytest.approx(edge.clocks[clock].median, rel=1e-9), clock
     assert laws.reaches(config_variables(small))["tau_mem"].rule_outside == 1  # still widened by sb
     assert any("predicted at the nearest fitted size, 18.0 bits" in w for w in at.warnings)
+
+
+@pytest.mark.parametrize("name", sorted(NATURAL))
+def test_steps_auto_of_a_task_no_fitted_run_has_says_what_it_needs(name, reference):
+    from twoclocks.config import build_config
+    from twoclocks.errors import ConfigError
+    from twoclocks.prediction.autobudget import resolve_steps
+
+    extra = ["task.root=/nonexistent"] if name in ("mnist", "fashion_mnist") else []
+    with pytest.raises(ConfigError) as exc:
+        resolve_steps(build_config([f"task={name}", "train.steps=auto", *extra]), fitted.reference_laws())
+    assert "pilot runs" in str(exc.value) and "\n" not in str(exc.value)
+    assert not (reference / "cache" / "twoclocks" / "probes").exists()
