@@ -114,6 +114,7 @@ def test_a_natural_data_task_is_predicted_from_its_pilot_runs(task, log2_populat
         assert abs(math.log10(c["median"]) - expected) < 0.2, clock
         assert c["interval_95"][0] < 10**expected < c["interval_95"][1], clock
     assert "sweep" in out["fitted_on"]
+    assert not any("model.patch" in w for w in out["warnings"]), out["warnings"]  # words' run_defaults: patch 1
     assert not (reference / "cache" / "twoclocks" / "probes").exists()
 
 
@@ -171,3 +172,17 @@ def test_steps_auto_of_a_task_no_fitted_run_has_says_what_it_needs(name, referen
         resolve_steps(build_config([f"task={name}", "train.steps=auto", *extra]), fitted.reference_laws())
     assert "pilot runs" in str(exc.value) and "\n" not in str(exc.value)
     assert not (reference / "cache" / "twoclocks" / "probes").exists()
+
+
+def test_pilot_runs_that_never_reached_a_clock_give_a_wide_answer_with_its_warning(reference, monkeypatch, capsys):
+    parity = rule_runs(rules=("parity",), Ns=(8, 16, 32, 64), seed=7)  # every run with a task.layout
+    monkeypatch.setattr(pilots, "reference_runs", lambda: parity)
+    rows = pilot_rows("words", 12.1, {"task.length": 5}).assign(max_step=500, tau_mem=math.nan, tau_mem_censored=True)
+    write_table(reference / "pilot" / "results.parquet", rows, parents=True)
+    args = ["predict", "task=words", "data.N=64", "model.width=64", "model.heads=4", "--from", str(reference / "pilot")]
+    assert cli_main([*args, "--json"]) == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)
+    assert out["clocks"]["tau_mem"]["interval_95"][1] > 500  # the pilots say only tau_mem > 500
+    mem = [w for w in out["warnings"] if w.startswith("tau_mem")]
+    assert any("no run of it on words measured this clock" in w for w in mem), out["warnings"]
+    assert any("had task.layout unset" in w for w in mem), out["warnings"]  # words has no layout

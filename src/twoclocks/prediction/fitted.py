@@ -76,7 +76,7 @@ def _predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path
     name = own_rule(overrides)
     if name is None or (sweeps is None and name in set(reference_runs().table["task"].astype(str))):
         return predict_clocks(apply_overrides(RunConfig(), dict(overrides)), sweeps)
-    cfg, params = config_without_rule(overrides)
+    cfg, params = config_without_rule(overrides, name)
     pilots = sweep_runs(pilot_sweeps(sweeps, name))
     return predict_config(pilot_laws(pilots), cfg, recorded_rule(name, params, pilots.table))
 
