@@ -43,7 +43,7 @@ from twoclocks.prediction.variables import (
     waited_for,
 )
 from twoclocks.prediction.warnings import extrapolation_warnings
-from twoclocks.tasks import TASKS
+from twoclocks.tasks import BUILTIN, TASKS
 
 PER_DRAW = 100
 MIN_MEASURED = 3  # runs that reached a clock, the fewest a law of it is fitted on
@@ -197,7 +197,7 @@ def pilot_runs_needed(task: str) -> str:
     """What a prediction of a rule of one's own, or of a built-in task the rule features do not
     describe, needs, in one line."""
     cls = TASKS.get(task)
-    why = "it is not built in" if cls is None else f"{cls.family} data, not a rule on cells"
+    why = f"{cls.family} data, not a rule on cells" if cls in BUILTIN else "it is not built in"
     return (
         f"task={task}: no fitted run has this rule and its features are unknown ({why}); "
         f"give the laws 2-3 pilot runs of it: twoclocks sweep task={task} --grid data.N=8,16,32 "
