@@ -185,9 +185,9 @@ def plan_predictions(spec_path: Path, file: Path) -> None:
         overrides = [f"{k}={v}" for k, v in point.overrides.items() if k != "seed"]
         p = tc.predict(overrides)
         name = point.name.rsplit("-", 1)[0]
-        records[name] = {"overrides": overrides, "prediction": p.to_dict()}
         (lo80, hi80), (lo95, hi95) = p.clocks["tau_mem"].intervals[0.8], p.clocks["tau_mem"].intervals[0.95]
         budget = budget_from(p, point.cfg.train.stop_at, point.cfg.train.max_steps)
+        records[name] = {"overrides": overrides, "budget": budget, "prediction": p.to_dict()}
         shown = f"{p.clocks['tau_mem'].median:,.0f} [{lo80:,.0f}, {hi80:,.0f}] [{lo95:,.0f}, {hi95:,.0f}]"
         lines.append(f"{name}: tau_mem {shown}, budget {budget:,}")
     fitted_on = p.fitted_on + (f"; intervals calibrated on {p.calibrated_on}" if p.calibrated_on else "")

@@ -2,7 +2,8 @@
 
     python benchmarks/predict_validation.py [--from SWEEP_DIR ...] [--with-reference]
         [--factors task train.batch ...] [--batch free|per_sample] [--draws B] [--pilots 2 3]
-        [--figure docs/img/predict_calibration.png] [--csv FILE]
+        [--figure docs/img/predict_calibration.png] [--csv FILE] [--summary FILE.json]
+        [--scored FILE]
 
 Each N level, knob level, rule (leave-one-rule-out), width, depth, patch size, batch and learning
 rate (leave-one-optimiser-level-out) of the reference results (or of the given sweeps, with the
@@ -15,7 +16,13 @@ median |log10(predicted / measured)| (all, inside the fitted N range, and 2x or 
 it) and the coverage of the 80% and 95% intervals (a censored measurement is missed only when
 the interval lies wholly on the wrong side of its bound), calibrated (each fold's calibration
 fitted on the other folds' held-out runs) and from the laws alone (`_law`); then the same per
-held-out factor. Takes a few minutes on one core.
+held-out factor. Takes a few minutes on one core. --summary writes, per group of factors (every
+factor; the optimiser levels, batch and learning rate; the rules) and clock, and per reference
+(its runs held out by any factor), the coverage of the 80% and 95% intervals against their
+targets as JSON (null where a group has no held-out run);
+--scored reads the held-out predictions an earlier --csv wrote instead of fitting again.
+
+    python benchmarks/predict_validation.py --csv /tmp/loo.parquet --summary docs/measured/predict_validation.json
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from twoclocks.io import atomic_path, write_table
+from twoclocks.io import atomic_path, read_table, write_json, write_table
 from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.design import BATCH_LAWS
 from twoclocks.prediction.laws import BOOTSTRAP
@@ -52,6 +59,50 @@ def by_factor(scored: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+# The factors each summary pools, and the coverage each interval is to reach held out.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "every factor": FACTORS,
+    "optimiser": ("train.batch", "train.lr"),
+    "rule": ("task",),
+}
+TARGETS = {80: (0.70, 0.90), 95: (0.88, 0.99)}  # percent level -> (lowest, highest) coverage
+
+
+def coverage_summary(scored: pd.DataFrame) -> dict:
+    """Per group of GROUPS and clock: held-out predictions (censored ones), median |log10 error|,
+    the coverage of each interval calibrated and by the law alone, and whether the calibrated
+    coverage lies inside its target (TARGETS); null where the group has no held-out run. Then
+    the same per source (each reference or sweep: its runs held out by any factor)."""
+    out: dict = {"targets": {f"coverage{q}": list(t) for q, t in TARGETS.items()}, "groups": {}, "sources": {}}
+    for group, factors in GROUPS.items():
+        chosen = scored[scored["factor"].isin(factors)]
+        out["groups"][group] = {"factors": list(factors), "clocks": clock_coverage(chosen)}
+    if "source" in scored:
+        for source, part in scored.groupby("source", sort=True):
+            out["sources"][str(source)] = {"clocks": clock_coverage(part)}
+    return out
+
+
+def clock_coverage(scored: pd.DataFrame) -> dict:
+    """coverage_summary's figures, per clock, of these held-out predictions."""
+
+    def value(x: float) -> float | None:
+        return round(float(x), 4) if np.isfinite(x) else None
+
+    clocks = {}
+    for clock in CLOCKS:
+        part = scored[scored["clock"] == clock]
+        row: dict = {"n": len(part), "censored": int(part["right"].sum())}
+        row["median_abs_log10_err"] = value(part["error"].median()) if len(part) else None
+        for q, (lo, hi) in TARGETS.items():
+            cover = float(part[f"covered{q}"].mean()) if len(part) else float("nan")
+            row[f"coverage{q}"] = value(cover)
+            row[f"coverage{q}_law"] = value(float(part[f"covered{q}_law"].mean())) if len(part) else None
+            row[f"coverage{q}_on_target"] = bool(lo <= cover <= hi) if len(part) else None
+        clocks[clock] = row
+    return clocks
 
 
 def calibration_figure(scored: pd.DataFrame, path: Path) -> None:
@@ -123,7 +174,13 @@ def main() -> None:
     ap.add_argument("--batch", choices=sorted(BATCH_LAWS), help="a batch law for every fit (default: chosen)")
     ap.add_argument("--draws", type=int, default=BOOTSTRAP, help="bootstrap refits per law")
     ap.add_argument("--pilots", type=int, nargs="+", help="validate the pilot-run route with K pilot configs")
+    ap.add_argument("--summary", help="write the coverage per group of factors and clock to this JSON file")
+    ap.add_argument("--scored", help="read the held-out predictions an earlier --csv wrote instead of fitting")
     args = ap.parse_args()
+    if args.scored:
+        scored = read_table(args.scored)
+        report(scored, args)
+        return
     runs = sweep_runs(args.sweeps) if args.sweeps else reference_runs()
     if args.sweeps and args.with_reference:
         ref = reference_runs()
@@ -134,6 +191,13 @@ def main() -> None:
         pilot_summary(runs, args.pilots, args.draws)
         return
     scored = leave_one_level_out(runs, tuple(args.factors), args.draws, args.batch)
+    if args.csv:
+        write_table(args.csv, scored)
+    report(scored, args)
+
+
+def report(scored: pd.DataFrame, args: argparse.Namespace) -> None:
+    """The tables, the figure and the summary of the scored held-out predictions."""
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.float_format", "{:.3f}".format):
         print(summarise(scored).to_string(index=False))
         print()
@@ -147,8 +211,9 @@ def main() -> None:
         )
     calibration_figure(scored, Path(args.figure))
     print(f"figure: {args.figure}")
-    if args.csv:
-        write_table(args.csv, scored)
+    if args.summary:
+        write_json(args.summary, coverage_summary(scored))
+        print(f"summary: {args.summary}")
 
 
 if __name__ == "__main__":

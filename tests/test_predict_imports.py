@@ -1,6 +1,6 @@
 """`twoclocks predict` imports neither torch nor matplotlib nor the optimiser: read from the
 cache, the laws answer in a fraction of a second, which those imports alone would exceed
-(benchmarks/predict_speed.py measures it)."""
+(benchmarks/bench_predict.py measures it)."""
 
 from __future__ import annotations
 

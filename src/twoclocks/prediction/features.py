@@ -12,7 +12,10 @@ something about another:
 in turn, and a constraint counts a cell when some change of it flips the constraint. A built-in
 rule is built for this (its code is the package's own); a rule named by import path is never
 imported to ask (a prediction reads data, it runs no one's code): its features are unknown
-(NaN) and a law gives it its own offset from its runs instead (`laws`).
+(NaN) and a law gives it its own offset from its runs instead (`laws`). So are those of a
+built-in task of natural data (a lexicon, images: `DESCRIBED_FAMILIES`): its one "constraint"
+is membership of a list or a learned probe's verdict, not checks over cells that these numbers
+say something about, and building an image task trains its probe.
 """
 
 from __future__ import annotations
@@ -25,14 +28,16 @@ import numpy as np
 from twoclocks.tasks import BUILTIN, make_task
 
 RULE_FEATURES = ("log2_cells", "log2_values", "order", "log2_checks")  # besides bits
-BUILTIN_NAMES = frozenset(cls.name for cls in BUILTIN)
+# Task families whose rules the features describe (constraints that read cells of a grid).
+DESCRIBED_FAMILIES = ("binary", "puzzle")
+DESCRIBED = frozenset(cls.name for cls in BUILTIN if cls.has_rule and cls.family in DESCRIBED_FAMILIES)
 SEED = 20260502
 
 
 def rule_features(name: str, params: tuple[tuple[str, object], ...]) -> dict[str, float]:
     """RULE_FEATURES of a rule (its name and task.* parameters, as sorted pairs); NaN for a rule
-    that is not built in."""
-    if name not in BUILTIN_NAMES:
+    the features do not describe (not built in, or natural data: `DESCRIBED`)."""
+    if name not in DESCRIBED:
         return dict.fromkeys(RULE_FEATURES, math.nan)
     return dict(_measured(name, params))
 

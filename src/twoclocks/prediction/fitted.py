@@ -64,8 +64,9 @@ def pilot_laws(pilots: Runs) -> Laws:
 
 
 def predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path] | None = None) -> Prediction:
-    """The prediction for a config given as overrides: `predict_clocks`, or for a rule of one's
-    own (not built in) from the reference and its pilot runs in `sweeps`. A prediction reads
+    """The prediction for a config given as overrides: `predict_clocks`, or for a rule the rule
+    features do not describe (one's own, or a built-in task of natural data) that the reference
+    has no run of, from the reference and its pilot runs in `sweeps`. A prediction reads
     tables and configs: a plugin the overrides name is never imported (one line instead)."""
     with never_imported():
         return _predict_overrides(overrides, sweeps)
@@ -73,9 +74,9 @@ def predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path]
 
 def _predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path] | None) -> Prediction:
     name = own_rule(overrides)
-    if name is None:
+    if name is None or (sweeps is None and name in set(reference_runs().table["task"].astype(str))):
         return predict_clocks(apply_overrides(RunConfig(), dict(overrides)), sweeps)
-    cfg, params = config_without_rule(overrides)
+    cfg, params = config_without_rule(overrides, name)
     pilots = sweep_runs(pilot_sweeps(sweeps, name))
     return predict_config(pilot_laws(pilots), cfg, recorded_rule(name, params, pilots.table))
 

@@ -27,25 +27,32 @@ import pandas as pd
 from twoclocks.config import RunConfig, apply_overrides
 from twoclocks.errors import ConfigError
 from twoclocks.plugins import file_hash, is_path_reference
-from twoclocks.prediction.features import BUILTIN_NAMES
+from twoclocks.prediction.features import DESCRIBED
 from twoclocks.prediction.predict import pilot_runs_needed
 from twoclocks.prediction.reference import Runs, distinct_runs, reference_runs
 from twoclocks.prediction.variables import RecordedRule, task_params
+from twoclocks.tasks import TASKS
 
 
 def own_rule(overrides: Mapping[str, Any]) -> str | None:
-    """The task an override dict names when it is not a built-in rule (a rule of one's own),
-    else None."""
+    """The task an override dict names when the rule features do not describe it (a rule of
+    one's own, or a built-in task of natural data: `features.DESCRIBED`), else None."""
     name = overrides.get("task", overrides.get("task.name"))
     if isinstance(name, dict):
         name = name.get("name")
-    return None if name is None or str(name) in BUILTIN_NAMES else str(name)
+    return None if name is None or str(name) in DESCRIBED else str(name)
 
 
-def config_without_rule(overrides: Mapping[str, Any]) -> tuple[RunConfig, tuple[tuple[str, object], ...]]:
+def config_without_rule(
+    overrides: Mapping[str, Any], name: str | None = None
+) -> tuple[RunConfig, tuple[tuple[str, object], ...]]:
     """(the config of every field but the task, the task's parameters as sorted pairs): the
-    rule is left unresolved, so that nothing imports it."""
-    rest = {k: v for k, v in overrides.items() if k != "task" and not str(k).startswith("task.")}
+    rule is left unresolved, so that nothing imports it. A task class known in this process by
+    `name` (a built-in task of natural data) adds its run_defaults (words: one cell per token),
+    as a run of it does; the overrides win."""
+    known = TASKS.get(name) if name is not None else None
+    defaults = dict(known.run_defaults) if known is not None else {}
+    rest = {k: v for k, v in {**defaults, **overrides}.items() if k != "task" and not str(k).startswith("task.")}
     given = {str(k).removeprefix("task."): v for k, v in overrides.items() if str(k).startswith("task.")}
     params = tuple(sorted((k, v) for k, v in given.items() if k not in ("name", "source")))
     return apply_overrides(RunConfig(), rest), params

@@ -43,6 +43,7 @@ from twoclocks.prediction.variables import (
     waited_for,
 )
 from twoclocks.prediction.warnings import extrapolation_warnings
+from twoclocks.tasks import BUILTIN, TASKS
 
 PER_DRAW = 100
 MIN_MEASURED = 3  # runs that reached a clock, the fewest a law of it is fitted on
@@ -193,17 +194,38 @@ def check_predictable(cfg_v: pd.DataFrame, fitted: pd.DataFrame) -> None:
 
 
 def pilot_runs_needed(task: str) -> str:
-    """What a prediction of a rule of one's own needs, in one line."""
+    """What a prediction of a rule of one's own, or of a built-in task the rule features do not
+    describe, needs, in one line."""
+    cls = TASKS.get(task)
+    why = f"{cls.family} data, not a rule on cells" if cls in BUILTIN else "it is not built in"
     return (
-        f"task={task}: no fitted run has this rule and its features are unknown (it is not built in); "
+        f"task={task}: no fitted run has this rule and its features are unknown ({why}); "
         f"give the laws 2-3 pilot runs of it: twoclocks sweep task={task} --grid data.N=8,16,32 "
         f"train.stop_at=mem --out PILOT, then twoclocks predict task={task} ... --from PILOT"
     )
 
 
+def at_fitted_size(v: pd.DataFrame, fitted: pd.DataFrame) -> pd.DataFrame:
+    """v with the size (bits) of a rule no fitted run has held inside the sizes of the fitted runs
+    of its family. Of a rule with runs the law knows how its clocks move with its size; across
+    rules it does not: the size effect is fitted on other rules (group parity's bits go with its
+    group size G), and carried 10-50 bits beyond them it puts Sudoku 4x4's rule clocks below one
+    step and a sparse parity's past 10^8. The reach keeps the size as it is, so the interval
+    still carries the calibrated cost of a size outside (sb) and of an unseen rule (sr)."""
+    family, task, bits = v["family"].iloc[0], v["task"].iloc[0], float(v["bits"].iloc[0])
+    sizes = fitted.loc[(fitted["family"] == family).to_numpy(), "bits"].dropna()
+    if task in set(fitted["task"]) or sizes.empty or not np.isfinite(bits):
+        return v
+    return v.assign(bits=float(np.clip(bits, sizes.min(), sizes.max())))
+
+
 def predict_samples(laws: Laws, v: pd.DataFrame, reaches: dict[str, Reach] | None = None) -> dict[str, np.ndarray]:
     """log10 tau samples of every clock for the one-row frame v (`reaches`: `Laws.reaches(v)`,
-    where the caller has them already)."""
+    where the caller has them already; a rule no fitted run has at a size inside theirs:
+    `at_fitted_size`)."""
+    if reaches is None and laws.calibration is not None:
+        reaches = laws.reaches(v)  # of the rule's own size
+    v = at_fitted_size(v, laws.variables)
     rng = np.random.default_rng(SEED)
     out = {}
     for clock, law in laws.laws.items():
@@ -215,8 +237,7 @@ def predict_samples(laws: Laws, v: pd.DataFrame, reaches: dict[str, Reach] | Non
         before = mem.samples(v.assign(learned=1.0), PER_DRAW, rng)
         after = mem.samples(v.assign(learned=0.0), PER_DRAW, rng)
         out["tau_mem"] = np.where(out["tau_rule"] < before, before, after)
-    if laws.calibration is not None:
-        reaches = laws.reaches(v) if reaches is None else reaches
+    if laws.calibration is not None and reaches is not None:
         for clock, y in out.items():
             extra, a = laws.calibration.extra_sd(clock, reaches[clock]), laws.calibration.scale(clock)
             out[clock] = calibrated_samples(y, a, extra, rng.standard_normal(len(y)))

@@ -101,11 +101,12 @@ def unvaried_in(fitted: pd.DataFrame) -> set[str]:
 
 
 def _named(name: str, v: pd.DataFrame, config: dict) -> str:
-    """'model.width=32' for a variable (the config's own value), the rule's size in bits."""
+    """'model.width=32' for a variable (the config's own value), the rule's size in bits;
+    'task.layout unset' for a field the config's task does not have (a rule without a layout)."""
     if name == "bits":
         return f"the rule's size ({float(v['bits'].iloc[0]):.1f} bits)"
     key = CATEGORICAL[name] if name in CATEGORICAL else NUMERIC[name][0]
-    return f"{key}={config[key]}"
+    return f"{key}={config[key]}" if config.get(key) not in (None, "") else f"{key} unset"
 
 
 def reach_words(r: Reach, known: Reach, v: pd.DataFrame, config: dict) -> list[str]:

@@ -142,6 +142,8 @@ def score(records: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
         keep = waited_for(runs, str(clock))  # no observation of the clock: not scored
         part, obs = part[keep], observed(runs[keep], str(clock))
         part = part.assign(measured=obs.y, right=obs.right, left=obs.left)
+        if "source" in runs:  # the reference or sweep each held-out run came from
+            part["source"] = runs["source"].astype(str).to_numpy()[keep]
         exact = ~(obs.right | obs.left)
         part["error"] = np.where(exact, np.abs(part["median"] - obs.y), np.nan)
         for q in LEVELS:

@@ -53,6 +53,11 @@ class Observed:
 
 
 def _bits_of(task_row: dict) -> float:
+    """The rule's log2 population; NaN, without building it, for a data set without a rule
+    (its population is unknown, and building an image task trains its probe)."""
+    cls = TASKS.get(str(task_row["task"]))
+    if cls is not None and not cls.has_rule:
+        return math.nan
     params = {k.removeprefix("task."): v for k, v in task_row.items() if k.startswith("task.")}
     return float(make_task(str(task_row["task"]), **params).log2_population)
 

@@ -1,6 +1,7 @@
 """Extrapolation warnings, in words: a law says nothing reliable where its runs never were.
 
-Three kinds, each naming the config field:
+A rule no fitted run has (predicted from its features: `features`), then three kinds, each
+naming the config field:
 - a modelled variable outside the range of the fitted runs of the same family and rule
   ("data.N=512 is 2.0x above the largest N fitted for dit on parity (256)");
 - a modelled variable the fit never varied ("every fitted run has model.patch=2");
@@ -23,15 +24,15 @@ def _range_warning(key: str, value: float, lo: float, hi: float, where: str) -> 
     return f"{key}={value:g} is {factor:.2g}x {side} {key} fitted for {where} ({edge:g}): extrapolated"
 
 
-def _bits_warning(flat: dict, x: float, lo: float, hi: float, where: str) -> str | None:
+def _bits_warning(flat: dict, x: float, lo: float, hi: float, where: str, unseen: bool) -> str | None:
     if lo - 1e-9 <= x <= hi + 1e-9:
         return None
     knob = task_knob(str(flat["task"]))
     setting = "" if knob is None else f"task.{knob}={flat.get(f'task.{knob}')}: "
-    return (
-        f"the rule's size ({setting}log2 population {x:.1f} bits) is outside "
-        f"the {lo:.1f}-{hi:.1f} bits fitted for {where}: extrapolated"
-    )
+    # An unseen rule is predicted at the nearest fitted size (`predict.at_fitted_size`).
+    how = f"predicted at the nearest fitted size, {min(max(x, lo), hi):.1f} bits" if unseen else "extrapolated"
+    size = f"the rule's size ({setting}log2 population {x:.1f} bits)"
+    return f"{size} is outside the {lo:.1f}-{hi:.1f} bits fitted for {where}: {how}"
 
 
 def extrapolation_warnings(flat: dict, v: pd.DataFrame, table: pd.DataFrame, fitted: pd.DataFrame) -> list[str]:
@@ -41,10 +42,17 @@ def extrapolation_warnings(flat: dict, v: pd.DataFrame, table: pd.DataFrame, fit
     same = (fitted["family"] == family) & (fitted["task"] == task)
     same = same.to_numpy()
     where = f"{family} on {task}"
-    if not same.any():
+    unseen = not same.any()
+    if unseen:
         same = (fitted["family"] == family).to_numpy()
         where = f"{family} (no fitted run of it on {task})"
     out: list[str] = []
+    if task not in set(fitted["task"]):
+        shown = ", ".join(f"{f} {float(v[f].iloc[0]):.3g}" for f in ("bits", "order"))
+        out.append(
+            f"task={task}: no fitted run has this rule; predicted from its measured features ({shown}), "
+            "its own offset unknown: the interval carries the calibrated cost of an unseen rule"
+        )
     for key, _ in NUMERIC.values():
         value, column = float(flat[key]), pd.to_numeric(table[key]).to_numpy(float)
         if np.ptp(column) == 0:
@@ -56,7 +64,8 @@ def extrapolation_warnings(flat: dict, v: pd.DataFrame, table: pd.DataFrame, fit
         text = _range_warning(key, value, float(column[same].min()), float(column[same].max()), where)
         out += [text] if text else []
     bits = fitted["bits"].to_numpy(float)
-    text = _bits_warning(flat, float(v["bits"].iloc[0]), float(bits[same].min()), float(bits[same].max()), where)
+    lo, hi = float(bits[same].min()), float(bits[same].max())
+    text = _bits_warning(flat, float(v["bits"].iloc[0]), lo, hi, where, unseen and task not in set(fitted["task"]))
     out += [text] if text else []
     # The knob is the rule's size (above); every other field, task.layout included, is checked
     # for a value no fitted run had.

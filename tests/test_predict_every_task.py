@@ -1,0 +1,188 @@
+"""`twoclocks predict task=T data.N=64` for every task of the registry: a rule the features
+describe answers with intervals (from its runs, or its features where the fit has none); a task
+they do not describe (natural data: a lexicon, images) and no fitted run has says in one line
+what it needs (pilot runs, --from), never builds its task (an image task would train its probe),
+and is predicted from those pilot runs once given, its population known or not."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from test_predict_rules import BASE, RULES, SIGMA, rule_runs, truth
+from twoclocks.cli import main as cli_main
+from twoclocks.config import RunConfig, apply_overrides, flatten
+from twoclocks.io import write_table
+from twoclocks.prediction import fitted, pilots
+from twoclocks.prediction.features import DESCRIBED
+from twoclocks.prediction.laws import BOOTSTRAP
+from twoclocks.prediction.predict import Laws
+from twoclocks.prediction.variables import CLOCKS
+from twoclocks.tasks import TASKS
+
+NATURAL = {"words", "digits", "mnist", "fashion_mnist"}  # the built-in tasks of natural data
+OFFSET = 0.1  # decades: the pilot task's own offset from the law of the reference rules
+ORDER = 2.0  # the rule order the pilot runs' clocks are drawn with
+
+
+@pytest.fixture(scope="module")
+def runs_and_laws():
+    """A reference of five rules (synthetic) and its laws, fitted once (few bootstrap refits)."""
+    runs = rule_runs(Ns=(8, 16, 32, 64), seed=6)
+    return runs, Laws.fit(runs, draws=8)
+
+
+@pytest.fixture
+def reference(tmp_path, monkeypatch, runs_and_laws):
+    """The synthetic reference and its laws in the place of the shipped ones; a cache of the test's own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    fit = Laws.fit
+    monkeypatch.setattr(
+        Laws, "fit", staticmethod(lambda runs, forms=None, draws=BOOTSTRAP, **kw: fit(runs, forms, 8, **kw))
+    )
+    runs, laws = runs_and_laws
+    monkeypatch.setattr(pilots, "reference_runs", lambda: runs)
+    monkeypatch.setattr(fitted, "reference_runs", lambda: runs)
+    monkeypatch.setattr(fitted, "reference_laws", lambda: laws)
+    return tmp_path
+
+
+def test_the_natural_data_tasks_are_the_ones_the_features_do_not_describe():
+    assert NATURAL <= set(TASKS)
+    assert {name for name in TASKS if name not in DESCRIBED} == NATURAL
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_predict_answers_or_says_what_it_needs_for_every_task(name, reference, capsys):
+    rc = cli_main(["predict", f"task={name}", "data.N=64", "model.width=64", "model.heads=4", "--json"])
+    out, err = capsys.readouterr()
+    if name in DESCRIBED:
+        assert rc == 0, err
+        answer = json.loads(out)
+        for clock, c in answer["clocks"].items():
+            lo, hi = c["interval_95"]
+            assert 0 < lo < c["median"] < hi < math.inf, (name, clock)
+        unseen = [w for w in answer["warnings"] if w.startswith(f"task={name}: no fitted run has this rule")]
+        assert len(unseen) == (name not in RULES), answer["warnings"]
+    else:
+        assert rc == 1 and out == ""
+        line = err.strip()
+        assert "\n" not in line and "pilot runs" in line and "--from PILOT" in line, line
+        assert f"twoclocks sweep task={name} " in line
+    assert not (reference / "cache" / "twoclocks" / "probes").exists()  # no image probe trained
+
+
+def pilot_rows(task: str, log2_population: float, params: dict) -> pd.DataFrame:
+    """Pilot runs of `task` at N = 8, 16, 32 (2 seeds): the clocks of the reference's law at
+    ORDER, moved by OFFSET, with a little scatter."""
+    rows = []
+    for N in (8, 16, 32):
+        cfg = apply_overrides(RunConfig(), {**BASE, "task": task, **params, "data.N": N})
+        for s in range(2):
+            row = dict(flatten(cfg.to_dict()), seed=s, status="finished", max_step=10**6)
+            row.update({"log2_population": log2_population, "point": f"{task}-{N}-{s}"})
+            for clock in CLOCKS:
+                y = truth(clock, ORDER, N) + OFFSET + SIGMA * (s - 0.5)
+                row.update({clock: 10**y, f"{clock}_censored": False, f"{clock}_left_censored": False})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(
+    ("task", "log2_population", "params"),
+    [("words", 12.1, {"task.length": 5}), ("digits", math.nan, {"task.levels": 2})],
+)
+def test_a_natural_data_task_is_predicted_from_its_pilot_runs(task, log2_population, params, reference, capsys):
+    write_table(reference / "pilot" / "results.parquet", pilot_rows(task, log2_population, params), parents=True)
+    args = [
+        "predict",
+        f"task={task}",
+        "data.N=64",
+        "model.width=64",
+        "model.heads=4",
+        "--from",
+        str(reference / "pilot"),
+    ]
+    assert cli_main([*args, "--json"]) == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)
+    for clock in CLOCKS:
+        c = out["clocks"][clock]
+        expected = truth(clock, ORDER, 64) + OFFSET
+        assert abs(math.log10(c["median"]) - expected) < 0.2, clock
+        assert c["interval_95"][0] < 10**expected < c["interval_95"][1], clock
+    assert "sweep" in out["fitted_on"]
+    assert not any("model.patch" in w for w in out["warnings"]), out["warnings"]  # words' run_defaults: patch 1
+    assert not (reference / "cache" / "twoclocks" / "probes").exists()
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One cache directory for every task: the shipped reference's laws are fitted once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_predict_answers_or_says_what_it_needs_from_the_shipped_reference(name, shared_cache, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared_cache))
+    fitted.reference_laws.cache_clear()
+    try:
+        rc = cli_main(["predict", f"task={name}", "data.N=64", "--json"])
+    finally:
+        fitted.reference_laws.cache_clear()
+    out, err = capsys.readouterr()
+    if name not in DESCRIBED:
+        assert rc == 1 and "pilot runs" in err and "\n" not in err.strip(), err
+        return
+    assert rc == 0, err
+    for c in json.loads(out)["clocks"].values():
+        lo, hi = c["interval_95"]
+        assert 0 < lo < c["median"] < hi, name
+        assert 1 <= c["median"] <= 1e7, name  # an unseen rule is held inside the fitted sizes
+    assert not (shared_cache / "twoclocks" / "probes").exists()
+
+
+def test_an_unseen_rule_outside_the_fitted_sizes_is_predicted_at_the_nearest_one():
+    from predict_tables import synthetic_runs
+    from test_predict_rules import cfg
+    from twoclocks.prediction.predict import predict_config
+    from twoclocks.prediction.variables import config_variables
+
+    laws = Laws.fit(synthetic_runs(seeds=2, Ns=(8, 16, 32)), draws=10)  # parity G = 2, 3: 18 and 24 bits
+    small, inside = cfg("task=sudoku", "task.size=4", "data.N=16"), cfg("task=mirror", "data.N=16")
+    assert float(config_variables(small)["bits"].iloc[0]) < 18 == float(config_variables(inside)["bits"].iloc[0])
+    at, edge = predict_config(laws, small), predict_config(laws, inside)  # mirror: 18 bits, unseen too
+    for clock in CLOCKS:  # one rule fitted: the features are not in the law, the size is all that differs
+        assert at.clocks[clock].median == pytest.approx(edge.clocks[clock].median, rel=1e-9), clock
+    assert laws.reaches(config_variables(small))["tau_mem"].rule_outside == 1  # still widened by sb
+    assert any("predicted at the nearest fitted size, 18.0 bits" in w for w in at.warnings)
+
+
+@pytest.mark.parametrize("name", sorted(NATURAL))
+def test_steps_auto_of_a_task_no_fitted_run_has_says_what_it_needs(name, reference):
+    from twoclocks.config import build_config
+    from twoclocks.errors import ConfigError
+    from twoclocks.prediction.autobudget import resolve_steps
+
+    extra = ["task.root=/nonexistent"] if name in ("mnist", "fashion_mnist") else []
+    with pytest.raises(ConfigError) as exc:
+        resolve_steps(build_config([f"task={name}", "train.steps=auto", *extra]), fitted.reference_laws())
+    assert "pilot runs" in str(exc.value) and "\n" not in str(exc.value)
+    assert not (reference / "cache" / "twoclocks" / "probes").exists()
+
+
+def test_pilot_runs_that_never_reached_a_clock_give_a_wide_answer_with_its_warning(reference, monkeypatch, capsys):
+    parity = rule_runs(rules=("parity",), Ns=(8, 16, 32, 64), seed=7)  # every run with a task.layout
+    monkeypatch.setattr(pilots, "reference_runs", lambda: parity)
+    rows = pilot_rows("words", 12.1, {"task.length": 5}).assign(max_step=500, tau_mem=math.nan, tau_mem_censored=True)
+    write_table(reference / "pilot" / "results.parquet", rows, parents=True)
+    args = ["predict", "task=words", "data.N=64", "model.width=64", "model.heads=4", "--from", str(reference / "pilot")]
+    assert cli_main([*args, "--json"]) == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)
+    assert out["clocks"]["tau_mem"]["interval_95"][1] > 500  # the pilots say only tau_mem > 500
+    mem = [w for w in out["warnings"] if w.startswith("tau_mem")]
+    assert any("no run of it on words measured this clock" in w for w in mem), out["warnings"]
+    assert any("had task.layout unset" in w for w in mem), out["warnings"]  # words has no layout
