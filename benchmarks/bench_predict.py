@@ -88,8 +88,8 @@ def main() -> None:
         walls = [timed(imports, env)[0] for _ in range(args.repeats)]
         torch = [timed([sys.executable, "-c", "import torch"], env)[0] for _ in range(args.repeats)]
         print(
-            f"imports alone: wall median {statistics.median(walls):.2f} s, of which `import torch` "
-            f"(by the image tasks) alone takes {statistics.median(torch):.2f} s"
+            f"imports alone: wall median {statistics.median(walls):.2f} s (`import torch` alone, which "
+            f"predict must not need: {statistics.median(torch):.2f} s)"
         )
         sized = [timed([sys.executable, "-c", SIZE_AUTO], env)[2].split() for _ in range(args.repeats)]
         seconds = [float(s) for s, _ in sized]
