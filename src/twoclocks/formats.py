@@ -20,6 +20,7 @@ points with that field at its default, so its points keep their hashes and resum
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from twoclocks.clocks import MEM_CLOCKS, PRIMARY, RULE_CLOCKS, RuleClock
-from twoclocks.config import RunConfig
+from twoclocks.config import SECTIONS, RunConfig
 from twoclocks.errors import ConfigError, TwoClocksError
 
 FORMAT = 4
@@ -92,7 +93,7 @@ def config_sections(data: dict) -> tuple[int, dict]:
 def hashed_identity(identity: dict) -> dict:
     """A point's identity (cfg.to_dict() with execution fields neutral) as it is hashed: every
     field of FIELDS_AT_1, and a later field only where it differs from its default."""
-    defaults = RunConfig().to_dict()
+    defaults = {name: dataclasses.asdict(section()) for name, section in SECTIONS.items()}
     out = dict(identity)
     for section, known in FIELDS_AT_1.items():
         values, default = identity[section], defaults[section]

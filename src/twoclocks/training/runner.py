@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from twoclocks.clocks import MEM, PEAK_CURVES, RuleClock, format_clock, mem_levels, window_text
-from twoclocks.config import AUTO_STEPS, ClockConfig, RunConfig
+from twoclocks.clocks import MEM, PEAK_CURVES, RuleClock, format_clock, mem_levels, threshold, window_text
+from twoclocks.config import AUTO_STEPS, RunConfig
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.formats import rule_clocks_of
 from twoclocks.io import safe_name
@@ -179,7 +179,7 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
         f"N={summary['N']}  seed={summary['seed']}  mem_chance={mem_chance_text(summary)}"
     ]
     for rc in rules:
-        text = f"{clock(rc.tau):<44}{rc.curve} >= {th.get(rc.theta, getattr(ClockConfig(), rc.theta)):g}"
+        text = f"{clock(rc.tau):<44}{rc.curve} >= {threshold(rc.theta, th):g}"
         lost = summary.get(f"{rc.tau}_lost")
         if lost is not None:
             mem = summary.get("tau_mem")
@@ -189,8 +189,7 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
     lines.append(clock(MEM.tau))
     for mc in mem_levels()[1:]:
         if mc.tau in summary:  # absent when a run's samples were not kept
-            theta = th.get(mc.theta, getattr(ClockConfig(), mc.theta))
-            lines.append(f"{clock(mc.tau):<44}{mc.curve} - {mc.chance} >= {theta:g}")
+            lines.append(f"{clock(mc.tau):<44}{mc.curve} - {mc.chance} >= {threshold(mc.theta, th):g}")
     lines += [f"{rc.key('window'):<{width}} = {window_line(summary, rc)}" for rc in rules]
     peaks = [
         f"peak {c} = {summary[f'peak_{c}']:.3f} at step {summary[f'peak_{c}_step']:,}"
