@@ -160,9 +160,9 @@ def test_grouped_sweep_groups_gpt_and_mdm_points(tmp_path, monkeypatch):
     base = [o for o in short if not o.startswith("train.threads")]
     grouped_families = []
 
-    def counting(cfgs, dirs, progress=False):
+    def counting(cfgs, dirs, progress=False, budgets=None):
         grouped_families.append((cfgs[0].model.family, len(cfgs)))
-        return train_group(cfgs, dirs, progress)
+        return train_group(cfgs, dirs, progress, budgets)
 
     monkeypatch.setattr(group_module, "train_group", counting)
     results = {}

@@ -31,7 +31,7 @@ from twoclocks.config import (
 from twoclocks.domains import Domain, check_value, closed
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.fields import coerce, field_types
-from twoclocks.formats import hashed_identity
+from twoclocks.formats import hashed_identity, identity_dict
 from twoclocks.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, safe_name, write_json
 from twoclocks.locks import hold_lock
 from twoclocks.sweeps.sweepdir import SweepDir
@@ -216,18 +216,6 @@ def spec_from_args(overrides: list[str], grid_args: list[str], seeds: Any) -> Sw
 
 
 # ----- points ------------------------------------------------------------------------------------
-def identity_dict(cfg: RunConfig) -> dict:
-    """cfg.to_dict() with the fields that say how a point is executed, not what it computes, at
-    their neutral value (config.execution_neutrals), so that the same point run by 1 or 8 workers,
-    or on a CPU with or without bf16 instructions (train.precision=auto: the same clocks,
-    docs/default.md), is the same point. Precision is hashed at bf16, the default of every sweep
-    made before it was chosen per machine, so that those sweeps keep their hashes and resume."""
-    d = cfg.to_dict()
-    for (section, name), neutral in execution_neutrals().items():
-        d[section][name] = neutral
-    return d
-
-
 def config_hash(cfg: RunConfig) -> str:
     text = json.dumps(hashed_identity(identity_dict(cfg)), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
