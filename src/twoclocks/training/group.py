@@ -15,12 +15,9 @@ single run (tests/test_perf.py, tests/test_group_families.py), so a member's run
 the single run's, timings aside; each member's checkpoints/last.pt is an ordinary single-run
 state, so a member also resumes with `twoclocks run --resume DIR`.
 
-Use from a sweep:
-
-    from twoclocks.training.group import can_group, group_key, train_group
-    for key, runs in itertools.groupby(sorted(pending, key=lambda r: group_key(r.cfg)), ...):
-        if can_group(cfgs): summaries = train_group(cfgs, out_dirs)   # one process, K runs
-        else: start_run(...) for each
+A sweep's driver deals points of one `group_key` into tasks when `can_group` accepts them, and
+its worker trains the task with `train_group(cfgs, out_dirs)` (twoclocks.sweeps.worker
+`run_points`), falling back to the points one by one when the group cannot run together.
 
 `group_key(cfg)` is equal for configs that may share a group; `can_group(cfgs)` also asks the
 model whether it can be grouped (`GenerativeModel.group_blocker`: every built-in family can,

@@ -16,7 +16,7 @@ import math
 import warnings
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -29,8 +29,13 @@ from twoclocks.evaluate import load_outcomes, near_chance, near_copies
 from twoclocks.recorded import Recorded
 from twoclocks.training.experiment import build_task
 
-if TYPE_CHECKING:  # rundir reads its near copies through this module
-    from twoclocks.training.rundir import RunDir
+
+class RunFiles(Protocol):
+    """What this module reads of a run directory (a RunDir)."""
+
+    def read_config(self) -> Recorded: ...
+    def load_train_set(self) -> np.ndarray: ...
+    def sample_files(self) -> list[tuple[int, Path]]: ...
 
 
 def derived() -> list[MemClock]:
@@ -80,7 +85,7 @@ def near_copy_clocks(summary: dict, metrics: pd.DataFrame, cfg: RunConfig) -> di
     return {**summary, **{k: clocks[k] for mc in derived() for k in (mc.tau + s for s in mc.fields)}}
 
 
-def with_near_copies(rd: RunDir, summary: dict, metrics: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
+def with_near_copies(rd: RunFiles, summary: dict, metrics: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
     """(summary, metrics) of a run written before near copies were measured, with their curve
     and clock derived from samples/ (the functions above); as they are when an
     evaluation's samples were not kept or cannot be read, or when the chance level would
