@@ -57,9 +57,7 @@ WINDOW_FIELDS = ("window", "window_log10", "window_log10_is_lower_bound", "windo
 
 
 @dataclass
-class ClockConfig:
-    """The thresholds the clocks are read at (each clock below names its field)."""
-
+class ClockConfig:  # the thresholds the clocks are read at (each clock below names its field)
     theta_rule: float = setting(0.9, domain=UNIT_HALF)  # tau_rule: first step where valid >= theta_rule
     theta_mem: float = setting(0.1, domain=UNIT_HALF)  # tau_mem: first step where mem - mem_chance >= theta_mem
     theta_mem_high: float = setting(0.5, domain=UNIT_HALF)  # also reported: tau_mem at this higher threshold
@@ -199,21 +197,24 @@ class StopAt:
     """A choice of train.stop_at: the clocks a run waits for. An `early` run ends once they are all
     settled (training.stopping); train.steps=auto sizes a budget by them (prediction.autobudget)."""
 
-    waits_for: tuple[str, ...]  # clock names (clock_names())
+    clocks: Callable[[], tuple[str, ...]]  # their names, read off the clock lists when asked
     early: bool = True
+
+    @property
+    def waits_for(self) -> tuple[str, ...]:
+        return self.clocks()
 
     def measures(self, clock: str) -> bool:
         """Whether a run with this choice reads `clock` as far as its budget goes."""
         return not self.early or clock in self.waits_for
 
 
-# The one declaration of train.stop_at, read by its domain, stopping, train.steps=auto, fits and
-# claims. `rule` waits for every rule clock: a rule learned at the lower levels that never passes
-# 0.9 runs on, or tau_rule would be censored at a stop step that says nothing about 0.9.
+# The one declaration of train.stop_at (its domain, stopping, steps=auto, fits, claims). `rule` waits for
+# every rule clock, or tau_rule would be censored at a stop step that says nothing about 0.9.
 STOP_AT: dict[str, StopAt] = {
-    "none": StopAt((*(rc.tau for rc in RULE_CLOCKS), MEM.tau), early=False),  # the whole curve, erosion too
-    "rule": StopAt(tuple(rc.tau for rc in RULE_CLOCKS)),
-    "mem": StopAt((MEM.tau,)),  # what the claims need
+    "none": StopAt(lambda: (*(rc.tau for rc in RULE_CLOCKS), MEM.tau), early=False),  # the whole curve
+    "rule": StopAt(lambda: tuple(rc.tau for rc in RULE_CLOCKS)),
+    "mem": StopAt(lambda: (MEM.tau,)),  # what the claims need
 }
 
 
