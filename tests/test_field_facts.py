@@ -14,6 +14,9 @@ from twoclocks.errors import ConfigError
 from twoclocks.fields import fill
 from twoclocks.prediction.variables import config_key_values
 from twoclocks.sweeps.claims.fits import non_slicing
+from twoclocks.sweeps.spec import config_hash
+
+DEFAULT_HASH = "c16853cd768477d64922158b6ecf03e79967d037d3feebe96fea2dc2007f036a"  # the default config's point
 
 
 @dataclasses.dataclass
@@ -35,6 +38,17 @@ def test_a_new_fields_role_reaches_every_derived_list(more_fields):
     assert "train.momentum_warmup" not in non_slicing()
     table = pd.DataFrame({"train.prefetch": [1, 2], "train.momentum_warmup": [0, 5], "task": ["parity"] * 2})
     assert set(config_key_values(table)) == {"task", "train.momentum_warmup"}
+
+
+def test_a_new_field_is_a_config_key_hashed_only_off_its_default(more_fields):
+    base = config_hash(config.build_config([]))
+    assert base == DEFAULT_HASH  # the points of every sweep keep their hashes
+    cfg = config.build_config(["train.prefetch=5", "train.momentum_warmup=0"])
+    assert cfg.to_dict()["train"]["prefetch"] == 5 and config.flatten(cfg.to_dict())["train.momentum_warmup"] == 0
+    assert config_hash(cfg) == base  # an execution field hashed at its neutral, a science one at its default
+    assert config_hash(config.build_config(["train.momentum_warmup=5"])) != base
+    with pytest.raises(ConfigError, match=r"^train.prefetch must be non-negative and at most 8, got 9$"):
+        config.build_config(["train.prefetch=9"])
 
 
 def test_a_new_fields_domain_is_checked_where_it_is_filled(more_fields):

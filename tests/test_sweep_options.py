@@ -5,13 +5,16 @@ against its domain in one line wherever it is given."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
 import pytest
 
+import twoclocks.sweeps.spec as spec_module
 from twoclocks.api import sweep_spec
 from twoclocks.commands import reproduce, sweep
+from twoclocks.domains import closed
 from twoclocks.errors import ConfigError
-from twoclocks.sweeps.spec import EXECUTION_OPTIONS, OPTION_FIELDS, SweepSpec, load_spec
+from twoclocks.sweeps.spec import SweepSpec, load_recorded_spec, load_spec, option, options, record_spec
 
 GOOD = {
     "executor": "ray",
@@ -36,7 +39,7 @@ BAD = {
 
 
 def test_every_option_has_a_good_and_a_bad_value_here():
-    assert set(GOOD) == set(BAD) == set(EXECUTION_OPTIONS) == {f for f in OPTION_FIELDS}
+    assert set(GOOD) == set(BAD) == set(options())
 
 
 def _parsed(command, argv: list[str]) -> argparse.Namespace:
@@ -53,7 +56,7 @@ def test_every_option_is_a_command_line_option(command):
         args = _parsed(command, [*head, flag] if value is True else [*head, flag, str(value)])
         assert getattr(args, name) == value
     unset = _parsed(command, head)
-    assert all(getattr(unset, name) is None for name in EXECUTION_OPTIONS)
+    assert all(getattr(unset, name) is None for name in options())
 
 
 def test_every_option_is_a_spec_key_and_a_keyword(tmp_path):
@@ -66,7 +69,7 @@ def test_every_option_is_a_spec_key_and_a_keyword(tmp_path):
         assert getattr(from_file, name) == value == getattr(from_api, name)
 
 
-@pytest.mark.parametrize("name", EXECUTION_OPTIONS)
+@pytest.mark.parametrize("name", list(options()))
 def test_an_option_outside_its_domain_is_one_line_naming_it(tmp_path, name):
     with pytest.raises(ConfigError) as exc:
         sweep_spec(None, ["train.steps=10"], out=tmp_path / "o", **{name: BAD[name]})
@@ -81,3 +84,28 @@ def test_an_unknown_option_names_the_known_ones(tmp_path):
     with pytest.raises(ConfigError, match="unknown sweep option 'gpus'; choose from"):
         sweep_spec(None, ["train.steps=10"], out=tmp_path / "o", gpus=1)
     assert SweepSpec().group is False and SweepSpec().executor == "local"
+
+
+@dataclass
+class SpecWithMore(SweepSpec):
+    prefetch: int | None = option(None, "points planned ahead of the workers", closed(1, 8), metavar="P")
+
+
+@pytest.fixture
+def more_options(monkeypatch):
+    """An option added to the one declaration, SweepSpec, and to nothing else."""
+    monkeypatch.setattr(spec_module, "SweepSpec", SpecWithMore)
+    monkeypatch.setitem(GOOD, "prefetch", 3)
+    monkeypatch.setitem(BAD, "prefetch", 9)
+
+
+def test_an_option_added_to_the_spec_is_found_everywhere(more_options, tmp_path):
+    test_every_option_has_a_good_and_a_bad_value_here()
+    for command in (sweep, reproduce):
+        test_every_option_is_a_command_line_option(command)
+    test_every_option_is_a_spec_key_and_a_keyword(tmp_path)
+    test_an_option_outside_its_domain_is_one_line_naming_it(tmp_path, "prefetch")
+    spec, out = sweep_spec(None, ["train.steps=10"], out=tmp_path / "o", prefetch=4)
+    out.mkdir()
+    record_spec(out, spec, [])
+    assert load_recorded_spec(out).prefetch == 4  # kept for a restart with no arguments

@@ -47,6 +47,7 @@ from twoclocks.sweeps.spec import (
     load_spec,
     parse_seeds,
     set_options,
+    spec_from_args,
 )
 from twoclocks.sweeps.sweepdir import SweepDir
 from twoclocks.training.rundir import RunDir
@@ -282,7 +283,7 @@ def sweep_spec(
 ) -> tuple[SweepSpec, Path]:
     """The spec and directory of a sweep: a YAML spec file (its grid keys replaced by `grid`'s),
     or base overrides x grid x seeds, or (with `out` alone) the sweep recorded in OUT/sweep.json.
-    `execution` sets the spec's execution options (spec.EXECUTION_OPTIONS; None leaves one as it is)."""
+    `execution` sets the spec's execution options (twoclocks.sweeps.spec.options(); None leaves one as it is)."""
     base = override_dict(overrides)
     if spec is not None:
         sweep_spec = load_spec(spec)
@@ -290,7 +291,7 @@ def sweep_spec(
     elif base or grid or seeds is not None:
         if out is None:
             raise ConfigError("--out DIR is required for a sweep given without a spec file (out= in Python)")
-        sweep_spec, directory = SweepSpec(), Path(out)
+        sweep_spec, directory = spec_from_args([], [], None), Path(out)
     elif out is not None:
         sweep_spec, directory = load_recorded_spec(out), Path(out)
     else:

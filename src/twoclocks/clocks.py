@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twoclocks.config import ClockConfig
+from twoclocks.domains import UNIT_HALF, UNIT_OPEN, setting
 from twoclocks.stats import wilson_interval
 
 # A clock's summary keys are <tau><suffix>, each with its value from `_clock`'s result and
@@ -54,6 +54,24 @@ CLOCK_FIELDS: dict[str, Callable[[dict, Callable[[float | None], float | None]],
     "_lost_epochs": lambda c, epochs: epochs(c["lost"]["tau"]),
 }
 WINDOW_FIELDS = ("window", "window_log10", "window_log10_is_lower_bound", "window_vanished")  # window()'s keys
+
+
+@dataclass
+class ClockConfig:  # the thresholds the clocks are read at (each clock below names its field)
+    theta_rule: float = setting(0.9, domain=UNIT_HALF)  # tau_rule: first step where valid >= theta_rule
+    theta_mem: float = setting(0.1, domain=UNIT_HALF)  # tau_mem: first step where mem - mem_chance >= theta_mem
+    theta_mem_high: float = setting(0.5, domain=UNIT_HALF)  # also reported: tau_mem at this higher threshold
+    theta_rule_low: float = setting(0.5, domain=UNIT_HALF)  # tau_rule_low: valid >= this (most samples valid)
+    # tau_group: first step where constraint_acc >= this (docs/protocol.md, section 4)
+    theta_group: float = setting(0.95, domain=UNIT_HALF)
+    ci_level: float = setting(0.95, domain=UNIT_OPEN)  # binomial (Wilson) confidence level
+
+
+def threshold(theta: str, thresholds: dict | ClockConfig | None = None) -> float:
+    """ClockConfig field `theta`: the run's (config or summary `thresholds`) where known, else the default."""
+    if isinstance(thresholds, ClockConfig):
+        return getattr(thresholds, theta)
+    return (thresholds or {}).get(theta, getattr(ClockConfig(), theta))
 
 
 def is_interval(suffix: str) -> bool:
@@ -76,11 +94,11 @@ class RuleClock:
 
     def label(self, thresholds: dict | ClockConfig | None = None) -> str:
         """'tau_group (constraint_acc >= 0.95)', with the run's threshold when given."""
-        if isinstance(thresholds, ClockConfig):
-            value = getattr(thresholds, self.theta)
-        else:
-            value = (thresholds or {}).get(self.theta, getattr(ClockConfig(), self.theta))
-        return f"{self.tau} ({self.curve} >= {value:g})"
+        return f"{self.tau} ({self.curve} >= {threshold(self.theta, thresholds):g})"
+
+    def signal(self, df: pd.DataFrame) -> np.ndarray:
+        """(evaluations,) the values that cross the threshold: the curve itself."""
+        return df[self.curve].to_numpy()
 
     def window_keys(self) -> list[str]:
         return [self.key(k) for k in WINDOW_FIELDS]
@@ -136,8 +154,11 @@ class MemClock:
 
     def label(self, thresholds: dict | None = None) -> str:
         """'tau_mem_near (mem_near - mem_near_chance >= 0.1)', with the run's threshold when given."""
-        value = (thresholds or {}).get(self.theta, getattr(ClockConfig(), self.theta))
-        return f"{self.tau} ({self.curve} - {self.chance} >= {value:g})"
+        return f"{self.tau} ({self.curve} - {self.chance} >= {threshold(self.theta, thresholds):g})"
+
+    def signal(self, df: pd.DataFrame) -> np.ndarray:
+        """(evaluations,) the values that cross the threshold: the copy fraction's excess over chance."""
+        return df[self.curve].to_numpy() - df[self.chance].to_numpy()
 
 
 # The first is the protocol's tau_rule (the paper's definition); the others are the issue of
@@ -169,6 +190,43 @@ MEM_CLOCKS: list[MemClock] = [
     ),
 ]
 MEM = MEM_CLOCKS[0]
+
+
+@dataclass(frozen=True)
+class StopAt:
+    """A choice of train.stop_at: the clocks a run waits for. An `early` run ends once they are all
+    settled (training.stopping); train.steps=auto sizes a budget by them (prediction.autobudget)."""
+
+    clocks: Callable[[], tuple[str, ...]]  # their names, read off the clock lists when asked
+    early: bool = True
+
+    @property
+    def waits_for(self) -> tuple[str, ...]:
+        return self.clocks()
+
+    def measures(self, clock: str) -> bool:
+        """Whether a run with this choice reads `clock` as far as its budget goes."""
+        return not self.early or clock in self.waits_for
+
+
+# The one declaration of train.stop_at (its domain, stopping, steps=auto, fits, claims). `rule` waits for
+# every rule clock, or tau_rule would be censored at a stop step that says nothing about 0.9.
+STOP_AT: dict[str, StopAt] = {
+    "none": StopAt(lambda: (*(rc.tau for rc in RULE_CLOCKS), MEM.tau), early=False),  # the whole curve
+    "rule": StopAt(lambda: tuple(rc.tau for rc in RULE_CLOCKS)),
+    "mem": StopAt(lambda: (MEM.tau,)),  # what the claims need
+}
+
+
+def clock_named(name: str) -> RuleClock | MemClock:
+    """The declaration of the clock whose summary key is `name`."""
+    clocks: list[RuleClock | MemClock] = [*RULE_CLOCKS, *MEM_CLOCKS]
+    return next(c for c in clocks if c.tau == name)
+
+
+def stop_measures(stop_at: object, clock: str) -> bool:
+    """StopAt.measures for a results-table value (NaN in a table older than stop_at: no stop)."""
+    return not isinstance(stop_at, str) or stop_at not in STOP_AT or STOP_AT[stop_at].measures(clock)
 
 
 def clock_names() -> list[str]:

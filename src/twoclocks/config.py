@@ -20,12 +20,11 @@ from typing import Any
 import yaml
 
 import twoclocks.itemfile as itemfile
+from twoclocks.clocks import STOP_AT, ClockConfig
 from twoclocks.domains import (
     BIG,
     FRACTION,
     SEED,
-    UNIT_HALF,
-    UNIT_OPEN,
     Domain,
     check_value,
     closed,
@@ -38,8 +37,6 @@ from twoclocks.io import read_text
 from twoclocks.models import resolve_model
 from twoclocks.models.config import ModelConfig
 from twoclocks.tasks import resolve_task, run_defaults
-
-STOP_AT = ("none", "rule", "mem")  # train.stop_at (twoclocks.training.stopping)
 
 
 @dataclass
@@ -72,8 +69,8 @@ class TrainConfig:
     threads: int = setting(0, domain=closed(0, 1024), role="execution", neutral=0)  # torch CPU threads; 0 = default
     # full training state saved at least this often (steps)
     checkpoint_every: int = setting(500, domain=closed(1, BIG), role="recording")
-    # none | rule | mem: end at the evaluation that settles those clocks (training/stopping.py)
-    stop_at: str = setting("none", domain=Domain(choices=STOP_AT), role="budget")
+    # the clocks the run waits for (twoclocks.clocks.STOP_AT, which this domain reads as it is)
+    stop_at: str = setting("none", domain=Domain(choices=STOP_AT.keys()), role="budget")
     # write each evaluation's metrics as TensorBoard scalars (an extra)
     tensorboard: bool = setting(False, role="execution", neutral=False)
 
@@ -92,17 +89,6 @@ class EvalConfig:
     keep_samples: bool = setting(True, role="recording")  # save per-sample outcomes (packed samples, NN distance)
     # seed of the fixed per-sample sampling noise; None = run seed
     noise_seed: int | None = setting(None, domain=SEED, role="seed")
-
-
-@dataclass
-class ClockConfig:
-    theta_rule: float = setting(0.9, domain=UNIT_HALF)  # tau_rule: first step where valid >= theta_rule
-    theta_mem: float = setting(0.1, domain=UNIT_HALF)  # tau_mem: first step where mem - mem_chance >= theta_mem
-    theta_mem_high: float = setting(0.5, domain=UNIT_HALF)  # also reported: tau_mem at this higher threshold
-    theta_rule_low: float = setting(0.5, domain=UNIT_HALF)  # tau_rule_low: valid >= this (most samples valid)
-    # tau_group: first step where constraint_acc >= this (docs/protocol.md, section 4)
-    theta_group: float = setting(0.95, domain=UNIT_HALF)
-    ci_level: float = setting(0.95, domain=UNIT_OPEN)  # binomial (Wilson) confidence level
 
 
 @dataclass

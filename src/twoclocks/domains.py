@@ -12,6 +12,7 @@ import dataclasses
 import math
 import types
 import typing
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +47,7 @@ class Domain:
     hi: float | None = None
     lo_open: bool = False
     hi_open: bool = False
-    choices: tuple[str, ...] | None = None
+    choices: Collection[str] | None = None  # a live view (dict keys) follows its declaration
     why: str = ""  # what the bound is for, said with it
 
     def contains(self, value: Any) -> bool:

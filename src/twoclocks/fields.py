@@ -17,19 +17,27 @@ _NAMES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "N
 
 
 def field_types(cls: type) -> dict[str, Any]:
-    """{field name: annotated type} of a dataclass, string annotations resolved."""
+    """{field name: annotated type} of a dataclass, string annotations resolved (the builtin
+    names as well, for a class whose module cannot be read back); a field whose annotation
+    names something not importable here keeps it as text, and its values are taken as given."""
     try:
-        hints = typing.get_type_hints(cls)
-    except Exception:  # an annotation that names something not importable here
-        hints = {}
+        hints = typing.get_type_hints(cls, localns=_NAMES)
+    except Exception:  # one annotation that cannot be resolved: resolve the others one by one
+        hints = {f.name: _resolved(f.type, cls) for f in dataclasses.fields(cls)}
     return {f.name: hints.get(f.name, f.type) for f in dataclasses.fields(cls)}
+
+
+def _resolved(annotation: Any, cls: type) -> Any:
+    holder = type("Holder", (), {"__annotations__": {"x": annotation}, "__module__": cls.__module__})
+    try:
+        return typing.get_type_hints(holder, localns=_NAMES)["x"]
+    except Exception:
+        return annotation
 
 
 def coerce(value: Any, annotation: Any, key: str) -> Any:
     """Coerce a YAML-parsed value to a dataclass field's annotated type (a one-line
     ConfigError naming `key` when it cannot be)."""
-    if isinstance(annotation, str):
-        annotation = eval(annotation, dict(_NAMES))
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(annotation)

@@ -20,6 +20,7 @@ points with that field at its default, so its points keep their hashes and resum
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from twoclocks.clocks import MEM_CLOCKS, PRIMARY, RULE_CLOCKS, RuleClock
-from twoclocks.config import RunConfig
+from twoclocks.config import AUTO_STEPS, SECTIONS, RunConfig, execution_neutrals
 from twoclocks.errors import ConfigError, TwoClocksError
 
 FORMAT = 4
@@ -89,10 +90,30 @@ def config_sections(data: dict) -> tuple[int, dict]:
 
 
 # ----- point hashes -----------------------------------------------------------------------------
+def identity_dict(cfg: RunConfig) -> dict:
+    """cfg.to_dict() with the fields that say how a point is executed, not what it computes, at
+    their neutral value (config.execution_neutrals), so that the same point run by 1 or 8 workers,
+    or on a CPU with or without bf16 instructions (train.precision=auto: the same clocks,
+    docs/default.md), is the same point. Precision is hashed at bf16, the default of every sweep
+    made before it was chosen per machine, so that those sweeps keep their hashes and resume."""
+    d = cfg.to_dict()
+    for (section, name), neutral in execution_neutrals().items():
+        d[section][name] = neutral
+    return d
+
+
+def same_point(saved: RunConfig, point: RunConfig) -> bool:
+    """Whether a run directory's saved config is this point's (train.steps=auto is saved as the
+    number it was resolved to)."""
+    if point.train.steps == AUTO_STEPS:
+        point = dataclasses.replace(point, train=dataclasses.replace(point.train, steps=saved.train.steps))
+    return identity_dict(saved) == identity_dict(point)
+
+
 def hashed_identity(identity: dict) -> dict:
     """A point's identity (cfg.to_dict() with execution fields neutral) as it is hashed: every
     field of FIELDS_AT_1, and a later field only where it differs from its default."""
-    defaults = RunConfig().to_dict()
+    defaults = {name: dataclasses.asdict(section()) for name, section in SECTIONS.items()}
     out = dict(identity)
     for section, known in FIELDS_AT_1.items():
         values, default = identity[section], defaults[section]

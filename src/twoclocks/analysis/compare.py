@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, format_clock, window_text
-from twoclocks.config import ClockConfig, flatten, keys_of_role
+from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, format_clock, threshold, window_text
+from twoclocks.config import flatten, keys_of_role
 from twoclocks.domains import UNMODELLED
 from twoclocks.errors import TwoClocksError
 from twoclocks.formats import rule_clocks_of
@@ -161,13 +161,13 @@ def plot_compare(runs: list[Run], path: str | Path, x: str = "step") -> None:
         chance = float(s.get("mem_chance", 0.0))
         for rc in RULE_CLOCKS:  # markers where each curve crosses its threshold
             if s.get(rc.tau) is not None:
-                theta = th.get(rc.theta, getattr(ClockConfig(), rc.theta))
+                theta = threshold(rc.theta, th)
                 marker = rc.style[2]
                 ax.plot(s[rc.tau] * scale, theta, marker=marker, ms=8, color=color, mec="black", ls="none")
         if s.get("tau_mem") is not None:
             ax.plot(
                 s["tau_mem"] * scale,
-                th.get("theta_mem", 0.1) + chance,
+                threshold("theta_mem", th) + chance,
                 marker="v",
                 ms=9,
                 color=color,

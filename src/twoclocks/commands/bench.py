@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from twoclocks.commands import add_config_arguments
 from twoclocks.config import build_config
 from twoclocks.errors import ConfigError
 from twoclocks.training.bench import bench, bench_group, format_bench, format_bench_group
@@ -22,13 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "one single run, interleaved, giving run_steps_per_s (K x the group's steps/s) "
         "and the speed-up. Writes no files.",
     )
-    p.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="key=value",
-        help="dotted config overrides, e.g. model=gpt train.precision=fp32 train.threads=2",
-    )
-    p.add_argument("--config", help="YAML config file (overrides on the command line win)")
+    add_config_arguments(p, "model=gpt train.precision=fp32 train.threads=2")
     p.add_argument("--steps", type=int, help="timed training steps (default 50; with --group: 10 per repetition)")
     p.add_argument("--warmup", type=int, help="untimed training steps first (default 10; with --group: 2)")
     p.add_argument(

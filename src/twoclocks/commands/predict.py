@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from twoclocks.commands import add_config_arguments
 from twoclocks.config import load_yaml, parse_overrides
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.fitted import predict_overrides
@@ -20,8 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "results shipped with twoclocks (or on the sweeps given with --from), with a warning for "
         "every variable outside the fitted runs (docs/predict.md).",
     )
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, as for `twoclocks run`")
-    p.add_argument("--config", help="YAML config file (overrides win)")
+    add_config_arguments(p, "task.G=3 data.N=64 train.steps=5000")
     p.add_argument("--from", dest="sweeps", nargs="+", metavar="DIR", help="fit on these sweep directories instead")
     p.add_argument("--json", action="store_true", help="print the prediction as JSON")
     p.set_defaults(func=main)

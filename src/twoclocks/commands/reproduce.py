@@ -16,7 +16,7 @@ from twoclocks.sweeps.claims.evaluate import claims_text, evaluate_claims, judge
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.scales import SCALES, scale_spec
-from twoclocks.sweeps.spec import EXECUTION_OPTIONS, SweepSpec, set_options
+from twoclocks.sweeps.spec import SweepSpec, options, set_options
 from twoclocks.sweeps.sweepdir import SweepDir
 
 
@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     spec = scale_spec(args.scale)
-    set_options(spec, {k: getattr(args, k) for k in EXECUTION_OPTIONS})
+    set_options(spec, {k: getattr(args, k) for k in options()})
     out = Path(args.out) if args.out else Path("reproduce") / args.scale
     if args.dry_run:
         return dry_run(spec, args.scale, bench=not args.no_bench)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from twoclocks import api
+from twoclocks.commands import add_config_arguments
 from twoclocks.errors import ConfigError
 
 
@@ -15,13 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Train one model and measure both clocks. With no arguments: the "
         "embedded default (group parity, DiT, CPU, a few minutes).",
     )
-    p.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="key=value",
-        help="dotted config overrides, e.g. task.G=3 data.N=64 model=gpt train.steps=5000",
-    )
-    p.add_argument("--config", help="YAML config file (overrides on the command line win)")
+    add_config_arguments(p, "task.G=3 data.N=64 model=gpt train.steps=5000")
     p.add_argument("--out", help="run directory (default: runs/<readable name>)")
     p.add_argument("--resume", metavar="DIR", help="continue a stopped run from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

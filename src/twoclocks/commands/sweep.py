@@ -17,11 +17,10 @@ from twoclocks.api import sweep_spec
 from twoclocks.clocks import format_clock
 from twoclocks.domains import base_type
 from twoclocks.errors import ConfigError
-from twoclocks.fields import field_types
 from twoclocks.prediction.autobudget import resolve_steps
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import read_results
-from twoclocks.sweeps.spec import EXECUTION_OPTIONS, OPTION_FIELDS, SweepSpec, parse_grid_args
+from twoclocks.sweeps.spec import SweepSpec, options, parse_grid_args
 from twoclocks.sweeps.sweepdir import SweepDir
 
 
@@ -56,8 +55,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def add_execution_options(p: argparse.ArgumentParser) -> None:
     """Where and how the points run (SweepSpec's options, as --name-with-dashes), and
     --retry-failed (shared with `reproduce`). An option not given is None: the spec's own stays."""
-    for name, f in OPTION_FIELDS.items():
-        flag, kind = "--" + name.replace("_", "-"), base_type(field_types(SweepSpec)[name])
+    for name, (f, annotation) in options().items():
+        flag, kind = "--" + name.replace("_", "-"), base_type(annotation)
         help_, metavar, domain = f.metadata["help"], f.metadata["metavar"], f.metadata["domain"]
         if kind is bool:
             p.add_argument(flag, action="store_const", const=True, help=help_)
@@ -80,7 +79,7 @@ def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
         parse_grid_args(args.grid) if args.grid else None,
         args.seeds,
         args.out,
-        **{k: getattr(args, k) for k in EXECUTION_OPTIONS},
+        **{k: getattr(args, k) for k in options()},
     )
 
 

@@ -3,8 +3,8 @@
     steps = min(max_steps, ceil2(upper end of the 95% predictive interval of the last clock
                                  the run waits for))
 
-where the run waits for tau_mem under train.stop_at=mem, for every rule clock under
-stop_at=rule, and for all four clocks under stop_at=none; ceil2 rounds up to two significant
+where the clocks a run waits for are those twoclocks.clocks.STOP_AT declares for its
+train.stop_at; ceil2 rounds up to two significant
 digits (an evaluation grid of 5,400 steps, not 5,371); max_steps = 0 means no ceiling. With
 stopping, the run then pays for what it uses. The laws are fitted on the shipped reference
 results; the record of the prediction (`budget_record`) goes into the run's summary.
@@ -15,15 +15,12 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from twoclocks.clocks import RULE_CLOCKS
+from twoclocks.clocks import STOP_AT
 from twoclocks.config import AUTO_STEPS, RunConfig
 from twoclocks.domains import BIG
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.fitted import reference_laws
 from twoclocks.prediction.predict import Laws, Prediction, predict_config
-from twoclocks.prediction.variables import CLOCKS
-
-WAITS_FOR = {"mem": ("tau_mem",), "rule": tuple(rc.tau for rc in RULE_CLOCKS), "none": CLOCKS}
 
 
 def ceil2(x: float) -> int:
@@ -35,10 +32,10 @@ def ceil2(x: float) -> int:
 
 
 def budget_from(prediction: Prediction, stop_at: str, max_steps: int) -> int:
-    unknown = [c for c in WAITS_FOR[stop_at] if c not in prediction.clocks]
+    unknown = [c for c in STOP_AT[stop_at].waits_for if c not in prediction.clocks]
     if unknown:
         raise ConfigError(f"train.steps=auto: the laws have no {', '.join(unknown)} to size train.stop_at={stop_at} by")
-    upper = max(prediction.clocks[c].intervals[0.95][1] for c in WAITS_FOR[stop_at])
+    upper = max(prediction.clocks[c].intervals[0.95][1] for c in STOP_AT[stop_at].waits_for)
     steps = min(ceil2(upper), BIG)
     return min(steps, max_steps) if max_steps > 0 else steps
 
@@ -57,7 +54,7 @@ def resolve_steps(cfg: RunConfig, laws: Laws | None = None) -> tuple[RunConfig, 
 
 def budget_record(prediction: Prediction, cfg: RunConfig, steps: int) -> dict:
     """What the summary keeps next to the measured clocks: the budget, why, and the prediction."""
-    waits = WAITS_FOR[cfg.train.stop_at]
+    waits = STOP_AT[cfg.train.stop_at].waits_for
     capped = cfg.train.max_steps > 0 and steps == cfg.train.max_steps
     return {
         "steps": steps,

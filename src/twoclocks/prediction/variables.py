@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from twoclocks.clocks import RULE_CLOCKS
+from twoclocks.clocks import RULE_CLOCKS, stop_measures
 from twoclocks.config import RunConfig, flatten, keys_of_role
 from twoclocks.domains import UNMODELLED
 from twoclocks.errors import ConfigError
@@ -165,15 +165,15 @@ def observed(table: pd.DataFrame, clock: str) -> Observed:
 
 
 def waited_for(table: pd.DataFrame, clock: str) -> np.ndarray:
-    """False for tau_mem of the runs that `train.stop_at=rule` ended before they copied (a
-    learnability run): their bound is where the rule clocks settled, a few hundred steps
+    """False for tau_mem of the runs that a `train.stop_at` not waiting for it (rule) ended
+    before they copied (a learnability run): their bound is where the rule clocks settled, a few hundred steps
     against a tau_mem of 10^5, so they are no observation of it; True for every other run and
     clock. (A rule clock of a run stopped at tau_mem is kept: "not learned before copying" is
     what the regime term of tau_mem's law is about.)"""
     if clock != "tau_mem" or "train.stop_at" not in table:
         return np.ones(len(table), bool)
-    by_rule = (table["train.stop_at"].astype(str) == "rule").to_numpy()
-    return ~(by_rule & flag(table, "tau_mem_censored"))
+    unmeasured = ~table["train.stop_at"].map(lambda v: stop_measures(v, clock)).to_numpy(bool)
+    return ~(unmeasured & flag(table, "tau_mem_censored"))
 
 
 def learned_first(table: pd.DataFrame) -> np.ndarray:

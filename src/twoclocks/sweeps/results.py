@@ -91,11 +91,12 @@ def read_results(sweep_dir: str | Path) -> pd.DataFrame:
 def run_columns(run_dir: Path) -> dict[str, Any]:
     """The summary columns of a finished run, its clocks recomputed from metrics.parquet and
     config.json (compute_clocks, the same function a run uses)."""
-    from twoclocks.training.rundir import RunDir  # torch: only to recompute from a run's files
+    from twoclocks.training.near_copies import with_near_copies  # torch: only to recompute from a run's files
+    from twoclocks.training.rundir import RunDir
 
     rd = RunDir(run_dir)
     cfg = rd.read_config().cfg
-    _, metrics = rd.with_near_copies(rd.load_summary() or {}, rd.load_metrics())  # near copies from samples/
+    _, metrics = with_near_copies(rd, rd.load_summary() or {}, rd.load_metrics())  # near copies from samples/
     return summary_columns(compute_clocks(metrics, cfg.clocks, cfg.train.batch, cfg.data.N))
 
 

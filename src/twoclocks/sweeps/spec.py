@@ -15,7 +15,7 @@ import itertools
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import Field, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from twoclocks.config import (
 from twoclocks.domains import Domain, check_value, closed
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.fields import coerce, field_types
-from twoclocks.formats import hashed_identity
+from twoclocks.formats import hashed_identity, identity_dict
 from twoclocks.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, safe_name, write_json
 from twoclocks.locks import hold_lock
 from twoclocks.sweeps.sweepdir import SweepDir
@@ -94,8 +94,10 @@ class SweepSpec:
         return {"base": self.base, "grids": self.grids, "seeds": self.seeds}
 
 
-OPTION_FIELDS = {f.name: f for f in fields(SweepSpec) if f.metadata.get("option")}
-EXECUTION_OPTIONS = tuple(OPTION_FIELDS)
+def options() -> dict[str, tuple[Field, Any]]:
+    """{name: (field, type)} of every execution option, read off SweepSpec when asked."""
+    types_ = field_types(SweepSpec)
+    return {f.name: (f, types_[f.name]) for f in fields(SweepSpec) if f.metadata.get("option")}
 
 
 @dataclass
@@ -161,7 +163,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     """A YAML sweep spec (see docs/sweeps.md); every point is validated by expand()."""
     path = Path(path)
     data = read_yaml_mapping(path, f"sweep spec {path}")
-    known = {"base", "grid", "grids", "seeds", "description", *EXECUTION_OPTIONS}
+    known = {"base", "grid", "grids", "seeds", "description", *options()}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"sweep spec {path}: unknown key(s) {unknown}; it may have {sorted(known)}")
@@ -183,19 +185,20 @@ def load_spec(path: str | Path) -> SweepSpec:
         if not isinstance(description, str):
             raise ConfigError(f"sweep spec {path}: description must be text, got {description!r}")
         spec.description = description.strip()
-    set_options(spec, {k: data[k] for k in EXECUTION_OPTIONS if k in data})
+    set_options(spec, {k: data[k] for k in options() if k in data})
     return spec
 
 
 def set_options(spec: SweepSpec, values: dict[str, Any]) -> None:
     """Set the execution options given (None leaves one as it is), each coerced to its type and
     checked against its domain: one ConfigError line naming the option."""
+    known = options()
     for key, value in values.items():
-        if key not in EXECUTION_OPTIONS:
-            raise ConfigError(f"unknown sweep option {key!r}; choose from {sorted(EXECUTION_OPTIONS)}")
+        if key not in known:
+            raise ConfigError(f"unknown sweep option {key!r}; choose from {sorted(known)}")
         if value is None:
             continue
-        f, annotation = OPTION_FIELDS[key], field_types(SweepSpec)[key]
+        f, annotation = known[key]
         # An address or executor is text as given: coerce() would read the number 5 as "5".
         if annotation in (str, str | None) and not isinstance(value, str):
             raise ConfigError(f"{key} must be text, got {value!r}")
@@ -213,18 +216,6 @@ def spec_from_args(overrides: list[str], grid_args: list[str], seeds: Any) -> Sw
 
 
 # ----- points ------------------------------------------------------------------------------------
-def identity_dict(cfg: RunConfig) -> dict:
-    """cfg.to_dict() with the fields that say how a point is executed, not what it computes, at
-    their neutral value (config.execution_neutrals), so that the same point run by 1 or 8 workers,
-    or on a CPU with or without bf16 instructions (train.precision=auto: the same clocks,
-    docs/default.md), is the same point. Precision is hashed at bf16, the default of every sweep
-    made before it was chosen per machine, so that those sweeps keep their hashes and resume."""
-    d = cfg.to_dict()
-    for (section, name), neutral in execution_neutrals().items():
-        d[section][name] = neutral
-    return d
-
-
 def config_hash(cfg: RunConfig) -> str:
     text = json.dumps(hashed_identity(identity_dict(cfg)), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -10,17 +10,13 @@ leaves a finished summary.json or a resumable last.pt.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
-import shutil
 import signal
 import threading
 import time
 from typing import TYPE_CHECKING
 
-from twoclocks.config import AUTO_STEPS, RunConfig
 from twoclocks.errors import TwoClocksError
-from twoclocks.sweeps.spec import identity_dict
 from twoclocks.training.rundir import RunDir
 
 if TYPE_CHECKING:  # the trainer (torch) is imported where a point runs, not where a sweep is read
@@ -32,40 +28,21 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
-def same_point(saved: RunConfig, point: RunConfig) -> bool:
-    """Whether a run directory's saved config is this point's (train.steps=auto is saved as the
-    number it was resolved to)."""
-    if point.train.steps == AUTO_STEPS:
-        point = dataclasses.replace(point, train=dataclasses.replace(point.train, steps=saved.train.steps))
-    return identity_dict(saved) == identity_dict(point)
-
-
 def run_point(cfg_dict: dict, run_dir: str, resolve: StepsResolver | None = None) -> dict:
-    """Finish one point: skip it if done, resume it from last.pt, or start it (train.steps=auto
-    sized by `resolve`, the driver's).
+    """Finish one point whatever state its directory is in (`runner.finish`: skip, resume,
+    restart or start; train.steps=auto sized by `resolve`, the driver's).
 
-    Returns {"status": "finished", "summary": ..., "action": skipped|resumed|started} or
+    Returns {"status": "finished", "summary": ..., "action": runner.ACTIONS' word} or
     {"status": "failed", "error": one line}. Never raises for a run's own errors.
     """
     from twoclocks.config import from_dict
-    from twoclocks.training.experiment import build_experiment
-    from twoclocks.training.runner import continue_run, resolved, train_new
+    from twoclocks.training.runner import finish
 
     rd = RunDir(run_dir)
     try:
         with rd.lock(wait=True):
-            summary = rd.finished_summary()
-            if summary is not None:
-                return {"status": "finished", "summary": summary, "action": "skipped"}
-            if rd.has_checkpoint():
-                if not same_point(rd.load_config(), from_dict(cfg_dict)):
-                    raise TwoClocksError(f"{rd} holds a run of another config; move it away")
-                return {"status": "finished", "summary": continue_run(rd, progress=False), "action": "resumed"}
-            cfg, budget = resolved(from_dict(cfg_dict), resolve)
-            exp = build_experiment(cfg, budget=budget)
-            if rd.path.exists():  # killed before its first checkpoint: nothing trained, start over
-                shutil.rmtree(rd.path)
-            return {"status": "finished", "summary": train_new(exp, rd, progress=False), "action": "started"}
+            action, summary = finish(rd, from_dict(cfg_dict), progress=False, resolve=resolve)
+            return {"status": "finished", "summary": summary, "action": action}
     except Exception as exc:  # the sweep records it and goes on with the other points
         return {"status": "failed", "error": one_line(exc)}
 
@@ -87,9 +64,6 @@ def run_points(cfg_dicts: list[dict], run_dirs: list[str], resolve: StepsResolve
         with contextlib.ExitStack() as stack:
             for rd in dirs:
                 stack.enter_context(rd.lock(wait=True))
-            for rd in dirs:
-                if rd.path.exists() and not rd.has_checkpoint() and rd.finished_summary() is None:
-                    shutil.rmtree(rd.path)  # killed before its first checkpoint: nothing to keep
             sized = [resolved(from_dict(c), resolve) for c in cfg_dicts]
             summaries = train_group([c for c, _ in sized], [rd.path for rd in dirs], budgets=[b for _, b in sized])
         return [{"status": "finished", "summary": s, "action": "grouped"} for s in summaries]

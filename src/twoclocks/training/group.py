@@ -15,12 +15,9 @@ single run (tests/test_perf.py, tests/test_group_families.py), so a member's run
 the single run's, timings aside; each member's checkpoints/last.pt is an ordinary single-run
 state, so a member also resumes with `twoclocks run --resume DIR`.
 
-Use from a sweep:
-
-    from twoclocks.training.group import can_group, group_key, train_group
-    for key, runs in itertools.groupby(sorted(pending, key=lambda r: group_key(r.cfg)), ...):
-        if can_group(cfgs): summaries = train_group(cfgs, out_dirs)   # one process, K runs
-        else: start_run(...) for each
+A sweep's driver deals points of one `group_key` into tasks when `can_group` accepts them, and
+its worker trains the task with `train_group(cfgs, out_dirs)` (twoclocks.sweeps.worker
+`run_points`), falling back to the points one by one when the group cannot run together.
 
 `group_key(cfg)` is equal for configs that may share a group; `can_group(cfgs)` also asks the
 model whether it can be grouped (`GenerativeModel.group_blocker`: every built-in family can,
@@ -43,7 +40,7 @@ from twoclocks.config import RunConfig, flatten
 from twoclocks.errors import ConfigError
 from twoclocks.training.experiment import Experiment, build_experiment
 from twoclocks.training.numerics import precision_context
-from twoclocks.training.rundir import RunDir, fresh_dirs
+from twoclocks.training.rundir import RunDir, State, fresh_dirs
 from twoclocks.training.trainer import Trainer, make_optimizer, train_on_schedule
 
 # Config fields in which the members of one group may differ. The task may differ too (e.g.
@@ -282,8 +279,10 @@ def train_group(
     cfgs: list[RunConfig], out_dirs: list[str | Path], progress: bool = False, budgets: list[dict | None] | None = None
 ) -> list[dict]:
     """Train K runs as one group and write each one's ordinary run directory; returns their
-    summaries in order. Directories that all hold a checkpoint resume from it (they must have
-    stopped at the same step); all finished: their summaries are returned as they are.
+    summaries in order. Each directory's state is decided as a single run's is
+    (`RunDir.finishable_state`): all finished, their summaries are returned as they are; all
+    checkpointed, they resume (they must have stopped at the same step); none started (absent or
+    inputs only), the group starts.
     `budgets`: how train.steps=auto sized each config (`runner.StepsResolver`), if it did."""
     blocker = group_blocker(cfgs)
     if blocker:
@@ -297,30 +296,33 @@ def train_group(
         raise ConfigError("cannot train these runs as one group: their tasks encode items differently")
     if len({e.cfg.train.steps for e in exps}) > 1:  # train.steps=auto sized them differently
         raise ConfigError("cannot train these runs as one group: their budgets differ")
-    summaries = [d.finished_summary() for d in dirs]
-    done = [s for s in summaries if s is not None]
-    if len(done) == len(summaries):
-        return done
-    started = [d.has_checkpoint() for d in dirs]
-    if any(started) and not all(started):
-        raise ConfigError("some of these runs have started and others have not; resume or start them separately")
-    if any(started):
+    states = [d.finishable_state(c) for d, c in zip(dirs, cfgs)]  # member by member, as a single run
+    if all(s is State.FINISHED for s in states):
+        return [d.load_finished()[0] for d in dirs]
+    if all(s is State.CHECKPOINTED for s in states):
         members = [Trainer(exp, d, progress=False) for exp, d in zip(exps, dirs)]
         for m in members:
             m.resume()
         if len({m.step for m in members}) > 1:
             raise ConfigError("these runs stopped at different steps; resume them separately")
         return GroupTrainer(members, progress).run()
+    if any(s in (State.FINISHED, State.CHECKPOINTED) for s in states):
+        raise ConfigError("some of these runs have started and others have not; resume or start them separately")
     return start_group(exps, dirs, progress)
 
 
 def start_group(exps: list[Experiment], dirs: list[RunDir], progress: bool) -> list[dict]:
-    """Create every member's directory and train the group; a fault before the first checkpoint
-    (a full disk from the start) leaves none of the directories behind, as `train_new` does."""
-    for d in dirs:
+    """Create every member's directory (or clear one that holds only its inputs: nothing was
+    trained) and train the group; a fault before the first checkpoint (a full disk from the
+    start) leaves none of the directories it created behind, as `runner.train_new` does."""
+    absent = [d for d in dirs if d.state() is State.ABSENT]
+    for d in absent:
         d.check_creatable()
+    for d in [d for d in dirs if d not in absent]:
+        d.check_folders()  # a folder of a run that holds its inputs is not a planted link
     members = [Trainer(exp, d, progress=False) for exp, d in zip(exps, dirs)]  # before any file
-    with fresh_dirs(dirs):
+    with fresh_dirs(absent):
         for exp, d in zip(exps, dirs):
+            d.clear(keep=d.INPUTS)
             d.write_inputs(exp)
         return GroupTrainer(members, progress).run()

@@ -13,7 +13,10 @@ built-in rule's own; a plugin's rule is never imported to compute it (`twoclocks
 from __future__ import annotations
 
 import math
+import warnings
+import zipfile
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -21,9 +24,18 @@ import pandas as pd
 from twoclocks.clocks import MEM_CLOCKS, MemClock, compute_clocks
 from twoclocks.config import RunConfig
 from twoclocks.data import TrainingIndex
+from twoclocks.errors import ReadNote, TwoClocksError
 from twoclocks.evaluate import load_outcomes, near_chance, near_copies
 from twoclocks.recorded import Recorded
 from twoclocks.training.experiment import build_task
+
+
+class RunFiles(Protocol):
+    """What this module reads of a run directory (a RunDir)."""
+
+    def read_config(self) -> Recorded: ...
+    def load_train_set(self) -> np.ndarray: ...
+    def sample_files(self) -> list[tuple[int, Path]]: ...
 
 
 def derived() -> list[MemClock]:
@@ -71,3 +83,29 @@ def near_copy_clocks(summary: dict, metrics: pd.DataFrame, cfg: RunConfig) -> di
     """`summary` with the keys of the near-copy clocks, read off `metrics` (which has their curve)."""
     clocks = compute_clocks(metrics, cfg.clocks, cfg.train.batch, cfg.data.N)
     return {**summary, **{k: clocks[k] for mc in derived() for k in (mc.tau + s for s in mc.fields)}}
+
+
+def with_near_copies(rd: RunFiles, summary: dict, metrics: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
+    """(summary, metrics) of a run written before near copies were measured, with their curve
+    and clock derived from samples/ (the functions above); as they are when an
+    evaluation's samples were not kept or cannot be read, or when the chance level would
+    need a plugin's rule (a ReadNote says so). Nothing is written, nothing imported."""
+    try:
+        recorded = rd.read_config()
+        chance = recorded_chance(summary, metrics)
+        if chance is None:
+            chance = builtin_chance(recorded, rd.load_train_set())
+        if chance is None:
+            warnings.warn(
+                f"{NEAR.tau} is not rebuilt for runs of the task plugin {recorded.task_plugin}: they "
+                f"recorded no near-copy chance, and reading a run never imports a plugin",
+                ReadNote,
+                stacklevel=2,
+            )
+            return summary, metrics
+        curve = near_copy_curve(metrics, dict(rd.sample_files()), chance, recorded.cfg.clocks.ci_level)
+    except (TwoClocksError, OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return summary, metrics
+    if curve is None:
+        return summary, metrics
+    return near_copy_clocks(summary, curve, recorded.cfg), curve

@@ -19,11 +19,10 @@ written last, and a resumed run restores whatever is missing (`twoclocks.trainin
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 import shlex
 import shutil
-import warnings
-import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -31,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.config import RunConfig, from_dict, resolve
-from twoclocks.errors import ConfigError, ReadNote, TwoClocksError
-from twoclocks.formats import config_record
+from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.formats import config_record, same_point
 from twoclocks.io import (
     TEMP_SUFFIX,
     check_no_links,
@@ -50,14 +49,16 @@ from twoclocks.locks import hold_lock, lock_path_beside
 from twoclocks.recorded import Recorded, read_config
 from twoclocks.schema import bad_clock_value, required_keys
 from twoclocks.training.experiment import Experiment
-from twoclocks.training.near_copies import (
-    NEAR,
-    builtin_chance,
-    lacks_near_copies,
-    near_copy_clocks,
-    near_copy_curve,
-    recorded_chance,
-)
+from twoclocks.training.near_copies import lacks_near_copies, with_near_copies
+
+
+class State(enum.Enum):
+    """How far the run in a directory got (RunDir.state), which decides how it is finished."""
+
+    ABSENT = "absent"  # no config.json: no run yet (at most the debris of a start killed before it)
+    INPUTS = "inputs only"  # config.json and the training set, no last.pt: start again from them
+    CHECKPOINTED = "checkpointed"  # checkpoints/last.pt: resume from it
+    FINISHED = "finished"  # summary.json says so and every output is in place: nothing to do
 
 
 class RunDir:
@@ -70,8 +71,9 @@ class RunDir:
     LAST = "last.pt"
     BUDGET = "budget.json"
     FOLDERS = ("checkpoints", "samples", "plots", "tensorboard")  # the folders a run writes into
+    INPUTS = (CONFIG, TRAIN_SET, BUDGET)  # written once when a run starts (`write_inputs`)
     # Every entry a run writes into its directory (what a fresh start may clear).
-    ENTRIES = (CONFIG, TRAIN_SET, METRICS, SUMMARY, BUDGET, *FOLDERS[:3])
+    ENTRIES = (*INPUTS, METRICS, SUMMARY, *FOLDERS[:3])
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -137,6 +139,28 @@ class RunDir:
         return f"twoclocks run --resume {shlex.quote(str(self.path))}"
 
     # ----- state ---------------------------------------------------------------------------
+    def state(self) -> State:
+        """What the directory holds, from the furthest a run gets: finished, checkpointed,
+        inputs only, absent."""
+        if self.finished_summary() is not None:
+            return State.FINISHED
+        if self.has_checkpoint():
+            return State.CHECKPOINTED
+        return State.INPUTS if self.exists() else State.ABSENT
+
+    def finishable_state(self, point: RunConfig | None = None) -> State:
+        """`state()`, refusing in one line what no finishing can mend: a run of another config
+        than `point` (None: whatever the directory holds), or no run at all to continue. A run
+        with no last.pt, even one that finished once and lost its outputs, starts again from
+        its saved inputs: training is deterministic, so it ends with the same outputs."""
+        state = self.state()
+        if state is State.ABSENT and point is None:
+            raise TwoClocksError(f"{self.path}: no {self.CONFIG} there, not a twoclocks run directory")
+        if state in (State.INPUTS, State.CHECKPOINTED) and point is not None:
+            if not same_point(self.load_config(), point):
+                raise TwoClocksError(f"{self.path} holds a run of another config; move it away")
+        return state
+
     def exists(self) -> bool:
         return self.config_path.is_file()
 
@@ -171,33 +195,8 @@ class RunDir:
         if not self.clocks_plot.is_file():
             raise TwoClocksError(f"{self.clocks_plot} is missing; {resume} draws it")
         if lacks_near_copies(summary, metrics):
-            return self.with_near_copies(summary, metrics)
+            return with_near_copies(self, summary, metrics)
         return summary, metrics
-
-    def with_near_copies(self, summary: dict, metrics: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
-        """(summary, metrics) of a run written before near copies were measured, with their curve
-        and clock derived from samples/ (twoclocks.training.near_copies); as they are when an
-        evaluation's samples were not kept or cannot be read, or when the chance level would
-        need a plugin's rule (a ReadNote says so). Nothing is written, nothing imported."""
-        try:
-            recorded = self.read_config()
-            chance = recorded_chance(summary, metrics)
-            if chance is None:
-                chance = builtin_chance(recorded, self.load_train_set())
-            if chance is None:
-                warnings.warn(
-                    f"{NEAR.tau} is not rebuilt for runs of the task plugin {recorded.task_plugin}: they "
-                    f"recorded no near-copy chance, and reading a run never imports a plugin",
-                    ReadNote,
-                    stacklevel=2,
-                )
-                return summary, metrics
-            curve = near_copy_curve(metrics, dict(self.sample_files()), chance, recorded.cfg.clocks.ci_level)
-        except (TwoClocksError, OSError, ValueError, KeyError, zipfile.BadZipFile):
-            return summary, metrics
-        if curve is None:
-            return summary, metrics
-        return near_copy_clocks(summary, curve, recorded.cfg), curve
 
     # ----- creating ------------------------------------------------------------------------
     def check_creatable(self) -> None:

@@ -8,14 +8,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from twoclocks.clocks import MEM, PEAK_CURVES, RuleClock, format_clock, mem_levels, window_text
-from twoclocks.config import AUTO_STEPS, ClockConfig, RunConfig
-from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.clocks import MEM, PEAK_CURVES, RuleClock, format_clock, mem_levels, threshold, window_text
+from twoclocks.config import AUTO_STEPS, RunConfig
+from twoclocks.errors import ConfigError
 from twoclocks.formats import rule_clocks_of
 from twoclocks.io import safe_name
 from twoclocks.tasks import task_class
 from twoclocks.training.experiment import Experiment, build_experiment
-from twoclocks.training.rundir import RunDir, fresh_dirs
+from twoclocks.training.rundir import RunDir, State, fresh_dirs
 from twoclocks.training.sample_text import sample_lines
 from twoclocks.training.trainer import Trainer
 
@@ -58,12 +58,23 @@ def start_run(
 ) -> tuple[Path, dict]:
     """Validate everything, then create the run directory and train. Returns (dir, summary).
     train.steps=auto is sized by `resolve`."""
-    cfg, budget = resolved(cfg, resolve)
-    exp = build_experiment(cfg, budget=budget)  # all config errors surface here
-    run_dir = RunDir(out if out is not None else Path("runs") / default_run_name(cfg))
+    exp = experiment_for(cfg, resolve)  # all config errors surface here
+    run_dir = RunDir(out if out is not None else Path("runs") / default_run_name(exp.cfg))
     run_dir.check_creatable()
     with run_dir.lock():
-        return run_dir.path, train_new(exp, run_dir, progress)
+        return run_dir.path, finish(run_dir, exp, progress)[1]
+
+
+def resume_run(run_dir: str | Path, progress: bool = True) -> tuple[Path, dict]:
+    """Continue a stopped run from checkpoints/last.pt; a finished run just returns its summary."""
+    rd = RunDir(run_dir).require()
+    with rd.lock():
+        return rd.path, finish(rd, progress=progress)[1]
+
+
+def experiment_for(cfg: RunConfig, resolve: StepsResolver | None) -> Experiment:
+    cfg, budget = resolved(cfg, resolve)
+    return build_experiment(cfg, budget=budget)
 
 
 def say_notes(exp: Experiment, progress: bool) -> None:
@@ -73,8 +84,36 @@ def say_notes(exp: Experiment, progress: bool) -> None:
             print(f"twoclocks: note: {note}", file=sys.stderr)
 
 
+# What finishing a run directory does in each state (the word a sweep's worker reports).
+ACTIONS = {State.FINISHED: "skipped", State.CHECKPOINTED: "resumed", State.INPUTS: "restarted", State.ABSENT: "started"}
+
+
+def finish(
+    run_dir: RunDir,
+    point: Experiment | RunConfig | None = None,
+    progress: bool = True,
+    resolve: StepsResolver | None = None,
+) -> tuple[str, dict]:
+    """Finish the run in `run_dir` whatever state it is in (the caller holds the lock); returns
+    (ACTIONS' word, summary). `point` is what the directory is for (a config is built, its
+    train.steps=auto sized by `resolve`, only when the run starts), None what it holds. A
+    finished run returns its summary; a checkpointed one resumes; one with inputs only starts
+    again from them; an absent one starts. Either way a run trains on its saved
+    train_set.npz, whatever route gave the items when it started."""
+    cfg = point.cfg if isinstance(point, Experiment) else point
+    state = run_dir.finishable_state(cfg)
+    if state is State.FINISHED:
+        return ACTIONS[state], run_dir.load_finished()[0]
+    if state is State.ABSENT:
+        assert point is not None  # finishable_state refuses to start a run with no point
+        exp = point if isinstance(point, Experiment) else experiment_for(point, resolve)
+        run_dir.clear()  # the debris of a start killed before config.json
+        return ACTIONS[state], train_new(exp, run_dir, progress)
+    return ACTIONS[state], continue_run(run_dir, state, progress)
+
+
 def train_new(exp: Experiment, run_dir: RunDir, progress: bool = True) -> dict:
-    """Create `run_dir` for `exp`, write its inputs and train (the caller holds the lock)."""
+    """Create `run_dir` for `exp`, write its inputs and train."""
     trainer = Trainer(exp, run_dir, progress=progress)  # optimizer and noise, before any file
     say_notes(exp, progress)
     with fresh_dirs([run_dir]):
@@ -82,41 +121,23 @@ def train_new(exp: Experiment, run_dir: RunDir, progress: bool = True) -> dict:
         return trainer.run()
 
 
-def resume_run(run_dir: str | Path, progress: bool = True) -> tuple[Path, dict]:
-    """Continue a stopped run from checkpoints/last.pt; a finished run just returns its summary."""
-    rd = RunDir(run_dir).require()
-    with rd.lock():
-        return rd.path, continue_run(rd, progress)
-
-
-def continue_run(run_dir: RunDir, progress: bool = True) -> dict:
-    """Finish the run in `run_dir` (the caller holds the lock): a finished run with every output
-    in place returns its summary; one killed before its first checkpoint starts again from its
-    saved config (nothing was trained); any other continues from last.pt. A run whose last.pt is
-    at the final step only writes its outputs again, which restores any that were lost. Either
-    way it trains on its saved train_set.npz, whatever route gave the items when it started."""
-    summary = run_dir.finished_summary()
-    if summary is not None:
-        return summary
+def continue_run(run_dir: RunDir, state: State, progress: bool) -> dict:
+    """Continue from last.pt (a run whose last.pt is at the final step only writes its outputs
+    again, which restores any that were lost), or start again from the saved inputs when
+    nothing was trained. The inputs stay until they are written again (atomically), so that a
+    failing restart still leaves a run that can be resumed; the budget record too
+    (`experiment_of` carries it into the inputs written again)."""
     run_dir.check_folders()
     exp = experiment_of(run_dir)
     run_dir.remove_temp_files()
-    if not run_dir.has_checkpoint():
-        if run_dir.summary_path.exists():  # finished once, so its training state is gone for good
-            raise TwoClocksError(
-                f"{run_dir}: outputs are missing or unreadable and {run_dir.last_checkpoint} is gone, "
-                f"so they cannot be restored; start the run again in a new directory"
-            )
-        # Nothing was trained: start again. The inputs stay until they are written again
-        # (atomically), so that a failing restart still leaves a run that can be resumed; the
-        # budget record too (`experiment_of` carries it into the inputs written again).
-        run_dir.clear(keep=(run_dir.CONFIG, run_dir.TRAIN_SET, run_dir.BUDGET))
+    if state is State.CHECKPOINTED:
         trainer = Trainer(exp, run_dir, progress=progress)
-        run_dir.write_inputs(exp)
+        trainer.resume()
+        say_notes(exp, progress)
         return trainer.run()
+    run_dir.clear(keep=run_dir.INPUTS)
     trainer = Trainer(exp, run_dir, progress=progress)
-    trainer.resume()
-    say_notes(exp, progress)
+    run_dir.write_inputs(exp)
     return trainer.run()
 
 
@@ -179,7 +200,7 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
         f"N={summary['N']}  seed={summary['seed']}  mem_chance={mem_chance_text(summary)}"
     ]
     for rc in rules:
-        text = f"{clock(rc.tau):<44}{rc.curve} >= {th.get(rc.theta, getattr(ClockConfig(), rc.theta)):g}"
+        text = f"{clock(rc.tau):<44}{rc.curve} >= {threshold(rc.theta, th):g}"
         lost = summary.get(f"{rc.tau}_lost")
         if lost is not None:
             mem = summary.get("tau_mem")
@@ -189,8 +210,7 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
     lines.append(clock(MEM.tau))
     for mc in mem_levels()[1:]:
         if mc.tau in summary:  # absent when a run's samples were not kept
-            theta = th.get(mc.theta, getattr(ClockConfig(), mc.theta))
-            lines.append(f"{clock(mc.tau):<44}{mc.curve} - {mc.chance} >= {theta:g}")
+            lines.append(f"{clock(mc.tau):<44}{mc.curve} - {mc.chance} >= {threshold(mc.theta, th):g}")
     lines += [f"{rc.key('window'):<{width}} = {window_line(summary, rc)}" for rc in rules]
     peaks = [
         f"peak {c} = {summary[f'peak_{c}']:.3f} at step {summary[f'peak_{c}_step']:,}"

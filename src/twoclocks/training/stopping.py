@@ -11,14 +11,7 @@ Wilson limit's crossing) read "not reached by step S (stopped)" where the full r
 reached them later. Waiting for late bounds too would make `mem` runs go on long after copying
 is plain, for a bound that the fits do not use.
 
-    none   never stop early (the default: a run shows its whole curve, erosion included)
-    rule   stop when every rule clock (twoclocks.clocks.RULE_CLOCKS) is settled: tau_rule
-           (valid >= 0.9), tau_rule_low (most samples valid) and tau_group (groups right);
-           what a learnability map needs.
-           A rule learned at the low and group levels that never passes 0.9 runs to its budget,
-           so that every rule clock is the full run's: stopping at the lower clocks alone would
-           leave tau_rule censored at a stop step that says nothing about 0.9
-    mem    stop when tau_mem (at clocks.theta_mem) is settled (what the claims need)
+The choices, and the clocks each waits for, are declared once in twoclocks.clocks.STOP_AT.
 """
 
 from __future__ import annotations
@@ -26,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from twoclocks.clocks import MEM, RULE_CLOCKS
+from twoclocks.clocks import STOP_AT, clock_named
 from twoclocks.config import RunConfig
 
 
@@ -37,20 +30,18 @@ def confirmed(values: np.ndarray, theta: float) -> bool:
 
 
 def wanted_curves(cfg: RunConfig, df: pd.DataFrame) -> list[tuple[str, np.ndarray, float]]:
-    """(clock name, curve, threshold) of every clock that `train.stop_at` waits for: every rule
-    clock of RULE_CLOCKS for `rule`, tau_mem for `mem`."""
-    cc = cfg.clocks
-    if cfg.train.stop_at == "rule":
-        return [(rc.tau, df[rc.curve].to_numpy(), getattr(cc, rc.theta)) for rc in RULE_CLOCKS]
-    if cfg.train.stop_at == "mem":
-        excess = df[MEM.curve].to_numpy() - df[MEM.chance].to_numpy()
-        return [(MEM.tau, excess, getattr(cc, MEM.theta))]
-    return []
+    """(clock name, curve, threshold) of every clock that `train.stop_at` waits for before the
+    run ends early (none for a choice that never does)."""
+    choice = STOP_AT[cfg.train.stop_at]
+    if not choice.early:
+        return []
+    clocks = [clock_named(name) for name in choice.waits_for]
+    return [(c.tau, c.signal(df), getattr(cfg.clocks, c.theta)) for c in clocks]
 
 
 def stop_reason(cfg: RunConfig, rows: list[dict]) -> str | None:
     """Why the run may stop after the evaluations in `rows`, or None to go on."""
-    if cfg.train.stop_at == "none" or len(rows) < 2:
+    if len(rows) < 2:
         return None
     df = pd.DataFrame(rows)
     curves = wanted_curves(cfg, df)

@@ -12,6 +12,8 @@ depth.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,17 +21,13 @@ import pandas as pd
 from twoclocks.sweeps.claims.fits import finished, knob_column
 from twoclocks.sweeps.claims.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 
-TOKENISATION_KEYS = ("model.patch", "task.layout")
+# The keys that decide which cells share a token, each with how a row says it.
+TOKENISATION: dict[str, Callable[[Any], str]] = {"model.patch": lambda v: f"patch {int(v)}", "task.layout": str}
 
 
 def tokenisation(row: pd.Series) -> str:
-    """'patch 2, contiguous' from a results row (the keys that decide which cells share a token)."""
-    parts = []
-    if "model.patch" in row and pd.notna(row["model.patch"]):
-        parts.append(f"patch {int(row['model.patch'])}")
-    if "task.layout" in row and pd.notna(row["task.layout"]):
-        parts.append(str(row["task.layout"]))
-    return ", ".join(parts) or "-"
+    """'patch 2, contiguous' from a results row."""
+    return ", ".join(say(row[k]) for k, say in TOKENISATION.items() if k in row and pd.notna(row[k])) or "-"
 
 
 def varies_knob_and_depth(df: pd.DataFrame) -> bool:

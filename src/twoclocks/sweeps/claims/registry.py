@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from twoclocks.clocks import MEM, stop_measures
 from twoclocks.sweeps.claims.fits import Fit, finished, knob_column
 from twoclocks.sweeps.claims.verdicts import INCONCLUSIVE
 from twoclocks.sweeps.claims.views import At
@@ -44,8 +45,10 @@ class Runs:
 
 
 def measuring_mem(df: pd.DataFrame) -> pd.DataFrame:
-    """The runs that measure tau_mem: not those stopped once the rule is learned (stop_at=rule)."""
-    return df[df["train.stop_at"].fillna("none") != "rule"] if "train.stop_at" in df else df
+    """The runs that measure tau_mem: not those stopped once other clocks settle (stop_at=rule)."""
+    if "train.stop_at" not in df:
+        return df
+    return df[df["train.stop_at"].map(lambda v: stop_measures(v, MEM.tau)).astype(bool)]
 
 
 # What a claim reads: name -> (in words, the runs).
