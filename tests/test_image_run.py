@@ -21,6 +21,7 @@ from twoclocks.config import ClockConfig, build_config
 from twoclocks.data import TrainingIndex
 from twoclocks.encoding import Encoding
 from twoclocks.imagemetrics.evaluation import ImageEvaluation, image_evaluation
+from twoclocks.imagemetrics.loss_gap import SEED_GAP, loss_gap
 from twoclocks.tasks import build_task
 from twoclocks.training.image_samples import chosen_steps, nearest_items
 from twoclocks.training.runner import start_run, summary_lines
@@ -60,7 +61,7 @@ def test_the_ratio_counts_a_planted_copy_and_not_a_held_out_image(tmp_path):
     values = np.concatenate([copies, ev.values(heldout)])
     cells = ev.encoding.from_continuous(torch.as_tensor(values))
     score = {"valid": 0.5, "valid_lo": 0.25, "valid_hi": 0.75}
-    m = ev.metrics(cells, values.astype(np.float32), score)
+    m = ev.metrics(MeanModel(), cells, values.astype(np.float32), score)
     expected = ratio_by_sklearn(values, ev.train_values)
     assert expected[:3].all() and not expected[3:].any()
     assert m["mem_ratio"] == pytest.approx(expected.mean()) and m["mem_ratio_lo"] <= m["mem_ratio"] <= m["mem_ratio_hi"]
@@ -76,22 +77,53 @@ def test_the_ratio_counts_a_planted_copy_and_not_a_held_out_image(tmp_path):
     assert m["fd"] >= 0 and m["fd_floor"] >= 0
 
 
+class MeanModel(torch.nn.Module):
+    """A stand-in model whose loss on a chunk is the mean squared intensity of its items plus
+    one draw from the loss's generator (which fixed noise makes the same for paired chunks)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
+
+    def encode(self, cells):
+        return torch.as_tensor(np.asarray(cells), dtype=torch.float32)
+
+    def loss(self, batch, gen):
+        return (batch**2).mean() + torch.rand((), generator=gen)
+
+
+def test_the_loss_gap_is_one_minus_the_ratio_of_paired_chunk_losses():
+    rng = np.random.default_rng(0)
+    train, heldout = rng.integers(0, 2, (10, 4, 4)).astype(np.uint8), rng.integers(0, 3, (13, 4, 4)).astype(np.uint8)
+    got = loss_gap(MeanModel(), train, heldout, 0.95)
+    seeds = [SEED_GAP + k for k in range(3)]  # 10 items: chunks of 4, 4 and 2
+    extra = [float(torch.rand((), generator=torch.Generator().manual_seed(s))) for s in seeds]
+    chunks = [slice(0, 4), slice(4, 8), slice(8, 10)]
+    lt = [float((train[c].astype(np.float64) ** 2).mean()) + e for c, e in zip(chunks, extra)]
+    lh = [float((heldout[:10][c].astype(np.float64) ** 2).mean()) + e for c, e in zip(chunks, extra)]
+    assert got["loss_gap"] == pytest.approx(1 - sum(lt) / sum(lh), rel=1e-6)
+    assert got["loss_train"] == pytest.approx(np.mean(lt), rel=1e-6) and got["loss_gap_chance"] == 0.0
+    assert got["loss_gap_lo"] <= got["loss_gap"] <= got["loss_gap_hi"]
+
+
 def test_a_task_with_a_rule_has_no_image_metrics():
     task = build_task({"name": "parity"})
     cells = task.sample(4, np.random.default_rng(0))
     assert image_evaluation(task, Encoding(task.shape, 2), cells, TrainingIndex(cells, 2), 0.95) is None
 
 
-def image_metrics(steps, valid, ratio, chance=0.02, rate=0.9) -> pd.DataFrame:
-    """A metrics table of a run on images, every fraction exactly as given (tight bands)."""
+def image_metrics(steps, valid, ratio, gap, chance=0.02, rate=0.9) -> pd.DataFrame:
+    """A metrics table of a run on images, every curve exactly as given (tight bands)."""
     df = pd.DataFrame({"step": steps, "samples": 512})
-    for name, values in (("valid", valid), ("mem", np.zeros(len(steps))), ("novel_valid", valid), ("mem_ratio", ratio)):
+    curves = {"valid": valid, "mem": np.zeros(len(steps)), "novel_valid": valid, "mem_ratio": ratio, "loss_gap": gap}
+    for name, values in curves.items():
         df[name], df[f"{name}_lo"], df[f"{name}_hi"] = values, np.asarray(values) - 0.01, np.asarray(values) + 0.01
     df["unique_novel_valid"] = df["valid"]
     df["constraint_acc"] = df["valid"]
     df["mem_chance"] = 0.0
     df["mem_near"] = df["mem_near_lo"] = df["mem_near_hi"] = df["mem_near_chance"] = 0.0
     df["mem_ratio_chance"] = chance
+    df["loss_gap_chance"] = 0.0
     for suffix in ("", "_lo", "_hi"):
         df[f"gen{suffix}"] = df[f"valid{suffix}"] / rate
     return df
@@ -101,16 +133,19 @@ def test_the_image_clocks_are_the_crossings_of_their_curves():
     steps = np.array([10, 20, 40, 80, 160, 320])
     valid = np.array([0.0, 0.3, 0.85, 0.88, 0.9, 0.9])
     ratio = np.array([0.0, 0.0, 0.05, 0.1, 0.4, 0.8])
-    df = image_metrics(steps, valid, ratio)
+    gap = np.array([0.0, 0.01, 0.02, 0.08, 0.15, 0.3])
+    df = image_metrics(steps, valid, ratio, gap)
     clocks = compute_clocks(df, ClockConfig(), 64, 16)
     assert list(clocks) == clock_keys(optional=True)
     assert clocks[GEN.tau] == pytest.approx(crossing(steps, valid / 0.9, 0.9)[0])
     assert clocks["tau_mem_ratio"] == pytest.approx(crossing(steps, ratio - 0.02, 0.1)[0])
+    assert clocks["tau_gap"] == pytest.approx(crossing(steps, gap, 0.1)[0])
     # tau_mem (exact copies) is not reached: the window is at least as wide as the rest of the run
     assert clocks["window_log10_gen"] == pytest.approx(np.log10(320 / clocks[GEN.tau]))
     assert clocks["window_log10_is_lower_bound_gen"] is True
     # a run on a rule has neither curve, so neither clock
-    assert list(compute_clocks(df.drop(columns=["gen", "mem_ratio"]), ClockConfig(), 64, 16)) == clock_keys()
+    rule_run = df.drop(columns=["gen", "mem_ratio", "loss_gap"])
+    assert list(compute_clocks(rule_run, ClockConfig(), 64, 16)) == clock_keys()
 
 
 def test_chosen_steps_and_nearest_items():
@@ -128,12 +163,12 @@ def test_a_run_on_images_prints_its_clocks_and_draws_its_samples(tmp_path):
     overrides = [*TINY, "task=mnist", f"task.root={tmp_path / 'd'}", "task.size=14", "train.steps=30"]
     run_dir, summary = start_run(build_config(overrides), tmp_path / "run", progress=False)
     metrics = pd.read_parquet(run_dir / "metrics.parquet")
-    assert {"mem_ratio", "mem_ratio_chance", "gen", "fd", "fd_floor", "heldout_valid"} <= set(metrics.columns)
-    assert {GEN.tau, "tau_mem_ratio", GEN.key("window_log10")} <= set(summary)
+    assert {"mem_ratio", "mem_ratio_chance", "gen", "fd", "fd_floor", "loss_gap"} <= set(metrics.columns)
+    assert {GEN.tau, "tau_mem_ratio", "tau_gap", GEN.key("window_log10")} <= set(summary)
     assert summary["mem_chance"] == metrics["mem_chance"].iloc[-1]  # measured, not the population's 0
     json.loads((run_dir / "summary.json").read_text())  # strict JSON
     text = "\n".join(summary_lines(summary, run_dir))
-    assert "tau_gen " in text and "tau_mem_ratio" in text and "window_gen" in text and "held-out images" in text
+    assert all(word in text for word in ("tau_gen ", "tau_mem_ratio", "tau_gap", "window_gen", "held-out images"))
     assert (run_dir / "plots" / "samples.png").is_file()
     index = build_report(run_dir).read_text()
     assert 'alt="samples.png"' in index

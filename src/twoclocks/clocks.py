@@ -20,6 +20,7 @@ Definitions (docs/protocol.md, section 4, has the full text):
   crossing(mem_ratio - mem_ratio_chance, theta_mem), Bonnaire's d1/d2 < 1/3 on the model's
   continuous output; tau_gen = crossing(gen, theta_rule), gen = valid / (valid of the
   held-out images), with its window to tau_mem (GEN_CLOCKS). Their chance levels are measured.
+  tau_gap = crossing(loss_gap, theta_mem), loss_gap = 1 - L_train / L_heldout on fixed noise.
 - Clock intervals: the same crossing on the upper (early bound) and lower (late bound)
   Wilson limits of the curve. constraint_acc is a mean over samples of per-sample fractions,
   not a binomial fraction; its band is the Wilson interval with n = M samples, which is
@@ -185,6 +186,18 @@ MEM_CLOCKS: list[MemClock] = [
         chance="mem_ratio_chance",
         first=False,
         style=("tab:pink", "-."),
+        optional=True,
+    ),
+    # The relative gap between held-out and training loss on fixed noise (Favero et al.).
+    MemClock(
+        "tau_gap",
+        "theta_mem",
+        FIRST_CLOCK,
+        FIRST_CLOCK,
+        curve="loss_gap",
+        chance="loss_gap_chance",
+        first=False,
+        style=("tab:brown", ":"),
         optional=True,
     ),
 ]

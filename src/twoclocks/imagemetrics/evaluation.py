@@ -11,7 +11,9 @@ At every evaluation, beside score's metrics:
   held-out images, the ceiling a model that generalised perfectly reaches (its Wilson limits
   scaled alike); τ_gen is read off it (twoclocks.clocks.GEN);
 - `fd`: the Fréchet distance between the samples' probe features and the held-out images',
-  beside `fd_floor`, the distance between two halves of the held-out images.
+  beside `fd_floor`, the distance between two halves of the held-out images;
+- `loss_gap`: the relative gap between the model's loss on held-out and on training images on
+  fixed noise (`loss_gap`), from which τ_gap is read.
 
 The held-out values are the held-out cells' encoding, the units the samples' values are in.
 """
@@ -28,6 +30,8 @@ from twoclocks.encoding import Encoding
 from twoclocks.evaluate import NEAR_HAMMING
 from twoclocks.imagemetrics.copies import copy_chance, copy_metrics
 from twoclocks.imagemetrics.frechet import frechet_distance, frechet_floor
+from twoclocks.imagemetrics.loss_gap import loss_gap
+from twoclocks.models.base import GenerativeModel
 from twoclocks.tasks.images import ImageTask
 
 RATIO_METRICS = ("mem_ratio", "mem_ratio_lo", "mem_ratio_hi")
@@ -70,9 +74,12 @@ class ImageEvaluation:
     def fd_floor(self) -> float:
         return frechet_floor(self.heldout_features)
 
-    def metrics(self, cells: np.ndarray, values: np.ndarray, score_metrics: dict) -> dict[str, float]:
-        """The image metrics of M samples: cells uint8 (M, H, W), values float (M, C, H, W) (the
-        model's continuous output), `score_metrics` score's metrics of the same samples."""
+    def metrics(
+        self, model: GenerativeModel, cells: np.ndarray, values: np.ndarray, score_metrics: dict
+    ) -> dict[str, float]:
+        """The image metrics of M samples of `model`: cells uint8 (M, H, W), values float
+        (M, C, H, W) (its continuous output), `score_metrics` score's metrics of the same
+        samples; and its loss gap."""
         copies = copy_metrics(cells, values, self.index, self.train_values, NEAR_HAMMING, self.ci_level)
         rate = self.heldout_valid
         out = {k: copies[k] for k in RATIO_METRICS}
@@ -82,6 +89,7 @@ class ImageEvaluation:
             out[f"gen{suffix}"] = score_metrics[f"valid{suffix}"] / rate if rate > 0 else float("nan")
         out["fd"] = frechet_distance(self.task.probe().features(cells), self.heldout_features)
         out["fd_floor"] = self.fd_floor
+        out.update(loss_gap(model, self.train_cells, self.task.heldout, self.ci_level))
         return out
 
 

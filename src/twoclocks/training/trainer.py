@@ -223,7 +223,7 @@ class Trainer:
             cells, values = generate_values(self.model, self.noise, ec.batch, self.cfg.train.precision)
         metrics, outcomes = score(cells, self.exp.task, self.exp.index, self.cfg.clocks.ci_level)
         if images is not None:
-            metrics.update(images.metrics(cells, values, metrics))
+            metrics.update(images.metrics(self.model, cells, values, metrics))
         metrics.update(self.exp.family_metrics(self.model))  # e.g. GPT log-likelihoods
         if self.ema is not None:
             ema_cells = generate(self.ema, self.noise, ec.batch, self.cfg.train.precision)
