@@ -172,3 +172,15 @@ def test_a_run_on_images_prints_its_clocks_and_draws_its_samples(tmp_path):
     assert (run_dir / "plots" / "samples.png").is_file()
     index = build_report(run_dir).read_text()
     assert 'alt="samples.png"' in index
+
+
+def test_the_packaged_digits_spec_is_the_n_ladder_at_two_levels():
+    from pathlib import Path
+
+    from twoclocks.sweeps.spec import expand, load_spec
+
+    points = expand(load_spec(Path(__file__).parents[1] / "src/twoclocks/sweeps/specs/images_digits_cpu.yaml"))
+    cfgs = [p.cfg for p in points]
+    assert sorted({c.data.N for c in cfgs}) == [16, 32, 64, 128, 256, 512] and len(cfgs) == 18
+    assert all(c.task == {"name": "digits", "levels": 2, "size": 8, "split": "all"} for c in cfgs)
+    assert all(c.train.stop_at == "mem" for c in cfgs)
