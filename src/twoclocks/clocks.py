@@ -210,8 +210,8 @@ GEN = GEN_CLOCKS[0]
 
 
 def clock_names() -> list[str]:
-    """Every clock's summary key (each has a `<key>_censored` flag)."""
-    return [*(rc.tau for rc in RULE_CLOCKS), *(mc.tau for mc in MEM_CLOCKS)]
+    """Every clock's summary key that every run has (each has a `<key>_censored` flag)."""
+    return [*(rc.tau for rc in RULE_CLOCKS), *(mc.tau for mc in MEM_CLOCKS if not mc.optional)]
 
 
 def mem_levels() -> list[MemClock]:
