@@ -15,7 +15,7 @@ from twoclocks import __version__
 from twoclocks.errors import Interrupted, ReadNote, TwoClocksError
 
 # Subcommand modules, in the order `twoclocks --help` lists them.
-COMMANDS = ["run", "predict", "compare", "tasks", "sweep", "basins", "report", "reproduce", "bench"]
+COMMANDS = ["run", "predict", "compare", "agree", "tasks", "sweep", "basins", "report", "reproduce", "bench"]
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

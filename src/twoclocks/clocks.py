@@ -16,6 +16,11 @@ Definitions (docs/protocol.md, section 4, has the full text):
 - tau_mem = crossing(mem - mem_chance, theta_mem); tau_mem_high likewise at theta_mem_high;
   tau_mem_near = crossing(mem_near - mem_near_chance, theta_mem), mem_near the fraction of
   samples within NEAR_HAMMING cells of a training item (MEM_CLOCKS).
+- On a task without a rule (images), where the curves are measured: tau_mem_ratio =
+  crossing(mem_ratio - mem_ratio_chance, theta_mem), Bonnaire's d1/d2 < 1/3 on the model's
+  continuous output; tau_gen = crossing(gen, theta_rule), gen = valid / (valid of the
+  held-out images), with its window to tau_mem (GEN_CLOCKS). Their chance levels are measured.
+  tau_gap = crossing(loss_gap, theta_mem), loss_gap = 1 - L_train / L_heldout on fixed noise.
 - Clock intervals: the same crossing on the upper (early bound) and lower (late bound)
   Wilson limits of the curve. constraint_acc is a mean over samples of per-sample fractions,
   not a binomial fraction; its band is the Wilson interval with n = M samples, which is
@@ -138,6 +143,9 @@ class MemClock:
     first: bool = True  # its columns are among those every results table has had
     level: bool = True  # a memorisation level: claims are judged at it, figures draw it
     style: tuple[str, str] = ("tab:red", "--")  # figures: colour, line style
+    # Measured only where its curve is (runs on images): absent from other runs' summaries, and
+    # never derived for runs written before it, whose samples lack what it needs.
+    optional: bool = False
 
     def entries(self, c: dict, epochs: Callable[[float | None], float | None]) -> dict[str, Any]:
         return {self.tau + s: CLOCK_FIELDS[s](c, epochs) for s in self.fields}
@@ -188,8 +196,38 @@ MEM_CLOCKS: list[MemClock] = [
         first=False,
         style=("tab:orange", ":"),
     ),
+    # Bonnaire et al.'s criterion on a model's continuous output (twoclocks.imagemetrics),
+    # against its chance level measured on held-out images.
+    MemClock(
+        "tau_mem_ratio",
+        "theta_mem",
+        FIRST_CLOCK,
+        FIRST_CLOCK,
+        curve="mem_ratio",
+        chance="mem_ratio_chance",
+        first=False,
+        style=("tab:pink", "-."),
+        optional=True,
+    ),
+    # The relative gap between held-out and training loss on fixed noise (Favero et al.).
+    MemClock(
+        "tau_gap",
+        "theta_mem",
+        FIRST_CLOCK,
+        FIRST_CLOCK,
+        curve="loss_gap",
+        chance="loss_gap_chance",
+        first=False,
+        style=("tab:brown", ":"),
+        optional=True,
+    ),
 ]
 MEM = MEM_CLOCKS[0]
+# Generalisation clocks of a task without a rule, measured only where their curve is (runs on
+# images): tau_gen = crossing(gen, theta_rule), gen the probe's rate on the samples relative to
+# its rate on held-out images (twoclocks.imagemetrics.evaluation). Each has a window to tau_mem.
+GEN_CLOCKS: list[RuleClock] = [RuleClock("tau_gen", "_gen", "gen", "theta_rule", ("tab:olive", "--", "*"))]
+GEN = GEN_CLOCKS[0]
 
 
 @dataclass(frozen=True)
@@ -230,8 +268,8 @@ def stop_measures(stop_at: object, clock: str) -> bool:
 
 
 def clock_names() -> list[str]:
-    """Every clock's summary key (each has a `<key>_censored` flag)."""
-    return [*(rc.tau for rc in RULE_CLOCKS), *(mc.tau for mc in MEM_CLOCKS)]
+    """Every clock's summary key that every run has (each has a `<key>_censored` flag)."""
+    return [*(rc.tau for rc in RULE_CLOCKS), *(mc.tau for mc in MEM_CLOCKS if not mc.optional)]
 
 
 def mem_levels() -> list[MemClock]:
@@ -247,13 +285,17 @@ def peak_keys(curve: str) -> list[str]:
     return [f"peak_{curve}_step", f"peak_{curve}"]
 
 
-def clock_keys() -> list[str]:
-    """Every key of compute_clocks' result, in its order."""
+def clock_keys(optional: bool = False) -> list[str]:
+    """Every key of compute_clocks' result, in its order; with `optional`, also those of the
+    clocks measured only where their curves are (GEN_CLOCKS, optional MEM_CLOCKS)."""
     keys = ["max_step"]
     keys += [rc.tau + s for rc in RULE_CLOCKS for s in CLOCK_FIELDS]
-    keys += [mc.tau + s for mc in MEM_CLOCKS for s in mc.fields] + ["thresholds"]
+    keys += [mc.tau + s for mc in MEM_CLOCKS if optional or not mc.optional for s in mc.fields] + ["thresholds"]
     keys += [k for rc in RULE_CLOCKS for k in rc.window_keys()]
-    return keys + [k for c in (NOVEL_PEAK, *PEAK_CURVES) for k in peak_keys(c)]
+    keys += [k for c in (NOVEL_PEAK, *PEAK_CURVES) for k in peak_keys(c)]
+    if optional:
+        keys += [k for gc in GEN_CLOCKS for k in [gc.tau + s for s in CLOCK_FIELDS] + gc.window_keys()]
+    return keys
 
 
 def _held(values: np.ndarray, theta: float, start: int = 0, below: bool = False) -> int | None:
@@ -363,6 +405,11 @@ def compute_clocks(df: pd.DataFrame, cfg: ClockConfig, batch: int, N: int) -> di
         peak = int(df[col].to_numpy().argmax())  # the first one on ties
         out[f"peak_{col}_step"] = int(df["step"].iloc[peak])
         out[f"peak_{col}"] = float(df[col].iloc[peak])
+    for gc in GEN_CLOCKS:
+        if gc.curve in df:
+            gen = _clock(df, gc.curve, getattr(cfg, gc.theta), cfg.ci_level)
+            out.update(gc.entries(gen, epochs))
+            out.update({gc.key(k): v for k, v in window(gen["tau"], mems[MEM.tau]["tau"], max_step).items()})
     return out
 
 

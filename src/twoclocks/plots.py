@@ -89,12 +89,13 @@ def clocks_figure(df: pd.DataFrame, summary: dict, title: str = "") -> Figure:
 
 
 def _near_copies(ax, df: pd.DataFrame, summary: dict, steps, level: float) -> None:
-    """The curve of each memorisation level beyond exact copies (near copies), and its clock."""
+    """The curve of each memorisation level beyond exact copies (near copies, and on images the
+    ratio criterion and the loss gap), and its clock."""
     for mc in mem_levels()[1:]:
         if mc.curve not in df:
             continue
         color, ls = mc.style
-        ax.plot(steps, df[mc.curve], marker=".", ms=3, lw=1, color=color, label=f"{mc.curve} (near copies)")
+        ax.plot(steps, df[mc.curve], marker=".", ms=3, lw=1, color=color, label=mc.curve)
         lo, hi = band(df, mc.curve, level)
         ax.fill_between(steps, lo, hi, color=color, alpha=0.1, lw=0)
         tau = summary.get(mc.tau)

@@ -355,8 +355,15 @@ def run_sections(root: Path, out: Path) -> list[Section]:
                 "of each rule clock",
             ),
         ),
+        *samples_section(RunDir(root).samples_plot),
         ("Evaluations", table_html(metrics[cols])),
     ]
+
+
+def samples_section(png: Path) -> list[Section]:
+    """A run on images: its samples at chosen steps beside their nearest training images."""
+    caption = "samples at chosen steps (same noise in every row), each beside its nearest training image"
+    return [("Samples", embed(png, caption))] if png.is_file() else []
 
 
 def build_report(path: str | Path) -> Path:

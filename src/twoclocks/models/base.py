@@ -66,6 +66,12 @@ class GenerativeModel(nn.Module, ABC):
         """Deterministic map from fixed noise to decoded uint8 cells (n, H, W). Runs under
         torch.inference_mode, in bf16 from a bf16 copy of the model when train.precision=bf16."""
 
+    def generate_values(self, noise: torch.Tensor) -> torch.Tensor:
+        """The continuous values (n, C, H, W) that `generate` decodes, in the units of
+        `encoding.to_continuous`. A family that samples tokens has none beyond its cells, so by
+        default they are the decoded cells' encoding."""
+        return self.encoding.to_continuous(self.generate(noise)).to(noise.device)
+
     def extra_metrics(self, item_sets: ItemSets | None) -> dict[str, float]:
         """Family-specific metrics of the current weights, merged into each evaluation row;
         `item_sets` is given when `uses_item_sets`. None by default; must not draw from the

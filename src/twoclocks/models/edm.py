@@ -65,9 +65,14 @@ class DiffusionBase(GenerativeModel):
 
     @torch.no_grad()
     def generate(self, noise: torch.Tensor) -> np.ndarray:
+        return self.encoding.from_continuous(self.generate_values(noise))
+
+    @torch.no_grad()
+    def generate_values(self, noise: torch.Tensor) -> torch.Tensor:
+        """The sampler's continuous output (n, C, H, W) before decoding, in the encoding's
+        units (training items at +-1): what the nearest-neighbour ratio is measured on."""
         sigmas = self.sigmas(noise.device)
-        x = SAMPLERS[self.cfg.sampler](self.denoise, noise * sigmas[0].to(noise.dtype), sigmas)
-        return self.encoding.from_continuous(x)
+        return SAMPLERS[self.cfg.sampler](self.denoise, noise * sigmas[0].to(noise.dtype), sigmas)
 
 
 class EDMDiffusion(DiffusionBase):

@@ -11,7 +11,17 @@ from typing import Any
 
 import pandas as pd
 
-from twoclocks.clocks import MEM, MEM_CLOCKS, NOVEL_PEAK, PEAK_CURVES, PRIMARY, RULE_CLOCKS, compute_clocks, peak_keys
+from twoclocks.clocks import (
+    GEN_CLOCKS,
+    MEM,
+    MEM_CLOCKS,
+    NOVEL_PEAK,
+    PEAK_CURVES,
+    PRIMARY,
+    RULE_CLOCKS,
+    compute_clocks,
+    peak_keys,
+)
 from twoclocks.config import flatten
 from twoclocks.errors import TwoClocksError
 from twoclocks.formats import FORMAT, FORMAT_KEY
@@ -40,16 +50,18 @@ def interval_columns() -> list[str]:
     """The interval keys, each a `_lo`/`_hi` column pair: those of the first tables first."""
     first = [PRIMARY.interval_keys()[0], *MEM.interval_keys()]
     later = [k for rc in RULE_CLOCKS for k in rc.interval_keys()] + [k for mc in MEM_CLOCKS for k in mc.interval_keys()]
+    later += [k for gc in GEN_CLOCKS for k in gc.interval_keys()]
     return first + [k for k in dict.fromkeys(later) if k not in first]
 
 
 def later_columns() -> list[str]:
     """The scalar columns added after the first tables: every rule clock's, the peaks of
-    PEAK_CURVES, then the memorisation clocks'."""
+    PEAK_CURVES, the memorisation clocks', then the generalisation clocks' of runs on images."""
     rules = [k for rc in RULE_CLOCKS for k in rc.scalar_keys()]
     peaks = [k for c in PEAK_CURVES for k in peak_keys(c)]
     mems = [k for mc in MEM_CLOCKS for k in mc.scalar_columns()]
-    return [k for k in dict.fromkeys(rules + peaks + mems) if k not in FIRST_COLUMNS]
+    gens = [k for gc in GEN_CLOCKS for k in gc.scalar_keys()]  # runs on images alone
+    return [k for k in dict.fromkeys(rules + peaks + mems + gens) if k not in FIRST_COLUMNS]
 
 
 def summary_columns(s: dict) -> dict[str, Any]:

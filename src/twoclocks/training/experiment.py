@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+import pandas as pd
 import torch
 
 import twoclocks.tasks as tasks
@@ -18,6 +19,8 @@ from twoclocks.config import AUTO_PRECISION, RunConfig, fixed_steps
 from twoclocks.data import ItemSets, TrainingIndex, check_training_set_size, draw_training_set, likelihood_sets
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
+from twoclocks.evaluate import near_chance
+from twoclocks.imagemetrics.evaluation import ImageEvaluation, image_evaluation
 from twoclocks.itemfile import training_items
 from twoclocks.models import build_model
 from twoclocks.models.base import GenerativeModel
@@ -48,11 +51,29 @@ class Experiment:
         """The fixed likelihood item sets of this training set (built on first use)."""
         return likelihood_sets(self.task, self.train_cells, self.index, self.cfg.data_seed)
 
+    @cached_property
+    def images(self) -> ImageEvaluation | None:
+        """The held-out side of the image metrics, for a run on an image data set (else None)."""
+        return image_evaluation(self.task, self.encoding, self.train_cells, self.index, self.cfg.clocks.ci_level)
+
+    def chance_levels(self, metrics: pd.DataFrame) -> dict[str, float]:
+        """mem_chance and mem_near_chance of the run's summary: on images those measured on the
+        held-out images (the metrics' columns), else the rule's."""
+        if self.images is not None:
+            return {k: float(metrics[k].iloc[-1]) for k in ("mem_chance", "mem_near_chance")}
+        chance = self.task.mem_chance(self.cfg.data.N)
+        return {"mem_chance": chance, "mem_near_chance": near_chance(self.task, self.index)}
+
     def notes(self) -> list[str]:
         """What a reader of this run's metrics must know that they do not show: an unknown
         population, likelihood metrics without held-out items."""
         out = []
-        if not self.task.population_known:
+        if self.images is not None:
+            out.append(
+                f"{self.task.describe()} has no rule: valid is its probe's verdict, and each copy "
+                f"criterion's chance level is measured on its held-out images"
+            )
+        elif not self.task.population_known:
             out.append(
                 f"the population of {self.task.describe()} is unknown: mem_chance is taken as 0 "
                 f"(tau_mem measures mem itself) and the rule reference of likelihood metrics is NaN; "

@@ -40,7 +40,7 @@ class RunFiles(Protocol):
 
 def derived() -> list[MemClock]:
     """The memorisation clocks that runs written before them lack (their curves come from the samples)."""
-    return [mc for mc in MEM_CLOCKS if not mc.first]
+    return [mc for mc in MEM_CLOCKS if not mc.first and not mc.optional]
 
 
 NEAR = derived()[0]  # the near-copy clock, whose curve and chance level the others share

@@ -46,7 +46,23 @@ def generation_chunk(batch: int, num: int, device: torch.device) -> int:
 
 def generate(model: GenerativeModel, noise: torch.Tensor, batch: int, precision: str = "fp32") -> np.ndarray:
     """Generate from fixed noise in chunks of `batch` samples (0 = auto, `generation_chunk`);
-    returns uint8 cells (M, H, W).
+    returns uint8 cells (M, H, W) (`sample_chunks`)."""
+    return np.concatenate(sample_chunks(model, noise, batch, precision, lambda net, x: net.generate(x)))
+
+
+def generate_values(
+    model: GenerativeModel, noise: torch.Tensor, batch: int, precision: str = "fp32"
+) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 cells (M, H, W) and the continuous values they decode from, float32 (M, C, H, W)
+    (`GenerativeModel.generate_values`), from one pass of the sampler."""
+    values = np.concatenate(
+        sample_chunks(model, noise, batch, precision, lambda net, x: net.generate_values(x).float().cpu().numpy())
+    )
+    return model.encoding.from_continuous(torch.from_numpy(values)), values
+
+
+def sample_chunks(model: GenerativeModel, noise: torch.Tensor, batch: int, precision: str, fn) -> list:
+    """`fn(net, noise_chunk)` for each chunk of `batch` samples (0 = auto, `generation_chunk`).
 
     In bf16 the network runs from a bf16 copy of the weights, so that neither they nor the
     activations are cast back and forth at every op (a quarter faster than autocast alone on
@@ -60,6 +76,6 @@ def generate(model: GenerativeModel, noise: torch.Tensor, batch: int, precision:
     with torch.inference_mode(), precision_context(noise.device, precision):
         chunk = generation_chunk(batch, len(noise), noise.device)
         for start in range(0, len(noise), chunk):
-            out.append(net.generate(noise[start : start + chunk]))
+            out.append(fn(net, noise[start : start + chunk]))
     model.train(was_training)
-    return np.concatenate(out)
+    return out

@@ -10,6 +10,7 @@ holds and locks it, with every problem reported as a one-line `TwoClocksError`.
       checkpoints/       last.pt (full training state), step_XXXXXXXX.pt (weights per evaluation)
       samples/           step_XXXXXXXX.npz (per-sample outcomes per evaluation)
       plots/clocks.png   the two clocks
+      plots/samples.png  samples beside their nearest training items (runs on images)
       tensorboard/       live curves (only with train.tensorboard=true)
 
 A run is finished when summary.json says so and every output is in place: summary.json is
@@ -117,6 +118,11 @@ class RunDir:
     @property
     def clocks_plot(self) -> Path:
         return self.path / "plots" / "clocks.png"
+
+    @property
+    def samples_plot(self) -> Path:
+        """Samples at chosen steps beside their nearest training items (runs on images)."""
+        return self.clocks_plot.parent / "samples.png"
 
     def snapshot(self, step: int) -> Path:
         """Model weights saved at one evaluation step."""

@@ -8,7 +8,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from twoclocks.clocks import MEM, PEAK_CURVES, RuleClock, format_clock, mem_levels, threshold, window_text
+from twoclocks.clocks import (
+    GEN,
+    GEN_CLOCKS,
+    MEM,
+    PEAK_CURVES,
+    RuleClock,
+    format_clock,
+    mem_levels,
+    threshold,
+    window,
+    window_text,
+)
 from twoclocks.config import AUTO_STEPS, RunConfig
 from twoclocks.errors import ConfigError
 from twoclocks.formats import rule_clocks_of
@@ -150,6 +161,8 @@ def experiment_of(run_dir: RunDir) -> Experiment:
 
 def mem_chance_text(summary: dict) -> str:
     """mem_chance as the summary prints it; an unknown population says so."""
+    if GEN.tau in summary:
+        return f"{summary['mem_chance']:.2e} (measured on held-out images)"
     if not math.isfinite(summary.get("log2_population", 0.0)):
         return f"{summary['mem_chance']:.2e} (population unknown: taken as 0)"
     return f"{summary['mem_chance']:.2e}"
@@ -175,6 +188,21 @@ def window_line(summary: dict, rc: RuleClock) -> str:
     if text == "undefined":
         return text + f" (neither {rc.tau} nor tau_mem reached)"
     return text
+
+
+def generalisation_lines(summary: dict, clock: Callable[[str], str], width: int) -> list[str]:
+    """The generalisation clocks of a run on images (GEN_CLOCKS), each with its curve and
+    threshold, and the windows from them to the other memorisation levels."""
+    th = summary.get("thresholds", {})
+    lines = []
+    for gc in [gc for gc in GEN_CLOCKS if gc.tau in summary]:
+        theta = threshold(gc.theta, th)
+        lines.append(f"{clock(gc.tau):<44}{gc.curve} >= {theta:g} (valid relative to the held-out images')")
+        for mc in [mc for mc in mem_levels()[1:] if mc.tau in summary]:
+            shown = window(summary[gc.tau], summary[mc.tau], summary["max_step"])
+            text = window_text({gc.key(k): v for k, v in shown.items()}, gc)
+            lines.append(f"{gc.key('window')} to {mc.tau}: {text}")
+    return lines
 
 
 def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
@@ -211,7 +239,9 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
     for mc in mem_levels()[1:]:
         if mc.tau in summary:  # absent when a run's samples were not kept
             lines.append(f"{clock(mc.tau):<44}{mc.curve} - {mc.chance} >= {threshold(mc.theta, th):g}")
+    lines += generalisation_lines(summary, clock, width)
     lines += [f"{rc.key('window'):<{width}} = {window_line(summary, rc)}" for rc in rules]
+    lines += [f"{gc.key('window'):<{width}} = {window_line(summary, gc)}" for gc in GEN_CLOCKS if gc.tau in summary]
     peaks = [
         f"peak {c} = {summary[f'peak_{c}']:.3f} at step {summary[f'peak_{c}_step']:,}"
         for c in (*PEAK_CURVES, "novel_valid")

@@ -20,12 +20,13 @@ from tqdm.auto import tqdm
 from twoclocks.clocks import MEM, RULE_CLOCKS, compute_clocks, format_clock
 from twoclocks.config import RunConfig, TrainConfig, fixed_steps
 from twoclocks.errors import CheckpointError, TrainingDiverged
-from twoclocks.evaluate import near_chance, save_outcomes, score
+from twoclocks.evaluate import save_outcomes, score
 from twoclocks.plots import plot_clocks
 from twoclocks.schema import run_summary
 from twoclocks.training import checkpoint
 from twoclocks.training.experiment import SEED_TRAIN, Experiment
-from twoclocks.training.numerics import generate, precision_context, sample_noise
+from twoclocks.training.image_samples import write_samples_plot
+from twoclocks.training.numerics import generate, generate_values, precision_context, sample_noise
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.stopping import stop_reason
 from twoclocks.training.tensorboard import ScalarLog
@@ -215,8 +216,14 @@ class Trainer:
     def evaluate(self) -> dict:
         t0 = time.perf_counter()
         ec = self.cfg.eval
-        cells = generate(self.model, self.noise, ec.batch, self.cfg.train.precision)
+        images = self.exp.images
+        if images is None:
+            cells = generate(self.model, self.noise, ec.batch, self.cfg.train.precision)
+        else:
+            cells, values = generate_values(self.model, self.noise, ec.batch, self.cfg.train.precision)
         metrics, outcomes = score(cells, self.exp.task, self.exp.index, self.cfg.clocks.ci_level)
+        if images is not None:
+            metrics.update(images.metrics(self.model, cells, values, metrics))
         metrics.update(self.exp.family_metrics(self.model))  # e.g. GPT log-likelihoods
         if self.ema is not None:
             ema_cells = generate(self.ema, self.noise, ec.batch, self.cfg.train.precision)
@@ -306,8 +313,7 @@ class Trainer:
             eval_share=self.eval_seconds / max(1e-9, self.train_seconds + self.eval_seconds),
             num_params=self.model.num_params(),
             log2_population=task.log2_population,
-            mem_chance=task.mem_chance(cfg.data.N),
-            mem_near_chance=near_chance(task, self.exp.index),
+            **self.exp.chance_levels(df),
             device=str(self.exp.device),
             stop_at=cfg.train.stop_at,
             stopped_step=None if reason is None else self.step,
@@ -332,6 +338,8 @@ class Trainer:
         if reason is not None:
             title += f"  (stopped at step {self.step:,}: train.stop_at={cfg.train.stop_at})"
         plot_clocks(df, summary, self.run_dir.clocks_plot, title)
+        if self.exp.images is not None:
+            write_samples_plot(self.run_dir, self.exp.train_cells, task.num_values, summary, title)
         # Last: a summary that says "finished" is only ever written after every other output.
         self.run_dir.write_summary(summary)
         return summary

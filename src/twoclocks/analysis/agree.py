@@ -1,0 +1,87 @@
+"""Two-model agreement over training (Kadkhodaie et al. 2024): two runs on the disjoint halves
+of an image data set (`task.split=A` and `B`), sampled with the same noise, compared sample by
+sample at every evaluation both kept samples of. Once both generalise they draw nearly the same
+image from the same noise; two models that copy their own halves cannot.
+
+Per step: `agree`, the fraction of paired samples whose cells are identical (Wilson interval),
+and `agree_l2`, the mean L2 distance between paired samples in grey levels (bootstrap interval;
+the saved samples are quantised, so this is the distance of the cells, not of the models'
+continuous outputs). τ_agree is the first held crossing of `agree` >= theta_rule_low (most
+paired samples identical), interpolated in log step, with the same crossing of the Wilson
+limits as its interval; null when never reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from twoclocks.clocks import crossing
+from twoclocks.config import RunConfig
+from twoclocks.errors import TwoClocksError
+from twoclocks.evaluate import load_outcomes
+from twoclocks.imagemetrics.agreement import agreement
+from twoclocks.tasks.images.sources import intensity
+from twoclocks.training.rundir import RunDir
+
+HALVES = {"A", "B"}
+SAME = ("model", "eval", "train")  # config sections two paired runs must share
+
+
+@dataclass
+class Agreement:
+    table: pd.DataFrame  # step, agree, agree_lo, agree_hi, agree_l2, agree_l2_lo, agree_l2_hi
+    theta: float
+    tau: float | None  # tau_agree; None when never reached
+    ci: list[float | None]  # [early, late]
+    max_step: int
+
+
+def check_pair(a: RunConfig, b: RunConfig, names: tuple[str, str]) -> None:
+    """The two configs are the two halves of one data set, sampled with the same noise by the
+    same model and training; otherwise one line saying what differs."""
+    ta, tb = dict(a.task), dict(b.task)
+    if {ta.get("split"), tb.get("split")} != HALVES:
+        raise TwoClocksError(
+            f"agree compares runs on task.split=A and task.split=B; {names[0]} has "
+            f"{ta.get('split')!r} and {names[1]} {tb.get('split')!r}"
+        )
+    ta.pop("split")
+    tb.pop("split")
+    if ta != tb:
+        raise TwoClocksError(f"{names[0]} and {names[1]} are on different tasks: {ta} and {tb}")
+    if a.noise_seed != b.noise_seed:
+        seeds = f"seeds {a.noise_seed} and {b.noise_seed}"
+        raise TwoClocksError(f"{names[0]} and {names[1]} draw different sampling noise ({seeds})")
+    for section in SAME:
+        if getattr(a, section) != getattr(b, section):
+            raise TwoClocksError(f"{names[0]} and {names[1]} differ in their {section} section")
+    if a.data.N != b.data.N:
+        raise TwoClocksError(f"{names[0]} and {names[1]} differ in data.N ({a.data.N}, {b.data.N})")
+
+
+def agreement_table(run_a: str | Path, run_b: str | Path) -> Agreement:
+    """The agreement of two finished runs at every step both kept samples of."""
+    dirs = RunDir(run_a), RunDir(run_b)
+    for d in dirs:
+        d.load_finished()
+    cfg_a, cfg_b = (d.load_config() for d in dirs)
+    check_pair(cfg_a, cfg_b, (str(run_a), str(run_b)))
+    files_a, files_b = (dict(d.sample_files()) for d in dirs)
+    steps = sorted(set(files_a) & set(files_b))
+    if not steps:
+        raise TwoClocksError(f"{run_a} and {run_b} kept samples of no common evaluation step")
+    levels = int(cfg_a.task.get("levels", 2))
+    rows = []
+    for step in steps:
+        a, b = load_outcomes(files_a[step]).cells, load_outcomes(files_b[step]).cells
+        row = agreement(a, b, intensity(a, levels), intensity(b, levels), cfg_a.clocks.ci_level)
+        rows.append({"step": step, **row})
+    table = pd.DataFrame(rows)
+    theta = cfg_a.clocks.theta_rule_low
+    tau, _ = crossing(table["step"].to_numpy(), table["agree"].to_numpy(), theta)
+    early, _ = crossing(table["step"].to_numpy(), table["agree_hi"].to_numpy(), theta)
+    late, _ = crossing(table["step"].to_numpy(), table["agree_lo"].to_numpy(), theta)
+    return Agreement(table, theta, tau, [early, late], int(steps[-1]))
