@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twoclocks.clocks import RULE_CLOCKS, compute_clocks, crossing, erosion, format_clock, group_band, window
+from twoclocks.clocks import RULE_CLOCKS, compute_clocks, format_clock, group_band, window
 from twoclocks.config import ClockConfig
-from twoclocks.stats import wilson_interval
+from twoclocks.stats import crossing, erosion, wilson_interval
 from twoclocks.training.runner import summary_lines
 
 

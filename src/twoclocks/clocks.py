@@ -1,11 +1,9 @@
 """The two clocks, read off a run's evaluation curve (one row per evaluation).
 
 Definitions (docs/protocol.md, section 4, has the full text):
-- crossing(curve, theta): the first evaluation i with curve[i] >= theta whose *next*
-  evaluation also has curve >= theta (the last evaluation needs no successor). The clock is
-  interpolated linearly in log(step) between evaluation i-1 (below theta) and i. When i is
-  the first evaluation the clock is left-censored: reported as that step, flagged.
-  When no evaluation qualifies the clock is right-censored: null, reported as "> max step".
+- crossing(curve, theta) (stats.crossing): the first evaluation whose next one is also at or
+  above theta, interpolated in log(step); left-censored at the first evaluation, right-censored
+  (null, "> max step") where none qualifies.
 - Three rule clocks (RULE_CLOCKS), because one threshold on `valid` mixes learning a rule
   with executing every one of its constraints without a slip:
     tau_rule     = crossing(valid, theta_rule)            every constraint, most of the time
@@ -29,8 +27,7 @@ Definitions (docs/protocol.md, section 4, has the full text):
   when tau_mem <= tau, or tau_mem found while the rule clock is censored. The window keys of
   tau_rule have no suffix; those of the other rule clocks end in the clock's suffix
   (window_log10_low, window_vanished_group, ...).
-- epochs = step * batch / N.
-"""
+- epochs = step * batch / N."""
 
 from __future__ import annotations
 
@@ -43,11 +40,10 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.domains import UNIT_HALF, UNIT_OPEN, setting
-from twoclocks.stats import wilson_interval
+from twoclocks.stats import crossing, erosion, held, wilson_interval
 
-# A clock's summary keys are <tau><suffix>, each with its value from `_clock`'s result and
-# `epochs` (step -> epochs); the `_ci` ones are [early, late] intervals, a `_lo`/`_hi` column
-# pair in results.parquet. Rule clocks have every field, memorisation clocks no erosion.
+# A clock's summary keys are <tau><suffix>, valued from `_clock`'s result and `epochs`; `_ci`: [early,
+# late], a `_lo`/`_hi` column pair in results.parquet. Memorisation clocks have no erosion.
 CLOCK_FIELDS: dict[str, Callable[[dict, Callable[[float | None], float | None]], Any]] = {
     "": lambda c, epochs: c["tau"],
     "_censored": lambda c, epochs: c["censored"],
@@ -298,50 +294,6 @@ def clock_keys(optional: bool = False) -> list[str]:
     return keys
 
 
-def _held(values: np.ndarray, theta: float, start: int = 0, below: bool = False) -> int | None:
-    """First index i >= start on the asked side of theta whose next index is too (the last
-    index needs no successor); None if there is none."""
-    hit = values < theta if below else values >= theta
-    for i in range(start, len(values)):
-        if hit[i] and (i == len(values) - 1 or hit[i + 1]):
-            return i
-    return None
-
-
-def _interpolate(steps: np.ndarray, values: np.ndarray, i: int, theta: float) -> float:
-    """Where the segment from evaluation i-1 to i meets theta, linear in log(step)."""
-    s0, s1 = math.log(steps[i - 1]), math.log(steps[i])
-    v0, v1 = values[i - 1], values[i]
-    frac = 1.0 if v1 == v0 else float(np.clip((theta - v0) / (v1 - v0), 0.0, 1.0))
-    return float(math.exp(s0 + frac * (s1 - s0)))
-
-
-def crossing(steps: np.ndarray, values: np.ndarray, theta: float) -> tuple[float | None, bool]:
-    """(clock, left_censored) for the first held crossing of `theta`; (None, False) if none."""
-    steps = np.asarray(steps, dtype=np.float64)
-    values = np.asarray(values, dtype=np.float64)
-    i = _held(values, theta)
-    if i is None:
-        return None, False
-    if i == 0:
-        return float(steps[0]), True
-    return _interpolate(steps, values, i, theta), False
-
-
-def erosion(steps: np.ndarray, values: np.ndarray, theta: float) -> float | None:
-    """The first held crossing back below `theta` after the held crossing above it, or None
-    (never above, or above to the last evaluation)."""
-    steps = np.asarray(steps, dtype=np.float64)
-    values = np.asarray(values, dtype=np.float64)
-    up = _held(values, theta)
-    if up is None:
-        return None
-    # The first held evaluation below after `up` has an evaluation at or above theta just
-    # before it (otherwise that one would have been the first), so the segment meets theta.
-    down = _held(values, theta, up + 1, below=True)
-    return None if down is None else _interpolate(steps, values, down, theta)
-
-
 def group_band(df: pd.DataFrame, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Wilson band of constraint_acc with n = M samples per evaluation (conservative: see the
     module docstring)."""
@@ -371,7 +323,7 @@ def _clock(df: pd.DataFrame, column: str, theta: float, level: float, offset: np
     late, _ = crossing(steps, lo, theta)
     # Lost early when the lower limit drops back (or never rose: the erosion may be immediate),
     # late when the upper limit does.
-    lost_early = erosion(steps, lo, theta) if _held(lo, theta) is not None else tau
+    lost_early = erosion(steps, lo, theta) if held(lo, theta) is not None else tau
     lost_ci = [None, None] if tau is None else [lost_early, erosion(steps, hi, theta)]
     lost = {"tau": erosion(steps, values, theta), "ci": lost_ci}
     return {"tau": tau, "censored": tau is None, "left_censored": left, "ci": [early, late], "lost": lost}

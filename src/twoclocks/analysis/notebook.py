@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.analysis.compare import compare_table, load_run, plot_compare
-from twoclocks.analysis.report import progress_text, results_table, table_html
+from twoclocks.analysis.pages import table_html
+from twoclocks.analysis.report import progress_text, results_table
 from twoclocks.clocks import RULE_CLOCKS, clock_names
 from twoclocks.errors import TwoClocksError
 from twoclocks.plots import clocks_figure

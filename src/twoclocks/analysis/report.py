@@ -16,7 +16,6 @@ becomes a note on the page, not a failed report. The basins analysis is wired in
 
 from __future__ import annotations
 
-import base64
 import html
 import importlib
 import importlib.util
@@ -28,12 +27,13 @@ from pathlib import Path
 import pandas as pd
 
 from twoclocks.analysis.learnability import plot_learnability
+from twoclocks.analysis.pages import Section, embed, page, table_html
 from twoclocks.analysis.report_claims import claims_html
 from twoclocks.analysis.report_figures import fig_families, fig_phase, fig_relations, fig_small_multiples
 from twoclocks.clocks import RULE_CLOCKS
 from twoclocks.errors import ReadNote, TwoClocksError
 from twoclocks.formats import rule_clocks_of
-from twoclocks.io import check_no_links, read_bytes, read_json, write_text
+from twoclocks.io import check_no_links, read_json, write_text
 from twoclocks.plots import plot_clocks
 from twoclocks.sweeps.claims.fits import (
     finished,
@@ -50,8 +50,6 @@ from twoclocks.sweeps.sweepdir import SweepDir
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import summary_lines
 from twoclocks.training.sample_text import shown_samples
-
-Section = tuple[str, str]  # (title, self-contained html)
 
 
 @dataclass
@@ -104,34 +102,6 @@ def sample_text_section(inp: ReportInput) -> Section | None:
         "reached): distinct novel valid items and distinct copies, with their counts.</p>"
     )
     return "Samples as text", caption + table_html(pd.DataFrame(rows))
-
-
-# ----- html ----------------------------------------------------------------------------------------
-def embed(png: Path, caption: str) -> str:
-    data = base64.b64encode(read_bytes(png)).decode()
-    return (
-        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(png.name)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
-
-
-def table_html(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, na_rep="", escape=True, float_format=lambda v: f"{v:.3g}", border=0)
-
-
-CSS = (
-    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-    "table{border-collapse:collapse;font-size:13px}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
-    "th{text-align:left}img{max-width:100%}figcaption{font-size:13px;color:#555}"
-)
-
-
-def page(title: str, sections: list[Section]) -> str:
-    body = "".join(f"<h2>{html.escape(t)}</h2>\n{h}\n" for t, h in sections)
-    return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>\n{body}</body></html>\n"
-    )
 
 
 # ----- pages ---------------------------------------------------------------------------------------

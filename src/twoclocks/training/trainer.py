@@ -18,13 +18,13 @@ import torch
 from tqdm.auto import tqdm
 
 from twoclocks.clocks import MEM, RULE_CLOCKS, compute_clocks, format_clock
-from twoclocks.config import RunConfig, TrainConfig, fixed_steps
+from twoclocks.config import RunConfig, fixed_steps
 from twoclocks.errors import CheckpointError, TrainingDiverged
 from twoclocks.evaluate import save_outcomes, score
 from twoclocks.plots import plot_clocks
 from twoclocks.schema import run_summary
 from twoclocks.training import checkpoint
-from twoclocks.training.experiment import SEED_TRAIN, Experiment
+from twoclocks.training.experiment import SEED_TRAIN, Experiment, make_optimizer
 from twoclocks.training.image_samples import write_samples_plot
 from twoclocks.training.numerics import generate, generate_values, precision_context, sample_noise
 from twoclocks.training.rundir import RunDir
@@ -384,14 +384,6 @@ def train_on_schedule(
             last_saved = driver.step
     finally:
         bar.close()
-
-
-def make_optimizer(params, tc: TrainConfig, device: torch.device) -> torch.optim.AdamW:
-    """AdamW with the run's hyper-parameters; the fused kernel (one op for all tensors instead
-    of about ten per tensor) where torch has one, which is CPU and CUDA."""
-    return torch.optim.AdamW(
-        params, lr=tc.lr, betas=(tc.beta1, tc.beta2), weight_decay=tc.weight_decay, fused=device.type in ("cpu", "cuda")
-    )
 
 
 def versions() -> dict:
