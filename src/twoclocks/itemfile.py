@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 from twoclocks.plugins import file_hash
 from twoclocks.tasks.base import Task
 
@@ -37,7 +37,7 @@ def read_items(path: Path) -> np.ndarray:
                 with loaded:
                     arrays = {k: loaded[k] for k in loaded.files}
                 if KEY not in arrays and len(arrays) != 1:
-                    raise ConfigError(f"{where}: holds {sorted(arrays)}; name the items' array {KEY!r}")
+                    raise ConfigError(f"{where}: holds {sorted(arrays)}; name the items' array {quote(KEY)}")
                 loaded = arrays.get(KEY, next(iter(arrays.values()), None))
     except ConfigError:
         raise
@@ -67,7 +67,7 @@ def describe(path: str) -> tuple[str, str, int]:
         count = len(read_items(resolved))
         return str(resolved), file_hash(resolved), count
     except (ValueError, UnicodeError, RuntimeError) as exc:  # a NUL, a name the file system cannot encode
-        raise ConfigError(f"data.path {path!r} is not a usable path ({type(exc).__name__})") from None
+        raise ConfigError(f"data.path {quote(path)} is not a usable path ({type(exc).__name__})") from None
 
 
 def training_items(task: Task, path: str, N: int, digest: str | None) -> np.ndarray:

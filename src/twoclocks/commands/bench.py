@@ -6,7 +6,7 @@ import argparse
 import json
 
 from twoclocks.config import build_config
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 from twoclocks.training.bench import bench, bench_group, format_bench, format_bench_group
 
 
@@ -51,7 +51,7 @@ def parse_group(value: str) -> int | None:
     except ValueError:
         K = 0
     if K < 1:
-        raise ConfigError(f"--group must be a positive integer or auto, got {value!r}")
+        raise ConfigError(f"--group must be a positive integer or auto, got {quote(value)}")
     return K
 
 
