@@ -24,8 +24,8 @@ from twoclocks.evaluate import near_chance, save_outcomes, score
 from twoclocks.plots import plot_clocks
 from twoclocks.schema import run_summary
 from twoclocks.training import checkpoint
-from twoclocks.training.experiment import SEED_TRAIN, Experiment
-from twoclocks.training.numerics import generate, precision_context, sample_noise
+from twoclocks.training.experiment import SEED_TRAIN, Experiment, sample_noise
+from twoclocks.training.numerics import generate, precision_context
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.stopping import stop_reason
 from twoclocks.training.tensorboard import ScalarLog
