@@ -16,8 +16,8 @@ from typing import IO
 
 import numpy as np
 
+import twoclocks.memory as memory
 from twoclocks.errors import ConfigError, quote
-from twoclocks.memory import available_ram, check_fits
 from twoclocks.plugins import file_hash
 from twoclocks.tasks.base import Task
 
@@ -34,7 +34,9 @@ def read_items(path: Path) -> np.ndarray:
         raise ConfigError(f"{where}: no such file")
     try:
         # Loading holds the arrays and their uint8 copy, which the checks below then walk.
-        check_fits({"its arrays": 2 * declared_bytes(path)}, available_ram(), f"loading {where}", "this machine")
+        memory.check_fits(
+            {"its arrays": 2 * declared_bytes(path)}, memory.available_ram(), f"loading {where}", "this machine"
+        )
         with open(path, "rb") as fh:
             loaded = np.load(fh, allow_pickle=False)
             if isinstance(loaded, np.lib.npyio.NpzFile):
