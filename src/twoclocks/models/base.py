@@ -13,6 +13,7 @@ inherit defaults that say they cannot be grouped.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from torch import nn
 
 from twoclocks.data import ItemSets
 from twoclocks.encoding import Encoding
+from twoclocks.models import contract
 
 
 class GroupedModel(nn.Module, ABC):
@@ -45,6 +47,11 @@ class GenerativeModel(nn.Module, ABC):
     def __init__(self, encoding: Encoding):
         super().__init__()
         self.encoding = encoding
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__module__.startswith("twoclocks."):  # a user's model: held to the contract
+            contract.guard_class(cls)
 
     @abstractmethod
     def encode(self, cells: np.ndarray) -> torch.Tensor:
