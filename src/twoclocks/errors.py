@@ -57,24 +57,3 @@ def _bounded_repr() -> reprlib.Repr:
 
 
 _REPR = _bounded_repr()
-
-
-class PluginError(TwoClocksError):
-    """A user's task or model (a plugin) raised, or returned what its contract rules out."""
-
-
-def plugin_name(cls: type) -> str:
-    """`Name (file or module)` of a plugin class, for the one line that blames it."""
-    import inspect
-
-    try:
-        where = inspect.getsourcefile(cls) or cls.__module__
-    except TypeError:
-        where = cls.__module__
-    return f"{cls.__qualname__} ({where})"
-
-
-def exception_line(exc: BaseException) -> str:
-    """`Type: first line of its message`, at most 240 characters."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:240]

@@ -30,7 +30,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from twoclocks.errors import ConfigError, exception_line, quote
+from twoclocks.errors import ConfigError, quote
 
 HASH_CHARS = 16  # hex digits of a file's sha256 kept in a config
 _FILE_MODULE = "twoclocks_plugin_"  # prefix of the module name a plugin file is loaded as
@@ -139,7 +139,7 @@ def _load(
             raise ConfigError(_unknown(text, kind, group, registered))
         try:
             obj = entry.load()
-        except (Exception, SystemExit) as exc:
+        except Exception as exc:
             raise ConfigError(
                 f"{kind} {quote(text)} (entry point {entry.value}) cannot be imported: {_line(exc)}"
             ) from None
@@ -199,7 +199,7 @@ def _load_reference(text: str, kind: str) -> tuple[Any, str, str | None]:
     else:
         try:
             module = importlib.import_module(module_text)
-        except (Exception, SystemExit) as exc:
+        except Exception as exc:
             raise ConfigError(f"{kind} {quote(text)}: cannot import module {module_text} ({_line(exc)})") from None
         ref, source = f"{module_text}:{attr}", None
     obj: Any = module
@@ -224,10 +224,12 @@ def _import_file(path: Path, digest: str, kind: str) -> Any:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:  # a plugin's sys.exit() must not end the run silently
+    except Exception as exc:
         del sys.modules[name]
         raise ConfigError(f"{kind} file {path} raised {_line(exc)} when imported") from None
     return module
 
 
-_line = exception_line
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:240]

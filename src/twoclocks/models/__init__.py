@@ -19,7 +19,6 @@ import twoclocks.plugins as plugins
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError, quote
 from twoclocks.fields import coerce, fill
-from twoclocks.models import contract
 from twoclocks.models.config import ModelConfig
 
 if TYPE_CHECKING:  # the models are torch modules, imported where one is built: a config needs none
@@ -126,10 +125,7 @@ def build_model(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -
     from twoclocks.models.base import GenerativeModel
 
     found = family_plugin(cfg.family, cfg.source)
-    if cfg.family in BUILTIN:
-        model = found.obj(cfg, encoding, train_cells)
-    else:
-        model = contract.built(found.obj, quote(found.ref), cfg, encoding, train_cells)
+    model = found.obj(cfg, encoding, train_cells)
     if not isinstance(model, GenerativeModel):
         raise ConfigError(f"model {quote(found.ref)} built a {type(model).__name__}, not a twoclocks GenerativeModel")
     return model

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from twoclocks.errors import ConfigError
-from twoclocks.tasks import contract
 
 if TYPE_CHECKING:  # a task's rule is numpy; torch is imported where a model runs
     import torch
@@ -47,11 +46,6 @@ class Task(ABC):
 
     def __init__(self, params: Any):
         self.params = params
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if not cls.__module__.startswith("twoclocks."):  # a user's rule: held to the contract
-            contract.guard_class(cls)
 
     # ----- shape ---------------------------------------------------------------------------
     @property

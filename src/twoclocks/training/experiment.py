@@ -17,11 +17,9 @@ import twoclocks.tasks as tasks
 from twoclocks.config import AUTO_PRECISION, RunConfig, fixed_steps
 from twoclocks.data import ItemSets, TrainingIndex, check_training_set_size, draw_training_set, likelihood_sets
 from twoclocks.encoding import Encoding
-from twoclocks.errors import ConfigError, quote
+from twoclocks.errors import ConfigError
 from twoclocks.itemfile import training_items
-from twoclocks.models import BUILTIN as BUILTIN_FAMILIES
 from twoclocks.models import build_model
-from twoclocks.models import contract as model_contract
 from twoclocks.models.base import GenerativeModel
 from twoclocks.tasks.base import Task, with_population
 from twoclocks.training import footprint
@@ -177,8 +175,6 @@ def build_experiment(cfg: RunConfig, train_cells: np.ndarray | None = None, budg
         torch.manual_seed(cfg.seed + SEED_INIT)
         model = build_model(cfg.model, encoding, train_cells).to(device)
     footprint.check_built(cfg, model, train_cells, device)
-    if cfg.model.family not in BUILTIN_FAMILIES:
-        model_contract.probe(model, device, quote(cfg.model.family))
     index = TrainingIndex(train_cells, task.num_values)
     return Experiment(cfg, task, encoding, train_cells, index, model, device, budget)
 
