@@ -41,8 +41,8 @@ from twoclocks.evaluate import score
 from twoclocks.models.mdm import MaskedDiffusionBase
 from twoclocks.models.mdm_reference import AnalyticMDM, empirical_posterior, population_posterior
 from twoclocks.training import checkpoint
-from twoclocks.training.experiment import build_experiment
-from twoclocks.training.numerics import generate, sample_noise
+from twoclocks.training.experiment import build_experiment, sample_noise
+from twoclocks.training.numerics import generate
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.trainer import Trainer
 

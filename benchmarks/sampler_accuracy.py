@@ -33,8 +33,8 @@ from twoclocks.models.edm import AnalyticDiffusion, DiffusionBase
 from twoclocks.models.reference import empirical_denoiser, population_denoiser
 from twoclocks.models.samplers import SAMPLERS
 from twoclocks.training import checkpoint
-from twoclocks.training.experiment import build_experiment
-from twoclocks.training.numerics import generate, sample_noise
+from twoclocks.training.experiment import build_experiment, sample_noise
+from twoclocks.training.numerics import generate
 from twoclocks.training.rundir import RunDir
 
 

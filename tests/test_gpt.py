@@ -15,8 +15,7 @@ from twoclocks.config import build_config
 from twoclocks.data import likelihood_sets
 from twoclocks.errors import ConfigError
 from twoclocks.models.gpt import GPT, inverse_cdf
-from twoclocks.training.experiment import build_experiment
-from twoclocks.training.numerics import sample_noise
+from twoclocks.training.experiment import build_experiment, sample_noise
 from twoclocks.training.runner import start_run
 
 

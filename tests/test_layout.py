@@ -21,6 +21,7 @@ FLOORS = [
     ("twoclocks.fields", 0),
     ("twoclocks.plugins", 0),
     ("twoclocks.version", 0),
+    ("twoclocks.memory", 0),
     ("twoclocks.tasks", 1),
     ("twoclocks.data", 2),
     ("twoclocks.itemfile", 2),

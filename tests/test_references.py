@@ -6,8 +6,8 @@ from twoclocks.config import build_config
 from twoclocks.evaluate import score
 from twoclocks.models.edm import AnalyticDiffusion
 from twoclocks.models.reference import empirical_denoiser, population_denoiser
-from twoclocks.training.experiment import build_experiment
-from twoclocks.training.numerics import generate, sample_noise
+from twoclocks.training.experiment import build_experiment, sample_noise
+from twoclocks.training.numerics import generate
 
 
 def _sample(overrides, which):

@@ -32,7 +32,7 @@ import pandas as pd
 
 from twoclocks.api_args import checked
 from twoclocks.config import RunConfig, apply_overrides, flatten, load_yaml, parse_overrides
-from twoclocks.errors import ConfigError, Interrupted, TwoClocksError
+from twoclocks.errors import ConfigError, Interrupted, TwoClocksError, quote
 from twoclocks.evaluate import Outcomes, load_outcomes
 from twoclocks.io import read_json, read_text
 from twoclocks.plugins import reads_only
@@ -63,17 +63,17 @@ def override_dict(overrides: Overrides) -> dict[str, Any]:
     if overrides is None:
         return {}
     if isinstance(overrides, str):
-        raise ConfigError(f"overrides must be a dict or a list of key=value strings, got the string {overrides!r}")
+        raise ConfigError(f"overrides must be a dict or a list of key=value strings, got the string {quote(overrides)}")
     if isinstance(overrides, Mapping):
         flat = flatten(dict(overrides))
         bad_keys = [k for k in flat if not isinstance(k, str) or not k]
         if bad_keys:
-            raise ConfigError(f"override keys must be dotted strings such as 'task.G', got {bad_keys[0]!r}")
+            raise ConfigError(f"override keys must be dotted strings such as 'task.G', got {quote(bad_keys[0])}")
         return flat
     words = list(overrides)
     bad = [w for w in words if not isinstance(w, str)]
     if bad:
-        raise ConfigError(f"overrides must be key=value strings, got {bad[0]!r}")
+        raise ConfigError(f"overrides must be key=value strings, got {quote(bad[0])}")
     return parse_overrides(words)
 
 
@@ -369,11 +369,11 @@ def compare(runs: Iterable[PathArg | Run], out: PathArg | None = None, x: str = 
     paths = [r.path if isinstance(r, Run) else r for r in runs]
     bad = [p for p in paths if not isinstance(p, (str, Path))]
     if bad:
-        raise ConfigError(f"runs must be run directories (paths or Runs), got {bad[0]!r}")
+        raise ConfigError(f"runs must be run directories (paths or Runs), got {quote(bad[0])}")
     if not paths:
         raise ConfigError("runs must name at least one run directory")
     if x not in ("step", "epoch"):
-        raise ConfigError(f"x must be 'step' or 'epoch', got {x!r}")
+        raise ConfigError(f"x must be 'step' or 'epoch', got {quote(x)}")
     return compare_frame(paths, out, x)
 
 

@@ -31,7 +31,7 @@ from twoclocks.domains import (
     role_of,
     setting,
 )
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 from twoclocks.fields import coerce, field_types
 from twoclocks.io import read_text
 from twoclocks.models import resolve_model
@@ -130,11 +130,27 @@ def fixed_steps(cfg: RunConfig) -> int:
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig, "clocks": ClockConfig}
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: a config never needs one, and a few nested aliases expand into
+    gigabytes (a "billion laughs") wherever the value is walked or printed."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise ConfigError(f"YAML aliases (*name) are not accepted (line {mark.line + 1}, column {mark.column + 1})")
+        return super().compose_node(parent, index)
+
+
+def safe_yaml(text: str) -> Any:
+    """`yaml.safe_load` without aliases (`_NoAliasLoader`); raises yaml.YAMLError or ConfigError."""
+    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def parse_value(text: str) -> Any:
     """Parse the right-hand side of key=value with YAML rules (1e-3, true, null, [1,2])."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return safe_yaml(text)
+    except (yaml.YAMLError, ConfigError):  # not YAML, or an alias: the text itself
         return text
 
 
@@ -169,7 +185,7 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
             section, name = key.split(".", 1)
             _set_field(getattr(cfg, section), section, name, value)
         else:
-            raise ConfigError(f"unknown config key {key!r}")
+            raise ConfigError(f"unknown config key {quote(key)}")
     if "data.path" in overrides and "data.hash" not in overrides:
         cfg.data.hash = None  # the hash of the file named now
     cfg.task, cfg.model = task, resolve_model(_family_fields(model, overrides))
@@ -258,7 +274,7 @@ def validate(cfg: RunConfig) -> None:
         check_value(key, _value(cfg, key), f, annotation)
     # The task's own fields were checked against its Params' domains when it was resolved.
     if isinstance(cfg.train.steps, str) and cfg.train.steps != AUTO_STEPS:
-        raise ConfigError(f"train.steps must be a positive integer or {AUTO_STEPS}, got {cfg.train.steps!r}")
+        raise ConfigError(f"train.steps must be a positive integer or {AUTO_STEPS}, got {quote(cfg.train.steps)}")
     m = cfg.model
     if m.width % m.heads:
         raise ConfigError(f"model.width={m.width} is not divisible by model.heads={m.heads}")
@@ -315,7 +331,9 @@ def read_yaml_mapping(path: str | Path, label: str, expected: str = "a mapping")
     if not path.is_file():
         raise ConfigError(f"{label}: no such file")
     try:
-        data = yaml.safe_load(read_text(path)) or {}
+        data = safe_yaml(read_text(path)) or {}
+    except ConfigError as exc:
+        raise ConfigError(f"{label}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{label}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
@@ -333,7 +351,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
-            raise ConfigError(f"override {item!r} is not of the form key=value")
+            raise ConfigError(f"override {quote(item)} is not of the form key=value")
         key, _, text = item.partition("=")
         out[key.strip()] = parse_value(text)
     return out

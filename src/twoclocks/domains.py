@@ -16,7 +16,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 
 SEED_MAX = 2**62  # seeds plus the stream offsets of training.experiment stay below torch's 2**64
 BIG = 10**9  # the largest count or step number any field takes
@@ -144,4 +144,4 @@ def check_value(key: str, value: Any, f: dataclasses.Field, annotation: Any) -> 
         raise ConfigError(f"{key} must not be empty")
     domain = domain_of(f, annotation)
     if domain is not None and not domain.contains(value):
-        raise ConfigError(f"{key} must be {domain.describe()}, got {value!r}")
+        raise ConfigError(f"{key} must be {domain.describe()}, got {quote(value)}")

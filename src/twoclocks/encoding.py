@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 
 if TYPE_CHECKING:  # imported by the methods that make tensors: a config is read without torch
     import torch
@@ -36,7 +36,7 @@ class Encoding:
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
-            raise ConfigError(f"model.encoding must be one of {SCHEMES}, got {self.scheme!r}")
+            raise ConfigError(f"model.encoding must be one of {SCHEMES}, got {quote(self.scheme)}")
 
     # ----- continuous -------------------------------------------------------------------
     @property

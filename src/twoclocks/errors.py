@@ -4,6 +4,8 @@ The CLI turns a `TwoClocksError` into a single line on stderr and a non-zero exi
 message must name the offending field or file and say what is wrong with it.
 """
 
+import reprlib
+
 
 class TwoClocksError(Exception):
     """A problem with the user's input or files; printed as one line by the CLI."""
@@ -34,3 +36,24 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(signum, resume)
         self.signum = signum
         self.resume = resume
+
+
+QUOTE_CHARS = 200  # the most of a user's value a message repeats
+
+
+def quote(value: object) -> str:
+    """repr(value) for a message, bounded: nested containers are cut at a few levels and items
+    by `reprlib`, so that a value built from a few bytes of YAML aliases (or a long list) costs
+    little to quote, and the text is capped at QUOTE_CHARS."""
+    short = _REPR.repr(value)
+    return short if len(short) <= QUOTE_CHARS else short[: QUOTE_CHARS - 3] + "..."
+
+
+def _bounded_repr() -> reprlib.Repr:
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 4, 8, 8, 8, 8
+    r.maxstring, r.maxother, r.maxlong = QUOTE_CHARS, QUOTE_CHARS, QUOTE_CHARS
+    return r
+
+
+_REPR = _bounded_repr()

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from twoclocks.domains import check_value
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 
 _NAMES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "None": type(None)}
 
@@ -50,16 +50,16 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
                 return coerce(value, opt, key)
             except ConfigError:
                 continue
-        raise ConfigError(f"{key}: cannot use {value!r} as {annotation}")
+        raise ConfigError(f"{key}: cannot use {quote(value)} as {annotation}")
     if annotation is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{key} must be true or false, got {value!r}")
+        raise ConfigError(f"{key} must be true or false, got {quote(value)}")
     if annotation is int:
         # A float must be integral; nan and inf are not (int() of them would raise).
         integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
         if isinstance(value, bool) or not integral:
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
+            raise ConfigError(f"{key} must be an integer, got {quote(value)}")
         return int(value)
     if annotation is float:
         if isinstance(value, str):  # YAML 1.1 reads 3e-4 (no dot) as a string
@@ -68,11 +68,11 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key} must be a number, got {value!r}")
+            raise ConfigError(f"{key} must be a number, got {quote(value)}")
         return float(value)
     if annotation is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ConfigError(f"{key} must be a string, got {value!r}")
+            raise ConfigError(f"{key} must be a string, got {quote(value)}")
         return str(value)
     return value
 

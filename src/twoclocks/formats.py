@@ -29,7 +29,7 @@ import pandas as pd
 
 from twoclocks.clocks import MEM_CLOCKS, PRIMARY, RULE_CLOCKS, RuleClock
 from twoclocks.config import AUTO_STEPS, SECTIONS, RunConfig, execution_neutrals
-from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.errors import ConfigError, TwoClocksError, quote
 
 FORMAT = 4
 FORMAT_KEY = "format"  # in config.json, and a column of results.parquet
@@ -85,7 +85,7 @@ def config_sections(data: dict) -> tuple[int, dict]:
     data = dict(data)
     version = data.pop(FORMAT_KEY, 1)
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= FORMAT:
-        raise ConfigError(f"{FORMAT_KEY} {version!r} is not one this twoclocks reads (1 to {FORMAT})")
+        raise ConfigError(f"{FORMAT_KEY} {quote(version)} is not one this twoclocks reads (1 to {FORMAT})")
     return version, data
 
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
-from twoclocks.errors import ConfigError
+import twoclocks.memory as memory
+from twoclocks.errors import ConfigError, quote
 from twoclocks.plugins import file_hash
 from twoclocks.tasks.base import Task
 
@@ -31,13 +33,17 @@ def read_items(path: Path) -> np.ndarray:
     if not path.is_file():
         raise ConfigError(f"{where}: no such file")
     try:
+        # Loading holds the arrays and their uint8 copy, which the checks below then walk.
+        memory.check_fits(
+            {"its arrays": 2 * declared_bytes(path)}, memory.available_ram(), f"loading {where}", "this machine"
+        )
         with open(path, "rb") as fh:
             loaded = np.load(fh, allow_pickle=False)
             if isinstance(loaded, np.lib.npyio.NpzFile):
                 with loaded:
                     arrays = {k: loaded[k] for k in loaded.files}
                 if KEY not in arrays and len(arrays) != 1:
-                    raise ConfigError(f"{where}: holds {sorted(arrays)}; name the items' array {KEY!r}")
+                    raise ConfigError(f"{where}: holds {sorted(arrays)}; name the items' array {quote(KEY)}")
                 loaded = arrays.get(KEY, next(iter(arrays.values()), None))
     except ConfigError:
         raise
@@ -46,6 +52,28 @@ def read_items(path: Path) -> np.ndarray:
             f"{where}: unreadable ({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})"
         ) from None
     return _cells(np.asarray(loaded), where)
+
+
+def declared_bytes(path: Path) -> int:
+    """Bytes the arrays of a .npy or .npz file declare in their headers, read without loading
+    them: a small compressed file can declare gigabytes."""
+    if path.suffix == ".npy":
+        with open(path, "rb") as fh:
+            return _header_bytes(fh)
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.endswith(".npy"):
+                with archive.open(name) as fh:
+                    total += _header_bytes(fh)
+    return total
+
+
+def _header_bytes(fh: IO[bytes]) -> int:
+    version = np.lib.format.read_magic(fh)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(fh)
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
 
 
 def _cells(items: np.ndarray, where: str) -> np.ndarray:
@@ -67,7 +95,7 @@ def describe(path: str) -> tuple[str, str, int]:
         count = len(read_items(resolved))
         return str(resolved), file_hash(resolved), count
     except (ValueError, UnicodeError, RuntimeError) as exc:  # a NUL, a name the file system cannot encode
-        raise ConfigError(f"data.path {path!r} is not a usable path ({type(exc).__name__})") from None
+        raise ConfigError(f"data.path {quote(path)} is not a usable path ({type(exc).__name__})") from None
 
 
 def training_items(task: Task, path: str, N: int, digest: str | None) -> np.ndarray:

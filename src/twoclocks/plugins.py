@@ -30,7 +30,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 
 HASH_CHARS = 16  # hex digits of a file's sha256 kept in a config
 _FILE_MODULE = "twoclocks_plugin_"  # prefix of the module name a plugin file is loaded as
@@ -118,9 +118,13 @@ def _load(
     if text in registered:
         obj, ref = registered[text], text
         if source is not None:
-            raise ConfigError(f"{text!r} is registered by name; {SOURCES[kind]}={source!r} is for a {kind} file")
+            raise ConfigError(
+                f"{quote(text)} is registered by name; {SOURCES[kind]}={quote(source)} is for a {kind} file"
+            )
     elif _READING.get():
-        raise ConfigError(f"{kind} {text!r} is a plugin, and reading runs or sweeps (or predicting) never imports one")
+        raise ConfigError(
+            f"{kind} {quote(text)} is a plugin, and reading runs or sweeps (or predicting) never imports one"
+        )
     elif ":" in text:
         obj, ref, found = _load_reference(text, kind)
         if source is not None and found != source:
@@ -136,11 +140,13 @@ def _load(
         try:
             obj = entry.load()
         except Exception as exc:
-            raise ConfigError(f"{kind} {text!r} (entry point {entry.value}) cannot be imported: {_line(exc)}") from None
+            raise ConfigError(
+                f"{kind} {quote(text)} (entry point {entry.value}) cannot be imported: {_line(exc)}"
+            ) from None
         ref = entry.value
     problem = check(obj)
     if problem:
-        raise ConfigError(f"{kind} {ref!r} {problem}")
+        raise ConfigError(f"{kind} {quote(ref)} {problem}")
     return Plugin(obj, ref, source)
 
 
@@ -172,7 +178,7 @@ def _entry_points(group: str) -> dict[str, importlib.metadata.EntryPoint]:
 def _unknown(text: str, kind: str, group: str, registered: Mapping[str, Any]) -> str:
     names = sorted({*registered, *entry_point_names(group)})
     return (
-        f"unknown {kind} {text!r}; choose one of {names}, or name your own by import path "
+        f"unknown {kind} {quote(text)}; choose one of {names}, or name your own by import path "
         f"({kind}=pkg.module:Name or {kind}=path/to/file.py:Name; a {kind} registered by name in "
         f"another process is not known here)"
     )
@@ -182,11 +188,11 @@ def _load_reference(text: str, kind: str) -> tuple[Any, str, str | None]:
     """(object, reference, file hash or None) of `module:Name` or `file.py:Name`."""
     module_text, _, attr = text.rpartition(":")
     if not module_text or not attr or not all(part.isidentifier() for part in attr.split(".")):
-        raise ConfigError(f"{kind} {text!r} is not of the form pkg.module:Name or path/to/file.py:Name")
+        raise ConfigError(f"{kind} {quote(text)} is not of the form pkg.module:Name or path/to/file.py:Name")
     if is_path_reference(text):
         path = Path(module_text).expanduser().resolve()
         if not path.is_file():
-            raise ConfigError(f"{kind} {text!r}: no such file {path}")
+            raise ConfigError(f"{kind} {quote(text)}: no such file {path}")
         digest = file_hash(path)
         module = _import_file(path, digest, kind)
         ref, source = f"{path}:{attr}", digest
@@ -194,12 +200,12 @@ def _load_reference(text: str, kind: str) -> tuple[Any, str, str | None]:
         try:
             module = importlib.import_module(module_text)
         except Exception as exc:
-            raise ConfigError(f"{kind} {text!r}: cannot import module {module_text} ({_line(exc)})") from None
+            raise ConfigError(f"{kind} {quote(text)}: cannot import module {module_text} ({_line(exc)})") from None
         ref, source = f"{module_text}:{attr}", None
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise ConfigError(f"{kind} {text!r}: {module_text} has no {attr}")
+            raise ConfigError(f"{kind} {quote(text)}: {module_text} has no {attr}")
         obj = getattr(obj, part)
     return obj, ref, source
 

@@ -22,7 +22,7 @@ from typing import Any
 import twoclocks.models as models
 import twoclocks.tasks as tasks
 from twoclocks.config import SECTIONS, RunConfig, from_dict, validate
-from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.errors import ConfigError, TwoClocksError, quote
 from twoclocks.fields import coerce, fill
 from twoclocks.formats import config_sections
 from twoclocks.io import read_json
@@ -103,5 +103,5 @@ def _model_section(values: dict[str, Any]) -> ModelConfig:
         fields = [(k, type(v), dataclasses.field(default_factory=partial(copy.deepcopy, v))) for k, v in own.items()]
         cls = dataclasses.make_dataclass("RecordedModelConfig", fields, bases=(ModelConfig,))
     except TypeError:  # a key that cannot be a field name
-        raise ConfigError(f"model {family!r}: its own fields {sorted(own)} are not all field names") from None
-    return fill(cls, values, "model", f"model {family!r}")
+        raise ConfigError(f"model {quote(family)}: its own fields {sorted(own)} are not all field names") from None
+    return fill(cls, values, "model", f"model {quote(family)}")

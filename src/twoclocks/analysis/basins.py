@@ -21,7 +21,7 @@ import torch
 
 from twoclocks.data import TrainingIndex, hash_cells
 from twoclocks.encoding import Encoding
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 from twoclocks.models.reference import closed_form_denoiser, population_denoiser
 from twoclocks.models.samplers import Denoiser, heun_sample, sigma_schedule
 from twoclocks.tasks.base import Task
@@ -274,10 +274,10 @@ def select_checkpoints(
         try:
             wanted = sorted({int(s) for s in spec.split(",") if s.strip()})
         except ValueError:
-            raise ConfigError(f"--checkpoints must be all, auto or a comma list of steps, got {spec!r}") from None
+            raise ConfigError(f"--checkpoints must be all, auto or a comma list of steps, got {quote(spec)}") from None
         missing = [s for s in wanted if s not in by_step]
         if missing or not wanted:
-            raise ConfigError(f"no snapshot for step(s) {missing or spec!r}; available: {sorted(by_step)}")
+            raise ConfigError(f"no snapshot for step(s) {quote(missing or spec)}; available: {sorted(by_step)}")
         return [(s, by_step[s]) for s in wanted]
     steps = np.array(sorted(by_step), dtype=float)
     logs = np.log(steps)

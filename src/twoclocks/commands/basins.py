@@ -7,7 +7,7 @@ import argparse
 
 from twoclocks.analysis.basins_report import format_sigma_half
 from twoclocks.analysis.basins_run import BasinSettings, run_basins
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 from twoclocks.plugins import reads_only
 
 _D = BasinSettings()
@@ -61,9 +61,9 @@ def parse_sigmas(text: str, flag: str) -> tuple[float, ...]:
     try:
         values = sorted({float(v) for v in text.split(",") if v.strip()})
     except ValueError:
-        raise ConfigError(f"{flag} must be a comma list of numbers, got {text!r}") from None
+        raise ConfigError(f"{flag} must be a comma list of numbers, got {quote(text)}") from None
     if not values or values[0] <= 0:
-        raise ConfigError(f"{flag} needs at least one value, all > 0; got {text!r}")
+        raise ConfigError(f"{flag} needs at least one value, all > 0; got {quote(text)}")
     return tuple(values)
 
 

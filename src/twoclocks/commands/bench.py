@@ -7,7 +7,7 @@ import json
 
 from twoclocks.commands import add_config_arguments
 from twoclocks.config import build_config
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 from twoclocks.training.bench import bench, bench_group, format_bench, format_bench_group
 
 
@@ -46,7 +46,7 @@ def parse_group(value: str) -> int | None:
     except ValueError:
         K = 0
     if K < 1:
-        raise ConfigError(f"--group must be a positive integer or auto, got {value!r}")
+        raise ConfigError(f"--group must be a positive integer or auto, got {quote(value)}")
     return K
 
 

@@ -7,7 +7,7 @@ import json
 
 import twoclocks.plugins as plugins
 from twoclocks.config import parse_overrides
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 from twoclocks.tasks import ENTRY_POINTS, TASKS, build_task
 from twoclocks.tasks.base import Task
 
@@ -34,7 +34,7 @@ def selected_tasks(overrides: list[str]) -> list[Task]:
     items = parse_overrides(overrides)
     bad = [k for k in items if k != "task" and not k.startswith("task.")]
     if bad:
-        raise ConfigError(f"twoclocks tasks only takes task=NAME and task.KEY=VALUE, got {bad[0]!r}")
+        raise ConfigError(f"twoclocks tasks only takes task=NAME and task.KEY=VALUE, got {quote(bad[0])}")
     if "task" not in items:
         if items:
             raise ConfigError(f"{next(iter(items))} needs task=NAME to say which task it configures")

@@ -17,7 +17,7 @@ import numpy as np
 
 import twoclocks.plugins as plugins
 from twoclocks.encoding import Encoding
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 from twoclocks.fields import coerce, fill
 from twoclocks.models.config import ModelConfig
 
@@ -55,7 +55,7 @@ def register(name: str, config: type[ModelConfig] | None = None):
             fn.Config = config  # type: ignore[attr-defined]
         problem = builder_problem(fn)
         if problem:
-            raise ConfigError(f"model {name!r} {problem}")
+            raise ConfigError(f"model {quote(name)} {problem}")
         FAMILIES[name] = fn
         return fn
 
@@ -86,8 +86,8 @@ def resolve_model(values: dict[str, Any]) -> ModelConfig:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"unknown config key model.{unknown[0]}; model family {found.ref!r} has {sorted(known)}")
-    return fill(cls, {**values, "family": found.ref, "source": found.source}, "model", f"model {found.ref!r}")
+        raise ConfigError(f"unknown config key model.{unknown[0]}; model family {quote(found.ref)} has {sorted(known)}")
+    return fill(cls, {**values, "family": found.ref, "source": found.source}, "model", f"model {quote(found.ref)}")
 
 
 @register("dit")
@@ -127,5 +127,5 @@ def build_model(cfg: ModelConfig, encoding: Encoding, train_cells: np.ndarray) -
     found = family_plugin(cfg.family, cfg.source)
     model = found.obj(cfg, encoding, train_cells)
     if not isinstance(model, GenerativeModel):
-        raise ConfigError(f"model {found.ref!r} built a {type(model).__name__}, not a twoclocks GenerativeModel")
+        raise ConfigError(f"model {quote(found.ref)} built a {type(model).__name__}, not a twoclocks GenerativeModel")
     return model

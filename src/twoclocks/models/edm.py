@@ -175,7 +175,11 @@ def wrap(
     family builder returns. sigma_data is model.sigma_data when set, else the std of the
     encoded training cells (uint8 (N, H, W))."""
     if sigma_data is None:
-        sigma_data = cfg.sigma_data if cfg.sigma_data is not None else data_std(encoding.to_continuous(train_cells))
+        if cfg.sigma_data is not None:
+            sigma_data = cfg.sigma_data
+        else:  # a number of the data: on the CPU, also where a model is built on "meta" to be sized
+            with torch.device("cpu"):
+                sigma_data = data_std(encoding.to_continuous(train_cells))
     return EDMDiffusion(backbone, encoding, cfg, sigma_data)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from twoclocks.config import RunConfig, flatten
-from twoclocks.errors import TwoClocksError
+from twoclocks.errors import TwoClocksError, quote
 from twoclocks.io import read_json, read_table
 from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.sweepdir import SweepDir
@@ -104,7 +104,7 @@ def reference_runs(names: tuple[str, ...] | None = None, folder: Path = REFERENC
     tables, sources = [], []
     for name in names:
         if name not in installed:
-            raise TwoClocksError(f"no reference named {name!r}; installed: {', '.join(installed) or 'none'}")
+            raise TwoClocksError(f"no reference named {quote(name)}; installed: {', '.join(installed) or 'none'}")
         table = _finished(read_results(folder / name), f"reference {name}")
         commit = str(provenance(name, folder).get("commit", "?"))[:10]
         tables.append(table)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.errors import ConfigError, TwoClocksError, quote
 from twoclocks.io import check_no_links, read_json, write_json, write_table
 from twoclocks.sweeps.results import result_row, results_frame
 from twoclocks.sweeps.spec import (
@@ -257,7 +257,7 @@ def check_executable(spec: SweepSpec, points: list[Point]) -> None:
         ):
             if not ok:
                 raise ConfigError(
-                    f"{kind} {name!r} is registered in this process only, so sweep workers cannot load it: "
+                    f"{kind} {quote(name)} is registered in this process only, so sweep workers cannot load it: "
                     f"define it in a file or module and name it by import path "
                     f"({kind}=path/to/file.py:Name or {kind}=pkg.module:Name), or run the sweep with workers=1"
                 )

@@ -29,7 +29,7 @@ from twoclocks.config import (
     read_yaml_mapping,
 )
 from twoclocks.domains import Domain, check_value, closed
-from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.errors import ConfigError, TwoClocksError, quote
 from twoclocks.fields import coerce, field_types
 from twoclocks.formats import hashed_identity, identity_dict
 from twoclocks.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, safe_name, write_json
@@ -120,7 +120,7 @@ def parse_seeds(value: Any) -> list[int]:
     if isinstance(value, str):
         value = [parse_value(v) for v in value.split(",")] if "," in value else parse_value(value)
     if isinstance(value, bool):
-        raise ConfigError(f"seeds must be a count or a list of integers, got {value!r}")
+        raise ConfigError(f"seeds must be a count or a list of integers, got {quote(value)}")
     if isinstance(value, int):
         if value <= 0:
             raise ConfigError(f"seeds must be positive, got {value}")
@@ -133,7 +133,7 @@ def parse_seeds(value: Any) -> list[int]:
         if min(value) < 0:
             raise ConfigError(f"seeds must be non-negative, got {value}")
         return list(value)
-    raise ConfigError(f"seeds must be a count or a list of integers, got {value!r}")
+    raise ConfigError(f"seeds must be a count or a list of integers, got {quote(value)}")
 
 
 def parse_grid_args(items: list[str]) -> dict[str, list]:
@@ -142,7 +142,7 @@ def parse_grid_args(items: list[str]) -> dict[str, list]:
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key.strip() or not text.strip():
-            raise ConfigError(f"--grid {item!r} is not of the form key=v1,v2,...")
+            raise ConfigError(f"--grid {quote(item)} is not of the form key=v1,v2,...")
         grid[key.strip()] = [parse_value(v.strip()) for v in text.split(",")]
     return grid
 
@@ -183,7 +183,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     description = data.get("description")
     if description is not None:
         if not isinstance(description, str):
-            raise ConfigError(f"sweep spec {path}: description must be text, got {description!r}")
+            raise ConfigError(f"sweep spec {path}: description must be text, got {quote(description)}")
         spec.description = description.strip()
     set_options(spec, {k: data[k] for k in options() if k in data})
     return spec
@@ -195,13 +195,13 @@ def set_options(spec: SweepSpec, values: dict[str, Any]) -> None:
     known = options()
     for key, value in values.items():
         if key not in known:
-            raise ConfigError(f"unknown sweep option {key!r}; choose from {sorted(known)}")
+            raise ConfigError(f"unknown sweep option {quote(key)}; choose from {sorted(known)}")
         if value is None:
             continue
         f, annotation = known[key]
         # An address or executor is text as given: coerce() would read the number 5 as "5".
         if annotation in (str, str | None) and not isinstance(value, str):
-            raise ConfigError(f"{key} must be text, got {value!r}")
+            raise ConfigError(f"{key} must be text, got {quote(value)}")
         value = coerce(value, annotation, key)
         check_value(key, value, f, annotation)
         setattr(spec, key, value)

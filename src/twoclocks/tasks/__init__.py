@@ -9,7 +9,7 @@ import inspect
 from typing import Any
 
 import twoclocks.plugins as plugins
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 from twoclocks.fields import coerce, fill
 from twoclocks.tasks.base import Task
 from twoclocks.tasks.ca import CellularAutomaton
@@ -56,7 +56,7 @@ def register(cls: type[Task]) -> type[Task]:
     sweep workers and resumed runs load it by themselves."""
     problem = task_problem(cls)
     if problem:
-        raise ConfigError(f"task {cls!r} {problem}")
+        raise ConfigError(f"task {quote(cls)} {problem}")
     TASKS[cls.name] = cls
     return cls
 
@@ -121,7 +121,7 @@ def resolve_task(task: dict) -> dict:
     params = {k: v for k, v in task.items() if k not in RESERVED}
     source = coerce(task.get(SOURCE), str | None, f"task.{SOURCE}")
     found = task_plugin(coerce(task.get("name", "parity"), str, "task"), source)
-    values = fill(found.obj.Params, params, "task", f"task {found.ref!r}")
+    values = fill(found.obj.Params, params, "task", f"task {quote(found.ref)}")
     return {"name": found.ref, **({SOURCE: found.source} if found.source else {}), **dataclasses.asdict(values)}
 
 

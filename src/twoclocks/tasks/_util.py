@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from twoclocks.domains import closed
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 
 # Grid sides of the tasks: items of up to 64 x 64 cells (the copy index and the models hold
 # every item in memory; a side of 10^5 would ask for tens of GB before any check fails).
@@ -24,7 +24,7 @@ def check_int_range(field: str, value: int, lo: int, hi: int | None = None, why:
     if not ok:
         span = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
         suffix = f" ({why})" if why else ""
-        raise ConfigError(f"task.{field} must be an integer {span}{suffix}, got {value!r}")
+        raise ConfigError(f"task.{field} must be an integer {span}{suffix}, got {quote(value)}")
 
 
 def bit_vectors(k: int) -> np.ndarray:

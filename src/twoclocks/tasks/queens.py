@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 from twoclocks.tasks.base import Task
 
 # OEIS A000170: number of solutions for n = 1..13 (n = 2, 3 have none). n <= 13 keeps the
@@ -61,7 +61,7 @@ class Queens(Task):
     def __init__(self, params: QueensParams):
         super().__init__(params)
         if params.n not in QUEENS_COUNTS:
-            raise ConfigError(f"task.n must be 1 or in [4, 13] (n=2, 3 have no solutions), got {params.n!r}")
+            raise ConfigError(f"task.n must be 1 or in [4, 13] (n=2, 3 have no solutions), got {quote(params.n)}")
 
     @property
     def shape(self) -> tuple[int, int]:

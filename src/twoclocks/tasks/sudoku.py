@@ -25,7 +25,7 @@ from functools import cached_property
 import numpy as np
 
 from twoclocks.domains import closed, setting
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 from twoclocks.tasks._util import lines_are_permutations, random_permutations
 from twoclocks.tasks.base import Task
 
@@ -151,7 +151,7 @@ class Sudoku(Task):
     def __init__(self, params: SudokuParams):
         super().__init__(params)
         if params.size not in GRID_COUNTS:
-            raise ConfigError(f"task.size must be 4 or 9 (2x2 or 3x3 boxes), got {params.size!r}")
+            raise ConfigError(f"task.size must be 4 or 9 (2x2 or 3x3 boxes), got {quote(params.size)}")
         self.box = math.isqrt(params.size)
 
     @property

@@ -25,6 +25,7 @@ from twoclocks.itemfile import training_items
 from twoclocks.models import build_model
 from twoclocks.models.base import GenerativeModel
 from twoclocks.tasks.base import Task, with_population
+from twoclocks.training import footprint
 from twoclocks.training.tensorboard import check_available as check_tensorboard
 
 # Offsets that give each random stream of a run its own seed (the run seed plus an offset).
@@ -188,6 +189,9 @@ def build_experiment(cfg: RunConfig, train_cells: np.ndarray | None = None, budg
     if cfg.train.tensorboard:
         check_tensorboard()
     encoding = task.encoding(cfg.model.encoding)
+    device = resolve_device(cfg.train.device)
+    cfg = resolve_precision(cfg, device)
+    footprint.check_planned(cfg, task, encoding, device)  # before the items are drawn or the model built
     if train_cells is None:
         train_cells = training_set(cfg, task)
     elif len(train_cells) != cfg.data.N or train_cells.shape[1:] != task.shape:
@@ -195,11 +199,16 @@ def build_experiment(cfg: RunConfig, train_cells: np.ndarray | None = None, budg
             f"the given training set is {train_cells.shape}, "
             f"the config asks for data.N={cfg.data.N} items of {task.shape}"
         )
-    device = resolve_device(cfg.train.device)
-    cfg = resolve_precision(cfg, device)
     # Weight init draws from torch's global RNG: seed it inside a fork so no state leaks out.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed + SEED_INIT)
         model = build_model(cfg.model, encoding, train_cells).to(device)
+    footprint.check_built(cfg, model, train_cells, device)
     index = TrainingIndex(train_cells, task.num_values)
     return Experiment(cfg, task, encoding, train_cells, index, model, device, budget)
+
+
+def sample_noise(exp: Experiment) -> torch.Tensor:
+    """The fixed per-sample noise: drawn once per run from its own seed, reused at every eval."""
+    gen = torch.Generator(device=exp.device).manual_seed(exp.cfg.noise_seed + SEED_NOISE)
+    return exp.model.make_sample_noise(exp.cfg.eval.samples, gen)

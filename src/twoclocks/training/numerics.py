@@ -1,5 +1,5 @@
-"""The run-time numerics of training and evaluation: the fixed per-sample sampling noise,
-generation in chunks, and the precision context (bf16 autocast, CPU attention kernel).
+"""The run-time numerics of training and evaluation: generation in chunks, and the precision
+context (bf16 autocast, CPU attention kernel).
 """
 
 from __future__ import annotations
@@ -12,13 +12,6 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from twoclocks.models.base import GenerativeModel
-from twoclocks.training.experiment import SEED_NOISE, Experiment
-
-
-def sample_noise(exp: Experiment) -> torch.Tensor:
-    """The fixed per-sample noise: drawn once per run from its own seed, reused at every eval."""
-    gen = torch.Generator(device=exp.device).manual_seed(exp.cfg.noise_seed + SEED_NOISE)
-    return exp.model.make_sample_noise(exp.cfg.eval.samples, gen)
 
 
 def precision_context(device: torch.device, precision: str) -> contextlib.ExitStack:

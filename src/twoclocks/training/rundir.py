@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.config import RunConfig, from_dict, resolve
-from twoclocks.errors import ConfigError, TwoClocksError
+from twoclocks.errors import ConfigError, TwoClocksError, quote
 from twoclocks.formats import config_record, same_point
 from twoclocks.io import (
     TEMP_SUFFIX,
@@ -323,7 +323,9 @@ class RunDir:
             raise TwoClocksError(f"{self.summary_path} is not a twoclocks summary (no max_step or status)")
         bad = bad_clock_value(data)
         if bad is not None:
-            raise TwoClocksError(f"{self.summary_path} is damaged: {bad[0]} is {bad[1]!r}, not a step count or null")
+            raise TwoClocksError(
+                f"{self.summary_path} is damaged: {bad[0]} is {quote(bad[1])}, not a step count or null"
+            )
         return data
 
     def load_metrics(self) -> pd.DataFrame:

@@ -20,13 +20,8 @@ from dataclasses import dataclass
 import torch
 
 from twoclocks.config import RunConfig, apply_overrides
-from twoclocks.training.numerics import precision_context
+from twoclocks.training.footprint import ACTIVATION_HEADROOM, PARAM_STATE_BYTES, saved_bytes
 
-# Bytes per parameter: fp32 weight + fp32 gradient + two fp32 AdamW moments + a bf16 copy.
-PARAM_STATE_BYTES = 4 + 4 + 8 + 2
-# The backward holds activation gradients next to the saved activations, and the allocator
-# fragments: count the saved bytes 1.5 times.
-ACTIVATION_HEADROOM = 1.5
 MEMORY_FRACTION = 0.8  # of the free device memory; the rest is the allocator's slack
 RESERVE_BYTES = 1 << 30  # CUDA context, cuBLAS workspaces, one member's evaluation
 # Caps (working points), per device type. CPU: the step benchmark gains from K=4 to K=8 and
@@ -48,28 +43,12 @@ class MemberFootprint:
 
 def member_footprint(cfg: RunConfig) -> MemberFootprint:
     """The device memory one member of a group needs while it trains (see the module docstring)."""
-    from twoclocks.training.experiment import SEED_TRAIN, build_experiment
+    from twoclocks.training.experiment import build_experiment
 
     exp = build_experiment(apply_overrides(cfg, {"train.device": "cpu"}))
-    model = exp.model
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    saved: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in params:
-            saved[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    gen = torch.Generator().manual_seed(cfg.seed + SEED_TRAIN)
-    x = model.encode(exp.train_cells)
-    batch = x[torch.randint(len(x), (cfg.train.batch,), generator=gen)]
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        with precision_context(exp.device, exp.cfg.train.precision):
-            loss = model.loss(batch, gen)
-    del loss
-    n = model.num_params()
-    return MemberFootprint(n, n * PARAM_STATE_BYTES, sum(saved.values()))
+    n = exp.model.num_params()
+    saved = saved_bytes(exp.model, exp.model.encode(exp.train_cells), cfg.train.batch, cfg, exp.device)
+    return MemberFootprint(n, n * PARAM_STATE_BYTES, saved)
 
 
 def free_device_memory(device: torch.device) -> int | None:

@@ -24,9 +24,9 @@ from twoclocks.evaluate import save_outcomes, score
 from twoclocks.plots import plot_clocks
 from twoclocks.schema import run_summary
 from twoclocks.training import checkpoint
-from twoclocks.training.experiment import SEED_TRAIN, Experiment, make_optimizer
+from twoclocks.training.experiment import SEED_TRAIN, Experiment, make_optimizer, sample_noise
 from twoclocks.training.image_samples import write_samples_plot
-from twoclocks.training.numerics import generate, generate_values, precision_context, sample_noise
+from twoclocks.training.numerics import generate, generate_values, precision_context
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.stopping import stop_reason
 from twoclocks.training.tensorboard import ScalarLog

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 import twoclocks.tasks.images.sources as sources
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, quote
 from twoclocks.tasks._util import check_int_range
 from twoclocks.tasks.base import Task
 from twoclocks.tasks.images.probe_spec import ProbeData, ProbeSpec
@@ -78,12 +78,12 @@ class ImageTask(Task):
         sizes = [s for s in range(MIN_SIZE, side + 1) if side % s == 0]
         if params.size not in sizes:
             native = f"{self.source} ({side}x{side} images)"
-            raise ConfigError(f"task.size must be one of {sizes} for {native}, got {params.size!r}")
+            raise ConfigError(f"task.size must be one of {sizes} for {native}, got {quote(params.size)}")
         if params.split not in SPLITS:
-            raise ConfigError(f"task.split must be one of {SPLITS}, got {params.split!r}")
+            raise ConfigError(f"task.split must be one of {SPLITS}, got {quote(params.split)}")
         root = getattr(params, "root", None)
         if root is not None and (not isinstance(root, str) or not root.strip()):
-            raise ConfigError(f"task.root must be a folder name, got {root!r}")
+            raise ConfigError(f"task.root must be a folder name, got {quote(root)}")
 
     @property
     def shape(self) -> tuple[int, int]:
