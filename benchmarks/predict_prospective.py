@@ -31,7 +31,7 @@ import pandas as pd
 
 import twoclocks as tc
 from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides
-from twoclocks.io import read_json, write_json
+from twoclocks.core.io import read_json, write_json
 from twoclocks.prediction.autobudget import budget_from
 from twoclocks.sweeps.spec import expand, load_spec
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from twoclocks.io import atomic_path, read_table, write_json, write_table
+from twoclocks.core.io import atomic_path, read_table, write_json, write_table
 from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.design import BATCH_LAWS
 from twoclocks.prediction.laws import BOOTSTRAP

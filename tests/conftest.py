@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from twoclocks.clocks import RULE_CLOCKS, window
-from twoclocks.io import write_table
+from twoclocks.core.io import write_table
 
 # Two workers on a 2-core CI machine: keep torch to one thread per test process.
 os.environ.setdefault("OMP_NUM_THREADS", "1")

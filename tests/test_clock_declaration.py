@@ -14,7 +14,7 @@ from twoclocks.analysis.notebook import with_censored_at
 from twoclocks.clocks import FIRST_CLOCK, MEM_CLOCKS, RULE_CLOCKS, MemClock, RuleClock, clock_keys, compute_clocks
 from twoclocks.config import ClockConfig, build_config
 from twoclocks.plots import clocks_figure
-from twoclocks.schema import summary_keys
+from twoclocks.records.schema import summary_keys
 from twoclocks.sweeps.claims.evaluate import claims_text, evaluate_claims, rules_text
 from twoclocks.sweeps.claims.fits import standard_fits
 from twoclocks.sweeps.results import summary_columns

@@ -6,7 +6,7 @@ import pytest
 
 from twoclocks.clocks import RULE_CLOCKS, compute_clocks, format_clock, group_band, window
 from twoclocks.config import ClockConfig
-from twoclocks.stats import crossing, erosion, wilson_interval
+from twoclocks.core.stats import crossing, erosion, wilson_interval
 from twoclocks.training.runner import summary_lines
 
 

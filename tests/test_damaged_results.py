@@ -18,8 +18,8 @@ import twoclocks as tc
 from conftest import TINY
 from twoclocks import cli
 from twoclocks.clocks import clock_names
+from twoclocks.core.io import read_table, write_table
 from twoclocks.errors import TwoClocksError
-from twoclocks.io import read_table, write_table
 from twoclocks.training.rundir import RunDir
 
 VALUES = st.one_of(

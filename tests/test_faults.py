@@ -1,7 +1,7 @@
 """A full disk at every write a run, a sweep and a report make: each ends in one line naming the
 file and the cause, with exit status 1, leaves no temporary or lock file, leaves nothing at all
 when nothing was done, and (for a run) resumes to a finished run once the disk has room again.
-The disk fills by an ENOSPC injected at the one OS write call of twoclocks.io, from the k-th
+The disk fills by an ENOSPC injected at the one OS write call of twoclocks.core.io, from the k-th
 file on; where the test can mount a small tmpfs (a user namespace), a real full disk too."""
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import twoclocks.config as config
-from twoclocks.domains import POOLED, UNMODELLED, closed, setting
+from twoclocks.core.domains import POOLED, UNMODELLED, closed, setting
+from twoclocks.core.fields import fill
 from twoclocks.errors import ConfigError
-from twoclocks.fields import fill
 from twoclocks.prediction.variables import config_key_values
 from twoclocks.sweeps.claims.fits import non_slicing
 from twoclocks.sweeps.spec import config_hash

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
+from twoclocks.core.fields import fill
 from twoclocks.errors import ConfigError
-from twoclocks.fields import fill
 
 
 @dataclasses.dataclass

@@ -1,4 +1,4 @@
-"""Older run and sweep directories are read in twoclocks.formats: a point's hash is the one it
+"""Older run and sweep directories are read in twoclocks.records.formats: a point's hash is the one it
 had when its sweep directory was made (so the directory resumes), config.json records its
 format, and a directory without one is read as the format it was written in."""
 
@@ -13,7 +13,7 @@ import pytest
 from twoclocks.clocks import PRIMARY, RULE_CLOCKS
 from twoclocks.config import RunConfig, apply_overrides
 from twoclocks.errors import ConfigError
-from twoclocks.formats import (
+from twoclocks.records.formats import (
     FORMAT,
     FORMAT_KEY,
     claim_by_clock,

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from twoclocks.core.stats import bootstrap_interval
 from twoclocks.data import TrainingIndex
 from twoclocks.imagemetrics.agreement import agreement
 from twoclocks.imagemetrics.copies import CRITERIA, copy_chance, copy_metrics, nn_ratio, ratio_copies
 from twoclocks.imagemetrics.frechet import frechet_distance, frechet_floor, frechet_from_moments, gaussian_fit
-from twoclocks.stats import bootstrap_interval
 
 
 def brute_ratio(queries: np.ndarray, train: np.ndarray) -> np.ndarray:

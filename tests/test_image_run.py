@@ -18,11 +18,11 @@ from test_image_tasks import write_idx_set
 from twoclocks.analysis.report import build_report
 from twoclocks.clocks import GEN, clock_keys, compute_clocks
 from twoclocks.config import ClockConfig, build_config
+from twoclocks.core.stats import crossing
 from twoclocks.data import TrainingIndex
 from twoclocks.encoding import Encoding
 from twoclocks.imagemetrics.evaluation import ImageEvaluation, image_evaluation
 from twoclocks.imagemetrics.loss_gap import SEED_GAP, loss_gap
-from twoclocks.stats import crossing
 from twoclocks.tasks import build_task
 from twoclocks.training.image_samples import chosen_steps, nearest_items
 from twoclocks.training.runner import start_run, summary_lines

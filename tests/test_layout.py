@@ -13,15 +13,10 @@ ROOT = Path(__file__).parents[1] / "src" / "twoclocks"
 # Each module's floor, by its first matching prefix; a module may import its own floor or below.
 FLOORS = [
     ("twoclocks.errors", 0),
-    ("twoclocks.io", 0),
-    ("twoclocks.locks", 0),
-    ("twoclocks.stats", 0),
+    ("twoclocks.core", 0),
     ("twoclocks.encoding", 0),
-    ("twoclocks.domains", 0),
-    ("twoclocks.fields", 0),
     ("twoclocks.plugins", 0),
     ("twoclocks.version", 0),
-    ("twoclocks.memory", 0),
     ("twoclocks.tasks", 1),
     ("twoclocks.data", 2),
     ("twoclocks.itemfile", 2),
@@ -30,10 +25,8 @@ FLOORS = [
     ("twoclocks.evaluate", 4),
     ("twoclocks.imagemetrics", 4),
     ("twoclocks.clocks", 4),
-    ("twoclocks.formats", 4),
-    ("twoclocks.recorded", 4),
+    ("twoclocks.records", 4),
     ("twoclocks.plots", 4),
-    ("twoclocks.schema", 4),
     ("twoclocks.training", 5),
     ("twoclocks.sweeps.sweepdir", 5),  # a sweep directory's names, beside a run directory's
     ("twoclocks.sweeps.claims", 8),  # judges the results table that the sweep below writes

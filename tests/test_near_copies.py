@@ -14,9 +14,9 @@ import pytest
 
 import twoclocks as tc
 from conftest import copy_run
+from twoclocks.core.io import write_json, write_table
 from twoclocks.data import TrainingIndex
 from twoclocks.evaluate import NEAR_HAMMING, near_chance, near_copies
-from twoclocks.io import write_json, write_table
 from twoclocks.tasks.parity import GroupParity, ParityParams
 from twoclocks.training.rundir import RunDir
 

@@ -141,7 +141,7 @@ def test_a_run_with_steps_auto_trains_its_budget_and_keeps_the_prediction(laws, 
 
 
 def test_a_sweep_point_with_steps_auto_is_the_run_its_budget_was_resolved_into():
-    from twoclocks.formats import same_point
+    from twoclocks.records.formats import same_point
 
     point = build_config(["train.steps=auto", "data.N=8"])
     assert same_point(build_config(["train.steps=3400", "data.N=8"]), point)

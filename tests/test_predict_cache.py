@@ -10,7 +10,7 @@ import pytest
 
 from predict_tables import synthetic_runs
 from twoclocks.config import build_config
-from twoclocks.io import write_table
+from twoclocks.core.io import write_table
 from twoclocks.prediction import cache, fitted
 from twoclocks.prediction.predict import Laws, predict_config
 from twoclocks.prediction.reference import Runs

@@ -15,7 +15,7 @@ import pytest
 from test_predict_rules import BASE, RULES, SIGMA, rule_runs, truth
 from twoclocks.cli import main as cli_main
 from twoclocks.config import RunConfig, apply_overrides, flatten
-from twoclocks.io import write_table
+from twoclocks.core.io import write_table
 from twoclocks.prediction import fitted, pilots
 from twoclocks.prediction.features import DESCRIBED
 from twoclocks.prediction.laws import BOOTSTRAP

@@ -15,8 +15,8 @@ import pytest
 from predict_tables import synthetic_row, synthetic_runs
 from twoclocks.cli import main as cli_main
 from twoclocks.config import build_config
+from twoclocks.core.io import write_table
 from twoclocks.errors import ConfigError, TwoClocksError
-from twoclocks.io import write_table
 from twoclocks.prediction import fitted
 from twoclocks.prediction.autobudget import resolve_steps
 from twoclocks.prediction.predict import Laws, predict_config

@@ -11,7 +11,7 @@ import pytest
 
 from test_predict_rules import OFFSET, rule_runs, truth
 from twoclocks.cli import main as cli_main
-from twoclocks.io import write_table
+from twoclocks.core.io import write_table
 from twoclocks.plugins import file_hash
 from twoclocks.prediction import fitted, pilots
 from twoclocks.prediction.laws import BOOTSTRAP

@@ -18,7 +18,7 @@ import pytest
 from conftest import TINY, copy_run
 from twoclocks import cli, io
 from twoclocks.analysis.report import build_report
-from twoclocks.io import write_json
+from twoclocks.core.io import write_json
 from twoclocks.sweeps.results import result_row, results_frame
 from twoclocks.sweeps.spec import expand, load_recorded_spec, load_spec, record_spec
 from twoclocks.training.experiment import build_experiment

@@ -11,7 +11,7 @@ import pandas as pd
 from conftest import add_rule_clocks, copy_run
 from twoclocks.analysis import report
 from twoclocks.cli import main as cli_main
-from twoclocks.io import write_table
+from twoclocks.core.io import write_table
 from twoclocks.sweeps.claims.evaluate import evaluate_claims, write_claims
 
 

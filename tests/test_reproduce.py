@@ -11,7 +11,7 @@ import pytest
 from conftest import add_rule_clocks
 from twoclocks.cli import main as cli_main
 from twoclocks.clocks import RULE_CLOCKS, compute_clocks
-from twoclocks.formats import FORMAT_KEY
+from twoclocks.records.formats import FORMAT_KEY
 from twoclocks.sweeps import results as results_table
 from twoclocks.sweeps import scales
 from twoclocks.sweeps.claims import evaluate as reproduce
@@ -202,7 +202,7 @@ def test_each_claim_is_judged_at_every_rule_clock():
 def test_rule_clocks_recomputed_from_the_runs_of_an_older_sweep(tmp_path):
     """results.parquet without the group-level columns: they come from each run's metrics."""
     from twoclocks.config import RunConfig
-    from twoclocks.io import write_json, write_table
+    from twoclocks.core.io import write_json, write_table
 
     steps = np.array([10, 20, 40, 80, 160, 320])
     rows = []

@@ -15,7 +15,7 @@ from twoclocks.analysis import report
 from twoclocks.analysis.report_claims import claims_html
 from twoclocks.clocks import RULE_CLOCKS, RuleClock, clock_keys, compute_clocks
 from twoclocks.config import ClockConfig, build_config
-from twoclocks.schema import required_keys, summary_keys
+from twoclocks.records.schema import required_keys, summary_keys
 from twoclocks.sweeps.claims import registry
 from twoclocks.sweeps.claims.evaluate import evaluate_claims, write_claims
 from twoclocks.sweeps.claims.paper import along, increases

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import TINY
 from twoclocks.config import RunConfig, build_config
+from twoclocks.core.io import read_json
 from twoclocks.errors import ConfigError
-from twoclocks.io import read_json
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.plan import plan
 from twoclocks.sweeps.spec import spec_from_args

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from conftest import TINY, run_cli
+from twoclocks.core.io import read_table
 from twoclocks.errors import ConfigError, TwoClocksError
-from twoclocks.io import read_table
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import TIMING_COLUMNS
 from twoclocks.sweeps.spec import SweepSpec, expand, load_spec, parse_grid_args, spec_from_args

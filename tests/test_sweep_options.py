@@ -12,7 +12,7 @@ import pytest
 import twoclocks.sweeps.spec as spec_module
 from twoclocks.api import sweep_spec
 from twoclocks.commands import reproduce, sweep
-from twoclocks.domains import closed
+from twoclocks.core.domains import closed
 from twoclocks.errors import ConfigError
 from twoclocks.sweeps.spec import SweepSpec, load_recorded_spec, load_spec, option, options, record_spec
 

@@ -15,7 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import twoclocks.memory as memory
+import twoclocks.core.memory as memory
 from conftest import TINY
 from twoclocks import cli
 from twoclocks.config import RunConfig, apply_overrides, parse_value

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from conftest import TINY
 from twoclocks import cli
 from twoclocks.config import RunConfig, build_config, config_fields
-from twoclocks.domains import ROLES, base_type, domain_of, role_of
+from twoclocks.core.domains import ROLES, base_type, domain_of, role_of
+from twoclocks.core.fields import field_types
 from twoclocks.errors import ConfigError
-from twoclocks.fields import field_types
 from twoclocks.tasks import TASKS
 
 PARITY = TASKS["parity"].Params

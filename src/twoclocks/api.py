@@ -32,9 +32,9 @@ import pandas as pd
 
 from twoclocks.api_args import checked
 from twoclocks.config import RunConfig, apply_overrides, flatten, load_yaml, parse_overrides
+from twoclocks.core.io import read_json, read_text
 from twoclocks.errors import ConfigError, Interrupted, TwoClocksError, quote
 from twoclocks.evaluate import Outcomes, load_outcomes
-from twoclocks.io import read_json, read_text
 from twoclocks.plugins import reads_only
 from twoclocks.prediction.autobudget import resolve_steps
 from twoclocks.prediction.fitted import predict_overrides
@@ -113,7 +113,7 @@ class Run:
     @cached_property
     @reads_only
     def config(self) -> RunConfig:
-        """config.json as recorded (`twoclocks.recorded`), no plugin imported."""
+        """config.json as recorded (`twoclocks.records.recorded`), no plugin imported."""
         return self.dir.read_config().cfg
 
     @property

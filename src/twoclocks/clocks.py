@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twoclocks.domains import UNIT_HALF, UNIT_OPEN, setting
-from twoclocks.stats import crossing, erosion, held, wilson_interval
+from twoclocks.core.domains import UNIT_HALF, UNIT_OPEN, setting
+from twoclocks.core.stats import crossing, erosion, held, wilson_interval
 
 # A clock's summary keys are <tau><suffix>, valued from `_clock`'s result and `epochs`; `_ci`: [early,
 # late], a `_lo`/`_hi` column pair in results.parquet. Memorisation clocks have no erosion.

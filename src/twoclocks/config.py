@@ -21,7 +21,7 @@ import yaml
 
 import twoclocks.itemfile as itemfile
 from twoclocks.clocks import STOP_AT, ClockConfig
-from twoclocks.domains import (
+from twoclocks.core.domains import (
     BIG,
     FRACTION,
     SEED,
@@ -31,9 +31,9 @@ from twoclocks.domains import (
     role_of,
     setting,
 )
+from twoclocks.core.fields import coerce, field_types
+from twoclocks.core.io import read_text
 from twoclocks.errors import ConfigError, quote
-from twoclocks.fields import coerce, field_types
-from twoclocks.io import read_text
 from twoclocks.models import resolve_model
 from twoclocks.models.config import ModelConfig
 from twoclocks.tasks import resolve_task, run_defaults

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twoclocks.core.io import read_npz, write_npz
+from twoclocks.core.stats import wilson_interval
 from twoclocks.data import TrainingIndex, hash_cells
 from twoclocks.errors import TwoClocksError
-from twoclocks.io import read_npz, write_npz
-from twoclocks.stats import wilson_interval
 from twoclocks.tasks.base import Task
 
 FRACTIONS = ("valid", "mem", "novel_valid", "unique_novel_valid")

@@ -16,7 +16,7 @@ from typing import IO
 
 import numpy as np
 
-import twoclocks.memory as memory
+import twoclocks.core.memory as memory
 from twoclocks.errors import ConfigError, quote
 from twoclocks.plugins import file_hash
 from twoclocks.tasks.base import Task

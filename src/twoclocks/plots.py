@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from twoclocks.clocks import RULE_CLOCKS, band, mem_levels, window_text  # noqa: E402
-from twoclocks.io import write_figure  # noqa: E402
+from twoclocks.core.io import write_figure  # noqa: E402
 
 CURVES = (
     ("valid", "valid", "tab:blue"),

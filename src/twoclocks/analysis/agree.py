@@ -19,10 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 from twoclocks.config import RunConfig
+from twoclocks.core.stats import crossing
 from twoclocks.errors import TwoClocksError
 from twoclocks.evaluate import load_outcomes
 from twoclocks.imagemetrics.agreement import agreement
-from twoclocks.stats import crossing
 from twoclocks.tasks.images.sources import intensity
 from twoclocks.training.rundir import RunDir
 

@@ -19,7 +19,7 @@ import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from twoclocks.io import write_figure  # noqa: E402
+from twoclocks.core.io import write_figure  # noqa: E402
 
 SET_COLORS = {"train": "tab:red", "heldout": "tab:green", "invalid": "tab:gray"}
 OUTCOME_COLORS = {

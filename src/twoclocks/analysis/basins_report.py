@@ -11,7 +11,7 @@ import base64
 import html
 from pathlib import Path
 
-from twoclocks.io import read_bytes, read_json, read_table
+from twoclocks.core.io import read_bytes, read_json, read_table
 
 SUMMARY = "summary.json"  # the analysis's own summary, in its output folder (RUN_DIR/basins)
 TITLE = "Basins of attraction and denoiser dissection"

@@ -31,10 +31,10 @@ from twoclocks.analysis.basins import (
 )
 from twoclocks.analysis.basins_report import SUMMARY
 from twoclocks.config import apply_overrides
+from twoclocks.core.io import check_no_links, write_json, write_npz, write_table
 from twoclocks.data import TrainingIndex
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError
-from twoclocks.io import check_no_links, write_json, write_npz, write_table
 from twoclocks.models.edm import DiffusionBase
 from twoclocks.models.reference import empirical_denoiser
 from twoclocks.models.samplers import Denoiser

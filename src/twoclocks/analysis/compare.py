@@ -12,12 +12,12 @@ import pandas as pd
 
 from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, format_clock, threshold, window_text
 from twoclocks.config import flatten, keys_of_role
-from twoclocks.domains import UNMODELLED
+from twoclocks.core.domains import UNMODELLED
+from twoclocks.core.io import write_figure
 from twoclocks.errors import TwoClocksError
-from twoclocks.formats import rule_clocks_of
-from twoclocks.io import write_figure
 from twoclocks.prediction.reference import reference_curves, reference_runs, shipped_names
-from twoclocks.recorded import task_label
+from twoclocks.records.formats import rule_clocks_of
+from twoclocks.records.recorded import task_label
 from twoclocks.training.rundir import RunDir
 
 # metric -> (line style, legend label); runs are told apart by colour.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from twoclocks.io import read_bytes
+from twoclocks.core.io import read_bytes
 
 Section = tuple[str, str]  # (title, self-contained html)
 

@@ -31,10 +31,10 @@ from twoclocks.analysis.pages import Section, embed, page, table_html
 from twoclocks.analysis.report_claims import claims_html
 from twoclocks.analysis.report_figures import fig_families, fig_phase, fig_relations, fig_small_multiples
 from twoclocks.clocks import RULE_CLOCKS
+from twoclocks.core.io import check_no_links, read_json, write_text
 from twoclocks.errors import ReadNote, TwoClocksError
-from twoclocks.formats import rule_clocks_of
-from twoclocks.io import check_no_links, read_json, write_text
 from twoclocks.plots import plot_clocks
+from twoclocks.records.formats import rule_clocks_of
 from twoclocks.sweeps.claims.fits import (
     finished,
     fits_frame,

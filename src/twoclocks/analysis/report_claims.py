@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-from twoclocks.formats import claim_by_clock
+from twoclocks.records.formats import claim_by_clock
 from twoclocks.sweeps.claims.evaluate import knob_claims
 
 # verdict -> cell colour: green holds, red contradicted, grey undecided.

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.clocks import RULE_CLOCKS
-from twoclocks.io import write_figure
+from twoclocks.core.io import write_figure
 from twoclocks.plots import CURVES
 from twoclocks.sweeps.claims.fits import Fit, fit_relation, non_slicing, varied_columns, y_values
 from twoclocks.training.rundir import RunDir

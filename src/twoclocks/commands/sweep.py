@@ -15,7 +15,7 @@ import pandas as pd
 
 from twoclocks.api import sweep_spec
 from twoclocks.clocks import format_clock
-from twoclocks.domains import base_type
+from twoclocks.core.domains import base_type
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.autobudget import resolve_steps
 from twoclocks.sweeps.executors import run_sweep

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from twoclocks.stats import bootstrap_interval, wilson_interval
+from twoclocks.core.stats import bootstrap_interval, wilson_interval
 
 SEED_BOOTSTRAP = 6_000_023
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from twoclocks.core.stats import bootstrap_interval, wilson_interval
 from twoclocks.data import TrainingIndex
-from twoclocks.stats import bootstrap_interval, wilson_interval
 
 RATIO_FACTOR = 3  # a ratio copy: the second-nearest training image is more than 3x as far as the nearest
 CRITERIA = ("mem", "mem_near", "mem_ratio")  # each criterion's fraction; `<name>_chance` its chance level

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import twoclocks.plugins as plugins
+from twoclocks.core.fields import coerce, fill
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError, quote
-from twoclocks.fields import coerce, fill
 from twoclocks.models.config import ModelConfig
 
 if TYPE_CHECKING:  # the models are torch modules, imported where one is built: a config needs none

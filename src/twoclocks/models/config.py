@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from twoclocks.domains import Domain, closed, setting
+from twoclocks.core.domains import Domain, closed, setting
 from twoclocks.encoding import SCHEMES
 
 # The choices of model.sampler and model.mask_schedule, named here without torch so that a config

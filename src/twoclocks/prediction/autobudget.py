@@ -17,7 +17,7 @@ import math
 
 from twoclocks.clocks import STOP_AT
 from twoclocks.config import AUTO_STEPS, RunConfig
-from twoclocks.domains import BIG
+from twoclocks.core.domains import BIG
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.fitted import reference_laws
 from twoclocks.prediction.predict import Laws, Prediction, predict_config

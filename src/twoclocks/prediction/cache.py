@@ -27,8 +27,8 @@ from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
+from twoclocks.core.io import read_json, write_text
 from twoclocks.errors import TwoClocksError
-from twoclocks.io import read_json, write_text
 from twoclocks.prediction.reference import Runs
 
 SWEEP_CACHE = "predict_cache.json"  # beside a sweep's results.parquet

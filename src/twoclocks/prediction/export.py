@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from twoclocks.core.io import read_json, write_json, write_table
 from twoclocks.errors import TwoClocksError
-from twoclocks.io import read_json, write_json, write_table
 from twoclocks.prediction.reference import (
     CALIBRATION,
     CURVE_COLUMNS,

@@ -23,8 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from twoclocks.config import RunConfig, flatten
+from twoclocks.core.io import read_json, read_table
 from twoclocks.errors import TwoClocksError, quote
-from twoclocks.io import read_json, read_table
 from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.sweepdir import SweepDir
 

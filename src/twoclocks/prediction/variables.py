@@ -25,7 +25,7 @@ import pandas as pd
 
 from twoclocks.clocks import RULE_CLOCKS, stop_measures
 from twoclocks.config import RunConfig, flatten, keys_of_role
-from twoclocks.domains import UNMODELLED
+from twoclocks.core.domains import UNMODELLED
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.features import RULE_FEATURES, rule_features
 from twoclocks.tasks import TASKS, make_task

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
+from twoclocks.core.io import check_no_links, read_json, write_json, write_table
 from twoclocks.errors import ConfigError, TwoClocksError, quote
-from twoclocks.io import check_no_links, read_json, write_json, write_table
 from twoclocks.sweeps.results import result_row, results_frame
 from twoclocks.sweeps.spec import (
     Point,

@@ -23,11 +23,11 @@ from twoclocks.clocks import (
     peak_keys,
 )
 from twoclocks.config import flatten
+from twoclocks.core.io import read_table
 from twoclocks.errors import TwoClocksError
-from twoclocks.formats import FORMAT, FORMAT_KEY
-from twoclocks.formats import with_later_clocks as upgrade
-from twoclocks.io import read_table
-from twoclocks.schema import RUN_KEYS
+from twoclocks.records.formats import FORMAT, FORMAT_KEY
+from twoclocks.records.formats import with_later_clocks as upgrade
+from twoclocks.records.schema import RUN_KEYS
 from twoclocks.sweeps.spec import Point, identity_dict
 from twoclocks.sweeps.sweepdir import SweepDir
 
@@ -115,6 +115,6 @@ def run_columns(run_dir: Path) -> dict[str, Any]:
 def with_later_clocks(results: pd.DataFrame, root: str | Path | None) -> tuple[pd.DataFrame, str]:
     """`results` with every clock's columns, and a note ('' when nothing was missing): a table
     older than the later rule clocks or the near-copy clock gets them from its runs
-    (twoclocks.formats)."""
+    (twoclocks.records.formats)."""
     later = [c for c in summary_columns({}) if c not in FIRST_COLUMNS]
     return upgrade(results, root, later, run_columns)

@@ -28,12 +28,12 @@ from twoclocks.config import (
     parse_value,
     read_yaml_mapping,
 )
-from twoclocks.domains import Domain, check_value, closed
+from twoclocks.core.domains import Domain, check_value, closed
+from twoclocks.core.fields import coerce, field_types
+from twoclocks.core.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, safe_name, write_json
+from twoclocks.core.locks import hold_lock
 from twoclocks.errors import ConfigError, TwoClocksError, quote
-from twoclocks.fields import coerce, field_types
-from twoclocks.formats import hashed_identity, identity_dict
-from twoclocks.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, safe_name, write_json
-from twoclocks.locks import hold_lock
+from twoclocks.records.formats import hashed_identity, identity_dict
 from twoclocks.sweeps.sweepdir import SweepDir
 
 EXECUTORS = ("local", "ray")

@@ -9,8 +9,8 @@ import inspect
 from typing import Any
 
 import twoclocks.plugins as plugins
+from twoclocks.core.fields import coerce, fill
 from twoclocks.errors import ConfigError, quote
-from twoclocks.fields import coerce, fill
 from twoclocks.tasks.base import Task
 from twoclocks.tasks.ca import CellularAutomaton
 from twoclocks.tasks.hamming_weight import HammingWeight

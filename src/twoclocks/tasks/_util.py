@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from twoclocks.domains import closed
+from twoclocks.core.domains import closed
 from twoclocks.errors import ConfigError, quote
 
 # Grid sides of the tasks: items of up to 64 x 64 cells (the copy index and the models hold

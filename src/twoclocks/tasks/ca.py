@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twoclocks.domains import closed, setting
+from twoclocks.core.domains import closed, setting
 from twoclocks.tasks._util import MAX_ENUMERATE_LOG2, bit_vectors
 from twoclocks.tasks.base import Task
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twoclocks.domains import BIG, Domain, closed, setting
+from twoclocks.core.domains import BIG, Domain, closed, setting
 from twoclocks.tasks._util import lines_are_permutations, random_permutations
 from twoclocks.tasks.base import Task
 

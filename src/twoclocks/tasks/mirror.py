@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twoclocks.domains import Domain, setting
+from twoclocks.core.domains import Domain, setting
 from twoclocks.tasks._util import MAX_ENUMERATE_LOG2, SIDE, bit_vectors
 from twoclocks.tasks.base import Task
 

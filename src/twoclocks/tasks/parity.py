@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from twoclocks.domains import Domain, closed, setting
+from twoclocks.core.domains import Domain, closed, setting
 from twoclocks.errors import ConfigError
 from twoclocks.tasks._util import SIDE, bit_vectors
 from twoclocks.tasks.base import Task

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twoclocks.domains import setting
+from twoclocks.core.domains import setting
 from twoclocks.tasks._util import MAX_ENUMERATE_LOG2, SIDE, bit_vectors, check_int_range
 from twoclocks.tasks.base import Task
 

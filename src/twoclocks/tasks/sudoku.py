@@ -24,7 +24,7 @@ from functools import cached_property
 
 import numpy as np
 
-from twoclocks.domains import closed, setting
+from twoclocks.core.domains import closed, setting
 from twoclocks.errors import ConfigError, quote
 from twoclocks.tasks._util import lines_are_permutations, random_permutations
 from twoclocks.tasks.base import Task

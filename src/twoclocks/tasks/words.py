@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from twoclocks.domains import closed, setting
+from twoclocks.core.domains import closed, setting
 from twoclocks.tasks.base import Task
 from twoclocks.tasks.lexicon import COUNTS, LENGTHS, load_words
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
+from twoclocks.core.io import read_torch, write_torch
 from twoclocks.errors import CheckpointError, TwoClocksError
-from twoclocks.io import read_torch, write_torch
 
 
 def save(path: str | Path, state: dict[str, Any]) -> None:

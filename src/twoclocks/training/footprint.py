@@ -6,7 +6,7 @@ from data.N and the encoded size of an item, the parameters (with AdamW's state)
 built on torch's "meta" device, which has shapes but no storage. `check_built` adds what needs
 the real model: the activations a forward saves, measured at a few items and scaled to
 train.batch, and evaluation's samples and generation chunk. Each is compared with the free
-memory of the run's device (`twoclocks.memory`); `training.sizing` uses the same terms to size
+memory of the run's device (`twoclocks.core.memory`); `training.sizing` uses the same terms to size
 a group.
 """
 
@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from twoclocks.config import RunConfig
+from twoclocks.core.memory import available_bytes, check_fits
 from twoclocks.encoding import Encoding
 from twoclocks.errors import TwoClocksError
-from twoclocks.memory import available_bytes, check_fits
 from twoclocks.models.base import GenerativeModel
 from twoclocks.tasks.base import Task
 from twoclocks.training.numerics import generation_chunk, precision_context

@@ -7,7 +7,7 @@ set. The clock is then read off that curve by compute_clocks, as a new run's is.
 written: the run's files stay as they are, and what is derived is returned to the reader.
 
 The chance level is what the run recorded (its metrics' column, its summary's key), else a
-built-in rule's own; a plugin's rule is never imported to compute it (`twoclocks.recorded`).
+built-in rule's own; a plugin's rule is never imported to compute it (`twoclocks.records.recorded`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from twoclocks.config import RunConfig
 from twoclocks.data import TrainingIndex
 from twoclocks.errors import ReadNote, TwoClocksError
 from twoclocks.evaluate import load_outcomes, near_chance, near_copies
-from twoclocks.recorded import Recorded
+from twoclocks.records.recorded import Recorded
 from twoclocks.training.experiment import build_task
 
 

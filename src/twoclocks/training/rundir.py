@@ -31,9 +31,7 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.config import RunConfig, from_dict, resolve
-from twoclocks.errors import ConfigError, TwoClocksError, quote
-from twoclocks.formats import config_record, same_point
-from twoclocks.io import (
+from twoclocks.core.io import (
     TEMP_SUFFIX,
     check_no_links,
     check_resolvable,
@@ -46,9 +44,11 @@ from twoclocks.io import (
     write_npz,
     write_table,
 )
-from twoclocks.locks import hold_lock, lock_path_beside
-from twoclocks.recorded import Recorded, read_config
-from twoclocks.schema import bad_clock_value, required_keys
+from twoclocks.core.locks import hold_lock, lock_path_beside
+from twoclocks.errors import ConfigError, TwoClocksError, quote
+from twoclocks.records.formats import config_record, same_point
+from twoclocks.records.recorded import Recorded, read_config
+from twoclocks.records.schema import bad_clock_value, required_keys
 from twoclocks.training.experiment import Experiment
 from twoclocks.training.near_copies import lacks_near_copies, with_near_copies
 
@@ -310,7 +310,7 @@ class RunDir:
             raise ConfigError(f"{self.config_path}: {exc}") from None
 
     def read_config(self) -> Recorded:
-        """config.json as recorded, checked, with no plugin imported (twoclocks.recorded)."""
+        """config.json as recorded, checked, with no plugin imported (twoclocks.records.recorded)."""
         return read_config(self.config_path)
 
     def load_summary(self) -> dict | None:
@@ -352,7 +352,7 @@ class RunDir:
     # ----- locking -------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, wait: bool = False) -> Iterator[None]:
-        """Hold the directory's lock (`twoclocks.locks`): with `wait`, until the other holder is
+        """Hold the directory's lock (`twoclocks.core.locks`): with `wait`, until the other holder is
         done; without, a one-line refusal if another process holds it. The lock file sits beside
         the directory, so that clearing the directory keeps it; it is gone once released, and so
         are the folders above the directory that were made for it and stayed empty."""

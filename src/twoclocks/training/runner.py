@@ -21,9 +21,9 @@ from twoclocks.clocks import (
     window_text,
 )
 from twoclocks.config import AUTO_STEPS, RunConfig
+from twoclocks.core.io import safe_name
 from twoclocks.errors import ConfigError
-from twoclocks.formats import rule_clocks_of
-from twoclocks.io import safe_name
+from twoclocks.records.formats import rule_clocks_of
 from twoclocks.tasks import task_class
 from twoclocks.training.experiment import Experiment, build_experiment
 from twoclocks.training.rundir import RunDir, State, fresh_dirs

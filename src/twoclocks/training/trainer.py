@@ -22,7 +22,7 @@ from twoclocks.config import RunConfig, fixed_steps
 from twoclocks.errors import CheckpointError, TrainingDiverged
 from twoclocks.evaluate import save_outcomes, score
 from twoclocks.plots import plot_clocks
-from twoclocks.schema import run_summary
+from twoclocks.records.schema import run_summary
 from twoclocks.training import checkpoint
 from twoclocks.training.experiment import SEED_TRAIN, Experiment, make_optimizer, sample_noise
 from twoclocks.training.image_samples import write_samples_plot

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from twoclocks.clocks import MEM, PRIMARY, RULE_CLOCKS, mem_levels
-from twoclocks.io import write_json, write_table
+from twoclocks.core.io import write_json, write_table
 from twoclocks.sweeps.claims import paper  # noqa: F401  (registers the paper's claims)
 from twoclocks.sweeps.claims.fits import mem_levels_in
 from twoclocks.sweeps.claims.learned import judge_fits, judge_knob_claim

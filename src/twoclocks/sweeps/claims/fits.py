@@ -37,8 +37,8 @@ import pandas as pd
 
 from twoclocks.clocks import MEM_CLOCKS, RULE_CLOCKS, MemClock, RuleClock, mem_levels
 from twoclocks.config import keys_of_role
-from twoclocks.domains import POOLED
-from twoclocks.formats import rule_clocks_of
+from twoclocks.core.domains import POOLED
+from twoclocks.records.formats import rule_clocks_of
 
 CONFIG_PREFIXES = ("task", "data.", "model.", "train.", "eval.", "clocks.")
 
@@ -307,7 +307,7 @@ def _native(v: Any) -> Any:
 def knob_column(df: pd.DataFrame) -> str | None:
     """The complexity knob of the sweep's task (task.G for parity), if a single task is swept:
     as its runs recorded it, else a built-in rule's (a plugin is never imported to ask it)."""
-    from twoclocks.recorded import task_label
+    from twoclocks.records.recorded import task_label
 
     done = finished(df)
     names = done["task"].dropna().unique() if "task" in df else []

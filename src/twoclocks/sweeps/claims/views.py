@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from twoclocks.clocks import MEM, PRIMARY, WINDOW_FIELDS, MemClock, RuleClock, window
-from twoclocks.formats import rule_clocks_of
+from twoclocks.records.formats import rule_clocks_of
 from twoclocks.sweeps.claims.fits import mem_levels_in
 
 

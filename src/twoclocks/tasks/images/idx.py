@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from twoclocks.core.io import read_bytes
 from twoclocks.errors import TwoClocksError
-from twoclocks.io import read_bytes
 
 GZIP_MAGIC = b"\x1f\x8b"
 TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

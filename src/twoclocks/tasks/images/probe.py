@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from twoclocks.core.io import read_torch, write_torch
 from twoclocks.errors import TwoClocksError
-from twoclocks.io import read_torch, write_torch
 from twoclocks.tasks.images.probe_spec import ProbeData, ProbeSpec
 
 CONFIDENT = 0.9  # recognisable: the top class has at least this probability

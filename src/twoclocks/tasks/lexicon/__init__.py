@@ -12,8 +12,8 @@ import re
 from functools import cache
 from pathlib import Path
 
+from twoclocks.core.io import read_bytes
 from twoclocks.errors import TwoClocksError
-from twoclocks.io import read_bytes
 
 HERE = Path(__file__).resolve().parent
 # Words per shipped length: every length the task offers, and what a shipped file must hold.

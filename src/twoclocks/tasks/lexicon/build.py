@@ -18,8 +18,8 @@ import re
 import sys
 from pathlib import Path
 
+from twoclocks.core.io import read_bytes, write_bytes
 from twoclocks.errors import TwoClocksError
-from twoclocks.io import read_bytes, write_bytes
 from twoclocks.tasks.lexicon import HERE, LENGTHS, file_bytes, lexicon_file
 
 CATEGORIES = ("english-words", "american-words")  # SCOWL's spelling categories of en_US words

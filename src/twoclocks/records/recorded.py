@@ -6,7 +6,7 @@ so a reader (report, compare, `tc.load`, predict --from) never runs what a confi
 built-in rule or model family is resolved here as a new run's would be (its code is ours); a
 plugin's task section is kept as recorded, and its model section is a ModelConfig extended by
 the family's own fields as recorded. What readers need from a plugin's code (the rule's short name, knob and near-copy
-chance) the run recorded in summary.json when it ran (`twoclocks.schema`). Executing a saved
+chance) the run recorded in summary.json when it ran (`twoclocks.records.schema`). Executing a saved
 config (resuming a run, a sweep continuing its points) resolves it in full (`config.resolve`).
 """
 
@@ -22,11 +22,11 @@ from typing import Any
 import twoclocks.models as models
 import twoclocks.tasks as tasks
 from twoclocks.config import SECTIONS, RunConfig, from_dict, validate
+from twoclocks.core.fields import coerce, fill
+from twoclocks.core.io import read_json
 from twoclocks.errors import ConfigError, TwoClocksError, quote
-from twoclocks.fields import coerce, fill
-from twoclocks.formats import config_sections
-from twoclocks.io import read_json
 from twoclocks.models.config import ModelConfig
+from twoclocks.records.formats import config_sections
 
 BUILTIN_TASKS = {cls.name: cls for cls in tasks.BUILTIN}
 

@@ -17,8 +17,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from twoclocks.core.io import cause
 from twoclocks.errors import TwoClocksError
-from twoclocks.io import cause
 
 NAME_MAX_FALLBACK = 255  # bytes in a file name on nearly every file system (ext4, xfs, tmpfs, APFS)
 

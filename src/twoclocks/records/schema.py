@@ -44,7 +44,7 @@ RUN_KEYS = (
     RunKey("N", required=True),
     RunKey("task", required=True),
     # The rule's short name and knob ("" when none). Like mem_near_chance, recorded because a
-    # reader never imports a plugin's rule to ask it (twoclocks.recorded).
+    # reader never imports a plugin's rule to ask it (twoclocks.records.recorded).
     RunKey("task_name"),
     RunKey("task_knob", column=True),
     RunKey("task_hash"),

@@ -10,7 +10,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from twoclocks.domains import check_value
+from twoclocks.core.domains import check_value
 from twoclocks.errors import ConfigError, quote
 
 _NAMES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "None": type(None)}
