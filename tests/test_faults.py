@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SMALL
-from twoclocks import cli, io
+from twoclocks import cli
+from twoclocks.core import io
 from twoclocks.training.rundir import RunDir
 
 FULL = "No space left on device"

@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 
 from conftest import TINY, copy_run
-from twoclocks import cli, io
+from twoclocks import cli
 from twoclocks.analysis.report import build_report
+from twoclocks.core import io
 from twoclocks.core.io import write_json
 from twoclocks.sweeps.results import result_row, results_frame
 from twoclocks.sweeps.spec import expand, load_recorded_spec, load_spec, record_spec
