@@ -109,3 +109,12 @@ def test_an_option_added_to_the_spec_is_found_everywhere(more_options, tmp_path)
     out.mkdir()
     record_spec(out, spec, [])
     assert load_recorded_spec(out).prefetch == 4  # kept for a restart with no arguments
+
+
+@pytest.mark.parametrize("name", list(options()))
+def test_an_option_of_the_wrong_kind_is_refused_not_converted(tmp_path, name):
+    """The text "1" for a number and the number 1 for text are refused, not read as each other."""
+    wrong = str(GOOD[name]) if not isinstance(GOOD[name], str) else 1
+    with pytest.raises(ConfigError) as exc:
+        sweep_spec(None, ["train.steps=10"], out=tmp_path / "o", **{name: wrong})
+    assert str(exc.value).startswith(name) and "\n" not in str(exc.value)

@@ -28,7 +28,7 @@ from twoclocks.config import (
     parse_value,
     read_yaml_mapping,
 )
-from twoclocks.core.domains import Domain, check_value, closed
+from twoclocks.core.domains import Domain, base_type, check_value, closed
 from twoclocks.core.fields import coerce, field_types
 from twoclocks.core.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, safe_name, write_json
 from twoclocks.core.locks import hold_lock
@@ -189,6 +189,9 @@ def load_spec(path: str | Path) -> SweepSpec:
     return spec
 
 
+KIND_WORDS = {str: "text", int: "an integer", bool: "true or false"}
+
+
 def set_options(spec: SweepSpec, values: dict[str, Any]) -> None:
     """Set the execution options given (None leaves one as it is), each coerced to its type and
     checked against its domain: one ConfigError line naming the option."""
@@ -199,9 +202,11 @@ def set_options(spec: SweepSpec, values: dict[str, Any]) -> None:
         if value is None:
             continue
         f, annotation = known[key]
-        # An address or executor is text as given: coerce() would read the number 5 as "5".
-        if annotation in (str, str | None) and not isinstance(value, str):
-            raise ConfigError(f"{key} must be text, got {quote(value)}")
+        # An option is of its kind as given: coerce() would read the number 5 as the text "5", the
+        # text "1" as the number 1 and 2.0 as the count 2, which a spec file or tc.sweep never means.
+        kind = base_type(annotation)
+        if (kind is str) != isinstance(value, str) or (kind is int and isinstance(value, float)):
+            raise ConfigError(f"{key} must be {KIND_WORDS.get(kind, 'a number')}, got {quote(value)}")
         value = coerce(value, annotation, key)
         check_value(key, value, f, annotation)
         setattr(spec, key, value)
