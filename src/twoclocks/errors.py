@@ -15,6 +15,11 @@ class ConfigError(TwoClocksError):
     """A bad config field, override or value."""
 
 
+class PluginError(ConfigError):
+    """A user's own task or model family (a plugin a config names) raised, or returned what its
+    contract rules out; the message names the plugin's reference and the method."""
+
+
 class CheckpointError(TwoClocksError):
     """A missing, truncated or corrupt checkpoint."""
 
@@ -36,6 +41,13 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(signum, resume)
         self.signum = signum
         self.resume = resume
+
+
+def exception_line(exc: BaseException) -> str:
+    """`Type: first line of its message`, at most 240 characters: another's exception in a
+    message of ours."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:240]
 
 
 QUOTE_CHARS = 200  # the most of a user's value a message repeats

@@ -30,7 +30,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from twoclocks.errors import ConfigError, quote
+from twoclocks.errors import ConfigError, exception_line, quote
 
 HASH_CHARS = 16  # hex digits of a file's sha256 kept in a config
 _FILE_MODULE = "twoclocks_plugin_"  # prefix of the module name a plugin file is loaded as
@@ -139,9 +139,11 @@ def _load(
             raise ConfigError(_unknown(text, kind, group, registered))
         try:
             obj = entry.load()
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # sys.exit() in a plugin's module too: see _import_file
             raise ConfigError(
-                f"{kind} {quote(text)} (entry point {entry.value}) cannot be imported: {_line(exc)}"
+                f"{kind} {quote(text)} (entry point {entry.value}) cannot be imported: {exception_line(exc)}"
             ) from None
         ref = entry.value
     problem = check(obj)
@@ -199,8 +201,12 @@ def _load_reference(text: str, kind: str) -> tuple[Any, str, str | None]:
     else:
         try:
             module = importlib.import_module(module_text)
-        except Exception as exc:
-            raise ConfigError(f"{kind} {quote(text)}: cannot import module {module_text} ({_line(exc)})") from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # sys.exit() in a plugin's module too: see _import_file
+            raise ConfigError(
+                f"{kind} {quote(text)}: cannot import module {module_text} ({exception_line(exc)})"
+            ) from None
         ref, source = f"{module_text}:{attr}", None
     obj: Any = module
     for part in attr.split("."):
@@ -224,12 +230,9 @@ def _import_file(path: Path, digest: str, kind: str) -> Any:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a module's sys.exit(0) would end the command with status 0, nothing made
         del sys.modules[name]
-        raise ConfigError(f"{kind} file {path} raised {_line(exc)} when imported") from None
+        raise ConfigError(f"{kind} file {path} raised {exception_line(exc)} when imported") from None
     return module
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:240]

@@ -18,7 +18,7 @@ import numpy as np
 import twoclocks.plugins as plugins
 from twoclocks.core.fields import coerce, fill
 from twoclocks.encoding import Encoding
-from twoclocks.errors import ConfigError, quote
+from twoclocks.errors import ConfigError, PluginError, TwoClocksError, exception_line, quote
 from twoclocks.models.config import ModelConfig
 
 if TYPE_CHECKING:  # the models are torch modules, imported where one is built: a config needs none
@@ -87,7 +87,12 @@ def resolve_model(values: dict[str, Any]) -> ModelConfig:
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"unknown config key model.{unknown[0]}; model family {quote(found.ref)} has {sorted(known)}")
-    return fill(cls, {**values, "family": found.ref, "source": found.source}, "model", f"model {quote(found.ref)}")
+    try:
+        return fill(cls, {**values, "family": found.ref, "source": found.source}, "model", f"model {quote(found.ref)}")
+    except TwoClocksError:
+        raise
+    except Exception as exc:  # a family's own Config refusing a value its own way
+        raise PluginError(f"model {found.ref}: {cls.__name__}(...) raised {exception_line(exc)}") from None
 
 
 @register("dit")

@@ -10,7 +10,7 @@ from typing import Any
 
 import twoclocks.plugins as plugins
 from twoclocks.core.fields import coerce, fill
-from twoclocks.errors import ConfigError, quote
+from twoclocks.errors import ConfigError, PluginError, TwoClocksError, exception_line, quote
 from twoclocks.tasks.base import Task
 from twoclocks.tasks.ca import CellularAutomaton
 from twoclocks.tasks.hamming_weight import HammingWeight
@@ -121,7 +121,12 @@ def resolve_task(task: dict) -> dict:
     params = {k: v for k, v in task.items() if k not in RESERVED}
     source = coerce(task.get(SOURCE), str | None, f"task.{SOURCE}")
     found = task_plugin(coerce(task.get("name", "parity"), str, "task"), source)
-    values = fill(found.obj.Params, params, "task", f"task {quote(found.ref)}")
+    try:
+        values = fill(found.obj.Params, params, "task", f"task {quote(found.ref)}")
+    except TwoClocksError:
+        raise
+    except Exception as exc:  # a plugin's own Params refusing a value its own way
+        raise PluginError(f"task {found.ref}: {found.obj.Params.__name__}(...) raised {exception_line(exc)}") from None
     return {"name": found.ref, **({SOURCE: found.source} if found.source else {}), **dataclasses.asdict(values)}
 
 

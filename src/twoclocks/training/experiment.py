@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-import twoclocks.tasks as tasks
 from twoclocks.config import AUTO_PRECISION, RunConfig, TrainConfig, fixed_steps
 from twoclocks.data import ItemSets, TrainingIndex, check_training_set_size, draw_training_set, likelihood_sets
 from twoclocks.encoding import Encoding
@@ -22,10 +21,10 @@ from twoclocks.errors import ConfigError
 from twoclocks.evaluate import near_chance
 from twoclocks.imagemetrics.evaluation import ImageEvaluation, image_evaluation
 from twoclocks.itemfile import training_items
-from twoclocks.models import build_model
 from twoclocks.models.base import GenerativeModel
 from twoclocks.tasks.base import Task, with_population
 from twoclocks.training import footprint
+from twoclocks.training.contract import checked_model, checked_task, probe_model
 from twoclocks.training.tensorboard import check_available as check_tensorboard
 
 # Offsets that give each random stream of a run its own seed (the run seed plus an offset).
@@ -157,7 +156,7 @@ def eval_schedule(cfg: RunConfig) -> list[int]:
 
 def build_task(cfg: RunConfig) -> Task:
     """The run's rule, with `data.population` when the config gives one."""
-    task = tasks.build_task(cfg.task)
+    task = checked_task(cfg.task)
     return task if cfg.data.population is None else with_population(task, cfg.data.population)
 
 
@@ -202,8 +201,9 @@ def build_experiment(cfg: RunConfig, train_cells: np.ndarray | None = None, budg
     # Weight init draws from torch's global RNG: seed it inside a fork so no state leaks out.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed + SEED_INIT)
-        model = build_model(cfg.model, encoding, train_cells).to(device)
+        model = checked_model(cfg.model, encoding, train_cells).to(device)
     footprint.check_built(cfg, model, train_cells, device)
+    probe_model(model, cfg.model.family, device)
     index = TrainingIndex(train_cells, task.num_values)
     return Experiment(cfg, task, encoding, train_cells, index, model, device, budget)
 

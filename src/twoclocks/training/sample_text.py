@@ -12,8 +12,9 @@ import numpy as np
 
 from twoclocks.errors import TwoClocksError
 from twoclocks.evaluate import load_outcomes
-from twoclocks.tasks import build_task, task_class
+from twoclocks.tasks import task_class
 from twoclocks.tasks.base import Task
+from twoclocks.training.contract import checked_task
 from twoclocks.training.rundir import RunDir
 
 SHOWN = 8  # distinct items of each kind a summary shows
@@ -40,7 +41,7 @@ def shown_samples(summary: dict, run_dir: Path) -> ShownSamples | None:
     try:
         if task_class(task_section.get("name", "")).as_text is Task.as_text:
             return None
-        task = build_task(task_section)
+        task = checked_task(task_section)
     except TwoClocksError:
         return None
     files = dict(RunDir(run_dir).sample_files())
