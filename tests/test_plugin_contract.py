@@ -235,3 +235,12 @@ def test_the_guard_leaves_a_correct_rule_and_family_their_clocks(tmp_path, capsy
     monkeypatch.setattr(experiment, "probe_model", lambda *a: None)
     assert cli.main([*args, str(tmp_path / "plain")]) == 0, capsys.readouterr().err
     pd.testing.assert_frame_equal(run_metrics(tmp_path / "guarded"), run_metrics(tmp_path / "plain"))
+
+
+def test_a_sweep_refuses_a_broken_rule_when_planned_before_anything_is_written(tmp_path, capsys):
+    path = broken_rule(tmp_path, "is_valid", "return np.ones(len(cells), np.int64)")
+    out = tmp_path / "sweep"
+    code = cli.main(["sweep", *SMALL, f"task={path}:Broken", "--grid", "data.N=4,8", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert f"task {path}:Broken: is_valid() returned int64, not bool" in err and not out.exists()
