@@ -73,7 +73,9 @@ def _guarded_class(
     namespace: dict[str, Any] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__}
     for name, check in methods.items():
         found = inspect.getattr_static(cls, name, None)
-        if callable(found) and not isinstance(found, (classmethod, staticmethod)):
+        if isinstance(found, classmethod):
+            namespace[name] = classmethod(_method(found.__func__, f"{name}()", owner, check))
+        elif callable(found) and not isinstance(found, staticmethod):
             namespace[name] = _method(found, f"{name}()", owner, check)
     for name, check in properties.items():
         found = inspect.getattr_static(cls, name, None)

@@ -231,4 +231,5 @@ MODEL_METHODS: dict[str, Check | None] = {
     "extra_metrics": _extra_metrics,
     "group_blocker": _group_blocker,
     "loss_draws": None,
+    "grouped": None,
 }
