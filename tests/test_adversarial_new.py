@@ -128,6 +128,21 @@ def test_a_link_to_a_device_or_a_fifo_is_refused_before_it_is_read(tmp_path):
             read_bytes(tmp_path / name)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("kind", ["folder", "fifo", "dangling link"])
+def test_an_idx_name_that_is_no_regular_file_is_not_called_missing(tmp_path, kind):
+    write_idx_set(tmp_path)
+    path = tmp_path / "t10k-labels-idx1-ubyte"
+    path.unlink()
+    {"folder": path.mkdir, "fifo": lambda: os.mkfifo(path), "dangling link": lambda: path.symlink_to(tmp_path / "x")}[
+        kind
+    ]()
+    with pytest.raises(TwoClocksError, match="t10k-labels-idx1-ubyte is not a regular file"):
+        draw_first(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros(20, np.uint8))))
+    assert draw_first(tmp_path).shape == (1, 14, 14)  # a regular spelling beside it is read
+
+
 # ----- agree: samples that do not pair ------------------------------------------------------------
 def test_samples_that_do_not_pair_are_one_line(halves, tmp_path):  # noqa: F811
     b = tmp_path / "b"

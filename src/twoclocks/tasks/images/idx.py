@@ -93,9 +93,14 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 
 def find_file(root: Path, stems: tuple[str, ...]) -> Path | None:
-    """The first of `stem` and `stem.gz` for each stem that exists in `root`, or None."""
-    for stem in stems:
-        for name in (stem, stem + ".gz"):
-            if (root / name).is_file():
-                return root / name
+    """The first of `stem` and `stem.gz` for each stem that exists in `root`, or None; a name
+    that is there but is no regular file (a folder, a FIFO, a link to a device or to nothing)
+    is one line saying so, not taken for a missing file."""
+    names = [root / name for stem in stems for name in (stem, stem + ".gz")]
+    for path in names:
+        if path.is_file():
+            return path
+    for path in names:
+        if os.path.lexists(path):
+            raise TwoClocksError(f"{path} is not a regular file")
     return None
