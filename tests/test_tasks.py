@@ -357,8 +357,8 @@ def test_tasks_command_lists_every_task(capsys):
     assert [r["name"] for r in rows] == list(TASKS)
     for r in rows:
         assert {"name", "family", "knob", "log2_population", "params", "mem_chance"} <= set(r)
-        known = math.isfinite(r["log2_population"])  # an unknown population counts as 0
-        assert r["mem_chance"] == (pytest.approx(min(1.0, 16 * 2.0 ** -r["log2_population"])) if known else 0.0)
+        known = r["log2_population"] is not None  # an unknown population is null, and so its mem_chance
+        assert r["mem_chance"] == (pytest.approx(min(1.0, 16 * 2.0 ** -r["log2_population"])) if known else None)
     assert cli_main(["tasks", "task=sudoku", "task.size=4"]) == 0
     assert "sudoku" in capsys.readouterr().out
     assert cli_main(["tasks", "task=sudoku", "task.size=5"]) == 1

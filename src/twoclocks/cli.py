@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from twoclocks import __version__
-from twoclocks.errors import Interrupted, ReadNote, TwoClocksError
+from twoclocks.errors import Interrupted, ReadNote, TwoClocksError, one_line
 
 # Subcommand modules, in the order `twoclocks --help` lists them.
 COMMANDS = ["run", "predict", "compare", "agree", "tasks", "sweep", "basins", "report", "reproduce", "bench"]
@@ -51,11 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         with sigterm_as_interrupt(), notes_as_lines():
             return int(args.func(args) or 0)
     except TwoClocksError as exc:
-        print(f"twoclocks: error: {exc}", file=sys.stderr)
+        print(f"twoclocks: error: {one_line(str(exc))}", file=sys.stderr)
         return 1
     except OSError as exc:  # a file error no loader anticipated (a disk full, a file gone)
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"twoclocks: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(one_line(f"twoclocks: error: {where}{exc.strerror or exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
@@ -84,7 +84,7 @@ def notes_as_lines() -> Iterator[None]:
                 shown(message, category, filename, lineno, file, line)
             elif str(message) not in said:
                 said.add(str(message))
-                print(f"twoclocks: note: {message}", file=sys.stderr)
+                print(f"twoclocks: note: {one_line(str(message))}", file=sys.stderr)
 
         warnings.showwarning = show
         yield

@@ -61,6 +61,12 @@ def quote(value: object) -> str:
     return short if len(short) <= QUOTE_CHARS else short[: QUOTE_CHARS - 3] + "..."
 
 
+def one_line(text: str) -> str:
+    """`text` as one printable line: a character that is not printable (a newline, a NUL, an
+    escape) inside a user's value that a message repeats is shown escaped, as repr shows it."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _bounded_repr() -> reprlib.Repr:
     r = reprlib.Repr()
     r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 4, 8, 8, 8, 8

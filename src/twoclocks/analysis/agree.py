@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from twoclocks.config import RunConfig
@@ -62,6 +63,14 @@ def check_pair(a: RunConfig, b: RunConfig, names: tuple[str, str]) -> None:
         raise TwoClocksError(f"{names[0]} and {names[1]} differ in data.N ({a.data.N}, {b.data.N})")
 
 
+def paired_cells(path: Path, levels: int) -> np.ndarray:
+    """uint8 (n, H, W): the cells of a run's samples file, checked to be grey levels."""
+    cells = load_outcomes(path).cells
+    if cells.size and int(cells.max()) >= levels:
+        raise TwoClocksError(f"{path} is corrupt (a cell holds {int(cells.max())}, the task has {levels} grey levels)")
+    return cells
+
+
 def agreement_table(run_a: str | Path, run_b: str | Path) -> Agreement:
     """The agreement of two finished runs at every step both kept samples of."""
     dirs = RunDir(run_a), RunDir(run_b)
@@ -76,7 +85,11 @@ def agreement_table(run_a: str | Path, run_b: str | Path) -> Agreement:
     levels = int(cfg_a.task.get("levels", 2))
     rows = []
     for step in steps:
-        a, b = load_outcomes(files_a[step]).cells, load_outcomes(files_b[step]).cells
+        a, b = (paired_cells(files[step], levels) for files in (files_a, files_b))
+        if a.shape != b.shape:
+            raise TwoClocksError(
+                f"{files_a[step]} and {files_b[step]} do not pair up: samples of shape {a.shape} and {b.shape}"
+            )
         row = agreement(a, b, intensity(a, levels), intensity(b, levels), cfg_a.clocks.ci_level)
         rows.append({"step": step, **row})
     table = pd.DataFrame(rows)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 import pandas as pd
 
 from twoclocks.analysis.agree import agreement_table
 from twoclocks.clocks import format_clock
+from twoclocks.commands import json_text
 from twoclocks.plugins import reads_only
 
 
@@ -30,7 +30,7 @@ def main(args: argparse.Namespace) -> int:
     res = agreement_table(*args.runs)
     if args.json:
         table = res.table.to_dict(orient="records")
-        print(json.dumps({"theta": res.theta, "tau_agree": res.tau, "tau_agree_ci": res.ci, "table": table}))
+        print(json_text({"theta": res.theta, "tau_agree": res.tau, "tau_agree_ci": res.ci, "table": table}))
         return 0
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(res.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))

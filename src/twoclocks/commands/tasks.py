@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
+import math
 
 import twoclocks.plugins as plugins
+from twoclocks.commands import json_text
 from twoclocks.config import parse_overrides
 from twoclocks.errors import ConfigError, quote
 from twoclocks.tasks import ENTRY_POINTS, TASKS, build_task
@@ -55,7 +56,9 @@ def describe(task: Task, N: int) -> dict:
         "num_values": task.num_values,
         "log2_population": task.log2_population,
         "population_exact": task.population_exact,
-        "mem_chance": task.mem_chance(N),
+        # A task without a rule has no population to count copies against: its runs measure
+        # the chance level on held-out items instead.
+        "mem_chance": task.mem_chance(N) if task.has_rule else None,
         "N": N,
     }
 
@@ -69,9 +72,9 @@ def table(rows: list[dict]) -> str:
             f"{r['knob']}={r['knob_value']}",
             "x".join(map(str, r["shape"])),
             str(r["num_values"]),
-            f"{r['log2_population']:.2f}",
+            f"{r['log2_population']:.2f}" if math.isfinite(r["log2_population"]) else "unknown",
             "yes" if r["population_exact"] else "est.",
-            f"{r['mem_chance']:.3g}",
+            "measured" if r["mem_chance"] is None else f"{r['mem_chance']:.3g}",
             " ".join(f"{k}={v}" for k, v in r["params"].items()),
         ]
         for r in rows
@@ -86,7 +89,7 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"--N must be a positive integer, got {args.N}")
     rows = [describe(task, args.N) for task in selected_tasks(args.overrides)]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json_text(rows, indent=2))
     else:
         print(table(rows))
         print(f"mem_chance: probability that one uniform valid item is one of N={args.N} training items")

@@ -20,12 +20,13 @@ import io as _io
 import json
 import os
 import re
+import stat
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -240,13 +241,34 @@ def write_torch(path: str | os.PathLike, obj: Any, parents: bool = False) -> Non
 
 # ----- readers -----------------------------------------------------------------------------------
 def read_bytes(path: str | os.PathLike) -> bytes:
-    """A file's bytes; missing or unreadable is a one-line TwoClocksError naming it."""
+    """A file's bytes; missing, unreadable or not a regular file is a one-line TwoClocksError."""
     try:
-        return Path(path).read_bytes()
+        with open_regular(path) as fh:
+            return fh.read()
+    except OSError as exc:
+        raise TwoClocksError(f"{path} is unreadable ({cause(exc)})") from None
+
+
+@contextmanager
+def open_regular(path: str | os.PathLike) -> Iterator[IO[bytes]]:
+    """`path` opened for reading in binary, refused in one line unless it is a regular file: a
+    name in a folder may be a link to a device that never ends (/dev/zero) or a FIFO that never
+    answers. Opened without blocking, so that a FIFO is told before anything waits on it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise TwoClocksError(f"{path} does not exist") from None
     except OSError as exc:
         raise TwoClocksError(f"{path} is unreadable ({cause(exc)})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise TwoClocksError(f"{path} is not a regular file")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        yield fh
 
 
 def read_text(path: str | os.PathLike) -> str:

@@ -111,12 +111,23 @@ def config_variables(cfg: RunConfig, rule: RecordedRule | None = None) -> pd.Dat
     task_row = {k: v for k, v in flat.items() if k == "task" or k.startswith("task.")}
     if rule is not None:
         row["bits"] = rule.bits
+        check_population(cfg.data.N, rule.bits, rule.name)
         return with_features(pd.DataFrame([row]), [rule.name], [rule.params])
     try:
         row["bits"] = _bits_of(task_row)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"task: {exc}") from None
+    check_population(cfg.data.N, float(row["bits"]), str(flat["task"]))  # type: ignore[arg-type]
     return with_features(pd.DataFrame([row]), [str(flat["task"])], [task_params(task_row)])
+
+
+def check_population(N: int, bits: float, task: str) -> None:
+    """A config a run would refuse is not predicted: N distinct training items need a rule
+    with at least N valid items (bits: its log2 population; NaN, unknown, passes)."""
+    # Compared in log2 (a population of 2^2000 is no float), with room for rounding: log2 of 92
+    # and back is not exactly 92.
+    if math.isfinite(bits) and math.log2(N) > bits + 1e-9:
+        raise ConfigError(f"data.N={N} is larger than the population of task={task} ({2.0**bits:.0f} valid items)")
 
 
 def table_variables(table: pd.DataFrame) -> pd.DataFrame:

@@ -378,7 +378,15 @@ def load_recorded_spec(sweep_dir: str | Path) -> SweepSpec:
     known = set(SweepSpec().identity())
     if not isinstance(data, dict) or not isinstance(data.get("spec"), dict) or set(data["spec"]) != known:
         raise TwoClocksError(f"{path} is not a twoclocks sweep record (no spec with {sorted(known)})")
-    spec = SweepSpec(**data["spec"], description=str(data.get("description") or ""))
-    for key, value in (data.get("execution") or {}).items():
-        setattr(spec, key, value)
+    # A folder's record is checked as a spec file is: its kinds, the options' domains.
+    raw, execution = data["spec"], data.get("execution") or {}
+    if not isinstance(raw["base"], dict) or not isinstance(raw["grids"], list) or not isinstance(execution, dict):
+        raise TwoClocksError(f"{path} is corrupt (its base, grids or execution is not of its kind)")
+    grids = [_grid(g, f"{path}: grids[{i}]") for i, g in enumerate(raw["grids"])]
+    spec = SweepSpec(base=raw["base"], grids=grids, seeds=parse_seeds(raw["seeds"]))
+    spec.description = str(data.get("description") or "")
+    try:
+        set_options(spec, execution)
+    except ConfigError as exc:
+        raise TwoClocksError(f"{path} is corrupt ({exc})") from None
     return spec

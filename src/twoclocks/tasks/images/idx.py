@@ -11,34 +11,48 @@ the file.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
-from twoclocks.core.io import read_bytes
+import twoclocks.core.memory as memory
+from twoclocks.core.io import cause, open_regular
 from twoclocks.errors import TwoClocksError
 
 GZIP_MAGIC = b"\x1f\x8b"
 TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+MAX_DIMS = 32  # numpy's own limit on an array's dimensions is 32 or 64 by version
+
+
+def parse_header(head: bytes, name: str) -> tuple[np.dtype, tuple[int, ...]]:
+    """(dtype, shape) of an IDX header (`head`: at least its first 4 bytes, then its sizes)."""
+    if len(head) < 4:
+        raise TwoClocksError(f"{name} is truncated ({len(head)} bytes: not even an IDX header)")
+    zero, code, ndim = head[:2], head[2], head[3]
+    if zero != b"\x00\x00" or code not in TYPES or ndim == 0 or ndim > MAX_DIMS:
+        raise TwoClocksError(f"{name} is not an IDX file (its magic number is 0x{head[:4].hex()})")
+    if len(head) < 4 + 4 * ndim:
+        raise TwoClocksError(f"{name} is truncated (its header names {ndim} sizes)")
+    return np.dtype(TYPES[code]), struct.unpack(f">{ndim}I", head[4 : 4 + 4 * ndim])
+
+
+def declared_bytes(dtype: np.dtype, shape: tuple[int, ...]) -> int:
+    """The bytes of data a header declares, an exact Python integer (no int64 wrap-around)."""
+    return math.prod(shape) * dtype.itemsize
+
+
 def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
     """The array an IDX file holds, in native byte order; damage is a one-line TwoClocksError."""
-    if len(data) < 4:
-        raise TwoClocksError(f"{name} is truncated ({len(data)} bytes: not even an IDX header)")
-    zero, code, ndim = data[:2], data[2], data[3]
-    if zero != b"\x00\x00" or code not in TYPES or ndim == 0:
-        raise TwoClocksError(f"{name} is not an IDX file (its magic number is 0x{data[:4].hex()})")
-    start = 4 + 4 * ndim
-    if len(data) < start:
-        raise TwoClocksError(f"{name} is truncated (its header names {ndim} sizes)")
-    shape = struct.unpack(f">{ndim}I", data[4:start])
-    dtype = np.dtype(TYPES[code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    body = len(data) - start
+    dtype, shape = parse_header(data[: 4 + 4 * MAX_DIMS], name)
+    start = 4 + 4 * len(shape)
+    expected, body = declared_bytes(dtype, shape), len(data) - start
     if body != expected:
         problem = "truncated" if body < expected else "longer than its header says"
         raise TwoClocksError(f"{name} is {problem} ({body} bytes of data, {shape} needs {expected})")
@@ -47,14 +61,25 @@ def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """The array of an IDX file, gzip-compressed or not."""
-    data = read_bytes(path)
-    if data[:2] == GZIP_MAGIC:
+    """The array of an IDX file, gzip-compressed or not. The header is read first and the size
+    it declares checked against the memory there is, so a small compressed file that declares
+    or holds gigabytes is refused before they are allocated; no more than the declared data
+    and one byte (to tell trailing bytes) is ever decompressed."""
+    with open_regular(path) as raw:
+        gzipped = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[assignment]
         try:
-            data = gzip.decompress(data)
+            head = stream.read(4)
+            head += stream.read(4 * head[3]) if len(head) == 4 else b""
+            dtype, shape = parse_header(head, str(path))
+            need = declared_bytes(dtype, shape)
+            memory.check_fits({"its data": 2 * need}, memory.available_ram(), f"reading {path}", "this machine")
+            body = stream.read(need + 1)
         except (OSError, EOFError, zlib.error) as exc:
-            raise TwoClocksError(f"{path} is a damaged gzip file ({exc})") from None
-    return parse_idx(data, str(path))
+            what = "a damaged gzip file" if gzipped else "unreadable"
+            raise TwoClocksError(f"{path} is {what} ({cause(exc)})") from None
+    return parse_idx(head + body, str(path))
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -68,9 +93,14 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 
 def find_file(root: Path, stems: tuple[str, ...]) -> Path | None:
-    """The first of `stem` and `stem.gz` for each stem that exists in `root`, or None."""
-    for stem in stems:
-        for name in (stem, stem + ".gz"):
-            if (root / name).is_file():
-                return root / name
+    """The first of `stem` and `stem.gz` for each stem that exists in `root`, or None; a name
+    that is there but is no regular file (a folder, a FIFO, a link to a device or to nothing)
+    is one line saying so, not taken for a missing file."""
+    names = [root / name for stem in stems for name in (stem, stem + ".gz")]
+    for path in names:
+        if path.is_file():
+            return path
+    for path in names:
+        if os.path.lexists(path):
+            raise TwoClocksError(f"{path} is not a regular file")
     return None

@@ -224,16 +224,16 @@ def get_probe(data: ProbeData, spec: ProbeSpec, log: Callable[[str], None] | Non
         probe = Probe(net, data.levels, {"key": key, "train_seconds": seconds, "torch": str(torch.__version__)})
         probe.meta["test_accuracy"] = float((probe.predict(data.test) == data.test_labels).mean())
         probe.meta["test_recognisable"] = float(probe.recognisable(data.test).mean())
+        where = f"cached in {path}"
         try:
             write_torch(path, {"state_dict": net.state_dict(), "meta": probe.meta}, parents=True)
         except TwoClocksError as exc:
-            if log:
-                log(f"the probe is not cached: {exc}")
+            where = f"not cached: {exc}"
         if log:
             log(
                 f"probe for {data.name} ({side}x{side}, {data.levels} levels) trained in {seconds:.1f} s: "
                 f"test accuracy {probe.test_accuracy:.4f}, {probe.meta['test_recognisable']:.4f} of the test "
-                f"images recognisable (cached in {path})"
+                f"images recognisable ({where})"
             )
     _loaded[key] = probe
     return probe

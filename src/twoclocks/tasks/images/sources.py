@@ -119,17 +119,32 @@ def _idx_splits(source: Source, root: str, stamp: tuple) -> Splits:
         arrays.append((path, read_idx(path)))
     (p_train, train), (p_ytrain, ytrain), (p_test, test), (p_ytest, ytest) = arrays
     for path, images in ((p_train, train), (p_test, test)):
-        if images.dtype != np.uint8 or images.shape[1:] != (source.side, source.side):
-            raise TwoClocksError(
-                f"{path} holds {images.dtype} images of shape {images.shape[1:]}, "
-                f"{source.title} images are uint8 {source.side}x{source.side}"
-            )
+        check_images(path, images, source)
     for path, labels, images in ((p_ytrain, ytrain, train), (p_ytest, ytest, test)):
-        if labels.ndim != 1 or len(labels) != len(images) or labels.min(initial=0) < 0:
-            raise TwoClocksError(f"{path} holds labels of shape {labels.shape}, its images are {len(images)}")
-        if labels.max(initial=0) >= source.classes:
-            raise TwoClocksError(f"{path} holds a label {labels.max()}, {source.title} has {source.classes} classes")
+        check_labels(path, labels, len(images), source)
     return _frozen(Splits(train, ytrain.astype(np.int64), test, ytest.astype(np.int64), 255))
+
+
+def check_images(path: Path, images: np.ndarray, source: Source) -> None:
+    """One line unless `images` are at least one uint8 image of the source's side."""
+    if images.dtype != np.uint8 or images.shape[1:] != (source.side, source.side):
+        raise TwoClocksError(
+            f"{path} holds {images.dtype} images of shape {images.shape[1:]}, "
+            f"{source.title} images are uint8 {source.side}x{source.side}"
+        )
+    if not len(images):
+        raise TwoClocksError(f"{path} holds no images")
+
+
+def check_labels(path: Path, labels: np.ndarray, n: int, source: Source) -> None:
+    """One line unless `labels` are n integer class labels of the source."""
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TwoClocksError(f"{path} holds {labels.dtype} labels, {source.title} labels are integers")
+    if labels.ndim != 1 or len(labels) != n:
+        raise TwoClocksError(f"{path} holds labels of shape {labels.shape}, its images are {n}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= source.classes):
+        bad = labels.min() if labels.min() < 0 else labels.max()
+        raise TwoClocksError(f"{path} holds a label {bad}, {source.title} has classes 0..{source.classes - 1}")
 
 
 @functools.lru_cache(maxsize=1)

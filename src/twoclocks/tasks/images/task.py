@@ -26,6 +26,7 @@ and `twoclocks agree` can tell from the task sections that two runs used complem
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar
@@ -60,6 +61,12 @@ class IdxParams:
     size: int = 14  # image side in cells: 28 (native), 14 or 7 (means over 2x2 or 4x4 pixels)
     split: str = "all"  # all | A | B: the train split, or one of its two fixed disjoint halves
     root: str | None = None  # folder of the IDX files; None = the data set's default folder
+
+    def __post_init__(self) -> None:
+        # Kept absolute, so that a resumed run or a sweep worker started elsewhere reads the same
+        # folder (a relative name would name another one, or none).
+        if isinstance(self.root, str) and self.root.strip():
+            self.root = os.path.abspath(os.path.expanduser(self.root))
 
 
 class ImageTask(Task):
@@ -118,7 +125,12 @@ class ImageTask(Task):
         labels = self.splits.train_labels
         if self.params.split == "all":
             return np.arange(len(labels))
-        return halves(labels)[SPLITS.index(self.params.split) - 1]
+        pool = halves(labels)[SPLITS.index(self.params.split) - 1]
+        if not len(pool):
+            raise ConfigError(
+                f"task.split={self.params.split} of {self.describe()} holds no image (the train split has 1)"
+            )
+        return pool
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """uint8 (n, size, size): items of the pool in the order of seeded permutations of it
