@@ -147,3 +147,27 @@ def test_rule_features_are_read_from_a_results_row_as_from_a_config():
     assert task_params(flat) == task_params(row)
     assert rule_features("sparse_parity", task_params(row))["order"] == 4.0
     assert all(math.isnan(x) for x in rule_features("my.module:Rule", ()).values())
+
+
+@pytest.mark.parametrize("n", [4, 6])
+def test_a_latin_example_is_valid_and_reads_as_a_drawn_square(n, monkeypatch):
+    """The cheap example item is a valid square, and the rule's structure read from it is the
+    one read from a Jacobson-Matthews draw: which cells each constraint reads does not depend on
+    which valid square reads them."""
+    from twoclocks.prediction import features
+
+    task = make_task("latin", n=n)
+    rng = np.random.default_rng(3)
+    cheap, drawn = task.example(rng), task.sample(1, rng)[0]
+    assert task.is_valid(cheap[None]).all()
+    measured = []
+    for item in (cheap, drawn):
+        monkeypatch.setattr(type(task), "example", lambda self, r, item=item: item)
+        features._measured.cache_clear()
+        measured.append(rule_features("latin", (("n", n),)))
+    features._measured.cache_clear()
+    assert measured[0] == measured[1] and measured[0]["order"] == n  # a row or column reads n cells
+
+
+def test_the_features_of_a_large_latin_square_need_no_slow_draw():
+    assert rule_features("latin", (("n", 32),))["log2_checks"] == pytest.approx(math.log2(64))

@@ -45,7 +45,7 @@ def rule_features(name: str, params: tuple[tuple[str, object], ...]) -> dict[str
 @lru_cache(maxsize=256)
 def _measured(name: str, params: tuple[tuple[str, object], ...]) -> tuple[tuple[str, float], ...]:
     task = make_task(name, **dict(params))
-    item = task.sample(1, np.random.default_rng(SEED))[0]
+    item = task.example(np.random.default_rng(SEED))
     H, W = item.shape
     K = task.num_values
     changed = []  # (cells x (K - 1)) items, each one cell away from `item`

@@ -75,6 +75,12 @@ class Task(ABC):
         Returns uint8 cells of shape (n, H, W).
         """
 
+    def example(self, rng: np.random.Generator) -> np.ndarray:
+        """One valid item, uint8 (H, W), not necessarily drawn as `sample` draws: what reads the
+        rule's structure (which cells each constraint reads) needs a valid item, not a uniform
+        one, so a task whose sampler is slow gives a cheap one here."""
+        return self.sample(1, rng)[0]
+
     @abstractmethod
     def constraints(self, cells: np.ndarray) -> np.ndarray:
         """Per-constraint satisfaction: bool array (n, num_constraints)."""
