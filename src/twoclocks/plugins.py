@@ -137,14 +137,8 @@ def _load(
         entry = _entry_points(group).get(text)
         if entry is None:
             raise ConfigError(_unknown(text, kind, group, registered))
-        try:
+        with _importing(lambda line: f"{kind} {quote(text)} (entry point {entry.value}) cannot be imported: {line}"):
             obj = entry.load()
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # sys.exit() in a plugin's module too: see _import_file
-            raise ConfigError(
-                f"{kind} {quote(text)} (entry point {entry.value}) cannot be imported: {exception_line(exc)}"
-            ) from None
         ref = entry.value
     problem = check(obj)
     if problem:
@@ -199,14 +193,8 @@ def _load_reference(text: str, kind: str) -> tuple[Any, str, str | None]:
         module = _import_file(path, digest, kind)
         ref, source = f"{path}:{attr}", digest
     else:
-        try:
+        with _importing(lambda line: f"{kind} {quote(text)}: cannot import module {module_text} ({line})"):
             module = importlib.import_module(module_text)
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # sys.exit() in a plugin's module too: see _import_file
-            raise ConfigError(
-                f"{kind} {quote(text)}: cannot import module {module_text} ({exception_line(exc)})"
-            ) from None
         ref, source = f"{module_text}:{attr}", None
     obj: Any = module
     for part in attr.split("."):
@@ -228,11 +216,21 @@ def _import_file(path: Path, digest: str, kind: str) -> Any:
         raise ConfigError(f"{kind} file {path} cannot be loaded as Python")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    try:
+    with _importing(lambda line: f"{kind} file {path} raised {line} when imported", lambda: sys.modules.pop(name)):
         spec.loader.exec_module(module)
+    return module
+
+
+@contextmanager
+def _importing(message: Callable[[str], str], undo: Callable[[], object] | None = None) -> Iterator[None]:
+    """Running a plugin's module: whatever it raises, SystemExit included (a module's sys.exit(0)
+    would end the command with status 0, nothing made), is a ConfigError of `message(the
+    exception's line)`, after `undo`; Ctrl-C stays an interruption."""
+    try:
+        yield
     except KeyboardInterrupt:
         raise
-    except BaseException as exc:  # a module's sys.exit(0) would end the command with status 0, nothing made
-        del sys.modules[name]
-        raise ConfigError(f"{kind} file {path} raised {exception_line(exc)} when imported") from None
-    return module
+    except BaseException as exc:
+        if undo is not None:
+            undo()
+        raise ConfigError(message(exception_line(exc))) from None

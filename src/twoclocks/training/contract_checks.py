@@ -66,20 +66,18 @@ def _sample(task: Any, args: tuple, out: Any) -> str | None:
     return cells_problem(out, n, task.shape, task.num_values, f"for n={n}")
 
 
-def _constraints(task: Any, args: tuple, out: Any) -> str | None:
-    n = _count(args)
-    problem = _rows_problem(out, n, 2, f"({n}, k) with k >= 1")
-    if problem is None and out.dtype != bool:
-        return f"returned {out.dtype}, not bool"
-    return problem
+def _bool_rows(ndim: int) -> Check:
+    """The check of a bool output with one row per item: (n,) when ndim is 1 (is_valid), (n, k)
+    with k >= 1 when it is 2 (constraints)."""
 
+    def check(task: Any, args: tuple, out: Any) -> str | None:
+        n = _count(args)
+        problem = _rows_problem(out, n, ndim, f"({n}, k) with k >= 1" if ndim == 2 else f"({n},)")
+        if problem is None and out.dtype != bool:
+            return f"returned {out.dtype}, not bool"
+        return problem
 
-def _is_valid(task: Any, args: tuple, out: Any) -> str | None:
-    n = _count(args)
-    problem = _rows_problem(out, n, 1, f"({n},)")
-    if problem is None and out.dtype != bool:
-        return f"returned {out.dtype}, not bool"
-    return problem
+    return check
 
 
 def _constraint_acc(task: Any, args: tuple, out: Any) -> str | None:
@@ -158,8 +156,8 @@ def _real(x: Any) -> bool:
 # What a task's methods and properties must return (None: anything; exceptions only).
 TASK_METHODS: dict[str, Check | None] = {
     "sample": _sample,
-    "constraints": _constraints,
-    "is_valid": _is_valid,
+    "constraints": _bool_rows(2),
+    "is_valid": _bool_rows(1),
     "constraint_acc": _constraint_acc,
     "enumerate": _enumerate,
     "as_text": _as_text,
