@@ -11,10 +11,11 @@ import pytest
 
 from predict_tables import synthetic_runs
 from twoclocks.config import build_config
+from twoclocks.errors import ConfigError
 from twoclocks.prediction.calibration import Calibration, fit_clock
 from twoclocks.prediction.predict import Laws, predict_config
 from twoclocks.prediction.reference import reference_calibration, reference_runs
-from twoclocks.prediction.validation import leave_one_level_out
+from twoclocks.prediction.validation import calibrate, leave_one_level_out
 from twoclocks.prediction.variables import config_variables
 
 BASE = ["model.width=64", "model.heads=4", "eval.samples=512"]
@@ -155,3 +156,12 @@ def test_the_shipped_calibration_belongs_to_the_shipped_runs():
     assert all(0 < p[k] <= 3.0 + 1e-9 for p in cal.clocks.values() for k in p if k != "a")  # decades
     fewer = type(runs)(runs.table.iloc[1:], runs.sources)
     assert reference_calibration(fewer) is None
+
+
+def test_runs_the_laws_cannot_be_fitted_on_are_refused_with_the_reason():
+    # A budget of 100 steps: no run reaches a rule clock (log10 tau ~ 2.3), as in a reference
+    # where the rule was learned in too few runs; calibrating them is refused in one line.
+    runs = synthetic_runs(Ns=(4, 8), seeds=2, budget=100)
+    refused = r"cannot calibrate on .*no held-out run could be predicted \(tau_rule: only 0"
+    with pytest.raises(ConfigError, match=refused):
+        calibrate(runs, draws=4)

@@ -192,8 +192,19 @@ def heldout_records(
 
 
 def calibrate(runs: Runs, draws: int = BOOTSTRAP) -> Calibration:
-    """The calibration (`calibration`) of the laws of these runs, from their held-out errors."""
-    return fit_calibration(heldout_records(runs, draws=draws), f"leave-one-level-out of {runs.describe()}")
+    """The calibration (`calibration`) of the laws of these runs, from their held-out errors.
+    Refused when no held-out run could be predicted: the laws cannot be fitted on these runs
+    alone (e.g. a reference whose rule was learned in too few runs), so there is nothing to
+    calibrate them on."""
+    records = heldout_records(runs, draws=draws)
+    if records.empty:
+        try:
+            Laws.fit(runs, draws=2)
+            why = "every fold left too few runs to fit, or held out runs the laws cannot place"
+        except ConfigError as exc:
+            why = str(exc)
+        raise ConfigError(f"cannot calibrate on {runs.describe()}: no held-out run could be predicted ({why})")
+    return fit_calibration(records, f"leave-one-level-out of {runs.describe()}")
 
 
 def leave_one_level_out(
