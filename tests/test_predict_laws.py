@@ -10,7 +10,7 @@ import pytest
 from scipy import optimize
 
 from twoclocks.prediction.laws import Design, fit_law
-from twoclocks.prediction.tobit import fit_tobit, negative_log_posterior
+from twoclocks.prediction.tobit import PRIOR_SD, fit_tobit, hessian, negative_log_posterior
 from twoclocks.prediction.variables import Observed, waited_for
 
 TRUE_BETA = np.array([3.0, 1.2])  # log10 tau = 3 + 1.2 (logN - centre)
@@ -147,3 +147,30 @@ def test_a_run_stopped_at_its_rule_clocks_is_no_observation_of_tau_mem():
     assert waited_for(table, "tau_mem").tolist() == [False, True, True, True]
     assert waited_for(table, "tau_rule").tolist() == [True] * 4
     assert waited_for(table.drop(columns="train.stop_at"), "tau_mem").tolist() == [True] * 4
+
+
+def test_the_tobit_hessian_is_the_derivative_of_its_gradient_and_the_fit_its_optimum():
+    # Exact, right- and left-censored runs together: the analytic Hessian against central
+    # differences of the analytic gradient, and the trust-region fit against L-BFGS-B from
+    # the same start (an independent optimiser of the same objective).
+    rng = np.random.default_rng(3)
+    n, p = 40, 4
+    X = np.c_[np.ones(n), rng.normal(size=(n, p - 1))]
+    y = X @ np.array([2.0, 0.5, -0.3, 0.1]) + 0.2 * rng.normal(size=n)
+    right, left = y > 2.3, y < 1.6
+    penalised = np.r_[0.0, np.ones(p - 1)]
+    args = (X, y, right, left, penalised)
+    theta = np.r_[rng.normal(size=p) * 0.3, np.log(0.4)]
+    eps = 1e-6
+    numeric = np.array(
+        [
+            (negative_log_posterior(theta + eps * e, *args)[1] - negative_log_posterior(theta - eps * e, *args)[1])
+            / (2 * eps)
+            for e in np.eye(p + 1)
+        ]
+    )
+    np.testing.assert_allclose(hessian(theta, *args), numeric, atol=1e-6)
+    fit = fit_tobit(X, y, right, left, prior_sd=np.r_[np.inf, np.full(p - 1, PRIOR_SD)])
+    start = np.r_[np.linalg.lstsq(X, y, rcond=None)[0], np.log(0.2)]
+    ref = optimize.minimize(negative_log_posterior, start, args=args, jac=True, method="L-BFGS-B", tol=1e-12)
+    np.testing.assert_allclose(np.r_[fit.beta, np.log(fit.sigma)], ref.x, atol=1e-5)

@@ -21,8 +21,10 @@ next to every
 effect measured. Why not dropping censored runs or setting them to the budget: both pull the
 law below the truth exactly where the clock is slow (tests/test_predict_laws.py measures it).
 
-scipy.optimize.minimize (L-BFGS-B) with the analytic gradient of (2)-(3); parameters are
-(beta, log sigma), so sigma stays positive. log Phi is scipy.special.log_ndtr (what
+scipy.optimize.minimize (trust-exact: Newton steps in a trust region) with the analytic
+gradient and Hessian of (2)-(3); parameters are (beta, log sigma), so sigma stays positive. A fit
+of 30 runs and 12 columns converges in 3-6 Newton steps where L-BFGS-B took a median of 108
+(and up to 450): the form choice and the bootstrap fit a law hundreds of times. log Phi is scipy.special.log_ndtr (what
 scipy.stats.norm.logcdf and .logsf compute, accurate far in the tails, without their
 per-call overhead: a law is refitted a few hundred times in its bootstrap).
 """
@@ -60,6 +62,23 @@ def log_phi(z: np.ndarray) -> np.ndarray:
 
 def _parts(theta: np.ndarray, X: np.ndarray, y: np.ndarray, right: np.ndarray, left: np.ndarray):
     """Log-likelihood (2) of each run and its derivatives in mu and in log sigma."""
+    ll, d_mu, d_log_sigma, _ = _derivatives(theta, X, y, right, left)
+    return ll, d_mu, d_log_sigma
+
+
+def _derivatives(theta: np.ndarray, X: np.ndarray, y: np.ndarray, right: np.ndarray, left: np.ndarray):
+    """Log-likelihood (2) of each run, its first derivatives in mu and s = log sigma, and its
+    second ones (d2 mu mu, d2 mu s, d2 s s). With z = (y - mu) / sigma (dz/dmu = -1/sigma,
+    dz/ds = -z) and the hazards h = phi(z) / (1 - Phi(z)) (right), g = phi(z) / Phi(z) (left),
+    whose z-derivatives are h (h - z) and -g (g + z):
+
+        exact   d mu = z / sigma     d s = z^2 - 1    d2 mu mu = -1 / sigma^2
+                d2 mu s = -2 z / sigma                 d2 s s = -2 z^2
+        right   d mu = h / sigma     d s = h z        d2 mu mu = -h (h - z) / sigma^2
+                d2 mu s = -h (1 + z (h - z)) / sigma   d2 s s = -h z (1 + z (h - z))
+        left    d mu = -g / sigma    d s = -g z       d2 mu mu = -g (g + z) / sigma^2
+                d2 mu s = g (1 - z (g + z)) / sigma    d2 s s = g z (1 - z (g + z))
+    """
     beta, log_sigma = theta[:-1], theta[-1]
     sigma = max(np.exp(log_sigma), SIGMA_FLOOR)
     mu = X @ beta
@@ -69,12 +88,16 @@ def _parts(theta: np.ndarray, X: np.ndarray, y: np.ndarray, right: np.ndarray, l
 
     log_sf, log_cdf = log_ndtr(-z), log_ndtr(z)
     ll = np.where(exact, log_phi(z) - np.log(sigma), np.where(right, log_sf, log_cdf))
-    # d ll / d mu and d ll / d log sigma; the hazard ratios in log space, stable in the tails.
-    hazard_right = np.exp(log_phi(z) - log_sf)
-    hazard_left = np.exp(log_phi(z) - log_cdf)
-    d_mu = np.where(exact, z, np.where(right, hazard_right, -hazard_left)) / sigma
-    d_log_sigma = np.where(exact, z * z - 1.0, np.where(right, hazard_right * z, -hazard_left * z))
-    return ll, d_mu, d_log_sigma
+    # The hazard ratios in log space, stable in the tails.
+    h = np.exp(log_phi(z) - log_sf)
+    g = np.exp(log_phi(z) - log_cdf)
+    d_mu = np.where(exact, z, np.where(right, h, -g)) / sigma
+    d_log_sigma = np.where(exact, z * z - 1.0, np.where(right, h * z, -g * z))
+    k_right, k_left = 1.0 + z * (h - z), 1.0 - z * (g + z)
+    d2_mu_mu = np.where(exact, -1.0, np.where(right, -h * (h - z), -g * (g + z))) / sigma**2
+    d2_mu_s = np.where(exact, -2.0 * z, np.where(right, -h * k_right, g * k_left)) / sigma
+    d2_s_s = np.where(exact, -2.0 * z * z, np.where(right, -h * z * k_right, g * z * k_left))
+    return ll, d_mu, d_log_sigma, (d2_mu_mu, d2_mu_s, d2_s_s)
 
 
 def negative_log_posterior(theta, X, y, right, left, penalised) -> tuple[float, np.ndarray]:
@@ -85,6 +108,17 @@ def negative_log_posterior(theta, X, y, right, left, penalised) -> tuple[float, 
     value = -ll.sum() + 0.5 * np.sum((beta * penalised) ** 2) / PRIOR_SD**2
     grad_beta = -(X.T @ d_mu) + beta * penalised**2 / PRIOR_SD**2
     return float(value), np.append(grad_beta, -d_log_sigma.sum())
+
+
+def hessian(theta, X, y, right, left, penalised) -> np.ndarray:
+    """The Hessian of minus (3) in theta = (beta, log sigma) (`_derivatives`)."""
+    _, _, _, (d2_mu_mu, d2_mu_s, d2_s_s) = _derivatives(theta, X, y, right, left)
+    p = X.shape[1]
+    out = np.empty((p + 1, p + 1))
+    out[:p, :p] = -(X.T * d2_mu_mu) @ X + np.diag(penalised**2 / PRIOR_SD**2)
+    out[:p, p] = out[p, :p] = -(X.T @ d2_mu_s)
+    out[p, p] = -d2_s_s.sum()
+    return out
 
 
 def fit_tobit(
@@ -112,8 +146,9 @@ def fit_tobit(
         start,
         args=(X, y, right, left, penalised),
         jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": 2000},
+        hess=hessian,
+        method="trust-exact",
+        options={"maxiter": 200},
     )
     theta = result.x
     ll, _, _ = _parts(theta, X, y, right, left)
