@@ -17,7 +17,7 @@ from twoclocks.config import RunConfig, apply_overrides, build_config, flatten
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.features import DESCRIBED, rule_features
-from twoclocks.prediction.predict import Laws, predict_config
+from twoclocks.prediction.predict import Laws, at_fitted_size, predict_config
 from twoclocks.prediction.reference import Runs
 from twoclocks.prediction.variables import CLOCKS, config_variables, task_params
 from twoclocks.tasks import BUILTIN, make_task
@@ -87,7 +87,8 @@ def test_an_unseen_rule_is_wider_by_the_calibrated_rule_term():
         lo, hi = predict_config(cal, config).clocks["tau_mem"].intervals[0.95]
         return math.log10(hi / lo)
 
-    seen, unseen = width(cfg("task=mirror", "data.N=16")), width(cfg("task=hamming_weight", "data.N=16"))
+    # linear_code: unseen, its size and features inside the fitted rules' (no size term)
+    seen, unseen = width(cfg("task=mirror", "data.N=16")), width(cfg("task=linear_code", "data.N=16"))
     # 95% half-widths add in quadrature: sqrt(seen_half^2 + (1.96 sr)^2) (the law's own spread
     # differs a little between the two configs).
     expected = 2 * math.hypot(seen / 2, 1.96 * params["sr"])
@@ -171,3 +172,32 @@ def test_a_latin_example_is_valid_and_reads_as_a_drawn_square(n, monkeypatch):
 
 def test_the_features_of_a_large_latin_square_need_no_slow_draw():
     assert rule_features("latin", (("n", 32),))["log2_checks"] == pytest.approx(math.log2(64))
+
+
+@pytest.mark.parametrize(("order_effect", "spread", "chosen"), [(1.0, 0.1, "features"), (0.0, 0.25, "size")])
+def test_held_out_rules_choose_whether_the_rule_features_enter(order_effect, spread, chosen):
+    # tau_mem with each rule's own offset (sd `spread` decades, unrelated to its features) and
+    # an effect of the constraint order or none: five rules and four features, so that the
+    # features can fit the offsets of the fitted rules; only holding out each rule tells a
+    # real effect from a fitted one.
+    runs = rule_runs()
+    table = runs.table.copy()
+    rng = np.random.default_rng(11)
+    offsets = {name: spread * rng.standard_normal() for name in RULES}
+    order = table["task"].map(lambda name: rule_features(name, ())["order"])
+    y = 2.2 + 1.2 * np.log10(table["data.N"]) + order_effect * order + table["task"].map(offsets)
+    table["tau_mem"] = 10 ** (y + SIGMA * rng.standard_normal(len(table)))
+    law = Laws.fit(Runs(table, runs.sources), draws=5).laws["tau_mem"]
+    assert ("order" in law.design.terms) == (chosen == "features"), law.heldout
+    assert {f"{law.form}+rule=features", f"{law.form}+rule=size"} <= set(law.heldout)
+
+
+def test_an_unseen_rule_is_predicted_with_its_features_inside_the_fitted_rules():
+    # Row weight (order 6) beyond rules of order 2 and 3: predicted at order 3, and its interval
+    # carries the cost of a rule outside (sb) beside that of an unseen rule (sr).
+    laws = Laws.fit(rule_runs(rules=RULES[:3]), draws=10)
+    v = config_variables(cfg("task=hamming_weight", "data.N=16"))
+    assert float(at_fitted_size(v, laws.variables)["order"].iloc[0]) == 3.0
+    reach = laws.reaches(v)["tau_mem"]
+    assert reach.features_outside == ("order",) and reach.rule_outside == 1 and reach.rule_unseen == 1
+    assert laws.reaches(config_variables(cfg("task=linear_code", "data.N=16")))["tau_mem"].rule_outside == 0

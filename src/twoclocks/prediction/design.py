@@ -13,6 +13,10 @@ features' prediction, and an interval widened by the calibration's term for an u
 A batch law fixes the exponent of the batch (`BATCH_LAWS`): "free" fits it; "per_sample" is
 the steps-per-sample law tau_steps = tau_epochs N / batch, a coefficient of -1 on log10 batch,
 so that a law of tau in epochs is the same for every batch.
+
+A rule law says what describes a rule beyond its offset (`RULE_LAWS`): "features", its size and
+measured features; "size", its size alone (the features left out: on nine rules, four features
+can fit the rules' offsets and miss a rule held out).
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ FORMS: dict[str, tuple[str, ...]] = {
     "curved": (*BASE, "logN:family", "logN:bits", "logN^2"),
     "learned": (*BASE, "logN:family", "logN:bits", "learned", "logN:learned"),
 }
+RULE_LAWS: dict[str, tuple[str, ...]] = {  # the rule features each rule law leaves out
+    "features": (),
+    "size": RULE_FEATURES,
+}
 RULE_SD = 0.5  # decades: the prior spread of a rule's own offset around its features' law
 BATCH_LAWS: dict[str, tuple[tuple[str, float], ...]] = {
     "free": (),
@@ -53,12 +61,12 @@ class Design:
     fixed: tuple[tuple[str, float], ...] = ()  # variables with a fixed coefficient (BATCH_LAWS)
 
     @classmethod
-    def learn(cls, form: tuple[str, ...], v: pd.DataFrame, batch: str = "free") -> Design:
+    def learn(cls, form: tuple[str, ...], v: pd.DataFrame, batch: str = "free", rule: str = "features") -> Design:
         levels = {c: sorted(v[c].unique()) for c in CATEGORICAL if c in v}
         numeric = [*NUMERIC, "bits", *RULE_FEATURES, "learned"]
         centres = {c: _mean(v[c]) for c in numeric if c in v}
         fixed = BATCH_LAWS[batch]
-        terms = tuple(t for t in form if t not in dict(fixed))
+        terms = tuple(t for t in form if t not in dict(fixed) and t not in RULE_LAWS[rule])
         if len(levels.get("task", [])) < 2:  # one rule: its features are functions of its size
             terms = tuple(t for t in terms if t not in RULE_FEATURES and t not in RANDOM)
         return cls(identified(cls(terms, levels, centres, fixed), v), levels, centres, fixed)

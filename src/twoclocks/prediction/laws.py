@@ -15,7 +15,10 @@ centred at its mean over the fitted runs; a term whose variable never varies is 
               copying began: the two regimes of copying, each with its own exponent
 
 The form of each clock is the one whose held-out censored log-likelihood (five folds, each
-holding out whole configs with all their seeds) is highest (`choose_form`).
+holding out whole configs with all their seeds) is highest (`choose_form`). Two questions are
+then asked of the held-out runs a fold of configs cannot ask: the batch law (each batch level
+held out) and, where the runs hold three rules or more, the rule law (each rule held out):
+whether the rule's measured features enter, or its size alone (`design.RULE_LAWS`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from twoclocks.prediction.design import BATCH_LAWS, FORMS, Design
+from twoclocks.prediction.design import BATCH_LAWS, FORMS, RULE_LAWS, Design
 from twoclocks.prediction.tobit import TobitFit, censored_logpdf, fit_tobit
 from twoclocks.prediction.variables import Observed
 
@@ -120,8 +123,10 @@ def cells(v: pd.DataFrame) -> np.ndarray:
     return v.round(9).astype(str).fillna("").agg("|".join, axis=1).factorize()[0]  # NaN: an unknown feature
 
 
-def fit_form(form: str, v: pd.DataFrame, obs: Observed, batch: str = "free") -> tuple[Design, TobitFit]:
-    design = Design.learn(FORMS[form], v, batch)
+def fit_form(
+    form: str, v: pd.DataFrame, obs: Observed, batch: str = "free", rule: str = "features"
+) -> tuple[Design, TobitFit]:
+    design = Design.learn(FORMS[form], v, batch, rule)
     y = obs.y - design.offset(v)
     return design, fit_tobit(design.matrix(v), y, obs.right, obs.left, prior_sd=design.prior_sd())
 
@@ -132,7 +137,13 @@ def predict_mu(design: Design, fit: TobitFit, v: pd.DataFrame) -> np.ndarray:
 
 
 def heldout_loglik(
-    form: str, v: pd.DataFrame, obs: Observed, rng: np.random.Generator, batch: str = "free", by: str | None = None
+    form: str,
+    v: pd.DataFrame,
+    obs: Observed,
+    rng: np.random.Generator,
+    batch: str = "free",
+    by: str | None = None,
+    rule: str = "features",
 ) -> float:
     """Mean censored log-likelihood of held-out runs: FOLDS folds of whole configs, or (`by`, a
     variable) one fold per level of that variable."""
@@ -146,7 +157,7 @@ def heldout_loglik(
         test = fold == k
         if not test.any() or test.all() or (by is not None and not informative_fold(test)):
             continue
-        design, fit = fit_form(form, v[~test], _subset(obs, ~test), batch)
+        design, fit = fit_form(form, v[~test], _subset(obs, ~test), batch, rule)
         mu = predict_mu(design, fit, v[test])
         o = _subset(obs, test)
         total.append(censored_logpdf(mu, fit.sigma, o.y, o.right, o.left))
@@ -166,20 +177,37 @@ def _subset(obs: Observed, mask: np.ndarray) -> Observed:
     return Observed(obs.y[mask], obs.right[mask], obs.left[mask])
 
 
-def choose_form(clock: str, v: pd.DataFrame, obs: Observed) -> tuple[str, str, dict[str, float]]:
-    """(form, batch law, held-out scores): the form with the highest held-out log-likelihood
-    (same folds for every form), its batch exponent free; then, where the runs vary the batch,
-    the batch law (BATCH_LAWS) of that form that predicts each batch level held out best (the
-    question a batch law answers: a batch no fitted run had; the level most runs have is not
-    held out, `informative_fold`)."""
+def choose_form(clock: str, v: pd.DataFrame, obs: Observed) -> tuple[str, str, str, dict[str, float]]:
+    """(form, batch law, rule law, held-out scores): the form with the highest held-out
+    log-likelihood (same folds for every form), its batch exponent free; then, where the runs
+    vary the batch, the batch law (BATCH_LAWS) of that form that predicts each batch level held
+    out best (the question a batch law answers: a batch no fitted run had; the level most runs
+    have is not held out, `informative_fold`); then, where three rules or more can be held out
+    with the clock measured in some of their runs, the rule law (RULE_LAWS) that predicts each
+    rule held out best (the question: a rule no fitted run had). A choice that would rest on
+    censored runs alone is not made (the features stay): held-out rules that never reached the
+    clock score best under whichever law puts them latest, right or not."""
     forms = [*RULE_FORMS, "learned"] if clock == "tau_mem" else list(RULE_FORMS)
     scores = {f: heldout_loglik(f, v, obs, np.random.default_rng(SEED)) for f in forms}
     form = max(scores, key=lambda f: scores[f])
-    if v["log2_batch"].nunique() < 2:
-        return form, "free", scores
-    batches = {b: heldout_loglik(form, v, obs, np.random.default_rng(SEED), b, "log2_batch") for b in BATCH_LAWS}
-    scores.update({f"{form}+batch={b}": s for b, s in batches.items()})
-    return form, max(batches, key=lambda b: batches[b]), scores
+    batch = "free"
+    if v["log2_batch"].nunique() >= 2:
+        batches = {b: heldout_loglik(form, v, obs, np.random.default_rng(SEED), b, "log2_batch") for b in BATCH_LAWS}
+        scores.update({f"{form}+batch={b}": s for b, s in batches.items()})
+        batch = max(batches, key=lambda b: batches[b])
+    if measured_rules(v, obs) < 3:
+        return form, batch, "features", scores
+    rules = {r: heldout_loglik(form, v, obs, np.random.default_rng(SEED), batch, "task", r) for r in RULE_LAWS}
+    scores.update({f"{form}+rule={r}": s for r, s in rules.items()})
+    return form, batch, max(rules, key=lambda r: rules[r]), scores
+
+
+def measured_rules(v: pd.DataFrame, obs: Observed) -> int:
+    """The rules that a fold holding each rule out can score on measurements: their fold is
+    informative (`informative_fold`) and the clock was reached in at least one of their runs."""
+    tasks = v["task"].to_numpy()
+    exact = ~(obs.right | obs.left)
+    return sum(informative_fold(tasks == t) and bool(exact[tasks == t].any()) for t in np.unique(tasks))
 
 
 def bootstrap(
@@ -209,10 +237,11 @@ def fit_law(
     """Choose the form and the batch law (unless given), fit them to every run, and bootstrap
     the fit (`draws` refits)."""
     scores: dict[str, float] = {}
+    rule = "features"
     if form is None:
-        form, chosen, scores = choose_form(clock, v, obs)
+        form, chosen, rule, scores = choose_form(clock, v, obs)
         batch = batch or chosen
-    design, fit = fit_form(form, v, obs, batch or "free")
+    design, fit = fit_form(form, v, obs, batch or "free", rule)
     fits = bootstrap(design, v, obs, fit, np.random.default_rng(SEED), draws)
     cell = cells(v)
     return Law(clock, form, design, fit, fits, scores, runs=len(v), seeds_per_config=len(v) / (cell.max() + 1))

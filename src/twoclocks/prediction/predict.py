@@ -206,17 +206,24 @@ def pilot_runs_needed(task: str) -> str:
 
 
 def at_fitted_size(v: pd.DataFrame, fitted: pd.DataFrame) -> pd.DataFrame:
-    """v with the size (bits) of a rule no fitted run has held inside the sizes of the fitted runs
-    of its family. Of a rule with runs the law knows how its clocks move with its size; across
-    rules it does not: the size effect is fitted on other rules (group parity's bits go with its
-    group size G), and carried 10-50 bits beyond them it puts Sudoku 4x4's rule clocks below one
-    step and a sparse parity's past 10^8. The reach keeps the size as it is, so the interval
-    still carries the calibrated cost of a size outside (sb) and of an unseen rule (sr)."""
-    family, task, bits = v["family"].iloc[0], v["task"].iloc[0], float(v["bits"].iloc[0])
-    sizes = fitted.loc[(fitted["family"] == family).to_numpy(), "bits"].dropna()
-    if task in set(fitted["task"]) or sizes.empty or not np.isfinite(bits):
+    """v with the size (bits) and the measured features of a rule no fitted run has held inside
+    those of the fitted runs of its family. Of a rule with runs the law knows how its clocks
+    move with its size; across rules it does not: the size effect is fitted on other rules
+    (group parity's bits go with its group size G), and carried 10-50 bits beyond them it put
+    Sudoku 4x4's rule clocks below one step and a sparse parity's past 10^8; a feature carried
+    beyond the fitted rules' (sparse parity's one constraint, where the others have 6-18) put
+    its tau_mem 1.6 decades late. The reach keeps the rule as it is, so the interval still
+    carries the calibrated cost of a rule outside (sb) and of an unseen rule (sr)."""
+    family, task = v["family"].iloc[0], v["task"].iloc[0]
+    if task in set(fitted["task"]):
         return v
-    return v.assign(bits=float(np.clip(bits, sizes.min(), sizes.max())))
+    same = fitted[(fitted["family"] == family).to_numpy()]
+    held = {}
+    for name in (n for n in ("bits", *RULE_FEATURES) if n in v and n in same):
+        values, value = pd.to_numeric(same[name]).dropna(), float(v[name].iloc[0])
+        if not values.empty and np.isfinite(value):
+            held[name] = float(np.clip(value, values.min(), values.max()))
+    return v.assign(**held)
 
 
 def predict_samples(laws: Laws, v: pd.DataFrame, reaches: dict[str, Reach] | None = None) -> dict[str, np.ndarray]:

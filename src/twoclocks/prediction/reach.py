@@ -8,7 +8,8 @@ family and rule, and, for N, of the same rule size where any such run exists (a 
 config at N = 128 is as far from the evidence as the nearest G = 3 run that measured it):
 
     decades_N   log10 of the factor by which N lies outside the measured runs' N range (0 inside)
-    rule_outside  1 where the rule's size lies outside the measured runs' sizes, else 0
+    rule_outside  1 where the rule's size, or one of its measured features (`features`), lies
+                outside the measured runs' (a feature the rule does not have, NaN, is not), else 0
     outside     how many other variables lie outside the measured runs: a numeric one (width,
                 depth, patch, batch, lr) outside their range, or differing from a value they
                 all share; a categorical one (the layout) at a level none of them had
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from twoclocks.prediction.features import RULE_FEATURES
 from twoclocks.prediction.variables import CATEGORICAL, NUMERIC
 
 OTHER = ("bits", *(n for n in NUMERIC if n != "logN"))
@@ -46,10 +48,11 @@ class Reach:
     outside_vars: tuple[str, ...] = ()  # every variable outside, "bits" and the unvaried included
     unvaried: int = 0  # variables outside that no fitted run varied (not in `outside`)
     rule_unseen: int = 0  # 1: no measured run of the family had the rule
+    features_outside: tuple[str, ...] = ()  # the rule's features outside the evidence's
 
     @property
     def rule_outside(self) -> int:
-        return int(self.N_range is None or "bits" in self.outside_vars)
+        return int(self.N_range is None or "bits" in self.outside_vars or bool(self.features_outside))
 
     def terms(self) -> dict[str, float]:
         """What the calibration's extra spread grows with (`calibration.extra_variance`)."""
@@ -92,7 +95,14 @@ def reach_of(v: pd.DataFrame, fitted: pd.DataFrame, measured: np.ndarray, by_siz
     fixed = unvaried_in(fitted)
     n_unvaried = len([x for x in out if x in fixed])
     n_out = len([x for x in out if x != "bits" and x not in fixed])
-    return Reach(d_N, n_out, (10**lo, 10**hi), where, n_where, out, n_unvaried, unseen)
+    features = tuple(name for name in RULE_FEATURES if name in v and outside_of(float(v[name].iloc[0]), runs[name]))
+    return Reach(d_N, n_out, (10**lo, 10**hi), where, n_where, out, n_unvaried, unseen, features)
+
+
+def outside_of(value: float, known: pd.Series) -> bool:
+    """Whether a known value lies outside the known values of `known` (NaN: unknown, not outside)."""
+    known = pd.to_numeric(known).dropna()
+    return math.isfinite(value) and not known.empty and not (known.min() - TOL <= value <= known.max() + TOL)
 
 
 def unvaried_in(fitted: pd.DataFrame) -> set[str]:
