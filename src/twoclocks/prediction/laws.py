@@ -77,12 +77,23 @@ class Law:
         a bootstrap over k seeds per config (a resample of k values with replacement keeps
         (k - 1) / k of their variance); the t (not a normal) carries the uncertainty of the
         scatter itself. The scatter is not taken from the bootstrap fits, whose sigma_b are
-        shrunk the same way."""
+        shrunk the same way. A rule no fitted run has gets no offset of its own (0: the
+        features' law) but may lie off that law as the fitted rules do: N(0, rule_spread^2) is
+        added, the spread of a new draw of the random effect."""
         x = self.design.matrix(v)[0]
         mu = x @ self.fit.beta
         mus = mu + self.shrinkage * (np.array([x @ d.beta for d in self.draws]) - mu) + self.design.offset(v)[0]
         t = rng.standard_t(self.dof, (len(self.draws), per_draw))
-        return (mus[:, None] + self.scatter * t).ravel()
+        y = mus[:, None] + self.scatter * t
+        if "task" in self.design.terms and v["task"].iloc[0] not in self.design.levels.get("task", []):
+            y = y + self.rule_spread() * rng.standard_normal(y.shape)
+        return y.ravel()
+
+    def rule_spread(self) -> float:
+        """The root mean square of the fitted rules' own offsets (the random effect `task` of
+        `design`): how far a rule lies off the features' law (0 with fewer than two rules)."""
+        offsets = [b for b, label in zip(self.fit.beta, self.design.labels()) if label.startswith("task=")]
+        return float(np.sqrt(np.mean(np.square(offsets)))) if len(offsets) >= 2 else 0.0
 
     def to_dict(self) -> dict:
         """Everything a prediction reads of the law, as JSON (`from_dict` reads it back to the
