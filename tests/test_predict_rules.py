@@ -201,3 +201,24 @@ def test_an_unseen_rule_is_predicted_with_its_features_inside_the_fitted_rules()
     reach = laws.reaches(v)["tau_mem"]
     assert reach.features_outside == ("order",) and reach.rule_outside == 1 and reach.rule_unseen == 1
     assert laws.reaches(config_variables(cfg("task=linear_code", "data.N=16")))["tau_mem"].rule_outside == 0
+
+
+def test_an_unseen_rule_carries_the_spread_of_the_fitted_rules_offsets():
+    # The law's rule_spread is the root mean square of its rules' own offsets; set them to
+    # +-0.3 decades, and the law's samples of a rule it never saw are wider than those of a
+    # seen one by 0.3 in quadrature.
+    from dataclasses import replace
+
+    law = Laws.fit(rule_runs(rules=RULES[:4], seeds=3), draws=20).laws["tau_mem"]
+    is_rule = np.array([label.startswith("task=") for label in law.design.labels()])
+    beta = law.fit.beta.copy()
+    beta[is_rule] = 0.3 * np.where(np.arange(is_rule.sum()) % 2 == 0, 1.0, -1.0)
+    law = replace(law, fit=replace(law.fit, beta=beta), draws=[replace(d, beta=beta) for d in law.draws])
+    assert law.rule_spread() == pytest.approx(0.3)
+
+    def spread(task: str) -> float:
+        v = config_variables(cfg(f"task={task}", "data.N=16"))
+        return float(np.std(law.samples(v.assign(learned=0.0), 200, np.random.default_rng(0))))
+
+    seen, unseen = spread("mirror"), spread("hamming_weight")
+    assert unseen == pytest.approx(math.hypot(seen, 0.3), rel=0.1)
