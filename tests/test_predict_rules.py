@@ -17,7 +17,7 @@ from twoclocks.config import RunConfig, apply_overrides, build_config, flatten
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.features import DESCRIBED, rule_features
-from twoclocks.prediction.predict import Laws, at_fitted_size, predict_config
+from twoclocks.prediction.predict import Laws, at_fitted_size, predict_config, predict_samples
 from twoclocks.prediction.reference import Runs
 from twoclocks.prediction.variables import CLOCKS, config_variables, task_params
 from twoclocks.tasks import BUILTIN, make_task
@@ -205,20 +205,25 @@ def test_an_unseen_rule_is_predicted_with_its_features_inside_the_fitted_rules()
 
 def test_an_unseen_rule_carries_the_spread_of_the_fitted_rules_offsets():
     # The law's rule_spread is the root mean square of its rules' own offsets; set them to
-    # +-0.3 decades, and the law's samples of a rule it never saw are wider than those of a
-    # seen one by 0.3 in quadrature.
+    # +-0.3 decades, and the prediction of a rule it never saw is wider by 0.3 in quadrature,
+    # added after the calibration's scale (a = 0.5, which would have halved it); a seen rule's is not.
     from dataclasses import replace
 
-    law = Laws.fit(rule_runs(rules=RULES[:4], seeds=3), draws=20).laws["tau_mem"]
+    laws = Laws.fit(rule_runs(rules=RULES[:4], seeds=3), draws=20)
+    law = laws.laws["tau_mem"]
     is_rule = np.array([label.startswith("task=") for label in law.design.labels()])
     beta = law.fit.beta.copy()
     beta[is_rule] = 0.3 * np.where(np.arange(is_rule.sum()) % 2 == 0, 1.0, -1.0)
-    law = replace(law, fit=replace(law.fit, beta=beta), draws=[replace(d, beta=beta) for d in law.draws])
-    assert law.rule_spread() == pytest.approx(0.3)
+    draws = [replace(d, beta=beta) for d in law.draws]
+    laws.laws["tau_mem"] = replace(law, fit=replace(law.fit, beta=beta), draws=draws)
+    assert laws.laws["tau_mem"].rule_spread() == pytest.approx(0.3)
+    params = {"a": 0.5, "s0": 0.01, "kN": 0.3, "sb": 0.01, "sx": 0.3, "su": 0.3, "sr": 0.01}
+    cal = laws.calibrated(Calibration({c: dict(params) for c in CLOCKS}, "a test"))
 
-    def spread(task: str) -> float:
+    def spread(task: str, rule_spread: bool = True) -> float:
         v = config_variables(cfg(f"task={task}", "data.N=16"))
-        return float(np.std(law.samples(v.assign(learned=0.0), 200, np.random.default_rng(0))))
+        return float(np.std(predict_samples(cal, v, rule_spread=rule_spread)["tau_mem"]))
 
-    seen, unseen = spread("mirror"), spread("hamming_weight")
-    assert unseen == pytest.approx(math.hypot(seen, 0.3), rel=0.1)
+    assert spread("mirror") == pytest.approx(spread("mirror", rule_spread=False))  # a seen rule
+    without = spread("hamming_weight", rule_spread=False)
+    assert spread("hamming_weight") == pytest.approx(math.hypot(without, 0.3), rel=0.05) and without < 0.1

@@ -9,10 +9,12 @@ own spread to be too wide where it pools runs that scatter little with runs that
 (one sigma for every family and rule size). So the error of a held-out prediction of log10 tau
 is modelled as
 
-    y - median ~ N(0, (a sd_law)^2 + extra^2)                                              (1)
+    y - median ~ N(0, (a sd_law)^2 + extra^2 + spread_rule^2)                              (1)
     extra^2 = s0^2 + (kN d_N)^2 + sb^2 b_out + sx^2 n_out + su^2 n_unvaried + sr^2 unseen
 
     sd_law      the standard deviation of the law's own predictive samples for that run
+    spread_rule for a rule no fitted run has, the spread of the fitted rules' own offsets
+                (`laws.Law.unseen_spread`, 0 otherwise): the law's, neither scaled nor fitted here
     a           the factor the law's own spread is off by (a < 1: too wide)
     d_N         decades of N between the run and the runs that measured the clock (`reach`)
     b_out       1 where the rule's size lies outside those runs' sizes
@@ -122,6 +124,8 @@ def negative_loglik(theta: np.ndarray, part: pd.DataFrame) -> float:
     terms["decades_N"] = np.array([decades(x) for x in terms["decades_N"]])
     a, spread = np.exp(theta[0]), np.exp(theta[1:])
     var = (a * part["sd"].to_numpy(float)) ** 2 + extra_variance(spread, terms)
+    if "rule_spread" in part:  # an unseen rule's offset spread, from the law: not a parameter here
+        var = var + part["rule_spread"].to_numpy(float) ** 2
     ll = censored_logpdf(
         part["median"].to_numpy(float),
         np.sqrt(var),  # one sigma per prediction

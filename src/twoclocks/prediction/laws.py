@@ -78,16 +78,19 @@ class Law:
         (k - 1) / k of their variance); the t (not a normal) carries the uncertainty of the
         scatter itself. The scatter is not taken from the bootstrap fits, whose sigma_b are
         shrunk the same way. A rule no fitted run has gets no offset of its own (0: the
-        features' law) but may lie off that law as the fitted rules do: N(0, rule_spread^2) is
-        added, the spread of a new draw of the random effect."""
+        features' law); how far it may lie off that law (`unseen_spread`) is added by the
+        prediction, after the calibration has scaled these samples' spread."""
         x = self.design.matrix(v)[0]
         mu = x @ self.fit.beta
         mus = mu + self.shrinkage * (np.array([x @ d.beta for d in self.draws]) - mu) + self.design.offset(v)[0]
         t = rng.standard_t(self.dof, (len(self.draws), per_draw))
-        y = mus[:, None] + self.scatter * t
-        if "task" in self.design.terms and v["task"].iloc[0] not in self.design.levels.get("task", []):
-            y = y + self.rule_spread() * rng.standard_normal(y.shape)
-        return y.ravel()
+        return (mus[:, None] + self.scatter * t).ravel()
+
+    def unseen_spread(self, v: pd.DataFrame) -> float:
+        """The sd of a new draw of the rule's own offset for the single row of `v`: the spread of
+        the fitted rules' offsets (`rule_spread`) for a rule no fitted run has, else 0."""
+        unseen = "task" in self.design.terms and v["task"].iloc[0] not in self.design.levels.get("task", [])
+        return self.rule_spread() if unseen else 0.0
 
     def rule_spread(self) -> float:
         """The root mean square of the fitted rules' own offsets (the random effect `task` of

@@ -226,10 +226,13 @@ def at_fitted_size(v: pd.DataFrame, fitted: pd.DataFrame) -> pd.DataFrame:
     return v.assign(**held)
 
 
-def predict_samples(laws: Laws, v: pd.DataFrame, reaches: dict[str, Reach] | None = None) -> dict[str, np.ndarray]:
+def predict_samples(
+    laws: Laws, v: pd.DataFrame, reaches: dict[str, Reach] | None = None, rule_spread: bool = True
+) -> dict[str, np.ndarray]:
     """log10 tau samples of every clock for the one-row frame v (`reaches`: `Laws.reaches(v)`,
     where the caller has them already; a rule no fitted run has at a size inside theirs:
-    `at_fitted_size`)."""
+    `at_fitted_size`, its offset's spread added unless `rule_spread` is False: the validation
+    keeps it apart, as the calibration does not scale it)."""
     if reaches is None and laws.calibration is not None:
         reaches = laws.reaches(v)  # of the rule's own size
     v = at_fitted_size(v, laws.variables)
@@ -248,6 +251,11 @@ def predict_samples(laws: Laws, v: pd.DataFrame, reaches: dict[str, Reach] | Non
         for clock, y in out.items():
             extra, a = laws.calibration.extra_sd(clock, reaches[clock]), laws.calibration.scale(clock)
             out[clock] = calibrated_samples(y, a, extra, rng.standard_normal(len(y)))
+    if rule_spread:  # a rule no fitted run has: a new draw of its offset, unscaled by the calibration
+        for clock, y in out.items():
+            spread = laws.laws[clock].unseen_spread(v)
+            if spread > 0:
+                out[clock] = y + spread * rng.standard_normal(len(y))
     return out
 
 

@@ -103,7 +103,7 @@ def predict_heldout(laws: Laws, test: pd.DataFrame) -> list[dict]:
         except ConfigError:
             continue
         reaches = laws.reaches(row)
-        samples = predict_samples(laws, row, reaches)
+        samples = predict_samples(laws, row, reaches, rule_spread=False)
         for clock in laws.laws:
             y, r = samples[clock], reaches[clock]
             records.append(
@@ -111,6 +111,7 @@ def predict_heldout(laws: Laws, test: pd.DataFrame) -> list[dict]:
                     "row": test.index[i],
                     "clock": clock,
                     "sd": float(np.std(y)),
+                    "rule_spread": laws.laws[clock].unseen_spread(row),
                     "q": np.quantile(y, QUANTILES),
                     **r.terms(),
                     "decades_N": r.decades_N,
@@ -122,9 +123,12 @@ def predict_heldout(laws: Laws, test: pd.DataFrame) -> list[dict]:
 
 def with_intervals(records: pd.DataFrame, extra: np.ndarray, scale: np.ndarray) -> pd.DataFrame:
     """Median and LEVELS intervals of each record's samples, their spread scaled by `scale` and
-    N(0, extra^2) added (`calibration.calibrated_samples`)."""
+    N(0, extra^2 + rule_spread^2) added (`calibration.calibrated_samples`; the spread of an
+    unseen rule's offset, `predict.predict_samples`, is not scaled)."""
     medians: list[float] = []
     bounds: dict[str, list[float]] = {f"{side}{round(100 * q)}": [] for q in LEVELS for side in ("lo", "hi")}
+    spread = records["rule_spread"].to_numpy(float) if "rule_spread" in records else np.zeros(len(records))
+    extra = np.hypot(extra, spread)
     for q_values, e, a in zip(records["q"], extra, scale):
         y = calibrated_samples(q_values[:, None], a, e, NOISE[None, :]).ravel()
         medians.append(float(np.median(y)))
