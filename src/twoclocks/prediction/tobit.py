@@ -60,44 +60,52 @@ def log_phi(z: np.ndarray) -> np.ndarray:
     return -0.5 * z * z - LOG_SQRT_2PI
 
 
-def _parts(theta: np.ndarray, X: np.ndarray, y: np.ndarray, right: np.ndarray, left: np.ndarray):
-    """Log-likelihood (2) of each run and its derivatives in mu and in log sigma."""
-    ll, d_mu, d_log_sigma, _ = _derivatives(theta, X, y, right, left)
-    return ll, d_mu, d_log_sigma
-
-
-def _derivatives(theta: np.ndarray, X: np.ndarray, y: np.ndarray, right: np.ndarray, left: np.ndarray):
-    """Log-likelihood (2) of each run, its first derivatives in mu and s = log sigma, and its
-    second ones (d2 mu mu, d2 mu s, d2 s s). With z = (y - mu) / sigma (dz/dmu = -1/sigma,
-    dz/ds = -z) and the hazards h = phi(z) / (1 - Phi(z)) (right), g = phi(z) / Phi(z) (left),
-    whose z-derivatives are h (h - z) and -g (g + z):
-
-        exact   d mu = z / sigma     d s = z^2 - 1    d2 mu mu = -1 / sigma^2
-                d2 mu s = -2 z / sigma                 d2 s s = -2 z^2
-        right   d mu = h / sigma     d s = h z        d2 mu mu = -h (h - z) / sigma^2
-                d2 mu s = -h (1 + z (h - z)) / sigma   d2 s s = -h z (1 + z (h - z))
-        left    d mu = -g / sigma    d s = -g z       d2 mu mu = -g (g + z) / sigma^2
-                d2 mu s = g (1 - z (g + z)) / sigma    d2 s s = g z (1 - z (g + z))
-    """
+def _standardised(theta: np.ndarray, X: np.ndarray, y: np.ndarray, right: np.ndarray, left: np.ndarray):
+    """What the log-likelihood (2) and its derivatives are written in: sigma, z = (y - mu) /
+    sigma, the exact runs, each run's log-likelihood, and the hazard ratios h = phi(z) / (1 -
+    Phi(z)) (right-censored) and g = phi(z) / Phi(z) (left), in log space, stable in the tails."""
     beta, log_sigma = theta[:-1], theta[-1]
     sigma = max(np.exp(log_sigma), SIGMA_FLOOR)
-    mu = X @ beta
-    z = (y - mu) / sigma
+    z = (y - X @ beta) / sigma
     exact = ~(right | left)
     from scipy.special import log_ndtr  # here, not at the top: a cached law predicts without scipy
 
     log_sf, log_cdf = log_ndtr(-z), log_ndtr(z)
     ll = np.where(exact, log_phi(z) - np.log(sigma), np.where(right, log_sf, log_cdf))
-    # The hazard ratios in log space, stable in the tails.
-    h = np.exp(log_phi(z) - log_sf)
-    g = np.exp(log_phi(z) - log_cdf)
+    return sigma, z, exact, ll, np.exp(log_phi(z) - log_sf), np.exp(log_phi(z) - log_cdf)
+
+
+def _parts(theta: np.ndarray, X: np.ndarray, y: np.ndarray, right: np.ndarray, left: np.ndarray):
+    """Log-likelihood (2) of each run and its derivatives in mu and in s = log sigma (with
+    dz/dmu = -1/sigma, dz/ds = -z):
+
+        exact   d mu = z / sigma     d s = z^2 - 1
+        right   d mu = h / sigma     d s = h z
+        left    d mu = -g / sigma    d s = -g z
+    """
+    sigma, z, exact, ll, h, g = _standardised(theta, X, y, right, left)
     d_mu = np.where(exact, z, np.where(right, h, -g)) / sigma
     d_log_sigma = np.where(exact, z * z - 1.0, np.where(right, h * z, -g * z))
+    return ll, d_mu, d_log_sigma
+
+
+def _second_derivatives(theta: np.ndarray, X: np.ndarray, y: np.ndarray, right: np.ndarray, left: np.ndarray):
+    """Each run's second derivatives of (2) in mu and s = log sigma (d2 mu mu, d2 mu s, d2 s s),
+    from those of `_parts` and the hazards' z-derivatives h (h - z) and -g (g + z):
+
+        exact   d2 mu mu = -1 / sigma^2           d2 mu s = -2 z / sigma
+                d2 s s = -2 z^2
+        right   d2 mu mu = -h (h - z) / sigma^2   d2 mu s = -h (1 + z (h - z)) / sigma
+                d2 s s = -h z (1 + z (h - z))
+        left    d2 mu mu = -g (g + z) / sigma^2   d2 mu s = g (1 - z (g + z)) / sigma
+                d2 s s = g z (1 - z (g + z))
+    """
+    sigma, z, exact, _, h, g = _standardised(theta, X, y, right, left)
     k_right, k_left = 1.0 + z * (h - z), 1.0 - z * (g + z)
     d2_mu_mu = np.where(exact, -1.0, np.where(right, -h * (h - z), -g * (g + z))) / sigma**2
     d2_mu_s = np.where(exact, -2.0 * z, np.where(right, -h * k_right, g * k_left)) / sigma
     d2_s_s = np.where(exact, -2.0 * z * z, np.where(right, -h * z * k_right, g * z * k_left))
-    return ll, d_mu, d_log_sigma, (d2_mu_mu, d2_mu_s, d2_s_s)
+    return d2_mu_mu, d2_mu_s, d2_s_s
 
 
 def negative_log_posterior(theta, X, y, right, left, penalised) -> tuple[float, np.ndarray]:
@@ -111,8 +119,8 @@ def negative_log_posterior(theta, X, y, right, left, penalised) -> tuple[float, 
 
 
 def hessian(theta, X, y, right, left, penalised) -> np.ndarray:
-    """The Hessian of minus (3) in theta = (beta, log sigma) (`_derivatives`)."""
-    _, _, _, (d2_mu_mu, d2_mu_s, d2_s_s) = _derivatives(theta, X, y, right, left)
+    """The Hessian of minus (3) in theta = (beta, log sigma) (`_second_derivatives`)."""
+    d2_mu_mu, d2_mu_s, d2_s_s = _second_derivatives(theta, X, y, right, left)
     p = X.shape[1]
     out = np.empty((p + 1, p + 1))
     out[:p, :p] = -(X.T * d2_mu_mu) @ X + np.diag(penalised**2 / PRIOR_SD**2)
