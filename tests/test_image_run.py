@@ -5,6 +5,7 @@ images, gen against valid, the clocks against `crossing` on the curves themselve
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 import torch
 from sklearn.neighbors import NearestNeighbors
 
-from conftest import TINY
+from conftest import TINY, crash_at_step, digest
 from test_image_tasks import write_idx_set
 from twoclocks.analysis.report import build_report
 from twoclocks.clocks import GEN, clock_keys, compute_clocks
@@ -21,11 +22,15 @@ from twoclocks.config import ClockConfig, build_config
 from twoclocks.core.stats import crossing
 from twoclocks.data import TrainingIndex
 from twoclocks.encoding import Encoding
+from twoclocks.errors import ConfigError
 from twoclocks.imagemetrics.evaluation import ImageEvaluation, image_evaluation
 from twoclocks.imagemetrics.loss_gap import SEED_GAP, loss_gap
 from twoclocks.tasks import build_task
+from twoclocks.tasks.images import sources
+from twoclocks.tasks.images.idx import idx_bytes
 from twoclocks.training.image_samples import chosen_steps, nearest_items
-from twoclocks.training.runner import start_run, summary_lines
+from twoclocks.training.runner import resume_run, start_run, summary_lines
+from twoclocks.training.trainer import Trainer
 
 
 @pytest.fixture(autouse=True)
@@ -173,6 +178,30 @@ def test_a_run_on_images_prints_its_clocks_and_draws_its_samples(tmp_path):
     assert (run_dir / "plots" / "samples.png").is_file()
     index = build_report(run_dir).read_text()
     assert 'alt="samples.png"' in index
+
+
+def test_a_run_resumes_only_on_the_data_files_it_started_on(tmp_path, monkeypatch):
+    """Its later evaluations read the IDX files again (held-out split, probe): one changed
+    pixel of the test images refuses the resume and writes nothing; the same data, gzipped
+    now, resumes to the end."""
+    folder = tmp_path / "d"
+    arrays = write_idx_set(folder, n_train=40, n_test=20)
+    overrides = [*TINY, "task=mnist", f"task.root={folder}", "task.size=14"]
+    run = tmp_path / "run"
+    with crash_at_step(monkeypatch, Trainer):
+        start_run(build_config(overrides), run, progress=False)
+    test_images = folder / sources.IDX_FILES[2]
+    changed = arrays[2].copy()
+    changed[3, 10, 10] ^= 1
+    test_images.write_bytes(idx_bytes(changed))
+    before = digest(run)
+    with pytest.raises(ConfigError, match=r"mnist\(.*data files changed since .*restore them") as err:
+        resume_run(run, progress=False)
+    assert "\n" not in str(err.value) and digest(run) == before
+    test_images.unlink()
+    test_images.with_name(test_images.name + ".gz").write_bytes(gzip.compress(idx_bytes(arrays[2])))
+    _, summary = resume_run(run, progress=False)
+    assert summary["status"] == "finished"
 
 
 def test_the_packaged_digits_spec_is_the_n_ladder_at_two_levels():

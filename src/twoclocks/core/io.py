@@ -296,16 +296,16 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         raise TwoClocksError(f"{path} is unreadable ({cause(exc)})") from None
 
 
-def read_npz(path: str | os.PathLike, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The arrays `keys` of an npz file (no pickles); a damaged file or a missing array is one
-    line naming the file."""
+def read_npz(path: str | os.PathLike, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The arrays `keys` of an npz file, and those of `optional` it holds (no pickles); a
+    damaged file or a missing array of `keys` is one line naming the file."""
     data = read_bytes(path)
     try:
         with np.load(_io.BytesIO(data), allow_pickle=False) as z:
             missing = [k for k in keys if k not in z.files]
             if missing:
                 raise TwoClocksError(f"{path} is not the file expected here (it lacks {missing})")
-            return {k: z[k] for k in keys}
+            return {k: z[k] for k in (*keys, *optional) if k in z.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise TwoClocksError(f"{path} is corrupt or truncated ({cause(exc)})") from None
 

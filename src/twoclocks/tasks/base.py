@@ -180,6 +180,12 @@ class Task(ABC):
         blob = json.dumps(self.definition(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
+    def source_digest(self) -> str | None:
+        """A digest of the data files the task reads beyond its definition (an image data set's
+        IDX files), recorded when a run starts so that a resumed run is refused if they changed;
+        None for a task that reads none."""
+        return None
+
     def token_order(self) -> np.ndarray | None:
         """Optional order of cells (a permutation of H*W raster indices) for autoregressive
         models; None means raster order."""

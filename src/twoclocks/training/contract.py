@@ -133,6 +133,7 @@ def probe_task(task: Task, owner: str) -> None:
     for name in TASK_PROPERTIES:
         getattr(task, name)  # checked as it is read
     task.token_order()
+    task.source_digest()
     with blamed(owner, "definition()"):
         task.content_hash()  # the definition as JSON, kept with every run
     items = task.sample(PROBE_ITEMS, np.random.default_rng(0))

@@ -117,6 +117,12 @@ def _definition(task: Any, args: tuple, out: Any) -> str | None:
     return f"returned {_kind(out)}, not a dict with text keys"
 
 
+def _source_digest(task: Any, args: tuple, out: Any) -> str | None:
+    if out is None or (isinstance(out, str) and 0 < len(out) <= 128 and out.isprintable()):
+        return None
+    return f"returned {_kind(out)}, not None or a short text"
+
+
 def _token_order(task: Any, args: tuple, out: Any) -> str | None:
     if out is None:
         return None
@@ -166,6 +172,7 @@ TASK_METHODS: dict[str, Check | None] = {
     "mem_chance": None,
     "definition": _definition,
     "token_order": _token_order,
+    "source_digest": _source_digest,
     "describe": None,
 }
 TASK_PROPERTIES: dict[str, Check | None] = {

@@ -292,6 +292,8 @@ def train_group(
     dirs = [RunDir(d) for d in out_dirs]
     budgets = budgets or [None] * len(cfgs)
     exps = [build_experiment(c, d.saved_train_set(), b) for c, d, b in zip(cfgs, dirs, budgets)]  # errors before files
+    for d, e in zip(dirs, exps):
+        d.check_sources(e.task)
     if len({e.encoding for e in exps}) > 1:
         raise ConfigError("cannot train these runs as one group: their tasks encode items differently")
     if len({e.cfg.train.steps for e in exps}) > 1:  # train.steps=auto sized them differently

@@ -4,7 +4,7 @@ holds and locks it, with every problem reported as a one-line `TwoClocksError`.
     run/
       config.json        resolved config (the single source for resuming)
       budget.json        how train.steps=auto was sized (only for such a run)
-      train_set.npz      the training items (cells, task_hash)
+      train_set.npz      the training items (cells, task_hash; source_digest for a task on data files)
       metrics.parquet    one row per evaluation
       summary.json       clocks, timings, versions; status "finished" once the run is done
       checkpoints/       last.pt (full training state), step_XXXXXXXX.pt (weights per evaluation)
@@ -49,6 +49,7 @@ from twoclocks.errors import ConfigError, TwoClocksError, quote
 from twoclocks.records.formats import config_record, same_point
 from twoclocks.records.recorded import Recorded, read_config
 from twoclocks.records.schema import bad_clock_value, required_keys
+from twoclocks.tasks.base import Task
 from twoclocks.training.experiment import Experiment
 from twoclocks.training.near_copies import lacks_near_copies, with_near_copies
 
@@ -67,6 +68,7 @@ class RunDir:
 
     CONFIG = "config.json"
     TRAIN_SET = "train_set.npz"
+    SOURCE_DIGEST = "source_digest"  # its key in TRAIN_SET: the digest of the task's data files
     METRICS = "metrics.parquet"
     SUMMARY = "summary.json"
     LAST = "last.pt"
@@ -274,7 +276,11 @@ class RunDir:
         """config.json, the training set and budget.json (the prediction that sized
         train.steps=auto; none for a fixed budget), written once when a run starts."""
         write_json(self.config_path, config_record(exp.cfg))
-        write_npz(self.train_set_path, {"cells": exp.train_cells, "task_hash": exp.task.content_hash()})
+        inputs = {"cells": exp.train_cells, "task_hash": exp.task.content_hash()}
+        digest = exp.task.source_digest()
+        if digest is not None:
+            inputs[self.SOURCE_DIGEST] = np.array(digest)
+        write_npz(self.train_set_path, inputs)
         if exp.budget is not None:
             write_json(self.path / self.BUDGET, exp.budget)
 
@@ -343,6 +349,19 @@ class RunDir:
     def load_train_set(self) -> np.ndarray:
         """The training items, uint8 (N, H, W)."""
         return read_npz(self.train_set_path, ("cells",))["cells"]
+
+    def check_sources(self, task: Task) -> None:
+        """A run that started on data files (`Task.source_digest`) resumes only on the same
+        data: its later evaluations read them (an image set's held-out split, the probe)."""
+        if not self.train_set_path.is_file():
+            return
+        saved = read_npz(self.train_set_path, (), (self.SOURCE_DIGEST,)).get(self.SOURCE_DIGEST)
+        now = task.source_digest()
+        if saved is not None and str(saved) != now:
+            raise ConfigError(
+                f"{task.describe()}: its data files changed since {self.path} started (digest {now}, "
+                f"the run started on {str(saved)}); restore them or start a new run"
+            )
 
     def saved_train_set(self) -> np.ndarray | None:
         """The training items a run started with, or None before it wrote them: what a resumed

@@ -156,7 +156,9 @@ def experiment_of(run_dir: RunDir) -> Experiment:
     """The experiment of a run directory: its saved config (train.steps=auto saved as the number
     it was sized to, with budget.json the record of how), on its saved training set (when a
     run was killed before writing it, the set its config names)."""
-    return build_experiment(run_dir.load_config(), run_dir.saved_train_set(), run_dir.load_budget())
+    exp = build_experiment(run_dir.load_config(), run_dir.saved_train_set(), run_dir.load_budget())
+    run_dir.check_sources(exp.task)
+    return exp
 
 
 def mem_chance_text(summary: dict) -> str:

@@ -106,6 +106,11 @@ class ImageTask(Task):
         """The data set as shipped (read on first use: building a task reads no file)."""
         return sources.load(self.source, getattr(self.params, "root", None))
 
+    def source_digest(self) -> str | None:
+        """The files' digest (their held-out split and the probe's training data, which a run's
+        later evaluations read); None for the digits, shipped inside scikit-learn."""
+        return self.splits.digest if sources.SOURCES[self.source].from_files else None
+
     def _cells(self, images: np.ndarray) -> np.ndarray:
         return sources.quantise(images, self.splits.maxval, self.params.size, self.params.levels)
 
