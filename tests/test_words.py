@@ -249,3 +249,37 @@ def test_package_data_ships_the_lexicon_and_its_licence():
     data = {p.relative_to(package).as_posix() for p in lexicon_file(5).parent.iterdir() if p.suffix == ".txt"}
     assert {"tasks/lexicon/SCOWL-COPYRIGHT.txt", *(f"tasks/lexicon/words{n}.txt" for n in LENGTHS)} <= data
     assert all(any(fnmatch.fnmatch(f, g) for g in globs) for f in data)
+
+
+DAMAGE = {
+    "cut short": lambda data: data[: len(data) // 2],
+    "a byte not a-z": lambda data: data.replace(b"a", b"\xe9", 1),
+    "out of order": lambda data: b"\n".join(reversed(data.split(b"\n")[:-1])) + b"\n",
+    "a word twice": lambda data: data + data.split(b"\n")[0] + b"\n",
+    "CRLF line ends": lambda data: data.replace(b"\n", b"\r\n"),
+    "empty": lambda data: b"",
+}
+
+
+@pytest.mark.parametrize("kind", [*DAMAGE, "missing", "a folder"])
+def test_a_damaged_lexicon_is_one_line_before_anything_is_written(kind, tmp_path, monkeypatch, capsys):
+    """An installed lexicon file damaged in place: `twoclocks run task=words` names the file in
+    one line, exit 1, no run directory."""
+    import twoclocks.tasks.lexicon as lexicon
+
+    damaged = tmp_path / "lexicon"
+    damaged.mkdir()
+    target = lexicon_file(5, damaged)
+    if kind == "a folder":
+        target.mkdir()
+    elif kind != "missing":
+        target.write_bytes(DAMAGE[kind](lexicon_file(5).read_bytes()))
+    monkeypatch.setattr(lexicon, "lexicon_file", lambda length, folder=damaged: folder / f"words{length}.txt")
+    lexicon.load_words.cache_clear()
+    try:
+        code = cli_main(["run", *TINY, "task=words", "task.length=5", "--out", str(tmp_path / "r"), "--quiet"])
+    finally:
+        lexicon.load_words.cache_clear()
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1 and str(target) in err and "Traceback" not in err, err
+    assert not (tmp_path / "r").exists()
