@@ -172,9 +172,20 @@ def matching_runs(overrides: list[str], tables: list[pd.DataFrame]) -> list[dict
     rows = []
     for table in (t for t in tables if "status" in t):
         for _, row in table[table["status"] == "finished"].iterrows():
-            if all(k in row and str(row[k]) == str(want[k]) for k in keys):
+            if all(k in row and same_value(row[k], want[k]) for k in keys):
                 rows.append(row.to_dict())
     return rows
+
+
+def same_value(cell: object, wanted: object) -> bool:
+    """A table cell equals a config value; a column that some points lack holds its integers
+    as floats (task.G of parity beside Sudoku's NaN reads 2.0), so numbers compare as numbers."""
+    if isinstance(wanted, (int, float)) and not isinstance(wanted, bool):
+        try:
+            return float(cell) == float(wanted)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
+    return str(cell) == str(wanted)
 
 
 def plan_predictions(spec_path: Path, file: Path) -> None:
