@@ -97,3 +97,40 @@ def test_an_unversioned_results_table_is_read_by_its_content():
     assert results_format(every.assign(**{FORMAT_KEY: FORMAT})) == FORMAT
     old = {"verdict": "supported", "evidence": "e"}
     assert claim_by_clock(old) == {"tau_rule": {"verdict": "supported", "evidence": "e"}}
+
+
+def test_a_run_written_before_the_later_rule_clocks_is_read_with_them(tiny_run, tmp_path, capsys):
+    """A summary of version 1 (tau_rule its only rule clock) is upgraded on read: the later rule
+    clocks come back from metrics.parquet equal to those the run wrote, and the readers that
+    print every rule clock (compare, the summary, the report) run on it."""
+    import twoclocks as tc
+    from conftest import copy_run
+    from twoclocks import cli
+
+    old = copy_run(tiny_run, tmp_path / "old")
+    written = json.loads((old / "summary.json").read_text())
+    later = [k for k in written for rc in RULE_CLOCKS[1:] if k.startswith(rc.tau)]
+    assert later
+    thresholds = {k: v for k, v in written["thresholds"].items() if k in ("theta_rule", "theta_mem")}
+    stripped = {k: v for k, v in written.items() if k not in later}
+    (old / "summary.json").write_text(json.dumps({**stripped, "thresholds": thresholds}))
+    upgraded = tc.Run(old).summary
+    assert upgraded is not None
+    assert {k: upgraded[k] for k in later} == {k: written[k] for k in later}
+    assert upgraded["thresholds"] == written["thresholds"]
+    assert cli.main(["compare", str(old), str(tiny_run), "--out", str(tmp_path / "cmp.png")]) == 0
+    assert "tau_group" in capsys.readouterr().out
+    assert "tau_group" in tc.Run(old).text()
+
+
+def test_a_version_1_summary_whose_metrics_lack_a_curve_is_one_line(tiny_run, tmp_path):
+    from conftest import copy_run
+    from twoclocks.errors import TwoClocksError
+
+    old = copy_run(tiny_run, tmp_path / "old")
+    written = json.loads((old / "summary.json").read_text())
+    (old / "summary.json").write_text(json.dumps({k: v for k, v in written.items() if not k.startswith("tau_group")}))
+    metrics = pd.read_parquet(old / "metrics.parquet")
+    metrics.drop(columns=[c for c in metrics if c.startswith("constraint_acc")]).to_parquet(old / "metrics.parquet")
+    with pytest.raises(TwoClocksError, match=r"summary.json predates the later rule clocks and its metrics lack"):
+        RunDir(old).load_finished()

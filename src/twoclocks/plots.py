@@ -55,8 +55,7 @@ def clocks_figure(df: pd.DataFrame, summary: dict, title: str = "") -> Figure:
         ax.plot(steps, df["mem_chance"], ls=":", color="tab:red", lw=1, label="mem chance")
     _near_copies(ax, df, summary, steps, level)
     th = summary.get("thresholds", {})
-    rules = [rc for rc in RULE_CLOCKS if rc.tau in summary]
-    for k, rc in enumerate(rules):
+    for k, rc in enumerate(RULE_CLOCKS):
         y = (k + 1) * WINDOW_ROW
         color, ls, marker = rc.style
         tau, theta = summary[rc.tau], th.get(rc.theta)
@@ -79,7 +78,7 @@ def clocks_figure(df: pd.DataFrame, summary: dict, title: str = "") -> Figure:
         right = tm if tm is not None else steps.max()
         ax.axvspan(tr, right, color="gold", alpha=0.15, label="innovation window (tau_rule)")
     ax.set_xscale("log")
-    ax.set_ylim(len(rules) * WINDOW_ROW - 0.04 if rules else -0.02, 1.02)
+    ax.set_ylim(len(RULE_CLOCKS) * WINDOW_ROW - 0.04, 1.02)
     ax.set_xlabel("training step")
     ax.set_ylabel("fraction of samples")
     ax.set_title(title, fontsize=9, pad=16)

@@ -16,7 +16,6 @@ from twoclocks.core.domains import UNMODELLED
 from twoclocks.core.io import write_figure
 from twoclocks.errors import TwoClocksError
 from twoclocks.prediction.reference import reference_curves, reference_runs, shipped_names
-from twoclocks.records.formats import rule_clocks_of
 from twoclocks.records.recorded import task_label
 from twoclocks.training.rundir import RunDir
 
@@ -107,12 +106,10 @@ def _window(s: dict, rc: RuleClock = PRIMARY) -> str:
 
 def compare_table(runs: list[Run]) -> pd.DataFrame:
     """One row per run: clocks (censored as '> max step'), window, offsets from the first run;
-    then the same for the other rule clocks (tau_rule_low, tau_group) when a run has them."""
+    then the same for the other rule clocks (tau_rule_low, tau_group)."""
     ref = runs[0].summary
-    has = [rule_clocks_of(r.summary) for r in runs]
-    others = [rc for rc in RULE_CLOCKS[1:] if any(rc in h for h in has)]
     rows = []
-    for run, clocks in zip(runs, has):
+    for run in runs:
         s = run.summary
         m = int(s["max_step"])
         row = {
@@ -126,15 +123,11 @@ def compare_table(runs: list[Run]) -> pd.DataFrame:
             ratio, dec = _offset(s[clock], ref[clock], m, int(ref["max_step"]))
             short = clock.removeprefix("tau_")
             row[f"{short}_vs_first"], row[f"{short}_dec"] = ratio, dec
-        for rc in others:  # a run without this clock (an older format) shows n/a
-            row[rc.tau] = format_clock(s[rc.tau], m) if rc in clocks else "n/a"
-            row[rc.key("window_log10")] = _window(s, rc) if rc in clocks else "n/a"
-            short = rc.tau.removeprefix("tau_")
-            if rc in clocks and rc in has[0]:
-                ratio, dec = _offset(s[rc.tau], ref[rc.tau], m, int(ref["max_step"]))
-            else:
-                ratio, dec = "n/a", "n/a"
-            row[f"{short}_vs_first"], row[f"{short}_dec"] = ratio, dec
+        for rc in RULE_CLOCKS[1:]:
+            row[rc.tau] = format_clock(s[rc.tau], m)
+            row[rc.key("window_log10")] = _window(s, rc)
+            ratio, dec = _offset(s[rc.tau], ref[rc.tau], m, int(ref["max_step"]))
+            row[f"{rc.tau.removeprefix('tau_')}_vs_first"], row[f"{rc.tau.removeprefix('tau_')}_dec"] = ratio, dec
         row["wall_s"] = None if s.get("wall_seconds") is None else round(float(s["wall_seconds"]))
         rows.append(row)
     return pd.DataFrame(rows)

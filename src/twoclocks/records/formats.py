@@ -5,7 +5,9 @@ Format versions (FORMAT, written as "format" in config.json and as a column of r
      a point's hash covers the config fields in FIELDS_AT_1.
   2  the group-level rule clocks (tau_rule_low, tau_group) in summary.json and results.parquet.
      No version was recorded yet: a directory without one is told apart from version 1 by its
-     content (`results_format`, `rule_clocks_of`).
+     content (`results_format`, `rule_clocks_of`, `summary_is_current`). A run's summary of
+     version 1 is upgraded when read (`upgrade_summary`, called by RunDir.load_finished): the
+     later rule clocks come from its metrics.parquet, so every reader of a run knows one format.
   3  the version recorded in config.json and results.parquet.
   4  the near-copy clock (tau_mem_near) in summary.json and results.parquet. A table of any
      older version gets the clocks it lacks from its runs (`with_later_clocks`): rule clocks
@@ -27,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from twoclocks.clocks import MEM_CLOCKS, PRIMARY, RULE_CLOCKS, RuleClock
+from twoclocks.clocks import MEM_CLOCKS, PRIMARY, RULE_CLOCKS, RuleClock, compute_clocks
 from twoclocks.config import AUTO_STEPS, SECTIONS, RunConfig, execution_neutrals
 from twoclocks.errors import ConfigError, TwoClocksError, quote
 
@@ -127,6 +129,26 @@ def rule_clocks_of(keys: Iterable[str]) -> list[RuleClock]:
     in version 1, every rule clock since."""
     keys = set(keys)
     return [rc for rc in RULE_CLOCKS if rc.tau in keys]
+
+
+def summary_is_current(summary: dict) -> bool:
+    """Whether a finished run's summary has every rule clock (version 2 and later)."""
+    return all(rc.tau in summary for rc in RULE_CLOCKS)
+
+
+def upgrade_summary(summary: dict, metrics: pd.DataFrame, cfg: RunConfig, name: str) -> dict:
+    """A finished run's summary in the current format: one of version 1 (tau_rule its only rule
+    clock) gains the later rule clocks and their windows, read off its metrics by compute_clocks
+    (the function a run uses, at the thresholds of its own config). `name` names the run's
+    summary in the one-line error when its metrics lack a curve those clocks need."""
+    if summary_is_current(summary):
+        return summary
+    try:
+        clocks = compute_clocks(metrics, cfg.clocks, cfg.train.batch, cfg.data.N)
+    except KeyError as exc:
+        raise TwoClocksError(f"{name} predates the later rule clocks and its metrics lack {exc}") from None
+    thresholds = {**clocks["thresholds"], **summary.get("thresholds", {})}
+    return {**summary, **{k: v for k, v in clocks.items() if k not in summary}, "thresholds": thresholds}
 
 
 def results_format(results: pd.DataFrame) -> int:

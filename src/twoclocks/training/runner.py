@@ -13,6 +13,7 @@ from twoclocks.clocks import (
     GEN_CLOCKS,
     MEM,
     PEAK_CURVES,
+    RULE_CLOCKS,
     RuleClock,
     format_clock,
     mem_levels,
@@ -23,7 +24,6 @@ from twoclocks.clocks import (
 from twoclocks.config import AUTO_STEPS, RunConfig
 from twoclocks.core.io import safe_name
 from twoclocks.errors import ConfigError
-from twoclocks.records.formats import rule_clocks_of
 from twoclocks.tasks import task_class
 from twoclocks.training.experiment import Experiment, build_experiment
 from twoclocks.training.rundir import RunDir, State, fresh_dirs
@@ -213,8 +213,7 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
     writes its items as text (training.sample_text)."""
     m = summary["max_step"]
     th = summary.get("thresholds", {})
-    rules = rule_clocks_of(summary)
-    width = max(len(rc.tau) for rc in rules)
+    width = max(len(rc.tau) for rc in RULE_CLOCKS)
 
     stopped = summary.get("stopped_step") is not None
 
@@ -229,7 +228,7 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
         f"task {summary['task']}  model {summary['model_family']} ({summary['num_params']:,} params)  "
         f"N={summary['N']}  seed={summary['seed']}  mem_chance={mem_chance_text(summary)}"
     ]
-    for rc in rules:
+    for rc in RULE_CLOCKS:
         text = f"{clock(rc.tau):<44}{rc.curve} >= {threshold(rc.theta, th):g}"
         lost = summary.get(f"{rc.tau}_lost")
         if lost is not None:
@@ -242,7 +241,7 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
         if mc.tau in summary:  # absent when a run's samples were not kept
             lines.append(f"{clock(mc.tau):<44}{mc.curve} - {mc.chance} >= {threshold(mc.theta, th):g}")
     lines += generalisation_lines(summary, clock, width)
-    lines += [f"{rc.key('window'):<{width}} = {window_line(summary, rc)}" for rc in rules]
+    lines += [f"{rc.key('window'):<{width}} = {window_line(summary, rc)}" for rc in RULE_CLOCKS]
     lines += [f"{gc.key('window'):<{width}} = {window_line(summary, gc)}" for gc in GEN_CLOCKS if gc.tau in summary]
     peaks = [
         f"peak {c} = {summary[f'peak_{c}']:.3f} at step {summary[f'peak_{c}_step']:,}"
