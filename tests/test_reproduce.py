@@ -268,3 +268,13 @@ def test_knob_claims_are_judged_on_the_slices_where_every_level_was_learned():
     only = {c.id: c for c in evaluate_claims(df[df["data.N"] == 16])}[3]
     assert (only.verdict, only.basis) == (NOT_SUPPORTED, "includes unlearned rules (G=4)")
     assert only.all_slices == f"{only.verdict} ({only.basis})"
+
+
+def test_a_window_claim_on_runs_that_never_learned_the_rule_says_so_in_its_basis():
+    """Claim 5 fits the window against N; where the runs copied before they learned the rule
+    (every window vanished) its basis names those slices instead of reading as plain fits."""
+    learned = {c.id: c for c in evaluate_claims(results())}
+    assert learned[5].basis == "fits" and learned[4].basis == "fits"
+    never = {c.id: c for c in evaluate_claims(results(rule_G=8.0))}  # tau_rule >= 5,120 > tau_mem <= 1,920
+    assert never[5].basis.startswith("fits where the rule was not learned before copying (G=2, depth=2"), never[5].basis
+    assert never[4].basis == "fits"  # tau_mem vs N does not read the rule clock

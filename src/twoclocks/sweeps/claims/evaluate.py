@@ -96,7 +96,7 @@ def judge_claim(claim: ClaimDefinition, runs: Runs, at: At) -> Claim:
     else:
         missing = claim.missing.format(knob=runs.kname)
         knob = claim.compares_knob
-        out = judge_knob_claim(tested, missing, df, runs.knob, at) if knob else judge_fits(tested, missing)
+        out = judge_knob_claim(tested, missing, df, runs.knob, at) if knob else judge_fits(tested, missing, df, at)
     fits, text = [f.to_dict() for f in out.fits], claim.text(runs)
     return Claim(
         claim.number, text, out.evidence, out.verdict, out.reason, fits, basis=out.basis, all_slices=out.all_slices

@@ -7,6 +7,8 @@ A verdict's *basis* is one of:
                                contrasts "learned" with "not learned" more than complexity levels
   censoring bounds alone       decided by right-censored clocks ordering two levels, no slope
   fits                         a relation that does not compare rules (tau_mem vs N, capacity)
+  fits where the rule was not  a relation of the rule clock or the window fitted on runs that
+    learned before copying     copied before they learned the rule: their windows vanished
   no evidence                  inconclusive for want of runs
 
 A claim that compares levels of the knob within slices (one N, depth, ...;
@@ -48,10 +50,22 @@ def basis(verdict: str, reason: str, unlearned: dict[str, str] | None = None) ->
     return f"includes unlearned rules ({'; '.join(where)})" if where else "fits on learned rules"
 
 
-def judge_fits(tested: Tested, missing: str) -> Outcome:
-    """A claim tested by several fits that do not compare rules: the fits combined, basis "fits"."""
+def judge_fits(tested: Tested, missing: str, df: pd.DataFrame, at: At) -> Outcome:
+    """A claim tested by several fits that do not compare rules: the fits combined, basis "fits";
+    where a fit reads the rule clock or the window and its runs did not learn the rule before
+    copying, the basis names those slices: the verdict then reads windows that vanished or
+    rule clocks censored at the copying, not the relation the claim is about."""
     verdict, evidence, reason = combine(tested, missing)
-    return Outcome(verdict, evidence, reason, [f for f, _, _ in tested], basis(verdict, reason))
+    why = basis(verdict, reason)
+    reads_rule = {at.rule.tau, at.rule.key("window_log10")}
+    unlearned = [
+        f.where_text() or "every run"
+        for f, _, _ in tested
+        if f.y in reads_rule and not learned_before_copying(df.loc[f.index], at.rule.tau, at.mem.tau)
+    ]
+    if unlearned and why == "fits":
+        why = f"fits where the rule was not learned before copying ({'; '.join(unlearned)})"
+    return Outcome(verdict, evidence, reason, [f for f, _, _ in tested], why)
 
 
 def unlearned_text(fit: Fit, df: pd.DataFrame, knob: str, at: At) -> str:
