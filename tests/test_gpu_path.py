@@ -22,9 +22,10 @@ from twoclocks.commands.sweep import build_spec
 from twoclocks.config import build_config
 from twoclocks.errors import ConfigError
 from twoclocks.sweeps import plan as plan_mod
+from twoclocks.sweeps import scales
 from twoclocks.sweeps.executors import make_tasks, run_sweep
 from twoclocks.sweeps.scales import scale_spec
-from twoclocks.sweeps.spec import expand, spec_from_args
+from twoclocks.sweeps.spec import expand, load_spec, spec_from_args
 from twoclocks.training import sizing
 from twoclocks.training.experiment import build_experiment
 from twoclocks.training.group import GroupTrainer, group_key, train_group
@@ -174,6 +175,20 @@ def test_dry_run_plans_run_steps_and_hours(capsys):
     assert cli_main(["reproduce", "--scale", "tiny", "--dry-run", "--group"]) == 0
     text = capsys.readouterr().out
     assert "measured on cpu" in text and "groups of" in text
+
+
+def test_a_sweep_spec_is_planned_without_running(tmp_path, capsys):
+    """`twoclocks sweep SPEC --dry-run` sizes any spec (here the words one) as reproduce sizes
+    its scales, and writes nothing."""
+    spec = Path(scales.__file__).parent / "specs" / "words_cpu.yaml"
+    points = expand(load_spec(spec))
+    out = tmp_path / "never"
+    assert cli_main(["sweep", str(spec), "--out", str(out), "--dry-run", "--no-bench", "--group"]) == 0
+    text = capsys.readouterr().out
+    assert all(p.name in text for p in points)
+    steps = sum(p.cfg.train.steps for p in points)
+    assert f"{len(points)} points, {steps:,} run-steps in all" in text and "stated, not measured" in text
+    assert not out.exists() and "claims judged" not in text
 
 
 def test_estimate_interpolates_between_single_and_group_steps():

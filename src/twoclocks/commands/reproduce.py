@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from twoclocks.analysis.report import build_report
-from twoclocks.commands.sweep import add_execution_options
+from twoclocks.commands.sweep import add_execution_options, add_plan_options, plan_lines
 from twoclocks.prediction.autobudget import resolve_steps
 from twoclocks.sweeps.claims.evaluate import claims_text, evaluate_claims, judged_claims, write_claims
 from twoclocks.sweeps.executors import run_sweep
@@ -33,17 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", choices=SCALES, required=True)
     p.add_argument("--out", help="sweep directory (default reproduce/<scale>)")
     add_execution_options(p)
-    p.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="list the points, the claims judged, the run-steps and the hours they would take "
-        "at throughput measured here by a short bench, and stop",
-    )
-    p.add_argument(
-        "--no-bench",
-        action="store_true",
-        help="with --dry-run: estimate from stated figures (printed with their source) instead of measuring",
-    )
+    add_plan_options(p)
     p.add_argument("--no-run", action="store_true", help="judge the claims on what DIR already holds")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
@@ -67,28 +57,16 @@ def main(args: argparse.Namespace) -> int:
 
 def dry_run(spec: SweepSpec, scale: str, bench: bool) -> int:
     """Points, claims, run-steps and the estimated hours on this device (twoclocks.sweeps.plan)."""
-    from twoclocks.sweeps.plan import STATED, estimate_hours, measure, plan, plan_text
-    from twoclocks.training.experiment import resolve_device
-
-    # Stated figures are a GPU's: plan the groups as on one. Measured ones: as on this device.
-    device_type = resolve_device(expand_device(spec)).type if bench else "cuda"
-    share = (spec.gpus_per_group or spec.gpus_per_run) if spec.executor == "ray" and device_type == "cuda" else 1.0
-    points, loads = plan(spec, device_type, min(1.0, share), resolve_steps)
-    print("\n".join(p.name for p in points))
+    names, plan = split_plan(plan_lines(spec, bench))
+    print("\n".join(names))
     print(f"\nclaims judged by the {scale} scale:")
     print("\n".join(f"  {c}" for c in judged_claims()))
     print()
-    estimates = {}
-    for fam, load in loads.items():
-        K = max([m for m, _, _ in load.group_tasks], default=1)
-        rates = measure(load, K) if bench else dict(STATED)
-        estimates[fam] = (rates, estimate_hours(load, rates))
-    print("\n".join(plan_text(points, loads, estimates)))
+    print("\n".join(plan))
     return 0
 
 
-def expand_device(spec: SweepSpec) -> str:
-    """The train.device the scale's points ask for (they share it)."""
-    from twoclocks.config import RunConfig, apply_overrides
-
-    return apply_overrides(RunConfig(), {k: v for k, v in spec.base.items() if k == "train.device"}).train.device
+def split_plan(lines: list[str]) -> tuple[list[str], list[str]]:
+    """plan_lines' point names and the plan after them (a blank line between)."""
+    gap = lines.index("")
+    return lines[:gap], lines[gap + 1 :]

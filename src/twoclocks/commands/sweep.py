@@ -1,9 +1,10 @@
 """`twoclocks sweep [SPEC.yaml] [key=value ...] [--grid key=v1,v2 ...] [--seeds S] --out DIR
 [--executor local|ray] [--address ADDR] [--workers K] [--threads T] [--group [--group-size K]]
-[--gpus-per-run G] [--gpus-per-group G] [--retry-failed]`
+[--gpus-per-run G] [--gpus-per-group G] [--retry-failed] [--dry-run [--no-bench]]`
 
 Runs a grid of points (see docs/sweeps.md); the same command again resumes it. With only
---out DIR it continues the sweep recorded in DIR/sweep.json.
+--out DIR it continues the sweep recorded in DIR/sweep.json. --dry-run lists the points and
+the run-steps and hours they would take here, and runs nothing.
 """
 
 from __future__ import annotations
@@ -48,8 +49,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", help="number of seeds (0..S-1) or a comma-separated list (default 1)")
     p.add_argument("--out", help="sweep directory (default for a spec file: sweeps/<spec name>)")
     add_execution_options(p)
+    add_plan_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
+
+
+def add_plan_options(p: argparse.ArgumentParser) -> None:
+    """--dry-run and --no-bench (shared with `reproduce`)."""
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the points, the run-steps and the hours they would take at throughput measured "
+        "here by a short bench, and stop (nothing is written)",
+    )
+    p.add_argument(
+        "--no-bench",
+        action="store_true",
+        help="with --dry-run: estimate from stated figures (printed with their source) instead of measuring",
+    )
 
 
 def add_execution_options(p: argparse.ArgumentParser) -> None:
@@ -85,6 +102,9 @@ def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
 
 def main(args: argparse.Namespace) -> int:
     spec, out = build_spec(args)
+    if args.dry_run:
+        print("\n".join(plan_lines(spec, bench=not args.no_bench)))
+        return 0
     outcome = run_sweep(spec, out, retry_failed=args.retry_failed, progress=not args.quiet, resolve=resolve_steps)
     print(clock_table(read_results(out)))
     print(
@@ -97,6 +117,26 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def plan_lines(spec: SweepSpec, bench: bool) -> list[str]:
+    """The points' names, then the run-steps, evaluations and estimated hours per model family
+    on this device (twoclocks.sweeps.plan); `bench` False: from stated GPU figures."""
+    from twoclocks.config import RunConfig, apply_overrides
+    from twoclocks.sweeps.plan import STATED, estimate_hours, measure, plan, plan_text
+    from twoclocks.training.experiment import resolve_device
+
+    device = apply_overrides(RunConfig(), {k: v for k, v in spec.base.items() if k == "train.device"}).train.device
+    # Stated figures are a GPU's: plan the groups as on one. Measured ones: as on this device.
+    device_type = resolve_device(device).type if bench else "cuda"
+    share = (spec.gpus_per_group or spec.gpus_per_run) if spec.executor == "ray" and device_type == "cuda" else 1.0
+    points, loads = plan(spec, device_type, min(1.0, share), resolve_steps)
+    estimates = {}
+    for fam, load in loads.items():
+        K = max([m for m, _, _ in load.group_tasks], default=1)
+        rates = measure(load, K) if bench else dict(STATED)
+        estimates[fam] = (rates, estimate_hours(load, rates))
+    return [*(p.name for p in points), "", *plan_text(points, loads, estimates)]
+
+
 def clock_table(df: pd.DataFrame, limit: int = 40) -> str:
     """The clocks of each point as text, censored clocks as '> max step'."""
     lines = []
@@ -107,8 +147,8 @@ def clock_table(df: pd.DataFrame, limit: int = 40) -> str:
         m = int(r["max_step"])
         tr = None if pd.isna(r["tau_rule"]) else float(r["tau_rule"])
         tm = None if pd.isna(r["tau_mem"]) else float(r["tau_mem"])
-        if r["window_vanished"]:
-            win = "vanished"
+        if r["window_vanished"]:  # copying came first; say so where the rule was never learned
+            win = "vanished" if tr is not None else "vanished (rule not learned)"
         elif pd.isna(r["window_log10"]):
             win = "n/a"
         else:
