@@ -324,3 +324,14 @@ def test_fields_added_later_keep_earlier_sweeps_hashes():
 
     assert config_hash(build_config(["task.G=3", "data.N=64"])).startswith("0f4925b9bc2172a6")
     assert not config_hash(build_config(["task.G=3", "data.N=64", "train.stop_at=mem"])).startswith("0f4925b9")
+
+
+def test_the_clock_table_says_where_a_vanished_window_never_learned_the_rule():
+    from twoclocks.commands.sweep import clock_table
+
+    row = {"status": "finished", "max_step": 4000, "tau_mem": 900.0, "window_log10": 0.0}
+    row.update(window_vanished=True, window_log10_is_lower_bound=False)
+    df = pd.DataFrame([{**row, "name": "late", "tau_rule": 1200.0}, {**row, "name": "never", "tau_rule": None}])
+    lines = clock_table(df).splitlines()
+    assert lines[0].endswith("window vanished") and "> 4000" not in lines[0]
+    assert lines[1].endswith("window vanished (rule not learned)") and "> 4000" in lines[1]
