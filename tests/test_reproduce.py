@@ -278,3 +278,18 @@ def test_a_window_claim_on_runs_that_never_learned_the_rule_says_so_in_its_basis
     never = {c.id: c for c in evaluate_claims(results(rule_G=8.0))}  # tau_rule >= 5,120 > tau_mem <= 1,920
     assert never[5].basis.startswith("fits where the rule was not learned before copying (G=2, depth=2"), never[5].basis
     assert never[4].basis == "fits"  # tau_mem vs N does not read the rule clock
+
+
+def test_claim_7_on_families_that_copy_before_learning_says_so():
+    """Runs whose rule clock is censored past their copying are counted in the evidence, and the
+    basis names the families that did not learn the rule before copying."""
+    df = results()
+    gpt = df["model.family"] == "gpt"
+    df.loc[gpt, ["tau_rule", "tau_rule_censored", "window_vanished"]] = [None, True, True]
+    claim = {c.id: c for c in evaluate_claims(df)}[7]
+    n = int(gpt.sum())
+    assert f"gpt: window open in 0/0 runs with both clocks ({n} more copied before the rule clock was reached)" in (
+        claim.evidence
+    )
+    assert claim.basis == "the rule not learned before copying in most runs of gpt", claim.basis
+    assert {c.id: c for c in evaluate_claims(results())}[7].basis == ""

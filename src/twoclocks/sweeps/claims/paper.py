@@ -18,7 +18,7 @@ from twoclocks.sweeps.claims.fits import Fit, fit_relation, knob_column, y_value
 from twoclocks.sweeps.claims.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
 from twoclocks.sweeps.claims.learned import judge_knob_claim, map_runs
 from twoclocks.sweeps.claims.registry import ClaimDefinition, Outcome, Runs, Tested, register
-from twoclocks.sweeps.claims.rule_families import claim3_families, judge
+from twoclocks.sweeps.claims.rule_families import claim3_families, judge, learned_before_copying
 from twoclocks.sweeps.claims.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, band, direction
 from twoclocks.sweeps.claims.views import QUANTITIES, At
 
@@ -95,7 +95,9 @@ def family_structure(df: pd.DataFrame, at: At) -> tuple[str, str]:
     open_ = int((~both[at.rule.key("window_vanished")].fillna(False).astype(bool)).sum())
     fits = fit_relation(df, "data.N", at.mem.tau)
     dirs = [direction(f, +1)[0] for f in fits]
-    ev = f"window open in {open_}/{len(both)} runs with both clocks; " + (
+    copied_first = int((~reached[0] & reached[1]).sum())  # the rule clock censored past the copying
+    unlearned = f" ({copied_first} more copied before the rule clock was reached)" if copied_first else ""
+    ev = f"window open in {open_}/{len(both)} runs with both clocks{unlearned}; " + (
         "; ".join(f"{f.label()}: {f.evidence()}" for f in fits) if fits else f"no {at.mem.tau} vs N fit"
     )
     if (len(both) and open_ < len(both) / 2) or NOT_SUPPORTED in dirs:
@@ -153,7 +155,11 @@ def same_structure(df: pd.DataFrame, runs: Runs, at: At) -> Outcome:
         ", ".join(f"{f}: {s}" for f, s in states.items())
         + f" (structure = window open in most runs and {at.mem.tau} rising with N)"
     )
-    return Outcome(verdict, evidence, reason)
+    never = [
+        f for f in FAMILIES_COMPARED if not learned_before_copying(df[df["model.family"] == f], at.rule.tau, at.mem.tau)
+    ]
+    basis = f"the rule not learned before copying in most runs of {', '.join(never)}" if never else ""
+    return Outcome(verdict, evidence, reason, basis=basis)
 
 
 def depth_extends(df: pd.DataFrame, runs: Runs, at: At) -> Outcome:
