@@ -191,6 +191,11 @@ def test_a_sweep_spec_is_planned_without_running(tmp_path, capsys):
     assert not out.exists() and "claims judged" not in text
 
 
+def test_a_sweep_under_way_is_planned_with_what_it_has_done(small_sweep, capsys):
+    assert cli_main(["sweep", "--out", str(small_sweep), "--dry-run", "--no-bench"]) == 0
+    assert f"{small_sweep} holds 2 finished point(s); the plan above counts every point" in capsys.readouterr().out
+
+
 def test_estimate_interpolates_between_single_and_group_steps():
     load = plan_mod.Workload("dit", build_config(TINY))
     load.group_tasks = [(1, 100, 1.0), (5, 100, 1.0), (9, 100, 2.0)]

@@ -104,6 +104,10 @@ def main(args: argparse.Namespace) -> int:
     spec, out = build_spec(args)
     if args.dry_run:
         print("\n".join(plan_lines(spec, bench=not args.no_bench)))
+        if SweepDir(out).results.is_file():  # a sweep already under way: what it has done
+            done = read_results(out)
+            finished = int((done["status"] == "finished").sum()) if "status" in done else 0
+            print(f"{out} holds {finished} finished point(s); the plan above counts every point")
         return 0
     outcome = run_sweep(spec, out, retry_failed=args.retry_failed, progress=not args.quiet, resolve=resolve_steps)
     print(clock_table(read_results(out)))
