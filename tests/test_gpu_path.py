@@ -5,6 +5,7 @@ CUDA skip without it. No timings are asserted (docs/performance.md)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -194,6 +195,14 @@ def test_a_sweep_spec_is_planned_without_running(tmp_path, capsys):
 def test_a_sweep_under_way_is_planned_with_what_it_has_done(small_sweep, capsys):
     assert cli_main(["sweep", "--out", str(small_sweep), "--dry-run", "--no-bench"]) == 0
     assert f"{small_sweep} holds 2 finished point(s); the plan above counts every point" in capsys.readouterr().out
+
+
+def test_a_damaged_sweep_is_one_line_before_any_plan(small_sweep, tmp_path, capsys):
+    damaged = Path(shutil.copytree(small_sweep, tmp_path / "s"))
+    (damaged / "results.parquet").write_text("junk")
+    assert cli_main(["sweep", "--out", str(damaged), "--dry-run", "--no-bench"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and "results.parquet is unreadable" in err
 
 
 def test_estimate_interpolates_between_single_and_group_steps():

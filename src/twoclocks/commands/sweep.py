@@ -103,9 +103,9 @@ def build_spec(args: argparse.Namespace) -> tuple[SweepSpec, Path]:
 def main(args: argparse.Namespace) -> int:
     spec, out = build_spec(args)
     if args.dry_run:
+        done = read_results(out) if SweepDir(out).results.is_file() else None  # a sweep under way
         print("\n".join(plan_lines(spec, bench=not args.no_bench)))
-        if SweepDir(out).results.is_file():  # a sweep already under way: what it has done
-            done = read_results(out)
+        if done is not None:
             finished = int((done["status"] == "finished").sum()) if "status" in done else 0
             print(f"{out} holds {finished} finished point(s); the plan above counts every point")
         return 0
