@@ -151,3 +151,20 @@ def test_every_rule_clock_is_fitted_with_its_own_window_columns():
     assert [g.center for g in opened.groups][-1] == pytest.approx(np.log10(240 / 160), abs=0.1)
     # A table from before the group-level clocks is fitted at tau_rule only.
     assert not any("tau_group" in f.label() for f in standard_fits(table(Gs=(2, 3))))
+
+
+def test_runs_on_images_fit_tau_gen_and_its_window_against_n():
+    """tau_gen flat in N (Bonnaire et al.'s reading) is a fit with its CI: the slope of
+    log10 tau_gen on log10 N, equal to least squares on noiseless data; its window to tau_mem
+    rises as tau_mem does. A table without tau_gen fits neither."""
+    df = table(alpha=1.0, noise=0.0)
+    gen = 400.0 * df["data.N"] ** 0.1
+    df = df.assign(tau_gen=gen, tau_gen_censored=False, tau_gen_left_censored=False)
+    df = df.assign(window_log10_gen=np.log10(df["tau_mem"] / gen), window_vanished_gen=False)
+    df = df.assign(window_log10_is_lower_bound_gen=False)
+    fits = {f.label(): f for f in standard_fits(df, n_boot=200)}
+    expected = np.polyfit(np.log10(df["data.N"]), np.log10(gen), 1)[0]
+    assert fits["tau_gen vs data.N"].slope == pytest.approx(expected, abs=1e-6)
+    window = np.polyfit(np.log10(df["data.N"]), df["window_log10_gen"], 1)[0]
+    assert fits["window_log10_gen vs data.N"].slope == pytest.approx(window, abs=1e-6)
+    assert not any("gen" in label for label in (f.label() for f in standard_fits(table(), n_boot=50)))

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twoclocks.clocks import MEM_CLOCKS, RULE_CLOCKS, MemClock, RuleClock, mem_levels
+from twoclocks.clocks import GEN_CLOCKS, MEM_CLOCKS, RULE_CLOCKS, MemClock, RuleClock, mem_levels
 from twoclocks.config import keys_of_role
 from twoclocks.core.domains import POOLED
 from twoclocks.records.formats import rule_clocks_of
@@ -53,17 +53,17 @@ def y_columns() -> dict[str, tuple[str, str | None, str | None, bool]]:
     """y column -> (value column, right-censored flag, left-censored flag, fit log10(y)?), for
     every memorisation clock and every rule clock (its clock in steps and epochs, and its window)."""
     ys: dict[str, tuple[str, str | None, str | None, bool]] = {}
-    for tau in [mc.tau for mc in MEM_CLOCKS] + [rc.tau for rc in RULE_CLOCKS]:
+    for tau in [mc.tau for mc in MEM_CLOCKS] + [rc.tau for rc in (*RULE_CLOCKS, *GEN_CLOCKS)]:
         for y in (tau, f"{tau}_epochs"):
             ys[y] = (y, f"{tau}_censored", f"{tau}_left_censored", True)
-    for rc in RULE_CLOCKS:
+    for rc in (*RULE_CLOCKS, *GEN_CLOCKS):
         ys[rc.key("window_log10")] = (rc.key("window_log10"), None, None, False)
     return ys
 
 
 def window_clock(y: str) -> RuleClock | None:
-    """The rule clock whose window column `y` is, or None."""
-    return next((rc for rc in RULE_CLOCKS if rc.key("window_log10") == y), None)
+    """The rule (or generalisation) clock whose window column `y` is, or None."""
+    return next((rc for rc in (*RULE_CLOCKS, *GEN_CLOCKS) if rc.key("window_log10") == y), None)
 
 
 N_BOOT = 2000
@@ -327,7 +327,7 @@ def mem_levels_in(df: pd.DataFrame) -> list[MemClock]:
 
 def standard_fits(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> list[Fit]:
     """The relations of the paper, for every x the sweep varies, every rule clock and every
-    memorisation level the table has."""
+    memorisation level the table has; on images, tau_gen and its window against N."""
     knob = knob_column(df)
     rules = rule_clocks_of(df.columns)
     mems = [mc.tau for mc in mem_levels_in(df)]
@@ -337,6 +337,9 @@ def standard_fits(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> list
         relations += [(knob, rc.tau) for rc in rules] + [(knob, tau) for tau in mems]
         relations += [(knob, rc.key("window_log10")) for rc in rules]
     relations += [(x, rc.tau) for x in ("model.depth", "model.width") for rc in rules]
+    # Runs on images: the generalisation clock and its window against N (is tau_gen flat in N?)
+    gens = [gc for gc in GEN_CLOCKS if f"{gc.tau}_censored" in df and df[f"{gc.tau}_censored"].notna().any()]
+    relations += [("data.N", y) for gc in gens for y in (gc.tau, gc.key("window_log10"))]
     return [f for x, y in relations for f in fit_relation(df, x, y, n_boot, seed)]
 
 
