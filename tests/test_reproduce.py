@@ -293,3 +293,8 @@ def test_claim_7_on_families_that_copy_before_learning_says_so():
     )
     assert claim.basis == "the rule not learned before copying in most runs of gpt", claim.basis
     assert {c.id: c for c in evaluate_claims(results())}[7].basis == ""
+
+
+def test_windows_that_all_vanished_are_no_spread_not_a_straddling_interval():
+    claim = {c.id: c for c in evaluate_claims(results(rule_G=8.0))}[5]
+    assert claim.verdict == INCONCLUSIVE and "no spread: every run has the same value" in claim.reason, claim.reason

@@ -69,6 +69,8 @@ def direction(fit: Fit, sign: int) -> tuple[str, str]:
         return SUPPORTED, "CI excludes 0 in the predicted direction"
     if (lo > 0 and sign < 0) or (hi < 0 and sign > 0):
         return NOT_SUPPORTED, "CI excludes 0 in the opposite direction"
+    if lo == hi == 0:  # every value the same, e.g. windows that all vanished (width 0)
+        return INCONCLUSIVE, "no spread: every run has the same value (a window that vanished is 0)"
     return INCONCLUSIVE, "CI straddles 0"
 
 
