@@ -127,7 +127,8 @@ def compare_table(runs: list[Run]) -> pd.DataFrame:
             row[rc.tau] = format_clock(s[rc.tau], m)
             row[rc.key("window_log10")] = _window(s, rc)
             ratio, dec = _offset(s[rc.tau], ref[rc.tau], m, int(ref["max_step"]))
-            row[f"{rc.tau.removeprefix('tau_')}_vs_first"], row[f"{rc.tau.removeprefix('tau_')}_dec"] = ratio, dec
+            short = rc.tau.removeprefix("tau_")
+            row[f"{short}_vs_first"], row[f"{short}_dec"] = ratio, dec
         row["wall_s"] = None if s.get("wall_seconds") is None else round(float(s["wall_seconds"]))
         rows.append(row)
     return pd.DataFrame(rows)

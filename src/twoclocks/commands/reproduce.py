@@ -57,16 +57,10 @@ def main(args: argparse.Namespace) -> int:
 
 def dry_run(spec: SweepSpec, scale: str, bench: bool) -> int:
     """Points, claims, run-steps and the estimated hours on this device (twoclocks.sweeps.plan)."""
-    names, plan = split_plan(plan_lines(spec, bench))
+    names, plan = plan_lines(spec, bench)
     print("\n".join(names))
     print(f"\nclaims judged by the {scale} scale:")
     print("\n".join(f"  {c}" for c in judged_claims()))
     print()
     print("\n".join(plan))
     return 0
-
-
-def split_plan(lines: list[str]) -> tuple[list[str], list[str]]:
-    """plan_lines' point names and the plan after them (a blank line between)."""
-    gap = lines.index("")
-    return lines[:gap], lines[gap + 1 :]

@@ -104,7 +104,8 @@ def main(args: argparse.Namespace) -> int:
     spec, out = build_spec(args)
     if args.dry_run:
         done = read_results(out) if SweepDir(out).results.is_file() else None  # a sweep under way
-        print("\n".join(plan_lines(spec, bench=not args.no_bench)))
+        names, plan = plan_lines(spec, bench=not args.no_bench)
+        print("\n".join([*names, "", *plan]))
         if done is not None:
             finished = int((done["status"] == "finished").sum()) if "status" in done else 0
             print(f"{out} holds {finished} finished point(s); the plan above counts every point")
@@ -121,9 +122,9 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def plan_lines(spec: SweepSpec, bench: bool) -> list[str]:
-    """The points' names, then the run-steps, evaluations and estimated hours per model family
-    on this device (twoclocks.sweeps.plan); `bench` False: from stated GPU figures."""
+def plan_lines(spec: SweepSpec, bench: bool) -> tuple[list[str], list[str]]:
+    """(the points' names, the plan: run-steps, evaluations and estimated hours per model family
+    on this device; twoclocks.sweeps.plan); `bench` False: from stated GPU figures."""
     from twoclocks.config import RunConfig, apply_overrides
     from twoclocks.sweeps.plan import STATED, estimate_hours, measure, plan, plan_text
     from twoclocks.training.experiment import resolve_device
@@ -138,7 +139,7 @@ def plan_lines(spec: SweepSpec, bench: bool) -> list[str]:
         K = max([m for m, _, _ in load.group_tasks], default=1)
         rates = measure(load, K) if bench else dict(STATED)
         estimates[fam] = (rates, estimate_hours(load, rates))
-    return [*(p.name for p in points), "", *plan_text(points, loads, estimates)]
+    return [p.name for p in points], plan_text(points, loads, estimates)
 
 
 def clock_table(df: pd.DataFrame, limit: int = 40) -> str:

@@ -5,7 +5,7 @@ Format versions (FORMAT, written as "format" in config.json and as a column of r
      a point's hash covers the config fields in FIELDS_AT_1.
   2  the group-level rule clocks (tau_rule_low, tau_group) in summary.json and results.parquet.
      No version was recorded yet: a directory without one is told apart from version 1 by its
-     content (`results_format`, `rule_clocks_of`, `summary_is_current`). A run's summary of
+     content (`results_format`, `rule_clocks_of`, `has_every_rule_clock`). A run's summary of
      version 1 is upgraded when read (`upgrade_summary`, called by RunDir.load_finished): the
      later rule clocks come from its metrics.parquet, so every reader of a run knows one format.
   3  the version recorded in config.json and results.parquet.
@@ -131,9 +131,10 @@ def rule_clocks_of(keys: Iterable[str]) -> list[RuleClock]:
     return [rc for rc in RULE_CLOCKS if rc.tau in keys]
 
 
-def summary_is_current(summary: dict) -> bool:
-    """Whether a finished run's summary has every rule clock (version 2 and later)."""
-    return all(rc.tau in summary for rc in RULE_CLOCKS)
+def has_every_rule_clock(keys: Iterable[str]) -> bool:
+    """Whether a summary (its keys) or a results table (its columns) has every rule clock:
+    version 2 and later."""
+    return len(rule_clocks_of(keys)) == len(RULE_CLOCKS)
 
 
 def upgrade_summary(summary: dict, metrics: pd.DataFrame, cfg: RunConfig, name: str) -> dict:
@@ -141,7 +142,7 @@ def upgrade_summary(summary: dict, metrics: pd.DataFrame, cfg: RunConfig, name: 
     clock) gains the later rule clocks and their windows, read off its metrics by compute_clocks
     (the function a run uses, at the thresholds of its own config). `name` names the run's
     summary in the one-line error when its metrics lack a curve those clocks need."""
-    if summary_is_current(summary):
+    if has_every_rule_clock(summary):
         return summary
     try:
         clocks = compute_clocks(metrics, cfg.clocks, cfg.train.batch, cfg.data.N)
@@ -155,7 +156,7 @@ def results_format(results: pd.DataFrame) -> int:
     """The format version of a results table: its column, else 2 with every rule clock, else 1."""
     if FORMAT_KEY in results and results[FORMAT_KEY].notna().any():
         return int(results[FORMAT_KEY].dropna().min())
-    return 2 if len(rule_clocks_of(results.columns)) == len(RULE_CLOCKS) else 1
+    return 2 if has_every_rule_clock(results.columns) else 1
 
 
 def with_later_clocks(

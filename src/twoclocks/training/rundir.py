@@ -46,7 +46,7 @@ from twoclocks.core.io import (
 )
 from twoclocks.core.locks import hold_lock, lock_path_beside
 from twoclocks.errors import ConfigError, TwoClocksError, quote
-from twoclocks.records.formats import config_record, same_point, summary_is_current, upgrade_summary
+from twoclocks.records.formats import config_record, has_every_rule_clock, same_point, upgrade_summary
 from twoclocks.records.recorded import Recorded, read_config
 from twoclocks.records.schema import bad_clock_value, required_keys
 from twoclocks.tasks.base import Task
@@ -204,7 +204,7 @@ class RunDir:
             raise TwoClocksError(f"{self.clocks_plot} is missing; {resume} draws it")
         if lacks_near_copies(summary, metrics):
             summary, metrics = with_near_copies(self, summary, metrics)
-        if not summary_is_current(summary):
+        if not has_every_rule_clock(summary):
             summary = upgrade_summary(summary, metrics, self.read_config().cfg, str(self.summary_path))
         return summary, metrics
 

@@ -322,7 +322,12 @@ def knob_column(df: pd.DataFrame) -> str | None:
 def mem_levels_in(df: pd.DataFrame) -> list[MemClock]:
     """The memorisation levels measured in some run of a results table (near copies are not
     where the runs are older than them and their samples were not kept)."""
-    return [mc for mc in mem_levels() if f"{mc.tau}_censored" in df and df[f"{mc.tau}_censored"].notna().any()]
+    return [mc for mc in mem_levels() if measured_in(df, mc.tau)]
+
+
+def measured_in(df: pd.DataFrame, tau: str) -> bool:
+    """Whether some run of a results table measured the clock `tau` (its censoring flag is set)."""
+    return f"{tau}_censored" in df and bool(df[f"{tau}_censored"].notna().any())
 
 
 def standard_fits(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> list[Fit]:
@@ -338,7 +343,7 @@ def standard_fits(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> list
         relations += [(knob, rc.key("window_log10")) for rc in rules]
     relations += [(x, rc.tau) for x in ("model.depth", "model.width") for rc in rules]
     # Runs on images: the generalisation clock and its window against N (is tau_gen flat in N?)
-    gens = [gc for gc in GEN_CLOCKS if f"{gc.tau}_censored" in df and df[f"{gc.tau}_censored"].notna().any()]
+    gens = [gc for gc in GEN_CLOCKS if measured_in(df, gc.tau)]
     relations += [("data.N", y) for gc in gens for y in (gc.tau, gc.key("window_log10"))]
     return [f for x, y in relations for f in fit_relation(df, x, y, n_boot, seed)]
 

@@ -140,7 +140,8 @@ def same_structure(df: pd.DataFrame, runs: Runs, at: At) -> Outcome:
     if missing:
         why = "; ".join(f"no {f} runs" for f in missing)
         return Outcome(INCONCLUSIVE, why, f"inconclusive: {why}")
-    res = {f: family_structure(df[df["model.family"] == f], at) for f in FAMILIES_COMPARED}
+    by_family = {f: df[df["model.family"] == f] for f in FAMILIES_COMPARED}
+    res = {f: family_structure(part, at) for f, part in by_family.items()}
     states = {f: s for f, (s, _) in res.items()}
     if all(s == "shows" for s in states.values()):
         verdict = SUPPORTED
@@ -155,9 +156,7 @@ def same_structure(df: pd.DataFrame, runs: Runs, at: At) -> Outcome:
         ", ".join(f"{f}: {s}" for f, s in states.items())
         + f" (structure = window open in most runs and {at.mem.tau} rising with N)"
     )
-    never = [
-        f for f in FAMILIES_COMPARED if not learned_before_copying(df[df["model.family"] == f], at.rule.tau, at.mem.tau)
-    ]
+    never = [f for f, part in by_family.items() if not learned_before_copying(part, at.rule.tau, at.mem.tau)]
     basis = f"the rule not learned before copying in most runs of {', '.join(never)}" if never else ""
     return Outcome(verdict, evidence, reason, basis=basis)
 
