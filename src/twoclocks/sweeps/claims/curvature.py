@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from twoclocks.prediction.tobit import fit_tobit
+from twoclocks.prediction.tobit import fit_tobit, fit_tobit_batch
 from twoclocks.prediction.variables import observed
 
 CURVE_BOOT = 400
@@ -58,7 +58,7 @@ class Curvature:
 
 
 def _design(x: np.ndarray, xbar: float) -> np.ndarray:
-    return np.stack([np.ones_like(x), x - xbar, (x - xbar) ** 2], axis=1)
+    return np.stack([np.ones_like(x), x - xbar, (x - xbar) ** 2], axis=-1)
 
 
 def tau_mem_curvature(df: pd.DataFrame, x: str = "data.N", y: str = "tau_mem") -> Curvature | None:
@@ -84,11 +84,11 @@ def curvature_of(
     fit = fit_tobit(_design(xs, xbar), ys, censored, below)
     rng = np.random.default_rng(CURVE_SEED)
     groups = [np.flatnonzero(N == v) for v in levels]
-    qs = []
-    for _ in range(CURVE_BOOT):
-        idx = np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
-        start = np.append(fit.beta, np.log(fit.sigma))
-        qs.append(fit_tobit(_design(xs[idx], xbar), ys[idx], censored[idx], below[idx], start=start).beta[2])
+    idx = np.stack(
+        [np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups]) for _ in range(CURVE_BOOT)]
+    )
+    start = np.append(fit.beta, np.log(fit.sigma))
+    qs = fit_tobit_batch(_design(xs[idx], xbar), ys[idx], censored[idx], below[idx], start=start)[:, 2]
     lo, hi = np.percentile(qs, [2.5, 97.5])
     b, q = float(fit.beta[1]), float(fit.beta[2])
     ends = (b + 2 * q * (xs.min() - xbar), b + 2 * q * (xs.max() - xbar))

@@ -66,13 +66,14 @@ def learned_before_copying(part: pd.DataFrame, rule_clock: str, mem_clock: str) 
 
 def spread(groups: dict[str, np.ndarray], seed: int = 0) -> tuple[float, tuple[float, float]]:
     """(max/min of the medians, bootstrap 95% CI) over rules' tau_mem arrays (all reached)."""
-    medians = np.array([np.median(v) for v in groups.values()])
+    arrays = list(groups.values())
+    medians = np.array([np.median(v) for v in arrays])
     rng = np.random.default_rng(seed)
-    boot = np.empty(N_BOOT)
-    for b in range(N_BOOT):
-        meds = np.array([np.median(rng.choice(v, size=len(v), replace=True)) for v in groups.values()])
-        boot[b] = meds.max() / meds.min()
-    lo, hi = np.quantile(boot, [0.025, 0.975])
+    # The resamples are drawn in the order of one loop over replicates and rules (the draws of
+    # `rng.choice(v, len(v))`); their medians are taken at once, per rule, over all replicates.
+    draws = [[rng.integers(0, len(v), size=len(v)) for v in arrays] for _ in range(N_BOOT)]
+    meds = np.stack([np.median(v[np.stack([d[g] for d in draws])], axis=1) for g, v in enumerate(arrays)], axis=1)
+    lo, hi = np.quantile(meds.max(axis=1) / meds.min(axis=1), [0.025, 0.975])
     return float(medians.max() / medians.min()), (float(lo), float(hi))
 
 
