@@ -239,6 +239,18 @@ def write_torch(path: str | os.PathLike, obj: Any, parents: bool = False) -> Non
     write_bytes(path, buf.getvalue(), parents)
 
 
+def stepped_files(folder: Path, suffix: str) -> list[tuple[int, Path]]:
+    """[(step, path)] of the files step_XXXXXXXX.SUFFIX in `folder`, sorted by step (other
+    names ignored)."""
+    found = []
+    for p in folder.glob(f"step_*.{suffix}"):
+        try:
+            found.append((int(p.stem.split("_")[1]), p))
+        except (IndexError, ValueError):
+            continue
+    return sorted(found)
+
+
 # ----- readers -----------------------------------------------------------------------------------
 def read_bytes(path: str | os.PathLike) -> bytes:
     """A file's bytes; missing, unreadable or not a regular file is a one-line TwoClocksError."""

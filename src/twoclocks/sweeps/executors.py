@@ -189,19 +189,7 @@ def run_sweep(
     with sweep_lock(out):
         record_spec(out, spec, points)
         failures_path, results_path = SweepDir(out).failures, SweepDir(out).results
-        failures: dict[str, dict] = read_json(failures_path) if failures_path.exists() else {}
-        if not isinstance(failures, dict):
-            raise TwoClocksError(f"{failures_path} is not a twoclocks failure record (expected a JSON object)")
-        rows: dict[str, dict] = {}
-        pending: list[Point] = []
-        for p in points:
-            summary = RunDir(out / p.rel_dir).finished_summary()
-            if summary is not None:
-                rows[p.hash] = result_row(p, summary, "finished")
-            elif p.hash in failures and not retry_failed:
-                rows[p.hash] = result_row(p, None, "failed", failures[p.hash]["error"])
-            else:
-                pending.append(p)
+        failures, rows, pending = recorded_state(out, points, retry_failed)
         done_before = len(rows)
         write_table(results_path, results_frame(points, rows))
         threads = spec.threads or 1
@@ -237,6 +225,28 @@ def run_sweep(
                 executor.close()
         n_failed = sum(1 for r in rows.values() if r["status"] == "failed")
         return SweepOutcome(len(points), done_before, sum(len(keys) for keys, _, _ in tasks), n_failed, results_path)
+
+
+def recorded_state(
+    out: Path, points: list[Point], retry_failed: bool
+) -> tuple[dict[str, dict], dict[str, dict], list[Point]]:
+    """What the sweep directory already says: its failure record, a results row for each point
+    finished (or failed, unless `retry_failed`), and the points still to run."""
+    failures_path = SweepDir(out).failures
+    failures: dict[str, dict] = read_json(failures_path) if failures_path.exists() else {}
+    if not isinstance(failures, dict):
+        raise TwoClocksError(f"{failures_path} is not a twoclocks failure record (expected a JSON object)")
+    rows: dict[str, dict] = {}
+    pending: list[Point] = []
+    for p in points:
+        summary = RunDir(out / p.rel_dir).finished_summary()
+        if summary is not None:
+            rows[p.hash] = result_row(p, summary, "finished")
+        elif p.hash in failures and not retry_failed:
+            rows[p.hash] = result_row(p, None, "failed", failures[p.hash]["error"])
+        else:
+            pending.append(p)
+    return failures, rows, pending
 
 
 def check_executable(spec: SweepSpec, points: list[Point]) -> None:

@@ -40,7 +40,8 @@ from twoclocks.config import RunConfig, flatten
 from twoclocks.errors import ConfigError
 from twoclocks.training.experiment import Experiment, build_experiment, make_optimizer
 from twoclocks.training.numerics import precision_context
-from twoclocks.training.rundir import RunDir, State, fresh_dirs
+from twoclocks.training.rundir import RunDir, State
+from twoclocks.training.runner import fresh_dirs
 from twoclocks.training.trainer import Trainer, train_on_schedule
 
 # Config fields in which the members of one group may differ. The task may differ too (e.g.

@@ -24,7 +24,7 @@ import enum
 import os
 import shlex
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ from twoclocks.core.io import (
     read_npz,
     read_table,
     remove_empty_dirs,
+    stepped_files,
     write_json,
     write_npz,
     write_table,
@@ -136,11 +137,11 @@ class RunDir:
 
     def snapshots(self) -> list[tuple[int, Path]]:
         """[(step, path)] of the per-evaluation weights, sorted by step."""
-        return _stepped_files(self.checkpoints_dir, "pt")
+        return stepped_files(self.checkpoints_dir, "pt")
 
     def sample_files(self) -> list[tuple[int, Path]]:
         """[(step, path)] of the per-evaluation sample outcomes, sorted by step."""
-        return _stepped_files(self.path / "samples", "npz")
+        return stepped_files(self.path / "samples", "npz")
 
     def resume_command(self) -> str:
         """The command line that continues (or restores) this run."""
@@ -385,31 +386,3 @@ class RunDir:
                 yield
         finally:
             remove_empty_dirs(made)
-
-
-def _stepped_files(folder: Path, suffix: str) -> list[tuple[int, Path]]:
-    found = []
-    for p in folder.glob(f"step_*.{suffix}"):
-        try:
-            found.append((int(p.stem.split("_")[1]), p))
-        except (IndexError, ValueError):
-            continue
-    return sorted(found)
-
-
-@contextlib.contextmanager
-def fresh_dirs(dirs: Sequence[RunDir]) -> Iterator[None]:
-    """Create `dirs` for runs that start inside the block; a fault there before any of them
-    holds a checkpoint (a full disk from the start) takes back every directory made, so no
-    half-started run is left behind."""
-    made: list[RunDir] = []
-    try:
-        for d in dirs:
-            d.create()
-            made.append(d)
-        yield
-    except TwoClocksError:
-        if not any(d.has_checkpoint() for d in made):
-            for d in made:
-                d.remove_created()
-        raise

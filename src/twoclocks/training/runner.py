@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from twoclocks.clocks import (
@@ -23,10 +24,10 @@ from twoclocks.clocks import (
 )
 from twoclocks.config import AUTO_STEPS, RunConfig
 from twoclocks.core.io import safe_name
-from twoclocks.errors import ConfigError
+from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.tasks import task_class
 from twoclocks.training.experiment import Experiment, build_experiment
-from twoclocks.training.rundir import RunDir, State, fresh_dirs
+from twoclocks.training.rundir import RunDir, State
 from twoclocks.training.sample_text import sample_lines
 from twoclocks.training.trainer import Trainer
 
@@ -262,3 +263,21 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
     if run_dir is not None:
         lines.append(f"run directory: {run_dir}")
     return lines
+
+
+@contextlib.contextmanager
+def fresh_dirs(dirs: Sequence[RunDir]) -> Iterator[None]:
+    """Create `dirs` for runs that start inside the block; a fault there before any of them
+    holds a checkpoint (a full disk from the start) takes back every directory made, so no
+    half-started run is left behind."""
+    made: list[RunDir] = []
+    try:
+        for d in dirs:
+            d.create()
+            made.append(d)
+        yield
+    except TwoClocksError:
+        if not any(d.has_checkpoint() for d in made):
+            for d in made:
+                d.remove_created()
+        raise
