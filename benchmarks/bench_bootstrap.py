@@ -8,7 +8,9 @@ Three bootstraps, on runs drawn from known laws (36 runs at 4 N levels, a quarte
 - claim 4's curvature of log tau_mem in log N (CURVE_BOOT = 400 Tobit refits);
 - a law's refits on resampled seeds (`laws.bootstrap`, 100 refits of a 5-column design);
 - claim 9's spread of the rules' median tau_mem (rule_families.spread, 2000 resamples), the
-  same draws with the medians taken per rule over every replicate at once.
+  same draws with the medians taken per rule over every replicate at once;
+- the shipped laws' bootstraps (`laws.bootstrap`, BOOTSTRAP refits of each clock's law on the
+  reference runs: a few hundred runs, twenty-odd columns), what a first `predict` spends.
 """
 
 from __future__ import annotations
@@ -56,6 +58,42 @@ def refits(name: str, p: int, rng: np.random.Generator, reps: int) -> None:
     print(f"  largest |difference| in (beta, log sigma): {np.abs(answers['scipy'] - answers['batch']).max():.1e}")
 
 
+def shipped_laws(reps: int) -> None:
+    """The seed bootstrap of every clock's law on the shipped reference runs, batched
+    (`laws.bootstrap`) and one scipy fit per resample (the same resamples)."""
+    from twoclocks.prediction.laws import BOOTSTRAP, SEED, bootstrap, cells, fit_law
+    from twoclocks.prediction.predict import run_variables
+    from twoclocks.prediction.reference import reference_runs
+    from twoclocks.prediction.variables import observed, recorded_clocks, waited_for
+
+    table = reference_runs().table
+    v = run_variables(table)
+    inputs = []
+    for clock in recorded_clocks(table):
+        keep = waited_for(table, clock)
+        vc, obs = v[keep].reset_index(drop=True), observed(table[keep], clock)
+        law = fit_law(clock, vc, obs, draws=0)
+        inputs.append((law.design, vc, obs, law.fit))
+
+    def batched() -> None:
+        for design, vc, obs, fit in inputs:
+            bootstrap(design, vc, obs, fit, np.random.default_rng(SEED))
+
+    def one_by_one() -> None:
+        for design, vc, obs, fit in inputs:
+            rng, cell = np.random.default_rng(SEED), cells(vc)
+            groups = [np.flatnonzero(cell == c) for c in range(cell.max() + 1)]
+            X, y, prior = design.matrix(vc), obs.y - design.offset(vc), design.prior_sd()
+            start = np.r_[fit.beta, np.log(fit.sigma)]
+            for i in resamples(rng, groups, BOOTSTRAP):
+                fit_tobit(X[i], y[i], obs.right[i], obs.left[i], start=start, prior_sd=prior)
+
+    runs, cols = len(table), max(design.matrix(vc).shape[1] for design, vc, _, _ in inputs)
+    times = interleaved({"one scipy fit per resample": one_by_one, "batched refits": batched}, reps)
+    title = f"the shipped laws: {len(inputs)} clocks x {BOOTSTRAP} refits ({runs} runs, up to {cols} columns)"
+    report(title, times, "one scipy fit per resample", "bootstraps/s")
+
+
 def main() -> None:
     args = parse_timing_args(timing_parser(__doc__, reps=5))
     rng = np.random.default_rng(0)
@@ -72,6 +110,7 @@ def main() -> None:
 
     times = interleaved({"a median per resample": median_loop, "medians at once": lambda: spread(groups)}, args.reps)
     report(f"claim 9's spread: {N_BOOT} resamples", times, "a median per resample", "spreads/s")
+    shipped_laws(args.reps)
 
 
 if __name__ == "__main__":
