@@ -63,7 +63,8 @@ def log_phi(z: np.ndarray) -> np.ndarray:
 def _standardised(theta: np.ndarray, X: np.ndarray, y: np.ndarray, right: np.ndarray, left: np.ndarray):
     """What the log-likelihood (2) and its derivatives are written in: sigma, z = (y - mu) /
     sigma, the exact runs, each run's log-likelihood, and the hazard ratios h = phi(z) / (1 -
-    Phi(z)) (right-censored) and g = phi(z) / Phi(z) (left), in log space, stable in the tails."""
+    Phi(z)) (right-censored) and g = phi(z) / Phi(z) (left), in log space, stable in the tails.
+    One fit (theta (p + 1,), X (n, p)) or a batch of them (theta (B, p + 1), X (B, n, p))."""
     beta, log_sigma = theta[..., :-1], theta[..., -1:]
     sigma = np.maximum(np.exp(log_sigma), SIGMA_FLOOR)
     z = (y - (X @ beta[..., None])[..., 0]) / sigma
