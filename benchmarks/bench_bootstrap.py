@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from common import interleaved, parse_timing_args, report, timing_parser
-from twoclocks.prediction.tobit import fit_tobit, fit_tobit_batch
+from twoclocks.prediction.tobit import fit_tobit, fit_tobit_batch, resampled_rows
 from twoclocks.sweeps.claims.rule_families import N_BOOT, spread
 
 BOOT = {"curvature": 400, "law": 100}
@@ -34,16 +34,12 @@ def runs(rng: np.random.Generator, p: int) -> tuple[np.ndarray, np.ndarray, np.n
     return X, np.where(right, np.quantile(y, 0.75), y), right, np.zeros_like(right), groups
 
 
-def resamples(rng: np.random.Generator, groups: list, draws: int) -> np.ndarray:
-    return np.array([np.concatenate([rng.choice(g, size=len(g)) for g in groups]) for _ in range(draws)])
-
-
 def refits(name: str, p: int, rng: np.random.Generator, reps: int) -> None:
     """BOOT[name] refits of a p-column design, one scipy fit at a time and batched."""
     X, y, right, left, groups = runs(rng, p)
     full = fit_tobit(X, y, right, left)
     start = np.r_[full.beta, np.log(full.sigma)]
-    idx = resamples(rng, groups, BOOT[name])
+    idx = resampled_rows(groups, rng, BOOT[name])
     answers: dict[str, np.ndarray] = {}
 
     def one_by_one() -> None:
@@ -85,7 +81,7 @@ def shipped_laws(reps: int) -> None:
             groups = [np.flatnonzero(cell == c) for c in range(cell.max() + 1)]
             X, y, prior = design.matrix(vc), obs.y - design.offset(vc), design.prior_sd()
             start = np.r_[fit.beta, np.log(fit.sigma)]
-            for i in resamples(rng, groups, BOOTSTRAP):
+            for i in resampled_rows(groups, rng, BOOTSTRAP):
                 fit_tobit(X[i], y[i], obs.right[i], obs.left[i], start=start, prior_sd=prior)
 
     runs, cols = len(table), max(design.matrix(vc).shape[1] for design, vc, _, _ in inputs)

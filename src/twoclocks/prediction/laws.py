@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.prediction.design import BATCH_LAWS, FORMS, RULE_LAWS, Design
-from twoclocks.prediction.tobit import SIGMA_FLOOR, TobitFit, censored_logpdf, fit_tobit, fit_tobit_batch, loglik
+from twoclocks.prediction.tobit import TobitFit, censored_logpdf, fit_tobit, fit_tobit_batch, loglik, resampled_rows
 from twoclocks.prediction.variables import Observed
 
 RULE_FORMS = ("power", "family", "regime", "curved")  # "learned" needs a rule clock to lean on
@@ -235,14 +235,10 @@ def bootstrap(
     start = np.append(fit.beta, np.log(fit.sigma))
     if not draws:
         return []
-    # The resamples in the order of one refit after another; the refits at once (`fit_tobit_batch`).
-    idx = np.array([np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups]) for _ in range(draws)])
+    idx = resampled_rows(groups, rng, draws)
     Xb, yb, right, left = X[idx], y[idx], obs.right[idx], obs.left[idx]
     theta = fit_tobit_batch(Xb, yb, right, left, start=start, prior_sd=prior)
-    return [
-        TobitFit(t[:-1], max(float(np.exp(t[-1])), SIGMA_FLOOR), float(ll))
-        for t, ll in zip(theta, loglik(theta, Xb, yb, right, left))
-    ]
+    return [TobitFit.from_theta(t, ll) for t, ll in zip(theta, loglik(theta, Xb, yb, right, left))]
 
 
 def fit_law(

@@ -54,6 +54,11 @@ class TobitFit:
     def from_dict(cls, d: dict) -> TobitFit:
         return cls(np.asarray(d["beta"], dtype=float), float(d["sigma"]), float(d["loglik"]))
 
+    @classmethod
+    def from_theta(cls, theta: np.ndarray, loglik: float) -> TobitFit:
+        """The fit at theta = (beta, log sigma), sigma held at SIGMA_FLOOR or above."""
+        return cls(theta[:-1], max(float(np.exp(theta[-1])), SIGMA_FLOOR), float(loglik))
+
 
 def log_phi(z: np.ndarray) -> np.ndarray:
     """log of the standard normal density."""
@@ -140,10 +145,7 @@ def fit_tobit(
 ) -> TobitFit:
     """The penalised maximum-likelihood fit of (1)-(3); column 0 of X is the intercept, with no
     prior unless `prior_sd` (one sd per column, inf: none) says otherwise."""
-    if prior_sd is None:
-        prior_sd = np.full(X.shape[1], PRIOR_SD)
-        prior_sd[0] = np.inf
-    penalised = PRIOR_SD / np.asarray(prior_sd, dtype=float)
+    penalised = _penalised(prior_sd, X.shape[1])
     if start is None:
         coef, *_ = np.linalg.lstsq(X, y, rcond=None)
         spread = np.std(y - X @ coef) if len(y) > X.shape[1] else 0.3
@@ -159,9 +161,16 @@ def fit_tobit(
         method="trust-exact",
         options={"maxiter": 200},
     )
-    theta = result.x
-    ll, _, _ = _parts(theta, X, y, right, left)
-    return TobitFit(theta[:-1], max(float(np.exp(theta[-1])), SIGMA_FLOOR), float(ll.sum()))
+    return TobitFit.from_theta(result.x, float(loglik(result.x, X, y, right, left)))
+
+
+def _penalised(prior_sd: np.ndarray | None, p: int) -> np.ndarray:
+    """PRIOR_SD / sd_j of each of the p coefficients: a prior of PRIOR_SD on every one but the
+    intercept unless `prior_sd` says otherwise (inf: none, 0 here)."""
+    if prior_sd is None:
+        prior_sd = np.full(p, PRIOR_SD)
+        prior_sd[0] = np.inf
+    return PRIOR_SD / np.asarray(prior_sd, dtype=float)
 
 
 def fit_tobit_batch(
@@ -181,10 +190,7 @@ def fit_tobit_batch(
     gradient, until every gradient is below `gtol` (scipy's trust-exact stops at 1e-4).
     Returns theta (B, p + 1). Why not `fit_tobit` B times: a fit is a few Newton steps on a
     (p + 1)-square system, and scipy's per-call overhead was 95% of a bootstrap's time."""
-    if prior_sd is None:
-        prior_sd = np.full(X.shape[-1], PRIOR_SD)
-        prior_sd[0] = np.inf
-    ridge = (PRIOR_SD / np.asarray(prior_sd, dtype=float)) ** 2 / PRIOR_SD**2
+    ridge = _penalised(prior_sd, X.shape[-1]) ** 2 / PRIOR_SD**2
     theta = np.broadcast_to(np.asarray(start, dtype=float), (len(X), X.shape[-1] + 1)).copy()
     damping = np.full(len(X), 1e-6)
     value, grad, hess = _batch_terms(theta, X, y, right, left, ridge)
@@ -212,8 +218,15 @@ def fit_tobit_batch(
     return theta
 
 
+def resampled_rows(groups: list[np.ndarray], rng: np.random.Generator, draws: int) -> np.ndarray:
+    """The bootstrap's resamples (draws, n): each group's row indices drawn with replacement,
+    as many as it has, one resample after another (the draws of a loop of `rng.choice`)."""
+    return np.array([np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups]) for _ in range(draws)])
+
+
 def loglik(theta: np.ndarray, X: np.ndarray, y: np.ndarray, right: np.ndarray, left: np.ndarray) -> np.ndarray:
-    """l(beta, sigma) of (2) at each of a batch of theta (B, p + 1) on its own runs (B, n)."""
+    """l(beta, sigma) of (2) at theta on its runs: one fit, or each of a batch (B, p + 1) on its
+    own runs (B, n)."""
     return _parts(theta, X, y, right, left)[0].sum(axis=-1)
 
 

@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from twoclocks.prediction.tobit import fit_tobit, fit_tobit_batch
+from twoclocks.prediction.tobit import fit_tobit, fit_tobit_batch, resampled_rows
 from twoclocks.prediction.variables import observed
 
 CURVE_BOOT = 400
@@ -84,9 +84,7 @@ def curvature_of(
     fit = fit_tobit(_design(xs, xbar), ys, censored, below)
     rng = np.random.default_rng(CURVE_SEED)
     groups = [np.flatnonzero(N == v) for v in levels]
-    idx = np.stack(
-        [np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups]) for _ in range(CURVE_BOOT)]
-    )
+    idx = resampled_rows(groups, rng, CURVE_BOOT)
     start = np.append(fit.beta, np.log(fit.sigma))
     qs = fit_tobit_batch(_design(xs[idx], xbar), ys[idx], censored[idx], below[idx], start=start)[:, 2]
     lo, hi = np.percentile(qs, [2.5, 97.5])
