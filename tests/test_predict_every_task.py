@@ -1,8 +1,9 @@
 """`twoclocks predict task=T data.N=64` for every task of the registry: a rule the features
 describe answers with intervals (from its runs, or its features where the fit has none); a task
-they do not describe (natural data: a lexicon, images) and no fitted run has says in one line
-what it needs (pilot runs, --from), never builds its task (an image task would train its probe),
-and is predicted from those pilot runs once given, its population known or not."""
+they do not describe (natural data: a lexicon, images) that neither the fit nor the shipped
+pilot runs have says in one line what it needs (pilot runs, --from), never builds its task (an
+image task would train its probe), and is predicted from those pilot runs once given (or
+shipped), its population known or not."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import pytest
 from test_predict_rules import BASE, RULES, SIGMA, rule_runs, truth
 from twoclocks.cli import main as cli_main
 from twoclocks.config import RunConfig, apply_overrides, flatten
-from twoclocks.core.io import write_table
-from twoclocks.prediction import fitted, pilots
+from twoclocks.core.io import write_json, write_table
+from twoclocks.prediction import export, fitted, pilots
+from twoclocks.prediction import reference as shipped
 from twoclocks.prediction.features import DESCRIBED
 from twoclocks.prediction.laws import BOOTSTRAP
 from twoclocks.prediction.predict import Laws
@@ -47,6 +49,7 @@ def reference(tmp_path, monkeypatch, runs_and_laws):
     monkeypatch.setattr(pilots, "reference_runs", lambda: runs)
     monkeypatch.setattr(fitted, "reference_runs", lambda: runs)
     monkeypatch.setattr(fitted, "reference_laws", lambda: laws)
+    monkeypatch.setattr(fitted, "shipped_pilots", lambda task: None)  # the shipped words runs: not here
     return tmp_path
 
 
@@ -134,7 +137,7 @@ def test_predict_answers_or_says_what_it_needs_from_the_shipped_reference(name, 
     finally:
         fitted.reference_laws.cache_clear()
     out, err = capsys.readouterr()
-    if name not in DESCRIBED:
+    if name not in DESCRIBED and shipped.shipped_pilots(name) is None:
         assert rc == 1 and "pilot runs" in err and "\n" not in err.strip(), err
         return
     assert rc == 0, err
@@ -186,3 +189,66 @@ def test_pilot_runs_that_never_reached_a_clock_give_a_wide_answer_with_its_warni
     mem = [w for w in out["warnings"] if w.startswith("tau_mem")]
     assert any("no run of it on words measured this clock" in w for w in mem), out["warnings"]
     assert any("had task.layout unset" in w for w in mem), out["warnings"]  # words has no layout
+
+
+# ----- pilot runs shipped with the package (reference/pilots/) ----------------------------------
+ARGS = ["predict", "task=words", "data.N=64", "model.width=64", "model.heads=4"]
+
+
+@pytest.fixture
+def pilot_folder(reference, monkeypatch):
+    """A folder of shipped pilot runs (words at L = 5) in the place of the package's."""
+    folder = reference / "pilots"
+    write_table(folder / "words" / shipped.RESULTS, pilot_rows("words", 12.1, {"task.length": 5}), parents=True)
+    write_json(folder / "words" / shipped.PROVENANCE, {"commit": "0123456789abcdef"})
+    monkeypatch.setattr(shipped, "PILOT_DIR", folder)
+    monkeypatch.setattr(fitted, "shipped_pilots", shipped.shipped_pilots)
+    return folder
+
+
+def test_a_task_with_shipped_pilot_runs_is_predicted_without_from(pilot_folder, capsys):
+    assert cli_main([*ARGS, "--json"]) == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)
+    for clock in CLOCKS:  # the pilots' offset from the reference law, as with --from
+        c = out["clocks"][clock]
+        expected = truth(clock, ORDER, 64) + OFFSET
+        assert abs(math.log10(c["median"]) - expected) < 0.2, clock
+        assert c["interval_95"][0] < 10**expected < c["interval_95"][1], clock
+    assert "pilot runs words (6 runs, code 0123456789)" in out["fitted_on"]
+    # --from still means the given sweeps, not the shipped runs
+    assert cli_main([*ARGS, "--from", str(pilot_folder / "words")]) == 0
+    assert "sweep " in capsys.readouterr().out
+
+
+def test_a_length_no_shipped_pilot_run_had_is_one_line_naming_those_it_had(pilot_folder, capsys):
+    assert cli_main([*ARGS, "task.length=7"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "task.length=7" in err and "task.length=5" in err, err
+
+
+def test_a_task_without_shipped_pilot_runs_still_says_what_it_needs(pilot_folder, capsys):
+    assert cli_main(["predict", "task=digits", "data.N=64"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "pilot runs" in err and "--from PILOT" in err, err
+
+
+def test_the_shipped_words_runs_are_pilots_and_stay_out_of_the_reference():
+    words = shipped.shipped_pilots("words")
+    assert words is not None and set(words.table["task"]) == {"words"}
+    assert set(words.table["model.family"]) == {"dit", "gpt", "mdm"}
+    assert set(words.table["task.length"]) == {5, 6}
+    assert words.table["point"].is_unique and (words.table["status"] == "finished").all()
+    assert shipped.shipped_pilots("digits") is None
+    assert "words" not in set(shipped.reference_runs().table["task"])  # nor in the calibration's runs
+    calibrated_on = json.loads((shipped.REFERENCE_DIR / shipped.CALIBRATION).read_text())["references"]
+    assert set(calibrated_on) == set(shipped.shipped_names())
+
+
+def test_export_of_pilot_runs_leaves_the_calibration_alone(small_sweep, tmp_path, capsys):
+    out = tmp_path / "ref"
+    args = [str(small_sweep), "--name", "mine", "--command", "twoclocks sweep ...", "--out", str(out), "--pilots"]
+    assert export.main(args) == 0, capsys.readouterr().err
+    folder = out / shipped.PILOTS / "mine"
+    assert sorted(p.name for p in folder.iterdir()) == sorted([shipped.RESULTS, shipped.CURVES, shipped.PROVENANCE])
+    assert not (out / shipped.CALIBRATION).exists()
+    assert len(pd.read_parquet(folder / shipped.RESULTS)) == 2  # the sweep's two finished runs

@@ -102,3 +102,14 @@ def test_compare_reference_finds_every_seed_of_a_run_config():
     other = apply_overrides(cfg, {"data.N": 3})
     with pytest.raises(TwoClocksError, match="no shipped reference run has its config"):
         reference_like(Run(Path("r"), "mine", pd.DataFrame(), {"config": other.to_dict()}))
+
+
+def test_compare_reference_finds_the_shipped_words_runs_of_a_words_config():
+    from twoclocks.prediction.reference import PILOT_DIR
+
+    table = reference_runs(("words",), PILOT_DIR).table
+    row = table[(table["model.family"] == "gpt") & (table["data.N"] == 128) & (table["task.length"] == 6)].iloc[0]
+    run = Run(Path("r"), "mine", pd.DataFrame(), {"config": config_of(row).to_dict()})
+    seeds = reference_like(run)
+    assert sorted(r.summary["seed"] for r in seeds) == [0, 1, 2]
+    assert all(r.label.startswith("reference words") and not r.metrics.empty for r in seeds)

@@ -15,7 +15,7 @@ from twoclocks.config import flatten, keys_of_role
 from twoclocks.core.domains import UNMODELLED
 from twoclocks.core.io import write_figure
 from twoclocks.errors import TwoClocksError
-from twoclocks.prediction.reference import reference_curves, reference_runs, shipped_names
+from twoclocks.prediction.reference import PILOT_DIR, REFERENCE_DIR, reference_curves, reference_runs, shipped_names
 from twoclocks.records.recorded import task_label
 from twoclocks.training.rundir import RunDir
 
@@ -63,14 +63,15 @@ def same_config(row: pd.Series, config: dict) -> bool:
 
 
 def reference_like(run: Run) -> list[Run]:
-    """The shipped reference runs of `run`'s config (its seed band), as Runs to overlay."""
+    """The shipped reference runs (or shipped pilot runs) of `run`'s config (its seed band), as
+    Runs to overlay."""
     matches = []
-    for name in shipped_names():
-        table = reference_runs((name,)).table
+    for name, folder in [(n, f) for f in (REFERENCE_DIR, PILOT_DIR) for n in shipped_names(f)]:
+        table = reference_runs((name,), folder).table
         rows = table[[same_config(row, run.summary["config"]) for _, row in table.iterrows()]]
         if rows.empty:
             continue
-        curves = reference_curves(name)
+        curves = reference_curves(name, folder)
         for _, row in rows.iterrows():
             summary = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
             summary.update(

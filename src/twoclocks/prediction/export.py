@@ -8,6 +8,9 @@ results tables, each run's evaluation curve (step and CURVE_COLUMNS only, no che
 samples), and provenance.json (code commit, machine, when the runs were made, the command);
 then OUT/calibration.json, the intervals' calibration refitted on every reference in OUT
 together (`validation.calibrate`, a few minutes). `--calibration-only` rewrites just that.
+`--pilots` writes the runs of a task the rule features do not describe (words) to
+OUT/pilots/<name>/ instead: the pilot runs `predict` fits with the reference for that task
+alone (`reference.shipped_pilots`), so the calibration, fitted without them, stays as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from twoclocks.prediction.reference import (
     CALIBRATION,
     CURVE_COLUMNS,
     CURVES,
+    PILOTS,
     PROVENANCE,
     REFERENCE_DIR,
     RESULTS,
@@ -118,16 +122,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", help="the reference's name (a folder name)")
     ap.add_argument("--command", help="the command that made the sweeps, for the record")
     ap.add_argument("--calibration-only", action="store_true", help="only refit OUT/calibration.json")
+    ap.add_argument("--pilots", action="store_true", help="shipped pilot runs of their task (OUT/pilots/NAME)")
     ap.add_argument("--repo", default=".", help="the checkout the sweeps ran from (its git commit is recorded)")
     ap.add_argument("--out", default=str(REFERENCE_DIR), help="where the reference folder goes")
     args = ap.parse_args(argv)
     if not args.calibration_only and not (args.sweeps and args.name and args.command):
         ap.error("give SWEEP_DIR ..., --name and --command (or --calibration-only)")
     try:
+        out = Path(args.out)
         if not args.calibration_only:
-            folder = export(list(args.sweeps), args.name, args.command, Path(args.repo), Path(args.out))
-            print(f"reference {args.name}: {folder}")
-        print(f"calibration: {write_calibration(Path(args.out))}")
+            into = out / PILOTS if args.pilots else out
+            folder = export(list(args.sweeps), args.name, args.command, Path(args.repo), into)
+            print(f"{'pilot runs' if args.pilots else 'reference'} {args.name}: {folder}")
+        if not args.pilots:
+            print(f"calibration: {write_calibration(out)}")
     except TwoClocksError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ from twoclocks.prediction.cache import cached
 from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.pilots import config_without_rule, joint_runs, own_rule, pilot_sweeps, recorded_rule
 from twoclocks.prediction.predict import Laws, Prediction, predict_config
-from twoclocks.prediction.reference import Runs, reference_calibration, reference_runs, sweep_runs
+from twoclocks.prediction.reference import Runs, reference_calibration, reference_runs, shipped_pilots, sweep_runs
 
 CALIBRATION_DRAWS = 20
 
@@ -66,7 +66,8 @@ def pilot_laws(pilots: Runs) -> Laws:
 def predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path] | None = None) -> Prediction:
     """The prediction for a config given as overrides: `predict_clocks`, or for a rule the rule
     features do not describe (one's own, or a built-in task of natural data) that the reference
-    has no run of, from the reference and its pilot runs in `sweeps`. A prediction reads
+    has no run of, from the reference and its pilot runs in `sweeps` (without `sweeps`, those
+    shipped for it: `reference.shipped_pilots`). A prediction reads
     tables and configs: a plugin the overrides name is never imported (one line instead)."""
     with never_imported():
         return _predict_overrides(overrides, sweeps)
@@ -77,7 +78,8 @@ def _predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path
     if name is None or (sweeps is None and name in set(reference_runs().table["task"].astype(str))):
         return predict_clocks(apply_overrides(RunConfig(), dict(overrides)), sweeps)
     cfg, params = config_without_rule(overrides, name)
-    pilots = sweep_runs(pilot_sweeps(sweeps, name))
+    shipped = shipped_pilots(name) if sweeps is None else None
+    pilots = shipped or sweep_runs(pilot_sweeps(sweeps, name))
     return predict_config(pilot_laws(pilots), cfg, recorded_rule(name, params, pilots.table))
 
 

@@ -9,6 +9,11 @@ A shipped reference is a folder of src/twoclocks/reference/ (written by
     reference/<name>/provenance.json    code version (git commit), machine, date, command, runs
     reference/calibration.json          the intervals' calibration, fitted on every shipped
                                         reference together (`calibration`), with their run counts
+    reference/pilots/<name>/...         the same files, of a task the rule features do not
+                                        describe (natural data: words): its runs are the pilot
+                                        runs of that task (`shipped_pilots`), fitted with the
+                                        reference only when that task is predicted, so they
+                                        move neither the other tasks' laws nor the calibration
 
 Results tables are read as a sweep's are (`sweeps.results.read_results`).
 """
@@ -29,6 +34,8 @@ from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.sweepdir import SweepDir
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
+PILOTS = "pilots"
+PILOT_DIR = REFERENCE_DIR / PILOTS
 RESULTS, CURVES, PROVENANCE = SweepDir.RESULTS, "curves.parquet", "provenance.json"
 CALIBRATION = "calibration.json"
 # What a clock is read from, and what `compare --reference` overlays.
@@ -125,9 +132,20 @@ def sweep_runs(dirs: Sequence[str | Path]) -> Runs:
     return Runs(distinct_runs(pd.concat(tables, ignore_index=True)), tuple(sources))
 
 
-def reference_curves(name: str) -> pd.DataFrame:
+def shipped_pilots(task: str) -> Runs | None:
+    """The shipped pilot runs of `task` (reference/pilots/), or None where none is shipped."""
+    found = [reference_runs((name,), PILOT_DIR) for name in shipped_names(PILOT_DIR)]
+    found = [Runs(r.table[(r.table["task"].astype(str) == task).to_numpy()], r.sources) for r in found]
+    found = [r for r in found if not r.table.empty]
+    if not found:
+        return None
+    table = distinct_runs(pd.concat([r.table for r in found], ignore_index=True))
+    return Runs(table, tuple(f"pilot runs {s.removeprefix('reference ')}" for r in found for s in r.sources))
+
+
+def reference_curves(name: str, folder: Path = REFERENCE_DIR) -> pd.DataFrame:
     """Every run's evaluation curve of one shipped reference (long format: point, step, ...)."""
-    return _read(REFERENCE_DIR / name / CURVES)
+    return _read(folder / name / CURVES)
 
 
 def reference_counts(runs: Runs) -> dict[str, int]:
