@@ -117,7 +117,7 @@ def test_a_run_with_steps_auto_trains_its_budget_and_keeps_the_prediction(laws, 
     from twoclocks.training.rundir import RunDir
     from twoclocks.training.runner import resume_run, start_run, summary_lines
 
-    monkeypatch.setattr(autobudget, "reference_laws", lambda: laws)
+    monkeypatch.setattr(autobudget, "default_laws", lambda cfg: (laws, None))
     overrides = parse_overrides([*tiny_overrides, "train.steps=auto", "train.max_steps=40", "train.stop_at=mem"])
     auto = apply_overrides(RunConfig(), {**overrides, "model.width": 64})
     run_dir, summary = start_run(auto, tmp_path / "r", resolve=autobudget.resolve_steps)

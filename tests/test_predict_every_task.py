@@ -252,3 +252,14 @@ def test_export_of_pilot_runs_leaves_the_calibration_alone(small_sweep, tmp_path
     assert sorted(p.name for p in folder.iterdir()) == sorted([shipped.RESULTS, shipped.CURVES, shipped.PROVENANCE])
     assert not (out / shipped.CALIBRATION).exists()
     assert len(pd.read_parquet(folder / shipped.RESULTS)) == 2  # the sweep's two finished runs
+
+
+def test_steps_auto_of_words_is_sized_from_its_shipped_pilot_runs(pilot_folder):
+    from twoclocks.config import build_config
+    from twoclocks.prediction.autobudget import resolve_steps
+
+    cfg = build_config(["task=words", "data.N=64", "model.width=64", "model.heads=4", "train.steps=auto"])
+    resolved, record = resolve_steps(cfg)
+    upper = record["prediction"]["clocks"]["tau_mem"]["interval_95"][1]
+    assert resolved.train.steps == record["steps"] >= upper > 10 ** (truth("tau_mem", ORDER, 64) + OFFSET)
+    assert "pilot runs words" in record["prediction"]["fitted_on"]

@@ -7,7 +7,8 @@ where the clocks a run waits for are those twoclocks.clocks.STOP_AT declares for
 train.stop_at; ceil2 rounds up to two significant
 digits (an evaluation grid of 5,400 steps, not 5,371); max_steps = 0 means no ceiling. With
 stopping, the run then pays for what it uses. The laws are fitted on the shipped reference
-results; the record of the prediction (`budget_record`) goes into the run's summary.
+results (and, for a task of natural data, with its shipped pilot runs: `fitted.default_laws`);
+the record of the prediction (`budget_record`) goes into the run's summary.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from twoclocks.clocks import STOP_AT
 from twoclocks.config import AUTO_STEPS, RunConfig
 from twoclocks.core.domains import BIG
 from twoclocks.errors import ConfigError
-from twoclocks.prediction.fitted import reference_laws
+from twoclocks.prediction.fitted import default_laws
 from twoclocks.prediction.predict import Laws, Prediction, predict_config
 
 
@@ -45,8 +46,8 @@ def resolve_steps(cfg: RunConfig, laws: Laws | None = None) -> tuple[RunConfig, 
     a config with a number of steps comes back as it is, with no record."""
     if cfg.train.steps != AUTO_STEPS:
         return cfg, None
-    laws = reference_laws() if laws is None else laws
-    prediction = predict_config(laws, cfg)
+    laws, rule = default_laws(cfg) if laws is None else (laws, None)
+    prediction = predict_config(laws, cfg, rule)
     steps = budget_from(prediction, cfg.train.stop_at, cfg.train.max_steps)
     resolved = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
     return resolved, budget_record(prediction, cfg, steps)

@@ -13,13 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from twoclocks.config import RunConfig, apply_overrides
+from twoclocks.config import RunConfig, apply_overrides, flatten
 from twoclocks.plugins import never_imported
 from twoclocks.prediction.cache import cached
 from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.pilots import config_without_rule, joint_runs, own_rule, pilot_sweeps, recorded_rule
 from twoclocks.prediction.predict import Laws, Prediction, predict_config
 from twoclocks.prediction.reference import Runs, reference_calibration, reference_runs, shipped_pilots, sweep_runs
+from twoclocks.prediction.variables import RecordedRule, task_params
 
 CALIBRATION_DRAWS = 20
 
@@ -75,12 +76,34 @@ def predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path]
 
 def _predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path] | None) -> Prediction:
     name = own_rule(overrides)
-    if name is None or (sweeps is None and name in set(reference_runs().table["task"].astype(str))):
+    shipped = shipped_route(name) if sweeps is None else None
+    if name is None or (sweeps is None and shipped is None and name in reference_tasks()):
         return predict_clocks(apply_overrides(RunConfig(), dict(overrides)), sweeps)
     cfg, params = config_without_rule(overrides, name)
-    shipped = shipped_pilots(name) if sweeps is None else None
     pilots = shipped or sweep_runs(pilot_sweeps(sweeps, name))
     return predict_config(pilot_laws(pilots), cfg, recorded_rule(name, params, pilots.table))
+
+
+def reference_tasks() -> set[str]:
+    return set(reference_runs().table["task"].astype(str))
+
+
+def shipped_route(name: str | None) -> Runs | None:
+    """The shipped pilot runs a task the rule features do not describe (`own_rule`) is
+    predicted from, where the reference itself has no run of it; else None."""
+    if name is None or name in reference_tasks():
+        return None
+    return shipped_pilots(name)
+
+
+def default_laws(cfg: RunConfig) -> tuple[Laws, RecordedRule | None]:
+    """The laws (and the rule as its runs recorded it) that predict `cfg` without --from: the
+    reference's, or the reference's with the shipped pilot runs of its task (words)."""
+    name = str(cfg.task["name"])
+    pilots = shipped_route(own_rule({"task": name}))
+    if pilots is None:
+        return reference_laws(), None
+    return pilot_laws(pilots), recorded_rule(name, task_params(flatten({"task": dict(cfg.task)})), pilots.table)
 
 
 def predict_clocks(cfg: RunConfig, sweeps: Sequence[str | Path] | None = None) -> Prediction:
