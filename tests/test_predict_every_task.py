@@ -118,6 +118,7 @@ def test_a_natural_data_task_is_predicted_from_its_pilot_runs(task, log2_populat
         assert c["interval_95"][0] < 10**expected < c["interval_95"][1], clock
     assert "sweep" in out["fitted_on"]
     assert not any("model.patch" in w for w in out["warnings"]), out["warnings"]  # words' run_defaults: patch 1
+    assert not any("nan" in w for w in out["warnings"]), out["warnings"]  # an image set's size: unknown, said so
     assert not (reference / "cache" / "twoclocks" / "probes").exists()
 
 

@@ -10,6 +10,8 @@ naming the config field:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -29,6 +31,9 @@ def _bits_warning(flat: dict, x: float, lo: float, hi: float, where: str, unseen
         return None
     knob = task_knob(str(flat["task"]))
     setting = "" if knob is None else f"task.{knob}={flat.get(f'task.{knob}')}: "
+    if math.isnan(x):  # an image set: its population is not enumerable (`design` centres it)
+        size = f"the rule's size is unknown ({setting}no log2 population)"
+        return f"{size}: the law takes the mean size of the fitted runs"
     # An unseen rule is predicted at the nearest fitted size (`predict.at_fitted_size`).
     how = f"predicted at the nearest fitted size, {min(max(x, lo), hi):.1f} bits" if unseen else "extrapolated"
     size = f"the rule's size ({setting}log2 population {x:.1f} bits)"
