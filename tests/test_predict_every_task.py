@@ -233,14 +233,17 @@ def test_a_task_without_shipped_pilot_runs_still_says_what_it_needs(pilot_folder
     assert "\n" not in err and "pilot runs" in err and "--from PILOT" in err, err
 
 
-def test_the_shipped_words_runs_are_pilots_and_stay_out_of_the_reference():
+def test_the_shipped_words_and_digits_runs_are_pilots_and_stay_out_of_the_reference():
     words = shipped.shipped_pilots("words")
     assert words is not None and set(words.table["task"]) == {"words"}
     assert set(words.table["model.family"]) == {"dit", "gpt", "mdm"}
     assert set(words.table["task.length"]) == {5, 6}
     assert words.table["point"].is_unique and (words.table["status"] == "finished").all()
-    assert shipped.shipped_pilots("digits") is None
-    assert "words" not in set(shipped.reference_runs().table["task"])  # nor in the calibration's runs
+    digits = shipped.shipped_pilots("digits")
+    assert digits is not None and set(digits.table["task"]) == {"digits"} and set(digits.table["task.levels"]) == {2, 4}
+    assert shipped.shipped_pilots("fashion_mnist") is None
+    assert set(shipped.shipped_names(shipped.PILOT_DIR)) == {"words", "digits"}
+    assert not {"words", "digits"} & set(shipped.reference_runs().table["task"])  # nor the calibration's runs
     calibrated_on = json.loads((shipped.REFERENCE_DIR / shipped.CALIBRATION).read_text())["references"]
     assert set(calibrated_on) == set(shipped.shipped_names())
 
