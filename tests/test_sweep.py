@@ -16,14 +16,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import TINY, run_cli
+from conftest import SMALL, run_cli
 from twoclocks.core.io import read_table
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.sweeps.executors import run_sweep
 from twoclocks.sweeps.results import TIMING_COLUMNS
 from twoclocks.sweeps.spec import SweepSpec, expand, load_spec, parse_grid_args, spec_from_args
 
-BASE = [o for o in TINY if not o.startswith(("data.N", "train.threads"))]
+BASE = [o for o in SMALL if not o.startswith(("data.N", "train.threads"))]
 GRID = ["data.N=8,16"]
 METRIC_TIMING = ["train_seconds", "eval_seconds"]
 
@@ -153,7 +153,7 @@ def test_local_sweep_results_and_noop_rerun(reference):
     ):
         assert col in df, col
     assert sorted(df["data.N"]) == [8, 8, 16, 16]
-    assert (df["epochs"] == 60 * 64 / df["data.N"]).all()
+    assert (df["epochs"] == 20 * 64 / df["data.N"]).all()  # SMALL: 20 steps of batch 64
     mtimes = {p: (p / "summary.json").stat().st_mtime_ns for p in run_dirs(reference)}
     again = run_sweep(spec(workers=2), reference, progress=False)
     assert (again.done_before, again.executed) == (4, 0)
