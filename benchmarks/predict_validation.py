@@ -4,6 +4,7 @@
         [--factors task train.batch ...] [--batch free|per_sample] [--draws B] [--pilots 2 3]
         [--figure docs/img/predict_calibration.png] [--csv FILE] [--summary FILE.json]
         [--scored FILE]
+    python benchmarks/predict_validation.py --shipped-pilots words
 
 Each N level, knob level, rule (leave-one-rule-out), width, depth, patch size, batch and learning
 rate (leave-one-optimiser-level-out) of the reference results (or of the given sweeps, with the
@@ -11,7 +12,9 @@ reference too under --with-reference) is held out in turn and predicted by laws 
 rest; --factors holds out only those, --batch forces a batch law (the steps-per-sample law
 against a free exponent) instead of the one held-out runs choose. --pilots K ... validates the
 pilot-run route instead: each rule held out as if it were a user's, predicted from its K
-smallest configs and the other rules' runs, with the shipped calibration. Prints, per clock, the
+smallest configs and the other rules' runs, with the shipped calibration; --shipped-pilots TASK
+validates a task's shipped pilot runs (words): each family and setting's largest N held out and
+predicted from the reference and the rest. Prints, per clock, the
 median |log10(predicted / measured)| (all, inside the fitted N range, and 2x or more beyond
 it) and the coverage of the 80% and 95% intervals (a censored measurement is missed only when
 the interval lies wholly on the wrong side of its bound), calibrated (each fold's calibration
@@ -37,8 +40,15 @@ from twoclocks.core.io import atomic_path, read_table, write_json, write_table
 from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.design import BATCH_LAWS
 from twoclocks.prediction.laws import BOOTSTRAP
-from twoclocks.prediction.pilot_validation import pilot_records
-from twoclocks.prediction.reference import Runs, distinct_runs, reference_calibration, reference_runs, sweep_runs
+from twoclocks.prediction.pilot_validation import largest_N_records, pilot_records
+from twoclocks.prediction.reference import (
+    Runs,
+    distinct_runs,
+    reference_calibration,
+    reference_runs,
+    shipped_pilots,
+    sweep_runs,
+)
 from twoclocks.prediction.validation import FACTORS, leave_one_level_out, summarise
 from twoclocks.prediction.variables import CLOCKS
 
@@ -164,6 +174,26 @@ def pilot_summary(runs: Runs, ks: list[int], draws: int) -> None:
             print(by_rule.to_string())
 
 
+def shipped_pilot_summary(name: str, draws: int) -> None:
+    """The shipped pilot runs of task `name`, each family and rule setting's largest N held out
+    and predicted from the reference and the rest (`pilot_validation.largest_N_records`)."""
+    pilots = shipped_pilots(name)
+    if pilots is None:
+        raise SystemExit(f"no shipped pilot runs of {name}")
+    shipped = reference_calibration(reference_runs())
+    calibration = Calibration.from_dict(shipped) if shipped else None
+    scored = largest_N_records(pilots, reference_runs(), calibration, draws)
+    for clock, part in scored.groupby("clock", sort=False):
+        cover = f"coverage80 {part['covered80'].mean():.2f}  coverage95 {part['covered95'].mean():.2f}"
+        print(
+            f"{name} largest N {clock:<13} n={len(part):3d} (censored {int(part['right'].sum())})  "
+            f"median |log10 err| {part['error'].median():.3f}  {cover}"
+        )
+    by_level = scored.groupby(["level", "clock"])[["covered80", "covered95"]].mean().unstack()
+    with pd.option_context("display.width", 200, "display.float_format", "{:.2f}".format):
+        print(by_level.to_string())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--from", dest="sweeps", nargs="+", help="sweep directories (default: the shipped reference)")
@@ -174,6 +204,7 @@ def main() -> None:
     ap.add_argument("--batch", choices=sorted(BATCH_LAWS), help="a batch law for every fit (default: chosen)")
     ap.add_argument("--draws", type=int, default=BOOTSTRAP, help="bootstrap refits per law")
     ap.add_argument("--pilots", type=int, nargs="+", help="validate the pilot-run route with K pilot configs")
+    ap.add_argument("--shipped-pilots", metavar="TASK", help="validate a task's shipped pilot runs, largest N held out")
     ap.add_argument("--summary", help="write the coverage per group of factors and clock to this JSON file")
     ap.add_argument("--scored", help="read the held-out predictions an earlier --csv wrote instead of fitting")
     args = ap.parse_args()
@@ -187,6 +218,9 @@ def main() -> None:
         table = distinct_runs(pd.concat([ref.table, runs.table], ignore_index=True))
         runs = Runs(table, (*ref.sources, *runs.sources))
     print(f"fitted on {runs.describe()}")
+    if args.shipped_pilots:
+        shipped_pilot_summary(args.shipped_pilots, args.draws)
+        return
     if args.pilots:
         pilot_summary(runs, args.pilots, args.draws)
         return

@@ -267,3 +267,21 @@ def test_steps_auto_of_words_is_sized_from_its_shipped_pilot_runs(pilot_folder):
     upper = record["prediction"]["clocks"]["tau_mem"]["interval_95"][1]
     assert resolved.train.steps == record["steps"] >= upper > 10 ** (truth("tau_mem", ORDER, 64) + OFFSET)
     assert "pilot runs words" in record["prediction"]["fitted_on"]
+
+
+def test_shipped_pilot_runs_are_validated_with_their_largest_N_held_out(runs_and_laws):
+    from twoclocks.prediction.pilot_validation import largest_N_records
+    from twoclocks.prediction.reference import Runs
+
+    runs, _ = runs_and_laws
+    five, six = pilot_rows("words", 12.1, {"task.length": 5}), pilot_rows("words", 14.6, {"task.length": 6})
+    pilots = Runs(pd.concat([five, six], ignore_index=True).assign(source="reference words"), ("pilot runs words",))
+    scored = largest_N_records(pilots, runs, None, draws=8)
+    assert set(scored["level"]) == {"dit task.length=5", "dit task.length=6"}
+    held = pilots.table.loc[scored["row"].to_numpy() - len(runs.table)]
+    assert (held["data.N"] == 32).all()  # each setting's largest N, predicted from its N = 8 and 16
+    assert len(scored) == 2 * 2 * len(CLOCKS)  # two settings x two seeds, every clock
+    for (level, clock), part in scored.groupby(["level", "clock"]):  # the generating law + OFFSET, recovered
+        expected = truth(str(clock), ORDER, 32) + OFFSET
+        assert abs(part["median"].mean() - expected) < 0.2, (level, clock)
+    assert scored["covered95"].all()

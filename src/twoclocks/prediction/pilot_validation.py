@@ -54,6 +54,43 @@ def pilot_records(runs: Runs, k: int, calibration: Calibration | None = None, dr
         records = pd.DataFrame(predict_heldout(laws, test))
         if not records.empty:
             parts.append(records.assign(factor=f"pilots={k}", level=rule))
+    return calibrated_scores(parts, runs.table, calibration).assign(inside=True, beyond_N=1.0)
+
+
+def largest_N_records(
+    pilots: Runs, reference: Runs, calibration: Calibration | None = None, draws: int = BOOTSTRAP
+) -> pd.DataFrame:
+    """Shipped pilot runs (words) validated as a user would lean on them: for each family and
+    rule setting of `pilots`, its runs at the largest N are held out and predicted by laws fitted
+    on the reference and the other pilot runs, scored (`factor` = 'largest N', `level` = the
+    family and setting, 'gpt task.length=6')."""
+    table = pd.concat([reference.table, pilots.table], ignore_index=True)
+    own = np.r_[np.zeros(len(reference.table), bool), np.ones(len(pilots.table), bool)]
+    settings = pilots.table["model.family"].astype(str) + " " + table_settings(pilots.table)
+    key = pd.Series(np.r_[np.full(len(reference.table), ""), settings.to_numpy()], index=table.index)
+    parts = []
+    for level in sorted(settings.unique()):
+        mine = (key == level).to_numpy()
+        largest = pd.to_numeric(table.loc[mine, "data.N"]).max()
+        held = mine & (pd.to_numeric(table["data.N"]) == largest).to_numpy()
+        if held.sum() == mine.sum():  # one N only: nothing to predict it from
+            continue
+        laws = Laws.fit(Runs(table[~held].reset_index(drop=True), (*reference.sources, *pilots.sources)), draws=draws)
+        records = pd.DataFrame(predict_heldout(laws, table[held & own]))
+        if not records.empty:
+            parts.append(records.assign(factor="largest N", level=level))
+    return calibrated_scores(parts, table, calibration).assign(inside=False, beyond_N=2.0)
+
+
+def table_settings(table: pd.DataFrame) -> pd.Series:
+    """'task.length=6' per run: its rule's parameters (task.* columns), as text."""
+    cols = sorted(c for c in table if c.startswith("task.") and c != "task.source" and table[c].notna().any())
+    return table[cols].astype(str).apply(lambda r: " ".join(f"{c}={v}" for c, v in r.items()), axis=1)
+
+
+def calibrated_scores(parts: list[pd.DataFrame], table: pd.DataFrame, calibration: Calibration | None) -> pd.DataFrame:
+    """The held-out records scored against `table`, each interval widened by `calibration` (the
+    one a user's prediction carries) where one is given."""
     if not parts:
         return pd.DataFrame()
     records = pd.concat(parts, ignore_index=True)
@@ -64,5 +101,4 @@ def pilot_records(runs: Runs, k: int, calibration: Calibration | None = None, dr
             if p is not None:
                 terms = {t: getattr(rec, t) for t in REACH_TERMS} | {"decades_N": decades(rec.decades_N)}
                 extra[j], scale[j] = extra_sd(p, terms), p["a"]
-    scored = score(with_intervals(records, extra, scale), runs.table)
-    return scored.assign(inside=True, beyond_N=1.0)
+    return score(with_intervals(records, extra, scale), table)
