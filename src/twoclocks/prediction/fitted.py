@@ -85,6 +85,7 @@ def _predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path
 
 
 def reference_tasks() -> set[str]:
+    """The tasks the shipped reference has runs of."""
     return set(reference_runs().table["task"].astype(str))
 
 
