@@ -37,14 +37,13 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.core.io import atomic_path, read_table, write_json, write_table
-from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.design import BATCH_LAWS
+from twoclocks.prediction.fitted import shipped_calibration
 from twoclocks.prediction.laws import BOOTSTRAP
 from twoclocks.prediction.pilot_validation import largest_N_records, pilot_records
 from twoclocks.prediction.reference import (
     Runs,
     distinct_runs,
-    reference_calibration,
     reference_runs,
     shipped_pilots,
     sweep_runs,
@@ -156,22 +155,14 @@ def calibration_figure(scored: pd.DataFrame, path: Path) -> None:
 
 def pilot_summary(runs: Runs, ks: list[int], draws: int) -> None:
     """Per K and clock: held-out runs, median |log10 error|, 80% and 95% coverage, per rule too."""
-    shipped = reference_calibration(reference_runs())
-    calibration = Calibration.from_dict(shipped) if shipped else None
+    calibration = shipped_calibration()
     print(f"calibration: {calibration.fitted_on if calibration else 'none (the laws alone)'}")
     for k in ks:
         scored = pilot_records(runs, k, calibration, draws)
         if scored.empty:
             print(f"pilots={k}: no rule has more than {k} configs")
             continue
-        for keys, part in scored.groupby(["clock"], sort=False):
-            print(
-                f"pilots={k} {keys[0]:<13} n={len(part):3d}  median |log10 err| {part['error'].median():.3f}  "
-                f"coverage80 {part['covered80'].mean():.2f}  coverage95 {part['covered95'].mean():.2f}"
-            )
-        by_rule = scored.groupby(["level", "clock"])[["covered80", "covered95"]].mean().unstack()
-        with pd.option_context("display.width", 200, "display.float_format", "{:.2f}".format):
-            print(by_rule.to_string())
+        print_coverage(f"pilots={k}", scored)
 
 
 def shipped_pilot_summary(name: str, draws: int) -> None:
@@ -180,13 +171,16 @@ def shipped_pilot_summary(name: str, draws: int) -> None:
     pilots = shipped_pilots(name)
     if pilots is None:
         raise SystemExit(f"no shipped pilot runs of {name}")
-    shipped = reference_calibration(reference_runs())
-    calibration = Calibration.from_dict(shipped) if shipped else None
-    scored = largest_N_records(pilots, reference_runs(), calibration, draws)
+    print_coverage(f"{name} largest N", largest_N_records(pilots, reference_runs(), shipped_calibration(), draws))
+
+
+def print_coverage(label: str, scored: pd.DataFrame) -> None:
+    """Per clock: held-out runs (censored), median |log10 error|, 80% and 95% coverage; then the
+    coverage per held-out level (a rule, or a family and setting)."""
     for clock, part in scored.groupby("clock", sort=False):
         cover = f"coverage80 {part['covered80'].mean():.2f}  coverage95 {part['covered95'].mean():.2f}"
         print(
-            f"{name} largest N {clock:<13} n={len(part):3d} (censored {int(part['right'].sum())})  "
+            f"{label} {clock:<13} n={len(part):3d} (censored {int(part['right'].sum())})  "
             f"median |log10 err| {part['error'].median():.3f}  {cover}"
         )
     by_level = scored.groupby(["level", "clock"])[["covered80", "covered95"]].mean().unstack()

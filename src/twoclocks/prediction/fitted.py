@@ -41,9 +41,7 @@ def reference_laws() -> Laws:
     with the shipped calibration where it was fitted on these same runs."""
     runs = reference_runs()
     record = cached(runs, "reference-laws", lambda: fit_record(runs, False))
-    laws = Laws.from_dict(runs, record)
-    calibration = reference_calibration(runs)
-    return laws.calibrated(Calibration.from_dict(calibration)) if calibration else laws
+    return with_shipped_calibration(Laws.from_dict(runs, record))
 
 
 def sweep_laws(sweeps: Sequence[str | Path], calibrated: bool = True) -> Laws:
@@ -59,9 +57,18 @@ def pilot_laws(pilots: Runs) -> Laws:
     """The laws of the shipped reference and a rule's pilot runs together (`pilots`), fitted
     once, with the shipped calibration."""
     runs = joint_runs(pilots)
-    laws = Laws.from_dict(runs, cached(runs, "pilot-laws", lambda: fit_record(runs, False)))
-    calibration = reference_calibration(reference_runs())
-    return laws.calibrated(Calibration.from_dict(calibration)) if calibration else laws
+    return with_shipped_calibration(Laws.from_dict(runs, cached(runs, "pilot-laws", lambda: fit_record(runs, False))))
+
+
+def shipped_calibration() -> Calibration | None:
+    """The shipped calibration, where it was fitted on the shipped reference runs as installed."""
+    record = reference_calibration(reference_runs())
+    return Calibration.from_dict(record) if record else None
+
+
+def with_shipped_calibration(laws: Laws) -> Laws:
+    calibration = shipped_calibration()
+    return laws.calibrated(calibration) if calibration else laws
 
 
 def predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path] | None = None) -> Prediction:

@@ -65,7 +65,6 @@ def largest_N_records(
     on the reference and the other pilot runs, scored (`factor` = 'largest N', `level` = the
     family and setting, 'gpt task.length=6')."""
     table = pd.concat([reference.table, pilots.table], ignore_index=True)
-    own = np.r_[np.zeros(len(reference.table), bool), np.ones(len(pilots.table), bool)]
     settings = pilots.table["model.family"].astype(str) + " " + table_settings(pilots.table)
     key = pd.Series(np.r_[np.full(len(reference.table), ""), settings.to_numpy()], index=table.index)
     parts = []
@@ -76,7 +75,7 @@ def largest_N_records(
         if held.sum() == mine.sum():  # one N only: nothing to predict it from
             continue
         laws = Laws.fit(Runs(table[~held].reset_index(drop=True), (*reference.sources, *pilots.sources)), draws=draws)
-        records = pd.DataFrame(predict_heldout(laws, table[held & own]))
+        records = pd.DataFrame(predict_heldout(laws, table[held]))  # pilot runs alone: a key is never ""
         if not records.empty:
             parts.append(records.assign(factor="largest N", level=level))
     return calibrated_scores(parts, table, calibration).assign(inside=False, beyond_N=2.0)
