@@ -11,7 +11,6 @@ next to every run and is the single source for resuming it.
 from __future__ import annotations
 
 import dataclasses
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,7 +238,7 @@ def config_fields(cfg: RunConfig | None = None) -> list[tuple[str, dataclasses.F
     for section, cls in SECTIONS.items():
         if cfg is not None:
             cls = type(getattr(cfg, section))
-        hints = typing.get_type_hints(cls)
+        hints = field_types(cls)
         out += [(f"{section}.{f.name}", f, hints[f.name]) for f in dataclasses.fields(cls)]
     return out
 

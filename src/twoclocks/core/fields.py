@@ -5,6 +5,7 @@ uses, the run's own sections as well as a task's Params and a model family's con
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -20,6 +21,13 @@ def field_types(cls: type) -> dict[str, Any]:
     """{field name: annotated type} of a dataclass, string annotations resolved (the builtin
     names as well, for a class whose module cannot be read back); a field whose annotation
     names something not importable here keeps it as text, and its values are taken as given."""
+    return dict(_field_types(cls))
+
+
+# Resolving string annotations compiles each one: once per class, not once per value set (a
+# config is built field by field, thousands of times in a sweep's planning).
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
     try:
         hints = typing.get_type_hints(cls, localns=_NAMES)
     except Exception:  # one annotation that cannot be resolved: resolve the others one by one

@@ -133,8 +133,14 @@ class Law:
 
 
 def cells(v: pd.DataFrame) -> np.ndarray:
-    """An id per run, equal for runs that differ only in their seed."""
-    return v.round(9).astype(str).fillna("").agg("|".join, axis=1).factorize()[0]  # NaN: an unknown feature
+    """An id per run, equal for runs that differ only in their seed (numbered in order of first
+    appearance)."""
+    text = v.round(9).astype(str).fillna("")  # NaN: an unknown feature
+    cell = np.zeros(len(v), dtype=np.int64)
+    for name in text.columns:  # column by column: a row-wise join of the texts is 100x slower
+        codes, seen = pd.factorize(text[name])
+        cell = pd.factorize(cell * len(seen) + codes)[0]
+    return cell
 
 
 def fit_form(

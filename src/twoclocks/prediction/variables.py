@@ -137,7 +137,10 @@ def table_variables(table: pd.DataFrame) -> pd.DataFrame:
         out[name] = pd.to_numeric(table[key]).map(lambda v, f=fn: f(float(v)))
     for name, key in CATEGORICAL.items():
         column = table[key] if key in table else pd.Series("", index=table.index)
-        out[name] = column.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+        text = column.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+        # numpy objects, not pandas' Arrow-backed strings: a law's fit compares and slices these
+        # columns thousands of times, each an Arrow call (half of a fit's time).
+        out[name] = text.astype(object)
     out["bits"] = pd.to_numeric(table["log2_population"]).astype(float)
     params = [task_params(row) for _, row in table.filter(like="task.").iterrows()]
     return with_features(out, [str(t) for t in table["task"]], params)
