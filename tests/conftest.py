@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import cli_process
 from twoclocks.clocks import RULE_CLOCKS, window
 from twoclocks.core.io import write_table
 
@@ -109,16 +109,9 @@ def copy_run(src: Path, dst: Path) -> Path:
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run `python -m twoclocks.cli ...` in a subprocess (as a user would)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run(
-        [sys.executable, "-m", "twoclocks.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=timeout,
-        env=env,
-    )
+    """`twoclocks ARGS` in a process of its own (as a user would run it), forked from a warm
+    interpreter (`cli_process`)."""
+    return cli_process.run(list(args), cwd=cwd, timeout=timeout)
 
 
 TIMING = ["train_seconds", "eval_seconds"]  # metrics columns that differ between two executions
@@ -158,14 +151,10 @@ def add_rule_clocks(df: pd.DataFrame, factors: dict[str, float]) -> pd.DataFrame
 
 
 def kill_after_evaluations(args: list[str], run_dir: Path, evaluations: int = 3, timeout: float = 120) -> None:
-    """Start `twoclocks run ARGS --out RUN_DIR` in a subprocess and kill -9 it once it has
-    written `evaluations` sample files (a kill in the middle of training)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "twoclocks.cli", "run", *args, "--out", str(run_dir), "--quiet"],
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    """Start `twoclocks run ARGS --out RUN_DIR` in a process of its own and kill -9 it once it
+    has written `evaluations` sample files (a kill in the middle of training)."""
+    words = ["run", *args, "--out", str(run_dir), "--quiet"]
+    proc = cli_process.CliProcess(words, stdout=os.devnull, stderr=os.devnull)
     deadline = time.time() + timeout
     while time.time() < deadline and len(list((run_dir / "samples").glob("*.npz"))) < evaluations:
         time.sleep(0.01)

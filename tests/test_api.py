@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+import cli_process
 import twoclocks as tc
 from conftest import TINY
 from twoclocks.config import parse_overrides
@@ -59,6 +58,6 @@ def test_sweep_and_load_sweep(tmp_path):
 
 def test_quickstart_example_runs(tmp_path):
     example = Path(__file__).parents[1] / "examples" / "quickstart.py"
-    res = subprocess.run([sys.executable, str(example), str(tmp_path)], capture_output=True, text=True, timeout=300)
+    res = cli_process.run([str(tmp_path)], script=example)
     assert res.returncode == 0, res.stderr
     assert "tau_rule = " in res.stdout and (tmp_path / "clocks.png").is_file()

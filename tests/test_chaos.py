@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
+from cli_process import CliProcess
 from conftest import TINY
 from twoclocks.config import build_config
 from twoclocks.training.rundir import RunDir
@@ -27,15 +26,9 @@ ARGS = TINY + ["eval.points=6"]
 TIMINGS = {"train_seconds", "eval_seconds", "wall_seconds", "eval_share"}
 
 
-def start(run: Path, resume: bool, log: Path, config: list[str]) -> subprocess.Popen:
+def start(run: Path, resume: bool, log: Path, config: list[str]) -> CliProcess:
     args = ["--resume", str(run)] if resume else [*config, "--out", str(run)]
-    with open(log, "ab") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "twoclocks.cli", "run", *args, "--quiet"],
-            env=dict(os.environ, OMP_NUM_THREADS="1"),
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
+    return CliProcess(["run", *args, "--quiet"], stdout=os.devnull, stderr=log)
 
 
 def reached(run: Path, moment: str | float, since: float | None, evaluations: int) -> bool:

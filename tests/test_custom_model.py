@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+import cli_process
 from twoclocks.config import build_config
 from twoclocks.models import FAMILIES
 from twoclocks.models.edm import EDMDiffusion, preconditioning
@@ -35,7 +35,7 @@ def example():
 
 
 def test_example_runs(tmp_path):
-    res = subprocess.run([sys.executable, str(EXAMPLE), str(tmp_path)], capture_output=True, text=True, timeout=300)
+    res = cli_process.run([str(tmp_path)], script=EXAMPLE)
     assert res.returncode == 0, res.stderr
     assert "custom_model.py:build" in res.stdout  # a builder registered in a script is kept by its path
     summary = json.loads((tmp_path / "tinyconv" / "summary.json").read_text())

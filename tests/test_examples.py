@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+import cli_process
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
 def run_example(name: str, out: Path) -> str:
-    res = subprocess.run([sys.executable, str(EXAMPLES / name), str(out)], capture_output=True, text=True, timeout=600)
+    res = cli_process.run([str(out)], script=EXAMPLES / name, timeout=600)
     assert res.returncode == 0, res.stderr
     return res.stdout
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,6 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
+import cli_process
 from conftest import TINY
 from twoclocks.cli import build_parser
 from twoclocks.cli import main as cli_main
@@ -220,9 +219,10 @@ def test_estimate_interpolates_between_single_and_group_steps():
 # ----- benchmarks/gpu_check.py -------------------------------------------------------------------
 def test_gpu_check_runs_on_the_cpu(tmp_path):
     out = tmp_path / "check.json"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device", "cpu", "--quick", "--out", str(out)]
     t0 = time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = cli_process.run(
+        ["--device", "cpu", "--quick", "--out", str(out)], script=ROOT / "benchmarks" / "gpu_check.py"
+    )
     assert proc.returncode == 0, proc.stderr
     r = json.loads(out.read_text())
     assert r == json.loads(proc.stdout.strip().splitlines()[-1])

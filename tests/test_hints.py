@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 import twoclocks as tc
+from cli_process import CliProcess
 from conftest import SMALL, copy_run
 from test_faults import leftovers, one_error_line
 from twoclocks import cli
@@ -41,19 +40,12 @@ def hint_of(line: str) -> str:
 
 def stop_midway(args: list[str], out: Path, signum: int, timeout: float = 240) -> tuple[int, str]:
     """Start `twoclocks ARGS`, send `signum` once a checkpoint exists under `out`; (exit, stderr)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "twoclocks.cli", *args],
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = CliProcess(args, stdout=os.devnull)
     deadline = time.time() + timeout
     while time.time() < deadline and not list(out.rglob("last.pt")):
         time.sleep(0.05)
     proc.send_signal(signum)
-    _, err = proc.communicate(timeout=120)
-    return proc.returncode, err
+    return proc.wait(timeout=120), proc.stderr
 
 
 @pytest.mark.parametrize(

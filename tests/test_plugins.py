@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import cli_process
 import twoclocks as tc
 from conftest import KILLABLE, TINY, each_bad_input_is_one_line, kill_after_evaluations, run_cli, run_metrics
 from plugin_files import FAMILY, RULE
@@ -162,16 +163,12 @@ def test_entry_points_are_found_without_an_import(tmp_path):
     )
     env = {"PYTHONPATH": f"{tmp_path}:{Path(__file__).parents[1] / 'src'}", "OMP_NUM_THREADS": "1"}
     words = ["task=row_parity", "model=wide", "model.kernel=4", *TINY, "--out", str(tmp_path / "r"), "--quiet"]
-    done = subprocess.run(
-        [sys.executable, "-m", "twoclocks.cli", "run", *words], capture_output=True, text=True, timeout=300, env=env
-    )
+    done = cli_process.run(["run", *words], env=env)
     assert done.returncode == 0, done.stderr
     cfg = json.loads((tmp_path / "r" / "config.json").read_text())
     assert cfg["task"]["name"] == "myrules:RowParity"
     assert cfg["model"]["family"] == "myrules:build" and cfg["model"]["kernel"] == 4
-    listed = subprocess.run(
-        [sys.executable, "-m", "twoclocks.cli", "tasks", "--json"], capture_output=True, text=True, timeout=120, env=env
-    )
+    listed = cli_process.run(["tasks", "--json"], env=env, timeout=120)
     assert "row_parity" in [row["name"] for row in json.loads(listed.stdout)]
 
 

@@ -1,14 +1,13 @@
 """The ODE samplers: their order of accuracy on an analytic denoiser, their end steps, and the
 script that measures a sampler's error on a finished run."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
+import cli_process
 from twoclocks.config import build_config
 from twoclocks.models.reference import population_denoiser
 from twoclocks.models.samplers import dpmpp_2m_sample, heun_sample, sigma_schedule
@@ -60,10 +59,8 @@ def test_sampler_accuracy_script_on_a_tiny_run(tiny_run, tmp_path):
     references, the reference schedule agreeing with itself, the population denoiser valid."""
     run = tiny_run
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "sampler_accuracy.py"
-    out = subprocess.run(
+    out = cli_process.run(
         [
-            sys.executable,
-            str(script),
             str(run),
             "--every",
             "2",
@@ -73,9 +70,7 @@ def test_sampler_accuracy_script_on_a_tiny_run(tiny_run, tmp_path):
             "heun:20:7:8",
             "dpmpp_2m:20:7:6:0.05",
         ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+        script=script,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     df = pd.read_csv(tmp_path / "a.csv")

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import cli_process
+from cli_process import CliProcess
 from conftest import SMALL, run_cli
 from twoclocks.core.io import read_table
 from twoclocks.errors import ConfigError, TwoClocksError
@@ -206,9 +207,6 @@ def kill_restart(out: Path, extra: list[str]) -> None:
     """Start the sweep CLI, SIGKILL it (and everything it started) after its first result,
     then run it again to completion."""
     args = [
-        sys.executable,
-        "-m",
-        "twoclocks.cli",
         "sweep",
         *BASE,
         "--grid",
@@ -220,8 +218,7 @@ def kill_restart(out: Path, extra: list[str]) -> None:
         "--quiet",
         *extra,
     ]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = CliProcess(args, stdout=os.devnull, stderr=os.devnull, new_session=True)
     tree: set[int] = set()
     try:
         deadline = time.monotonic() + 240
@@ -245,7 +242,7 @@ def kill_restart(out: Path, extra: list[str]) -> None:
     assert 1 <= done < 4
     time.sleep(1.0)  # children notice their parent's death (PR_SET_PDEATHSIG / watchdog)
     assert not [p for p in tree if _alive(p)], "processes of the killed sweep are still running"
-    r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=400)
+    r = cli_process.run(args, timeout=400)
     assert r.returncode == 0, r.stderr[-2000:]
     # A point whose summary.json landed just before the kill counts as done: nothing is redone.
     m = re.search(r"4 points: (\d) done earlier, (\d) run now, 0 failed", r.stdout)
