@@ -9,7 +9,9 @@ import matplotlib
 matplotlib.use("Agg")  # headless: figures go to files
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 
 from twoclocks.clocks import RULE_CLOCKS, band, mem_levels, window_text  # noqa: E402
 from twoclocks.core.io import write_figure  # noqa: E402
@@ -35,7 +37,9 @@ def save_figure(fig: Figure, path: str | Path, parents: bool = False) -> None:
     try:
         # The tight box from the artists' extents: savefig(bbox_inches="tight") finds the same box
         # by rasterising the whole figure once more (a quarter of a clocks figure's cost).
-        box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+        box: Bbox | str = "tight"
+        if isinstance(fig.canvas, FigureCanvasAgg):  # every figure here (matplotlib.use above)
+            box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
         write_figure(fig, path, parents, bbox_inches=box)
     finally:
         plt.close(fig)

@@ -50,7 +50,7 @@ def usable_cpus() -> int:
 
 
 class LocalExecutor:
-    """A pool of `workers` spawned processes on this machine; one worker runs in-process."""
+    """A pool of `workers` processes on this machine (`pool_context`); one worker runs in-process."""
 
     def __init__(self, workers: int, device: str):
         self.workers = workers
@@ -69,12 +69,11 @@ class LocalExecutor:
         from concurrent.futures import ProcessPoolExecutor, as_completed
         from concurrent.futures.process import BrokenProcessPool
 
-        # spawn, not fork: a forked child of a process that already runs torch threads can hang.
         with ProcessPoolExecutor(
             max_workers=min(self.workers, len(tasks)),
-            mp_context=mp.get_context("spawn"),
+            mp_context=pool_context(),
             initializer=exit_with_parent,
-            initargs=(os.getpid(),),
+            initargs=(os.getpid(), dict(os.environ)),
         ) as pool:
             futures = {pool.submit(run_points, cfgs, run_dirs, resolve): keys for keys, cfgs, run_dirs in tasks}
             try:
@@ -93,6 +92,26 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
+
+
+# What a pool's server imports once, before it forks the workers: the trainer and torch.
+POOL_PRELOAD = ["twoclocks.training.runner", "twoclocks.training.group"]
+
+
+def pool_context() -> Any:
+    """The start method of a pool's workers. forkserver where the platform has it: each worker
+    forks from one server process that imported the trainer (torch) once, instead of spawning
+    an interpreter that imports it again (2-3 s of CPU a worker), and a process started there
+    still reads its own arguments, folder and main module as a spawned one does. Not a plain
+    fork: a child forked from a process that has run torch's threads can hang, and the server
+    runs none. spawn elsewhere."""
+    import multiprocessing as mp
+
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(POOL_PRELOAD)
+    return ctx
 
 
 def import_ray() -> Any:

@@ -73,17 +73,22 @@ def run_points(cfg_dicts: list[dict], run_dirs: list[str], resolve: StepsResolve
         return [{"status": "failed", "error": one_line(exc)} for _ in cfg_dicts]
 
 
-def exit_with_parent(parent: int) -> None:
-    """Pool-worker initializer: a worker whose driver died (kill -9) must stop training."""
-    try:  # Linux: have the kernel kill us when the parent dies
+def exit_with_parent(parent: int, environ: dict[str, str]) -> None:
+    """Pool-worker initializer: the driver's environment (a worker forked from the pool's server
+    has the server's, from when it started), and a worker whose driver died (kill -9) must stop
+    training."""
+    os.environ.clear()
+    os.environ.update(environ)
+    try:  # Linux: have the kernel kill us when our parent (the driver, or the server) dies
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    start_parent = os.getppid()  # the server ends with the driver, so its end is the driver's
 
     def watch() -> None:  # portable fallback
-        while os.getppid() == parent:
+        while os.getppid() == start_parent and _alive(parent):
             time.sleep(0.5)
         os._exit(1)
 
@@ -93,3 +98,13 @@ def exit_with_parent(parent: int) -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's (the pid was reused)
+        return True
+    return True
