@@ -332,3 +332,17 @@ def test_the_clock_table_says_where_a_vanished_window_never_learned_the_rule():
     lines = clock_table(df).splitlines()
     assert lines[0].endswith("window vanished") and "> 4000" not in lines[0]
     assert lines[1].endswith("window vanished (rule not learned)") and "> 4000" in lines[1]
+
+
+def test_pool_workers_have_the_drivers_environment_of_when_their_pool_starts(monkeypatch):
+    """Workers fork from a server started once (forkserver, on Linux), whose environment is
+    that of its start: each pool's workers still read the driver's of the moment."""
+    from twoclocks.sweeps.executors import pool_context, worker_pool
+
+    assert pool_context().get_start_method() == "forkserver"
+    monkeypatch.delenv("TWOCLOCKS_POOL_PROBE", raising=False)
+    with worker_pool(1) as pool:
+        assert pool.submit(os.getenv, "TWOCLOCKS_POOL_PROBE").result() is None
+    monkeypatch.setenv("TWOCLOCKS_POOL_PROBE", "set later")
+    with worker_pool(1) as pool:
+        assert pool.submit(os.getenv, "TWOCLOCKS_POOL_PROBE").result() == "set later"

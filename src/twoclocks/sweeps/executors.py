@@ -66,15 +66,10 @@ class LocalExecutor:
                 yield from zip(keys, run_points(cfgs, run_dirs, resolve))
             return
         import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
         from concurrent.futures.process import BrokenProcessPool
 
-        with ProcessPoolExecutor(
-            max_workers=min(self.workers, len(tasks)),
-            mp_context=pool_context(),
-            initializer=exit_with_parent,
-            initargs=(os.getpid(), dict(os.environ)),
-        ) as pool:
+        with worker_pool(min(self.workers, len(tasks))) as pool:
             futures = {pool.submit(run_points, cfgs, run_dirs, resolve): keys for keys, cfgs, run_dirs in tasks}
             try:
                 for fut in as_completed(futures):
@@ -112,6 +107,19 @@ def pool_context() -> Any:
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(POOL_PRELOAD)
     return ctx
+
+
+def worker_pool(workers: int) -> Any:
+    """A process pool of `workers` (`pool_context`), each with the driver's environment of now
+    and stopping when the driver dies (`worker.exit_with_parent`)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=pool_context(),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(), dict(os.environ)),
+    )
 
 
 def import_ray() -> Any:
