@@ -30,7 +30,7 @@ from twoclocks.sweeps.spec import (
     sweep_lock,
 )
 from twoclocks.sweeps.sweepdir import SweepDir
-from twoclocks.sweeps.worker import exit_with_parent, one_line, run_points
+from twoclocks.sweeps.worker import init_worker, one_line, run_points
 from twoclocks.training.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -111,13 +111,13 @@ def pool_context() -> Any:
 
 def worker_pool(workers: int) -> Any:
     """A process pool of `workers` (`pool_context`), each with the driver's environment of now
-    and stopping when the driver dies (`worker.exit_with_parent`)."""
+    and stopping when the driver dies (`worker.init_worker`)."""
     from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=pool_context(),
-        initializer=exit_with_parent,
+        initializer=init_worker,
         initargs=(os.getpid(), dict(os.environ)),
     )
 

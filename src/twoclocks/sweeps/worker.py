@@ -73,10 +73,10 @@ def run_points(cfg_dicts: list[dict], run_dirs: list[str], resolve: StepsResolve
         return [{"status": "failed", "error": one_line(exc)} for _ in cfg_dicts]
 
 
-def exit_with_parent(parent: int, environ: dict[str, str]) -> None:
+def init_worker(parent: int, environ: dict[str, str]) -> None:
     """Pool-worker initializer: the driver's environment (a worker forked from the pool's server
-    has the server's, from when it started), and a worker whose driver died (kill -9) must stop
-    training."""
+    has the server's, from when it started); a worker whose driver (`parent`) died (kill -9)
+    stops training; SIGTERM from the driver ends it releasing its point's lock."""
     os.environ.clear()
     os.environ.update(environ)
     try:  # Linux: have the kernel kill us when our parent (the driver, or the server) dies
@@ -105,6 +105,6 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # alive, another user's (the pid was reused)
+    except PermissionError:  # a process we may not signal has that pid: not ours to judge
         return True
     return True
