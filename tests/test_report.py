@@ -65,7 +65,7 @@ def test_sweep_report_shows_every_rule_clock(sweep_dir, monkeypatch):
     # both clocks, so claim 7 is undecided there); at tau_group = 10 G^2 every window is open.
     df = add_rule_clocks(pd.read_parquet(sweep_dir / "results.parquet"), {"tau_rule_low": 0.5, "tau_group": 0.1})
     write_table(sweep_dir / "results.parquet", df)
-    write_claims(evaluate_claims(df, sweep_dir), sweep_dir)
+    write_claims(evaluate_claims(df), sweep_dir)
     monkeypatch.setattr(report, "EXTRA_SECTIONS", [])
     html = report.build_report(sweep_dir).read_text()
     pngs = {p.name for p in (sweep_dir / "report").glob("*.png")}

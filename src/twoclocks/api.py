@@ -385,4 +385,4 @@ def fits(sweep: PathArg | Sweep) -> pd.DataFrame:
     from twoclocks.analysis.notebook import sweep_fits
 
     the_sweep = sweep if isinstance(sweep, Sweep) else Sweep(sweep)
-    return sweep_fits(the_sweep.path, read_results(the_sweep.path))
+    return sweep_fits(read_results(the_sweep.path))

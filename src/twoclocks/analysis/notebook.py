@@ -26,7 +26,6 @@ from twoclocks.clocks import RULE_CLOCKS, clock_names
 from twoclocks.errors import TwoClocksError
 from twoclocks.plots import clocks_figure
 from twoclocks.sweeps.claims.fits import finished, fits_frame, standard_fits
-from twoclocks.sweeps.results import with_later_clocks
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import summary_lines
 
@@ -105,8 +104,8 @@ def compare_frame(paths: list[str | Path], out: str | Path | None = None, x: str
     return frame
 
 
-def sweep_fits(sweep_dir: Path, results: pd.DataFrame) -> pd.DataFrame:
-    """The fits of the report (censored clocks excluded, 95% bootstrap CI over seeds)."""
-    results, _ = with_later_clocks(results, sweep_dir)
+def sweep_fits(results: pd.DataFrame) -> pd.DataFrame:
+    """The fits of the report (censored clocks excluded, 95% bootstrap CI over seeds) of a
+    results table as `read_results` gives it."""
     done = finished(results).reset_index(drop=True)
     return fits_frame(standard_fits(done)) if len(done) else fits_frame([])

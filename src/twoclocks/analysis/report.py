@@ -44,7 +44,7 @@ from twoclocks.sweeps.claims.fits import (
 )
 from twoclocks.sweeps.claims.learnability import depth_extends_range, learnability_table, varies_knob_and_depth
 from twoclocks.sweeps.claims.learned import map_runs
-from twoclocks.sweeps.results import read_results, with_later_clocks
+from twoclocks.sweeps.results import read_results
 from twoclocks.sweeps.spec import pending_points, sweep_description
 from twoclocks.sweeps.sweepdir import SweepDir
 from twoclocks.training.rundir import RunDir
@@ -350,7 +350,6 @@ def build_report(path: str | Path) -> Path:
                 f"{root}: {len(lost)} point(s) recorded as finished are missing "
                 f"({lost[0].relative_to(root)}); `twoclocks sweep --out {root}` runs them again"
             )
-        results, _ = with_later_clocks(results, root)
         pending = pending_points(root, set(results["point"]) if "point" in results else set())
         if pending:
             warnings.warn(f"{root}: {pending} point(s) pending, the report shows the finished ones", ReadNote, 2)

@@ -47,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
         return dry_run(spec, args.scale, bench=not args.no_bench)
     if not args.no_run:
         run_sweep(spec, out, retry_failed=args.retry_failed, progress=not args.quiet, resolve=resolve_steps)
-    claims = evaluate_claims(read_results(out), out)
+    claims = evaluate_claims(read_results(out))
     write_claims(claims, out, args.scale)
     index = build_report(out)
     print(claims_text(claims))

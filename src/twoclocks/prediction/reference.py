@@ -112,7 +112,7 @@ def reference_runs(names: tuple[str, ...] | None = None, folder: Path = REFERENC
     for name in names:
         if name not in installed:
             raise TwoClocksError(f"no reference named {quote(name)}; installed: {', '.join(installed) or 'none'}")
-        table = _finished(read_results(folder / name), f"reference {name}")
+        table = _finished(read_results(folder / name, as_recorded=True), f"reference {name}")
         commit = str(provenance(name, folder).get("commit", "?"))[:10]
         tables.append(table)
         sources.append(f"reference {name} ({len(table)} runs, code {commit})")
@@ -126,7 +126,7 @@ def sweep_runs(dirs: Sequence[str | Path]) -> Runs:
         named.setdefault(Path(d).resolve(), d)
     tables, sources = [], []
     for d in named.values():
-        table = _finished(read_results(d), f"sweep {d}")
+        table = _finished(read_results(d, as_recorded=True), f"sweep {d}")
         tables.append(table)
         sources.append(f"sweep {d} ({len(table)} runs)")
     return Runs(distinct_runs(pd.concat(tables, ignore_index=True)), tuple(sources))

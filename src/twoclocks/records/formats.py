@@ -164,8 +164,9 @@ def with_later_clocks(
 ) -> tuple[pd.DataFrame, str]:
     """A results table older than some of `columns` (the clocks added since its version) with
     them recomputed by `run_columns(run_dir)` for each finished run under `root` (the sweep
-    directory), and a note ('' when nothing was missing). Without `root`, or when a run
-    directory cannot be read, the table is returned as it is and the note says why. Columns
+    directory), and a note ('' when nothing was missing). Without `root` (to name what the table
+    lacks), or when a run directory cannot be read, the table is returned as it is and the note
+    says why. Columns
     already present are kept; a value a run cannot give (near copies of a run that kept no
     samples) stays empty."""
     missing = [c for c in columns if c not in results]
@@ -173,7 +174,7 @@ def with_later_clocks(
         return results, ""
     clocks = ", ".join(c for c in dict.fromkeys(_clock_of(c) for c in missing) if c) or "the later columns"
     if root is None:
-        return results, f"the results table lacks {clocks} (no sweep directory to recompute them from)"
+        return results, f"the results table lacks {clocks}"
     done = results["status"] == "finished" if "status" in results else pd.Series(True, index=results.index)
     filled: dict[str, list] = {c: [None] * len(results) for c in missing}
     try:

@@ -6,6 +6,7 @@ order the points finished in, so two executions of the same points compare equal
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from twoclocks.clocks import (
 )
 from twoclocks.config import flatten
 from twoclocks.core.io import read_table
-from twoclocks.errors import TwoClocksError
+from twoclocks.errors import ReadNote, TwoClocksError
 from twoclocks.records.formats import FORMAT, FORMAT_KEY
 from twoclocks.records.formats import with_later_clocks as upgrade
 from twoclocks.records.schema import RUN_KEYS
@@ -92,12 +93,22 @@ def results_frame(points: list[Point], rows: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame([rows[p.hash] for p in points if p.hash in rows])
 
 
-def read_results(sweep_dir: str | Path) -> pd.DataFrame:
-    """The results table of a sweep directory (or of a shipped reference, which keeps one)."""
-    path = SweepDir(sweep_dir).results
-    if not path.is_file():
-        raise TwoClocksError(f"{sweep_dir}: no {path.name}, not a twoclocks sweep directory")
-    return read_table(path)
+def read_results(sweep_dir: str | Path, as_recorded: bool = False) -> pd.DataFrame:
+    """The results table of a sweep directory (or of a shipped reference, which keeps one), in
+    the current format: a table older than some clock gets its columns from its runs
+    (`with_later_clocks`; a note says when its runs cannot give them). A folder without run
+    directories (a shipped reference keeps its table alone) and `as_recorded` (prediction, which
+    reads what the table recorded, never the trainer that recomputing needs) read it as it is."""
+    folder = SweepDir(sweep_dir)
+    if not folder.results.is_file():
+        raise TwoClocksError(f"{sweep_dir}: no {folder.results.name}, not a twoclocks sweep directory")
+    table = read_table(folder.results)
+    if as_recorded or not (folder.path / SweepDir.RUNS).is_dir():
+        return table
+    table, note = with_later_clocks(table, folder.path)
+    if note and not note.startswith("recomputed"):
+        warnings.warn(f"{sweep_dir}: {note}", ReadNote, stacklevel=2)
+    return table
 
 
 def run_columns(run_dir: Path) -> dict[str, Any]:

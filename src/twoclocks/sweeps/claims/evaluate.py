@@ -61,12 +61,13 @@ class Claim:
         return {"clock": label, **{k: getattr(self, k) for k in fields if slices or k != "all_slices"}}
 
 
-def evaluate_claims(results: pd.DataFrame, root: str | Path | None = None) -> list[Claim]:
+def evaluate_claims(table: pd.DataFrame) -> list[Claim]:
     """Every claim judged at every pair of clocks of `views`; the returned claims carry the
     verdict at tau_rule and tau_mem in their main fields, every rule clock's in `by_clock` and
-    every memorisation level's in `by_mem`. A table older than some clock gets its columns from
-    the run directories under `root` (the sweep directory)."""
-    table, note = with_later_clocks(results, root)
+    every memorisation level's in `by_mem`. `table` as `read_results` gives it (the current
+    format, or an older one whose runs could not give the later clocks: those are judged at
+    the clocks it has, and the verdict says which it lacks)."""
+    _, note = with_later_clocks(table, None)  # what the table lacks, if anything
     pairs = views(table)
     tables = {mc: table_at(table, mc) for mc in dict.fromkeys(at.mem for at in pairs)}
     runs = {mc: Runs.of(t) for mc, t in tables.items()}
