@@ -4,12 +4,13 @@ vanished window, two families), a single-run page from a real tiny run, and the 
 from __future__ import annotations
 
 import base64
+import os
 import re
 
 import pandas as pd
 import pytest
 
-from conftest import add_rule_clocks, copy_run
+from conftest import add_rule_clocks, copy_run, digest
 from twoclocks.analysis import report
 from twoclocks.cli import main as cli_main
 from twoclocks.core.io import write_table
@@ -90,3 +91,26 @@ def test_sweep_report_shows_every_rule_clock(sweep_dir, monkeypatch):
     assert "<td>fits on learned rules</td>" in claims and "includes unlearned rules (G=" in claims
     results = html[html.index("<h2>Results") :]
     assert "<th>window_log10_group</th>" in results and "<th>tau_group</th>" in results
+
+
+def test_a_report_that_fails_leaves_the_previous_one_whole(small_sweep, tmp_path, capsys):
+    """The report is made beside report/ and replaces it once complete: a damaged run midway
+    costs no file of the previous report and leaves no partial folder; a link planted where the
+    partial folder goes is removed, not followed."""
+    sweep = copy_run(small_sweep, tmp_path / "sweep")
+    assert cli_main(["report", str(sweep)]) == 0
+    for png in (sweep / "report").glob("*.png"):  # the previous report's figures, unlike the next's
+        png.write_bytes(png.read_bytes() + b"previous")
+    before = digest(sweep / "report")
+    last_run = sorted((sweep / "runs").iterdir())[-1]
+    (last_run / "metrics.parquet").write_bytes(b"damaged")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (sweep / f".report.partial-{os.getpid()}").symlink_to(elsewhere)
+    capsys.readouterr()
+    assert cli_main(["report", str(sweep)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "metrics.parquet is unreadable" in err[0], err
+    assert digest(sweep / "report") == before
+    assert sorted(p.name for p in sweep.iterdir() if p.name.startswith(".report")) == []
+    assert not any(elsewhere.iterdir()) and elsewhere.is_dir()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import importlib
 import importlib.util
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from twoclocks.analysis.pages import Section, embed, page, table_html
 from twoclocks.analysis.report_claims import claims_html
 from twoclocks.analysis.report_figures import fig_families, fig_phase, fig_relations, fig_small_multiples
 from twoclocks.clocks import RULE_CLOCKS
-from twoclocks.core.io import check_no_links, read_json, write_text
+from twoclocks.core.io import check_no_links, read_json, remove_path, write_text
 from twoclocks.errors import ReadNote, TwoClocksError
 from twoclocks.plots import plot_clocks
 from twoclocks.records.formats import rule_clocks_of
@@ -337,10 +338,30 @@ def samples_section(png: Path) -> list[Section]:
 
 
 def build_report(path: str | Path) -> Path:
-    """Write DIR/report/index.html (and its PNGs) for a run or sweep directory."""
+    """Write DIR/report/index.html (and its PNGs) for a run or sweep directory, whole or not at
+    all: it is made in a folder beside report/ that replaces it once complete, so a report
+    that fails (a damaged run) leaves the previous one as it was and no partial files."""
     root = Path(path)
     out = SweepDir(root).report
     check_no_links(root, out.name)
+    staging, old = root / f".{out.name}.partial-{os.getpid()}", root / f".{out.name}.old-{os.getpid()}"
+    for leftover in (staging, old):
+        remove_path(leftover)
+    try:
+        title, sections = report_sections(root, staging)
+        write_text(staging / "index.html", page(title, sections), parents=True)
+        if out.exists():
+            os.replace(out, old)
+        os.replace(staging, out)
+    finally:
+        remove_path(staging)
+        remove_path(old)
+    return out / "index.html"
+
+
+def report_sections(root: Path, out: Path) -> tuple[str, list[Section]]:
+    """The title and sections of the report of a run or sweep directory, its figures written
+    into `out`."""
     if SweepDir(root).results.is_file():
         results = read_results(root)
         run_dirs = [root / r for r in finished(results)["run_dir"]]
@@ -372,6 +393,4 @@ def build_report(path: str | Path) -> Path:
             )
         if extra:
             sections += extra if isinstance(extra, list) else [extra]
-    index = out / "index.html"
-    write_text(index, page(title, sections), parents=True)
-    return index
+    return title, sections

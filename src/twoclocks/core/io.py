@@ -20,6 +20,7 @@ import io as _io
 import json
 import os
 import re
+import shutil
 import stat
 import tempfile
 import zipfile
@@ -146,6 +147,15 @@ def check_no_links(root: str | os.PathLike, *folders: str | os.PathLike) -> None
                 raise TwoClocksError(
                     f"{p} is a symbolic link; twoclocks writes only into real folders inside {root} (remove the link)"
                 )
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file or folder twoclocks made, or a link planted where it goes (never what the
+    link names); nothing when it is not there."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
 
 
 def make_dirs(path: str | os.PathLike) -> list[Path]:
