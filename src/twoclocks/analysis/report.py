@@ -353,6 +353,8 @@ def build_report(path: str | Path) -> Path:
         if out.exists():
             os.replace(out, old)
         os.replace(staging, out)
+    except TwoClocksError as exc:  # "cannot write ...": name the report asked for, not its staging
+        raise TwoClocksError(str(exc).replace(str(staging), str(out))) from None
     finally:
         remove_path(staging)
         remove_path(old)
