@@ -18,6 +18,7 @@ import runpy
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -53,10 +54,12 @@ def _child(argv: list[str], script: str | None, env: dict, cwd: str, out: str, e
             sys.argv = [script, *argv]
             sys.path[0] = str(Path(script).parent)
             runpy.run_path(script, run_name="__main__")
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if not isinstance(exc.code, int) and exc.code is not None:
+    except SystemExit as exc:  # sys.exit(text) prints the text and exits 1, as an interpreter does
+        if isinstance(exc.code, int) or exc.code is None:
+            code = exc.code or 0
+        else:
             print(exc.code, file=sys.stderr)
+            code = 1
     except BaseException:
         traceback.print_exc()
         code = 1
@@ -86,7 +89,7 @@ class CliProcess:
         paths = []
         for given, name in ((stdout, "out"), (stderr, "err")):
             if given is None:
-                fd, path = _tempfile(name)
+                fd, path = tempfile.mkstemp(prefix=f"twoclocks-{name}-")
                 os.close(fd)
                 self._own.append(path)
                 paths.append(path)
@@ -128,12 +131,6 @@ class CliProcess:
             if path in self._own:
                 setattr(self, attr, Path(path).read_text(errors="replace"))
                 os.unlink(path)
-
-
-def _tempfile(name: str) -> tuple[int, str]:
-    import tempfile
-
-    return tempfile.mkstemp(prefix=f"twoclocks-{name}-")
 
 
 def run(argv: list[str], timeout: float = 300, **kw) -> subprocess.CompletedProcess:

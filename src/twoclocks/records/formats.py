@@ -165,10 +165,9 @@ def with_later_clocks(
     """A results table older than some of `columns` (the clocks added since its version) with
     them recomputed by `run_columns(run_dir)` for each finished run under `root` (the sweep
     directory), and a note ('' when nothing was missing). Without `root` (to name what the table
-    lacks), or when a run directory cannot be read, the table is returned as it is and the note
-    says why. Columns
-    already present are kept; a value a run cannot give (near copies of a run that kept no
-    samples) stays empty."""
+    lacks), or when a run directory cannot be read, the table itself is returned and the note
+    says why. Columns already present are kept; a value a run cannot give (near copies of a run
+    that kept no samples) stays empty."""
     missing = [c for c in columns if c not in results]
     if not missing:
         return results, ""

@@ -105,10 +105,10 @@ def read_results(sweep_dir: str | Path, as_recorded: bool = False) -> pd.DataFra
     table = read_table(folder.results)
     if as_recorded or not (folder.path / SweepDir.RUNS).is_dir():
         return table
-    table, note = with_later_clocks(table, folder.path)
-    if note and not note.startswith("recomputed"):
+    current, note = with_later_clocks(table, folder.path)
+    if current is table and note:  # older, and its runs could not give the later clocks
         warnings.warn(f"{sweep_dir}: {note}", ReadNote, stacklevel=2)
-    return table
+    return current
 
 
 def run_columns(run_dir: Path) -> dict[str, Any]:
