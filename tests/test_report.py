@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import subprocess
 
 import pandas as pd
 import pytest
@@ -114,3 +115,25 @@ def test_a_report_that_fails_leaves_the_previous_one_whole(small_sweep, tmp_path
     assert digest(sweep / "report") == before
     assert sorted(p.name for p in sweep.iterdir() if p.name.startswith(".report")) == []
     assert not any(elsewhere.iterdir()) and elsewhere.is_dir()
+
+
+def test_a_report_killed_between_its_renames_is_put_back_by_the_next(small_sweep, tmp_path, capsys):
+    """A report killed after moving the previous one aside and before moving its own in leaves
+    no report/ at all: the next report, even one that fails, puts the previous one back, and
+    removes the partial folder of the killed process (not those of live processes)."""
+    sweep = copy_run(small_sweep, tmp_path / "sweep")
+    assert cli_main(["report", str(sweep)]) == 0
+    before = digest(sweep / "report")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    os.replace(sweep / "report", sweep / f".report.old-{gone.pid}")
+    (sweep / f".report.partial-{gone.pid}").mkdir()
+    (sweep / f".report.partial-{gone.pid}" / "index.html").write_text("half")
+    live = sweep / ".report.partial-1"  # pid 1 is always alive: someone else's report being made
+    live.mkdir()
+    last_run = sorted((sweep / "runs").iterdir())[-1]
+    (last_run / "metrics.parquet").write_bytes(b"damaged")
+    capsys.readouterr()
+    assert cli_main(["report", str(sweep)]) == 1
+    assert digest(sweep / "report") == before
+    assert sorted(p.name for p in sweep.iterdir() if p.name.startswith(".report")) == [live.name]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import html
 import importlib
 import importlib.util
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +31,8 @@ from twoclocks.analysis.pages import Section, embed, page, table_html
 from twoclocks.analysis.report_claims import claims_html
 from twoclocks.analysis.report_figures import fig_families, fig_phase, fig_relations, fig_small_multiples
 from twoclocks.clocks import RULE_CLOCKS
-from twoclocks.core.io import check_no_links, read_json, remove_path, write_text
+from twoclocks.core.io import check_no_links, read_json, write_text
+from twoclocks.core.staging import staged_folder
 from twoclocks.errors import ReadNote, TwoClocksError
 from twoclocks.plots import plot_clocks
 from twoclocks.records.formats import rule_clocks_of
@@ -339,25 +339,14 @@ def samples_section(png: Path) -> list[Section]:
 
 def build_report(path: str | Path) -> Path:
     """Write DIR/report/index.html (and its PNGs) for a run or sweep directory, whole or not at
-    all: it is made in a folder beside report/ that replaces it once complete, so a report
-    that fails (a damaged run) leaves the previous one as it was and no partial files."""
+    all (`core.staging`): a report that fails (a damaged run) leaves the previous one as it was
+    and no partial files."""
     root = Path(path)
     out = SweepDir(root).report
     check_no_links(root, out.name)
-    staging, old = root / f".{out.name}.partial-{os.getpid()}", root / f".{out.name}.old-{os.getpid()}"
-    for leftover in (staging, old):
-        remove_path(leftover)
-    try:
+    with staged_folder(out) as staging:
         title, sections = report_sections(root, staging)
         write_text(staging / "index.html", page(title, sections), parents=True)
-        if out.exists():
-            os.replace(out, old)
-        os.replace(staging, out)
-    except TwoClocksError as exc:  # "cannot write ...": name the report asked for, not its staging
-        raise TwoClocksError(str(exc).replace(str(staging), str(out))) from None
-    finally:
-        remove_path(staging)
-        remove_path(old)
     return out / "index.html"
 
 

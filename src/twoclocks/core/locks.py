@@ -34,6 +34,17 @@ def name_max(folder: Path) -> int:
         return NAME_MAX_FALLBACK
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process has this pid (one we may not signal counts: not ours to judge)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def lock_path_beside(directory: Path) -> Path:
     """The lock file of `directory`, beside it: .NAME.lock, or, when that name would be longer
     than the file system allows, a shortened NAME followed by a hash of the whole name."""

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from twoclocks.core.locks import pid_alive
 from twoclocks.errors import TwoClocksError
 from twoclocks.training.rundir import RunDir
 
@@ -88,7 +89,7 @@ def init_worker(parent: int, environ: dict[str, str]) -> None:
     start_parent = os.getppid()  # the server ends with the driver, so its end is the driver's
 
     def watch() -> None:  # portable fallback
-        while os.getppid() == start_parent and _alive(parent):
+        while os.getppid() == start_parent and pid_alive(parent):
             time.sleep(0.5)
         os._exit(1)
 
@@ -98,13 +99,3 @@ def init_worker(parent: int, environ: dict[str, str]) -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # a process we may not signal has that pid: not ours to judge
-        return True
-    return True

@@ -1,0 +1,52 @@
+"""core.staging: a folder replaced whole, even when its swap fails halfway."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import digest
+from twoclocks.core import staging
+from twoclocks.errors import TwoClocksError
+
+
+def test_a_failed_second_rename_puts_the_previous_folder_back(tmp_path, monkeypatch):
+    target = tmp_path / "report"
+    target.mkdir()
+    (target / "index.html").write_text("previous")
+    before = digest(target)
+    real = os.replace
+    calls = []
+
+    def second_fails(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(staging.os, "replace", second_fails)
+    with pytest.raises(TwoClocksError, match=r"cannot write .*report \(No space left on device\)"):
+        with staging.staged_folder(target) as folder:
+            folder.mkdir()
+            (folder / "index.html").write_text("next")
+    assert digest(target) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+def test_a_clean_exit_replaces_the_folder_and_leaves_nothing_beside_it(tmp_path):
+    target = tmp_path / "report"
+    target.mkdir()
+    (target / "old.png").write_bytes(b"x")
+    with staging.staged_folder(target) as folder:
+        folder.mkdir()
+        (folder / "index.html").write_text("next")
+    assert sorted(p.name for p in target.iterdir()) == ["index.html"]
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+@pytest.mark.parametrize("name", [".report.old-0", ".report.old--5", ".report.old-x", ".report.partial-"])
+def test_names_that_hold_no_pid_are_not_touched(tmp_path, name):
+    (tmp_path / name).mkdir()
+    staging.recover(tmp_path / "report")
+    assert (tmp_path / name).is_dir() and not (tmp_path / "report").exists()
