@@ -12,7 +12,7 @@ import pytest
 
 from conftest import TINY
 from test_image_tasks import write_idx_set
-from twoclocks.analysis.agree import agreement_table
+from twoclocks.analysis.agree import agreement_table, regained
 from twoclocks.cli import main as cli
 from twoclocks.config import build_config
 from twoclocks.errors import TwoClocksError
@@ -52,9 +52,36 @@ def test_a_run_against_its_own_samples_agrees_from_the_first_step(halves, tmp_pa
     (twin / "config.json").write_text(json.dumps(config))
     res = agreement_table(halves[0], twin)
     assert (res.table["agree"] == 1).all() and (res.table["agree_l2"] == 0).all()
-    assert res.tau == res.table["step"].iloc[0]
+    assert res.tau == res.table["step"].iloc[0] and res.left_censored and res.start_lost is None
     assert cli(["agree", str(halves[0]), str(twin)]) == 0
-    assert "tau_agree = " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "tau_agree = " in out and "left-censored" in out
+
+
+STEPS = np.array([10, 20, 40, 80, 160, 320])
+
+
+@pytest.mark.parametrize(
+    ("curve", "expected"),
+    [
+        # the shared start agrees, loses it at 40, regains it between 80 and 160 and holds
+        ([0.9, 0.7, 0.1, 0.3, 0.7, 0.8], (80 * 2 ** ((0.5 - 0.3) / 0.4), False)),
+        # the shared start's agreement is lost and never regained: not the first evaluation
+        ([0.9, 0.8, 0.2, 0.1, 0.1, 0.0], (None, False)),
+        # never below: the first evaluation, left-censored
+        ([0.9, 0.8, 0.9, 0.6, 0.7, 0.9], (10.0, True)),
+        # below from the start (other starts): the plain held crossing, the last evaluation
+        # holding without a successor
+        ([0.0, 0.1, 0.2, 0.6, 0.4, 0.6], (160 * 2**0.5, False)),
+        ([0.0, 0.1, 0.2, 0.6, 0.6, 0.6], (40 * 2**0.75, False)),
+    ],
+)
+def test_agreement_counts_only_after_the_shared_start_is_lost(curve, expected):
+    tau, left = regained(STEPS, np.array(curve), 0.5)
+    assert left == expected[1]
+    assert (tau is None) == (expected[0] is None)
+    if tau is not None:
+        assert tau == pytest.approx(expected[0])
 
 
 def test_runs_that_are_not_two_halves_are_refused_in_one_line(halves, tmp_path):

@@ -9,6 +9,12 @@ the saved samples are quantised, so this is the distance of the cells, not of th
 continuous outputs). τ_agree is the first held crossing of `agree` >= theta_rule_low (most
 paired samples identical), interpolated in log step, with the same crossing of the Wilson
 limits as its interval; null when never reached.
+
+The two runs share their seed, so they start from the same weights and draw the same noise:
+they agree at the first evaluations because they have learned nothing yet. Agreement counts
+from the evaluation where that shared start's agreement is lost (`start_lost`); a pair that
+never loses it has τ_agree at its first evaluation, left-censored, which says nothing of
+generalisation.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.config import RunConfig
-from twoclocks.core.stats import crossing
+from twoclocks.core.stats import crossing, erosion, held
 from twoclocks.errors import TwoClocksError
 from twoclocks.evaluate import load_outcomes
 from twoclocks.imagemetrics.agreement import agreement
@@ -38,6 +44,18 @@ class Agreement:
     tau: float | None  # tau_agree; None when never reached
     ci: list[float | None]  # [early, late]
     max_step: int
+    left_censored: bool  # agreement held from the first evaluation and was never lost
+    start_lost: float | None  # where the shared start's agreement was lost; None if it never held
+
+
+def regained(steps: np.ndarray, agree: np.ndarray, theta: float) -> tuple[float | None, bool]:
+    """(clock, left_censored): the first held crossing of `agree` >= theta after the shared
+    start's agreement is lost (from the first evaluation when it never held)."""
+    steps, agree = np.asarray(steps, dtype=np.float64), np.asarray(agree, dtype=np.float64)
+    lost = held(agree, theta, below=True)
+    if lost is None:  # never lost: the crossing is the first evaluation, left-censored
+        return crossing(steps, agree, theta)
+    return crossing(steps[lost:], agree[lost:], theta)[0], False
 
 
 def check_pair(a: RunConfig, b: RunConfig, names: tuple[str, str]) -> None:
@@ -94,7 +112,10 @@ def agreement_table(run_a: str | Path, run_b: str | Path) -> Agreement:
         rows.append({"step": step, **row})
     table = pd.DataFrame(rows)
     theta = cfg_a.clocks.theta_rule_low
-    tau, _ = crossing(table["step"].to_numpy(), table["agree"].to_numpy(), theta)
-    early, _ = crossing(table["step"].to_numpy(), table["agree_hi"].to_numpy(), theta)
-    late, _ = crossing(table["step"].to_numpy(), table["agree_lo"].to_numpy(), theta)
-    return Agreement(table, theta, tau, [early, late], int(steps[-1]))
+    at = table["step"].to_numpy()
+    tau, left = regained(at, table["agree"].to_numpy(), theta)
+    early, _ = regained(at, table["agree_hi"].to_numpy(), theta)
+    late, _ = regained(at, table["agree_lo"].to_numpy(), theta)
+    agree = table["agree"].to_numpy()
+    start_lost = erosion(at, agree, theta) if held(agree, theta) == 0 else None
+    return Agreement(table, theta, tau, [early, late], int(steps[-1]), left, start_lost)

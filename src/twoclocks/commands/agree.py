@@ -30,10 +30,16 @@ def main(args: argparse.Namespace) -> int:
     res = agreement_table(*args.runs)
     if args.json:
         table = res.table.to_dict(orient="records")
-        print(json_text({"theta": res.theta, "tau_agree": res.tau, "tau_agree_ci": res.ci, "table": table}))
+        clock = {"theta": res.theta, "tau_agree": res.tau, "tau_agree_ci": res.ci}
+        start = {"tau_agree_left_censored": res.left_censored, "start_agreement_lost": res.start_lost}
+        print(json_text({**clock, **start, "table": table}))
         return 0
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(res.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     ci = ", ".join("?" if v is None else f"{v:,.0f}" for v in res.ci)
     print(f"tau_agree = {format_clock(res.tau, res.max_step)} steps  (agree >= {res.theta:g}; interval [{ci}])")
+    if res.left_censored:
+        print("  left-censored: the runs agreed from the first evaluation and never stopped (their shared start)")
+    elif res.start_lost is not None:
+        print(f"  counted after step {res.start_lost:,.0f}, where the agreement of their shared start was lost")
     return 0
