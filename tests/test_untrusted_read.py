@@ -125,3 +125,22 @@ def test_reading_calls_never_import_a_plugin(planted, tmp_path):
     fits = tc.fits(sweep)
     assert NEAR in set(fits["y"])  # recomputed from the runs' samples with their recorded chance
     no_marker(planted)
+
+
+def every_reading_member(obj: object, writes: set[str]) -> list[str]:
+    """The public members of an API object, and its reprs, except those that execute by intent."""
+    names = [n for n in dir(type(obj)) if not n.startswith("_") or n in ("__repr__", "_repr_html_")]
+    return [n for n in names if n not in writes]
+
+
+def test_every_member_of_a_run_and_a_sweep_reads_without_importing(planted, recwarn):
+    """Every public property and method of `tc.load` and `tc.load_sweep` (but `resume`, which
+    executes by intent), found by enumeration so that a member added later is tried too."""
+    root = planted["root"]
+    for obj in (tc.load(root / "run"), tc.load_sweep(root / "sweep")):
+        for name in every_reading_member(obj, writes={"resume"}):
+            value = getattr(obj, name)
+            if callable(value):
+                value()
+        no_marker(planted)
+    assert "row_parity" in tc.load(root / "run").text()

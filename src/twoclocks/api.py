@@ -98,6 +98,7 @@ class Run:
     def path(self) -> Path:
         return self.dir.path
 
+    @reads_only
     def __repr__(self) -> str:
         s = self.summary
         if s is None:
@@ -140,16 +141,19 @@ class Run:
             return self.dir.load_metrics()
 
     @property
+    @reads_only
     def train_set(self) -> Any:
         """The training items, uint8 (N, H, W)."""
         return self.dir.load_train_set()
 
     @property
+    @reads_only
     def steps(self) -> list[int]:
         """The evaluation steps whose per-sample outcomes were kept."""
         return [step for step, _ in self.dir.sample_files()]
 
     @checked
+    @reads_only
     def samples(self, step: int | None = None) -> Outcomes:
         """Per-sample outcomes of one evaluation (default: the last): cells (M, H, W), valid,
         constraint_acc, train_match (index of the copied item or -1), nn_hamming."""
@@ -162,6 +166,7 @@ class Run:
         return load_outcomes(files[step])
 
     @checked
+    @reads_only
     def show_samples(self, step: int | None = None, n: int = 16) -> Any:
         """A figure of the first `n` samples of one evaluation (default: the last), each framed
         by its outcome: red copied, green valid and novel, grey invalid."""
@@ -175,6 +180,7 @@ class Run:
         title = f"{self.path.name}: samples at step {when:,} ({shown.stop} of {len(out.cells)})"
         return samples_figure(out.cells[shown], out.valid[shown], out.train_match[shown], title)
 
+    @reads_only
     def text(self) -> str:
         """The end-of-run summary as the command line prints it."""
         s = self.summary
@@ -241,9 +247,11 @@ class Sweep:
     def __init__(self, path: PathArg):
         self.path = SweepDir(path).require().path
 
+    @reads_only
     def __repr__(self) -> str:
         return f"Sweep({str(self.path)!r}, {len(self.results)} points)"
 
+    @reads_only
     def _repr_html_(self) -> str:
         from twoclocks.analysis.notebook import sweep_html
 
@@ -259,6 +267,7 @@ class Sweep:
         return with_censored_at(read_results(self.path))
 
     @property
+    @reads_only
     def spec(self) -> dict:
         path = SweepDir(self.path).record
         recorded = read_json(path)
@@ -266,6 +275,7 @@ class Sweep:
             raise TwoClocksError(f"{path} is not a twoclocks sweep record (no spec)")
         return recorded["spec"]
 
+    @reads_only
     def runs(self) -> list[Run]:
         """The finished points' runs, in the results' order."""
         done = self.results[self.results["status"] == "finished"]
