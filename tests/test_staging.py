@@ -45,7 +45,12 @@ def test_a_clean_exit_replaces_the_folder_and_leaves_nothing_beside_it(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["report"]
 
 
-@pytest.mark.parametrize("name", [".report.old-0", ".report.old--5", ".report.old-x", ".report.partial-"])
+NOT_PIDS = [".report.old-0", ".report.old--5", ".report.old-x", ".report.partial-"]
+# digits of other scripts (str.isdigit takes them), and numbers no process can have
+NOT_PIDS += [".report.partial-\u00b2", ".report.old-\u0663\u0663\u0663", ".report.partial-99999999999999999999"]
+
+
+@pytest.mark.parametrize("name", NOT_PIDS)
 def test_names_that_hold_no_pid_are_not_touched(tmp_path, name):
     (tmp_path / name).mkdir()
     staging.recover(tmp_path / "report")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from twoclocks.core.locks import pid_alive
 from twoclocks.errors import TwoClocksError
 
 PARTIAL, OLD = "partial", "old"  # the hidden folders: the one being made, the one replaced
+PID = re.compile(r"[0-9]{1,10}")  # str.isdigit would take other scripts' digits
+PID_MAX = 2**22  # Linux's pid_max ceiling; os.kill refuses larger numbers with an OverflowError
 
 
 def hidden(target: Path, kind: str, pid: int) -> Path:
@@ -27,12 +30,14 @@ def hidden(target: Path, kind: str, pid: int) -> Path:
 
 
 def leftovers(target: Path, kind: str) -> list[Path]:
-    """The hidden `kind` folders of `target` whose process is gone, oldest name first."""
+    """The hidden `kind` folders of `target` whose process is gone, oldest name first. Only a
+    name this module writes counts (ASCII digits of a pid the system could give); any other is
+    left alone."""
     prefix = f".{target.name}.{kind}-"
     found = []
     for path in sorted(target.parent.glob(f"{prefix}*")):
         pid = path.name[len(prefix) :]
-        if pid.isdigit() and int(pid) > 0 and not pid_alive(int(pid)):
+        if PID.fullmatch(pid) and 0 < int(pid) <= PID_MAX and not pid_alive(int(pid)):
             found.append(path)
     return found
 
