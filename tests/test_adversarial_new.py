@@ -8,10 +8,13 @@ configs a run refuses."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import shutil
 import struct
+import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +165,35 @@ def test_samples_that_do_not_pair_are_one_line(halves, tmp_path):  # noqa: F811
         np.savez(fh, **z)
     with pytest.raises(TwoClocksError, match="grey levels"):
         agreement_table(halves[0], b)
+
+
+@pytest.mark.parametrize("shape", [(10**12, 8), (2**20, 2**11), (3, 2**31)])
+def test_a_samples_file_declaring_more_than_memory_is_one_line_before_loading(tmp_path, monkeypatch, shape):
+    """Its arrays' headers are read first: a small compressed file can declare terabytes."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    path = tmp_path / "step_00000010.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("cells.npy", header.getvalue() + bytes(64))
+    monkeypatch.setattr(memory, "available_ram", lambda: 2**30)
+    with pytest.raises(TwoClocksError, match=r"needs about .* more than the 1.0 GiB available") as err:
+        load_outcomes(path)
+    assert "\n" not in str(err.value)
+
+
+def test_packed_cells_longer_than_the_outcomes_are_refused_before_they_are_unpacked(halves, tmp_path):  # noqa: F811
+    """A few kilobytes of zeros that would unpack to 8x their size: refused on the lengths."""
+    step, path = RunDir(halves[0]).sample_files()[-1]
+    z = dict(np.load(path))
+    z["cells"] = np.zeros((2**22, z["cells"].shape[1]), np.uint8)
+    bomb = tmp_path / "bomb.npz"
+    np.savez_compressed(bomb, **z)
+    tracemalloc.start()
+    with pytest.raises(TwoClocksError, match="different lengths"):
+        load_outcomes(bomb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 3 * z["cells"].nbytes  # read once (and its copy), never unpacked
 
 
 # ----- --json is strict JSON -----------------------------------------------------------------------

@@ -119,14 +119,17 @@ def load_outcomes(path) -> Outcomes:
     try:
         shape = tuple(int(d) for d in z["shape"])
         cells = z["cells"]
-        if bool(z["packed"]):
-            d = int(np.prod(shape[1:]))
+        if len({len(z[k]) for k in OUTCOME_ARRAYS if k not in ("packed", "shape")} | {shape[0]}) > 1:
+            raise TwoClocksError(f"{path} is corrupt (its arrays have different lengths)")
+        if bool(z["packed"]):  # bits to cells: the shape is checked before 8x the bytes are spent
+            d = int(np.prod(shape[1:], dtype=object))
+            if cells.ndim != 2 or cells.shape[1] != -(-d // 8):
+                held = f"packed cells {cells.shape} do not hold samples of {shape[1:]}"
+                raise TwoClocksError(f"{path} is corrupt ({held})")
             cells = np.unpackbits(cells, axis=1)[:, :d].reshape(shape)
         out = Outcomes(
             cells.astype(np.uint8), z["valid"], z["constraint_acc"], z["train_match"], z["nn_hamming"].astype(np.int64)
         )
     except (ValueError, TypeError, IndexError) as exc:
         raise TwoClocksError(f"{path} is corrupt (its arrays do not fit together: {exc})") from None
-    if len({len(out.cells), len(out.valid), len(out.constraint_acc), len(out.train_match), len(out.nn_hamming)}) > 1:
-        raise TwoClocksError(f"{path} is corrupt (its arrays have different lengths)")
     return out

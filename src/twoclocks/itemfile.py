@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
 import twoclocks.core.memory as memory
+from twoclocks.core.io import npy_declared_bytes, npz_declared_bytes
 from twoclocks.errors import ConfigError, quote
 from twoclocks.plugins import file_hash
 from twoclocks.tasks.base import Task
@@ -59,21 +59,9 @@ def declared_bytes(path: Path) -> int:
     them: a small compressed file can declare gigabytes."""
     if path.suffix == ".npy":
         with open(path, "rb") as fh:
-            return _header_bytes(fh)
-    total = 0
+            return npy_declared_bytes(fh)
     with zipfile.ZipFile(path) as archive:
-        for name in archive.namelist():
-            if name.endswith(".npy"):
-                with archive.open(name) as fh:
-                    total += _header_bytes(fh)
-    return total
-
-
-def _header_bytes(fh: IO[bytes]) -> int:
-    version = np.lib.format.read_magic(fh)
-    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, _, dtype = read(fh)
-    return int(np.prod(shape, dtype=object)) * dtype.itemsize
+        return npz_declared_bytes(archive)
 
 
 def _cells(items: np.ndarray, where: str) -> np.ndarray:

@@ -32,6 +32,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from twoclocks.core import memory
 from twoclocks.errors import TwoClocksError
 
 TEMP_SUFFIX = ".tmp"  # temporary files are named .<target>.<random>.tmp
@@ -318,11 +319,34 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         raise TwoClocksError(f"{path} is unreadable ({cause(exc)})") from None
 
 
+def npy_declared_bytes(fh: IO[bytes]) -> int:
+    """Bytes the array of an .npy stream declares in its header, read without loading it."""
+    version = np.lib.format.read_magic(fh)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(fh)
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
+def npz_declared_bytes(archive: zipfile.ZipFile) -> int:
+    """Bytes the arrays of an .npz declare in their headers: a small compressed file can declare
+    gigabytes, which loading it would allocate."""
+    total = 0
+    for name in archive.namelist():
+        if name.endswith(".npy"):
+            with archive.open(name) as fh:
+                total += npy_declared_bytes(fh)
+    return total
+
+
 def read_npz(path: str | os.PathLike, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """The arrays `keys` of an npz file, and those of `optional` it holds (no pickles); a
-    damaged file or a missing array of `keys` is one line naming the file."""
+    damaged file, a missing array of `keys` or arrays larger than the memory left is one line
+    naming the file."""
     data = read_bytes(path)
     try:
+        with zipfile.ZipFile(_io.BytesIO(data)) as archive:
+            declared = npz_declared_bytes(archive)
+        memory.check_fits({"its arrays": declared}, memory.available_ram(), f"reading {path}", "this machine")
         with np.load(_io.BytesIO(data), allow_pickle=False) as z:
             missing = [k for k in keys if k not in z.files]
             if missing:
