@@ -146,6 +146,17 @@ def test_an_idx_name_that_is_no_regular_file_is_not_called_missing(tmp_path, kin
     assert draw_first(tmp_path).shape == (1, 14, 14)  # a regular spelling beside it is read
 
 
+@pytest.mark.parametrize("n_test", [1, 2, 3])
+def test_a_held_out_split_too_small_for_the_frechet_floor_is_one_line_before_a_run(tmp_path, capsys, n_test):
+    write_idx_set(tmp_path / "d", n_train=40, n_test=n_test)
+    out = tmp_path / "run"
+    args = ["run", "task=mnist", f"task.root={tmp_path / 'd'}", "task.size=7", "data.N=8", "train.steps=20"]
+    assert cli([*args, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"holds {n_test} images, fewer than the 4" in err, err
+    assert not out.exists()
+
+
 # ----- agree: samples that do not pair ------------------------------------------------------------
 def test_samples_that_do_not_pair_are_one_line(halves, tmp_path):  # noqa: F811
     b = tmp_path / "b"

@@ -78,6 +78,8 @@ SOURCES = {
         Source("fashion_mnist", "Fashion-MNIST", 28, default_root=DEBIAN_FASHION),
     )
 }
+# The Fréchet floor splits the held-out images into two halves of at least two (a covariance).
+MIN_HELDOUT = 4
 
 
 def load(name: str, root: str | None = None) -> Splits:
@@ -129,15 +131,15 @@ def _idx_splits(source: Source, root: str, stamp: tuple) -> Splits:
             raise ConfigError(f"task.root: no {stem} (or {stem}.gz) in {root}")
         arrays.append((path, read_idx(path)))
     (p_train, train), (p_ytrain, ytrain), (p_test, test), (p_ytest, ytest) = arrays
-    for path, images in ((p_train, train), (p_test, test)):
-        check_images(path, images, source)
+    for path, images, least in ((p_train, train, 1), (p_test, test, MIN_HELDOUT)):
+        check_images(path, images, source, least)
     for path, labels, images in ((p_ytrain, ytrain, train), (p_ytest, ytest, test)):
         check_labels(path, labels, len(images), source)
     return _frozen(Splits(train, ytrain.astype(np.int64), test, ytest.astype(np.int64), 255))
 
 
-def check_images(path: Path, images: np.ndarray, source: Source) -> None:
-    """One line unless `images` are at least one uint8 image of the source's side."""
+def check_images(path: Path, images: np.ndarray, source: Source, least: int = 1) -> None:
+    """One line unless `images` are at least `least` uint8 images of the source's side."""
     if images.dtype != np.uint8 or images.shape[1:] != (source.side, source.side):
         raise TwoClocksError(
             f"{path} holds {images.dtype} images of shape {images.shape[1:]}, "
@@ -145,6 +147,8 @@ def check_images(path: Path, images: np.ndarray, source: Source) -> None:
         )
     if not len(images):
         raise TwoClocksError(f"{path} holds no images")
+    if len(images) < least:
+        raise TwoClocksError(f"{path} holds {len(images)} images, fewer than the {least} a held-out split needs")
 
 
 def check_labels(path: Path, labels: np.ndarray, n: int, source: Source) -> None:
