@@ -20,6 +20,7 @@ from twoclocks import cli
 from twoclocks.clocks import clock_names
 from twoclocks.core.io import read_table, write_table
 from twoclocks.errors import TwoClocksError
+from twoclocks.records.schema import step_keys
 from twoclocks.training.rundir import RunDir
 
 VALUES = st.one_of(
@@ -80,6 +81,25 @@ def test_a_clock_that_is_not_a_number_is_a_damaged_file(sweep, tmp_path_factory,
     damage(run_dir, key, value)
     with pytest.raises(TwoClocksError, match=f"summary.json is damaged: {key} is"):
         RunDir(run_dir).load_summary()
+
+
+@settings(max_examples=30, deadline=None)
+@given(key=st.sampled_from(sorted(step_keys())), value=st.sampled_from([0, -5, -0.5, -1e9]))
+def test_a_step_that_is_not_positive_is_a_damaged_file(sweep, tmp_path_factory, key, value):
+    run_dir = shutil.copytree(next((sweep / "runs").iterdir()), tmp_path_factory.mktemp("r") / "r")
+    damage(run_dir, key, [value, value] if key.endswith("_ci") else value)
+    with pytest.raises(TwoClocksError, match=f"summary.json is damaged: {key} is .*not a positive step count"):
+        RunDir(run_dir).load_summary()
+
+
+def test_a_reached_clock_without_its_epochs_is_a_damaged_file(sweep, tmp_path, capsys):
+    run_dir = shutil.copytree(next((sweep / "runs").iterdir()), tmp_path / "r")
+    damage(run_dir, "tau_mem", 5)
+    damage(run_dir, "tau_mem_epochs", None)
+    for words in (["report", str(run_dir)], ["compare", str(run_dir), str(run_dir)]):
+        assert cli.main(words) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "tau_mem_epochs is null while tau_mem is reached" in err, err
 
 
 def test_every_reader_says_a_damaged_summary_in_one_line(sweep, tmp_path, capsys):

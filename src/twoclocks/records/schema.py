@@ -14,7 +14,18 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from twoclocks.clocks import MEM, NOVEL_PEAK, PRIMARY, clock_keys, peak_keys
+from twoclocks.clocks import (
+    CLOCK_FIELDS,
+    GEN_CLOCKS,
+    MEM,
+    MEM_CLOCKS,
+    NOVEL_PEAK,
+    PRIMARY,
+    RULE_CLOCKS,
+    clock_keys,
+    peak_keys,
+)
+from twoclocks.errors import quote
 
 
 @dataclass(frozen=True)
@@ -76,9 +87,20 @@ def run_summary(clocks: dict, **run: Any) -> dict:
     return {**clocks, **{name: run[name] for name in names}}
 
 
-def bad_clock_value(summary: dict) -> tuple[str, Any] | None:
-    """(key, value) of the first clock key of a summary whose value no run writes (NaN,
-    infinite, text where a number belongs), or None when every clock key is sound."""
+def step_keys() -> dict[str, str]:
+    """{key: its clock} for every summary key valued in steps or epochs (a clock, its interval,
+    its erosion, their epochs): a positive number where it is not null."""
+    keys = set(clock_keys(optional=True))
+    suffixes = [s for s in CLOCK_FIELDS if not s.endswith("censored")]
+    taus = [c.tau for c in (*RULE_CLOCKS, *MEM_CLOCKS, *GEN_CLOCKS)]
+    return {t + s: t for t in taus for s in suffixes if t + s in keys}
+
+
+def bad_clock_value(summary: dict) -> str | None:
+    """What is wrong with the first clock key of a summary whose value no run writes (NaN,
+    infinite, text where a number belongs, a step that is not positive, a reached clock without
+    its epochs), or None when every clock key is sound."""
+    steps = step_keys()
     for key in clock_keys(optional=True):
         if key not in summary or key == "thresholds":
             continue
@@ -87,5 +109,10 @@ def bad_clock_value(summary: dict) -> tuple[str, Any] | None:
             if v is None or isinstance(v, bool):
                 continue
             if not isinstance(v, (int, float)) or not math.isfinite(v):
-                return key, value
+                return f"{key} is {quote(value)}, not a number or null"
+            if key in steps and v <= 0:
+                return f"{key} is {quote(value)}, not a positive step count or null"
+        reached = key.removesuffix("_epochs")
+        if key in steps and reached != key and value is None and summary.get(reached) is not None:
+            return f"{key} is null while {reached} is reached"
     return None

@@ -46,7 +46,7 @@ from twoclocks.core.io import (
     write_table,
 )
 from twoclocks.core.locks import hold_lock, lock_path_beside
-from twoclocks.errors import ConfigError, TwoClocksError, quote
+from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.records.formats import config_record, has_every_rule_clock, same_point, upgrade_summary
 from twoclocks.records.recorded import Recorded, read_config
 from twoclocks.records.schema import bad_clock_value, required_keys
@@ -332,9 +332,7 @@ class RunDir:
             raise TwoClocksError(f"{self.summary_path} is not a twoclocks summary (no max_step or status)")
         bad = bad_clock_value(data)
         if bad is not None:
-            raise TwoClocksError(
-                f"{self.summary_path} is damaged: {bad[0]} is {quote(bad[1])}, not a step count or null"
-            )
+            raise TwoClocksError(f"{self.summary_path} is damaged: {bad}")
         return data
 
     def load_metrics(self) -> pd.DataFrame:
