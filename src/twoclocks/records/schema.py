@@ -92,7 +92,7 @@ def step_keys() -> dict[str, str]:
     its erosion, their epochs): a positive number where it is not null."""
     keys = set(clock_keys(optional=True))
     suffixes = [s for s in CLOCK_FIELDS if not s.endswith("censored")]
-    taus = [c.tau for c in (*RULE_CLOCKS, *MEM_CLOCKS, *GEN_CLOCKS)]
+    taus = [rc.tau for rc in (*RULE_CLOCKS, *GEN_CLOCKS)] + [mc.tau for mc in MEM_CLOCKS]
     return {t + s: t for t in taus for s in suffixes if t + s in keys}
 
 
