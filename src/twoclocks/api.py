@@ -32,7 +32,7 @@ import pandas as pd
 
 from twoclocks.api_args import checked
 from twoclocks.config import RunConfig, apply_overrides, flatten, load_yaml, parse_overrides
-from twoclocks.core.io import read_json, read_text
+from twoclocks.core.io import figure_format, read_json, read_text
 from twoclocks.errors import ConfigError, Interrupted, TwoClocksError, quote
 from twoclocks.evaluate import Outcomes, load_outcomes
 from twoclocks.plugins import reads_only
@@ -193,6 +193,8 @@ class Run:
         folder must exist)."""
         from twoclocks.plots import clocks_figure, save_figure
 
+        if path is not None:
+            figure_format(path)
         s = self.summary
         if s is None:
             raise TwoClocksError(f"{self.path}: the run is unfinished; resume it first")
@@ -384,6 +386,8 @@ def compare(runs: Iterable[PathArg | Run], out: PathArg | None = None, x: str = 
         raise ConfigError("runs must name at least one run directory")
     if x not in ("step", "epoch"):
         raise ConfigError(f"x must be 'step' or 'epoch', got {quote(x)}")
+    if out is not None:
+        figure_format(out)
     return compare_frame(paths, out, x)
 
 

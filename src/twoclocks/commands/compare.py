@@ -7,6 +7,7 @@ import argparse
 import pandas as pd
 
 from twoclocks.analysis.compare import compare_table, load_run, plot_compare, reference_like
+from twoclocks.core.io import figure_format
 from twoclocks.plugins import reads_only
 
 
@@ -28,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 @reads_only
 def main(args: argparse.Namespace) -> int:
+    figure_format(args.out)
     runs = [load_run(p) for p in args.runs]
     if args.reference:
         runs += reference_like(runs[0])

@@ -234,10 +234,24 @@ def write_npz(path: str | os.PathLike, arrays: dict[str, Any], parents: bool = F
     write_bytes(path, buf.getvalue(), parents)
 
 
+def figure_format(path: str | os.PathLike) -> str:
+    """The format a figure's file name asks for by its suffix (PNG when it has none); one line
+    when matplotlib cannot write it, checked before a figure is drawn."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    known = FigureCanvasBase.get_supported_filetypes()
+    if fmt not in known:
+        raise TwoClocksError(
+            f"{path}: a figure cannot be written as .{fmt}; name a file ending in one of .{', .'.join(sorted(known))}"
+        )
+    return fmt
+
+
 def write_figure(fig: Any, path: str | os.PathLike, parents: bool = False, **savefig: Any) -> None:
     """A matplotlib figure in the format its suffix names (PNG when it has none)."""
     buf = _io.BytesIO()
-    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", **savefig)
+    fig.savefig(buf, format=figure_format(path), **savefig)
     write_bytes(path, buf.getvalue(), parents)
 
 
