@@ -207,6 +207,19 @@ def test_packed_cells_longer_than_the_outcomes_are_refused_before_they_are_unpac
     assert peak < 3 * z["cells"].nbytes  # read once (and its copy), never unpacked
 
 
+def test_every_json_file_of_an_image_run_is_strict_and_still_read(halves, tmp_path, capsys):  # noqa: F811
+    """An unknown population is null in summary.json, not NaN, which parsers other than
+    Python's refuse; every reader still reads it."""
+    files = sorted(halves[0].rglob("*.json"))
+    assert any(f.name == "summary.json" for f in files)
+    for path in files:
+        strict(path.read_text())
+    assert json.loads((halves[0] / "summary.json").read_text())["log2_population"] is None
+    copy = shutil.copytree(halves[0], tmp_path / "run")
+    assert cli(["report", str(copy)]) == 0 and cli(["compare", str(copy), "--out", str(tmp_path / "c.png")]) == 0
+    assert "population unknown" not in capsys.readouterr().err
+
+
 # ----- --json is strict JSON -----------------------------------------------------------------------
 @given(st.recursive(st.floats() | st.integers() | st.text(max_size=3) | st.none(), lambda c: st.lists(c, max_size=3)))
 def test_json_text_is_strict_whatever_the_numbers(value):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
 from typing import Any
+
+from twoclocks.core.io import strict_json
 
 
 def add_config_arguments(p: argparse.ArgumentParser, example: str) -> None:
@@ -16,17 +16,5 @@ def add_config_arguments(p: argparse.ArgumentParser, example: str) -> None:
 
 
 def json_text(obj: Any, indent: int | None = None) -> str:
-    """`obj` as strict JSON, what every `--json` prints: a number that is not finite (an
-    unknown population, a clock never reached) is null, never NaN or Infinity, which JSON
-    parsers other than Python's refuse."""
-    return json.dumps(_finite(obj), indent=indent, allow_nan=False)
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
+    """`obj` as strict JSON, what every `--json` prints (`core.io.strict_json`)."""
+    return strict_json(obj, indent)

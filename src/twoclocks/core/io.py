@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import io as _io
 import json
+import math
 import os
 import re
 import shutil
@@ -186,8 +187,26 @@ def write_text(path: str | os.PathLike, text: str, parents: bool = False) -> Non
     write_bytes(path, text.encode(), parents)
 
 
+def strict_json(obj: Any, indent: int | None = None) -> str:
+    """`obj` as strict JSON: a number that is not finite (an unknown population, a clock never
+    reached) is null, never NaN or Infinity, which JSON parsers other than Python's refuse."""
+    return json.dumps(finite(obj), indent=indent, allow_nan=False, default=lambda o: finite(_json_default(o)))
+
+
+def finite(obj: Any) -> Any:
+    """`obj` with every float that is not finite replaced by None, through dicts and lists."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
+
+
 def write_json(path: str | os.PathLike, obj: Any, parents: bool = False) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n", parents)
+    """A JSON file, strict (`strict_json`): readable by any JSON parser."""
+    write_text(path, strict_json(obj, indent=2) + "\n", parents)
 
 
 def write_table(path: str | os.PathLike, df: pd.DataFrame, parents: bool = False) -> None:

@@ -6,6 +6,7 @@ order the points finished in, so two executions of the same points compare equal
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,8 @@ def summary_columns(s: dict) -> dict[str, Any]:
         lo, hi = s.get(key) or [None, None]
         row[f"{key}_lo"], row[f"{key}_hi"] = lo, hi
     row.update({key: s.get(key) for key in later_columns()})
+    if row.get("log2_population") is None:  # an unknown population, null in summary.json
+        row["log2_population"] = math.nan
     return row
 
 

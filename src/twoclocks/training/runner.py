@@ -166,7 +166,8 @@ def mem_chance_text(summary: dict) -> str:
     """mem_chance as the summary prints it; an unknown population says so."""
     if GEN.tau in summary:
         return f"{summary['mem_chance']:.2e} (measured on held-out images)"
-    if not math.isfinite(summary.get("log2_population", 0.0)):
+    bits = summary.get("log2_population", 0.0)
+    if bits is None or not math.isfinite(bits):  # null in summary.json: unknown
         return f"{summary['mem_chance']:.2e} (population unknown: taken as 0)"
     return f"{summary['mem_chance']:.2e}"
 
