@@ -220,6 +220,20 @@ def test_every_json_file_of_an_image_run_is_strict_and_still_read(halves, tmp_pa
     assert "population unknown" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("split", "levels"), [("all", 2), ("A", 2), ("B", 4)])
+def test_a_data_set_bounds_data_n_by_its_distinct_images_for_run_and_predict(tmp_path, capsys, split, levels):
+    task = make_task("digits", split=split, levels=levels)
+    pool = task.train_split[task.pool_index]
+    distinct = len({image.tobytes() for image in pool})  # brute force, beside np.unique's rows
+    assert task.distinct_items() == distinct <= len(pool)
+    words = ["task=digits", f"task.split={split}", f"task.levels={levels}", f"data.N={distinct + 1}"]
+    for command in (["run", *words, "--out", str(tmp_path / "r")], ["predict", *words]):
+        assert cli(command) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"more than the {distinct:,} distinct items" in err, err
+    assert not (tmp_path / "r").exists()
+
+
 # ----- --json is strict JSON -----------------------------------------------------------------------
 @given(st.recursive(st.floats() | st.integers() | st.text(max_size=3) | st.none(), lambda c: st.lists(c, max_size=3)))
 def test_json_text_is_strict_whatever_the_numbers(value):

@@ -31,6 +31,9 @@ def check_training_set_size(task: Task, N: int) -> float:
         raise ConfigError(
             f"data.N={N} is larger than the population of {task.describe()} ({population:.0f} valid items)"
         )
+    distinct = task.distinct_items()
+    if distinct is not None and N > distinct:
+        raise ConfigError(f"data.N={N} is more than the {distinct:,} distinct items {task.describe()} draws from")
     return population
 
 

@@ -150,6 +150,11 @@ class Task(ABC):
         """All valid items (uint8 (P, H, W)) when the population is small enough, else None."""
         return None
 
+    def distinct_items(self) -> int | None:
+        """How many distinct items `sample` can give when it draws from a finite set (a data
+        set's training split), else None: a training set of more cannot be drawn."""
+        return None
+
     def as_text(self, cells: np.ndarray) -> list[str] | None:
         """Each item as a line of text (uint8 (n, H, W) -> n strings) for a rule whose items read
         as text, e.g. words; None when an item is shown as its grid."""

@@ -137,6 +137,11 @@ class ImageTask(Task):
             )
         return pool
 
+    def distinct_items(self) -> int:
+        """The distinct images of the pool after quantisation (a data set holds duplicates)."""
+        pool = self.train_split[self.pool_index]
+        return len(np.unique(pool.reshape(len(pool), -1), axis=0))
+
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """uint8 (n, size, size): items of the pool in the order of seeded permutations of it
         (one permutation per pass, so the first n items of a first pass are distinct)."""
