@@ -35,7 +35,7 @@ from twoclocks.evaluate import load_outcomes
 from twoclocks.prediction.fitted import predict_overrides
 from twoclocks.sweeps.spec import load_recorded_spec
 from twoclocks.tasks import make_task
-from twoclocks.tasks.images import sources
+from twoclocks.tasks.images import idx, sources
 from twoclocks.tasks.images.idx import idx_bytes, read_idx
 from twoclocks.training.rundir import RunDir
 
@@ -129,6 +129,20 @@ def test_a_link_to_a_device_or_a_fifo_is_refused_before_it_is_read(tmp_path):
     for name in ("dev", "fifo", "folder"):
         with pytest.raises(TwoClocksError, match="not a regular file"):
             read_bytes(tmp_path / name)
+
+
+@pytest.mark.parametrize(("dtype", "gz"), [(np.uint8, True), (np.uint8, False), (np.int16, True)])
+def test_reading_an_idx_file_holds_no_more_than_the_memory_check_budgets(tmp_path, dtype, gz):
+    """The check budgets twice the declared data: reading stays within it, but for the chunks
+    it reads at a time (it was 3x the data)."""
+    array = np.zeros((20000, 28, 28), dtype)
+    path = tmp_path / "x"
+    path.write_bytes(gzip.compress(idx_bytes(array), compresslevel=1) if gz else idx_bytes(array))
+    tracemalloc.start()
+    read = read_idx(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.array_equal(read, array) and peak <= 2 * array.nbytes + 4 * idx.CHUNK
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")

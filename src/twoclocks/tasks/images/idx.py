@@ -25,6 +25,7 @@ from twoclocks.core.io import cause, open_regular
 from twoclocks.errors import TwoClocksError
 
 GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 2**20  # bytes read at a time
 TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -51,13 +52,18 @@ def declared_bytes(dtype: np.dtype, shape: tuple[int, ...]) -> int:
 def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
     """The array an IDX file holds, in native byte order; damage is a one-line TwoClocksError."""
     dtype, shape = parse_header(data[: 4 + 4 * MAX_DIMS], name)
-    start = 4 + 4 * len(shape)
-    expected, body = declared_bytes(dtype, shape), len(data) - start
-    if body != expected:
-        problem = "truncated" if body < expected else "longer than its header says"
-        raise TwoClocksError(f"{name} is {problem} ({body} bytes of data, {shape} needs {expected})")
-    array = np.frombuffer(data, dtype=dtype, offset=start).reshape(shape)
-    return array.astype(dtype.newbyteorder("="))
+    return idx_array(dtype, shape, memoryview(data)[4 + 4 * len(shape) :], name)
+
+
+def idx_array(dtype: np.dtype, shape: tuple[int, ...], body: bytes | memoryview, name: str) -> np.ndarray:
+    """The array of an IDX body of the declared type and shape, read-only, in native byte
+    order: a view of `body` for bytes, one copy for wider types (big-endian on disk)."""
+    expected = declared_bytes(dtype, shape)
+    if len(body) != expected:
+        problem = "truncated" if len(body) < expected else "longer than its header says"
+        raise TwoClocksError(f"{name} is {problem} ({len(body)} bytes of data, {shape} needs {expected})")
+    array = np.frombuffer(body, dtype=dtype).reshape(shape)
+    return array.astype(dtype.newbyteorder("="), copy=False)
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -74,12 +80,27 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             head += stream.read(4 * head[3]) if len(head) == 4 else b""
             dtype, shape = parse_header(head, str(path))
             need = declared_bytes(dtype, shape)
+            # The data are read into one buffer, and a type wider than a byte is copied once
+            # into native order after: twice the data at most.
             memory.check_fits({"its data": 2 * need}, memory.available_ram(), f"reading {path}", "this machine")
-            body = stream.read(need + 1)
+            body = read_into_one_buffer(stream, need + 1)
         except (OSError, EOFError, zlib.error) as exc:
             what = "a damaged gzip file" if gzipped else "unreadable"
             raise TwoClocksError(f"{path} is {what} ({cause(exc)})") from None
-    return parse_idx(head + body, str(path))
+    return idx_array(dtype, shape, body, str(path))
+
+
+def read_into_one_buffer(stream: IO[bytes], n: int) -> memoryview:
+    """Up to `n` bytes of a stream in one buffer, read a chunk at a time: `stream.read(n)`
+    joins the chunks it decompressed, holding the data two or three times over."""
+    buf = memoryview(bytearray(n))
+    got = 0
+    while got < n:
+        k = stream.readinto(buf[got : got + CHUNK])  # type: ignore[attr-defined]
+        if not k:
+            break
+        got += k
+    return buf[:got]
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
