@@ -171,6 +171,21 @@ def test_a_held_out_split_too_small_for_the_frechet_floor_is_one_line_before_a_r
     assert not out.exists()
 
 
+def test_a_task_root_that_is_a_file_is_called_so(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ConfigError, match="task.root: .* is not a folder"):
+        draw_first(tmp_path / "f")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_metrics_file_that_is_a_fifo_is_not_called_missing(halves, tmp_path):  # noqa: F811
+    run = shutil.copytree(halves[0], tmp_path / "run")
+    (run / "metrics.parquet").unlink()
+    os.mkfifo(run / "metrics.parquet")
+    with pytest.raises(TwoClocksError, match="metrics.parquet is not a regular file"):
+        RunDir(run).load_metrics()
+
+
 # ----- agree: samples that do not pair ------------------------------------------------------------
 def test_samples_that_do_not_pair_are_one_line(halves, tmp_path):  # noqa: F811
     b = tmp_path / "b"

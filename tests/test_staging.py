@@ -55,3 +55,12 @@ def test_names_that_hold_no_pid_are_not_touched(tmp_path, name):
     (tmp_path / name).mkdir()
     staging.recover(tmp_path / "report")
     assert (tmp_path / name).is_dir() and not (tmp_path / "report").exists()
+
+
+def test_a_file_where_the_folder_goes_is_refused_and_kept(tmp_path):
+    target = tmp_path / "report"
+    target.write_text("the user's notes")
+    with pytest.raises(TwoClocksError, match="is a file, not a folder twoclocks wrote"):
+        with staging.staged_folder(target) as folder:
+            folder.mkdir()
+    assert target.read_text() == "the user's notes" and [p.name for p in tmp_path.iterdir()] == ["report"]

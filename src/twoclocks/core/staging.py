@@ -59,6 +59,8 @@ def staged_folder(target: Path) -> Iterator[Path]:
     """Yield a fresh folder path to fill; on a clean exit it replaces `target`. A one-line
     error raised inside names `target`, not the staging folder; nothing of it stays."""
     recover(target)
+    if target.exists() and not target.is_dir():  # a user's file of that name is theirs to move
+        raise TwoClocksError(f"{target} is a file, not a folder twoclocks wrote; move it away to write {target.name}/")
     staging, old = hidden(target, PARTIAL, os.getpid()), hidden(target, OLD, os.getpid())
     for leftover in (staging, old):  # links planted under these names are removed, not followed
         remove_path(leftover)

@@ -337,6 +337,8 @@ class RunDir:
 
     def load_metrics(self) -> pd.DataFrame:
         """metrics.parquet, sorted by step."""
+        if self.metrics_path.exists() and not self.metrics_path.is_file():
+            raise TwoClocksError(f"{self.metrics_path} is not a regular file (a folder, a FIFO or a device)")
         if not self.metrics_path.is_file():
             raise TwoClocksError(
                 f"{self.metrics_path} does not exist (an unfinished or damaged run? "

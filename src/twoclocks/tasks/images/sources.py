@@ -107,6 +107,8 @@ def idx_root(source: Source, root: str | None) -> Path:
         )
     folder = Path(root) if root is not None else source.default_root
     assert folder is not None
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"task.root: {folder} is not a folder (it should hold the {source.title} IDX files)")
     for stem in IDX_FILES:
         if find_file(folder, _spellings(stem)) is None:
             where = "task.root" if root is not None else f"task.root (default {folder})"
