@@ -31,9 +31,6 @@ def check_training_set_size(task: Task, N: int) -> float:
         raise ConfigError(
             f"data.N={N} is larger than the population of {task.describe()} ({population:.0f} valid items)"
         )
-    distinct = task.distinct_items()
-    if distinct is not None and N > distinct:
-        raise ConfigError(f"data.N={N} is more than the {distinct:,} distinct items {task.describe()} draws from")
     return population
 
 
@@ -45,6 +42,7 @@ def draw_training_set(task: Task, N: int, rng: np.random.Generator) -> np.ndarra
     enumerated items without replacement instead (rejection would be slow there).
     """
     population = check_training_set_size(task, N)
+    task.check_drawable(N)  # a data set's distinct images: read here, as drawing reads them
     if task.log2_population < 24 and N > population / 2:
         everything = task.enumerate()
         if everything is not None:

@@ -26,7 +26,6 @@ import pandas as pd
 from twoclocks.clocks import RULE_CLOCKS, stop_measures
 from twoclocks.config import RunConfig, flatten, keys_of_role
 from twoclocks.core.domains import UNMODELLED
-from twoclocks.data import check_training_set_size
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.features import RULE_FEATURES, rule_features
 from twoclocks.tasks import TASKS, make_task
@@ -124,12 +123,13 @@ def config_variables(cfg: RunConfig, rule: RecordedRule | None = None) -> pd.Dat
 
 def check_drawable(cfg: RunConfig) -> None:
     """A config a run would refuse is not predicted: a data set without a rule holds a finite
-    number of distinct images, which bounds data.N (`data.check_training_set_size` reads it)."""
+    number of distinct images, which bounds data.N (where the package ships the data: a
+    prediction reads no user's files)."""
     task_row = {k: v for k, v in config_flat(cfg).items() if k == "task" or k.startswith("task.")}
     cls = TASKS.get(str(task_row["task"]))
     if cls is not None and not cls.has_rule:
         params = {k.removeprefix("task."): v for k, v in task_row.items() if k.startswith("task.")}
-        check_training_set_size(make_task(str(task_row["task"]), **params), cfg.data.N)
+        make_task(str(task_row["task"]), **params).check_drawable(cfg.data.N, read=False)
 
 
 def check_population(N: int, bits: float, task: str) -> None:

@@ -150,10 +150,17 @@ class Task(ABC):
         """All valid items (uint8 (P, H, W)) when the population is small enough, else None."""
         return None
 
-    def distinct_items(self) -> int | None:
+    def distinct_items(self, read: bool = True) -> int | None:
         """How many distinct items `sample` can give when it draws from a finite set (a data
-        set's training split), else None: a training set of more cannot be drawn."""
+        set's training split), else None; with `read` False, also None where counting them
+        would read files the package does not ship."""
         return None
+
+    def check_drawable(self, N: int, read: bool = True) -> None:
+        """One line when N distinct items cannot be drawn from what `sample` draws from."""
+        distinct = self.distinct_items(read)
+        if distinct is not None and N > distinct:
+            raise ConfigError(f"data.N={N} is more than the {distinct:,} distinct items {self.describe()} draws from")
 
     def as_text(self, cells: np.ndarray) -> list[str] | None:
         """Each item as a line of text (uint8 (n, H, W) -> n strings) for a rule whose items read

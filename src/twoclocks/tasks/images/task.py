@@ -137,8 +137,10 @@ class ImageTask(Task):
             )
         return pool
 
-    def distinct_items(self) -> int:
+    def distinct_items(self, read: bool = True) -> int | None:
         """The distinct images of the pool after quantisation (a data set holds duplicates)."""
+        if not read and sources.SOURCES[self.source].from_files:
+            return None
         pool = self.train_split[self.pool_index]
         return len(np.unique(pool.reshape(len(pool), -1), axis=0))
 
