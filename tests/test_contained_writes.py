@@ -16,7 +16,7 @@ from conftest import TINY
 from plugin_files import RULE
 from twoclocks import cli
 from twoclocks.config import RunConfig, apply_overrides
-from twoclocks.core.io import safe_name
+from twoclocks.core.paths import safe_name
 from twoclocks.sweeps.spec import point_name
 from twoclocks.tasks import task_class
 from twoclocks.training.runner import default_run_name

@@ -31,7 +31,8 @@ from twoclocks.analysis.basins import (
 )
 from twoclocks.analysis.basins_report import SUMMARY
 from twoclocks.config import apply_overrides
-from twoclocks.core.io import check_no_links, write_json, write_npz, write_table
+from twoclocks.core.io import write_json, write_npz, write_table
+from twoclocks.core.paths import check_no_links
 from twoclocks.data import TrainingIndex
 from twoclocks.encoding import Encoding
 from twoclocks.errors import ConfigError

@@ -31,7 +31,8 @@ from twoclocks.analysis.pages import Section, embed, page, table_html
 from twoclocks.analysis.report_claims import claims_html
 from twoclocks.analysis.report_figures import fig_families, fig_phase, fig_relations, fig_small_multiples
 from twoclocks.clocks import RULE_CLOCKS
-from twoclocks.core.io import check_no_links, read_json, write_text
+from twoclocks.core.io import read_json, write_text
+from twoclocks.core.paths import check_no_links
 from twoclocks.core.staging import staged_folder
 from twoclocks.errors import ReadNote, TwoClocksError
 from twoclocks.plots import plot_clocks

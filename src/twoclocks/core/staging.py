@@ -16,8 +16,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from twoclocks.core.io import remove_path, unwritable
+from twoclocks.core.io import unwritable
 from twoclocks.core.locks import pid_alive
+from twoclocks.core.paths import remove_path
 from twoclocks.errors import TwoClocksError
 
 PARTIAL, OLD = "partial", "old"  # the hidden folders: the one being made, the one replaced

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from twoclocks.core.io import check_no_links, read_json, write_json, write_table
+from twoclocks.core.io import read_json, write_json, write_table
+from twoclocks.core.paths import check_no_links
 from twoclocks.errors import ConfigError, TwoClocksError, quote
 from twoclocks.sweeps.results import result_row, results_frame
 from twoclocks.sweeps.spec import (

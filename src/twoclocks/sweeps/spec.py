@@ -30,8 +30,9 @@ from twoclocks.config import (
 )
 from twoclocks.core.domains import Domain, base_type, check_value, closed
 from twoclocks.core.fields import coerce, field_types
-from twoclocks.core.io import check_resolvable, make_dirs, read_json, remove_empty_dirs, safe_name, write_json
+from twoclocks.core.io import make_dirs, read_json, remove_empty_dirs, write_json
 from twoclocks.core.locks import hold_lock
+from twoclocks.core.paths import check_resolvable, safe_name
 from twoclocks.errors import ConfigError, TwoClocksError, quote
 from twoclocks.records.formats import hashed_identity, identity_dict
 from twoclocks.sweeps.sweepdir import SweepDir
@@ -228,7 +229,7 @@ def config_hash(cfg: RunConfig) -> str:
 
 def point_name(cfg: RunConfig, varied: list[str], digest: str) -> str:
     """parity-G2_dit_N16_depth2_seed0-1a2b3c4d: task, knob, family, N, other varied keys, seed;
-    one folder name whatever the config's values hold (`io.safe_name`)."""
+    one folder name whatever the config's values hold (`paths.safe_name`)."""
     from twoclocks.tasks import task_label
 
     task, knob = task_label(cfg.task["name"])

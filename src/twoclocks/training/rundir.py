@@ -33,8 +33,6 @@ import pandas as pd
 from twoclocks.config import RunConfig, from_dict, resolve
 from twoclocks.core.io import (
     TEMP_SUFFIX,
-    check_no_links,
-    check_resolvable,
     make_dirs,
     read_json,
     read_npz,
@@ -46,6 +44,7 @@ from twoclocks.core.io import (
     write_table,
 )
 from twoclocks.core.locks import hold_lock, lock_path_beside
+from twoclocks.core.paths import check_no_links, check_resolvable
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.records.formats import config_record, has_every_rule_clock, same_point, upgrade_summary
 from twoclocks.records.recorded import Recorded, read_config

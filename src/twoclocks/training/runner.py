@@ -23,7 +23,7 @@ from twoclocks.clocks import (
     window_text,
 )
 from twoclocks.config import AUTO_STEPS, RunConfig
-from twoclocks.core.io import safe_name
+from twoclocks.core.paths import safe_name
 from twoclocks.errors import ConfigError, TwoClocksError
 from twoclocks.tasks import task_class
 from twoclocks.training.experiment import Experiment, build_experiment
@@ -34,7 +34,7 @@ from twoclocks.training.trainer import Trainer
 
 def default_run_name(cfg: RunConfig) -> str:
     """A readable directory name: task, its knob, family, N, seed and a timestamp; one folder
-    name whatever the rule's name and parameters hold (`io.safe_name`)."""
+    name whatever the rule's name and parameters hold (`paths.safe_name`)."""
     cls = task_class(cfg.task["name"])
     knob_part = f"-{cls.knob}{safe_name(cfg.task[cls.knob], 24)}" if cls.knob in cfg.task else ""
     stamp = time.strftime("%Y%m%d-%H%M%S")
