@@ -30,8 +30,8 @@ from typing import Any
 
 import pandas as pd
 
-from twoclocks.api_args import checked
-from twoclocks.config import RunConfig, apply_overrides, flatten, load_yaml, parse_overrides
+from twoclocks.api_args import Overrides, checked, override_dict
+from twoclocks.config import RunConfig, apply_overrides, load_yaml
 from twoclocks.core.io import figure_format, read_json, read_text
 from twoclocks.errors import ConfigError, Interrupted, TwoClocksError, quote
 from twoclocks.evaluate import Outcomes, load_outcomes
@@ -53,28 +53,7 @@ from twoclocks.sweeps.sweepdir import SweepDir
 from twoclocks.training.rundir import RunDir
 from twoclocks.training.runner import default_run_name, resume_run, start_run, summary_lines
 
-Overrides = Mapping[str, Any] | Iterable[str] | None
 PathArg = str | Path
-
-
-def override_dict(overrides: Overrides) -> dict[str, Any]:
-    """A dict as it is ({"task.G": 3}, or nested sections {"task": {"G": 3}} as in a --config
-    file), or the command line's ["task.G=3"] words parsed (YAML)."""
-    if overrides is None:
-        return {}
-    if isinstance(overrides, str):
-        raise ConfigError(f"overrides must be a dict or a list of key=value strings, got the string {quote(overrides)}")
-    if isinstance(overrides, Mapping):
-        flat = flatten(dict(overrides))
-        bad_keys = [k for k in flat if not isinstance(k, str) or not k]
-        if bad_keys:
-            raise ConfigError(f"override keys must be dotted strings such as 'task.G', got {quote(bad_keys[0])}")
-        return flat
-    words = list(overrides)
-    bad = [w for w in words if not isinstance(w, str)]
-    if bad:
-        raise ConfigError(f"overrides must be key=value strings, got {quote(bad[0])}")
-    return parse_overrides(words)
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ or is written. The signature is the only declaration: `@checked` reads it.
 The annotations understood: None, bool, int, float, str, Path (any os.PathLike), a class (an
 instance of it), unions of these, Mapping[K, V], Iterable[X] (a str or a mapping is never an
 Iterable here: a single string where a list is meant is the classic slip), and Any (checked by
-the function itself, e.g. seeds).
+the function itself, e.g. seeds). `override_dict` reads the overrides every function takes.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import inspect
 import os
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from twoclocks.errors import ConfigError
+from twoclocks.config import flatten, parse_overrides
+from twoclocks.errors import ConfigError, quote
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -117,3 +118,26 @@ def checked(func: F) -> F:
         return func(*args, **kwargs)
 
     return typing.cast(F, wrapper)
+
+
+Overrides = Mapping[str, Any] | Iterable[str] | None
+
+
+def override_dict(overrides: Overrides) -> dict[str, Any]:
+    """A dict as it is ({"task.G": 3}, or nested sections {"task": {"G": 3}} as in a --config
+    file), or the command line's ["task.G=3"] words parsed (YAML)."""
+    if overrides is None:
+        return {}
+    if isinstance(overrides, str):
+        raise ConfigError(f"overrides must be a dict or a list of key=value strings, got the string {quote(overrides)}")
+    if isinstance(overrides, Mapping):
+        flat = flatten(dict(overrides))
+        bad_keys = [k for k in flat if not isinstance(k, str) or not k]
+        if bad_keys:
+            raise ConfigError(f"override keys must be dotted strings such as 'task.G', got {quote(bad_keys[0])}")
+        return flat
+    words = list(overrides)
+    bad = [w for w in words if not isinstance(w, str)]
+    if bad:
+        raise ConfigError(f"overrides must be key=value strings, got {quote(bad[0])}")
+    return parse_overrides(words)
