@@ -221,6 +221,15 @@ def test_a_samples_file_declaring_more_than_memory_is_one_line_before_loading(tm
     assert "\n" not in str(err.value)
 
 
+def test_a_samples_member_that_is_no_array_is_refused_unread(tmp_path):
+    """numpy would hand a member not named .npy over as its raw bytes, decompressed whole."""
+    path = tmp_path / "step_00000010.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("cells", bytes(2**20))
+    with pytest.raises(TwoClocksError, match="holds 'cells', which is no array"):
+        load_outcomes(path)
+
+
 def test_packed_cells_longer_than_the_outcomes_are_refused_before_they_are_unpacked(halves, tmp_path):  # noqa: F811
     """A few kilobytes of zeros that would unpack to 8x their size: refused on the lengths."""
     step, path = RunDir(halves[0]).sample_files()[-1]
@@ -260,6 +269,13 @@ def test_a_data_set_bounds_data_n_by_its_distinct_images_for_run_and_predict(tmp
         assert cli(command) == 1
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"more than the {distinct:,} distinct items" in err, err
+    assert not (tmp_path / "r").exists()
+    for command in (
+        ["run", "task=digits", "data.N=1", "--out", str(tmp_path / "r")],
+        ["predict", "task=digits", "data.N=1"],
+    ):
+        assert cli(command) == 1  # the ratio criterion reads a second-nearest training image
+        assert "needs at least 2 training items" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 

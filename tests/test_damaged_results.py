@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import twoclocks as tc
@@ -89,6 +89,19 @@ def test_a_step_that_is_not_positive_is_a_damaged_file(sweep, tmp_path_factory, 
     run_dir = shutil.copytree(next((sweep / "runs").iterdir()), tmp_path_factory.mktemp("r") / "r")
     damage(run_dir, key, [value, value] if key.endswith("_ci") else value)
     with pytest.raises(TwoClocksError, match=f"summary.json is damaged: {key} is .*not a positive step count"):
+        RunDir(run_dir).load_summary()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    key=st.sampled_from([*clock_names(), "max_step", "peak_valid", "peak_valid_step", "mem_chance", "thresholds"]),
+    value=st.sampled_from([[], [5], [1, 2, 3], {}, "5"]),
+)
+def test_a_list_or_a_table_where_a_number_belongs_is_a_damaged_file(sweep, tmp_path_factory, key, value):
+    assume(not (key == "thresholds" and value == {}))  # no threshold recorded: the defaults, as read
+    run_dir = shutil.copytree(next((sweep / "runs").iterdir()), tmp_path_factory.mktemp("r") / "r")
+    damage(run_dir, key, value)
+    with pytest.raises(TwoClocksError, match=f"summary.json is damaged: {key} is"):
         RunDir(run_dir).load_summary()
 
 

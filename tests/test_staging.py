@@ -48,6 +48,7 @@ def test_a_clean_exit_replaces_the_folder_and_leaves_nothing_beside_it(tmp_path)
 NOT_PIDS = [".report.old-0", ".report.old--5", ".report.old-x", ".report.partial-"]
 # digits of other scripts (str.isdigit takes them), and numbers no process can have
 NOT_PIDS += [".report.partial-\u00b2", ".report.old-\u0663\u0663\u0663", ".report.partial-99999999999999999999"]
+NOT_PIDS += [".report.partial-0000012345", ".report.old-+12"]  # not as a pid is printed
 
 
 @pytest.mark.parametrize("name", NOT_PIDS)

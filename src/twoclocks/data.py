@@ -25,6 +25,7 @@ def check_training_set_size(task: Task, N: int) -> float:
     exist (checked before any work: by a run, and by a sweep for every point when planned)."""
     if N <= 0:
         raise ConfigError(f"data.N must be a positive integer, got {N}")
+    task.check_drawable(N, read=False)  # what it can tell without reading a user's files
     # Compare with the exact count when there is one: 2**log2(10) rounds to 9.999...
     population = task.population if task.population is not None else 2.0**task.log2_population
     if task.log2_population < 62 and N > population:

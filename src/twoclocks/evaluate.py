@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twoclocks.core import memory
 from twoclocks.core.io import read_npz, write_npz
 from twoclocks.core.stats import wilson_interval
 from twoclocks.data import TrainingIndex, hash_cells
@@ -126,6 +127,10 @@ def load_outcomes(path) -> Outcomes:
             if cells.ndim != 2 or cells.shape[1] != -(-d // 8):
                 held = f"packed cells {cells.shape} do not hold samples of {shape[1:]}"
                 raise TwoClocksError(f"{path} is corrupt ({held})")
+            # the bits as bytes, then their uint8 copy below
+            memory.check_fits(
+                {"its unpacked cells": 16 * cells.size}, memory.available_ram(), f"reading {path}", "this machine"
+            )
             cells = np.unpackbits(cells, axis=1)[:, :d].reshape(shape)
         out = Outcomes(
             cells.astype(np.uint8), z["valid"], z["constraint_acc"], z["train_match"], z["nn_hamming"].astype(np.int64)

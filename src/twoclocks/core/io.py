@@ -203,24 +203,29 @@ def write_npz(path: str | os.PathLike, arrays: dict[str, Any], parents: bool = F
     write_bytes(path, buf.getvalue(), parents)
 
 
+# The formats matplotlib writes by itself: pgf needs a LaTeX installation, and others a plugin.
+FIGURE_FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp")
+
+
 def figure_format(path: str | os.PathLike) -> str:
     """The format a figure's file name asks for by its suffix (PNG when it has none); one line
-    when matplotlib cannot write it, checked before a figure is drawn."""
-    from matplotlib.backend_bases import FigureCanvasBase
-
+    when it is no file name or no format written here, checked before a figure is drawn."""
+    if str(path).endswith(("/", os.sep)):
+        raise TwoClocksError(f"{path}: a figure needs a file name, not a folder")
     fmt = Path(path).suffix.lstrip(".").lower() or "png"
-    known = FigureCanvasBase.get_supported_filetypes()
-    if fmt not in known:
-        raise TwoClocksError(
-            f"{path}: a figure cannot be written as .{fmt}; name a file ending in one of .{', .'.join(sorted(known))}"
-        )
+    if fmt not in FIGURE_FORMATS:
+        known = ", .".join(FIGURE_FORMATS)
+        raise TwoClocksError(f"{path}: a figure cannot be written as .{fmt}; name a file ending in one of .{known}")
     return fmt
 
 
 def write_figure(fig: Any, path: str | os.PathLike, parents: bool = False, **savefig: Any) -> None:
     """A matplotlib figure in the format its suffix names (PNG when it has none)."""
     buf = _io.BytesIO()
-    fig.savefig(buf, format=figure_format(path), **savefig)
+    try:
+        fig.savefig(buf, format=figure_format(path), **savefig)
+    except (RuntimeError, OSError, ValueError) as exc:  # a backend's tool missing, a plugin's error
+        raise TwoClocksError(f"cannot draw {path} ({cause(exc)})") from None
     write_bytes(path, buf.getvalue(), parents)
 
 
@@ -312,12 +317,14 @@ def npy_declared_bytes(fh: IO[bytes]) -> int:
 
 def npz_declared_bytes(archive: zipfile.ZipFile) -> int:
     """Bytes the arrays of an .npz declare in their headers: a small compressed file can declare
-    gigabytes, which loading it would allocate."""
+    gigabytes, which loading it would allocate. A member that is no .npy array is a ValueError
+    (numpy would hand it over as raw bytes, decompressed whole)."""
     total = 0
     for name in archive.namelist():
-        if name.endswith(".npy"):
-            with archive.open(name) as fh:
-                total += npy_declared_bytes(fh)
+        if not name.endswith(".npy"):
+            raise ValueError(f"it holds {name!r}, which is no array")
+        with archive.open(name) as fh:
+            total += npy_declared_bytes(fh)
     return total
 
 
@@ -335,7 +342,7 @@ def read_npz(path: str | os.PathLike, keys: tuple[str, ...], optional: tuple[str
             if missing:
                 raise TwoClocksError(f"{path} is not the file expected here (it lacks {missing})")
             return {k: z[k] for k in (*keys, *optional) if k in z.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, MemoryError) as exc:
         raise TwoClocksError(f"{path} is corrupt or truncated ({cause(exc)})") from None
 
 

@@ -22,7 +22,7 @@ from twoclocks.core.paths import remove_path
 from twoclocks.errors import TwoClocksError
 
 PARTIAL, OLD = "partial", "old"  # the hidden folders: the one being made, the one replaced
-PID = re.compile(r"[0-9]{1,10}")  # str.isdigit would take other scripts' digits
+PID = re.compile(r"[1-9][0-9]{0,9}")  # as os.getpid() prints; str.isdigit takes other scripts' digits
 PID_MAX = 2**22  # Linux's pid_max ceiling; os.kill refuses larger numbers with an OverflowError
 
 
@@ -38,7 +38,7 @@ def leftovers(target: Path, kind: str) -> list[Path]:
     found = []
     for path in sorted(target.parent.glob(f"{prefix}*")):
         pid = path.name[len(prefix) :]
-        if PID.fullmatch(pid) and 0 < int(pid) <= PID_MAX and not pid_alive(int(pid)):
+        if PID.fullmatch(pid) and int(pid) <= PID_MAX and not pid_alive(int(pid)):
             found.append(path)
     return found
 

@@ -96,19 +96,34 @@ def step_keys() -> dict[str, str]:
     return {t + s: t for t in taus for s in suffixes if t + s in keys}
 
 
+def pair_keys() -> set[str]:
+    """The clock keys valued as a pair [early, late] (intervals, a window) rather than a number."""
+    windows = {rc.key("window") for rc in (*RULE_CLOCKS, *GEN_CLOCKS)}
+    return {k for k in clock_keys(optional=True) if k.endswith("_ci")} | windows
+
+
 def bad_clock_value(summary: dict) -> str | None:
     """What is wrong with the first clock key of a summary whose value no run writes (NaN,
-    infinite, text where a number belongs, a step that is not positive, a reached clock without
-    its epochs), or None when every clock key is sound."""
-    steps = step_keys()
-    for key in clock_keys(optional=True):
-        if key not in summary or key == "thresholds":
+    infinite, text or a list where a number belongs, a pair that is not two numbers, a step that
+    is not positive, a reached clock without its epochs, thresholds that are not numbers), or
+    None when every clock key is sound."""
+    steps, pairs = step_keys(), pair_keys()
+    for key in [*clock_keys(optional=True), "mem_chance"]:
+        if key not in summary:
             continue
         value = summary[key]
+        if key == "thresholds":
+            if not isinstance(value, dict) or not all(_number(v) for v in value.values()):
+                return f"thresholds is {quote(value)}, not a table of numbers"
+            continue
+        if key in pairs and value is not None and (not isinstance(value, list) or len(value) != 2):
+            return f"{key} is {quote(value)}, not a pair [early, late] or null"
+        if key not in pairs and isinstance(value, list):
+            return f"{key} is {quote(value)}, not a number or null"
         for v in value if isinstance(value, list) else [value]:
             if v is None or isinstance(v, bool):
                 continue
-            if not isinstance(v, (int, float)) or not math.isfinite(v):
+            if not _number(v):
                 return f"{key} is {quote(value)}, not a number or null"
             if key in steps and v <= 0:
                 return f"{key} is {quote(value)}, not a positive step count or null"
@@ -116,3 +131,7 @@ def bad_clock_value(summary: dict) -> str | None:
         if key in steps and reached != key and value is None and summary.get(reached) is not None:
             return f"{key} is null while {reached} is reached"
     return None
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

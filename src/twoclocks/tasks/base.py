@@ -67,6 +67,7 @@ class Task(ABC):
     # data set, `constraints` is a learned probe's verdict on each item, the population is
     # unknown, and each copy criterion's chance level is measured on held-out items.
     has_rule: ClassVar[bool] = True
+    min_items: ClassVar[int] = 1  # the smallest training set its metrics can read
 
     @abstractmethod
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -157,7 +158,10 @@ class Task(ABC):
         return None
 
     def check_drawable(self, N: int, read: bool = True) -> None:
-        """One line when N distinct items cannot be drawn from what `sample` draws from."""
+        """One line when N distinct items cannot be drawn from what `sample` draws from, or
+        are fewer than the task's metrics read."""
+        if N < self.min_items:
+            raise ConfigError(f"data.N={N}: {self.describe()} needs at least {self.min_items} training items")
         distinct = self.distinct_items(read)
         if distinct is not None and N > distinct:
             raise ConfigError(f"data.N={N} is more than the {distinct:,} distinct items {self.describe()} draws from")

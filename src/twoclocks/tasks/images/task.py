@@ -75,6 +75,7 @@ class ImageTask(Task):
     family = "image"
     knob = "levels"
     has_rule = False
+    min_items = 2  # the ratio criterion reads the second-nearest training image
     source: ClassVar[str]  # a key of sources.SOURCES
     probe_spec: ClassVar[ProbeSpec]
 
