@@ -142,10 +142,18 @@ def test_predict_answers_or_says_what_it_needs_from_the_shipped_reference(name, 
         assert rc == 1 and "pilot runs" in err and "\n" not in err.strip(), err
         return
     assert rc == 0, err
-    for c in json.loads(out)["clocks"].values():
+    answer = json.loads(out)
+    seen = name in set(shipped.reference_runs().table["task"])
+    for clock, c in answer["clocks"].items():
         lo, hi = c["interval_95"]
         assert 0 < lo < c["median"] < hi, name
-        assert 1 <= c["median"] <= 1e7, name  # an unseen rule is held inside the fitted sizes
+        if seen and c["median"] > 1e7:  # out of reach: only where the answer says no run shows it
+            said = [
+                w for w in answer["warnings"] if (clock in w and "measured" in w) or "size" in w and "extrapolated" in w
+            ]
+            assert said, (name, clock, answer["warnings"])
+        else:
+            assert 1 <= c["median"] <= 1e7, (name, clock)  # an unseen rule is held inside the fitted sizes
     assert not (shared_cache / "twoclocks" / "probes").exists()
 
 
