@@ -33,7 +33,13 @@ class Broken(RowParity):
         {body}
 '''
 )
-ARGS = {"sample": "n, rng", "constraints": "cells", "is_valid": "cells", "constraint_acc": "cells"}
+ARGS = {
+    "sample": "n, rng",
+    "constraints": "cells",
+    "is_valid": "cells",
+    "constraint_acc": "cells",
+    "distinct_items": "read=True",
+}
 
 
 def broken_rule(tmp_path: Path, method: str, body: str) -> Path:
@@ -114,6 +120,8 @@ def test_samples_of_a_wrong_kind_or_breaking_the_rule_are_refused(tmp_path, caps
         ("constraint_acc", "return np.full(len(cells), 2.0)", "constraint_acc() returned values outside [0, 1]"),
         ("constraints", "raise ValueError('bad cells')", "constraints() raised ValueError: bad cells"),
         ("sample", "raise SystemExit(0)", "sample() raised SystemExit: 0"),
+        ("distinct_items", "return 'many'", "distinct_items() returned 'many', not None or a positive integer"),
+        ("distinct_items", "return 0", "distinct_items() returned 0"),
     ],
 )
 def test_other_faults_of_a_rule_are_one_line(tmp_path, capsys, method, body, says):
@@ -244,3 +252,9 @@ def test_a_sweep_refuses_a_broken_rule_when_planned_before_anything_is_written(t
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert f"task {path}:Broken: is_valid() returned int64, not bool" in err and not out.exists()
+
+
+def test_a_rule_whose_min_items_is_no_positive_integer_is_one_line(tmp_path, capsys):
+    path = tmp_path / "rule_min.py"
+    path.write_text(RULE + "\n\nclass Broken(RowParity):\n    min_items = 'two'\n")
+    refused_in_one_line(tmp_path, capsys, [f"task={path}:Broken"], f"task {path}:Broken: min_items is 'two'")

@@ -32,7 +32,7 @@ from twoclocks.errors import PluginError, TwoClocksError, exception_line
 from twoclocks.models.base import GenerativeModel
 from twoclocks.models.config import ModelConfig
 from twoclocks.tasks.base import Task
-from twoclocks.training.contract_checks import MODEL_METHODS, TASK_METHODS, TASK_PROPERTIES, Check
+from twoclocks.training.contract_checks import MODEL_METHODS, TASK_METHODS, TASK_PROPERTIES, Check, min_items_problem
 from twoclocks.training.numerics import generate
 
 PROBE_ITEMS = 8  # items a task's probe samples
@@ -134,6 +134,10 @@ def probe_task(task: Task, owner: str) -> None:
         getattr(task, name)  # checked as it is read
     task.token_order()
     task.source_digest()
+    task.distinct_items(read=False)
+    problem = min_items_problem(task.min_items)
+    if problem:
+        raise PluginError(f"{owner}: min_items {problem}")
     with blamed(owner, "definition()"):
         task.content_hash()  # the definition as JSON, kept with every run
     items = task.sample(PROBE_ITEMS, np.random.default_rng(0))

@@ -151,6 +151,15 @@ def _log2_population(task: Any, args: tuple, out: Any) -> str | None:
     return f"is {out!r:.60}, not a number >= 0 (or NaN: unknown)"
 
 
+def _distinct_items(task: Any, args: tuple, out: Any) -> str | None:
+    return None if out is None or _positive_int(out) else f"returned {out!r:.60}, not None or a positive integer"
+
+
+def min_items_problem(value: Any) -> str | None:
+    """What is wrong with a task's `min_items` (a class attribute, read once by the probe)."""
+    return None if _positive_int(value) else f"is {value!r:.60}, not a positive integer"
+
+
 def _positive_int(x: Any) -> bool:
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and bool(x > 0)
 
@@ -173,6 +182,8 @@ TASK_METHODS: dict[str, Check | None] = {
     "definition": _definition,
     "token_order": _token_order,
     "source_digest": _source_digest,
+    "distinct_items": _distinct_items,
+    "check_drawable": None,
     "describe": None,
 }
 TASK_PROPERTIES: dict[str, Check | None] = {
