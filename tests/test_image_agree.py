@@ -94,3 +94,15 @@ def test_runs_that_are_not_two_halves_are_refused_in_one_line(halves, tmp_path):
     (other / "config.json").write_text(json.dumps(config))
     with pytest.raises(TwoClocksError, match="sampling noise"):
         agreement_table(halves[0], other)
+
+
+def test_an_evaluation_kept_by_one_run_only_is_skipped_and_said(halves, tmp_path, capsys):
+    b = tmp_path / "b"
+    shutil.copytree(halves[1], b)
+    step, path = RunDir(b).sample_files()[0]
+    path.unlink()
+    res = agreement_table(halves[0], b)
+    assert res.unpaired == [step] and step not in set(res.table["step"])
+    assert cli(["agree", str(halves[0]), str(b)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"kept by one run only, skipped: step {step:,}" in err, err

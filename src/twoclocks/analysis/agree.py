@@ -46,6 +46,7 @@ class Agreement:
     max_step: int
     left_censored: bool  # agreement held from the first evaluation and was never lost
     start_lost: float | None  # where the shared start's agreement was lost; None if it never held
+    unpaired: list[int]  # steps whose samples only one of the runs kept (skipped)
 
 
 def regained(steps: np.ndarray, agree: np.ndarray, theta: float) -> tuple[float | None, bool]:
@@ -118,4 +119,5 @@ def agreement_table(run_a: str | Path, run_b: str | Path) -> Agreement:
     late, _ = regained(at, table["agree_lo"].to_numpy(), theta)
     agree = table["agree"].to_numpy()
     start_lost = erosion(at, agree, theta) if held(agree, theta) == 0 else None
-    return Agreement(table, theta, tau, [early, late], int(steps[-1]), left, start_lost)
+    unpaired = sorted(set(files_a) ^ set(files_b))
+    return Agreement(table, theta, tau, [early, late], int(steps[-1]), left, start_lost, unpaired)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
@@ -32,7 +33,7 @@ def main(args: argparse.Namespace) -> int:
         table = res.table.to_dict(orient="records")
         clock = {"theta": res.theta, "tau_agree": res.tau, "tau_agree_ci": res.ci}
         start = {"tau_agree_left_censored": res.left_censored, "start_agreement_lost": res.start_lost}
-        print(json_text({**clock, **start, "table": table}))
+        print(json_text({**clock, **start, "unpaired_steps": res.unpaired, "table": table}))
         return 0
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(res.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
@@ -42,4 +43,10 @@ def main(args: argparse.Namespace) -> int:
         print("  left-censored: the runs agreed from the first evaluation and never stopped (their shared start)")
     elif res.start_lost is not None:
         print(f"  counted after step {res.start_lost:,.0f}, where the agreement of their shared start was lost")
+    if res.unpaired:
+        steps = ", ".join(f"{s:,}" for s in res.unpaired[:5]) + (", ..." if len(res.unpaired) > 5 else "")
+        print(
+            f"twoclocks: note: {len(res.unpaired)} evaluation(s) kept by one run only, skipped: step {steps}",
+            file=sys.stderr,
+        )
     return 0
