@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
@@ -65,3 +66,15 @@ def test_a_file_where_the_folder_goes_is_refused_and_kept(tmp_path):
         with staging.staged_folder(target) as folder:
             folder.mkdir()
     assert target.read_text() == "the user's notes" and [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+def test_a_link_planted_as_a_dead_writers_old_folder_is_removed_not_put_back(tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep").write_text("x")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / f".report.old-{dead.pid}").symlink_to(victim)
+    staging.recover(tmp_path / "report")
+    assert not (tmp_path / "report").exists() and not (tmp_path / "report").is_symlink()
+    assert (victim / "keep").read_text() == "x" and not (tmp_path / f".report.old-{dead.pid}").is_symlink()

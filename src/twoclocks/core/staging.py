@@ -47,8 +47,8 @@ def recover(target: Path) -> None:
     """What killed writers of `target` left: the previous folder back where it was (when no
     folder is there), every other leftover removed."""
     for path in leftovers(target, OLD):
-        if target.exists() or target.is_symlink():
-            remove_path(path)
+        if target.exists() or target.is_symlink() or path.is_symlink() or not path.is_dir():
+            remove_path(path)  # only a real folder is put back: a link planted there is not
         else:
             os.replace(path, target)
     for path in leftovers(target, PARTIAL):
