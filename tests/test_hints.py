@@ -127,7 +127,7 @@ def test_a_file_given_as_a_run_directory(sweep_dir, capsys):
 def test_damaged_samples_are_one_line(sweep_dir, tmp_path):
     out = copy_run(sweep_dir, tmp_path / "sweep")
     run = tc.load_sweep(out).runs()[0]
-    path = dict(run.dir.sample_files())[run.steps[-1]]
+    path = dict(RunDir(run.path).sample_files())[run.steps[-1]]
     data = path.read_bytes()
     for damage in (data[: len(data) // 2], b"", b"PK\x03\x04garbage"):
         path.write_bytes(damage)

@@ -71,11 +71,11 @@ class Run:
 
     @checked
     def __init__(self, path: PathArg):
-        self.dir = RunDir(path).require()
+        self._dir = RunDir(path).require()
 
     @property
     def path(self) -> Path:
-        return self.dir.path
+        return self._dir.path
 
     @reads_only
     def __repr__(self) -> str:
@@ -88,26 +88,26 @@ class Run:
     def _repr_html_(self) -> str:
         from twoclocks.analysis.notebook import run_html
 
-        return run_html(self.dir)
+        return run_html(self._dir)
 
     @cached_property
     @reads_only
     def config(self) -> RunConfig:
         """config.json as recorded (`twoclocks.records.recorded`), no plugin imported."""
-        return self.dir.read_config().cfg
+        return self._dir.read_config().cfg
 
     @property
     @reads_only
     def summary(self) -> dict | None:
         """summary.json (clocks, window, timings), or None while the run is unfinished. A run
         written before near copies were measured has them, from its samples (RunDir.load_finished)."""
-        finished = self.dir.finished_summary()
-        return finished if finished is not None else self.dir.load_summary()
+        finished = self._dir.finished_summary()
+        return finished if finished is not None else self._dir.load_summary()
 
     @property
     @reads_only
     def finished(self) -> bool:
-        return self.dir.finished_summary() is not None
+        return self._dir.finished_summary() is not None
 
     @property
     @reads_only
@@ -115,28 +115,28 @@ class Run:
         """One row per evaluation, sorted by step (docs/protocol.md defines every column); the
         near-copy columns of a finished run written before them come from its samples."""
         try:
-            return self.dir.load_finished()[1]
+            return self._dir.load_finished()[1]
         except TwoClocksError:
-            return self.dir.load_metrics()
+            return self._dir.load_metrics()
 
     @property
     @reads_only
     def train_set(self) -> Any:
         """The training items, uint8 (N, H, W)."""
-        return self.dir.load_train_set()
+        return self._dir.load_train_set()
 
     @property
     @reads_only
     def steps(self) -> list[int]:
         """The evaluation steps whose per-sample outcomes were kept."""
-        return [step for step, _ in self.dir.sample_files()]
+        return [step for step, _ in self._dir.sample_files()]
 
     @checked
     @reads_only
     def samples(self, step: int | None = None) -> Outcomes:
         """Per-sample outcomes of one evaluation (default: the last): cells (M, H, W), valid,
         constraint_acc, train_match (index of the copied item or -1), nn_hamming."""
-        files = dict(self.dir.sample_files())
+        files = dict(self._dir.sample_files())
         if not files:
             raise TwoClocksError(f"{self.path}: no per-sample outcomes kept (eval.keep_samples=false?)")
         step = max(files) if step is None else step
@@ -185,7 +185,7 @@ class Run:
     @checked
     def resume(self, progress: bool = True) -> Run:
         """Finish a stopped or killed run from its last checkpoint (a finished run: as is)."""
-        with resumable(self.dir):
+        with resumable(self._dir):
             resume_run(self.path, progress=progress)
         return self
 
