@@ -229,3 +229,20 @@ def test_a_group_that_fails_before_its_first_checkpoint_leaves_no_directory(tmp_
     with pytest.raises(TwoClocksError, match=FULL):
         train_group(cfgs, [tmp_path / "a", tmp_path / "b"])
     assert tree(tmp_path) == []
+
+
+@pytest.mark.parametrize("during", ["fchmod", "close", "write"])
+def test_a_stop_while_a_file_is_being_written_leaves_no_temporary_file(tmp_path, monkeypatch, during):
+    """SIGTERM's handler raises SystemExit inside whichever system call it interrupts (a pool
+    worker stopped by its driver): the temporary file of an atomic write goes with it."""
+    real = {"fchmod": os.fchmod, "close": os.close, "write": io.os_write}
+
+    def stopped(*args):
+        real[during](*args)
+        raise SystemExit(143)
+
+    monkeypatch.setattr(io, "os_write", stopped) if during == "write" else monkeypatch.setattr(io.os, during, stopped)
+    with pytest.raises(SystemExit):
+        io.write_text(tmp_path / "config.json", "{}")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []

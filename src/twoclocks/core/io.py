@@ -62,25 +62,27 @@ def atomic_path(path: str | os.PathLike, parents: bool = False) -> Iterator[Path
     file never stays."""
     path = Path(path)
     made = make_dirs(path.parent) if parents else []
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=TEMP_SUFFIX, dir=path.parent)
-        os.fchmod(fd, 0o666 & ~current_umask())
-        os.close(fd)
-    except OSError as exc:
-        remove_empty_dirs(made)
-        raise unwritable(path, exc) from None
-    tmp_path = Path(tmp)
+    # The temporary file is known as soon as it exists: a stop (SIGTERM raising SystemExit, run
+    # by Python inside whichever system call it interrupts) removes it too.
+    created: list[Path] = []
     done = False
     try:
         try:
-            yield tmp_path
-            os.replace(tmp_path, path)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=TEMP_SUFFIX, dir=path.parent)
+            created.append(Path(tmp))
+            try:
+                os.fchmod(fd, 0o666 & ~current_umask())
+            finally:
+                os.close(fd)
+            yield created[0]
+            os.replace(created[0], path)
             done = True
         except OSError as exc:  # a full disk, a directory made read-only meanwhile, ...
             raise unwritable(path, exc) from None
     finally:
-        with suppress(OSError):
-            tmp_path.unlink(missing_ok=True)
+        for tmp_path in created:
+            with suppress(OSError):
+                tmp_path.unlink(missing_ok=True)
         if not done:  # folders made for a file that was never written go too
             remove_empty_dirs(made)
 
