@@ -30,6 +30,7 @@ from twoclocks.cli import main as cli
 from twoclocks.commands import json_text
 from twoclocks.config import build_config
 from twoclocks.core.io import read_bytes, write_json
+from twoclocks.data import check_training_set_size
 from twoclocks.errors import ConfigError, TwoClocksError, one_line
 from twoclocks.evaluate import load_outcomes
 from twoclocks.prediction.fitted import predict_overrides
@@ -270,6 +271,10 @@ def test_a_data_set_bounds_data_n_by_its_distinct_images_for_run_and_predict(tmp
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"more than the {distinct:,} distinct items" in err, err
     assert not (tmp_path / "r").exists()
+    # a data.path file brings its own items: the data set's count does not bound them
+    check_training_set_size(task, distinct + 1, drawn=False)
+    with pytest.raises(ConfigError, match="needs at least 2 training items"):
+        check_training_set_size(task, 1, drawn=False)
     for command in (
         ["run", "task=digits", "data.N=1", "--out", str(tmp_path / "r")],
         ["predict", "task=digits", "data.N=1"],

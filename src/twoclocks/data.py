@@ -20,12 +20,14 @@ from twoclocks.errors import ConfigError
 from twoclocks.tasks.base import Task
 
 
-def check_training_set_size(task: Task, N: int) -> float:
+def check_training_set_size(task: Task, N: int, drawn: bool = True, read: bool = False) -> float:
     """The task's population size; a one-line ConfigError if N distinct valid items cannot
-    exist (checked before any work: by a run, and by a sweep for every point when planned)."""
+    exist (checked before any work: by a run, and by a sweep for every point when planned).
+    `drawn`, `read`: as `Task.check_size` (by default what it can tell without reading a
+    user's files)."""
     if N <= 0:
         raise ConfigError(f"data.N must be a positive integer, got {N}")
-    task.check_drawable(N, read=False)  # what it can tell without reading a user's files
+    task.check_size(N, drawn, read)
     # Compare with the exact count when there is one: 2**log2(10) rounds to 9.999...
     population = task.population if task.population is not None else 2.0**task.log2_population
     if task.log2_population < 62 and N > population:
@@ -42,8 +44,7 @@ def draw_training_set(task: Task, N: int, rng: np.random.Generator) -> np.ndarra
     when N is more than half the population and it can be enumerated, picks N of the
     enumerated items without replacement instead (rejection would be slow there).
     """
-    population = check_training_set_size(task, N)
-    task.check_drawable(N)  # a data set's distinct images: read here, as drawing reads them
+    population = check_training_set_size(task, N, read=True)  # drawing reads a data set's images
     if task.log2_population < 24 and N > population / 2:
         everything = task.enumerate()
         if everything is not None:

@@ -20,7 +20,7 @@ from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.pilots import config_without_rule, joint_runs, own_rule, pilot_sweeps, recorded_rule
 from twoclocks.prediction.predict import Laws, Prediction, predict_config
 from twoclocks.prediction.reference import Runs, reference_calibration, reference_runs, shipped_pilots, sweep_runs
-from twoclocks.prediction.variables import RecordedRule, check_drawable, task_params
+from twoclocks.prediction.variables import RecordedRule, check_data_set_size, task_params
 from twoclocks.tasks import TASKS
 
 CALIBRATION_DRAWS = 20
@@ -85,7 +85,7 @@ def predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path]
 def _predict_overrides(overrides: Mapping[str, Any], sweeps: Sequence[str | Path] | None) -> Prediction:
     name = own_rule(overrides)
     if name is not None and name in TASKS:  # a data set: its distinct images bound data.N
-        check_drawable(apply_overrides(RunConfig(), dict(overrides)))
+        check_data_set_size(apply_overrides(RunConfig(), dict(overrides)))
     shipped = shipped_route(name) if sweeps is None else None
     if name is None or (sweeps is None and shipped is None and name in reference_tasks()):
         return predict_clocks(apply_overrides(RunConfig(), dict(overrides)), sweeps)

@@ -28,7 +28,7 @@ from twoclocks.config import RunConfig, flatten, keys_of_role
 from twoclocks.core.domains import UNMODELLED
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.features import RULE_FEATURES, rule_features
-from twoclocks.tasks import TASKS, make_task
+from twoclocks.tasks import TASKS, build_task, make_task
 
 CLOCKS = (*(rc.tau for rc in RULE_CLOCKS), "tau_mem")
 # Numeric variables: name -> (config key it is read from, transform).
@@ -121,15 +121,13 @@ def config_variables(cfg: RunConfig, rule: RecordedRule | None = None) -> pd.Dat
     return with_features(pd.DataFrame([row]), [str(flat["task"])], [task_params(task_row)])
 
 
-def check_drawable(cfg: RunConfig) -> None:
+def check_data_set_size(cfg: RunConfig) -> None:
     """A config a run would refuse is not predicted: a data set without a rule holds a finite
     number of distinct images, which bounds data.N (where the package ships the data: a
     prediction reads no user's files)."""
-    task_row = {k: v for k, v in config_flat(cfg).items() if k == "task" or k.startswith("task.")}
-    cls = TASKS.get(str(task_row["task"]))
+    cls = TASKS.get(str(cfg.task["name"]))
     if cls is not None and not cls.has_rule:
-        params = {k.removeprefix("task."): v for k, v in task_row.items() if k.startswith("task.")}
-        make_task(str(task_row["task"]), **params).check_drawable(cfg.data.N, read=False)
+        build_task(dict(cfg.task)).check_size(cfg.data.N, drawn=cfg.data.path is None, read=False)
 
 
 def check_population(N: int, bits: float, task: str) -> None:

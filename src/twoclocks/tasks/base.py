@@ -157,12 +157,13 @@ class Task(ABC):
         would read files the package does not ship."""
         return None
 
-    def check_drawable(self, N: int, read: bool = True) -> None:
-        """One line when N distinct items cannot be drawn from what `sample` draws from, or
-        are fewer than the task's metrics read."""
+    def check_size(self, N: int, drawn: bool = True, read: bool = True) -> None:
+        """One line when a training set of N items is smaller than the task's metrics read or,
+        drawn from the task (`drawn`; not a data.path file), larger than the distinct items
+        `sample` can give (`read`: as `distinct_items`)."""
         if N < self.min_items:
             raise ConfigError(f"data.N={N}: {self.describe()} needs at least {self.min_items} training items")
-        distinct = self.distinct_items(read)
+        distinct = self.distinct_items(read) if drawn else None
         if distinct is not None and N > distinct:
             raise ConfigError(f"data.N={N} is more than the {distinct:,} distinct items {self.describe()} draws from")
 

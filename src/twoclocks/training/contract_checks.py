@@ -183,7 +183,7 @@ TASK_METHODS: dict[str, Check | None] = {
     "token_order": _token_order,
     "source_digest": _source_digest,
     "distinct_items": _distinct_items,
-    "check_drawable": None,
+    "check_size": None,
     "describe": None,
 }
 TASK_PROPERTIES: dict[str, Check | None] = {

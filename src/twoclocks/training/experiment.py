@@ -163,7 +163,7 @@ def build_task(cfg: RunConfig) -> Task:
 def check_training_set(cfg: RunConfig, task: Task) -> None:
     """What `training_set` would refuse, without drawing: N beyond the population, or a
     data.path file that does not fit the task (checked for every sweep point when planned)."""
-    check_training_set_size(task, cfg.data.N)
+    check_training_set_size(task, cfg.data.N, drawn=cfg.data.path is None)
     if cfg.data.path is not None:
         training_items(task, cfg.data.path, cfg.data.N, cfg.data.hash)
 
@@ -172,7 +172,7 @@ def training_set(cfg: RunConfig, task: Task) -> np.ndarray:
     """The training items a config names: the first data.N items of data.path, or N distinct
     items drawn from the task with the data seed."""
     if cfg.data.path is not None:
-        check_training_set_size(task, cfg.data.N)
+        check_training_set_size(task, cfg.data.N, drawn=False)
         return training_items(task, cfg.data.path, cfg.data.N, cfg.data.hash)
     return draw_training_set(task, cfg.data.N, np.random.default_rng(cfg.data_seed + SEED_DATA))
 
