@@ -17,7 +17,7 @@ from twoclocks.config import RunConfig, apply_overrides, build_config, flatten
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.features import DESCRIBED, rule_features
-from twoclocks.prediction.predict import Laws, at_fitted_size, predict_config, predict_samples
+from twoclocks.prediction.predict import Laws, at_another_size, at_fitted_size, predict_config, predict_samples
 from twoclocks.prediction.reference import Runs
 from twoclocks.prediction.variables import CLOCKS, config_variables, task_params
 from twoclocks.tasks import BUILTIN, make_task
@@ -227,3 +227,42 @@ def test_an_unseen_rule_carries_the_spread_of_the_fitted_rules_offsets():
     assert spread("mirror") == pytest.approx(spread("mirror", rule_spread=False))  # a seen rule
     without = spread("hamming_weight", rule_spread=False)
     assert spread("hamming_weight") == pytest.approx(math.hypot(without, 0.3), rel=0.05) and without < 0.1
+
+
+def test_a_rule_asked_at_a_size_none_of_its_runs_had_is_predicted_as_an_unseen_rule():
+    # Every fitted run of group parity has G = 2: at G = 3 its own offset (fitted at G = 2) is
+    # not carried; it is predicted from its features, with the unseen rule's calibrated term.
+    laws = Laws.fit(rule_runs(rules=RULES[:3]), draws=10)
+    params = {"a": 1.0, "s0": 0.05, "kN": 0.3, "sb": 0.01, "sx": 0.3, "su": 0.3, "sr": 0.4}
+    cal = laws.calibrated(Calibration({c: dict(params) for c in CLOCKS}, "a test"))
+    v, warning = at_another_size(config_variables(cfg("task=parity", "task.G=3", "data.N=16")), laws.variables)
+    assert v["task"].iloc[0] != "parity" and warning is not None and "every fitted run of it has" in warning
+    same, _ = at_another_size(config_variables(cfg("task=parity", "data.N=16")), laws.variables)
+    assert same["task"].iloc[0] == "parity"
+    p = predict_config(cal, cfg("task=parity", "task.G=3", "data.N=16"))
+    assert p.warnings[0] == warning and not any("task.G=3: no fitted run has it" in w for w in p.warnings)
+
+    def width(config) -> float:
+        lo, hi = predict_config(cal, config).clocks["tau_mem"].intervals[0.95]
+        return math.log10(hi / lo)
+
+    assert width(cfg("task=parity", "task.G=3", "data.N=16")) > width(cfg("task=parity", "data.N=16")) + 0.8
+    order = rule_features("parity", (("G", 3),))["order"]  # the features carry the size
+    assert abs(math.log10(p.clocks["tau_rule"].median) - truth("tau_rule", order, 16)) < 0.15
+
+
+def test_a_clock_no_run_of_the_rule_reached_is_printed_beside_the_longest_run():
+    runs = rule_runs(rules=RULES[:3])
+    table = runs.table.copy()
+    mirror = (table["task"] == "mirror").to_numpy()
+    table.loc[mirror, "tau_rule_censored"] = True
+    table.loc[mirror, "tau_rule"] = np.nan
+    table.loc[mirror, "max_step"] = np.where(table.loc[mirror, "data.N"] == 32, 54_321, 1_000)
+    laws = Laws.fit(Runs(table, runs.sources), draws=10)
+    p = predict_config(laws, cfg("task=mirror", "data.N=16"))
+    assert p.clocks["tau_rule"].unreached == (pytest.approx(54_321), int(mirror.sum()))
+    assert p.clocks["tau_rule"].to_dict()["unreached_above"] == pytest.approx(54_321)
+    line = next(x for x in p.lines() if x.startswith("tau_rule "))
+    assert f"none of the {int(mirror.sum())} runs of this rule reached it; the longest ran 54,321 steps" in line
+    assert p.clocks["tau_mem"].unreached is None and "none of" not in p.lines()[-1]
+    assert predict_config(laws, cfg("task=parity", "data.N=16")).clocks["tau_rule"].unreached is None

@@ -74,7 +74,7 @@ def extrapolation_warnings(flat: dict, v: pd.DataFrame, table: pd.DataFrame, fit
     out += [text] if text else []
     # The knob is the rule's size (above); every other field, task.layout included, is checked
     # for a value no fitted run had.
-    modelled = {key for key, _ in NUMERIC.values()} | {"model.family", "task", f"task.{task_knob(task)}"}
+    modelled = {key for key, _ in NUMERIC.values()} | {"model.family", "task", f"task.{task_knob(str(flat['task']))}"}
     for key, values in config_key_values(table).items():
         if key in modelled or key not in flat:
             continue
