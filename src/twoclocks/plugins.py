@@ -146,6 +146,17 @@ def _load(
     return Plugin(obj, ref, source)
 
 
+def kept_by_import_path(found: Plugin, registered: Mapping[str, Any], builtin: bool) -> Plugin:
+    """`found`, or where it is registered by name in this process and not built in, the same
+    object kept by its import path: another process (a sweep worker, a resumed run) has not
+    registered it."""
+    if found.ref in registered and not builtin:
+        where = reference_of(found.obj)
+        if where is not None:
+            return Plugin(found.obj, *where)
+    return found
+
+
 def reference_of(obj: Any) -> tuple[str, str | None] | None:
     """(reference, file hash) under which another process imports `obj` (a class or function
     defined at the top of a module), or None when only this process has it (`__main__` of a

@@ -65,11 +65,7 @@ def register(name: str, config: type[ModelConfig] | None = None):
 def family_plugin(name: str, source: str | None = None) -> plugins.Plugin:
     """The builder `name` refers to and the reference config.json keeps for it."""
     found = plugins.load(name, "model", ENTRY_POINTS, FAMILIES, builder_problem, source)
-    if found.ref in FAMILIES and found.ref not in BUILTIN:
-        where = plugins.reference_of(found.obj)  # a registered builder: kept by its import path
-        if where is not None:
-            return plugins.Plugin(found.obj, *where)
-    return found
+    return plugins.kept_by_import_path(found, FAMILIES, builtin=found.ref in BUILTIN)
 
 
 def portable(cfg: ModelConfig) -> bool:

@@ -84,11 +84,7 @@ for _cls in BUILTIN:
 def task_plugin(name: str, source: str | None = None) -> plugins.Plugin:
     """The task class `name` refers to and the reference config.json keeps for it."""
     found = plugins.load(name, "task", ENTRY_POINTS, TASKS, task_problem, source)
-    if found.ref in TASKS and found.obj not in BUILTIN:
-        where = plugins.reference_of(found.obj)  # a registered class: kept by its import path
-        if where is not None:
-            return plugins.Plugin(found.obj, *where)
-    return found
+    return plugins.kept_by_import_path(found, TASKS, builtin=found.obj in BUILTIN)
 
 
 def task_class(name: str) -> type[Task]:
