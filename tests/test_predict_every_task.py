@@ -202,6 +202,24 @@ def test_pilot_runs_that_never_reached_a_clock_give_a_wide_answer_with_its_warni
     assert any("had task.layout unset" in w for w in mem), out["warnings"]  # words has no layout
 
 
+def test_an_image_sets_grey_levels_each_keep_their_own_offset(reference, capsys):
+    # Quantisation moves the clocks (at 4 levels the digits copied 1.9x later than at 2), and an
+    # image set has no population for a size to say so: each level is its own effect, from its
+    # runs. Here 4 levels lie 0.3 decades above 2 levels.
+    shift = 0.3
+    two = pilot_rows("digits", math.nan, {"task.levels": 2})
+    four = pilot_rows("digits", math.nan, {"task.levels": 4}).query("`data.N` <= 16")
+    four = four.assign(point=four["point"] + "-4", **{c: four[c] * 10**shift for c in CLOCKS})
+    write_table(reference / "pilot" / "results.parquet", pd.concat([two, four], ignore_index=True), parents=True)
+    medians = {}
+    for levels in (2, 4):
+        args = ["predict", "task=digits", f"task.levels={levels}", "data.N=32", "model.width=64", "model.heads=4"]
+        assert cli_main([*args, "--from", str(reference / "pilot"), "--json"]) == 0, capsys.readouterr().err
+        medians[levels] = math.log10(json.loads(capsys.readouterr().out)["clocks"]["tau_mem"]["median"])
+    expected = truth("tau_mem", ORDER, 32) + OFFSET
+    assert abs(medians[2] - expected) < 0.1 and abs(medians[4] - expected - shift) < 0.1, medians
+
+
 # ----- pilot runs shipped with the package (reference/pilots/) ----------------------------------
 ARGS = ["predict", "task=words", "data.N=64", "model.width=64", "model.heads=4"]
 

@@ -24,4 +24,4 @@ def test_the_predict_command_imports_no_trainer():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "(1, 14)"  # the variables of one config, the rule features among them
+    assert out.stdout.strip() == "(1, 15)"  # the variables of one config, the rule features among them

@@ -80,7 +80,7 @@ def test_a_group_censored_throughout_gets_a_finite_fit_above_its_bound():
 def synthetic_runs(rng: np.random.Generator, seeds: int, budget: float) -> tuple[pd.DataFrame, Observed]:
     Ns = [4, 8, 16, 32, 64, 128]
     rows = [
-        {"logN": np.log10(N), "family": "dit", "task": "parity", "layout": "", "bits": 18.0,
+        {"logN": np.log10(N), "family": "dit", "task": "parity", "layout": "", "levels": "", "bits": 18.0,
          "log2_width": 6.0, "log2_depth": 1.0, "patch": 2.0, "log2_batch": 6.0, "log10_lr": -3.0, "learned": 1.0}
         for N in Ns for _ in range(seeds)
     ]  # fmt: skip

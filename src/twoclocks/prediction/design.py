@@ -1,7 +1,7 @@
 """The terms of a law and their design matrix: which variables a form has, how each becomes
 columns, which the fitted runs can tell apart, and the prior on each coefficient.
 
-    log10 tau = a_family + a_layout + b logN + c bits + f . features + capacity + u_rule + ...
+    log10 tau = a_family + a_layout + a_levels + b logN + c bits + f . features + capacity + u_rule + ...
 
 `features` are the rule's measured features (`features.RULE_FEATURES`), which enter where the
 runs hold several rules (with one rule they are functions of its size, which `bits` carries).
@@ -32,7 +32,8 @@ from twoclocks.prediction.tobit import PRIOR_SD
 from twoclocks.prediction.variables import CATEGORICAL, NUMERIC
 
 RANDOM = ("task",)  # terms with a prior around 0 (random effects), identified by that prior
-BASE = ("1", "family", "layout", "logN", "bits", *RULE_FEATURES, *(n for n in NUMERIC if n != "logN"), *RANDOM)
+CAPACITY = tuple(n for n in NUMERIC if n != "logN")
+BASE = ("1", "family", "layout", "levels", "logN", "bits", *RULE_FEATURES, *CAPACITY, *RANDOM)
 FORMS: dict[str, tuple[str, ...]] = {
     "power": BASE,
     "family": (*BASE, "logN:family"),

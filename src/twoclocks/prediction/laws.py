@@ -7,7 +7,7 @@ centred at its mean over the fitted runs; a term whose variable never varies is 
 
     power     log10 tau = a_family + a_task + b logN + c bits + capacity             (P)
               capacity = d1 log2_width + d2 log2_depth + d3 patch + d4 log2_batch + d5 log10_lr
-              + a_layout: tau = A N^b, one exponent b for every family and rule
+              + a_layout + a_levels: tau = A N^b, one exponent b for every family and rule
     family    (P) + b_family logN                       an exponent per family
     regime    (P) + b_family logN + e logN bits         the exponent moves with the rule's size
     curved    regime + q logN^2                         curvature in log N

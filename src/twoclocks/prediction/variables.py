@@ -10,6 +10,8 @@ from a config nobody ran yet:
     task        the rule (categorical)
     log2_width, log2_depth, patch, log2_batch, log10_lr    capacity, tokenisation, optimisation
     layout      where a task has one (categorical)
+    levels      the grey levels of an image task (categorical): its population is unknown, so
+                no size says how quantisation moves its clocks; each level its own effect
 
 and, for a finished run, each clock as a censored observation (`Observed`).
 """
@@ -40,7 +42,7 @@ NUMERIC: dict[str, tuple[str, Callable[[float], float]]] = {
     "log2_batch": ("train.batch", math.log2),
     "log10_lr": ("train.lr", math.log10),
 }
-CATEGORICAL = {"family": "model.family", "task": "task", "layout": "task.layout"}
+CATEGORICAL = {"family": "model.family", "task": "task", "layout": "task.layout", "levels": "task.levels"}
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def config_variables(cfg: RunConfig, rule: RecordedRule | None = None) -> pd.Dat
     with `rule`, of the config with that recorded rule (its size as recorded, its features unknown)."""
     flat = config_flat(cfg, rule)
     row: dict[str, object] = {name: fn(float(flat[key])) for name, (key, fn) in NUMERIC.items()}
-    row.update({name: str(flat.get(key, "")) for name, key in CATEGORICAL.items()})
+    row.update({name: category(flat.get(key)) for name, key in CATEGORICAL.items()})
     task_row = {k: v for k, v in flat.items() if k == "task" or k.startswith("task.")}
     if rule is not None:
         row["bits"] = rule.bits
@@ -139,6 +141,17 @@ def check_population(N: int, bits: float, task: str) -> None:
         raise ConfigError(f"data.N={N} is larger than the population of task={task} ({2.0**bits:.0f} valid items)")
 
 
+def category(value: object) -> str:
+    """A categorical variable's level as text, the same from a config and from a results table:
+    "" for a field the task lacks (None, NaN), 4 for 4.0 (a table's column of a field some
+    tasks lack is float)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def table_variables(table: pd.DataFrame) -> pd.DataFrame:
     """The variable frame of finished runs (one row per row of a results table)."""
     out = pd.DataFrame(index=table.index)
@@ -146,7 +159,7 @@ def table_variables(table: pd.DataFrame) -> pd.DataFrame:
         out[name] = pd.to_numeric(table[key]).map(lambda v, f=fn: f(float(v)))
     for name, key in CATEGORICAL.items():
         column = table[key] if key in table else pd.Series("", index=table.index)
-        text = column.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+        text = column.map(category)
         # numpy objects, not pandas' Arrow-backed strings: a law's fit compares and slices these
         # columns thousands of times, each an Arrow call (half of a fit's time).
         out[name] = text.astype(object)
