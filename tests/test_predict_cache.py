@@ -1,10 +1,12 @@
 """Fitted laws are kept by the content hash of their inputs: read back they predict exactly what
 the fit did; beside a sweep (or in the user's cache) they are fitted once; a changed table, a
-damaged record or an unwritable place costs a fit, never a stale answer."""
+damaged record or an unwritable place costs a fit, never a stale answer; the user's cache keeps the
+newest records of each kind."""
 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -105,3 +107,17 @@ def test_the_key_changes_with_the_code_and_not_with_the_column_order(runs, monke
     assert cache.runs_key(runs, "q") != key
     monkeypatch.setattr(cache, "code_digest", lambda: "edited")
     assert cache.runs_key(runs, "p") != key
+
+
+def test_the_users_cache_keeps_the_newest_records_of_each_purpose(tmp_path):
+    from twoclocks.prediction.cache import KEEP, prune
+
+    for i in range(KEEP + 3):
+        for purpose in ("reference-laws", "pilot-laws"):
+            path = tmp_path / f"{purpose}-{i:024d}.json"
+            path.write_text("{}")
+            os.utime(path, (1_000_000 + i, 1_000_000 + i))
+    prune(tmp_path, "reference-laws")
+    kept = sorted(p.name for p in tmp_path.glob("reference-laws-*.json"))
+    assert kept == [f"reference-laws-{i:024d}.json" for i in range(3, KEEP + 3)]
+    assert len(list(tmp_path.glob("pilot-laws-*.json"))) == KEEP + 3  # another purpose: left alone

@@ -94,4 +94,19 @@ def cached(runs: Runs, purpose: str, fit: Callable[[], dict], sweep: Path | None
     for place in [*beside, user]:
         if write_record(place, record):
             break
+    prune(user.parent, purpose)
     return record
+
+
+KEEP = 8  # records of one purpose kept in the user's cache: each edit of a law or a sweep adds one
+
+
+def prune(folder: Path, purpose: str, keep: int = KEEP) -> None:
+    """Remove all but the `keep` newest records of `purpose` from the user's cache directory
+    (older package versions and sweeps long changed leave theirs behind)."""
+    try:
+        records = sorted(folder.glob(f"{purpose}-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in records[keep:]:
+            old.unlink(missing_ok=True)
+    except OSError:  # a cache that cannot be listed or changed: it only ever saves time
+        pass
