@@ -29,6 +29,7 @@ from twoclocks.errors import ConfigError
 from twoclocks.prediction.calibration import Calibration, calibrated_samples
 from twoclocks.prediction.features import RULE_FEATURES
 from twoclocks.prediction.laws import BOOTSTRAP, SEED, Law, fit_law
+from twoclocks.prediction.measurement import measurement_spread
 from twoclocks.prediction.reach import Reach, clock_warnings, reach_of
 from twoclocks.prediction.reference import Runs
 from twoclocks.prediction.variables import (
@@ -310,6 +311,11 @@ def predict_config(laws: Laws, cfg: RunConfig, rule: RecordedRule | None = None)
     v, resized = at_another_size(v, laws.variables)
     reaches = laws.reaches(v)
     samples = predict_samples(laws, v, reaches)
+    spread, measured = measurement_spread(flat, laws.runs.table)
+    noise = np.random.default_rng(SEED + 1)
+    for clock, sd in spread.items():  # a measurement field at a value no fitted run had
+        if clock in samples:
+            samples[clock] = samples[clock] + sd * noise.standard_normal(len(samples[clock]))
     steps = cfg.train.steps if isinstance(cfg.train.steps, int) else None
     clocks = {}
     for clock in laws.laws:
@@ -324,7 +330,8 @@ def predict_config(laws: Laws, cfg: RunConfig, rule: RecordedRule | None = None)
     w = samples["tau_mem"] - samples["tau_rule"]
     window = (float(np.median(w)), float(np.quantile(w, 0.025)), float(np.quantile(w, 0.975)))
     warnings = [resized] if resized else []
-    warnings += extrapolation_warnings(flat, v, laws.runs.table, laws.variables)
+    warnings += extrapolation_warnings(flat, v, laws.runs.table, laws.variables, measured)
+    warnings += measured.values()
     known = reach_of(v, laws.variables, np.ones(len(laws.variables), bool), by_size=False)
     warnings += clock_warnings(reaches, known, v, flat)
     unrecorded = [c for c in CLOCKS if c not in laws.laws]

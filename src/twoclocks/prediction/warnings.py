@@ -11,6 +11,7 @@ naming the config field:
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
@@ -40,9 +41,12 @@ def _bits_warning(flat: dict, x: float, lo: float, hi: float, where: str, unseen
     return f"{size} is outside the {lo:.1f}-{hi:.1f} bits fitted for {where}: {how}"
 
 
-def extrapolation_warnings(flat: dict, v: pd.DataFrame, table: pd.DataFrame, fitted: pd.DataFrame) -> list[str]:
+def extrapolation_warnings(
+    flat: dict, v: pd.DataFrame, table: pd.DataFrame, fitted: pd.DataFrame, measured: Collection[str] = ()
+) -> list[str]:
     """Every warning for the config (`flat`: its flattened fields) with variables `v` (one row),
-    against the fitted runs."""
+    against the fitted runs; `measured`: fields whose effect is measured, which warn where it
+    is added (`measurement`)."""
     family, task = v["family"].iloc[0], v["task"].iloc[0]
     same = (fitted["family"] == family) & (fitted["task"] == task)
     same = same.to_numpy()
@@ -76,7 +80,7 @@ def extrapolation_warnings(flat: dict, v: pd.DataFrame, table: pd.DataFrame, fit
     # for a value no fitted run had.
     modelled = {key for key, _ in NUMERIC.values()} | {"model.family", "task", f"task.{task_knob(str(flat['task']))}"}
     for key, values in config_key_values(table).items():
-        if key in modelled or key not in flat:
+        if key in modelled or key in measured or key not in flat:
             continue
         if values and flat[key] not in values and not _none_like(flat[key], values):
             shown = ", ".join(sorted(map(str, values)))
