@@ -132,6 +132,7 @@ def test_groups_are_split_into_chunks_of_K(tmp_path):
         build_spec(build_parser().parse_args(["sweep", "--out", str(tmp_path / "y"), "--gpus-per-group", "0", *BASE]))
 
 
+@pytest.mark.slow  # a real Ray of two group tasks (24 s): run with -m slow before a GPU session
 def test_ray_packs_group_tasks_on_a_fractional_gpu(tmp_path, monkeypatch):
     """A real local Ray declaring one GPU: two group tasks asking 0.5 GPU each run at the same
     time (asking 1 each, Ray would run them one after the other); the points run on the CPU."""
@@ -217,6 +218,7 @@ def test_estimate_interpolates_between_single_and_group_steps():
 
 
 # ----- benchmarks/gpu_check.py -------------------------------------------------------------------
+@pytest.mark.slow  # the whole device script on the CPU (29 s): run with -m slow before a GPU session
 def test_gpu_check_runs_on_the_cpu(tmp_path):
     out = tmp_path / "check.json"
     t0 = time.time()
