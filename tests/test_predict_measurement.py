@@ -59,3 +59,20 @@ def test_the_shipped_effects_cover_every_predicted_clock():
     per_clock = effects["eval.samples"]["per_clock"]
     assert set(per_clock) == {"tau_rule", "tau_rule_low", "tau_group", "tau_mem"}
     assert all(0 < k < 20 for k in per_clock.values())
+
+
+@pytest.mark.parametrize("family", ["dit", "gpt", "mdm"])
+def test_the_first_samples_of_an_evaluation_are_those_of_a_smaller_one(family):
+    # What benchmarks/eval_samples_effect.py rests on: the clocks of an evaluation of M' samples
+    # are read from the first M' outcomes of one of M, because sample i has the same noise.
+    import torch
+
+    from twoclocks.config import build_config
+    from twoclocks.training.experiment import build_experiment
+
+    exp = build_experiment(build_config([f"model={family}", "model.width=16", "model.depth=1", "model.heads=2"]))
+
+    def noise(M: int) -> torch.Tensor:
+        return exp.model.make_sample_noise(M, torch.Generator().manual_seed(5))
+
+    assert torch.equal(noise(512)[:256], noise(256)) and torch.equal(noise(512)[:128], noise(128))
