@@ -30,7 +30,7 @@ from twoclocks.prediction.calibration import Calibration, calibrated_samples
 from twoclocks.prediction.features import RULE_FEATURES
 from twoclocks.prediction.laws import BOOTSTRAP, SEED, Law, fit_law
 from twoclocks.prediction.measurement import measurement_spread
-from twoclocks.prediction.reach import Reach, clock_warnings, reach_of
+from twoclocks.prediction.reach import TOL, Reach, clock_warnings, reach_of
 from twoclocks.prediction.reference import Runs
 from twoclocks.prediction.variables import (
     CLOCKS,
@@ -247,7 +247,7 @@ def at_another_size(v: pd.DataFrame, fitted: pd.DataFrame) -> tuple[pd.DataFrame
     task, bits = str(v["task"].iloc[0]), float(v["bits"].iloc[0])
     sizes = pd.to_numeric(fitted.loc[(fitted["task"] == task).to_numpy(), "bits"]).dropna().unique()
     features_known = not v[list(RULE_FEATURES)].isna().any(axis=None)
-    if len(sizes) != 1 or not np.isfinite(bits) or abs(bits - sizes[0]) < 1e-9 or not features_known:
+    if len(sizes) != 1 or not np.isfinite(bits) or abs(bits - sizes[0]) < TOL or not features_known:
         return v, None
     warning = (
         f"task={task} at {bits:.1f} bits (log2 population): every fitted run of it has {sizes[0]:.1f} bits, "
