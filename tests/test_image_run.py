@@ -227,3 +227,15 @@ def test_the_packaged_fashion_spec_is_the_n_ladder_at_14_pixels():
     assert sorted({c.data.N for c in cfgs}) == [16, 32, 64, 128, 256, 512] and len(cfgs) == 18
     assert all(c.task["name"] == "fashion_mnist" and c.task["size"] == 14 and c.task["levels"] == 2 for c in cfgs)
     assert all(c.train.stop_at == "mem" and c.train.steps >= 500 * c.data.N for c in cfgs)
+
+
+def test_the_packaged_fashion_cpu_spec_is_a_smaller_dit_on_the_same_images():
+    from pathlib import Path
+
+    from twoclocks.sweeps.spec import expand, load_spec
+
+    points = expand(load_spec(Path(__file__).parents[1] / "src/twoclocks/sweeps/specs/images_fashion_cpu.yaml"))
+    cfgs = [p.cfg for p in points]
+    assert sorted({c.data.N for c in cfgs}) == [16, 32, 64, 128] and len(cfgs) == 12
+    assert all(c.task["name"] == "fashion_mnist" and c.task["size"] == 14 and c.task["levels"] == 2 for c in cfgs)
+    assert all((c.model.width, c.model.depth) == (64, 2) and c.train.stop_at == "mem" for c in cfgs)
