@@ -204,13 +204,17 @@ def test_a_run_resumes_only_on_the_data_files_it_started_on(tmp_path, monkeypatc
     assert summary["status"] == "finished"
 
 
-def test_the_packaged_digits_spec_is_the_n_ladder_at_two_levels():
+def packaged_configs(name: str) -> list:
+    """The configs of a packaged sweep spec's points (expanding builds no data set)."""
     from pathlib import Path
 
     from twoclocks.sweeps.spec import expand, load_spec
 
-    points = expand(load_spec(Path(__file__).parents[1] / "src/twoclocks/sweeps/specs/images_digits_cpu.yaml"))
-    cfgs = [p.cfg for p in points]
+    return [p.cfg for p in expand(load_spec(Path(__file__).parents[1] / "src/twoclocks/sweeps/specs" / name))]
+
+
+def test_the_packaged_digits_spec_is_the_n_ladder_at_two_levels():
+    cfgs = packaged_configs("images_digits_cpu.yaml")
     assert sorted({c.data.N for c in cfgs}) == [16, 32, 64, 128, 256, 512] and len(cfgs) == 18
     assert all(c.task == {"name": "digits", "levels": 2, "size": 8, "split": "all"} for c in cfgs)
     assert all(c.train.stop_at == "mem" for c in cfgs)
@@ -218,24 +222,14 @@ def test_the_packaged_digits_spec_is_the_n_ladder_at_two_levels():
 
 def test_the_packaged_fashion_spec_is_the_n_ladder_at_14_pixels():
     """Planned without the IDX files: expanding a spec builds no data set."""
-    from pathlib import Path
-
-    from twoclocks.sweeps.spec import expand, load_spec
-
-    points = expand(load_spec(Path(__file__).parents[1] / "src/twoclocks/sweeps/specs/images_fashion_gpu.yaml"))
-    cfgs = [p.cfg for p in points]
+    cfgs = packaged_configs("images_fashion_gpu.yaml")
     assert sorted({c.data.N for c in cfgs}) == [16, 32, 64, 128, 256, 512] and len(cfgs) == 18
     assert all(c.task["name"] == "fashion_mnist" and c.task["size"] == 14 and c.task["levels"] == 2 for c in cfgs)
     assert all(c.train.stop_at == "mem" and c.train.steps >= 500 * c.data.N for c in cfgs)
 
 
 def test_the_packaged_fashion_cpu_spec_is_a_smaller_dit_on_the_same_images():
-    from pathlib import Path
-
-    from twoclocks.sweeps.spec import expand, load_spec
-
-    points = expand(load_spec(Path(__file__).parents[1] / "src/twoclocks/sweeps/specs/images_fashion_cpu.yaml"))
-    cfgs = [p.cfg for p in points]
+    cfgs = packaged_configs("images_fashion_cpu.yaml")
     assert sorted({c.data.N for c in cfgs}) == [16, 32, 64, 128] and len(cfgs) == 12
     assert all(c.task["name"] == "fashion_mnist" and c.task["size"] == 14 and c.task["levels"] == 2 for c in cfgs)
     assert all((c.model.width, c.model.depth) == (64, 2) and c.train.stop_at == "mem" for c in cfgs)
