@@ -218,14 +218,27 @@ def main() -> None:
     if args.pilots:
         pilot_summary(runs, args.pilots, args.draws)
         return
-    scored = leave_one_level_out(runs, tuple(args.factors), args.draws, args.batch)
+    refused: list[dict] = []
+    scored = leave_one_level_out(runs, tuple(args.factors), args.draws, args.batch, refused)
     if args.csv:
         write_table(args.csv, scored)
-    report(scored, args)
+    report(scored, args, refused_counts(refused))
 
 
-def report(scored: pd.DataFrame, args: argparse.Namespace) -> None:
-    """The tables, the figure and the summary of the scored held-out predictions."""
+def refused_counts(refused: list[dict]) -> dict:
+    """Per clock and held-out factor, how many held-out runs the laws refused to predict
+    (`reach.unplaced`), and why, in the words of the first."""
+    out: dict = {}
+    for r in refused:
+        entry = out.setdefault(r["clock"], {"n": 0, "factors": {}, "why": r["why"]})
+        entry["n"] += 1
+        entry["factors"][r["factor"]] = entry["factors"].get(r["factor"], 0) + 1
+    return out
+
+
+def report(scored: pd.DataFrame, args: argparse.Namespace, refused: dict | None = None) -> None:
+    """The tables, the figure and the summary of the scored held-out predictions (`refused`:
+    `refused_counts`, unknown when the predictions were read back with --scored)."""
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.float_format", "{:.3f}".format):
         print(summarise(scored).to_string(index=False))
         print()
@@ -237,10 +250,13 @@ def report(scored: pd.DataFrame, args: argparse.Namespace) -> None:
             f"{clock}: extrapolated in N ({factors} beyond the fitted N): median |log10 err| "
             f"{part['error'].median():.3f} over {len(part)} measured runs"
         )
+    for clock, entry in (refused or {}).items():
+        factors = ", ".join(f"{f} {n}" for f, n in entry["factors"].items())
+        print(f"{clock}: not predicted for {entry['n']} held-out runs ({factors}), e.g. {entry['why']}")
     calibration_figure(scored, Path(args.figure))
     print(f"figure: {args.figure}")
     if args.summary:
-        write_json(args.summary, coverage_summary(scored))
+        write_json(args.summary, coverage_summary(scored) | {"not_predicted": refused})
         print(f"summary: {args.summary}")
 
 

@@ -46,6 +46,7 @@ def test_a_bound_beyond_a_float_is_null():
         "median": 3.0e5,
         "p_within_steps": None,
         "unreached_above": None,
+        "not_predicted": None,
         "interval_80": [10.0, None],
         "interval_95": [None, None],
     }

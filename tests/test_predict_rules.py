@@ -15,6 +15,7 @@ import pytest
 from predict_tables import synthetic_runs
 from twoclocks.config import RunConfig, apply_overrides, build_config, flatten
 from twoclocks.errors import ConfigError
+from twoclocks.prediction.autobudget import budget_from
 from twoclocks.prediction.calibration import Calibration
 from twoclocks.prediction.features import DESCRIBED, rule_features
 from twoclocks.prediction.predict import Laws, at_another_size, at_fitted_size, predict_config, predict_samples
@@ -95,15 +96,38 @@ def test_an_unseen_rule_is_wider_by_the_calibrated_rule_term():
     assert unseen == pytest.approx(expected, rel=0.15) and unseen > seen + 0.8
 
 
-def test_every_built_in_rule_gets_intervals_from_laws_of_one_rule():
+def test_laws_of_one_rule_predict_no_clock_of_another_and_say_why():
     laws = Laws.fit(synthetic_runs(seeds=2, Ns=(8, 16, 32)), draws=10)  # group parity only
-    for cls in (c for c in BUILTIN if c.name in DESCRIBED):
-        config = cfg(f"task={cls.name}", "data.N=64")
-        p = predict_config(laws, config)
+    for cls in (c for c in BUILTIN if c.name in DESCRIBED and c.name != "parity"):
+        p = predict_config(laws, cfg(f"task={cls.name}", "data.N=64"))
         assert set(p.clocks) == set(CLOCKS), cls.name
-        for c in p.clocks.values():
-            lo, hi = c.intervals[0.95]
-            assert 0 < lo < c.median < hi < math.inf, cls.name
+        for clock, c in p.clocks.items():  # one rule says nothing of how far another lies off it
+            assert c.refused is not None and "1 rule (parity)" in c.refused, (cls.name, clock)
+            assert np.isnan(c.median) and c.to_dict()["median"] is None
+        assert np.isnan(p.window_log10[0]) and "not predicted (tau_mem and tau_rule is not)" in "".join(p.lines())
+    p = predict_config(laws, cfg("task=parity", "data.N=64"))
+    assert all(c.refused is None and 0 < c.intervals[0.95][0] < c.median for c in p.clocks.values())
+
+
+@pytest.mark.parametrize(("measured_rules", "refused"), [(1, True), (2, True), (3, False)])
+def test_a_rule_clock_is_carried_to_an_unmeasured_rule_from_three_measured_rules(measured_rules, refused):
+    runs = rule_runs(rules=RULES[:4])  # parity, mirror, sparse_parity, linear_code
+    table = runs.table.copy()
+    never = ~table["task"].isin(RULES[:measured_rules]).to_numpy()  # these rules never reach tau_rule
+    table.loc[never, "tau_rule_censored"] = True
+    table.loc[never, "tau_rule"] = np.nan
+    laws = Laws.fit(Runs(table, runs.sources), draws=10)
+    p = predict_config(laws, cfg("task=hamming_weight", "data.N=16"))  # no run of it at all
+    assert (p.clocks["tau_rule"].refused is not None) == refused
+    assert p.clocks["tau_mem"].refused is None  # every rule reached tau_mem
+    if refused:
+        assert f"{measured_rules} rule" in p.clocks["tau_rule"].refused
+        assert "needs 3" in p.clocks["tau_rule"].refused
+        with pytest.raises(ConfigError, match=r"^train.steps=auto: tau_rule is not predicted"):
+            budget_from(p, "rule", 0)
+    assert budget_from(p, "mem", 0) > 0
+    mirror = predict_config(laws, cfg("task=mirror", "data.N=16"))  # a rule with runs that did not reach it
+    assert (mirror.clocks["tau_rule"].refused is not None) == (measured_rules < 2)
 
 
 def test_a_rule_of_ones_own_needs_pilot_runs(tmp_path):

@@ -55,3 +55,22 @@ def test_leave_one_N_out_on_runs_of_a_known_law():
     assert 0.6 <= summary.loc["tau_mem", "coverage80"] <= 1.0
     assert summary["predictions"].eq(len(runs.table)).all()
     assert not math.isnan(summary.loc["tau_mem", "N_2x_beyond"])
+
+
+def test_a_held_out_rule_whose_rule_clock_no_three_rules_reached_is_counted_as_not_predicted():
+    from test_predict_rules import RULES, rule_runs
+    from twoclocks.prediction.reference import Runs
+
+    runs = rule_runs(rules=RULES[:4], Ns=(8, 16, 32))
+    table = runs.table.copy()
+    never = table["task"].isin(RULES[2:4]).to_numpy()  # sparse_parity and linear_code never reach tau_rule
+    table.loc[never, ["tau_rule", "tau_rule_censored"]] = [np.nan, True]
+    refused: list[dict] = []
+    scored = leave_one_level_out(Runs(table, runs.sources), factors=("task",), draws=10, refused=refused)
+    # Holding out parity or mirror leaves tau_rule measured on one rule, holding out either of the
+    # others on two: in no fold is it carried to the held-out rule.
+    assert scored[scored["clock"] == "tau_rule"].empty
+    by_level = pd.DataFrame(refused).query("clock == 'tau_rule'").groupby("level").size().to_dict()
+    assert by_level == {rule: int((table["task"] == rule).sum()) for rule in RULES[:4]}
+    assert all(r["factor"] == "task" and "too few" in r["why"] for r in refused)
+    assert set(scored.loc[scored["clock"] == "tau_mem", "level"]) == set(RULES[:4])  # every rule reached tau_mem

@@ -36,6 +36,13 @@ def budget_from(prediction: Prediction, stop_at: str, max_steps: int) -> int:
     unknown = [c for c in STOP_AT[stop_at].waits_for if c not in prediction.clocks]
     if unknown:
         raise ConfigError(f"train.steps=auto: the laws have no {', '.join(unknown)} to size train.stop_at={stop_at} by")
+    refused = [c for c in STOP_AT[stop_at].waits_for if prediction.clocks[c].refused]
+    if refused:
+        c = refused[0]
+        raise ConfigError(
+            f"train.steps=auto: {c} is not predicted for this config ({prediction.clocks[c].refused}); "
+            f"give train.steps a number to wait for train.stop_at={stop_at}"
+        )
     upper = max(prediction.clocks[c].intervals[0.95][1] for c in STOP_AT[stop_at].waits_for)
     steps = min(ceil2(upper), BIG)
     return min(steps, max_steps) if max_steps > 0 else steps

@@ -30,7 +30,7 @@ from twoclocks.prediction.calibration import Calibration, calibrated_samples
 from twoclocks.prediction.features import RULE_FEATURES
 from twoclocks.prediction.laws import BOOTSTRAP, SEED, Law, fit_law
 from twoclocks.prediction.measurement import measurement_spread
-from twoclocks.prediction.reach import TOL, Reach, clock_warnings, reach_of
+from twoclocks.prediction.reach import TOL, Reach, clock_warnings, reach_of, unplaced
 from twoclocks.prediction.reference import Runs
 from twoclocks.prediction.variables import (
     CLOCKS,
@@ -98,6 +98,15 @@ class Laws:
         """How far the one-row config frame `v` lies from the runs that measured each clock."""
         return {clock: reach_of(v, self.variables, ~observed(self.runs.table, clock).right) for clock in self.laws}
 
+    def refusals(self, v: pd.DataFrame) -> dict[str, str]:
+        """The clocks not predicted for the one-row config frame `v`, each with why (`unplaced`)."""
+        out = {}
+        for clock in self.laws:
+            why = unplaced(v, self.variables, ~observed(self.runs.table, clock).right)
+            if why is not None:
+                out[clock] = why
+        return out
+
     def calibrated(self, calibration: Calibration) -> Laws:
         return Laws(self.runs, self.variables, self.laws, calibration)
 
@@ -117,14 +126,23 @@ class ClockPrediction:
     # (bound, runs) where every fitted run of the config's rule and family was censored at this
     # clock: all the runs say of it is tau > bound (the largest step one of them reached)
     unreached: tuple[float, int] | None = None
+    refused: str | None = None  # why the clock is not predicted (`reach.unplaced`); its numbers are NaN
 
     def to_dict(self) -> dict:
         """Strict JSON: a value that does not exist (P(within) without a budget, a bound beyond
-        a float) is None, never NaN or infinity."""
+        a float, a clock not predicted) is None, never NaN or infinity."""
         out: dict = {"form": self.form, "median": number(self.median), "p_within_steps": number(self.p_within)}
         out["unreached_above"] = None if self.unreached is None else self.unreached[0]
+        out["not_predicted"] = self.refused
         out.update({f"interval_{round(100 * q)}": [number(x) for x in self.intervals[q]] for q in LEVELS})
         return out
+
+    def bound_text(self) -> str:
+        """What the runs of the config's rule say where none reached the clock, or ''."""
+        if self.unreached is None:
+            return ""
+        bound, runs = self.unreached
+        return f"  (none of the {runs} runs of this rule reached it; the longest ran {steps_text(bound)} steps)"
 
 
 def steps_text(x: float) -> str:
@@ -166,21 +184,25 @@ class Prediction:
         width = max(len(c) for c in self.clocks)
         out = []
         for c, p in self.clocks.items():
+            if p.refused is not None:
+                out.append(f"{c:<{width}}   not predicted: {p.refused}{p.bound_text()}")
+                continue
             lo80, hi80 = p.intervals[0.8]
             lo95, hi95 = p.intervals[0.95]
             within = "" if self.steps is None else f"  P(<= {self.steps:,} steps) = {p.p_within:.2f}"
-            if p.unreached is not None:
-                bound, runs = p.unreached
-                longest = steps_text(bound)
-                within += f"  (none of the {runs} runs of this rule reached it; the longest ran {longest} steps)"
+            within += p.bound_text()
             lo80, lo95 = max(lo80, 1.0), max(lo95, 1.0)  # no clock ticks before step 1
             out.append(
                 f"{c:<{width}} ~ {steps_text(p.median):>9}  80% [{steps_text(lo80)}, {steps_text(hi80)}]  "
                 f"95% [{steps_text(lo95)}, {steps_text(hi95)}]  ({p.form}){within}"
             )
         w, wlo, whi = self.window_log10
-        out.append(f"window log10(tau_mem/tau_rule) ~ {w:+.2f}  95% [{wlo:+.2f}, {whi:+.2f}]")
-        out.append(f"P(window open) = {self.p_window_open:.2f}")
+        if np.isfinite(w):
+            out.append(f"window log10(tau_mem/tau_rule) ~ {w:+.2f}  95% [{wlo:+.2f}, {whi:+.2f}]")
+            out.append(f"P(window open) = {self.p_window_open:.2f}")
+        else:
+            missing = " and ".join(c for c in ("tau_mem", "tau_rule") if self.clocks[c].refused)
+            out.append(f"window log10(tau_mem/tau_rule): not predicted ({missing} is not)")
         out.append(f"fitted on {self.fitted_on}")
         out.append(
             f"intervals calibrated on {self.calibrated_on}"
@@ -318,26 +340,31 @@ def predict_config(laws: Laws, cfg: RunConfig, rule: RecordedRule | None = None)
         if clock in samples:
             samples[clock] = samples[clock] + sd * noise.standard_normal(len(samples[clock]))
     steps = cfg.train.steps if isinstance(cfg.train.steps, int) else None
+    refused = laws.refusals(v)
+    for clock in refused:  # its samples still choose tau_mem's regime above; they are not shown
+        samples[clock] = np.full_like(samples[clock], np.nan)
     clocks = {}
     for clock in laws.laws:
         y = samples[clock]
         intervals = {
             q: (float(10 ** np.quantile(y, (1 - q) / 2)), float(10 ** np.quantile(y, (1 + q) / 2))) for q in LEVELS
         }
-        within = float(np.mean(y <= np.log10(steps))) if steps else float("nan")
+        within = float(np.mean(y <= np.log10(steps))) if steps and clock not in refused else float("nan")
         median = float(10 ** np.median(y))
         unreached = unreached_bound(laws, asked, clock)
-        clocks[clock] = ClockPrediction(clock, laws.laws[clock].form, median, intervals, within, unreached)
+        form = laws.laws[clock].form
+        clocks[clock] = ClockPrediction(clock, form, median, intervals, within, unreached, refused.get(clock))
     w = samples["tau_mem"] - samples["tau_rule"]
     window = (float(np.median(w)), float(np.quantile(w, 0.025)), float(np.quantile(w, 0.975)))
     warnings = [resized] if resized else []
     warnings += extrapolation_warnings(flat, v, laws.runs.table, laws.variables, measured)
     warnings += measured.values()
     known = reach_of(v, laws.variables, np.ones(len(laws.variables), bool), by_size=False)
-    warnings += clock_warnings(reaches, known, v, flat)
+    warnings += clock_warnings({c: r for c, r in reaches.items() if c not in refused}, known, v, flat)
     unrecorded = [c for c in CLOCKS if c not in laws.laws]
     if unrecorded:
         older = "a results table older than it"
         warnings.append(f"{', '.join(unrecorded)}: not predicted; no fitted run recorded it ({older})")
     calibrated_on = laws.calibration.fitted_on if laws.calibration else None
-    return Prediction(clocks, window, float(np.mean(w > 0)), steps, laws.runs.describe(), warnings, calibrated_on)
+    p_open = float(np.mean(w > 0)) if np.isfinite(window[0]) else float("nan")
+    return Prediction(clocks, window, p_open, steps, laws.runs.describe(), warnings, calibrated_on)

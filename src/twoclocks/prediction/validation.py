@@ -91,9 +91,11 @@ QUANTILES = np.linspace(0.0005, 0.9995, 1000)  # a held-out prediction's samples
 NOISE = norm.ppf(np.linspace(0.005, 0.995, 100))  # N(0, 1) at evenly spaced quantiles
 
 
-def predict_heldout(laws: Laws, test: pd.DataFrame) -> list[dict]:
+def predict_heldout(laws: Laws, test: pd.DataFrame, refused: list[dict] | None = None) -> list[dict]:
     """One record per held-out run and clock: the law's predictive samples (as QUANTILES), their
-    standard deviation, and the run's reach from the runs that measured the clock."""
+    standard deviation, and the run's reach from the runs that measured the clock. A clock not
+    predicted for the run (`Laws.refusals`) has no record; it goes to `refused`, if given, as
+    {row, clock, why}."""
     v = table_variables(test)
     records = []
     for i in range(len(test)):
@@ -104,7 +106,10 @@ def predict_heldout(laws: Laws, test: pd.DataFrame) -> list[dict]:
             continue
         reaches = laws.reaches(row)
         samples = predict_samples(laws, row, reaches, rule_spread=False)
-        for clock in laws.laws:
+        not_predicted = laws.refusals(row)
+        if refused is not None:
+            refused += [{"row": test.index[i], "clock": c, "why": why} for c, why in not_predicted.items()]
+        for clock in (c for c in laws.laws if c not in not_predicted):
             y, r = samples[clock], reaches[clock]
             records.append(
                 {
@@ -159,10 +164,15 @@ def score(records: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def heldout_records(
-    runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP, batch: str | None = None
+    runs: Runs,
+    factors: tuple[str, ...] = FACTORS,
+    draws: int = BOOTSTRAP,
+    batch: str | None = None,
+    refused: list[dict] | None = None,
 ) -> pd.DataFrame:
     """Every held-out prediction of the laws alone, scored (its intervals, the measurement, error
-    and coverage); one row per run, clock and fold (factor, level)."""
+    and coverage); one row per run, clock and fold (factor, level). The clocks not predicted go
+    to `refused`, if given (`predict_heldout`), with their fold."""
     table = runs.table
     levels = factor_levels(table)
     parts = []
@@ -179,7 +189,10 @@ def heldout_records(
                 laws = Laws.fit(train, draws=draws, batch=batch)
             except ConfigError:  # too few runs left that reach some clock
                 continue
-            records = pd.DataFrame(predict_heldout(laws, table[held]))
+            fold_refused: list[dict] = []
+            records = pd.DataFrame(predict_heldout(laws, table[held], fold_refused))
+            if refused is not None:
+                refused += [r | {"factor": factor, "level": value} for r in fold_refused]
             if records.empty:
                 continue
             beyond = dict(zip(table.index[held], beyond_N(train.table, table[held])))
@@ -212,12 +225,17 @@ def calibrate(runs: Runs, draws: int = BOOTSTRAP) -> Calibration:
 
 
 def leave_one_level_out(
-    runs: Runs, factors: tuple[str, ...] = FACTORS, draws: int = BOOTSTRAP, batch: str | None = None
+    runs: Runs,
+    factors: tuple[str, ...] = FACTORS,
+    draws: int = BOOTSTRAP,
+    batch: str | None = None,
+    refused: list[dict] | None = None,
 ) -> pd.DataFrame:
     """Every held-out prediction, scored twice (module docstring): by the law alone
     (`covered80_law`, ...) and calibrated, each fold's calibration fitted on the held-out
-    predictions of the *other* runs only (so no run's own error widens its interval)."""
-    law = heldout_records(runs, factors, draws, batch)
+    predictions of the *other* runs only (so no run's own error widens its interval); the
+    clocks not predicted go to `refused`, if given (`heldout_records`)."""
+    law = heldout_records(runs, factors, draws, batch, refused)
     if law.empty:
         return law
     records = law.drop(columns=[c for c in law if c.startswith(("lo", "hi", "covered"))])
