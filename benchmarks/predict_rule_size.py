@@ -8,7 +8,9 @@ G in turn, every parity run at another G is dropped, the laws are fitted on the 
 rules included) with the shipped calibration, and each dropped parity run is predicted both ways.
 Prints, per clock and route, the median |log10(predicted / measured)| over the runs that reached
 the clock, and the coverage of the 80% and 95% intervals over all of them (a censored run is
-missed only when the interval lies wholly below its bound). A few minutes on one core.
+missed only when the interval lies wholly below its bound), and how many runs the route does not
+predict a clock for (`reach.unplaced`: a rule no fitted run reached it on, where the runs that
+did had fewer than three rules). A few minutes on one core.
 """
 
 from __future__ import annotations
@@ -32,13 +34,17 @@ def scored(laws: Laws, test: pd.DataFrame) -> list[dict]:
         asked = v.iloc[[i]]
         routes = {"carried": asked, "as unseen": at_another_size(asked, laws.variables)[0]}
         for route, row in routes.items():
-            samples = predict_samples(laws, row, laws.reaches(row))
+            samples, refused = predict_samples(laws, row, laws.reaches(row)), laws.refusals(row)
             for clock, y in samples.items():
                 if not waited_for(test.iloc[[i]], clock)[0]:
                     continue
                 obs = observed(test.iloc[[i]], clock)
                 truth, censored = float(obs.y[0]), bool(obs.right[0])
                 record = {"route": route, "clock": clock, "G": test["task.G"].iloc[i], "censored": censored}
+                record["refused"] = clock in refused
+                if record["refused"]:
+                    out.append(record | {"error": np.nan, "cover80": np.nan, "cover95": np.nan})
+                    continue
                 record["error"] = np.nan if censored else abs(float(np.median(y)) - truth)
                 for q in LEVELS:
                     lo, hi = np.quantile(y, [(1 - q) / 2, (1 + q) / 2])
@@ -63,14 +69,16 @@ def main() -> None:
         records += [dict(r, kept=kept) for r in scored(laws, table[dropped].reset_index(drop=True))]
         print(f"parity kept at G = {kept:g}: {int(dropped.sum())} runs at other G predicted", flush=True)
     df = pd.DataFrame(records)
-    summary = df.groupby(["clock", "route"]).agg(
+    predicted = df[~df["refused"]].astype({"cover80": float, "cover95": float})
+    summary = predicted.groupby(["clock", "route"]).agg(
         runs=("cover80", "size"),
         measured=("censored", lambda c: int((~c).sum())),
         median_error=("error", "median"),
         cover80=("cover80", "mean"),
         cover95=("cover95", "mean"),
     )
-    print(summary.round(3).to_string())
+    summary["not_predicted"] = df[df["refused"]].groupby(["clock", "route"]).size()
+    print(summary.fillna({"not_predicted": 0}).astype({"not_predicted": int}).round(3).to_string())
 
 
 if __name__ == "__main__":
