@@ -105,11 +105,13 @@ def clock_coverage(scored: pd.DataFrame) -> dict:
         part = scored[scored["clock"] == clock]
         row: dict = {"n": len(part), "censored": int(part["right"].sum())}
         row["median_abs_log10_err"] = value(part["error"].median()) if len(part) else None
+        exact = part[~(part["right"].astype(bool) | part["left"].astype(bool))]
         for q, (lo, hi) in TARGETS.items():
             cover = float(part[f"covered{q}"].mean()) if len(part) else float("nan")
             row[f"coverage{q}"] = value(cover)
             row[f"coverage{q}_law"] = value(float(part[f"covered{q}_law"].mean())) if len(part) else None
             row[f"coverage{q}_on_target"] = bool(lo <= cover <= hi) if len(part) else None
+            row[f"coverage{q}_measured"] = value(float(exact[f"covered{q}"].mean())) if len(exact) else None
         clocks[clock] = row
     return clocks
 

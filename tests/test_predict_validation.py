@@ -74,3 +74,21 @@ def test_a_held_out_rule_whose_rule_clock_no_three_rules_reached_is_counted_as_n
     assert by_level == {rule: int((table["task"] == rule).sum()) for rule in RULES[:4]}
     assert all(r["factor"] == "task" and "too few" in r["why"] for r in refused)
     assert set(scored.loc[scored["clock"] == "tau_mem", "level"]) == set(RULES[:4])  # every rule reached tau_mem
+
+
+def test_coverage_of_the_measured_runs_leaves_the_censored_bounds_out():
+    # Two measured runs, one inside its interval; two censored runs whose bounds the intervals cover.
+    scored = pd.DataFrame(
+        {
+            "clock": "tau_group",
+            "right": [False, False, True, True],
+            "left": False,
+            "error": [0.1, 0.9, np.nan, np.nan],
+            "inside": True,
+            "beyond_N": 1.0,
+            **{f"covered{q}{law}": [True, False, True, True] for q in (80, 95) for law in ("", "_law")},
+        }
+    )
+    row = summarise(scored).set_index("clock").loc["tau_group"]
+    assert row["coverage80"] == 0.75 and row["coverage80_measured"] == 0.5 == row["coverage95_measured"]
+    assert row["censored"] == 2
