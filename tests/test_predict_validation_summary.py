@@ -30,7 +30,7 @@ def scored_table(seed: int = 0) -> pd.DataFrame:
             for _ in range(int(rng.integers(3, 9))):
                 right = bool(rng.random() < 0.2)
                 source = str(rng.choice(["reference cpu", "reference optim"]))
-                row = {"factor": factor, "clock": clock, "right": right, "source": source}
+                row = {"factor": factor, "clock": clock, "right": right, "left": False, "source": source}
                 row["error"] = np.nan if right else float(rng.random())
                 for q in (80, 95):
                     row[f"covered{q}"] = bool(rng.random() < q / 100)
@@ -57,6 +57,9 @@ def test_the_summary_counts_each_group_of_factors_as_a_loop_does():
                 assert got[f"coverage{q}"] == round(cover, 4)
                 assert got[f"coverage{q}_law"] == round(sum(r[f"covered{q}_law"] for r in rows) / len(rows), 4)
                 assert got[f"coverage{q}_on_target"] == (lo <= cover <= hi)
+                measured = [r[f"covered{q}"] for r in rows if not r["right"]]
+                expected = round(sum(measured) / len(measured), 4) if measured else None
+                assert got[f"coverage{q}_measured"] == expected
             errors = sorted(r["error"] for r in rows if not np.isnan(r["error"]))
             assert got["median_abs_log10_err"] == (round(float(np.median(errors)), 4) if errors else None)
     for source in ("reference cpu", "reference optim"):
