@@ -116,7 +116,7 @@ def test_a_rule_clock_is_carried_to_an_unmeasured_rule_from_three_measured_rules
     never = ~table["task"].isin(RULES[:measured_rules]).to_numpy()  # these rules never reach tau_rule
     table.loc[never, "tau_rule_censored"] = True
     table.loc[never, "tau_rule"] = np.nan
-    laws = Laws.fit(Runs(table, runs.sources), draws=10)
+    laws = Laws.fit(Runs(table, runs.sources), draws=4)
     p = predict_config(laws, cfg("task=hamming_weight", "data.N=16"))  # no run of it at all
     assert (p.clocks["tau_rule"].refused is not None) == refused
     assert p.clocks["tau_mem"].refused is None  # every rule reached tau_mem

@@ -66,7 +66,7 @@ def test_a_held_out_rule_whose_rule_clock_no_three_rules_reached_is_counted_as_n
     never = table["task"].isin(RULES[2:4]).to_numpy()  # sparse_parity and linear_code never reach tau_rule
     table.loc[never, ["tau_rule", "tau_rule_censored"]] = [np.nan, True]
     refused: list[dict] = []
-    scored = leave_one_level_out(Runs(table, runs.sources), factors=("task",), draws=10, refused=refused)
+    scored = leave_one_level_out(Runs(table, runs.sources), factors=("task",), draws=4, refused=refused)
     # Holding out parity or mirror leaves tau_rule measured on one rule, holding out either of the
     # others on two: in no fold is it carried to the held-out rule.
     assert scored[scored["clock"] == "tau_rule"].empty
