@@ -104,7 +104,7 @@ def test_laws_of_one_rule_predict_no_clock_of_another_and_say_why():
         for clock, c in p.clocks.items():  # one rule says nothing of how far another lies off it
             assert c.refused is not None and "1 rule (parity)" in c.refused, (cls.name, clock)
             assert np.isnan(c.median) and c.to_dict()["median"] is None
-        assert np.isnan(p.window_log10[0]) and "not predicted (tau_mem and tau_rule is not)" in "".join(p.lines())
+        assert np.isnan(p.window_log10[0]) and "not predicted (tau_mem and tau_rule are not)" in "".join(p.lines())
     p = predict_config(laws, cfg("task=parity", "data.N=64"))
     assert all(c.refused is None and 0 < c.intervals[0.95][0] < c.median for c in p.clocks.values())
 

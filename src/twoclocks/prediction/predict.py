@@ -201,8 +201,9 @@ class Prediction:
             out.append(f"window log10(tau_mem/tau_rule) ~ {w:+.2f}  95% [{wlo:+.2f}, {whi:+.2f}]")
             out.append(f"P(window open) = {self.p_window_open:.2f}")
         else:
-            missing = " and ".join(c for c in ("tau_mem", "tau_rule") if self.clocks[c].refused)
-            out.append(f"window log10(tau_mem/tau_rule): not predicted ({missing} is not)")
+            missing = [c for c in ("tau_mem", "tau_rule") if self.clocks[c].refused]
+            verb = "are" if len(missing) > 1 else "is"
+            out.append(f"window log10(tau_mem/tau_rule): not predicted ({' and '.join(missing)} {verb} not)")
         out.append(f"fitted on {self.fitted_on}")
         out.append(
             f"intervals calibrated on {self.calibrated_on}"

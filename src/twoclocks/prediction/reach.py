@@ -21,7 +21,7 @@ config at N = 128 is as far from the evidence as the nearest G = 3 run that meas
 
 Both enter the calibrated width of the intervals (`calibration`) and the warnings.
 
-A rule clock of a rule no fitted run measured it on is placed by the other rules' offsets and
+A clock of a rule no fitted run measured it on is placed by the other rules' offsets and
 features; with fewer than MIN_RULES rules measured (the shipped reference measured tau_rule on
 parity and mirror only) neither their features' law nor the spread of their offsets (one degree
 of freedom) is known, and held-out runs show it: parity G = 2 predicted as an unseen rule from
