@@ -20,6 +20,7 @@ give: L = 1 where the tau_rule draw comes before the L = 1 draw of tau_mem.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -94,18 +95,20 @@ class Laws:
         calibration = None if d.get("calibration") is None else Calibration.from_dict(d["calibration"])
         return cls(runs, run_variables(runs.table), laws, calibration)
 
+    @cached_property
+    def measured(self) -> dict[str, np.ndarray]:
+        """Per clock, which fitted runs reached it (one bool per row of `variables`): read once,
+        for every config asked of these laws."""
+        return {clock: ~observed(self.runs.table, clock).right for clock in self.laws}
+
     def reaches(self, v: pd.DataFrame) -> dict[str, Reach]:
         """How far the one-row config frame `v` lies from the runs that measured each clock."""
-        return {clock: reach_of(v, self.variables, ~observed(self.runs.table, clock).right) for clock in self.laws}
+        return {clock: reach_of(v, self.variables, mask) for clock, mask in self.measured.items()}
 
     def refusals(self, v: pd.DataFrame) -> dict[str, str]:
         """The clocks not predicted for the one-row config frame `v`, each with why (`unplaced`)."""
-        out = {}
-        for clock in self.laws:
-            why = unplaced(v, self.variables, ~observed(self.runs.table, clock).right)
-            if why is not None:
-                out[clock] = why
-        return out
+        whys = {clock: unplaced(v, self.variables, mask) for clock, mask in self.measured.items()}
+        return {clock: why for clock, why in whys.items() if why is not None}
 
     def calibrated(self, calibration: Calibration) -> Laws:
         return Laws(self.runs, self.variables, self.laws, calibration)
