@@ -48,7 +48,7 @@ from twoclocks.prediction.reference import (
     shipped_pilots,
     sweep_runs,
 )
-from twoclocks.prediction.validation import FACTORS, leave_one_level_out, summarise
+from twoclocks.prediction.validation import FACTORS, leave_one_level_out, measured_only, summarise
 from twoclocks.prediction.variables import CLOCKS
 
 
@@ -105,7 +105,7 @@ def clock_coverage(scored: pd.DataFrame) -> dict:
         part = scored[scored["clock"] == clock]
         row: dict = {"n": len(part), "censored": int(part["right"].sum())}
         row["median_abs_log10_err"] = value(part["error"].median()) if len(part) else None
-        exact = part[~(part["right"].astype(bool) | part["left"].astype(bool))]
+        exact = measured_only(part)
         for q, (lo, hi) in TARGETS.items():
             cover = float(part[f"covered{q}"].mean()) if len(part) else float("nan")
             row[f"coverage{q}"] = value(cover)

@@ -256,6 +256,11 @@ def leave_one_level_out(
     return calibrated.assign(extra=extra, scale=scale)
 
 
+def measured_only(scored: pd.DataFrame) -> pd.DataFrame:
+    """The scored predictions of runs that measured their clock (neither right- nor left-censored)."""
+    return scored[~(scored["right"].astype(bool) | scored["left"].astype(bool))]
+
+
 def summarise(scored: pd.DataFrame) -> pd.DataFrame:
     """Per clock: predictions, censored ones, median |log10 error| (all; inside the fitted runs
     in every variable; 2x or more beyond the fitted N), coverage of the 80% and 95% intervals
@@ -266,7 +271,7 @@ def summarise(scored: pd.DataFrame) -> pd.DataFrame:
         part = scored[scored["clock"] == clock]
         within = part[part["inside"].astype(bool)]
         beyond = part[part["beyond_N"] >= 2.0]
-        exact = part[~(part["right"].astype(bool) | part["left"].astype(bool))]
+        exact = measured_only(part)
         rows.append(
             {
                 "clock": clock,
