@@ -4,30 +4,19 @@ here by brute force), and its crossings are the clocks' own."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from benchmark_scripts import load_script
 from test_predict_rules import rule_runs
 from twoclocks.prediction.variables import table_variables
 from twoclocks.tasks import make_task
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "chance_validity.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("chance_validity", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.mark.parametrize("name", ["sparse_parity", "hamming_weight", "parity"])
 def test_the_chance_validity_is_the_rate_random_grids_pass(name):
-    module = load_script()
+    module = load_script("chance_validity")
     table = rule_runs(rules=(name,), Ns=(8,), seeds=1).table
     c = 2.0 ** float(module.log2_chance(table_variables(table))[0])
     task = make_task(name)
@@ -38,7 +27,7 @@ def test_the_chance_validity_is_the_rate_random_grids_pass(name):
 
 
 def test_a_curve_at_chance_ticks_as_measured_and_not_when_corrected():
-    module = load_script()
+    module = load_script("chance_validity")
     steps = np.array([10, 20, 40, 80, 160, 320])
     curve = pd.DataFrame({"step": steps, "valid": [0.52, 0.5, 0.55, 0.7, 0.8, 0.85]})
     clocks = module.clocks_of(curve, 0.5)

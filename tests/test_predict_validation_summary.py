@@ -3,23 +3,13 @@ factors and clock, counted against a loop over the held-out predictions; strict 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from benchmark_scripts import load_script
 from twoclocks.prediction.variables import CLOCKS
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "predict_validation.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("predict_validation", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def scored_table(seed: int = 0) -> pd.DataFrame:
@@ -40,7 +30,7 @@ def scored_table(seed: int = 0) -> pd.DataFrame:
 
 
 def test_the_summary_counts_each_group_of_factors_as_a_loop_does():
-    module = load_script()
+    module = load_script("predict_validation")
     scored = scored_table()
     summary = module.coverage_summary(scored)
     json.dumps(summary, allow_nan=False)  # strict JSON
