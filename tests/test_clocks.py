@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twoclocks.clocks import RULE_CLOCKS, compute_clocks, format_clock, group_band, window
+from twoclocks.clocks import RULE_CLOCKS, compute_clocks, group_band, window
+from twoclocks.clocktext import format_clock
 from twoclocks.config import ClockConfig
 from twoclocks.core.stats import crossing, erosion, wilson_interval
 from twoclocks.training.runner import summary_lines
@@ -177,3 +178,41 @@ def test_terminal_summary_prints_every_rule_clock_erosion_and_windows():
     assert "window       = vanished (copying began and tau_rule was never reached)" in text
     assert f"window_low   = {c['window_log10_low']:.2f} decades" in text
     assert "peak valid = 0.860 at step 8,000" in text
+
+
+def test_rule_clocks_on_valid_are_read_against_chance_as_a_rescaled_curve():
+    """With valid_chance c (sparse parity: 1/2), tau_rule and tau_rule_low are the crossings of
+    (valid - c) / (1 - c), computed here directly on the rescaled curve and its rescaled Wilson
+    band; tau_group (constraint_acc) is not moved, nor is anything by a c worth under a sample."""
+    steps = np.array([10, 20, 40, 80, 160, 320, 640, 1280])
+    valid = np.array([0.5, 0.52, 0.55, 0.6, 0.8, 0.93, 0.97, 0.98])
+    M, c = 256, 0.5
+    df = _table(valid, np.zeros_like(valid), steps, M=M).assign(valid_chance=c)
+    got = compute_clocks(df, ClockConfig(), batch=64, N=32)
+    rescale = lambda v: (np.asarray(v) - c) / (1 - c)  # noqa: E731
+    for rc in RULE_CLOCKS[:2]:
+        theta = getattr(ClockConfig(), rc.theta)
+        tau, _ = crossing(steps, rescale(valid), theta)
+        early, _ = crossing(steps, rescale(df["valid_hi"]), theta)
+        late, _ = crossing(steps, rescale(df["valid_lo"]), theta)
+        assert got[rc.tau] == pytest.approx(tau) and got[f"{rc.tau}_ci"] == pytest.approx([early, late])
+    assert got["tau_rule_low"] > 40 and not got["tau_rule_low_left_censored"]  # chance is not learning
+    plain = compute_clocks(df.drop(columns="valid_chance"), ClockConfig(), batch=64, N=32)
+    assert plain["tau_rule_low"] == 10 and plain["tau_rule_low_left_censored"]  # as read before
+    assert got["tau_group"] == plain["tau_group"]
+    at_theta = _table([0.2, 0.5, 0.5, 0.5], [0.0] * 4, [10, 20, 40, 80], M=M).assign(valid_chance=2.0**-18)
+    assert compute_clocks(at_theta, ClockConfig(), 64, 32)["tau_rule_low"] == pytest.approx(
+        crossing(np.array([10, 20, 40, 80]), np.array([0.2, 0.5, 0.5, 0.5]), 0.5)[0]
+    )
+
+
+def test_chance_validity_is_the_valid_fraction_of_every_grid_on_a_small_rule():
+    """Task.valid_chance against brute force: every 2^9 grid of a 3x3 group parity, and of a
+    3x3 sparse parity, checked by the rule itself."""
+    import itertools
+
+    from twoclocks.tasks import make_task
+
+    for task in (make_task("parity", n=3, G=3), make_task("sparse_parity", n=3, k=3)):
+        grids = np.array(list(itertools.product([0, 1], repeat=9)), dtype=np.uint8).reshape(-1, 3, 3)
+        assert task.valid_chance == pytest.approx(task.is_valid(grids).mean())

@@ -134,3 +134,45 @@ def test_a_version_1_summary_whose_metrics_lack_a_curve_is_one_line(tiny_run, tm
     metrics.drop(columns=[c for c in metrics if c.startswith("constraint_acc")]).to_parquet(old / "metrics.parquet")
     with pytest.raises(TwoClocksError, match=r"summary.json predates the later rule clocks and its metrics lack"):
         RunDir(old).load_finished()
+
+
+def test_a_run_older_than_chance_validity_is_read_against_it(tiny_run, tmp_path):
+    """A run of a built-in rule written before format 5 (no valid_chance in its metrics or
+    summary) has its clocks on `valid` read again against its rule's chance validity when it
+    is read, as a run of today writes them; its sweep's older table has those columns (present,
+    as measured before) recomputed from the run."""
+    import numpy as np
+
+    from conftest import copy_run
+    from twoclocks.clocks import CHANCE, ClockConfig, compute_clocks
+    from twoclocks.core.stats import wilson_interval
+    from twoclocks.sweeps.results import with_later_clocks
+
+    old = copy_run(tiny_run, tmp_path / "old")
+    config = json.loads((old / "config.json").read_text())
+    config["task"] = {"name": "sparse_parity", "n": 6, "k": 3, "subset_seed": 0}
+    (old / "config.json").write_text(json.dumps({**config, FORMAT_KEY: 4}))
+    metrics = pd.read_parquet(old / "metrics.parquet").drop(columns=CHANCE)
+    valid = np.linspace(0.5, 0.99, len(metrics))  # at chance first, learned last
+    M = int(metrics["samples"].iloc[0])
+    lo, hi = wilson_interval(np.round(valid * M), M)
+    metrics = metrics.assign(valid=valid, valid_lo=lo, valid_hi=hi)
+    metrics.to_parquet(old / "metrics.parquet")
+    cfg = RunDir(old).read_config().cfg
+    as_before = compute_clocks(metrics, ClockConfig(), cfg.train.batch, cfg.data.N)
+    written = json.loads((old / "summary.json").read_text())
+    written.pop(CHANCE)
+    (old / "summary.json").write_text(json.dumps({**written, **as_before}))
+    assert as_before["tau_rule_low_left_censored"]  # chance read as learning, as it was
+    summary, read = RunDir(old).load_finished()
+    today = compute_clocks(read, ClockConfig(), cfg.train.batch, cfg.data.N)
+    assert summary[CHANCE] == 0.5 and (read[CHANCE] == 0.5).all()
+    assert summary["tau_rule_low"] == today["tau_rule_low"] > as_before["tau_rule_low"]
+    assert summary["window_log10_low"] == today["window_log10_low"]
+    table = pd.DataFrame([{**{k: as_before[k] for k in ("tau_rule_low", "tau_rule")}, "run_dir": ".", FORMAT_KEY: 4}])
+    upgraded, note = with_later_clocks(table, old)
+    assert upgraded["tau_rule_low"].iloc[0] == today["tau_rule_low"] and "recomputed" in note
+    assert (
+        with_later_clocks(table.assign(**{FORMAT_KEY: FORMAT}), old)[0]["tau_rule_low"].iloc[0]
+        == (as_before["tau_rule_low"])
+    )  # a table of format 5 is read as it is (its other missing columns apart)

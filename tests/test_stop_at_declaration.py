@@ -1,4 +1,4 @@
-"""train.stop_at is declared once (twoclocks.clocks.STOP_AT): a choice added there is a value the
+"""train.stop_at is declared once (twoclocks.stopat.STOP_AT): a choice added there is a value the
 config accepts, a stop that training honours, a budget that train.steps=auto sizes and a
 filter on the runs that fits and claims take as observations of tau_mem."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-import twoclocks.clocks as clocks
+import twoclocks.stopat as stopat
 from twoclocks.config import build_config
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.autobudget import budget_from, budget_record
@@ -20,7 +20,7 @@ from twoclocks.training.stopping import stop_reason, wanted_curves
 @pytest.fixture
 def near(monkeypatch):
     """A new choice: stop once near copies (tau_mem_near) are settled."""
-    monkeypatch.setitem(clocks.STOP_AT, "near", clocks.StopAt(lambda: ("tau_mem_near",)))
+    monkeypatch.setitem(stopat.STOP_AT, "near", stopat.StopAt(lambda: ("tau_mem_near",)))
 
 
 def metrics(mem_near: list[float]) -> list[dict]:
@@ -65,13 +65,13 @@ def prediction(uppers: dict[str, float]) -> Prediction:
 
 
 def test_auto_budget_sizes_by_the_choices_clocks(monkeypatch):
-    monkeypatch.setitem(clocks.STOP_AT, "low", clocks.StopAt(lambda: ("tau_rule_low",)))
+    monkeypatch.setitem(stopat.STOP_AT, "low", stopat.StopAt(lambda: ("tau_rule_low",)))
     laws = prediction({"tau_rule": 9000.0, "tau_rule_low": 1234.0, "tau_group": 500.0, "tau_mem": 70000.0})
     assert budget_from(laws, "low", 0) == 1300  # 1234 rounded up to two significant digits
     assert budget_from(laws, "none", 0) == 70000
     cfg = build_config(["train.stop_at=low"])
     assert budget_record(laws, cfg, 1300)["waits_for"] == ["tau_rule_low"]
-    monkeypatch.setitem(clocks.STOP_AT, "near", clocks.StopAt(lambda: ("tau_mem_near",)))
+    monkeypatch.setitem(stopat.STOP_AT, "near", stopat.StopAt(lambda: ("tau_mem_near",)))
     with pytest.raises(ConfigError, match="the laws have no tau_mem_near to size train.stop_at=near by"):
         budget_from(laws, "near", 0)
 

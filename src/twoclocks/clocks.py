@@ -6,9 +6,12 @@ Definitions (docs/protocol.md, section 4, has the full text):
   (null, "> max step") where none qualifies.
 - Three rule clocks (RULE_CLOCKS), because one threshold on `valid` mixes learning a rule
   with executing every one of its constraints without a slip:
-    tau_rule     = crossing(valid, theta_rule)            every constraint, most of the time
-    tau_rule_low = crossing(valid, theta_rule_low)        most samples valid
+    tau_rule     = crossing(valid*, theta_rule)           every constraint, most of the time
+    tau_rule_low = crossing(valid*, theta_rule_low)       most samples valid
     tau_group    = crossing(constraint_acc, theta_group)  the constraints, one at a time
+  valid* = (valid - c) / (1 - c), c = valid_chance (a metrics column), the rate at which a
+  uniformly random grid is valid (Task.valid_chance): the same as valid >= theta + c (1 - theta),
+  a correction made only where it moves the threshold by at least one sample in M (chance_shift).
 - Erosion: <clock>_lost is the first held crossing back below the threshold after the clock
   (the same convention downwards); null when the curve stays above to the last evaluation.
 - tau_mem = crossing(mem - mem_chance, theta_mem); tau_mem_high likewise at theta_mem_high;
@@ -54,6 +57,7 @@ CLOCK_FIELDS: dict[str, Callable[[dict, Callable[[float | None], float | None]],
     "_lost_ci": lambda c, epochs: c["lost"]["ci"],
     "_lost_epochs": lambda c, epochs: epochs(c["lost"]["tau"]),
 }
+CHANCE = "valid_chance"  # the metrics column of the rate at which random grids are valid
 WINDOW_FIELDS = ("window", "window_log10", "window_log10_is_lower_bound", "window_vanished")  # window()'s keys
 
 
@@ -88,6 +92,7 @@ class RuleClock:
     curve: str  # metrics column that crosses the threshold
     theta: str  # ClockConfig field holding the threshold
     style: tuple[str, str, str] = ("tab:gray", "--", "o")  # figures: colour, line style, marker
+    chance: bool = False  # its curve is `valid`, read against the metrics' valid_chance
 
     def key(self, base: str) -> str:
         """A window key of this clock, e.g. key('window_vanished') = 'window_vanished_group'."""
@@ -97,9 +102,16 @@ class RuleClock:
         """'tau_group (constraint_acc >= 0.95)', with the run's threshold when given."""
         return f"{self.tau} ({self.curve} >= {threshold(self.theta, thresholds):g})"
 
-    def signal(self, df: pd.DataFrame) -> np.ndarray:
-        """(evaluations,) the values that cross the threshold: the curve itself."""
-        return df[self.curve].to_numpy()
+    def offset(self, df: pd.DataFrame, theta: float) -> float:
+        """What chance validity adds to its threshold in this run (chance_shift): 0 for a curve
+        other than `valid`, or metrics without valid_chance (read as recorded)."""
+        if not self.chance or CHANCE not in df or "samples" not in df or df[CHANCE].isna().all():
+            return 0.0
+        return chance_shift(float(df[CHANCE].max()), theta, int(df["samples"].iloc[-1]))
+
+    def signal(self, df: pd.DataFrame, theta: float) -> np.ndarray:
+        """(evaluations,) the values that cross the threshold: the curve less its offset."""
+        return df[self.curve].to_numpy() - self.offset(df, theta)
 
     def window_keys(self) -> list[str]:
         return [self.key(k) for k in WINDOW_FIELDS]
@@ -160,7 +172,7 @@ class MemClock:
         """'tau_mem_near (mem_near - mem_near_chance >= 0.1)', with the run's threshold when given."""
         return f"{self.tau} ({self.curve} - {self.chance} >= {threshold(self.theta, thresholds):g})"
 
-    def signal(self, df: pd.DataFrame) -> np.ndarray:
+    def signal(self, df: pd.DataFrame, theta: float) -> np.ndarray:
         """(evaluations,) the values that cross the threshold: the copy fraction's excess over chance."""
         return df[self.curve].to_numpy() - df[self.chance].to_numpy()
 
@@ -170,8 +182,8 @@ class MemClock:
 # one declaration of the rule clocks: summaries, stopping, results, fits, claims and figures
 # iterate it when they run, so a clock added here is honoured by all of them.
 RULE_CLOCKS: list[RuleClock] = [
-    RuleClock("tau_rule", "", "valid", "theta_rule", ("tab:blue", "--", "^")),
-    RuleClock("tau_rule_low", "_low", "valid", "theta_rule_low", ("tab:cyan", ":", "s")),
+    RuleClock("tau_rule", "", "valid", "theta_rule", ("tab:blue", "--", "^"), chance=True),
+    RuleClock("tau_rule_low", "_low", "valid", "theta_rule_low", ("tab:cyan", ":", "s"), chance=True),
     RuleClock("tau_group", "_group", "constraint_acc", "theta_group", ("tab:purple", "-.", "D")),
 ]
 PRIMARY = RULE_CLOCKS[0]
@@ -226,41 +238,10 @@ GEN_CLOCKS: list[RuleClock] = [RuleClock("tau_gen", "_gen", "gen", "theta_rule",
 GEN = GEN_CLOCKS[0]
 
 
-@dataclass(frozen=True)
-class StopAt:
-    """A choice of train.stop_at: the clocks a run waits for. An `early` run ends once they are all
-    settled (training.stopping); train.steps=auto sizes a budget by them (prediction.autobudget)."""
-
-    clocks: Callable[[], tuple[str, ...]]  # their names, read off the clock lists when asked
-    early: bool = True
-
-    @property
-    def waits_for(self) -> tuple[str, ...]:
-        return self.clocks()
-
-    def measures(self, clock: str) -> bool:
-        """Whether a run with this choice reads `clock` as far as its budget goes."""
-        return not self.early or clock in self.waits_for
-
-
-# The one declaration of train.stop_at (its domain, stopping, steps=auto, fits, claims). `rule` waits for
-# every rule clock, or tau_rule would be censored at a stop step that says nothing about 0.9.
-STOP_AT: dict[str, StopAt] = {
-    "none": StopAt(lambda: (*(rc.tau for rc in RULE_CLOCKS), MEM.tau), early=False),  # the whole curve
-    "rule": StopAt(lambda: tuple(rc.tau for rc in RULE_CLOCKS)),
-    "mem": StopAt(lambda: (MEM.tau,)),  # what the claims need
-}
-
-
 def clock_named(name: str) -> RuleClock | MemClock:
     """The declaration of the clock whose summary key is `name`."""
     clocks: list[RuleClock | MemClock] = [*RULE_CLOCKS, *MEM_CLOCKS]
     return next(c for c in clocks if c.tau == name)
-
-
-def stop_measures(stop_at: object, clock: str) -> bool:
-    """StopAt.measures for a results-table value (NaN in a table older than stop_at: no stop)."""
-    return not isinstance(stop_at, str) or stop_at not in STOP_AT or STOP_AT[stop_at].measures(clock)
 
 
 def clock_names() -> list[str]:
@@ -329,6 +310,14 @@ def _clock(df: pd.DataFrame, column: str, theta: float, level: float, offset: np
     return {"tau": tau, "censored": tau is None, "left_censored": left, "ci": [early, late], "lost": lost}
 
 
+def chance_shift(valid_chance: float, theta: float, samples: int) -> float:
+    """How far chance validity c raises a `valid` threshold theta ((valid - c) / (1 - c) >= theta
+    is valid >= theta + c (1 - theta)); 0 when less than one sample in `samples`, which would
+    only move readings that sit exactly at theta (128 of 256 at 0.5) below it."""
+    shift = valid_chance * (1.0 - theta)
+    return shift if shift * samples >= 1.0 else 0.0
+
+
 def compute_clocks(df: pd.DataFrame, cfg: ClockConfig, batch: int, N: int) -> dict:
     """All clock quantities of one run, from its metrics table (sorted by step): the keys of
     clock_keys(), in its order."""
@@ -339,7 +328,10 @@ def compute_clocks(df: pd.DataFrame, cfg: ClockConfig, batch: int, N: int) -> di
         return None if step is None else step * batch / N
 
     out: dict[str, Any] = {"max_step": max_step}
-    rules = {rc.tau: _clock(df, rc.curve, getattr(cfg, rc.theta), cfg.ci_level) for rc in RULE_CLOCKS}
+    rules = {}
+    for rc in RULE_CLOCKS:
+        theta = getattr(cfg, rc.theta)
+        rules[rc.tau] = _clock(df, rc.curve, theta, cfg.ci_level, rc.offset(df, theta))
     for rc in RULE_CLOCKS:
         out.update(rc.entries(rules[rc.tau], epochs))
     mems = {}
@@ -382,18 +374,3 @@ def window(tau_rule: float | None, tau_mem: float | None, max_step: int) -> dict
     elif tau_mem is not None:  # copying began and the rule was never learned
         res["window_vanished"] = True
     return res
-
-
-def format_clock(tau: float | None, max_step: int) -> str:
-    """A clock as text: a number, or '> max step' when right-censored."""
-    return f"> {max_step}" if tau is None else f"{tau:,.0f}"
-
-
-def window_text(summary: dict, rc: RuleClock = PRIMARY) -> str:
-    """A rule clock's window as text: 'vanished', '>= 1.20 decades', '0.85 decades' or 'undefined'."""
-    if summary.get(rc.key("window_vanished")):
-        return "vanished"
-    w = summary.get(rc.key("window_log10"))
-    if w is None:
-        return "undefined"
-    return f"{'>= ' if summary.get(rc.key('window_log10_is_lower_bound')) else ''}{w:.2f} decades"

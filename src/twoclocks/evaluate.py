@@ -63,6 +63,7 @@ def score(cells: np.ndarray, task: Task, index: TrainingIndex, ci_level: float =
         metrics[f"{name}_lo"] = float(lo)
         metrics[f"{name}_hi"] = float(hi)
     metrics["mem_chance"] = task.mem_chance(len(index))
+    metrics["valid_chance"] = task.valid_chance  # what the rule clocks read `valid` against
     metrics["constraint_acc"] = float(acc.mean())
     metrics["distinct_mem"] = int(len(np.unique(match[mem])))  # how many training items are copied
     metrics["nn_hamming_mean"] = float(nn.mean())

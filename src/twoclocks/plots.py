@@ -13,7 +13,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
-from twoclocks.clocks import RULE_CLOCKS, band, mem_levels, window_text  # noqa: E402
+from twoclocks.clocks import RULE_CLOCKS, band, mem_levels  # noqa: E402
+from twoclocks.clocktext import window_text  # noqa: E402
 from twoclocks.core.io import write_figure  # noqa: E402
 
 CURVES = (

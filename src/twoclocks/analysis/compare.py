@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, format_clock, threshold, window_text
+from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, threshold
+from twoclocks.clocktext import format_clock, window_text
 from twoclocks.config import flatten, keys_of_role
 from twoclocks.core.domains import UNMODELLED
 from twoclocks.core.io import write_figure

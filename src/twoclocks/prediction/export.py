@@ -11,11 +11,15 @@ together (`validation.calibrate`, a few minutes). `--calibration-only` rewrites 
 `--pilots` writes the runs of a task the rule features do not describe (words) to
 OUT/pilots/<name>/ instead: the pilot runs `predict` fits with the reference for that task
 alone (`reference.shipped_pilots`), so the calibration, fitted without them, stays as it is.
+`--upgrade NAME` brings a reference written before format 5 to it: the clocks on `valid` of each
+run whose rule's chance validity moves them, read again from its shipped curve
+(`upgrade_reference`), the others checked against it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import platform
@@ -23,9 +27,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from twoclocks.core.io import read_json, write_json, write_table
+from twoclocks.clocks import CHANCE, RULE_CLOCKS, ClockConfig, chance_shift, compute_clocks
+from twoclocks.core.io import read_json, read_table, write_json, write_table
+from twoclocks.core.stats import wilson_interval
 from twoclocks.errors import TwoClocksError
 from twoclocks.prediction.reference import (
     CALIBRATION,
@@ -40,7 +47,11 @@ from twoclocks.prediction.reference import (
     sweep_runs,
 )
 from twoclocks.prediction.validation import calibrate
+from twoclocks.prediction.variables import task_params
+from twoclocks.records.formats import FORMAT, FORMAT_KEY, results_format
+from twoclocks.sweeps.results import chance_columns, summary_columns
 from twoclocks.sweeps.sweepdir import SweepDir
+from twoclocks.tasks import TASKS, make_task
 from twoclocks.training.rundir import RunDir
 
 
@@ -108,6 +119,61 @@ def export(sweeps: list[str | Path], name: str, command: str, repo: Path, out: P
     return folder
 
 
+def curve_metrics(curve: pd.DataFrame, row: pd.Series, chance: float) -> pd.DataFrame:
+    """A run's metrics as its clocks read them, from its shipped curve: each fraction's Wilson band
+    from its count (fraction times eval.samples, as the run computed it) and its valid_chance."""
+    M, level = int(row["eval.samples"]), float(row["clocks.ci_level"])
+    out = curve.sort_values("step").assign(samples=M, **{CHANCE: chance})
+    for col in ("valid", "mem", "novel_valid"):
+        lo, hi = wilson_interval(np.round(out[col].to_numpy(float) * M), M, level)
+        out[f"{col}_lo"], out[f"{col}_hi"] = lo, hi
+    return out
+
+
+def _number(v: object) -> float:
+    return np.nan if v is None else float(v)  # type: ignore[arg-type]
+
+
+def upgraded_row(row: pd.Series, curve: pd.DataFrame, columns: list[str], where: Path) -> dict | None:
+    """The `columns` of one run read again from its curve, or None when its rule's chance moves
+    none of its clocks. A curve that does not give back its tau_mem and tau_group is an error."""
+    rule = TASKS.get(str(row["task"]))
+    built = rule is not None and rule.has_rule  # an image task would train its probe: chance 0
+    chance = make_task(str(row["task"]), **dict(task_params(row))).valid_chance if built else 0.0
+    cfg = ClockConfig(**{f.name: row[f"clocks.{f.name}"] for f in dataclasses.fields(ClockConfig)})
+    got = summary_columns(
+        compute_clocks(curve_metrics(curve, row, chance), cfg, int(row["train.batch"]), int(row["data.N"]))
+    )
+    for check in ("tau_mem", "tau_group"):
+        if not np.isclose(_number(got[check]), _number(row[check]), equal_nan=True):
+            raise TwoClocksError(f"{where}: run {row['point']}'s curve gives {check} {got[check]}, not {row[check]}")
+    moves = any(
+        chance_shift(chance, getattr(cfg, rc.theta), int(row["eval.samples"])) for rc in RULE_CLOCKS if rc.chance
+    )
+    return {c: got[c] for c in columns} if moves else None
+
+
+def upgrade_reference(folder: Path) -> int:
+    """Bring the reference in `folder` to format 5 from its curves (nothing moves where it is
+    already); returns how many runs' clocks moved. Every run is checked before anything is written."""
+    table, curves = read_table(folder / RESULTS), read_table(folder / CURVES)
+    columns = chance_columns(table)
+    if not columns:
+        return 0
+    rows = {
+        i: upgraded_row(row, curves[curves["point"] == row["point"]], columns, folder) for i, row in table.iterrows()
+    }
+    moved = {i: r for i, r in rows.items() if r is not None}
+    out = table.copy()
+    for i, r in moved.items():
+        out.loc[i, columns] = [r[c] for c in columns]
+    write_table(folder / RESULTS, out.assign(**{FORMAT_KEY: FORMAT}))
+    record = read_json(folder / PROVENANCE) or {}
+    note = f"format {results_format(table)} to {FORMAT}: the clocks on valid of {len(moved)} runs read against chance"
+    write_json(folder / PROVENANCE, {**record, "upgraded": [*record.get("upgraded", []), note]})
+    return len(moved)
+
+
 def write_calibration(out: Path) -> Path:
     """OUT/calibration.json from the held-out runs of every reference folder in OUT."""
     runs = reference_runs(folder=out)
@@ -125,16 +191,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pilots", action="store_true", help="shipped pilot runs of their task (OUT/pilots/NAME)")
     ap.add_argument("--repo", default=".", help="the checkout the sweeps ran from (its git commit is recorded)")
     ap.add_argument("--out", default=str(REFERENCE_DIR), help="where the reference folder goes")
+    ap.add_argument("--upgrade", metavar="NAME", help="bring OUT/NAME to the current format from its curves")
     args = ap.parse_args(argv)
-    if not args.calibration_only and not (args.sweeps and args.name and args.command):
+    if not args.calibration_only and not args.upgrade and not (args.sweeps and args.name and args.command):
         ap.error("give SWEEP_DIR ..., --name and --command (or --calibration-only)")
     try:
         out = Path(args.out)
-        if not args.calibration_only:
+        if args.upgrade:
+            print(f"{args.upgrade}: the clocks of {upgrade_reference(out / args.upgrade)} runs moved")
+        elif not args.calibration_only:
             into = out / PILOTS if args.pilots else out
             folder = export(list(args.sweeps), args.name, args.command, Path(args.repo), into)
             print(f"{'pilot runs' if args.pilots else 'reference'} {args.name}: {folder}")
-        if not args.pilots:
+        if not args.pilots and not args.upgrade:
             print(f"calibration: {write_calibration(out)}")
     except TwoClocksError as exc:
         print(f"error: {exc}", file=sys.stderr)

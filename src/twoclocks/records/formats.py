@@ -12,6 +12,11 @@ Format versions (FORMAT, written as "format" in config.json and as a column of r
   4  the near-copy clock (tau_mem_near) in summary.json and results.parquet. A table of any
      older version gets the clocks it lacks from its runs (`with_later_clocks`): rule clocks
      from metrics.parquet, near copies from the samples the runs saved.
+  5  the rule clocks on `valid` read against chance validity (`valid_chance`, a metrics column
+     and a summary key; docs/protocol.md, "Chance validity"). An older run's summary and an
+     older table have those clocks as measured before: they are read again from metrics.parquet
+     with the chance of the run's built-in rule (`records.recorded.with_valid_chance`), where it
+     moves the threshold by a sample or more; a plugin's older runs keep them as recorded.
 
 Point hashes stay stable without a hand-kept list of later fields: a point's hash covers every
 field of FIELDS_AT_1 (the config's fields when sweeps were first hashed, a record of version 1
@@ -29,11 +34,11 @@ from typing import Any
 
 import pandas as pd
 
-from twoclocks.clocks import MEM_CLOCKS, PRIMARY, RULE_CLOCKS, RuleClock, compute_clocks
+from twoclocks.clocks import CHANCE, CLOCK_FIELDS, MEM_CLOCKS, PRIMARY, RULE_CLOCKS, RuleClock, compute_clocks
 from twoclocks.config import AUTO_STEPS, SECTIONS, RunConfig, execution_neutrals
 from twoclocks.errors import ConfigError, TwoClocksError, quote
 
-FORMAT = 4
+FORMAT = 5
 FORMAT_KEY = "format"  # in config.json, and a column of results.parquet
 # The config fields of version 1, per section (task and seed: every one of their fields).
 FIELDS_AT_1 = {
@@ -137,19 +142,36 @@ def has_every_rule_clock(keys: Iterable[str]) -> bool:
     return len(rule_clocks_of(keys)) == len(RULE_CLOCKS)
 
 
+def summary_is_current(summary: dict) -> bool:
+    """Whether a finished run's summary has every rule clock, read against chance (version 5)."""
+    return has_every_rule_clock(summary) and CHANCE in summary
+
+
+def chance_keys() -> list[str]:
+    """The summary keys of the rule clocks read against chance validity, windows included."""
+    return [rc.tau + s for rc in RULE_CLOCKS if rc.chance for s in CLOCK_FIELDS] + [
+        k for rc in RULE_CLOCKS if rc.chance for k in rc.window_keys()
+    ]
+
+
 def upgrade_summary(summary: dict, metrics: pd.DataFrame, cfg: RunConfig, name: str) -> dict:
-    """A finished run's summary in the current format: one of version 1 (tau_rule its only rule
-    clock) gains the later rule clocks and their windows, read off its metrics by compute_clocks
-    (the function a run uses, at the thresholds of its own config). `name` names the run's
-    summary in the one-line error when its metrics lack a curve those clocks need."""
-    if has_every_rule_clock(summary):
+    """A finished run's summary in the current format, its clocks read off its metrics by
+    compute_clocks (the function a run uses, at the thresholds of its own config): one of version
+    1 (tau_rule its only rule clock) gains the later rule clocks and their windows; one older than
+    version 5 has its clocks on `valid` read again against the metrics' valid_chance (none in the
+    metrics of a plugin's older run: as recorded). `name` names the run's summary in the one-line
+    error when its metrics lack a curve those clocks need."""
+    if summary_is_current(summary):
         return summary
     try:
         clocks = compute_clocks(metrics, cfg.clocks, cfg.train.batch, cfg.data.N)
     except KeyError as exc:
         raise TwoClocksError(f"{name} predates the later rule clocks and its metrics lack {exc}") from None
     thresholds = {**clocks["thresholds"], **summary.get("thresholds", {})}
-    return {**summary, **{k: v for k, v in clocks.items() if k not in summary}, "thresholds": thresholds}
+    out = {**summary, **{k: v for k, v in clocks.items() if k not in summary}, "thresholds": thresholds}
+    if CHANCE in metrics:
+        out.update({k: clocks[k] for k in chance_keys()}, **{CHANCE: float(metrics[CHANCE].max())})
+    return out
 
 
 def results_format(results: pd.DataFrame) -> int:
@@ -160,15 +182,21 @@ def results_format(results: pd.DataFrame) -> int:
 
 
 def with_later_clocks(
-    results: pd.DataFrame, root: str | Path | None, columns: list[str], run_columns: Callable[[Path], dict[str, Any]]
+    results: pd.DataFrame,
+    root: str | Path | None,
+    columns: list[str],
+    run_columns: Callable[[Path], dict[str, Any]],
+    stale: Iterable[str] = (),
 ) -> tuple[pd.DataFrame, str]:
     """A results table older than some of `columns` (the clocks added since its version) with
     them recomputed by `run_columns(run_dir)` for each finished run under `root` (the sweep
     directory), and a note ('' when nothing was missing). Without `root` (to name what the table
     lacks), or when a run directory cannot be read, the table itself is returned and the note
     says why. Columns already present are kept; a value a run cannot give (near copies of a run
-    that kept no samples) stays empty."""
-    missing = [c for c in columns if c not in results]
+    that kept no samples) stays empty. `stale` columns are recomputed even where present (those
+    a later version reads differently)."""
+    stale = set(stale)
+    missing = [c for c in columns if c not in results or c in stale]
     if not missing:
         return results, ""
     clocks = ", ".join(c for c in dict.fromkeys(_clock_of(c) for c in missing) if c) or "the later columns"

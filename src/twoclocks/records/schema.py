@@ -46,6 +46,7 @@ RUN_KEYS = (
     RunKey("log2_population", column=True),
     RunKey("mem_chance", column=True, required=True),
     RunKey("mem_near_chance"),  # what rebuilding tau_mem_near needs from the rule
+    RunKey("valid_chance"),  # what the rule clocks read `valid` against; absent before format 5
     RunKey("device", column=True, timing=True),
     RunKey("stop_at", column=True),
     RunKey("stopped_step", column=True),

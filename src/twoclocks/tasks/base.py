@@ -117,6 +117,15 @@ class Task(ABC):
             return None
         return int(round(2.0**self.log2_population)) if self.log2_population < 62 else None
 
+    @property
+    def valid_chance(self) -> float:
+        """The rate at which a uniformly random grid is valid, population / K^cells: what an
+        untrained model's `valid` reads by luck (twoclocks.clocks.chance_shift). 0 when the
+        population is unknown (a data set without a rule)."""
+        if not self.population_known:
+            return 0.0
+        return float(2.0 ** (self.log2_population - self.num_cells * math.log2(self.num_values)))
+
     def mem_chance(self, n_train: int) -> float:
         """Probability that one uniform draw from the population lies in a training set of
         n_train distinct items: what a perfect rule learner copies by luck. An unknown population

@@ -151,6 +151,12 @@ def _log2_population(task: Any, args: tuple, out: Any) -> str | None:
     return f"is {out!r:.60}, not a number >= 0 (or NaN: unknown)"
 
 
+def _valid_chance(task: Any, args: tuple, out: Any) -> str | None:
+    if _real(out) and 0 <= out <= 1:
+        return None
+    return f"is {out!r:.60}, not a rate in [0, 1]"
+
+
 def _distinct_items(task: Any, args: tuple, out: Any) -> str | None:
     return None if out is None or _positive_int(out) else f"returned {out!r:.60}, not None or a positive integer"
 
@@ -191,6 +197,7 @@ TASK_PROPERTIES: dict[str, Check | None] = {
     "num_values": _num_values,
     "log2_population": _log2_population,
     "population_exact": None,
+    "valid_chance": _valid_chance,
 }
 
 

@@ -46,8 +46,8 @@ from twoclocks.core.io import (
 from twoclocks.core.locks import hold_lock, lock_path_beside
 from twoclocks.core.paths import check_no_links, check_resolvable
 from twoclocks.errors import ConfigError, TwoClocksError
-from twoclocks.records.formats import config_record, has_every_rule_clock, same_point, upgrade_summary
-from twoclocks.records.recorded import Recorded, read_config
+from twoclocks.records.formats import config_record, same_point, summary_is_current, upgrade_summary
+from twoclocks.records.recorded import Recorded, read_config, with_valid_chance
 from twoclocks.records.schema import bad_clock_value, required_keys
 from twoclocks.tasks.base import Task
 from twoclocks.training.experiment import Experiment
@@ -204,8 +204,10 @@ class RunDir:
             raise TwoClocksError(f"{self.clocks_plot} is missing; {resume} draws it")
         if lacks_near_copies(summary, metrics):
             summary, metrics = with_near_copies(self, summary, metrics)
-        if not has_every_rule_clock(summary):
-            summary = upgrade_summary(summary, metrics, self.read_config().cfg, str(self.summary_path))
+        if not summary_is_current(summary):
+            cfg = self.read_config().cfg
+            metrics = with_valid_chance(metrics, cfg)
+            summary = upgrade_summary(summary, metrics, cfg, str(self.summary_path))
         return summary, metrics
 
     # ----- creating ------------------------------------------------------------------------

@@ -16,12 +16,11 @@ from twoclocks.clocks import (
     PEAK_CURVES,
     RULE_CLOCKS,
     RuleClock,
-    format_clock,
     mem_levels,
     threshold,
     window,
-    window_text,
 )
+from twoclocks.clocktext import format_clock, window_text
 from twoclocks.config import AUTO_STEPS, RunConfig
 from twoclocks.core.paths import safe_name
 from twoclocks.errors import ConfigError, TwoClocksError

@@ -11,7 +11,7 @@ Wilson limit's crossing) read "not reached by step S (stopped)" where the full r
 reached them later. Waiting for late bounds too would make `mem` runs go on long after copying
 is plain, for a bound that the fits do not use.
 
-The choices, and the clocks each waits for, are declared once in twoclocks.clocks.STOP_AT.
+The choices, and the clocks each waits for, are declared once in twoclocks.stopat.STOP_AT.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from twoclocks.clocks import STOP_AT, clock_named
+from twoclocks.clocks import clock_named
 from twoclocks.config import RunConfig
+from twoclocks.stopat import STOP_AT
 
 
 def confirmed(values: np.ndarray, theta: float) -> bool:
@@ -36,7 +37,8 @@ def wanted_curves(cfg: RunConfig, df: pd.DataFrame) -> list[tuple[str, np.ndarra
     if not choice.early:
         return []
     clocks = [clock_named(name) for name in choice.waits_for]
-    return [(c.tau, c.signal(df), getattr(cfg.clocks, c.theta)) for c in clocks]
+    thetas = [getattr(cfg.clocks, c.theta) for c in clocks]
+    return [(c.tau, c.signal(df, theta), theta) for c, theta in zip(clocks, thetas)]
 
 
 def stop_reason(cfg: RunConfig, rows: list[dict]) -> str | None:

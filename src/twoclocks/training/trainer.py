@@ -17,7 +17,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from twoclocks.clocks import MEM, RULE_CLOCKS, compute_clocks, format_clock
+from twoclocks.clocks import MEM, RULE_CLOCKS, compute_clocks
+from twoclocks.clocktext import format_clock
 from twoclocks.config import RunConfig, fixed_steps
 from twoclocks.errors import CheckpointError, TrainingDiverged
 from twoclocks.evaluate import save_outcomes, score
@@ -313,6 +314,7 @@ class Trainer:
             eval_share=self.eval_seconds / max(1e-9, self.train_seconds + self.eval_seconds),
             num_params=self.model.num_params(),
             log2_population=task.log2_population,
+            valid_chance=task.valid_chance,
             **self.exp.chance_levels(df),
             device=str(self.exp.device),
             stop_at=cfg.train.stop_at,
