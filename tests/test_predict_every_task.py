@@ -295,7 +295,7 @@ def test_the_shipped_words_and_digits_runs_are_pilots_and_stay_out_of_the_refere
     digits = shipped.shipped_pilots("digits")
     assert digits is not None and set(digits.table["task"]) == {"digits"} and set(digits.table["task.levels"]) == {2, 4}
     assert shipped.shipped_pilots("fashion_mnist") is None
-    pilots = {"words", "words-dit-256", "words-dit-512", "digits", "digits-levels4"}
+    pilots = {"words", "words-dit-256", "words-dit-512", "words-dit-512-l6", "digits", "digits-levels4", "digits-256"}
     assert set(shipped.shipped_names(shipped.PILOT_DIR)) == pilots
     assert not {"words", "digits"} & set(shipped.reference_runs().table["task"])  # nor the calibration's runs
     calibrated_on = json.loads((shipped.REFERENCE_DIR / shipped.CALIBRATION).read_text())["references"]
