@@ -169,6 +169,11 @@ def test_a_run_older_than_chance_validity_is_read_against_it(tiny_run, tmp_path)
     assert summary[CHANCE] == 0.5 and (read[CHANCE] == 0.5).all()
     assert summary["tau_rule_low"] == today["tau_rule_low"] > as_before["tau_rule_low"]
     assert summary["window_log10_low"] == today["window_log10_low"]
+    from twoclocks.training.runner import summary_lines
+
+    printed = "\n".join(summary_lines(summary))
+    assert "valid >= 0.75 (0.5 in excess of chance validity 0.5)" in printed  # tau_rule_low
+    assert "valid >= 0.95 (0.9 in excess of chance validity 0.5)" in printed  # tau_rule
     table = pd.DataFrame([{**{k: as_before[k] for k in ("tau_rule_low", "tau_rule")}, "run_dir": ".", FORMAT_KEY: 4}])
     upgraded, note = with_later_clocks(table, old)
     assert upgraded["tau_rule_low"].iloc[0] == today["tau_rule_low"] and "recomputed" in note

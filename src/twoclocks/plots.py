@@ -68,6 +68,9 @@ def clocks_figure(df: pd.DataFrame, summary: dict, title: str = "") -> Figure:
         color, ls, marker = rc.style
         tau, theta = summary[rc.tau], th.get(rc.theta)
         name = rc.label(th)
+        shift = rc.offset(df, theta) if theta is not None else 0.0
+        if shift:  # read against chance validity: the curve crosses the raised threshold
+            theta, name = theta + shift, f"{name}, {theta + shift:g} against chance"
         if tau is not None:
             ax.axvline(tau, color=color, ls=ls, lw=1)
             ax.plot([tau], [theta], marker=marker, color=color, mec="black", ms=7, ls="none", label=f"{name}")

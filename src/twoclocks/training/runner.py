@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from twoclocks.clocks import (
+    CHANCE,
     GEN,
     GEN_CLOCKS,
     MEM,
     PEAK_CURVES,
     RULE_CLOCKS,
     RuleClock,
+    chance_shift,
     mem_levels,
     threshold,
     window,
@@ -181,6 +183,18 @@ def budget_line(record: dict) -> str:
     return f"train.steps=auto: {record['steps']:,} steps, the {record['rule']} (predicted {predicted})"
 
 
+def threshold_text(summary: dict, rc: RuleClock) -> str:
+    """'valid >= 0.9', or where the run read it against chance validity (clocks.chance_shift)
+    'valid >= 0.75 (0.5 in excess of chance validity 0.5)'."""
+    theta = threshold(rc.theta, summary.get("thresholds", {}))
+    chance = summary.get(CHANCE) or 0.0
+    samples = int(summary.get("config", {}).get("eval", {}).get("samples", 0))
+    shift = chance_shift(chance, theta, samples) if rc.chance else 0.0
+    if not shift:
+        return f"{rc.curve} >= {theta:g}"
+    return f"{rc.curve} >= {theta + shift:g} ({theta:g} in excess of chance validity {chance:.3g})"
+
+
 def window_line(summary: dict, rc: RuleClock) -> str:
     """A rule clock's window as text, saying why when it vanished or is undefined."""
     text = window_text(summary, rc)
@@ -230,7 +244,7 @@ def summary_lines(summary: dict, run_dir: Path | None = None) -> list[str]:
         f"N={summary['N']}  seed={summary['seed']}  mem_chance={mem_chance_text(summary)}"
     ]
     for rc in RULE_CLOCKS:
-        text = f"{clock(rc.tau):<44}{rc.curve} >= {threshold(rc.theta, th):g}"
+        text = f"{clock(rc.tau):<44}{threshold_text(summary, rc)}"
         lost = summary.get(f"{rc.tau}_lost")
         if lost is not None:
             mem = summary.get("tau_mem")
