@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from twoclocks.clocks import RULE_CLOCKS, compute_clocks, group_band, window
-from twoclocks.clocktext import format_clock
+from twoclocks.clocks.text import format_clock
 from twoclocks.config import ClockConfig
 from twoclocks.core.stats import crossing, erosion, wilson_interval
 from twoclocks.training.runner import summary_lines

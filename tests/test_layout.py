@@ -25,8 +25,6 @@ FLOORS = [
     ("twoclocks.evaluate", 4),
     ("twoclocks.imagemetrics", 4),
     ("twoclocks.clocks", 4),
-    ("twoclocks.clocktext", 4),
-    ("twoclocks.stopat", 4),
     ("twoclocks.records", 4),
     ("twoclocks.plots", 4),
     ("twoclocks.training", 5),

@@ -1,4 +1,4 @@
-"""train.stop_at is declared once (twoclocks.stopat.STOP_AT): a choice added there is a value the
+"""train.stop_at is declared once (twoclocks.clocks.stopat.STOP_AT): a choice added there is a value the
 config accepts, a stop that training honours, a budget that train.steps=auto sizes and a
 filter on the runs that fits and claims take as observations of tau_mem."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-import twoclocks.stopat as stopat
+import twoclocks.clocks.stopat as stopat
 from twoclocks.config import build_config
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.autobudget import budget_from, budget_record

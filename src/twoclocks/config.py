@@ -20,6 +20,7 @@ import yaml
 
 import twoclocks.itemfile as itemfile
 from twoclocks.clocks import ClockConfig
+from twoclocks.clocks.stopat import STOP_AT
 from twoclocks.core.domains import (
     BIG,
     FRACTION,
@@ -35,7 +36,6 @@ from twoclocks.core.io import read_text
 from twoclocks.errors import ConfigError, quote
 from twoclocks.models import resolve_model
 from twoclocks.models.config import ModelConfig
-from twoclocks.stopat import STOP_AT
 from twoclocks.tasks import resolve_task, run_defaults
 
 
@@ -69,7 +69,7 @@ class TrainConfig:
     threads: int = setting(0, domain=closed(0, 1024), role="execution", neutral=0)  # torch CPU threads; 0 = default
     # full training state saved at least this often (steps)
     checkpoint_every: int = setting(500, domain=closed(1, BIG), role="recording")
-    # the clocks the run waits for (twoclocks.stopat.STOP_AT, which this domain reads as it is)
+    # the clocks the run waits for (twoclocks.clocks.stopat.STOP_AT, which this domain reads as it is)
     stop_at: str = setting("none", domain=Domain(choices=STOP_AT.keys()), role="budget")
     # write each evaluation's metrics as TensorBoard scalars (an extra)
     tensorboard: bool = setting(False, role="execution", neutral=False)

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from twoclocks.clocks import RULE_CLOCKS, band, mem_levels  # noqa: E402
-from twoclocks.clocktext import window_text  # noqa: E402
+from twoclocks.clocks.text import window_text  # noqa: E402
 from twoclocks.core.io import write_figure  # noqa: E402
 
 CURVES = (

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from twoclocks.clocks import PRIMARY, RULE_CLOCKS, RuleClock, threshold
-from twoclocks.clocktext import format_clock, window_text
+from twoclocks.clocks.text import format_clock, window_text
 from twoclocks.config import flatten, keys_of_role
 from twoclocks.core.domains import UNMODELLED
 from twoclocks.core.io import write_figure

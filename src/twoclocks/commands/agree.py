@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 
 from twoclocks.analysis.agree import agreement_table
-from twoclocks.clocktext import format_clock
+from twoclocks.clocks.text import format_clock
 from twoclocks.commands import json_text
 from twoclocks.plugins import reads_only
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from twoclocks.api import sweep_spec
-from twoclocks.clocktext import format_clock
+from twoclocks.clocks.text import format_clock
 from twoclocks.core.domains import base_type
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.autobudget import resolve_steps

@@ -3,7 +3,7 @@
     steps = min(max_steps, ceil2(upper end of the 95% predictive interval of the last clock
                                  the run waits for))
 
-where the clocks a run waits for are those twoclocks.stopat.STOP_AT declares for its
+where the clocks a run waits for are those twoclocks.clocks.stopat.STOP_AT declares for its
 train.stop_at; ceil2 rounds up to two significant
 digits (an evaluation grid of 5,400 steps, not 5,371); max_steps = 0 means no ceiling. With
 stopping, the run then pays for what it uses. The laws are fitted on the shipped reference
@@ -16,12 +16,12 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from twoclocks.clocks.stopat import STOP_AT
 from twoclocks.config import AUTO_STEPS, RunConfig
 from twoclocks.core.domains import BIG
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.fitted import default_laws
 from twoclocks.prediction.predict import Laws, Prediction, predict_config
-from twoclocks.stopat import STOP_AT
 
 
 def ceil2(x: float) -> int:

@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.clocks import RULE_CLOCKS
+from twoclocks.clocks.stopat import stop_measures
 from twoclocks.config import RunConfig, flatten, keys_of_role
 from twoclocks.core.domains import UNMODELLED
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.features import RULE_FEATURES, rule_features
-from twoclocks.stopat import stop_measures
 from twoclocks.tasks import TASKS, build_task, make_task
 
 CLOCKS = (*(rc.tau for rc in RULE_CLOCKS), "tau_mem")

@@ -22,7 +22,7 @@ from twoclocks.clocks import (
     threshold,
     window,
 )
-from twoclocks.clocktext import format_clock, window_text
+from twoclocks.clocks.text import format_clock, window_text
 from twoclocks.config import AUTO_STEPS, RunConfig
 from twoclocks.core.paths import safe_name
 from twoclocks.errors import ConfigError, TwoClocksError

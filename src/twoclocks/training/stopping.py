@@ -11,7 +11,7 @@ Wilson limit's crossing) read "not reached by step S (stopped)" where the full r
 reached them later. Waiting for late bounds too would make `mem` runs go on long after copying
 is plain, for a bound that the fits do not use.
 
-The choices, and the clocks each waits for, are declared once in twoclocks.stopat.STOP_AT.
+The choices, and the clocks each waits for, are declared once in twoclocks.clocks.stopat.STOP_AT.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from twoclocks.clocks import clock_named
+from twoclocks.clocks.stopat import STOP_AT
 from twoclocks.config import RunConfig
-from twoclocks.stopat import STOP_AT
 
 
 def confirmed(values: np.ndarray, theta: float) -> bool:

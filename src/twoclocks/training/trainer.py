@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from twoclocks.clocks import MEM, RULE_CLOCKS, compute_clocks
-from twoclocks.clocktext import format_clock
+from twoclocks.clocks.text import format_clock
 from twoclocks.config import RunConfig, fixed_steps
 from twoclocks.errors import CheckpointError, TrainingDiverged
 from twoclocks.evaluate import save_outcomes, score

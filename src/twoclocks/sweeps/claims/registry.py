@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from twoclocks.clocks import MEM
-from twoclocks.stopat import stop_measures
+from twoclocks.clocks.stopat import stop_measures
 from twoclocks.sweeps.claims.fits import Fit, finished, knob_column
 from twoclocks.sweeps.claims.verdicts import INCONCLUSIVE
 from twoclocks.sweeps.claims.views import At
