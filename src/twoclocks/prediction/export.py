@@ -48,8 +48,8 @@ from twoclocks.prediction.reference import (
 )
 from twoclocks.prediction.validation import calibrate
 from twoclocks.prediction.variables import task_params
-from twoclocks.records.formats import FORMAT, FORMAT_KEY, results_format
-from twoclocks.sweeps.results import chance_columns, summary_columns
+from twoclocks.records.formats import FORMAT, FORMAT_KEY, results_format, stale_columns
+from twoclocks.sweeps.results import summary_columns
 from twoclocks.sweeps.sweepdir import SweepDir
 from twoclocks.tasks import TASKS, make_task
 from twoclocks.training.rundir import RunDir
@@ -157,7 +157,7 @@ def upgrade_reference(folder: Path) -> int:
     """Bring the reference in `folder` to format 5 from its curves (nothing moves where it is
     already); returns how many runs' clocks moved. Every run is checked before anything is written."""
     table, curves = read_table(folder / RESULTS), read_table(folder / CURVES)
-    columns = chance_columns(table)
+    columns = stale_columns(table, summary_columns({}))
     if not columns:
         return 0
     rows = {

@@ -15,8 +15,8 @@ Format versions (FORMAT, written as "format" in config.json and as a column of r
   5  the rule clocks on `valid` read against chance validity (`valid_chance`, a metrics column
      and a summary key; docs/protocol.md, "Chance validity"). An older run's summary and an
      older table have those clocks as measured before: they are read again from metrics.parquet
-     with the chance of the run's built-in rule (`records.recorded.with_valid_chance`), where it
-     moves the threshold by a sample or more; a plugin's older runs keep them as recorded.
+     with the chance of the run's built-in rule (`with_valid_chance`), where it moves the
+     threshold by a sample or more (`stale_columns`); a plugin's older runs keep them as recorded.
 
 Point hashes stay stable without a hand-kept list of later fields: a point's hash covers every
 field of FIELDS_AT_1 (the config's fields when sweeps were first hashed, a record of version 1
@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+import twoclocks.tasks as tasks
 from twoclocks.clocks import CHANCE, CLOCK_FIELDS, MEM_CLOCKS, PRIMARY, RULE_CLOCKS, RuleClock, compute_clocks
 from twoclocks.config import AUTO_STEPS, SECTIONS, RunConfig, execution_neutrals
 from twoclocks.errors import ConfigError, TwoClocksError, quote
@@ -154,6 +155,24 @@ def chance_keys() -> list[str]:
     ]
 
 
+def stale_columns(results: pd.DataFrame, columns: Iterable[str]) -> list[str]:
+    """Of `columns`, those a results table older than version 5 holds as measured before and a
+    reader recomputes from its runs: the clocks on `valid` (none for a later table)."""
+    if results_format(results) >= 5:
+        return []
+    keys = set(chance_keys())
+    return [c for c in columns if c in keys or c.removesuffix("_lo").removesuffix("_hi") in keys]
+
+
+def with_valid_chance(metrics: pd.DataFrame, cfg: RunConfig) -> pd.DataFrame:
+    """A run's metrics with the valid_chance column a run of version 5 writes: an older run of a
+    built-in rule gets it from that rule (its code is ours); a plugin's older run stays as it is."""
+    builtin = {cls.name for cls in tasks.BUILTIN}
+    if CHANCE in metrics or cfg.task["name"] not in builtin:
+        return metrics
+    return metrics.assign(**{CHANCE: tasks.build_task(cfg.task).valid_chance})
+
+
 def upgrade_summary(summary: dict, metrics: pd.DataFrame, cfg: RunConfig, name: str) -> dict:
     """A finished run's summary in the current format, its clocks read off its metrics by
     compute_clocks (the function a run uses, at the thresholds of its own config): one of version
@@ -212,7 +231,10 @@ def with_later_clocks(
                     filled[c][pos] = row.get(c)
     except (TwoClocksError, OSError, KeyError, ValueError) as exc:
         return results, f"{clocks} could not be recomputed from the run directories: {exc}"
-    return results.assign(**filled), f"recomputed {clocks} from the runs' metrics.parquet and samples"
+    out = results.assign(**filled)
+    if stale:  # read again as this version reads them
+        out = out.assign(**{FORMAT_KEY: FORMAT})
+    return out, f"recomputed {clocks} from the runs' metrics.parquet and samples"
 
 
 def _clock_of(column: str) -> str:

@@ -19,11 +19,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 import twoclocks.models as models
 import twoclocks.tasks as tasks
-from twoclocks.clocks import CHANCE
 from twoclocks.config import SECTIONS, RunConfig, from_dict, validate
 from twoclocks.core.fields import coerce, fill
 from twoclocks.core.io import read_json
@@ -66,14 +63,6 @@ def task_label(name: str) -> tuple[str, str]:
     if name in BUILTIN_TASKS:
         return name, BUILTIN_TASKS[name].knob
     return name.rpartition(":")[2], ""
-
-
-def with_valid_chance(metrics: pd.DataFrame, cfg: RunConfig) -> pd.DataFrame:
-    """A run's metrics with the valid_chance column a run of format 5 writes: an older run of a
-    built-in rule gets it from that rule (its code is ours); a plugin's older run stays as it is."""
-    if CHANCE in metrics or cfg.task["name"] not in BUILTIN_TASKS:
-        return metrics
-    return metrics.assign(**{CHANCE: tasks.build_task(cfg.task).valid_chance})
 
 
 def read_config(path: str | Path) -> Recorded:

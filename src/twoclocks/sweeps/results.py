@@ -27,9 +27,8 @@ from twoclocks.clocks import (
 from twoclocks.config import flatten
 from twoclocks.core.io import read_table
 from twoclocks.errors import ReadNote, TwoClocksError
-from twoclocks.records.formats import FORMAT, FORMAT_KEY, chance_keys, results_format
+from twoclocks.records.formats import FORMAT, FORMAT_KEY, stale_columns, with_valid_chance
 from twoclocks.records.formats import with_later_clocks as upgrade
-from twoclocks.records.recorded import with_valid_chance
 from twoclocks.records.schema import RUN_KEYS
 from twoclocks.sweeps.spec import Point, identity_dict
 from twoclocks.sweeps.sweepdir import SweepDir
@@ -124,26 +123,14 @@ def run_columns(run_dir: Path) -> dict[str, Any]:
     rd = RunDir(run_dir)
     cfg = rd.read_config().cfg
     _, metrics = with_near_copies(rd, rd.load_summary() or {}, rd.load_metrics())  # near copies from samples/
-    metrics = with_valid_chance(metrics, cfg)  # a run older than format 5
+    metrics = with_valid_chance(metrics, cfg)
     return summary_columns(compute_clocks(metrics, cfg.clocks, cfg.train.batch, cfg.data.N))
 
 
 def with_later_clocks(results: pd.DataFrame, root: str | Path | None) -> tuple[pd.DataFrame, str]:
     """`results` with every clock's columns, and a note ('' when nothing was missing): a table
-    older than the later rule clocks or the near-copy clock gets them from its runs, and one
-    older than format 5 its clocks on `valid` read against chance (twoclocks.records.formats)."""
+    older than the later rule clocks or the near-copy clock gets them from its runs, and those
+    an older version measured differently are read again (twoclocks.records.formats)."""
     later = [c for c in summary_columns({}) if c not in FIRST_COLUMNS]
-    stale = chance_columns(results)
-    current, note = upgrade(results, root, list(dict.fromkeys(later + stale)), run_columns, stale=stale)
-    if stale and current is not results:  # read again as this version reads them
-        current = current.assign(**{FORMAT_KEY: FORMAT})
-    return current, note
-
-
-def chance_columns(results: pd.DataFrame) -> list[str]:
-    """The columns of the clocks on `valid` when a table predates their chance correction (format
-    5); none for a later table."""
-    if results_format(results) >= 5:
-        return []
-    keys = set(chance_keys())
-    return [c for c in summary_columns({}) if c in keys or c.removesuffix("_lo").removesuffix("_hi") in keys]
+    stale = stale_columns(results, summary_columns({}))
+    return upgrade(results, root, list(dict.fromkeys(later + stale)), run_columns, stale=stale)

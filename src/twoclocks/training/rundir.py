@@ -46,8 +46,14 @@ from twoclocks.core.io import (
 from twoclocks.core.locks import hold_lock, lock_path_beside
 from twoclocks.core.paths import check_no_links, check_resolvable
 from twoclocks.errors import ConfigError, TwoClocksError
-from twoclocks.records.formats import config_record, same_point, summary_is_current, upgrade_summary
-from twoclocks.records.recorded import Recorded, read_config, with_valid_chance
+from twoclocks.records.formats import (
+    config_record,
+    same_point,
+    summary_is_current,
+    upgrade_summary,
+    with_valid_chance,
+)
+from twoclocks.records.recorded import Recorded, read_config
 from twoclocks.records.schema import bad_clock_value, required_keys
 from twoclocks.tasks.base import Task
 from twoclocks.training.experiment import Experiment
