@@ -359,6 +359,9 @@ def test_tasks_command_lists_every_task(capsys):
         assert {"name", "family", "knob", "log2_population", "params", "mem_chance"} <= set(r)
         known = r["log2_population"] is not None  # an unknown population is null, and so its mem_chance
         assert r["mem_chance"] == (pytest.approx(min(1.0, 16 * 2.0 ** -r["log2_population"])) if known else None)
+        cells = r["shape"][0] * r["shape"][1]
+        chance = 2.0 ** (r["log2_population"] - cells * math.log2(r["num_values"])) if known else None
+        assert r["valid_chance"] == (pytest.approx(chance) if known else None)
     assert cli_main(["tasks", "task=sudoku", "task.size=4"]) == 0
     assert "sudoku" in capsys.readouterr().out
     assert cli_main(["tasks", "task=sudoku", "task.size=5"]) == 1

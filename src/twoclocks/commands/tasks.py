@@ -59,12 +59,13 @@ def describe(task: Task, N: int) -> dict:
         # A task without a rule has no population to count copies against: its runs measure
         # the chance level on held-out items instead.
         "mem_chance": task.mem_chance(N) if task.has_rule else None,
+        "valid_chance": task.valid_chance if task.has_rule else None,
         "N": N,
     }
 
 
 def table(rows: list[dict]) -> str:
-    header = ["task", "family", "knob", "shape", "K", "log2 pop", "exact", "mem_chance", "params"]
+    header = ["task", "family", "knob", "shape", "K", "log2 pop", "exact", "mem_chance", "valid_chance", "params"]
     lines = [
         [
             r["name"],
@@ -75,6 +76,7 @@ def table(rows: list[dict]) -> str:
             f"{r['log2_population']:.2f}" if math.isfinite(r["log2_population"]) else "unknown",
             "yes" if r["population_exact"] else "est.",
             "measured" if r["mem_chance"] is None else f"{r['mem_chance']:.3g}",
+            "-" if r["valid_chance"] is None else f"{r['valid_chance']:.3g}",
             " ".join(f"{k}={v}" for k, v in r["params"].items()),
         ]
         for r in rows
@@ -93,4 +95,5 @@ def main(args: argparse.Namespace) -> int:
     else:
         print(table(rows))
         print(f"mem_chance: probability that one uniform valid item is one of N={args.N} training items")
+        print("valid_chance: the rate at which a uniformly random grid is valid (the rule clocks read valid above it)")
     return 0
