@@ -173,3 +173,27 @@ def test_a_refused_start_leaves_nothing(sweep_dir, tmp_path, capsys):
         line = one_error_line(capsys.readouterr().err)
         assert "symbolic link loop" in line or "data.N" in line, line
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_a_worker_stopped_where_python_cannot_raise_ends_quietly():
+    """The driver's SIGTERM may land while a worker runs a weakref callback (an import lock's):
+    its SystemExit cannot propagate there. The worker's hook ends the process with the stop's
+    code instead of printing "Exception ignored" and going on (what made a stopped sweep's
+    one-line message several)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, weakref\n"
+        "from twoclocks.sweeps.worker import stop_where_unraisable\n"
+        "class Item: pass\n"
+        "def stop(ref): raise SystemExit(143)\n"
+        "item = Item(); ref = weakref.ref(item, stop)\n"
+        "{hook}del item\n"
+        "print('went on')\n"
+    )
+    plain = subprocess.run([sys.executable, "-c", script.format(hook="")], capture_output=True, text=True)
+    assert "Exception ignored" in plain.stderr and "went on" in plain.stdout and plain.returncode == 0
+    hooked = script.format(hook="sys.unraisablehook = stop_where_unraisable\n")
+    done = subprocess.run([sys.executable, "-c", hooked], capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (143, "", "")

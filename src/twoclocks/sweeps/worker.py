@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -99,3 +100,14 @@ def init_worker(parent: int, environ: dict[str, str]) -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
+    sys.unraisablehook = stop_where_unraisable
+
+
+def stop_where_unraisable(info: sys.UnraisableHookArgs) -> None:
+    """The stop's SystemExit raised where Python cannot propagate it (in an import lock's weakref
+    callback, a finaliser) would be printed as "Exception ignored" and lost, the worker going on:
+    end the process there instead, its code the stop's (the OS drops its point's lock,
+    twoclocks.core.locks). Anything else is reported as Python reports it."""
+    if isinstance(info.exc_value, SystemExit):
+        os._exit(info.exc_value.code if isinstance(info.exc_value.code, int) else 1)
+    sys.__unraisablehook__(info)
