@@ -158,6 +158,7 @@ def plot_compare(runs: list[Run], path: str | Path, x: str = "step") -> None:
         for rc in RULE_CLOCKS:  # markers where each curve crosses its threshold
             if s.get(rc.tau) is not None:
                 theta = threshold(rc.theta, th)
+                theta += rc.offset(df, theta)  # where the curve crosses: raised by chance validity
                 marker = rc.style[2]
                 ax.plot(s[rc.tau] * scale, theta, marker=marker, ms=8, color=color, mec="black", ls="none")
         if s.get("tau_mem") is not None:
