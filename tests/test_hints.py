@@ -185,15 +185,15 @@ def test_a_worker_stopped_where_python_cannot_raise_ends_quietly():
 
     script = (
         "import sys, weakref\n"
-        "from twoclocks.sweeps.worker import stop_where_unraisable\n"
+        "{hook}"
         "class Item: pass\n"
         "def stop(ref): raise SystemExit(143)\n"
         "item = Item(); ref = weakref.ref(item, stop)\n"
-        "{hook}del item\n"
+        "del item\n"
         "print('went on')\n"
     )
     plain = subprocess.run([sys.executable, "-c", script.format(hook="")], capture_output=True, text=True)
     assert "Exception ignored" in plain.stderr and "went on" in plain.stdout and plain.returncode == 0
-    hooked = script.format(hook="sys.unraisablehook = stop_where_unraisable\n")
-    done = subprocess.run([sys.executable, "-c", hooked], capture_output=True, text=True)
+    hook = "from twoclocks.sweeps.worker import stop_where_unraisable\nsys.unraisablehook = stop_where_unraisable\n"
+    done = subprocess.run([sys.executable, "-c", script.format(hook=hook)], capture_output=True, text=True)
     assert (done.returncode, done.stdout, done.stderr) == (143, "", "")
