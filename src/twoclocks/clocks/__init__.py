@@ -102,12 +102,17 @@ class RuleClock:
         """'tau_group (constraint_acc >= 0.95)', with the run's threshold when given."""
         return f"{self.tau} ({self.curve} >= {threshold(self.theta, thresholds):g})"
 
+    def shift(self, valid_chance: float, theta: float, samples: int) -> float:
+        """What chance validity adds to its threshold theta (chance_shift); 0 for a curve other
+        than `valid`."""
+        return chance_shift(valid_chance, theta, samples) if self.chance else 0.0
+
     def offset(self, df: pd.DataFrame, theta: float) -> float:
-        """What chance validity adds to its threshold in this run (chance_shift): 0 for a curve
-        other than `valid`, or metrics without valid_chance (read as recorded)."""
-        if not self.chance or CHANCE not in df or "samples" not in df or df[CHANCE].isna().all():
+        """Its shift in the run whose metrics are `df`: 0 for metrics without valid_chance (read
+        as recorded)."""
+        if CHANCE not in df or "samples" not in df or df[CHANCE].isna().all():
             return 0.0
-        return chance_shift(float(df[CHANCE].max()), theta, int(df["samples"].iloc[-1]))
+        return self.shift(float(df[CHANCE].max()), theta, int(df["samples"].iloc[-1]))
 
     def signal(self, df: pd.DataFrame, theta: float) -> np.ndarray:
         """(evaluations,) the values that cross the threshold: the curve less its offset."""
@@ -332,7 +337,6 @@ def compute_clocks(df: pd.DataFrame, cfg: ClockConfig, batch: int, N: int) -> di
     for rc in RULE_CLOCKS:
         theta = getattr(cfg, rc.theta)
         rules[rc.tau] = _clock(df, rc.curve, theta, cfg.ci_level, rc.offset(df, theta))
-    for rc in RULE_CLOCKS:
         out.update(rc.entries(rules[rc.tau], epochs))
     mems = {}
     for mc in MEM_CLOCKS:

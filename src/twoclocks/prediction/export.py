@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from twoclocks.clocks import CHANCE, RULE_CLOCKS, ClockConfig, chance_shift, compute_clocks
+from twoclocks.clocks import CHANCE, RULE_CLOCKS, ClockConfig, compute_clocks
 from twoclocks.core.io import read_json, read_table, write_json, write_table
 from twoclocks.core.stats import wilson_interval
 from twoclocks.errors import TwoClocksError
@@ -147,9 +147,7 @@ def upgraded_row(row: pd.Series, curve: pd.DataFrame, columns: list[str], where:
     for check in ("tau_mem", "tau_group"):
         if not np.isclose(_number(got[check]), _number(row[check]), equal_nan=True):
             raise TwoClocksError(f"{where}: run {row['point']}'s curve gives {check} {got[check]}, not {row[check]}")
-    moves = any(
-        chance_shift(chance, getattr(cfg, rc.theta), int(row["eval.samples"])) for rc in RULE_CLOCKS if rc.chance
-    )
+    moves = any(rc.shift(chance, getattr(cfg, rc.theta), int(row["eval.samples"])) for rc in RULE_CLOCKS)
     return {c: got[c] for c in columns} if moves else None
 
 

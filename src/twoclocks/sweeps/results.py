@@ -131,6 +131,7 @@ def with_later_clocks(results: pd.DataFrame, root: str | Path | None) -> tuple[p
     """`results` with every clock's columns, and a note ('' when nothing was missing): a table
     older than the later rule clocks or the near-copy clock gets them from its runs, and those
     an older version measured differently are read again (twoclocks.records.formats)."""
-    later = [c for c in summary_columns({}) if c not in FIRST_COLUMNS]
-    stale = stale_columns(results, summary_columns({}))
+    columns = list(summary_columns({}))
+    later = [c for c in columns if c not in FIRST_COLUMNS]
+    stale = stale_columns(results, columns)
     return upgrade(results, root, list(dict.fromkeys(later + stale)), run_columns, stale=stale)

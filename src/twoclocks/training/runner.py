@@ -17,7 +17,6 @@ from twoclocks.clocks import (
     PEAK_CURVES,
     RULE_CLOCKS,
     RuleClock,
-    chance_shift,
     mem_levels,
     threshold,
     window,
@@ -189,7 +188,7 @@ def threshold_text(summary: dict, rc: RuleClock) -> str:
     theta = threshold(rc.theta, summary.get("thresholds", {}))
     chance = summary.get(CHANCE) or 0.0
     samples = int(summary.get("config", {}).get("eval", {}).get("samples", 0))
-    shift = chance_shift(chance, theta, samples) if rc.chance else 0.0
+    shift = rc.shift(chance, theta, samples)
     if not shift:
         return f"{rc.curve} >= {theta:g}"
     return f"{rc.curve} >= {theta + shift:g} ({theta:g} in excess of chance validity {chance:.3g})"
