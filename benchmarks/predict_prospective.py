@@ -32,6 +32,7 @@ import pandas as pd
 import twoclocks as tc
 from twoclocks.config import RunConfig, apply_overrides, flatten, parse_overrides
 from twoclocks.core.io import read_json, write_json
+from twoclocks.errors import ConfigError
 from twoclocks.prediction.autobudget import budget_from
 from twoclocks.sweeps.spec import expand, load_spec
 
@@ -197,10 +198,13 @@ def plan_predictions(spec_path: Path, file: Path) -> None:
         p = tc.predict(overrides)
         name = point.name.rsplit("-", 1)[0]
         (lo80, hi80), (lo95, hi95) = p.clocks["tau_mem"].intervals[0.8], p.clocks["tau_mem"].intervals[0.95]
-        budget = budget_from(p, point.cfg.train.stop_at, point.cfg.train.max_steps)
+        try:
+            budget: int | None = budget_from(p, point.cfg.train.stop_at, point.cfg.train.max_steps)
+        except ConfigError as e:  # a clock the run waits for is not predicted: the spec's steps stand
+            budget, why = None, str(e)
         records[name] = {"overrides": overrides, "budget": budget, "prediction": p.to_dict()}
         shown = f"{p.clocks['tau_mem'].median:,.0f} [{lo80:,.0f}, {hi80:,.0f}] [{lo95:,.0f}, {hi95:,.0f}]"
-        lines.append(f"{name}: tau_mem {shown}, budget {budget:,}")
+        lines.append(f"{name}: tau_mem {shown}, " + (f"budget {budget:,}" if budget else f"no budget: {why}"))
     fitted_on = p.fitted_on + (f"; intervals calibrated on {p.calibrated_on}" if p.calibrated_on else "")
     made = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     runs = f"twoclocks sweep {spec_path}, not started when these were written"
