@@ -38,7 +38,7 @@ class RowParity(Task):
     """Every row has an even number of ones."""
 
     name = "row_parity"
-    family = "binary"
+    kind = "binary"
     knob = "n"
     Params = RowParityParams
 

@@ -43,7 +43,7 @@ def test_the_image_tasks_are_registered_without_a_rule():
     assert set(IMAGE_TASKS) == {"digits", "mnist", "fashion_mnist"}
     for name in IMAGE_TASKS:
         task = make_task(name)  # reads no file: `twoclocks tasks` lists them anywhere
-        assert task.family == "image" and not task.population_known and task.mem_chance(16) == 0.0
+        assert task.kind == "image" and not task.population_known and task.mem_chance(16) == 0.0
 
 
 def test_idx_round_trip_of_every_type():

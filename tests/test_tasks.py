@@ -123,7 +123,7 @@ def test_every_registered_task_is_covered():
     # tasks without a rule (data sets) have tests of their own: tests/test_image_tasks.py
     assert {name for name, _ in CASES} == {name for name, cls in TASKS.items() if cls.has_rule}
     for cls in TASKS.values():
-        assert cls.family in ("binary", "puzzle", "natural", "image")
+        assert cls.kind in ("binary", "puzzle", "natural", "image")
         assert cls.knob in {f.name for f in dataclasses.fields(cls.Params)}
 
 
@@ -356,7 +356,7 @@ def test_tasks_command_lists_every_task(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == list(TASKS)
     for r in rows:
-        assert {"name", "family", "knob", "log2_population", "params", "mem_chance"} <= set(r)
+        assert {"name", "kind", "knob", "log2_population", "params", "mem_chance"} <= set(r)
         known = r["log2_population"] is not None  # an unknown population is null, and so its mem_chance
         assert r["mem_chance"] == (pytest.approx(min(1.0, 16 * 2.0 ** -r["log2_population"])) if known else None)
         cells = r["shape"][0] * r["shape"][1]

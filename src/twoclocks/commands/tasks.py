@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "tasks",
         help="list the rule-valid tasks with their populations",
         description="List every registered task with its default parameters, knob, "
-        "family, log2 population and the chance that a uniform valid "
+        "kind, log2 population and the chance that a uniform valid "
         "sample copies one of N training items. With task=NAME (and "
         "task.KEY=VALUE overrides) list only that task, so configured.",
     )
@@ -48,7 +48,7 @@ def describe(task: Task, N: int) -> dict:
     params.pop("name")
     return {
         "name": task.name,
-        "family": task.family,
+        "kind": task.kind,
         "knob": task.knob,
         "knob_value": params.get(task.knob),
         "params": params,
@@ -65,11 +65,11 @@ def describe(task: Task, N: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    header = ["task", "family", "knob", "shape", "K", "log2 pop", "exact", "mem_chance", "valid_chance", "params"]
+    header = ["task", "kind", "knob", "shape", "K", "log2 pop", "exact", "mem_chance", "valid_chance", "params"]
     lines = [
         [
             r["name"],
-            r["family"],
+            r["kind"],
             f"{r['knob']}={r['knob_value']}",
             "x".join(map(str, r["shape"])),
             str(r["num_values"]),

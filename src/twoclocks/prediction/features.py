@@ -13,7 +13,7 @@ in turn, and a constraint counts a cell when some change of it flips the constra
 rule is built for this (its code is the package's own); a rule named by import path is never
 imported to ask (a prediction reads data, it runs no one's code): its features are unknown
 (NaN) and a law gives it its own offset from its runs instead (`laws`). So are those of a
-built-in task of natural data (a lexicon, images: `DESCRIBED_FAMILIES`): its one "constraint"
+built-in task of natural data (a lexicon, images: `DESCRIBED_KINDS`): its one "constraint"
 is membership of a list or a learned probe's verdict, not checks over cells that these numbers
 say something about, and building an image task trains its probe.
 """
@@ -29,8 +29,8 @@ from twoclocks.tasks import BUILTIN, make_task
 
 RULE_FEATURES = ("log2_cells", "log2_values", "order", "log2_checks")  # besides bits
 # Task families whose rules the features describe (constraints that read cells of a grid).
-DESCRIBED_FAMILIES = ("binary", "puzzle")
-DESCRIBED = frozenset(cls.name for cls in BUILTIN if cls.has_rule and cls.family in DESCRIBED_FAMILIES)
+DESCRIBED_KINDS = ("binary", "puzzle")
+DESCRIBED = frozenset(cls.name for cls in BUILTIN if cls.has_rule and cls.kind in DESCRIBED_KINDS)
 SEED = 20260502
 
 

@@ -232,7 +232,7 @@ def pilot_runs_needed(task: str) -> str:
     """What a prediction of a rule of one's own, or of a built-in task the rule features do not
     describe, needs, in one line."""
     cls = TASKS.get(task)
-    why = f"{cls.family} data, not a rule on cells" if cls in BUILTIN else "it is not built in"
+    why = f"{cls.kind} data, not a rule on cells" if cls in BUILTIN else "it is not built in"
     return (
         f"task={task}: no fitted run has this rule and its features are unknown ({why}); "
         f"give the laws 2-3 pilot runs of it: twoclocks sweep task={task} --grid data.N=8,16,32 "

@@ -29,7 +29,8 @@ class Task(ABC):
 
     Class attributes:
         name:    registry name used by `make_task` and `task=` on the command line.
-        family:  "binary" (cells are bits), "puzzle" (categorical cells) or "custom".
+        kind:    "binary" (cells are bits), "puzzle" (categorical cells), "natural" (a lexicon),
+                 "image" or "custom" (what `twoclocks tasks` shows; not model.family).
         knob:    the parameter that controls rule complexity (for sweeps and `twoclocks tasks`;
                  "" when there is none).
         Params:  a dataclass with the task's parameters and their defaults.
@@ -39,7 +40,7 @@ class Task(ABC):
     """
 
     name: ClassVar[str]
-    family: ClassVar[str] = "custom"
+    kind: ClassVar[str] = "custom"
     knob: ClassVar[str] = ""
     Params: ClassVar[type]
     run_defaults: ClassVar[dict[str, Any]] = {}

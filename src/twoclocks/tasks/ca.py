@@ -31,7 +31,7 @@ class CAParams:
 
 class CellularAutomaton(Task):
     name = "ca"
-    family = "binary"
+    kind = "binary"
     knob = "rule"
     Params = CAParams
 

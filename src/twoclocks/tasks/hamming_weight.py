@@ -26,7 +26,7 @@ class HammingWeightParams:
 
 class HammingWeight(Task):
     name = "hamming_weight"
-    family = "binary"
+    kind = "binary"
     knob = "w"
     Params = HammingWeightParams
 

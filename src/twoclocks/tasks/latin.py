@@ -167,7 +167,7 @@ def jacobson_matthews(squares: np.ndarray, steps: int, rng: np.random.Generator)
 
 class LatinSquare(Task):
     name = "latin"
-    family = "puzzle"
+    kind = "puzzle"
     knob = "n"
     Params = LatinParams
 

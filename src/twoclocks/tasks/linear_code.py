@@ -67,7 +67,7 @@ def gf2_null_space(H: np.ndarray) -> np.ndarray:
 
 class LinearCode(Task):
     name = "linear_code"
-    family = "binary"
+    kind = "binary"
     knob = "check_size"
     Params = LinearCodeParams
 

@@ -27,7 +27,7 @@ class MirrorParams:
 
 class Mirror(Task):
     name = "mirror"
-    family = "binary"
+    kind = "binary"
     knob = "axes"
     Params = MirrorParams
 

@@ -36,7 +36,7 @@ class ParityParams:
 
 class GroupParity(Task):
     name = "parity"
-    family = "binary"
+    kind = "binary"
     knob = "G"
     Params = ParityParams
 

@@ -54,7 +54,7 @@ def queen_columns(n: int) -> np.ndarray:
 
 class Queens(Task):
     name = "queens"
-    family = "puzzle"
+    kind = "puzzle"
     knob = "n"
     Params = QueensParams
 

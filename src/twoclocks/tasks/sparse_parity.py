@@ -26,7 +26,7 @@ class SparseParityParams:
 
 class SparseParity(Task):
     name = "sparse_parity"
-    family = "binary"
+    kind = "binary"
     knob = "k"
     Params = SparseParityParams
 

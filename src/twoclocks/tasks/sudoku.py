@@ -144,7 +144,7 @@ def orbit_bias(bases: np.ndarray, everything: np.ndarray, draws: int, rng: np.ra
 
 class Sudoku(Task):
     name = "sudoku"
-    family = "puzzle"
+    kind = "puzzle"
     knob = "size"
     Params = SudokuParams
 

@@ -38,7 +38,7 @@ class WordsParams:
 
 class Words(Task):
     name = "words"
-    family = "natural"
+    kind = "natural"
     knob = "length"
     Params = WordsParams
     # A 1 x L row has no 2 x 2 patch. N = 32 puts tau_mem of the default DiT (~1,500 steps) well

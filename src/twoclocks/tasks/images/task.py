@@ -72,7 +72,7 @@ class IdxParams:
 class ImageTask(Task):
     """An image data set at a size and number of grey levels (see the module docstring)."""
 
-    family = "image"
+    kind = "image"
     knob = "levels"
     has_rule = False
     min_items = 2  # the ratio criterion reads the second-nearest training image
