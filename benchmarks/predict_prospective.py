@@ -225,9 +225,12 @@ def compare_sweeps(predictions_path: Path, sweeps: list[Path]) -> None:
             continue
         for c in CLOCKS:
             k = rec["prediction"]["clocks"][c]
+            shown = ", ".join(f"> {r['max_step']:,}" if r[f"{c}_censored"] else f"{r[c]:,.0f}" for r in runs)
+            if k.get("not_predicted"):  # no interval to hold it: neither a hit nor a miss
+                print(f"| {name} | {len(runs)} | {c} | not predicted | {shown} | – |")
+                continue
             cov = [covered(k, None if r[f"{c}_censored"] else float(r[c]), r["max_step"]) for r in runs]
             hits[c] += cov
-            shown = ", ".join(f"> {r['max_step']:,}" if r[f"{c}_censored"] else f"{r[c]:,.0f}" for r in runs)
             lo80, hi80 = k["interval_80"]
             lo95, hi95 = k["interval_95"]
             n80, n95 = sum(h[0] for h in cov), sum(h[1] for h in cov)
