@@ -34,12 +34,12 @@ import pandas as pd
 import twoclocks as tc
 from twoclocks.config import RunConfig, build_config
 from twoclocks.prediction.autobudget import budget_from
+from twoclocks.prediction.variables import CLOCKS
 from twoclocks.sweeps.plan import num_params
 from twoclocks.sweeps.spec import expand, load_spec
 from twoclocks.tasks import build_task
 
 SPEC = Path(__file__).resolve().parents[1] / "src/twoclocks/sweeps/specs/reference_rules_cpu.yaml"
-CLOCKS = ("tau_rule", "tau_rule_low", "tau_group", "tau_mem")
 REFERENCE_DIT = ["model.width=64", "model.depth=2", "model.heads=4"]
 MAX_MEM_CHANCE = 0.5
 
@@ -69,7 +69,7 @@ def candidate(task: list[str], N: int, width: int, sizes: dict[str, int]) -> dic
     row: dict = {"task": task[0].split("=", 1)[1], "N": N, "width": width}
     for c in CLOCKS:
         k = p.clocks[c]
-        row[f"{c}_median"] = math.nan if k.refused else k.median
+        row[f"{c}_median"] = k.median  # NaN where not predicted
         row[f"{c}_width95"] = math.nan if k.refused else decades(k.intervals[0.95])
     budget = budget_from(p, "mem", 0)
     size = num_params(cfg, sizes) / num_params(build_config(REFERENCE_DIT), sizes)

@@ -34,6 +34,7 @@ from twoclocks.config import RunConfig, apply_overrides, flatten, parse_override
 from twoclocks.core.io import read_json, write_json
 from twoclocks.errors import ConfigError
 from twoclocks.prediction.autobudget import budget_from
+from twoclocks.prediction.variables import CLOCKS
 from twoclocks.sweeps.spec import expand, load_spec
 
 # The shape of the reference DiT (width 64, depth 2, 4 heads; 256 samples per evaluation).
@@ -72,7 +73,6 @@ SETS: dict[str, dict[str, list[str]]] = {
         "gpt_G3": ["model=gpt", "task.G=3", "data.N=32"],  # a knob level GPT never ran
     },
 }
-CLOCKS = ("tau_rule", "tau_rule_low", "tau_group", "tau_mem")
 
 
 def predictions_file(out: Path, name: str) -> Path:
@@ -200,11 +200,12 @@ def plan_predictions(spec_path: Path, file: Path) -> None:
         (lo80, hi80), (lo95, hi95) = p.clocks["tau_mem"].intervals[0.8], p.clocks["tau_mem"].intervals[0.95]
         try:
             budget: int | None = budget_from(p, point.cfg.train.stop_at, point.cfg.train.max_steps)
+            told = f"budget {budget:,}"
         except ConfigError as e:  # a clock the run waits for is not predicted: the spec's steps stand
-            budget, why = None, str(e)
+            budget, told = None, f"no budget: {e}"
         records[name] = {"overrides": overrides, "budget": budget, "prediction": p.to_dict()}
         shown = f"{p.clocks['tau_mem'].median:,.0f} [{lo80:,.0f}, {hi80:,.0f}] [{lo95:,.0f}, {hi95:,.0f}]"
-        lines.append(f"{name}: tau_mem {shown}, " + (f"budget {budget:,}" if budget else f"no budget: {why}"))
+        lines.append(f"{name}: tau_mem {shown}, {told}")
     fitted_on = p.fitted_on + (f"; intervals calibrated on {p.calibrated_on}" if p.calibrated_on else "")
     made = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     runs = f"twoclocks sweep {spec_path}, not started when these were written"
